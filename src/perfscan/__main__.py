@@ -1,0 +1,5 @@
+import sys
+
+from perfscan.cli import main
+
+sys.exit(main())

@@ -1,0 +1,104 @@
+"""Running child processes: no shell, own process group, a timeout, output to files.
+
+A child's output never goes to a pipe (a test printing 100 MB must not deadlock the scan).
+Live children are tracked so an interrupt can kill their whole groups.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Optional, Sequence, Set
+
+_LIVE: Set[subprocess.Popen] = set()
+
+
+@dataclass(frozen=True)
+class ChildResult:
+    argv: tuple
+    returncode: Optional[int]  # None when it could not start
+    timed_out: bool
+    seconds: float
+    stdout_path: Path
+    stderr_path: Path
+    start_error: str = ""
+
+    @property
+    def signal_name(self) -> str:
+        if self.returncode is not None and self.returncode < 0:
+            try:
+                return signal.Signals(-self.returncode).name
+            except ValueError:
+                return f"signal {-self.returncode}"
+        return ""
+
+    def describe_exit(self) -> str:
+        if self.start_error:
+            return self.start_error
+        if self.timed_out:
+            return f"timed out after {self.seconds:.0f} s; its process group was killed"
+        if self.signal_name:
+            return f"killed by {self.signal_name}"
+        return f"exited with code {self.returncode}"
+
+    def tail(self, lines: int = 8, which: str = "both") -> str:
+        """The last lines of the child's output, for a report."""
+        chunks = []
+        paths = {"stdout": [self.stdout_path], "stderr": [self.stderr_path]}.get(which, [self.stdout_path, self.stderr_path])
+        for path in paths:
+            try:
+                with open(path, "rb") as fh:
+                    fh.seek(0, os.SEEK_END)
+                    size = fh.tell()
+                    fh.seek(max(0, size - 8192))
+                    text = fh.read().decode("utf-8", "replace")
+            except OSError:
+                continue
+            got = [ln for ln in text.splitlines() if ln.strip()][-lines:]
+            chunks.extend(got)
+        return "\n".join(chunks[-lines:])
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError, OSError):
+        pass
+
+
+def kill_all() -> None:
+    """Kill every live child's process group (on interrupt)."""
+    for proc in list(_LIVE):
+        _kill_group(proc)
+
+
+def run(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], timeout: float, log_dir: Path,
+        name: str) -> ChildResult:
+    """Run argv to completion or timeout; stdout and stderr go to files in log_dir."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    out_path = log_dir / f"{name}.stdout"
+    err_path = log_dir / f"{name}.stderr"
+    start = time.monotonic()
+    with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        try:
+            proc = subprocess.Popen(list(argv), cwd=str(cwd), env=dict(env), stdin=subprocess.DEVNULL,
+                                    stdout=out, stderr=err, start_new_session=True)
+        except OSError as exc:
+            return ChildResult(tuple(argv), None, False, 0.0, out_path, err_path,
+                               start_error=f"cannot start {argv[0]}: {exc.strerror or exc}")
+        _LIVE.add(proc)
+        timed_out = False
+        try:
+            proc.wait(timeout=max(timeout, 0.1))
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _kill_group(proc)
+            proc.wait()
+        finally:
+            # grandchildren left behind in the group go too
+            _kill_group(proc)
+            _LIVE.discard(proc)
+    return ChildResult(tuple(argv), proc.returncode, timed_out, time.monotonic() - start, out_path, err_path)

@@ -1,0 +1,150 @@
+"""The values passed between the stages of a scan (DESIGN.md "The flow").
+
+Every stage takes the previous stage's value and returns one of these frozen dataclasses.
+Passes return `PassResult`s holding unranked `Finding`s; ranking turns them into `RankedFinding`s.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Optional, Tuple
+
+DOMAINS: Tuple[str, ...] = ("cpu", "memory", "import", "async")
+# Tie-break order of domains in the ranking (DESIGN.md "Ranking", rule 3).
+DOMAIN_ORDER: Tuple[str, ...] = ("cpu", "memory", "async", "import")
+DOMAIN_TITLES: Mapping[str, str] = {"cpu": "CPU", "memory": "Memory", "import": "Import", "async": "Async"}
+SEVERITIES: Tuple[str, ...] = ("critical", "high", "medium", "low", "info")
+MODELS: Tuple[str, ...] = ("long-running-server", "cli", "serverless", "library", "unknown")
+PASS_STATUSES: Tuple[str, ...] = ("ok", "failed", "skipped", "timed-out")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the user asked for, merged from defaults, setup.md, [tool.perfscan] and flags."""
+
+    path: Path
+    tests: Tuple[str, ...] = ()
+    runner: Optional[str] = None
+    out: Optional[Path] = None
+    passes: Tuple[str, ...] = DOMAINS
+    startup: bool = False
+    budget: float = 300.0
+    quiet: bool = False
+    pytest_args: Tuple[str, ...] = ()
+    fail_on: Optional[str] = None
+    formats: Tuple[str, ...] = ()
+    blocking_calls: Tuple[str, ...] = ()
+    exclude: Tuple[str, ...] = ()
+    exec_command: Tuple[str, ...] = ()
+    test_command: Optional[str] = None
+    origins: Mapping[str, str] = field(default_factory=dict)  # setting name -> where it came from
+
+
+@dataclass(frozen=True)
+class Project:
+    """The project as found on disk (DESIGN.md stage "project")."""
+
+    root: Path
+    name: str
+    packages: Tuple[str, ...]  # top-level importable packages or modules
+    source_roots: Tuple[Path, ...]  # folders on sys.path for the project's code (root, src/, pytest pythonpath)
+    tests_dir: Optional[Path]
+    console_scripts: Tuple[Tuple[str, str], ...]  # (name, "module:attr")
+    dependencies: Tuple[str, ...]  # requirement names, lower-case
+    runner: Tuple[str, ...]  # argv prefix that ends in a python
+    runner_origin: str
+    python_version: str
+    has_pytest: bool
+    has_memray: bool = False
+    pyproject: Mapping[str, Any] = field(default_factory=dict)
+    notes: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Deployment:
+    model: str
+    evidence: Tuple[str, ...]
+    entry_modules: Tuple[str, ...]  # modules the deployment imports first (CLI, app, handler)
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the test passes profile."""
+
+    tests: Tuple[str, ...]  # pytest node ids; empty with mode "none" or "exec"
+    pytest_args: Tuple[str, ...]
+    mode: str  # "all" | "selected" | "user" | "none" | "exec"
+    collected: int
+    note: str = ""
+    exec_command: Tuple[str, ...] = ()
+    neutralized: Tuple[str, ...] = ()  # what perfscan changed in the project's pytest setup, and why
+
+
+@dataclass(frozen=True)
+class Metric:
+    value: float
+    unit: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing worth fixing, as a pass sees it (before ranking)."""
+
+    domain: str
+    symbol: str
+    qualname: str
+    module: Optional[str]
+    file: Optional[str]  # posix, relative to the project root; None for third-party modules
+    line: Optional[int]
+    metric: Metric
+    pattern: str
+    evidence: str
+    estimated_impact: str
+    phase: str  # setup | call | teardown | import | static | run
+    runtime_confirmed: bool = False
+    hot_path: bool = False  # async: the function ran under the profiler
+    third_party: bool = False  # import: the module is not the project's
+    details: Mapping[str, Any] = field(default_factory=dict)  # domain-specific extras for the reports
+
+
+@dataclass(frozen=True)
+class Artifact:
+    path: Path
+    description: str
+    open_with: str = ""
+
+
+@dataclass(frozen=True)
+class PassResult:
+    domain: str
+    status: str  # ok | failed | skipped | timed-out
+    seconds: float
+    error: str = ""
+    findings: Tuple[Finding, ...] = ()
+    artifacts: Tuple[Artifact, ...] = ()
+    notes: Tuple[str, ...] = ()  # lines for the domain's section of the report
+    data: Mapping[str, Any] = field(default_factory=dict)  # section data for the reports (engine, tables)
+
+
+@dataclass(frozen=True)
+class RankedFinding:
+    finding: Finding
+    rank: int
+    severity: str
+    base_severity: str
+    note: str
+    magnitude: float
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    settings: Settings
+    project: Project
+    deployment: Deployment
+    target: Target
+    passes: Mapping[str, PassResult]
+    findings: Tuple[RankedFinding, ...]
+    date: str
+    tool_version: str
+    warnings: Tuple[str, ...] = ()

@@ -1,0 +1,88 @@
+"""Which interpreter runs the project's code (DESIGN.md "Two processes", Runner)."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Tuple
+
+from perfscan import children
+from perfscan.errors import UsageError
+
+_PYTHON = re.compile(r"^python(\d+(\.\d+)?)?(\.exe)?$")
+
+
+def ends_in_python(argv: Tuple[str, ...]) -> bool:
+    return bool(argv) and bool(_PYTHON.match(os.path.basename(argv[-1])))
+
+
+def as_runner(command: str) -> Tuple[str, ...]:
+    """Split a runner command line; append `python` unless it already ends in one."""
+    argv = tuple(shlex.split(command))
+    if not argv:
+        raise UsageError("the runner is empty; pass --runner with a command such as 'uv run' or a python path")
+    if argv and argv[0] == "$RUNNER":
+        argv = argv[1:]
+    return argv if ends_in_python(argv) else argv + ("python",)
+
+
+def detect_runner(root: Path, given: Optional[str], given_origin: str) -> Tuple[Tuple[str, ...], str]:
+    """Return (argv prefix, where it came from)."""
+    if given:
+        return as_runner(given), given_origin
+    if (root / "uv.lock").is_file() and shutil.which("uv"):
+        return ("uv", "run", "--no-sync", "python"), "uv.lock and uv on PATH"
+    if (root / "poetry.lock").is_file() and shutil.which("poetry"):
+        return ("poetry", "run", "python"), "poetry.lock and poetry on PATH"
+    for venv in (".venv", "venv"):
+        for rel in ("bin/python", "Scripts/python.exe"):
+            cand = root / venv / rel
+            if cand.is_file() and os.access(cand, os.X_OK):
+                return (str(cand),), f"{venv}/ in the project"
+    found = shutil.which("python3") or shutil.which("python")
+    if found:
+        return (found,), "the python on PATH"
+    return (sys.executable,), "perfscan's own python (no python on PATH)"
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    version: str
+    executable: str
+    has_pytest: bool
+    has_memray: bool
+
+
+_CHECK = (
+    "import json, sys, importlib.util as u\n"
+    "print(json.dumps({'version': '%d.%d.%d' % sys.version_info[:3], 'executable': sys.executable,"
+    " 'pytest': u.find_spec('pytest') is not None, 'memray': u.find_spec('memray') is not None}))"
+)
+
+
+def inspect_interpreter(runner: Tuple[str, ...], origin: str, root: Path, env: dict) -> Interpreter:
+    """Start the runner's python once: its version, and whether it has pytest and memray."""
+    log_dir = Path(tempfile.mkdtemp(prefix="perfscan-runner-"))
+    try:
+        result = children.run(list(runner) + ["-c", _CHECK], cwd=root, env=env, timeout=60, log_dir=log_dir, name="check")
+        if result.start_error:
+            raise UsageError(f"the runner {shlex.join(runner)} (from {origin}) cannot be started: "
+                             f"{result.start_error}; pass --runner with a python that can run the project")
+        if result.returncode != 0:
+            tail = result.tail(2).replace("\n", " ")
+            raise UsageError(f"the runner {shlex.join(runner)} (from {origin}) does not run python ({result.describe_exit()}: "
+                             f"{tail}); pass --runner with a python that can run the project")
+        lines = [ln for ln in result.stdout_path.read_text(errors="replace").splitlines() if ln.startswith("{")]
+        info = json.loads(lines[-1]) if lines else {}
+        return Interpreter(str(info.get("version", "?")), str(info.get("executable", runner[-1])),
+                           bool(info.get("pytest")), bool(info.get("memray")))
+    except (ValueError, OSError) as exc:
+        raise UsageError(f"the runner {shlex.join(runner)} (from {origin}) gave no answer ({exc}); pass --runner") from None
+    finally:
+        shutil.rmtree(log_dir, ignore_errors=True)

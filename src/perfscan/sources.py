@@ -1,0 +1,174 @@
+"""The project's own source files: which files count as project code, and reading them safely.
+
+Project code (DESIGN.md "The passes"): the project's source files, not tests, not virtual
+environments, not site-packages or the standard library, not vendored or generated code.
+Walking never follows a symlink out of the project or into a loop; a file that does not
+decode or parse is skipped with a note.
+"""
+from __future__ import annotations
+
+import ast
+import os
+import tokenize
+from dataclasses import dataclass
+from fnmatch import fnmatch
+from pathlib import Path, PurePosixPath
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+
+SKIP_DIRS = frozenset({
+    ".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", "env", ".env", "node_modules",
+    "build", "dist", "__pycache__", ".codeflash", ".mypy_cache", ".pytest_cache", ".ruff_cache",
+    "site-packages", "dist-packages", "vendor", "_vendor", "vendored", "third_party", ".eggs",
+    "tests", "test", "testing", "docs", "examples", "benchmarks", "bench",
+})
+MAX_SOURCE_BYTES = 2_000_000  # a bigger .py is generated code: skipped with a note
+
+
+def is_test_file(name: str) -> bool:
+    return name == "conftest.py" or (name.startswith("test_") and name.endswith(".py")) or name.endswith("_test.py")
+
+
+def relative_posix(path: Path, root: Path) -> Optional[str]:
+    """`path` relative to `root` as a posix string, or None when it lies outside."""
+    try:
+        return PurePosixPath(Path(os.path.abspath(path)).relative_to(os.path.abspath(root))).as_posix()
+    except ValueError:
+        return None
+
+
+def is_project_path(rel: str, exclude: Sequence[str] = ()) -> bool:
+    """Whether a root-relative posix path is project code (not tests, venvs, vendored code)."""
+    parts = PurePosixPath(rel).parts
+    if not parts or not rel.endswith(".py") or ".." in parts:
+        return False
+    if any(p in SKIP_DIRS or p.endswith(".egg-info") for p in parts[:-1]):
+        return False
+    if is_test_file(parts[-1]):
+        return False
+    return not any(fnmatch(rel, pat) or fnmatch(rel, pat.rstrip("/") + "/*") for pat in exclude)
+
+
+def iter_project_files(root: Path, exclude: Sequence[str] = (), notes: Optional[List[str]] = None) -> Iterator[Path]:
+    """Yield the project's source files under root, never leaving it, never looping."""
+    root = Path(os.path.realpath(root))
+    seen_dirs = set()
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            real = os.path.realpath(folder)
+            if real in seen_dirs:
+                continue
+            seen_dirs.add(real)
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            if notes is not None:
+                notes.append(f"skipped {folder}: {exc.strerror or exc}")
+            continue
+        subdirs = []
+        for entry in entries:
+            try:
+                if entry.is_symlink():
+                    target = os.path.realpath(entry.path)
+                    if relative_posix(Path(target), root) is None:
+                        continue  # never follow a link out of the project
+                if entry.is_dir():
+                    if entry.name in SKIP_DIRS or entry.name.startswith(".") or entry.name.endswith(".egg-info"):
+                        continue
+                    subdirs.append(Path(entry.path))
+                elif entry.name.endswith(".py") and entry.is_file():
+                    rel = relative_posix(Path(entry.path), root)
+                    if rel is not None and is_project_path(rel, exclude):
+                        yield Path(entry.path)
+            except OSError:
+                continue
+        stack.extend(reversed(subdirs))
+
+
+@dataclass(frozen=True)
+class ParsedSource:
+    path: Path
+    tree: Optional[ast.Module]
+    text: str
+    note: str = ""  # why the tree is missing
+
+
+_PARSE_CACHE: Dict[Tuple[str, float, int], ParsedSource] = {}
+
+
+def parse_source(path: Path) -> ParsedSource:
+    """Parse a file with its declared encoding; a file that cannot be read is a note, not an error."""
+    try:
+        st = path.stat()
+    except OSError as exc:
+        return ParsedSource(path, None, "", f"{path}: cannot read ({exc.strerror or exc})")
+    key = (str(path), st.st_mtime, st.st_size)
+    cached = _PARSE_CACHE.get(key)
+    if cached is not None:
+        return cached
+    if st.st_size > MAX_SOURCE_BYTES:
+        result = ParsedSource(path, None, "", f"{path}: skipped, {st.st_size / 1e6:.1f} MB is generated code, not parsed")
+    else:
+        try:
+            with tokenize.open(path) as fh:  # honours the PEP 263 coding line
+                text = fh.read()
+        except (OSError, SyntaxError, UnicodeDecodeError, LookupError) as exc:
+            result = ParsedSource(path, None, "", f"{path}: skipped, does not decode ({type(exc).__name__})")
+        else:
+            try:
+                result = ParsedSource(path, ast.parse(text, filename=str(path)), text)
+            except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+                line = getattr(exc, "lineno", None)
+                where = f" at line {line}" if line else ""
+                result = ParsedSource(path, None, text, f"{path}: skipped, does not parse{where}")
+    _PARSE_CACHE[key] = result
+    return result
+
+
+def module_name(path: Path, source_roots: Sequence[Path]) -> Optional[str]:
+    """Dotted module name of a file under one of the source roots (the deepest root wins)."""
+    best = None
+    for src in source_roots:
+        rel = relative_posix(path, src)
+        if rel is None or rel.startswith(".."):
+            continue
+        parts = list(PurePosixPath(rel).with_suffix("").parts)
+        if parts and parts[-1] == "__init__":
+            parts.pop()
+        if parts and all(p.isidentifier() for p in parts):
+            if best is None or len(parts) < len(best):
+                best = parts
+    return ".".join(best) if best else None
+
+
+@dataclass(frozen=True)
+class FunctionInfo:
+    qualname: str  # Class.method, outer.<locals>.inner
+    name: str
+    lineno: int  # the def line
+    first_line: int  # first decorator line (what code objects report)
+    end_lineno: int
+    node: ast.AST
+    is_async: bool
+
+
+def functions_in(tree: ast.Module) -> List[FunctionInfo]:
+    """Every function and method in a module, with its qualified name and line range."""
+    out: List[FunctionInfo] = []
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                qual = prefix + child.name
+                first = min([child.lineno] + [d.lineno for d in child.decorator_list])
+                out.append(FunctionInfo(qual, child.name, child.lineno, first,
+                                        getattr(child, "end_lineno", None) or child.lineno, child,
+                                        isinstance(child, ast.AsyncFunctionDef)))
+                visit(child, qual + ".<locals>.")
+            elif isinstance(child, ast.ClassDef):
+                visit(child, prefix + child.name + ".")
+            else:
+                visit(child, prefix)
+
+    visit(tree, "")
+    return out
