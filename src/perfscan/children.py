@@ -76,7 +76,7 @@ def kill_all() -> None:
 
 
 def run(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], timeout: float, log_dir: Path,
-        name: str) -> ChildResult:
+        name: str, grace: float = 3.0) -> ChildResult:
     """Run argv to completion or timeout; stdout and stderr go to files in log_dir."""
     log_dir.mkdir(parents=True, exist_ok=True)
     out_path = log_dir / f"{name}.stdout"
@@ -95,6 +95,12 @@ def run(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], timeout: floa
             proc.wait(timeout=max(timeout, 0.1))
         except subprocess.TimeoutExpired:
             timed_out = True
+            # SIGTERM first: the probe saves what it measured so far, then SIGKILL for the rest
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=grace)
+            except (ProcessLookupError, PermissionError, OSError, subprocess.TimeoutExpired):
+                pass
             _kill_group(proc)
             proc.wait()
         finally:

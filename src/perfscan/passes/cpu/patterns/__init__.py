@@ -1,0 +1,44 @@
+"""CPU patterns: one module each, one registry, one choice rule (DESIGN.md "The passes", CPU).
+
+Each pattern returns the best `Match` it finds in a function with the measured seconds that back
+it. The best-backed match wins; with no backing above a tenth of the function's attributable
+time the label is `none`: a false label costs more trust than a missing one.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from perfscan.passes.cpu.patterns import (deepcopy, nested_loop, pop_front, quadratic_membership, regex_in_loop,
+                                          repeated_computation, serialize_in_loop, sort_in_loop, string_concat)
+from perfscan.passes.cpu.patterns.base import FunctionFacts, Match
+
+# Order breaks ties between equally backed matches: cheaper, more specific fixes first.
+REGISTRY = (
+    quadratic_membership,
+    pop_front,
+    sort_in_loop,
+    deepcopy,
+    repeated_computation,
+    string_concat,
+    serialize_in_loop,
+    regex_in_loop,
+    nested_loop,
+)
+MIN_BACKING = 0.10
+
+
+def choose(facts: FunctionFacts) -> Optional[Match]:
+    """The best-backed pattern for a function, or None (`none`)."""
+    best: Optional[Match] = None
+    for module in REGISTRY:
+        found = module.match(facts)
+        if found is not None and (best is None or found.backing > best.backing):
+            best = found
+    if best is None or best.backing <= MIN_BACKING * max(facts.attributable_seconds, 1e-12):
+        return None
+    return best
+
+
+def all_matches(facts: FunctionFacts) -> list:
+    """Every pattern that matches, with its backing (for the report's evidence)."""
+    return [m for m in (module.match(facts) for module in REGISTRY) if m is not None]

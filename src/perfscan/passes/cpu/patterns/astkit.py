@@ -1,0 +1,265 @@
+"""What the CPU patterns need to know about a function's body: loops, names, aliases, types.
+
+Loops include comprehensions. A name is *per-iteration* in a loop when it is the loop's target
+or is assigned inside the loop body from an expression that reads a per-iteration name: a
+collection bound that way is fresh on every iteration, so work on it is not repeated work.
+"""
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Dict, Iterator, List, Optional, Set, Tuple
+
+FuncNode = (ast.FunctionDef, ast.AsyncFunctionDef)
+LOOPS = (ast.For, ast.AsyncFor, ast.While)
+COMPS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def names_in(node: Optional[ast.AST]) -> Set[str]:
+    if node is None:
+        return set()
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def root_name(node: ast.AST) -> Optional[str]:
+    """`a` for `a`, `a.b.c`, `a[1].b`; None for anything else."""
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def dotted(node: ast.AST) -> Optional[str]:
+    """`a.b.c` for an attribute chain on a name, else None."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def module_aliases(tree: ast.AST) -> Dict[str, str]:
+    """Local name -> real dotted name, from every import in the module (`import copy as c`, `from json import dumps`)."""
+    out: Dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                if a.asname:
+                    out[a.asname] = a.name
+                else:
+                    top = a.name.split(".")[0]
+                    out[top] = top
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for a in node.names:
+                out[a.asname or a.name] = f"{node.module}.{a.name}"
+    return out
+
+
+def resolve(node: ast.AST, aliases: Dict[str, str]) -> Optional[str]:
+    """The real dotted name of a called expression, with imports resolved."""
+    name = dotted(node)
+    if name is None:
+        return None
+    head, _, rest = name.partition(".")
+    if head in aliases:
+        return aliases[head] + ("." + rest if rest else "")
+    return name
+
+
+@dataclass
+class LoopFrame:
+    node: ast.AST
+    targets: Set[str]
+    per_iteration: Set[str] = field(default_factory=set)
+    iter_node: Optional[ast.AST] = None
+
+
+@dataclass(frozen=True)
+class Site:
+    node: ast.AST
+    loops: Tuple[LoopFrame, ...]  # enclosing loops, outermost first
+
+    @property
+    def in_loop(self) -> bool:
+        return bool(self.loops)
+
+    def per_iteration(self) -> Set[str]:
+        out: Set[str] = set()
+        for lp in self.loops:
+            out |= lp.targets | lp.per_iteration
+        return out
+
+
+def _assigned_from_iteration(body: List[ast.stmt], seeds: Set[str]) -> Set[str]:
+    """Names assigned in body from expressions reading a seed (to a fixpoint)."""
+    per = set(seeds)
+    assigns = []
+    for stmt in body:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Assign):
+                assigns.append((node.targets, node.value))
+            elif isinstance(node, (ast.AnnAssign, ast.AugAssign)) and node.value is not None:
+                assigns.append(([node.target], node.value))
+            elif isinstance(node, (ast.For, ast.AsyncFor)):
+                assigns.append(([node.target], node.iter))
+            elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+                assigns.append(([node.optional_vars], node.context_expr))
+    changed = True
+    while changed:
+        changed = False
+        for targets, value in assigns:
+            if names_in(value) & per:
+                for t in targets:
+                    for n in names_in(t):
+                        # `x = sorted(x)` keeps x a cross-iteration accumulator
+                        if n not in per and n not in names_in(value):
+                            per.add(n)
+                            changed = True
+    return per - seeds
+
+
+def walk_with_loops(func: ast.AST) -> Iterator[Site]:
+    """Every node in a function's body (nested defs excluded, lambdas and comprehensions included),
+    with the loops around it."""
+
+    def visit(node: ast.AST, loops: Tuple[LoopFrame, ...]) -> Iterator[Site]:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, FuncNode + (ast.ClassDef,)):
+                continue
+            yield Site(child, loops)
+            if isinstance(child, (ast.For, ast.AsyncFor)):
+                targets = names_in(child.target)
+                frame = LoopFrame(child, targets, _assigned_from_iteration(child.body, targets), child.iter)
+                yield from visit(child.iter, loops)
+                for stmt in child.body:
+                    yield Site(stmt, loops + (frame,))
+                    yield from visit(stmt, loops + (frame,))
+                for stmt in child.orelse:
+                    yield Site(stmt, loops)
+                    yield from visit(stmt, loops)
+            elif isinstance(child, ast.While):
+                # a while loop's state lives in names the body reassigns
+                frame = LoopFrame(child, set(), _while_per_iteration(child), None)
+                yield from visit(child.test, loops + (frame,))
+                for stmt in child.body:
+                    yield Site(stmt, loops + (frame,))
+                    yield from visit(stmt, loops + (frame,))
+            elif isinstance(child, COMPS):
+                frames = loops
+                for gen in child.generators:
+                    yield from visit(gen.iter, frames)
+                    frames = frames + (LoopFrame(child, names_in(gen.target), set(), gen.iter),)
+                    for cond in gen.ifs:
+                        yield Site(cond, frames)
+                        yield from visit(cond, frames)
+                elts = [child.key, child.value] if isinstance(child, ast.DictComp) else [child.elt]
+                for elt in elts:
+                    yield Site(elt, frames)
+                    yield from visit(elt, frames)
+            else:
+                yield from visit(child, loops)
+
+    yield from visit(func, ())
+
+
+def _while_per_iteration(node: ast.While) -> Set[str]:
+    seeds = set()
+    for stmt in node.body:
+        for sub in ast.walk(stmt):
+            if isinstance(sub, ast.Assign):
+                for t in sub.targets:
+                    seeds |= names_in(t)
+    # names assigned from a pop/next each iteration are the loop's current item
+    out = set()
+    for stmt in node.body:
+        for sub in ast.walk(stmt):
+            if isinstance(sub, ast.Assign) and isinstance(sub.value, ast.Call):
+                for t in sub.targets:
+                    out |= names_in(t)
+    return out | _assigned_from_iteration(node.body, out)
+
+
+def list_bound_names(func: ast.AST, class_node: Optional[ast.ClassDef] = None) -> Set[str]:
+    """Names (and `self.attr`s) known to hold a list or tuple that changes: bound to a list
+    display, list(...), a list comprehension, or a list/tuple annotation."""
+    known: Set[str] = set()
+
+    def is_list_expr(v: ast.AST) -> bool:
+        if isinstance(v, ast.ListComp):
+            return True
+        if isinstance(v, ast.List):
+            return True
+        if isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id in ("list", "tuple"):
+            return True
+        return False
+
+    def scan(scope: ast.AST, prefix_self: bool) -> None:
+        for node in ast.walk(scope):
+            if isinstance(node, ast.Assign) and is_list_expr(node.value):
+                for t in node.targets:
+                    if isinstance(t, ast.Name) and not prefix_self:
+                        known.add(t.id)
+                    elif isinstance(t, ast.Attribute) and dotted(t) and dotted(t).startswith("self."):
+                        known.add(dotted(t))
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and not prefix_self:
+                ann = ast.dump(node.annotation)
+                if "'list'" in ann or "'List'" in ann or (node.value is not None and is_list_expr(node.value)):
+                    known.add(node.target.id)
+
+    scan(func, False)
+    if isinstance(func, FuncNode):
+        for arg in func.args.args + func.args.kwonlyargs:
+            if arg.annotation is not None:
+                ann = arg.annotation
+                base = ann.value if isinstance(ann, ast.Subscript) else ann
+                if isinstance(base, ast.Name) and base.id in ("list", "List", "tuple", "Tuple"):
+                    known.add(arg.arg)
+    if class_node is not None:
+        for item in class_node.body:
+            if isinstance(item, FuncNode):
+                scan(item, True)
+    # a list literal of constants that never grows is a small fixed table, not a scan risk
+    mutated = _mutated_names(func, class_node)
+    fixed = _constant_list_names(func)
+    return {n for n in known if n in mutated or n not in fixed}
+
+
+def _mutated_names(func: ast.AST, class_node: Optional[ast.ClassDef]) -> Set[str]:
+    scopes = [func] + ([class_node] if class_node is not None else [])
+    out: Set[str] = set()
+    for scope in scopes:
+        for node in ast.walk(scope):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and node.func.attr in ("append", "extend", "insert", "__iadd__"):
+                name = dotted(node.func.value)
+                if name:
+                    out.add(name)
+            elif isinstance(node, ast.AugAssign):
+                name = dotted(node.target)
+                if name:
+                    out.add(name)
+    return out
+
+
+def _constant_list_names(func: ast.AST) -> Set[str]:
+    out: Set[str] = set()
+    for node in ast.walk(func):
+        if isinstance(node, ast.Assign) and isinstance(node.value, (ast.List, ast.Tuple)) and node.value.elts \
+                and all(isinstance(e, ast.Constant) for e in node.value.elts):
+            for t in node.targets:
+                if isinstance(t, ast.Name):
+                    out.add(t.id)
+    return out
+
+
+def decorator_names(func: ast.AST, aliases: Dict[str, str]) -> Set[str]:
+    out = set()
+    for dec in getattr(func, "decorator_list", []):
+        target = dec.func if isinstance(dec, ast.Call) else dec
+        name = resolve(target, aliases)
+        if name:
+            out.add(name)
+            out.add(name.split(".")[-1])
+    return out

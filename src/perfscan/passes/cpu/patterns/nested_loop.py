@@ -1,0 +1,48 @@
+"""nested-loop
+
+What it does: finds a loop inside a loop where the inner loop walks a collection that does not
+come from the outer loop's current item, so both sizes grow with the input.
+Why it is bad: the work is the product of the two sizes, O(n*m); an index (dict by key) or a
+join usually makes it O(n+m).
+Example:
+    for order in orders:
+        for customer in customers:     # every customer for every order: index customers by id
+            if customer.id == order.customer_id: ...
+Not a finding: iterating the current item's own children (`for w in graph.adj[v]`), or a
+constant-sized inner range. Backing: the function's own time.
+"""
+from __future__ import annotations
+
+import ast
+from typing import Optional
+
+from perfscan.passes.cpu.patterns.astkit import dotted, names_in, walk_with_loops
+from perfscan.passes.cpu.patterns.base import FunctionFacts, Match
+
+ID = "nested-loop"
+
+
+def _grows(iter_node: ast.AST) -> bool:
+    if isinstance(iter_node, (ast.List, ast.Tuple, ast.Set, ast.Constant)):
+        return False
+    if isinstance(iter_node, ast.Call) and isinstance(iter_node.func, ast.Name) and iter_node.func.id == "range":
+        return not all(isinstance(a, ast.Constant) for a in iter_node.args)
+    return bool(names_in(iter_node))
+
+
+def match(facts: FunctionFacts) -> Optional[Match]:
+    for site in walk_with_loops(facts.node):
+        node = site.node
+        if not isinstance(node, (ast.For, ast.AsyncFor)) or not site.loops:
+            continue
+        outer = [lp for lp in site.loops if isinstance(lp.node, (ast.For, ast.AsyncFor, ast.While))]
+        if not outer or not _grows(node.iter):
+            continue
+        if names_in(node.iter) & site.per_iteration():
+            continue  # walks the current item's own children
+        if not any(lp.iter_node is None or _grows(lp.iter_node) for lp in outer):
+            continue
+        inner = dotted(node.iter) or ast.unparse(node.iter)
+        return Match(ID, node.lineno, f"inner loop over `{inner}` inside another loop (line {node.lineno}): "
+                     "index one side by key", facts.own_seconds)
+    return None

@@ -1,0 +1,55 @@
+"""quadratic-membership
+
+What it does: finds, inside a loop, a membership test (`in`, `.index`, `.count`) on a value
+known to be a list or tuple, or an explicit linear scan (`any`/`all` over a generator) over a
+collection other than the loop's own iterable.
+Why it is bad: each test scans the list, so n tests over a growing list cost O(n^2); a set
+or dict answers in O(1).
+Example:
+    seen = []
+    for w in words:
+        if w not in seen:      # scans `seen` every time: use a set
+            seen.append(w)
+Backing: `in` is the function's own time; `.index`/`.count`/`any`/`all` the time of those calls.
+"""
+from __future__ import annotations
+
+import ast
+from typing import Optional
+
+from perfscan.passes.cpu.patterns.astkit import dotted, list_bound_names, names_in, walk_with_loops
+from perfscan.passes.cpu.patterns.base import FunctionFacts, Match, builtin
+
+ID = "quadratic-membership"
+
+
+def match(facts: FunctionFacts) -> Optional[Match]:
+    lists = list_bound_names(facts.node, facts.class_node)
+    best: Optional[Match] = None
+    for site in walk_with_loops(facts.node):
+        if not site.in_loop:
+            continue
+        node = site.node
+        found = None
+        if isinstance(node, ast.Compare) and any(isinstance(op, (ast.In, ast.NotIn)) for op in node.ops):
+            for op, right in zip(node.ops, node.comparators):
+                if isinstance(op, (ast.In, ast.NotIn)) and dotted(right) in lists:
+                    found = Match(ID, node.lineno, f"`{'not in' if isinstance(op, ast.NotIn) else 'in'} {dotted(right)}` "
+                                  f"on a list inside a loop (line {node.lineno}): use a set", facts.own_seconds)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("index", "count") \
+                and dotted(node.func.value) in lists:
+            secs = facts.callee_seconds(builtin(f"'{node.func.attr}' of 'list'", f"'{node.func.attr}' of 'tuple'"))
+            found = Match(ID, node.lineno, f"`{dotted(node.func.value)}.{node.func.attr}()` scans a list inside a loop "
+                          f"(line {node.lineno}): use a dict or set", secs)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("any", "all") \
+                and len(node.args) == 1 and isinstance(node.args[0], (ast.GeneratorExp, ast.ListComp)):
+            scanned = node.args[0].generators[0].iter
+            own_iters = {dotted(lp.iter_node) for lp in site.loops if lp.iter_node is not None}
+            # a scan over something fresh each iteration (derived from the loop variable) is not repeated
+            if dotted(scanned) and dotted(scanned) not in own_iters and not (names_in(scanned) & site.per_iteration()):
+                secs = facts.callee_seconds(builtin(f"builtins.{node.func.id}"))
+                found = Match(ID, node.lineno, f"`{node.func.id}(... for ... in {dotted(scanned)})` is a linear scan inside a loop "
+                              f"(line {node.lineno}): index it by key in a dict or set", secs)
+        if found and (best is None or found.backing > best.backing):
+            best = found
+    return best

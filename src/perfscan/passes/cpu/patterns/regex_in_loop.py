@@ -1,0 +1,40 @@
+"""regex-in-loop
+
+What it does: finds `re.compile(p)` or `re.<fn>(p, ...)` inside a loop where the pattern p is
+built in the loop (an f-string, a concatenation, or a value that changes per iteration).
+Why it is bad: a pattern that changes defeats re's small cache, so each call compiles anew;
+compile once outside the loop (or build one alternation pattern).
+Example:
+    for word in words:
+        if re.search(f"^{word}$", text): ...     # compile once, or use a set lookup
+A constant pattern in a loop is fine (re caches it) and is not reported.
+Backing: the time of the re functions called from this function.
+"""
+from __future__ import annotations
+
+import ast
+from typing import Optional
+
+from perfscan.passes.cpu.patterns.astkit import names_in, resolve, walk_with_loops
+from perfscan.passes.cpu.patterns.base import FunctionFacts, Match, python_function
+
+ID = "regex-in-loop"
+FUNCS = ("compile", "match", "search", "fullmatch", "sub", "subn", "split", "findall", "finditer")
+TIMED = python_function(("/re.py", "/re/__init__.py", "/sre_compile.py", "/re/_compiler.py"), FUNCS + ("_compile",))
+
+
+def match(facts: FunctionFacts) -> Optional[Match]:
+    for site in walk_with_loops(facts.node):
+        node = site.node
+        if not site.in_loop or not isinstance(node, ast.Call) or not node.args:
+            continue
+        name = resolve(node.func, facts.aliases) or ""
+        if not name.startswith("re.") or name.split(".")[-1] not in FUNCS:
+            continue
+        pattern = node.args[0]
+        built = isinstance(pattern, (ast.JoinedStr, ast.BinOp)) or (
+            isinstance(pattern, ast.Call) and not isinstance(pattern, ast.Constant)) or bool(names_in(pattern) & site.per_iteration())
+        if built:
+            return Match(ID, node.lineno, f"{name} with a pattern built in the loop (line {node.lineno}): compile it once",
+                         facts.callee_seconds(TIMED))
+    return None

@@ -1,0 +1,42 @@
+"""sort-in-loop
+
+What it does: finds `sorted(x)` or `x.sort()` inside a loop, where x lives across iterations
+(not a fresh value made from the loop's current item).
+Why it is bad: re-sorting a growing collection on every iteration costs O(n^2 log n); sort once
+after the loop, or keep it ordered with `bisect.insort` or a heap.
+Example:
+    for px in pixels:
+        levels.append(level(px))
+        levels = sorted(levels)    # sort once, after the loop
+Backing: the time of sorted()/list.sort called from this function.
+"""
+from __future__ import annotations
+
+import ast
+from typing import Optional
+
+from perfscan.passes.cpu.patterns.astkit import root_name, walk_with_loops
+from perfscan.passes.cpu.patterns.base import FunctionFacts, Match, builtin
+
+ID = "sort-in-loop"
+
+
+def match(facts: FunctionFacts) -> Optional[Match]:
+    for site in walk_with_loops(facts.node):
+        node = site.node
+        if not site.in_loop or not isinstance(node, ast.Call):
+            continue
+        subject = None
+        if isinstance(node.func, ast.Name) and node.func.id == "sorted" and node.args:
+            subject = node.args[0]
+        elif isinstance(node.func, ast.Attribute) and node.func.attr == "sort" and not node.args:
+            subject = node.func.value
+        if subject is None:
+            continue
+        name = root_name(subject)
+        if name is None or name in site.per_iteration():
+            continue
+        secs = facts.callee_seconds(builtin("builtins.sorted", "'sort' of 'list'"))
+        return Match(ID, node.lineno, f"`{name}` is sorted on every iteration (line {node.lineno}): "
+                     "sort once after the loop, or keep it ordered with bisect.insort", secs)
+    return None

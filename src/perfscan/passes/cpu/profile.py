@@ -1,0 +1,180 @@
+"""From the probe's cProfile tables to project functions with own and attributable time.
+
+- Only project code counts (sources.is_project_path): never tests, pytest, stdlib, site-packages,
+  the probe.
+- Generator expressions, comprehensions and lambdas are folded into the function that defines
+  them, by source line range: their own time is the function's own time, their callees its callees.
+- attributable = cumulative - cumulative of the project functions it calls directly, other than
+  itself (recursive calls stay in). It is what changing this function's body can save.
+"""
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from perfscan.sources import FunctionInfo, functions_in, is_project_path, module_name, parse_source, relative_posix
+
+FOLDED = ("<listcomp>", "<genexpr>", "<lambda>", "<dictcomp>", "<setcomp>")
+PHASES = ("setup", "call", "teardown")
+
+FuncKey = Tuple[str, str]  # (relative file, qualname)
+
+
+@dataclass
+class FunctionProfile:
+    rel: str
+    qualname: str
+    module: str
+    info: FunctionInfo
+    tree: Any  # the module's ast, for the pattern checks
+    own: Dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    cumulative: Dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    project_callees: Dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    calls_total: int = 0
+    calls_primitive: int = 0
+    callers: Dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    callee_time: Dict[Tuple[str, str], float] = field(default_factory=lambda: defaultdict(float))  # (file, name) -> s
+    project_callee_by_name: Dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    def attributable(self, phase: Optional[str] = None) -> float:
+        phases = [phase] if phase else PHASES
+        total = 0.0
+        for p in phases:
+            own = self.own.get(p, 0.0)
+            total += max(own, self.cumulative.get(p, 0.0) - self.project_callees.get(p, 0.0))
+        return total
+
+    def own_total(self) -> float:
+        return sum(self.own.values())
+
+    def cumulative_total(self) -> float:
+        return sum(self.cumulative.values())
+
+    def main_phase(self) -> str:
+        return max(PHASES, key=lambda p: self.attributable(p))
+
+
+@dataclass(frozen=True)
+class Profile:
+    wall: Dict[str, float]
+    functions: Dict[FuncKey, FunctionProfile]
+    ran: frozenset  # "module:qualname" of every project function that ran
+
+    @property
+    def total_wall(self) -> float:
+        return sum(self.wall.values())
+
+
+class _Locator:
+    """Maps a profiled (file, line, name) to its project function, folding comprehensions."""
+
+    def __init__(self, root: Path, source_roots: Sequence[Path], exclude: Sequence[str]):
+        self.root = root
+        self.source_roots = source_roots
+        self.exclude = exclude
+        self._files: Dict[str, Optional[Tuple[str, str, List[FunctionInfo], Any]]] = {}
+
+    def _file(self, filename: str) -> Optional[Tuple[str, str, List[FunctionInfo], Any]]:
+        if filename in self._files:
+            return self._files[filename]
+        result = None
+        if filename and not filename.startswith("<") and filename != "~":
+            path = Path(filename)
+            if not path.is_absolute():
+                path = self.root / path
+            rel = relative_posix(Path(os.path.realpath(path)), Path(os.path.realpath(self.root)))
+            if rel is not None and is_project_path(rel, self.exclude):
+                parsed = parse_source(path)
+                if parsed.tree is not None:
+                    mod = module_name(path, self.source_roots) or rel[:-3].replace("/", ".")
+                    result = (rel, mod, functions_in(parsed.tree), parsed.tree)
+        self._files[filename] = result
+        return result
+
+    def locate(self, filename: str, line: int, name: str) -> Optional[Tuple[str, str, FunctionInfo, Any]]:
+        found = self._file(filename)
+        if found is None:
+            return None
+        rel, mod, funcs, tree = found
+        if name in FOLDED or name.startswith("<"):
+            # the innermost def whose range holds the line
+            holders = [f for f in funcs if f.first_line <= line <= f.end_lineno]
+            if not holders:
+                return None  # module-level comprehension: import-time work, not a function
+            fn = max(holders, key=lambda f: f.first_line)
+            return rel, mod, fn, tree
+        for fn in funcs:
+            if fn.name == name and line in (fn.first_line, fn.lineno):
+                return rel, mod, fn, tree
+        holders = [f for f in funcs if f.name == name and f.first_line <= line <= f.end_lineno]
+        return (rel, mod, holders[0], tree) if holders else None
+
+
+def build_profile(cpu_json: Dict[str, Any], root: Path, source_roots: Sequence[Path], exclude: Sequence[str] = ()) -> Profile:
+    locator = _Locator(root, source_roots, exclude)
+    functions: Dict[FuncKey, FunctionProfile] = {}
+    wall: Dict[str, float] = {}
+    for phase, data in (cpu_json.get("phases") or {}).items():
+        if phase not in PHASES or not isinstance(data, dict):
+            continue
+        wall[phase] = float(data.get("wall") or 0.0)
+        stats = data.get("stats") or []
+        owners: List[Optional[FunctionProfile]] = []
+        folded: List[bool] = []
+        for entry in stats:
+            file, line, name = entry[0], int(entry[1]), str(entry[2])
+            where = locator.locate(file, line, name)
+            if where is None:
+                owners.append(None)
+                folded.append(False)
+                continue
+            rel, mod, info, tree = where
+            key = (rel, info.qualname)
+            fp = functions.get(key)
+            if fp is None:
+                fp = functions[key] = FunctionProfile(rel, info.qualname, mod, info, tree)
+            owners.append(fp)
+            folded.append(name != info.name)
+        for i, entry in enumerate(stats):
+            fp = owners[i]
+            cc, nc, tt, ct = int(entry[3]), int(entry[4]), float(entry[5]), float(entry[6])
+            callers = entry[7] if len(entry) > 7 else []
+            if fp is not None:
+                fp.own[phase] += tt
+                if not folded[i]:
+                    fp.cumulative[phase] += ct
+                    fp.calls_total += nc
+                    fp.calls_primitive += cc
+            for caller in callers:
+                idx, _ccc, c_nc, _c_tt, c_ct = caller[0], caller[1], caller[2], caller[3], caller[4]
+                if not (0 <= idx < len(owners)):
+                    continue
+                owner = owners[idx]
+                if fp is not None and not folded[i]:
+                    label = f"{owner.module}:{owner.qualname}" if owner is not None else _short(stats[idx])
+                    if owner is not fp:
+                        fp.callers[label] += int(c_nc)
+                if owner is None:
+                    continue
+                if fp is not None and fp is not owner and not folded[i]:
+                    owner.project_callees[phase] += float(c_ct)
+                    owner.project_callee_by_name[fp.info.name] += float(c_ct)
+                elif fp is None:
+                    owner.callee_time[(str(entry[0]), str(entry[2]))] += float(c_ct)
+    # a function with only folded entries (a generator consumed elsewhere) takes its own time as cumulative
+    for fp in functions.values():
+        for p in PHASES:
+            if fp.cumulative.get(p, 0.0) < fp.own.get(p, 0.0):
+                fp.cumulative[p] = fp.own[p]
+    ran = frozenset(f"{fp.module}:{fp.qualname}" for fp in functions.values())
+    return Profile(wall=wall, functions=functions, ran=ran)
+
+
+def _short(entry: Sequence[Any]) -> str:
+    file, line, name = str(entry[0]), entry[1], str(entry[2])
+    if file == "~":
+        return name
+    return f"{os.path.basename(file)}:{line}({name})"

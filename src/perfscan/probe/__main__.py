@@ -1,0 +1,68 @@
+"""Entry point: python -m perfscan_probe <collect|time|cpu|memory> --out DIR [--opt K=V] -- PYTEST_ARGS"""
+import importlib.util
+import os
+import signal
+import sys
+
+from perfscan_probe import state
+
+
+def _terminate(signum, frame):
+    # The host's timeout: save what was measured so far, then go.
+    for rec in list(state.recorders):
+        try:
+            rec.emergency_dump()
+        except Exception:
+            pass
+    os._exit(128 + signum)
+
+
+def _neutralize(args):
+    """Profiles need one process and no coverage tracer: override parallel workers and coverage."""
+    extra, changed = [], []
+    if importlib.util.find_spec("xdist") is not None:
+        extra += ["-n", "0"]
+        changed.append("pytest-xdist: ran with -n 0 (profiles need one process)")
+    if importlib.util.find_spec("pytest_cov") is not None:
+        extra += ["--no-cov"]
+        changed.append("pytest-cov: ran with --no-cov (a coverage tracer distorts profiles)")
+    return extra, changed
+
+
+def main(argv):
+    if not argv or argv[0] not in ("collect", "time", "cpu", "memory"):
+        print("usage: python -m perfscan_probe <collect|time|cpu|memory> --out DIR [--opt K=V] -- PYTEST_ARGS", file=sys.stderr)
+        return 2
+    state.mode = argv[0]
+    rest = argv[1:]
+    pytest_args = []
+    if "--" in rest:
+        i = rest.index("--")
+        rest, pytest_args = rest[:i], rest[i + 1:]
+    i = 0
+    while i < len(rest):
+        if rest[i] == "--out":
+            state.out_dir = rest[i + 1]
+            i += 2
+        elif rest[i] == "--opt":
+            key, _, value = rest[i + 1].partition("=")
+            state.options[key] = value
+            i += 2
+        else:
+            i += 1
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        import pytest
+    except ImportError:
+        print("perfscan probe: pytest cannot be imported by this interpreter (%s)" % sys.executable, file=sys.stderr)
+        return 4
+    extra, changed = _neutralize(pytest_args)
+    state.options["neutralized"] = changed
+    args = ["-p", "perfscan_probe.plugin", "-p", "no:cacheprovider"] + extra + list(pytest_args)
+    if state.mode == "collect":
+        args.append("--collect-only")
+    return int(pytest.main(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

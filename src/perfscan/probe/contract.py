@@ -1,0 +1,23 @@
+"""The probe's side of the JSON contract with the host. Bump SCHEMA_VERSION on any change of shape.
+
+Files written into --out (each atomically, each with "schema_version"):
+- collected.json  {"nodeids": [str], "errors": [str]}            (every pass, at collection)
+- outcomes.json   {"tests": {nodeid: {"outcome", "seconds", "message"}}, "exitstatus", "neutralized": [str]}
+- cpu.json        {"engine", "python", "threads", "phases": {phase: {"wall": s, "stats": [entry]}}, "errors": [str]}
+                  entry = [file, line, name, cc, nc, tt, ct, [[caller_index, cc, nc, tt, ct], ...]]
+                  (indexes into the same phase's stats list)
+- memory.json     see memory.py
+"""
+import json
+import os
+
+SCHEMA_VERSION = 1
+
+
+def write_json(path, data):
+    data = dict(data)
+    data["schema_version"] = SCHEMA_VERSION
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, ensure_ascii=True, separators=(",", ":"))
+    os.replace(tmp, path)

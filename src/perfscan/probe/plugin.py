@@ -1,0 +1,126 @@
+"""The pytest plugin: records collection and outcomes, and hands each test phase to the pass's recorder."""
+import os
+import time
+
+import pytest
+
+from perfscan_probe import state
+from perfscan_probe.contract import write_json
+
+
+class Outcomes:
+    def __init__(self, out_dir):
+        self.out_dir = out_dir
+        self.tests = {}
+        self.collect_errors = []
+        self.written = False
+
+    def pytest_collection_finish(self, session):
+        nodeids = [item.nodeid for item in session.items]
+        write_json(os.path.join(self.out_dir, "collected.json"), {"nodeids": nodeids, "errors": self.collect_errors})
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.collect_errors.append("%s: %s" % (report.nodeid or "<root>", _last_line(report)))
+
+    def pytest_runtest_logreport(self, report):
+        entry = self.tests.setdefault(report.nodeid, {"outcome": "passed", "seconds": 0.0, "message": ""})
+        entry["seconds"] += float(getattr(report, "duration", 0.0) or 0.0)
+        if report.failed:
+            entry["outcome"] = "failed" if report.when == "call" else "error"
+            entry["message"] = ("%s: " % report.when if report.when != "call" else "") + _last_line(report)
+        elif report.skipped and entry["outcome"] == "passed":
+            entry["outcome"] = "skipped"
+        if report.when == "teardown" and state.mode == "time":
+            self.dump()  # a timing run may be cut short: keep what is known after each test
+
+    def pytest_sessionfinish(self, session, exitstatus):
+        self.dump(int(exitstatus))
+
+    def emergency_dump(self):
+        self.dump(None)
+
+    def dump(self, exitstatus=None):
+        write_json(os.path.join(self.out_dir, "outcomes.json"),
+                   {"tests": self.tests, "exitstatus": exitstatus, "neutralized": state.options.get("neutralized", [])})
+
+
+def _last_line(report):
+    text = str(getattr(report, "longreprtext", "") or report.longrepr or "")
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    for ln in reversed(lines):
+        if ln.startswith("E "):
+            return ln[2:].strip()[:300]
+    return (lines[-1] if lines else "")[:300]
+
+
+class PhaseHooks:
+    """Wraps setup, call and teardown of each test, outermost, so the recorder sees the whole phase."""
+
+    def __init__(self, recorder):
+        self.recorder = recorder
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_runtest_setup(self, item):
+        self.recorder.start(item.nodeid, "setup")
+        try:
+            yield
+        finally:
+            self.recorder.stop(item.nodeid, "setup")
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_runtest_call(self, item):
+        self.recorder.start(item.nodeid, "call")
+        try:
+            yield
+        finally:
+            self.recorder.stop(item.nodeid, "call")
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_runtest_teardown(self, item, nextitem):
+        self.recorder.start(item.nodeid, "teardown")
+        try:
+            yield
+        finally:
+            self.recorder.stop(item.nodeid, "teardown")
+
+
+class WallClock:
+    """The `time` pass: no instrument, only the phases' wall time (the plain run to compare with)."""
+
+    def __init__(self, out_dir):
+        self.out_dir = out_dir
+        self.wall = {"setup": 0.0, "call": 0.0, "teardown": 0.0}
+        self._t0 = 0.0
+
+    def start(self, nodeid, phase):
+        self._t0 = time.perf_counter()
+
+    def stop(self, nodeid, phase):
+        self.wall[phase] += time.perf_counter() - self._t0
+
+    def pytest_sessionfinish(self, session, exitstatus):
+        self.emergency_dump()
+
+    def emergency_dump(self):
+        write_json(os.path.join(self.out_dir, "time.json"), {"phases": self.wall})
+
+
+def pytest_configure(config):
+    out = state.out_dir
+    outcomes = Outcomes(out)
+    config.pluginmanager.register(outcomes, "perfscan-outcomes")
+    state.recorders.append(outcomes)
+    recorder = None
+    if state.mode == "time":
+        recorder = WallClock(out)
+    elif state.mode == "cpu":
+        from perfscan_probe.cpu import CpuRecorder
+        recorder = CpuRecorder(out)
+    elif state.mode == "memory":
+        from perfscan_probe.memory import MemoryRecorder
+        recorder = MemoryRecorder(out, state.options)
+    if recorder is not None:
+        config.pluginmanager.register(recorder, "perfscan-recorder")
+        config.pluginmanager.register(PhaseHooks(recorder), "perfscan-phases")
+        state.recorders.insert(0, recorder)

@@ -1,0 +1,68 @@
+"""The host's side of the probe: install it in the private temp folder, run it, read its JSON.
+
+The JSON shape is the contract of `perfscan/probe/contract.py`; SCHEMA_VERSION must match.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Optional, Sequence, Tuple
+
+from perfscan import children
+from perfscan.passes import child_env
+
+SCHEMA_VERSION = 1
+PROBE_SOURCE = Path(__file__).resolve().parent / "probe"
+
+
+def install_probe(workdir: Path) -> Path:
+    """Copy the probe package as `perfscan_probe` into workdir/probe; return the folder for PYTHONPATH."""
+    dest_root = workdir / "probe"
+    dest = dest_root / "perfscan_probe"
+    if not dest.exists():
+        shutil.copytree(PROBE_SOURCE, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return dest_root
+
+
+@dataclass(frozen=True)
+class ProbeRun:
+    child: children.ChildResult
+    out_dir: Path
+
+    def read(self, name: str) -> Optional[Dict[str, Any]]:
+        """A JSON file the probe wrote, or None when absent, unreadable or of another schema."""
+        path = self.out_dir / name
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
+            return None
+        return data
+
+    def failed_tests(self) -> Tuple[Tuple[str, str], ...]:
+        data = self.read("outcomes.json") or {}
+        tests = data.get("tests") or {}
+        return tuple((nid, str(t.get("message", ""))) for nid, t in tests.items()
+                     if isinstance(t, dict) and t.get("outcome") in ("failed", "error"))
+
+    def neutralized(self) -> Tuple[str, ...]:
+        data = self.read("outcomes.json") or {}
+        return tuple(str(x) for x in data.get("neutralized") or ())
+
+
+def run_probe(mode: str, *, runner: Sequence[str], root: Path, workdir: Path, probe_path: Path,
+              pytest_args: Sequence[str], timeout: float, options: Optional[Dict[str, str]] = None,
+              name: Optional[str] = None) -> ProbeRun:
+    name = name or mode
+    out_dir = workdir / "runs" / name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    argv = list(runner) + ["-m", "perfscan_probe", mode, "--out", str(out_dir)]
+    for key, value in (options or {}).items():
+        argv += ["--opt", f"{key}={value}"]
+    argv += ["--"] + list(pytest_args)
+    env = child_env(workdir, probe_path)
+    child = children.run(argv, cwd=root, env=env, timeout=timeout, log_dir=out_dir, name="child")
+    return ProbeRun(child, out_dir)
