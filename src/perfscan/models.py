@@ -79,6 +79,12 @@ class Target:
     exec_command: Tuple[str, ...] = ()
     neutralized: Tuple[str, ...] = ()  # what perfscan changed in the project's pytest setup, and why
 
+    def pytest_argv(self) -> Tuple[str, ...]:
+        """Arguments for a profiled pytest run: the whole suite runs as configured, else the node ids."""
+        if self.mode == "all":
+            return self.pytest_args
+        return self.pytest_args + self.tests
+
 
 @dataclass(frozen=True)
 class Metric:

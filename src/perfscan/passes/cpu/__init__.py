@@ -34,7 +34,7 @@ def run_cpu_pass(ctx: PassContext) -> Tuple[PassResult, Profile]:
     start = time.monotonic()
     empty = Profile(wall={}, functions={}, ran=frozenset())
     run = run_probe("cpu", runner=ctx.project.runner, root=ctx.project.root, workdir=ctx.workdir,
-                    probe_path=ctx.probe_path, pytest_args=list(ctx.target.pytest_args) + list(ctx.target.tests),
+                    probe_path=ctx.probe_path, pytest_args=list(ctx.target.pytest_argv()),
                     timeout=ctx.timeout)
     data = run.read("cpu.json")
     notes: List[str] = []
@@ -102,7 +102,7 @@ def _findings(profile: Profile) -> List[Finding]:
     aliases_cache: Dict[str, dict] = {}
     for fp in profile.functions.values():
         attributable = fp.attributable()
-        share = 100.0 * attributable / wall
+        share = round(100.0 * attributable / wall, 1)
         if share <= REPORT_SHARE:
             continue
         tree = fp.tree

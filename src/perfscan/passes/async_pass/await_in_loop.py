@@ -1,0 +1,158 @@
+"""await-in-loop: an await inside a `for` loop (or comprehension) over independent items.
+
+What it does: flags `for x in xs: ... await f(x) ...` and `[await f(x) for x in xs]` when the
+awaited call uses the loop variable (or a name computed from it in this iteration) and
+nothing carried over from a previous iteration. Conservative on purpose, no finding for:
+`async for`; `while` loops (polling, retries, consumers); loops with `break`, `return` or
+`yield` (searches and retries); `asyncio.sleep` (deliberate pacing); a call that reads a
+name the loop accumulates (`total = await add(total, x)`); a method on a shared object that
+is ordered by nature (`await conn.execute(row)`, `await ws.send(x)`, `await queue.put(x)`).
+
+Why it is bad: each iteration waits for the previous one; N independent requests take N
+times the latency of one instead of about one.
+
+Example:
+    for url in urls:
+        pages.append(await fetch(url))          # flagged
+    pages = await asyncio.gather(*(fetch(u) for u in urls))   # instead (bounded by a Semaphore)
+"""
+from __future__ import annotations
+
+import ast
+from typing import List, Optional, Set, Tuple
+
+from perfscan.passes.async_pass.dataflow import own_awaits, pure_chain
+from perfscan.passes.async_pass.scope import NESTED_SCOPES, Hit, Scope
+
+PATTERN = "await-in-loop"
+
+PACING = frozenset({"asyncio.sleep", "anyio.sleep", "trio.sleep"})
+ORDERED_METHODS = frozenset({
+    "execute", "executemany", "executescript", "fetch", "fetchrow", "fetchval", "fetchone", "fetchall",
+    "fetchmany", "send", "sendall", "send_json", "send_text", "send_bytes", "write", "writelines", "drain",
+    "put", "put_nowait", "acquire", "release", "commit", "rollback", "publish", "recv", "receive", "read",
+    "readline", "readexactly", "wait", "join",
+})
+_LOOPS = (ast.For, ast.AsyncFor, ast.While)
+_COMPS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def _names(target: ast.AST) -> Set[str]:
+    return {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+
+
+def _loop_body_nodes(body: List[ast.stmt]) -> List[ast.AST]:
+    """Nodes of a loop body, not entering nested loops, comprehensions or defs."""
+    out: List[ast.AST] = []
+    stack: List[ast.AST] = list(body)
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        if isinstance(node, _LOOPS + _COMPS + NESTED_SCOPES):
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+    return out
+
+
+def _reads(node: ast.AST) -> Set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def _writes(stmt: ast.AST) -> Set[str]:
+    return {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del))}
+
+
+def _ordered_receiver(call: ast.Call, fresh: Set[str]) -> bool:
+    func = call.func
+    if not (isinstance(func, ast.Attribute) and func.attr in ORDERED_METHODS):
+        return False
+    receiver = pure_chain(func.value)
+    return receiver is None or receiver.split(".")[0] not in fresh
+
+
+def _for_loop_hit(scope: Scope, loop: ast.For) -> Optional[Tuple[int, str]]:
+    nodes = _loop_body_nodes(loop.body)
+    if any(isinstance(n, (ast.Break, ast.Return, ast.Yield, ast.YieldFrom)) for n in nodes):
+        return None
+    targets = _names(loop.target)
+    # Names computed afresh from the loop variable, unconditionally, before their use.
+    fresh = set(targets)
+    position = {}
+    for index, stmt in enumerate(loop.body):
+        for node in ast.walk(stmt):
+            position.setdefault(id(node), index)
+        if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and _reads(stmt) & fresh:
+            fresh |= _writes(stmt) - _reads(stmt)
+    carried_any = set()  # names an iteration may leave for the next one
+    for index, stmt in enumerate(loop.body):
+        written = _writes(stmt) - targets
+        if isinstance(stmt, ast.AugAssign) or not isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+            carried_any |= written  # augmented or conditional writes carry over
+        else:
+            carried_any |= written & _reads(stmt)
+    for node in nodes:
+        if not isinstance(node, ast.Await) or not isinstance(node.value, ast.Call):
+            continue
+        call = node.value
+        if scope.call_name(call) in PACING:
+            continue
+        used = _reads(call)
+        if not used & fresh or used & carried_any:
+            continue
+        index = position.get(id(node), 0)
+        later = set().union(*(_writes(s) for s in loop.body[index:])) - targets
+        if used & later:
+            continue  # written at or after the await: the next iteration sees it
+        if _ordered_receiver(call, fresh):
+            continue
+        return node.lineno, _shown(call)
+    return None
+
+
+def _comp_hit(scope: Scope, comp: ast.AST) -> Optional[Tuple[int, str]]:
+    gens = comp.generators  # type: ignore[attr-defined]
+    if any(g.is_async for g in gens):
+        return None
+    targets = set().union(*(_names(g.target) for g in gens))
+    parts = [comp.key, comp.value] if isinstance(comp, ast.DictComp) else [comp.elt]  # type: ignore[attr-defined]
+    for part in parts:
+        for node in own_awaits(part):
+            call = node.value
+            if (isinstance(call, ast.Call) and scope.call_name(call) not in PACING and _reads(call) & targets
+                    and not _ordered_receiver(call, targets)):
+                return node.lineno, _shown(call)
+    return None
+
+
+def _shown(call: ast.Call) -> str:
+    try:
+        return ast.unparse(call.func)
+    except Exception:  # unparse is best effort on odd trees
+        return "call"
+
+
+def check(scope: Scope) -> Optional[Hit]:
+    hits: List[Tuple[int, str]] = []
+    for node in scope.nodes:
+        hit = None
+        if isinstance(node, ast.For):
+            hit = _for_loop_hit(scope, node)
+        elif isinstance(node, _COMPS):
+            hit = _comp_hit(scope, node)
+        if hit is not None:
+            hits.append(hit)
+    if not hits:
+        return None
+    hits.sort()
+    line, shown = hits[0]
+    n = len(hits)
+    return Hit(
+        line=line,
+        value=n,
+        unit="loops",
+        label="await inside a loop over items" if n == 1 else f"{n} loops await one item at a time",
+        evidence=(f"await {shown}(...) at line {line} runs once per item, one after another; run the items "
+                  f"concurrently with asyncio.gather or a TaskGroup, bounded by a Semaphore"),
+        impact="N items take N times one await's latency instead of about one",
+        details={"lines": [h[0] for h in hits]},
+    )

@@ -1,0 +1,113 @@
+"""Read and write sets of statements, for deciding whether two awaits depend on each other.
+
+Names are dotted chains (`self.db`, `a`); a subscript counts as its container (`d[k] = v`
+writes `d`). A method call on an object may change it, so it writes its receiver
+(`self.db.get()` writes `self.db`), except a call on an imported module (`asyncio.sleep`).
+Two chains are related when one is a prefix of the other (`self` and `self.db`).
+"""
+from __future__ import annotations
+
+import ast
+from typing import Iterator, Optional, Set, Tuple
+
+from perfscan.passes.async_pass.scope import NESTED_SCOPES, Scope
+
+
+def pure_chain(node: ast.AST) -> Optional[str]:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def related(a: str, b: str) -> bool:
+    return a == b or a.startswith(b + ".") or b.startswith(a + ".")
+
+
+def any_related(xs: Set[str], ys: Set[str]) -> bool:
+    return any(related(x, y) for x in xs for y in ys)
+
+
+def _targets(node: ast.AST, writes: Set[str], reads: Set[str]) -> None:
+    """Record what an assignment target writes (and reads: subscripts' keys, attribute owners)."""
+    if isinstance(node, (ast.Tuple, ast.List)):
+        for elt in node.elts:
+            _targets(elt, writes, reads)
+    elif isinstance(node, ast.Starred):
+        _targets(node.value, writes, reads)
+    elif isinstance(node, ast.Name):
+        writes.add(node.id)
+    elif isinstance(node, ast.Attribute):
+        chain = pure_chain(node)
+        if chain is not None:
+            writes.add(chain)
+        else:
+            reads.update(load_chains(node.value))
+    elif isinstance(node, ast.Subscript):
+        chain = pure_chain(node.value)
+        if chain is not None:
+            writes.add(chain)
+        else:
+            reads.update(load_chains(node.value))
+        reads.update(load_chains(node.slice))
+
+
+def load_chains(node: ast.AST) -> Set[str]:
+    """The longest Name/Attribute chains read under `node`."""
+    out: Set[str] = set()
+    stack = [node]
+    while stack:
+        cur = stack.pop()
+        if isinstance(cur, (ast.Name, ast.Attribute)) and isinstance(getattr(cur, "ctx", None), ast.Load):
+            chain = pure_chain(cur)
+            if chain is not None:
+                out.add(chain)
+                continue
+        stack.extend(ast.iter_child_nodes(cur))
+    return out
+
+
+def effects(scope: Scope, stmt: ast.stmt) -> Tuple[Set[str], Set[str]]:
+    """(reads, writes) of one simple statement."""
+    reads: Set[str] = set()
+    writes: Set[str] = set()
+    if isinstance(stmt, ast.Assign):
+        for target in stmt.targets:
+            _targets(target, writes, reads)
+        value: Optional[ast.AST] = stmt.value
+    elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign)):
+        _targets(stmt.target, writes, reads)
+        if isinstance(stmt, ast.AugAssign):
+            reads.update(writes)
+        value = stmt.value
+    elif isinstance(stmt, ast.Expr):
+        value = stmt.value
+    else:
+        value = stmt
+    if value is not None:
+        reads.update(load_chains(value))
+        for node in ast.walk(value):
+            if isinstance(node, ast.NamedExpr):
+                writes.add(node.target.id)
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                receiver = pure_chain(node.func.value)
+                if receiver is not None and not _module_path(scope, receiver):
+                    writes.add(receiver)
+    return reads, writes
+
+
+def _module_path(scope: Scope, chain: str) -> bool:
+    return scope.is_module(chain.split(".")[0])
+
+
+def own_awaits(stmt: ast.AST) -> Iterator[ast.Await]:
+    stack = [stmt]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Await):
+            yield node
+        stack.extend(c for c in ast.iter_child_nodes(node) if not isinstance(c, NESTED_SCOPES))

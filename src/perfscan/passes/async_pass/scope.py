@@ -1,0 +1,235 @@
+"""One function as the async rules see it: its own nodes, its names, and call resolution.
+
+Only the function's own code counts: nested defs, lambdas and classes are left out, because
+what runs in them is not run by this coroutine (a sync def handed to `asyncio.to_thread` or a
+lambda handed to `run_in_executor` runs in a worker thread). Nested async defs are analysed
+as functions of their own.
+"""
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Mapping, Optional, Sequence, Set
+
+from perfscan.passes.async_pass.aliases import Aliases
+from perfscan.passes.async_pass.blocking_calls import BlockingCatalog
+from perfscan.sources import FunctionInfo
+
+NESTED_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """What a rule found in one function (one per function and pattern)."""
+
+    line: int
+    value: float
+    unit: str
+    label: str
+    evidence: str
+    impact: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Rule:
+    pattern: str
+    check: Callable[["Scope"], Optional[Hit]]
+    async_only: bool = True  # False: also applies to sync defs (dangling tasks)
+
+
+@dataclass(frozen=True)
+class ModuleInfo:
+    """What every function of one module shares."""
+
+    module: str
+    file: str  # posix, relative to the project root
+    aliases: Aliases
+    catalog: BlockingCatalog
+    functions_by_name: Mapping[str, Sequence[ast.AST]]  # every def in the module, by simple name
+    module_types: Mapping[str, str]  # module-level names holding a known instance
+
+
+def own_nodes(roots: Sequence[ast.AST]) -> Iterator[ast.AST]:
+    """Every node under `roots` outside nested defs, lambdas and classes."""
+    stack = list(reversed(roots))
+    while stack:
+        node = stack.pop()
+        yield node
+        children = [c for c in ast.iter_child_nodes(node) if not isinstance(c, NESTED_SCOPES)]
+        stack.extend(reversed(children))
+
+
+def all_args(fn: ast.AST) -> List[ast.arg]:
+    a = fn.args  # type: ignore[attr-defined]
+    out = list(getattr(a, "posonlyargs", [])) + list(a.args) + list(a.kwonlyargs)
+    out += [x for x in (a.vararg, a.kwarg) if x is not None]
+    return out
+
+
+def declared_outer(nodes: Sequence[ast.AST]) -> Set[str]:
+    out: Set[str] = set()
+    for node in nodes:
+        if isinstance(node, (ast.Global, ast.Nonlocal)):
+            out.update(node.names)
+    return out
+
+
+def local_names(fn: ast.AST, nodes: Sequence[ast.AST]) -> Set[str]:
+    """Names this function binds itself (parameters, assignments, nested defs), not globals."""
+    names = {a.arg for a in all_args(fn)}
+    for node in nodes:
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.add(node.id)
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(child.name)  # own_nodes() leaves nested defs out, but they bind a name
+    for child in fn.body:  # type: ignore[attr-defined]
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(child.name)
+    return names - declared_outer(nodes)
+
+
+class Scope:
+    def __init__(self, info: FunctionInfo, mod: ModuleInfo, outer_locals: FrozenSet[str],
+                 hot_path: bool, hot_known: bool) -> None:
+        self.info = info
+        self.node = info.node
+        self.mod = mod
+        self.aliases = mod.aliases
+        self.catalog = mod.catalog
+        self.hot_path = hot_path
+        self.hot_known = hot_known
+        self.nodes: List[ast.AST] = list(own_nodes(list(self.node.body)))  # type: ignore[attr-defined]
+        self.outer_declared = frozenset(declared_outer(self.nodes))
+        own = local_names(self.node, self.nodes)
+        globals_ = {n for node in self.nodes if isinstance(node, ast.Global) for n in node.names}
+        self.own_locals = frozenset(own)
+        # A nested function sees its enclosing functions' locals (a parameter named `sleep`
+        # there shadows `from time import sleep`), unless it declares them global.
+        self.local = frozenset((own | outer_locals) - globals_)
+        self.local_types: Dict[str, str] = {}
+        self._collect_types()
+
+    # -- names -------------------------------------------------------------------------
+    def resolve(self, node: ast.AST) -> Optional[str]:
+        return self.aliases.resolve(node, self.local)
+
+    def is_module(self, name: str) -> bool:
+        return self.aliases.is_module(name, self.local)
+
+    def call_name(self, call: ast.Call) -> Optional[str]:
+        """The real name of the called function, methods on known instances included."""
+        func = call.func
+        if isinstance(func, ast.Attribute):
+            owner = self.instance_type(func.value)
+            if owner is not None:
+                return f"{owner}.{func.attr}"
+        return self.resolve(func)
+
+    def instance_type(self, node: ast.AST) -> Optional[str]:
+        """The class of the value of `node` when it is one the catalog knows, else None."""
+        cat = self.catalog
+        if isinstance(node, ast.Name):
+            if node.id in self.local:
+                return self.local_types.get(node.id)
+            if node.id in self.aliases.bound and self.resolve(node) is not None:
+                return self.mod.module_types.get(node.id)
+            return None
+        if isinstance(node, ast.Call):
+            name = self.call_name(node)
+            if name is None:
+                return None
+            name = cat.canonical_class(name)
+            if name in cat.classes:
+                return name
+            return cat.factories.get(name)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+            left = self.instance_type(node.left)
+            return left if left == "pathlib.Path" else None
+        if isinstance(node, ast.Attribute):
+            owner = self.instance_type(node.value)
+            return cat.attributes.get(f"{owner}.{node.attr}") if owner else None
+        return None
+
+    def annotation_type(self, ann: Optional[ast.AST]) -> Optional[str]:
+        if ann is None:
+            return None
+        name = self.aliases.resolve(ann, frozenset())
+        if name is None:
+            return None
+        name = self.catalog.canonical_class(name)
+        return name if name in self.catalog.classes else None
+
+    def _collect_types(self) -> None:
+        seen: Dict[str, Set[Optional[str]]] = {}
+
+        def bind(name: str, kind: Optional[str]) -> None:
+            kinds = seen.setdefault(name, set())
+            kinds.add(kind)
+            if len(kinds) == 1 and kind is not None:
+                self.local_types[name] = kind
+            else:
+                self.local_types.pop(name, None)
+
+        for arg in all_args(self.node):
+            bind(arg.arg, self.annotation_type(arg.annotation))
+        typed: List[ast.AST] = []
+        for node in self.nodes:
+            if isinstance(node, (ast.Assign, ast.AnnAssign, ast.With)):
+                typed.append(node)
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                typed.append(node)
+        typed.sort(key=lambda n: (getattr(n, "lineno", 0), getattr(n, "col_offset", 0)))
+        handled: Set[int] = set()
+        for node in typed:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                handled.add(id(node.targets[0]))
+                bind(node.targets[0].id, self.instance_type(node.value))
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                handled.add(id(node.target))
+                kind = self.instance_type(node.value) if node.value is not None else None
+                bind(node.target.id, kind or self.annotation_type(node.annotation))
+            elif isinstance(node, ast.With):
+                for item in node.items:
+                    if isinstance(item.optional_vars, ast.Name):
+                        handled.add(id(item.optional_vars))
+                        bind(item.optional_vars.id, self.instance_type(item.context_expr))
+            elif isinstance(node, ast.Name) and id(node) not in handled:
+                bind(node.id, None)  # loop targets, unpacking, augmented assignment: unknown
+
+
+def awaited_call(node: ast.Await) -> Optional[ast.Call]:
+    return node.value if isinstance(node.value, ast.Call) else None
+
+
+def chain(node: ast.AST) -> Optional[str]:
+    """`self.db.get` for a Name/Attribute chain; the container's chain for a subscript."""
+    parts = []
+    while True:
+        if isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        elif isinstance(node, ast.Subscript):
+            parts = []  # `d[k].x` touches d
+            node = node.value
+        elif isinstance(node, ast.Starred):
+            node = node.value
+        elif isinstance(node, ast.Name):
+            parts.append(node.id)
+            return ".".join(reversed(parts))
+        else:
+            return None
+
+
+def names_read(node: ast.AST) -> Set[str]:
+    """Base names read anywhere under `node` (nested lambdas included: they read them too)."""
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def call_text(call: ast.Call, limit: int = 60) -> str:
+    try:
+        text = ast.unparse(call.func) + "(...)" if call.args or call.keywords else ast.unparse(call)
+    except Exception:  # unparse is best effort on odd trees
+        return "call"
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,139 @@
+"""sequential-awaits: 3 or more awaits in a row that do not depend on each other.
+
+What it does: in each block of an async def, follows runs of simple statements holding one
+await of a call each (`x = await f(a)`, `await g(b)`). Two awaits conflict when one reads or
+writes what the other writes (read/write sets per statement, `self` and `self.db` related),
+when they call the same function or methods of the same object, when they write a global,
+nonlocal or module-level name, or when the callee is a local callable (a closure may read
+anything). Awaits of `asyncio.sleep`/`gather`/`wait`, of a bare name (an existing task) and
+bare zero-argument awaits (`await connect()`: ordered steps) end a run. Three or more
+mutually independent awaits are a finding. When unsure, no finding.
+
+Why it is bad: each await waits for the previous one to finish; independent I/O could
+overlap, taking the time of the slowest instead of the sum.
+
+Example:
+    a = await send_email(c, t)      # flagged: three independent awaits
+    b = await send_sms(c, t)
+    d = await push(c, t)
+    a, b, d = await asyncio.gather(send_email(c, t), send_sms(c, t), push(c, t))   # instead
+
+    a = await fetch(); b = await parse(a); c = await store(b)   # a chain: not flagged
+"""
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from typing import Iterator, List, Optional, Set
+
+from perfscan.passes.async_pass.dataflow import any_related, effects, own_awaits
+from perfscan.passes.async_pass.scope import Hit, Scope
+
+PATTERN = "sequential-awaits"
+MIN_RUN = 3
+
+ENDS_RUN = frozenset({
+    "asyncio.sleep", "asyncio.gather", "asyncio.wait", "asyncio.as_completed",
+    "anyio.sleep", "trio.sleep",
+})
+WRAPPERS = frozenset({"asyncio.wait_for", "asyncio.shield"})
+
+
+@dataclass(frozen=True)
+class Step:
+    line: int
+    callee: str
+    shown: str
+    reads: Set[str]
+    writes: Set[str]
+
+
+def blocks(scope: Scope) -> Iterator[List[ast.stmt]]:
+    yield list(scope.node.body)  # type: ignore[attr-defined]
+    for node in scope.nodes:
+        for name in ("body", "orelse", "finalbody"):
+            value = getattr(node, name, None)
+            if isinstance(value, list) and value and isinstance(value[0], ast.stmt):
+                yield value
+
+
+def step_of(scope: Scope, stmt: ast.stmt) -> Optional[Step]:
+    if not isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Expr)):
+        return None
+    awaits = list(own_awaits(stmt))
+    if len(awaits) != 1 or not isinstance(awaits[0].value, ast.Call):
+        return None
+    call = awaits[0].value
+    callee = scope.call_name(call)
+    if callee in WRAPPERS and call.args and isinstance(call.args[0], ast.Call):
+        call = call.args[0]
+        callee = scope.call_name(call)
+    func = call.func
+    if isinstance(func, ast.Name) and func.id in scope.local:
+        return None  # a local callable may read or write any local state
+    if callee is None:
+        try:
+            callee = ast.unparse(func)
+        except Exception:  # unparse is best effort on odd trees
+            return None
+    if callee in ENDS_RUN:
+        return None
+    if isinstance(stmt, ast.Expr) and stmt.value is awaits[0] and not call.args and not call.keywords:
+        return None  # `await connect()`: a step whose order is likely the point
+    reads, writes = effects(scope, stmt)
+    # Module-level, global and nonlocal state may be read by the callees: a write to it is a barrier.
+    if any(w.split(".")[0] not in scope.local or w.split(".")[0] in scope.outer_declared for w in writes):
+        return None
+    try:
+        shown = ast.unparse(func)
+    except Exception:
+        shown = callee
+    return Step(stmt.lineno, callee, shown, reads, writes)
+
+
+def conflict(a: Step, b: Step) -> bool:
+    if a.callee == b.callee:
+        return True
+    return any_related(a.writes, b.reads | b.writes) or any_related(b.writes, a.reads)
+
+
+def independent_runs(scope: Scope, block: List[ast.stmt]) -> Iterator[List[Step]]:
+    run: List[Step] = []
+    for stmt in block:
+        step = step_of(scope, stmt)
+        if step is None:
+            if len(run) >= MIN_RUN:
+                yield run
+            run = []
+            continue
+        clash = [i for i, prev in enumerate(run) if conflict(prev, step)]
+        if clash:
+            if len(run) >= MIN_RUN:
+                yield run
+            run = run[clash[-1] + 1:]
+        run.append(step)
+    if len(run) >= MIN_RUN:
+        yield run
+
+
+def check(scope: Scope) -> Optional[Hit]:
+    best: List[Step] = []
+    for block in blocks(scope):
+        for run in independent_runs(scope, block):
+            if len(run) > len(best):
+                best = run
+    if not best:
+        return None
+    n = len(best)
+    lines = ", ".join(str(s.line) for s in best)
+    callees = ", ".join(dict.fromkeys(s.shown for s in best))
+    return Hit(
+        line=best[0].line,
+        value=n,
+        unit="awaits",
+        label=f"{n} independent sequential awaits",
+        evidence=(f"awaits at lines {lines} ({callees}) do not depend on each other; "
+                  f"run them concurrently with asyncio.gather or a TaskGroup"),
+        impact=f"waits for the slowest of {n} instead of their sum",
+        details={"lines": [s.line for s in best], "callees": [s.shown for s in best]},
+    )

@@ -1,0 +1,127 @@
+"""unbounded-gather: `asyncio.gather(*[... for ...])` over an unbounded collection, no semaphore.
+
+What it does: flags `asyncio.gather` called with a starred comprehension, generator, `map(...)`,
+or a local name bound only to one of those, when neither the function nor the gathered
+coroutine mentions a semaphore or limiter. A comprehension over `range(<small constant>)` or a
+literal tuple is bounded and not flagged.
+
+Why it is bad: every item starts at once: 10,000 customers mean 10,000 open connections or
+sockets, exhausted pools, rate limits and memory spikes.
+
+Example:
+    await asyncio.gather(*[notify(c) for c in customers])      # flagged
+    sem = asyncio.Semaphore(20)
+    async def one(c):
+        async with sem:
+            return await notify(c)
+    await asyncio.gather(*[one(c) for c in customers])         # fine
+"""
+from __future__ import annotations
+
+import ast
+import re
+from typing import Iterable, List, Optional
+
+from perfscan.passes.async_pass.scope import Hit, Scope
+
+PATTERN = "unbounded-gather"
+
+GATHERS = frozenset({"asyncio.gather"})
+SMALL_RANGE = 64
+_LIMITER = re.compile(r"semaphore|limiter|capacity|(^|_)sem(s|a)?(_|$)|pool", re.IGNORECASE)
+_COMPS = (ast.ListComp, ast.SetComp, ast.GeneratorExp)
+
+
+def _bounded_iter(node: ast.AST) -> bool:
+    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+        return True
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range"
+            and node.args and all(isinstance(a, ast.Constant) and isinstance(a.value, int) for a in node.args)):
+        return max(a.value for a in node.args) <= SMALL_RANGE  # type: ignore[attr-defined]
+    return False
+
+
+def _fan_out(scope: Scope, node: ast.AST) -> Optional[ast.AST]:
+    """The comprehension or map() call that `node` spreads, if it is unbounded."""
+    if isinstance(node, _COMPS):
+        return None if _bounded_iter(node.generators[0].iter) else node
+    if isinstance(node, ast.Call):
+        name = scope.resolve(node.func)
+        if name == "builtins.map" and len(node.args) >= 2:
+            return None if _bounded_iter(node.args[1]) else node
+        if name in ("builtins.list", "builtins.tuple") and len(node.args) == 1:
+            return _fan_out(scope, node.args[0])
+    return None
+
+
+def _single_binding(scope: Scope, name: str) -> Optional[ast.AST]:
+    values = []
+    for node in scope.nodes:
+        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store):
+            values.append(node)
+    if len(values) != 1:
+        return None
+    for node in scope.nodes:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and node.targets[0] is values[0]:
+            return node.value
+    return None
+
+
+def _callees(spread: ast.AST) -> List[str]:
+    """Simple names of the coroutines the fan-out calls (`notify` in `[notify(c) for c in cs]`)."""
+    if isinstance(spread, ast.Call):  # map(fn, items)
+        target: Optional[ast.AST] = spread.args[0]
+    else:
+        target = spread.elt.func if isinstance(spread.elt, ast.Call) else None  # type: ignore[attr-defined]
+    if isinstance(target, ast.Attribute):
+        return [target.attr]
+    if isinstance(target, ast.Name):
+        return [target.id]
+    return []
+
+
+def _mentions_limiter(nodes: Iterable[ast.AST]) -> bool:
+    for node in nodes:
+        text = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
+        if text and _LIMITER.search(text):
+            return True
+    return False
+
+
+def check(scope: Scope) -> Optional[Hit]:
+    hits = []
+    for node in scope.nodes:
+        if not (isinstance(node, ast.Call) and scope.resolve(node.func) in GATHERS):
+            continue
+        for arg in node.args:
+            if not isinstance(arg, ast.Starred):
+                continue
+            value = arg.value
+            if isinstance(value, ast.Name) and value.id in scope.local:
+                value = _single_binding(scope, value.id) or value
+            spread = _fan_out(scope, value)
+            if spread is not None:
+                hits.append((node, spread))
+                break
+    if not hits:
+        return None
+    # A limiter in this function, or in the coroutine it fans out to, bounds the concurrency.
+    body = list(ast.walk(scope.node))
+    if _mentions_limiter(body):
+        return None
+    for _, spread in hits:
+        for callee in _callees(spread):
+            for fn in scope.mod.functions_by_name.get(callee, ()):
+                if _mentions_limiter(ast.walk(fn)):
+                    return None
+    first = min(call.lineno for call, _ in hits)
+    return Hit(
+        line=first,
+        value=len(hits),
+        unit="calls",
+        label="asyncio.gather over an unbounded comprehension",
+        evidence=(f"asyncio.gather(*[...]) at line {first} starts one coroutine per item at once; bound it with "
+                  f"an asyncio.Semaphore (or a worker pool / TaskGroup with a limit)"),
+        impact="concurrency grows with the input: pool, socket and memory exhaustion on large inputs",
+        details={"lines": sorted(call.lineno for call, _ in hits)},
+    )

@@ -1,0 +1,216 @@
+"""Running `-X importtime` children and keeping each module's minimum over the runs.
+
+One warm-up run per module fills the private bytecode cache (and reports, after the import,
+where every loaded module lives, for classification); then every module is measured in rounds,
+one run of each per round, so a time-out still leaves each module measured about equally.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+from perfscan import children
+from perfscan.models import Project
+from perfscan.passes.imports.importtime import ImportNode, find_root, parse_importtime
+
+MIN_RUNS = 3
+MAX_RUNS = 5
+CHILD_CAP_SECONDS = 120.0  # one import that hangs must not eat the whole scan budget
+
+# Runs in the project's interpreter (3.9+, stdlib only). It imports the module first, so what it
+# imports afterwards to write its answer is not part of the import; a failing import still
+# reports what got loaded.
+WARMUP_SCRIPT = """\
+import sys
+_out, _name = sys.argv[1], sys.argv[2]
+_error = ""
+try:
+    __import__(_name)
+except BaseException as _exc:
+    _error = "%s: %s" % (type(_exc).__name__, _exc)
+import json, site, sysconfig
+_mods = {}
+for _n, _m in list(sys.modules.items()):
+    _f = getattr(_m, "__file__", None)
+    if not isinstance(_f, str):
+        _spec = getattr(_m, "__spec__", None)
+        _f = getattr(_spec, "origin", None)
+        if not isinstance(_f, str) or _f in ("built-in", "frozen", "namespace"):
+            _p = list(getattr(_m, "__path__", []) or [])
+            _f = _p[0] if _p and isinstance(_p[0], str) else None
+    _mods[_n] = _f
+_paths = sysconfig.get_paths()
+try:
+    _site = list(site.getsitepackages())
+except Exception:
+    _site = []
+try:
+    _site.append(site.getusersitepackages())
+except Exception:
+    pass
+_info = {
+    "error": _error,
+    "modules": _mods,
+    "stdlib_names": sorted(getattr(sys, "stdlib_module_names", ())),
+    "builtin_names": sorted(sys.builtin_module_names),
+    "stdlib_dirs": [p for p in (_paths.get("stdlib"), _paths.get("platstdlib")) if p],
+    "site_dirs": [p for p in [_paths.get("purelib"), _paths.get("platlib")] + _site if p],
+    "pycache_prefix": getattr(sys, "pycache_prefix", None),
+    "dont_write_bytecode": sys.dont_write_bytecode,
+    "version": "%d.%d.%d" % sys.version_info[:3],
+}
+with open(_out, "w", encoding="utf-8") as _fh:
+    json.dump(_info, _fh)
+"""
+
+
+@dataclass
+class TargetRuns:
+    """One imported module: its merged tree (minimum times) and how it went."""
+
+    module: str
+    runs: int = 0
+    tree: Optional[ImportNode] = None
+    error: str = ""
+    found: bool = False  # the warm-up printed an importtime line for it
+    min_self: Dict[str, int] = field(default_factory=dict)
+    min_cumulative: Dict[str, int] = field(default_factory=dict)
+    seconds: List[float] = field(default_factory=list)
+
+    def add_run(self, root: ImportNode) -> None:
+        for node in root.walk():
+            if node.cached:
+                continue
+            self.min_self[node.name] = min(node.self_us, self.min_self.get(node.name, node.self_us))
+            self.min_cumulative[node.name] = min(node.cumulative_us,
+                                                 self.min_cumulative.get(node.name, node.cumulative_us))
+        if self.tree is None:
+            self.tree = root
+        self.runs += 1
+
+    def merged(self) -> Optional[ImportNode]:
+        """The first run's tree carrying every module's minimum over the runs."""
+        if self.tree is None:
+            return None
+        for node in self.tree.walk():
+            if not node.cached:
+                node.self_us = self.min_self.get(node.name, node.self_us)
+                node.cumulative_us = self.min_cumulative.get(node.name, node.cumulative_us)
+        return self.tree
+
+
+@dataclass
+class Measurement:
+    targets: List[TargetRuns]
+    interpreter: Dict[str, Any]  # from the warm-up: stdlib names and folders, site folders
+    module_files: Dict[str, Optional[str]]  # module name -> file, as the project's interpreter saw it
+    timed_out: bool = False
+    start_error: str = ""
+    notes: List[str] = field(default_factory=list)
+
+    @property
+    def runs(self) -> int:
+        measured = [t.runs for t in self.targets if t.tree is not None]
+        return min(measured) if measured else 0
+
+
+def exception_line(stderr_text: str) -> str:
+    """The last line of a traceback on stderr ("ValueError: boom"), ignoring importtime lines."""
+    lines = [ln.strip() for ln in stderr_text.splitlines() if ln.strip() and "import time:" not in ln]
+    return lines[-1][:300] if lines else ""
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+class _Clock:
+    def __init__(self, budget: float) -> None:
+        self.deadline = time.monotonic() + max(budget, 0.0)
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def child_timeout(self) -> float:
+        return max(0.1, min(self.remaining(), CHILD_CAP_SECONDS))
+
+
+def measure_imports(project: Project, modules: Sequence[str], env: Dict[str, str], workdir: Path,
+                    budget: float) -> Measurement:
+    """Warm up, then measure `import <module>` for each module, within `budget` seconds."""
+    clock = _Clock(budget)
+    logs = workdir / "import-logs"
+    result = Measurement([TargetRuns(m) for m in modules], {}, {})
+    warm_seconds = 0.0
+    for i, target in enumerate(result.targets):
+        if clock.remaining() <= 0:
+            result.timed_out = True
+            return result
+        info_path = logs / f"warmup-{i}.json"
+        argv = list(project.runner) + ["-X", "importtime", "-c", WARMUP_SCRIPT, str(info_path), target.module]
+        child = children.run(argv, cwd=project.root, env=env, timeout=clock.child_timeout(), log_dir=logs,
+                             name=f"warmup-{i}")
+        warm_seconds += child.seconds
+        if child.start_error:
+            result.start_error = child.start_error
+            return result
+        if child.timed_out:
+            target.error = f"warm-up import {child.describe_exit()}"
+            result.timed_out = True
+            return result
+        stderr = _read(child.stderr_path)
+        # A module that raises still gets its line; one that is missing (or was already loaded
+        # at start-up) gets none and has nothing to measure.
+        target.found = find_root(parse_importtime(stderr), target.module) is not None
+        info = _load_json(info_path)
+        if info is None:
+            target.error = exception_line(stderr) or f"warm-up {child.describe_exit()}"
+            continue
+        target.error = str(info.get("error") or "")
+        for name, path in (info.get("modules") or {}).items():
+            result.module_files.setdefault(str(name), path if isinstance(path, str) else None)
+        if not result.interpreter:
+            result.interpreter = {k: v for k, v in info.items() if k not in ("modules", "error")}
+        if not target.found and not target.error:
+            target.error = "no importtime line for it (already loaded when the interpreter started?)"
+    todo = [t for t in result.targets if t.found]
+    rounds = MAX_RUNS if warm_seconds * MAX_RUNS < clock.remaining() / 2 else MIN_RUNS
+    for r in range(rounds):
+        for target in todo:
+            if clock.remaining() <= 0:
+                result.timed_out = True
+                return result
+            name = f"run-{result.targets.index(target)}-{r}"
+            argv = list(project.runner) + ["-X", "importtime", "-c", f"import {target.module}"]
+            child = children.run(argv, cwd=project.root, env=env, timeout=clock.child_timeout(), log_dir=logs,
+                                 name=name)
+            if child.start_error:
+                result.start_error = child.start_error
+                return result
+            if child.timed_out:
+                result.timed_out = True
+                result.notes.append(f"{target.module}: a measured run {child.describe_exit()}")
+                return result
+            stderr = _read(child.stderr_path)
+            root = find_root(parse_importtime(stderr), target.module)
+            if root is not None:
+                target.add_run(root)
+                target.seconds.append(child.seconds)
+            if child.returncode != 0 and not target.error:
+                target.error = exception_line(stderr) or child.describe_exit()
+    return result
+
+
+def _load_json(path: Path) -> Optional[Dict[str, Any]]:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

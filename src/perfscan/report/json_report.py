@@ -1,0 +1,73 @@
+"""`.codeflash/scan-report.json`: the Markdown report's twin for machines (DESIGN.md "Reports")."""
+from __future__ import annotations
+
+import json
+from typing import Any, Dict
+
+from perfscan.models import DOMAINS, RankedFinding, ScanResult
+from perfscan.report.describe import one_line
+
+SCHEMA_VERSION = 1
+
+
+def finding_dict(r: RankedFinding) -> Dict[str, Any]:
+    f = r.finding
+    return {
+        "rank": r.rank,
+        "severity": r.severity,
+        "base_severity": r.base_severity,
+        "domain": f.domain,
+        "symbol": f.symbol,
+        "qualname": f.qualname,
+        "module": f.module,
+        "file": f.file,
+        "line": f.line,
+        "metric": {"value": f.metric.value, "unit": f.metric.unit, "label": f.metric.label},
+        "pattern": f.pattern,
+        "evidence": f.evidence,
+        "estimated_impact": f.estimated_impact,
+        "note": r.note,
+        "phase": f.phase,
+        "runtime_confirmed": f.runtime_confirmed,
+        "magnitude": r.magnitude,
+        "details": dict(f.details),
+    }
+
+
+def summary_counts(result: ScanResult) -> Dict[str, int]:
+    counts = {d: 0 for d in DOMAINS}
+    for r in result.findings:
+        counts[r.finding.domain] = counts.get(r.finding.domain, 0) + 1
+    return counts
+
+
+def to_dict(result: ScanResult) -> Dict[str, Any]:
+    project = result.project
+    counts = summary_counts(result)
+    by_sev: Dict[str, int] = {}
+    for r in result.findings:
+        by_sev[r.severity] = by_sev.get(r.severity, 0) + 1
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "perfscan", "version": result.tool_version},
+        "project": {"root": str(project.root), "name": project.name, "packages": list(project.packages)},
+        "python": project.python_version,
+        "date": result.date,
+        "deployment": {"model": result.deployment.model, "evidence": list(result.deployment.evidence),
+                       "entry_modules": list(result.deployment.entry_modules)},
+        "target": {"tests": list(result.target.tests), "pytest_args": list(result.target.pytest_args),
+                   "mode": result.target.mode, "collected": result.target.collected, "note": result.target.note,
+                   "exec": list(result.target.exec_command), "changed": list(result.target.neutralized)},
+        "passes": {name: {"status": p.status, "seconds": round(p.seconds, 2), "error": p.error or None,
+                          "notes": list(p.notes), "artifacts": [str(a.path) for a in p.artifacts]}
+                   for name, p in result.passes.items()},
+        "findings": [finding_dict(r) for r in result.findings],
+        "summary": {"counts": counts, "by_severity": by_sev,
+                    "top": one_line(result.findings[0]) if result.findings else None},
+        "warnings": list(result.warnings),
+    }
+
+
+def render_json(result: ScanResult) -> str:
+    # ensure_ascii keeps the file valid UTF-8 whatever bytes the project's names held
+    return json.dumps(to_dict(result), indent=2, ensure_ascii=True, default=str) + "\n"

@@ -1,0 +1,164 @@
+"""`.codeflash/scan-report.md` in DESIGN.md's layout (a router parses it: keep the headings' words)."""
+from __future__ import annotations
+
+from typing import Dict, List, Sequence
+
+from perfscan.models import DOMAIN_TITLES, DOMAINS, PassResult, RankedFinding, ScanResult
+from perfscan.report.describe import PATTERN_WORDS, one_line, target_name
+
+SECTION_TITLES = {"cpu": "CPU", "memory": "Memory", "import": "Import Time", "async": "Async (static analysis)"}
+
+
+def cell(text: object) -> str:
+    """Escape a table cell: `|`, backticks and newlines must not break the row."""
+    s = str(text if text is not None else "")
+    s = s.replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`")
+    return " ".join(s.replace("\r", " ").replace("\n", " ").split())
+
+
+def inline(text: object) -> str:
+    """Text outside tables: one line, no stray code spans."""
+    return " ".join(str(text).replace("`", "'").split())
+
+
+def _scanned(result: ScanResult) -> str:
+    t = result.target
+    if t.mode == "exec":
+        return "command `" + inline(" ".join(t.exec_command)) + "`"
+    if t.mode == "none":
+        return "no tests"
+    n = len(t.tests)
+    how = {"all": "the whole suite", "selected": f"selected from {t.collected}", "user": "named by the user"}.get(t.mode, t.mode)
+    if n <= 3:
+        return ", ".join(inline(x) for x in t.tests) + f" ({how})"
+    return f"{n} tests ({how})"
+
+
+def _pass_line(name: str, p: PassResult) -> str:
+    line = f"- {DOMAIN_TITLES.get(name, name)}: {p.status}, {p.seconds:.1f} s"
+    if p.error:
+        line += f" ({inline(p.error)[:400]})"
+    return line
+
+
+def _table(findings: Sequence[RankedFinding]) -> List[str]:
+    rows = ["| # | Severity | Domain | Target | Metric | Pattern | Est. Impact | Note |",
+            "|---|---|---|---|---|---|---|---|"]
+    for r in findings:
+        f = r.finding
+        rows.append("| " + " | ".join(cell(x) for x in (
+            r.rank, r.severity, DOMAIN_TITLES.get(f.domain, f.domain), target_name(r), f.metric.label, f.pattern,
+            f.estimated_impact, r.note)) + " |")
+    return rows
+
+
+def _recommendations(result: ScanResult) -> List[str]:
+    by_domain: Dict[str, List[RankedFinding]] = {}
+    for r in result.findings:
+        by_domain.setdefault(r.finding.domain, []).append(r)
+    lines = []
+    for i, (domain, items) in enumerate(sorted(by_domain.items(), key=lambda kv: kv[1][0].rank), 1):
+        best = items[0]
+        what = inline(one_line(best))
+        lines.append(f"{i}. **{DOMAIN_TITLES.get(domain, domain)}** — {len(items)} target{'s' if len(items) != 1 else ''} found, "
+                     f"highest estimated impact: {what}; {inline(best.finding.estimated_impact)}")
+    if not lines:
+        lines.append("No findings: nothing above the thresholds in the passes that ran.")
+    return lines
+
+
+def _finding_block(r: RankedFinding) -> List[str]:
+    f = r.finding
+    where = f"{f.file}:{f.line}" if f.file else (f.module or "")
+    sev = r.severity if r.severity == r.base_severity else f"{r.severity} (base {r.base_severity})"
+    lines = [f"#### {r.rank}. {inline(f.qualname or f.symbol)} — {inline(f.metric.label)}",
+             f"- Where: {inline(where)}; phase: {f.phase}",
+             f"- Severity: {sev}" + (f"; {inline(r.note)}" if r.note else ""),
+             f"- Pattern: {f.pattern}" + (f" ({PATTERN_WORDS[f.pattern]})" if f.pattern in PATTERN_WORDS else ""),
+             f"- Evidence: {inline(f.evidence)}",
+             f"- Estimated impact: {inline(f.estimated_impact)}"]
+    if f.runtime_confirmed:
+        lines.append("- Confirmed at run time")
+    return lines
+
+
+def _section(domain: str, result: ScanResult) -> List[str]:
+    p = result.passes.get(domain)
+    title = SECTION_TITLES[domain]
+    if domain == "cpu" and p is not None:
+        title = f"CPU ({p.data.get('engine', 'cProfile')})"
+    if domain == "memory" and p is not None and p.data.get("tool"):
+        title = f"Memory ({p.data.get('tool')})"
+    lines = [f"### {title}", ""]
+    if p is None:
+        lines.append("Not run: this pass was not selected (--passes).")
+        return lines + [""]
+    if p.status != "ok":
+        lines.append(f"Pass {p.status}" + (f": {inline(p.error)}" if p.error else "") + ".")
+    for note in p.notes:
+        lines.append(f"- {inline(note)}")
+    lines += _domain_tables(domain, p)
+    items = [r for r in result.findings if r.finding.domain == domain]
+    if items:
+        lines.append("")
+        for r in items:
+            lines += _finding_block(r) + [""]
+    elif p.status == "ok":
+        lines.append("No findings above the thresholds.")
+    for a in p.artifacts:
+        lines.append(f"- Artifact: `{a.path.name}` ({inline(a.description)})" + (f"; open with `{inline(a.open_with)}`" if a.open_with else ""))
+    return lines + [""]
+
+
+def _domain_tables(domain: str, p: PassResult) -> List[str]:
+    d = p.data
+    lines: List[str] = []
+    if domain == "cpu" and d.get("top"):
+        phases = d.get("phase_seconds") or {}
+        lines.append(f"Profiled wall time {d.get('wall_seconds', 0):.2f} s (setup {phases.get('setup', 0):.2f} s, "
+                     f"call {phases.get('call', 0):.2f} s, teardown {phases.get('teardown', 0):.2f} s); threads: {d.get('threads')}.")
+        lines += ["", "| Function | File:line | Attributable | Own | Cumulative | Calls |", "|---|---|---|---|---|---|"]
+        for row in d["top"]:
+            calls = f"{row['calls']:,}" + (f" ({row['primitive_calls']:,} primitive)" if row["primitive_calls"] != row["calls"] else "")
+            lines.append("| " + " | ".join(cell(x) for x in (row["function"], f"{row['file']}:{row['line']}",
+                                                                f"{row['attributable_pct']}%", f"{row['own_pct']}%",
+                                                                f"{row['cumulative_pct']}%", calls)) + " |")
+    elif domain == "import" and d.get("modules"):
+        lines.append(f"Slowest modules (minimum of {d.get('runs', '?')} runs):")
+        lines += ["", "| Module | Kind | Self | Cumulative | Imported by |", "|---|---|---|---|---|"]
+        for row in d["modules"][:15]:
+            lines.append("| " + " | ".join(cell(x) for x in (row.get("name"), row.get("kind"), f"{row.get('self_ms', 0):.1f} ms",
+                                                                f"{row.get('cumulative_ms', 0):.1f} ms", row.get("imported_by") or "")) + " |")
+    elif domain == "memory" and d.get("top"):
+        lines += ["", "| Function | File:line | MiB at peak | Allocations | Category | Reducibility |", "|---|---|---|---|---|---|"]
+        for row in d["top"][:15]:
+            lines.append("| " + " | ".join(cell(x) for x in (row.get("function"), f"{row.get('file')}:{row.get('line')}",
+                                                                f"{row.get('mib', 0):.1f}", row.get("count", ""),
+                                                                row.get("category", ""), row.get("reducibility", ""))) + " |")
+    return lines
+
+
+def render_markdown(result: ScanResult) -> str:
+    project = result.project
+    dep = result.deployment
+    lines = ["# Codeflash Scan Report",
+             f"**Scanned**: {_scanned(result)} | **Date**: {result.date} | **Python**: {project.python_version} | "
+             f"**Deployment**: {dep.model}", ""]
+    for name in DOMAINS:
+        if name in result.passes:
+            lines.append(_pass_line(name, result.passes[name]))
+        else:
+            lines.append(f"- {DOMAIN_TITLES[name]}: skipped (not selected)")
+    lines.append(f"- Deployment evidence: {inline('; '.join(dep.evidence)) or 'none'}")
+    if result.target.note:
+        lines.append(f"- Target: {inline(result.target.note)}")
+    for change in result.target.neutralized:
+        lines.append(f"- Changed for profiling: {inline(change)}")
+    for w in result.warnings:
+        lines.append(f"- Warning: {inline(w)}")
+    lines += ["", "## Top Targets (ranked by estimated impact)", ""] + _table(result.findings)
+    lines += ["", "## Domain Recommendations", ""] + _recommendations(result)
+    lines += ["", "## Detailed Findings", ""]
+    for domain in ("cpu", "memory", "import", "async"):
+        lines += _section(domain, result)
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,25 @@
+"""The one line on stdout, and the aligned table for a terminal."""
+from __future__ import annotations
+
+from typing import List
+
+from perfscan.models import DOMAIN_TITLES, DOMAINS, ScanResult
+from perfscan.report.describe import one_line, target_name
+from perfscan.report.json_report import summary_counts
+
+
+def summary_line(result: ScanResult) -> str:
+    counts = summary_counts(result)
+    parts = [f"{DOMAIN_TITLES[d]}: {counts.get(d, 0)} targets" for d in DOMAINS]
+    top = one_line(result.findings[0]) if result.findings else "nothing above the thresholds"
+    return "[scan] " + " | ".join(parts) + f" | Top: {top}"
+
+
+def top_table(result: ScanResult, limit: int = 10) -> str:
+    rows: List[List[str]] = [["#", "Severity", "Domain", "Target", "Metric", "Pattern"]]
+    for r in result.findings[:limit]:
+        f = r.finding
+        rows.append([str(r.rank), r.severity, DOMAIN_TITLES.get(f.domain, f.domain), target_name(r)[:60],
+                     f.metric.label[:40], f.pattern])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows)

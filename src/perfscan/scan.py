@@ -1,0 +1,203 @@
+"""The orchestrator: settings -> project -> deployment -> target -> passes -> ranking -> report.
+
+It owns the private temp folder, the budget, and the order of the passes; passes do not call
+each other (the async pass gets the CPU pass's set of functions that ran as an argument).
+"""
+from __future__ import annotations
+
+import datetime
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Tuple
+
+from perfscan import __version__, children
+from perfscan.deployment import detect_deployment
+from perfscan.errors import UsageError
+from perfscan.models import DOMAINS, PassResult, ScanResult, Settings, Target
+from perfscan.passes import PassContext, child_env
+from perfscan.probe_host import install_probe
+from perfscan.progress import Progress
+from perfscan.project import discover_project
+from perfscan.ranking import rank
+from perfscan.report import write_atomic
+from perfscan.report.json_report import render_json
+from perfscan.report.markdown import render_markdown
+from perfscan import treewatch
+from perfscan.target import select_target
+
+# Share of the remaining budget each pass may use; unused time flows to the passes after it.
+WEIGHTS = {"cpu": 3.0, "memory": 4.0, "import": 1.5, "async": 0.5}
+TIMING_SLICE = 0.2  # share of the budget the timing run of the whole suite may take
+RESERVE = 3.0  # seconds kept for ranking and reports
+
+
+def output_dir(settings: Settings) -> Path:
+    out = settings.out or (settings.path / ".codeflash")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".perfscan-write-test.{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"cannot write the report to {out} ({exc.strerror or exc}); pass --out with a writable folder") from None
+    return out
+
+
+def _skipped(domain: str, why: str) -> PassResult:
+    return PassResult(domain, "skipped", 0.0, why)
+
+
+def _has_async_code(project) -> bool:
+    from perfscan.sources import iter_project_files
+    for path in iter_project_files(project.root):
+        try:
+            if b"async def" in path.read_bytes()[:2_000_000]:
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def run_scan(settings: Settings, progress: Progress) -> Tuple[ScanResult, Path]:
+    started = time.monotonic()
+    settings = _resolve_root(settings)
+    out_dir = output_dir(settings)
+    before = treewatch.snapshot(settings.path, skip=out_dir)
+    workdir = Path(tempfile.mkdtemp(prefix="perfscan-"))
+    try:
+        probe_path = install_probe(workdir)
+        env = child_env(workdir, probe_path)
+        project = discover_project(settings, env)
+        progress.say(f"project {project.name}: packages {', '.join(project.packages) or '(none)'}; "
+                     f"python {project.python_version} via {' '.join(project.runner)} ({project.runner_origin})")
+        deployment = detect_deployment(project)
+        progress.say(f"deployment: {deployment.model} ({'; '.join(deployment.evidence[:2])})")
+
+        def remaining() -> float:
+            return settings.budget - (time.monotonic() - started)
+
+        needs_tests = any(p in settings.passes for p in ("cpu", "memory"))
+        timing = None
+        if needs_tests:
+            progress.say("collecting and timing the tests")
+            target, timing = select_target(settings, project, workdir, probe_path, max(5.0, remaining() * TIMING_SLICE))
+        else:
+            target = Target((), tuple(settings.pytest_args), "none", 0, "no test pass selected")
+        progress.say(f"target: {target.note or target.mode}")
+
+        results: Dict[str, PassResult] = {}
+        order = [d for d in ("cpu", "memory", "import", "async") if d in settings.passes]
+
+        def timeout_for(domain: str) -> float:
+            left = [d for d in order if d not in results]
+            weight = sum(WEIGHTS[d] for d in left) or 1.0
+            return max(1.0, (remaining() - RESERVE) * WEIGHTS[domain] / weight)
+
+        ran = frozenset()
+        asyncio_debug = "async" in settings.passes and _has_async_code(project)
+        slow_callbacks: tuple = ()
+        for domain in order:
+            if remaining() <= RESERVE:
+                results[domain] = PassResult(domain, "timed-out", 0.0, "the scan's budget was spent before this pass could start")
+                continue
+            ctx = PassContext(settings, project, deployment, target, workdir, probe_path, out_dir, timeout_for(domain))
+            progress.say(f"{domain} pass: running (up to {ctx.timeout:.0f} s)")
+            t0 = time.monotonic()
+            try:
+                if domain == "cpu":
+                    if target.mode == "none":
+                        res = _skipped("cpu", f"no tests to profile: {target.note}")
+                    else:
+                        from perfscan.passes.cpu import run_cpu_pass
+                        res, profile = run_cpu_pass(ctx)
+                        ran = profile.ran
+                elif domain == "memory":
+                    if target.mode == "none":
+                        res = _skipped("memory", f"no tests to profile: {target.note}")
+                    else:
+                        res, slow_callbacks = _run_memory(ctx, asyncio_debug)
+                elif domain == "import":
+                    res = _run_optional("perfscan.passes.imports", "run_import_pass", ctx)
+                else:
+                    res = _run_async(ctx, ran if "cpu" in results and results["cpu"].status == "ok" else frozenset(), slow_callbacks)
+            except UsageError:
+                raise
+            except Exception as exc:  # a pass that breaks is recorded; the others go on
+                res = PassResult(domain, "failed", time.monotonic() - t0, f"internal error in the {domain} pass: {type(exc).__name__}: {exc}")
+            results[domain] = res
+            progress.say(f"{domain} pass: {res.status} in {res.seconds:.1f} s, {len(res.findings)} finding(s)"
+                         + (f" ({res.error[:120]})" if res.error else ""))
+
+        findings = [f for r in results.values() for f in r.findings]
+        ranked = rank(findings, deployment.model, settings.startup)
+        warnings: List[str] = list(project.notes)
+        if timing is not None:
+            failed = timing.failed_tests()
+            if failed:
+                warnings.append(f"{len(failed)} test(s) failed in the plain run: "
+                                + "; ".join(f"{nid} ({msg})" if msg else nid for nid, msg in failed[:5]))
+        after = treewatch.snapshot(settings.path, skip=out_dir)
+        changed = treewatch.changes(before, after)
+        if changed:
+            warnings.append("the project's own tests changed files (not perfscan): " + ", ".join(changed[:10])
+                            + (f" and {len(changed) - 10} more" if len(changed) > 10 else ""))
+        result = ScanResult(settings=settings, project=project, deployment=deployment, target=target, passes=results,
+                            findings=ranked, date=datetime.date.today().isoformat(), tool_version=__version__,
+                            warnings=tuple(warnings))
+        write_atomic(out_dir / "scan-report.json", render_json(result))
+        write_atomic(out_dir / "scan-report.md", render_markdown(result))
+        for fmt in settings.formats:
+            _write_extra_format(fmt, result, out_dir)
+        return result, out_dir
+    finally:
+        children.kill_all()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _resolve_root(settings: Settings) -> Settings:
+    from dataclasses import replace
+    return replace(settings, path=Path(os.path.abspath(settings.path)))
+
+
+def _run_optional(module: str, func: str, ctx: PassContext) -> PassResult:
+    import importlib
+    try:
+        mod = importlib.import_module(module)
+    except ImportError:
+        return _skipped(module.rsplit(".", 1)[-1], "not run: not implemented yet")
+    return getattr(mod, func)(ctx)
+
+
+def _run_memory(ctx: PassContext, asyncio_debug: bool) -> Tuple[PassResult, tuple]:
+    try:
+        from perfscan.passes.memory import run_memory_pass
+    except ImportError:
+        return _skipped("memory", "not run: not implemented yet"), ()
+    res = run_memory_pass(ctx)
+    return res, ()
+
+
+def _run_async(ctx: PassContext, ran: frozenset, slow_callbacks: tuple) -> PassResult:
+    try:
+        from perfscan.passes.async_pass import run_async_pass
+    except ImportError:
+        return _skipped("async", "not run: not implemented yet")
+    return run_async_pass(ctx, ran, slow_callbacks)
+
+
+def _write_extra_format(fmt: str, result: ScanResult, out_dir: Path) -> None:
+    if fmt == "sarif":
+        try:
+            from perfscan.report.sarif import render_sarif
+        except ImportError:
+            return
+        write_atomic(out_dir / "scan-report.sarif", render_sarif(result))
+    elif fmt == "html":
+        try:
+            from perfscan.report.html import render_html
+        except ImportError:
+            return
+        write_atomic(out_dir / "scan-report.html", render_html(result))
