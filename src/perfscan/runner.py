@@ -19,7 +19,13 @@ _PYTHON = re.compile(r"^python(\d+(\.\d+)?)?(\.exe)?$")
 
 
 def ends_in_python(argv: Tuple[str, ...]) -> bool:
-    return bool(argv) and bool(_PYTHON.match(os.path.basename(argv[-1])))
+    """True for `python3`, `.venv/bin/python`, and a python followed only by its options (`python -X dev`)."""
+    for i in range(len(argv) - 1, -1, -1):
+        if _PYTHON.match(os.path.basename(argv[i])):
+            return True
+        if not argv[i].startswith("-"):
+            return False
+    return False
 
 
 def as_runner(command: str) -> Tuple[str, ...]:

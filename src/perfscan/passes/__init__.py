@@ -38,6 +38,7 @@ def child_env(workdir: Path, probe_path: Path) -> Dict[str, str]:
     env["PYTHONPATH"] = str(probe_path)
     env["PYTHONPYCACHEPREFIX"] = str(workdir / "pycache")
     env["COVERAGE_FILE"] = str(workdir / ".coverage")
+    env["HYPOTHESIS_STORAGE_DIRECTORY"] = str(workdir / "hypothesis")
     env["PYTHONIOENCODING"] = "utf-8"
     env["PYTHONUTF8"] = "1"
     env["PYTHONUNBUFFERED"] = "1"

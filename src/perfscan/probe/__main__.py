@@ -26,6 +26,10 @@ def _neutralize(args):
     if importlib.util.find_spec("pytest_cov") is not None:
         extra += ["--no-cov"]
         changed.append("pytest-cov: ran with --no-cov (a coverage tracer distorts profiles)")
+    if importlib.util.find_spec("pytest_benchmark") is not None:
+        # its storage folder would otherwise appear in the project
+        extra += ["--benchmark-storage=file://" + os.path.join(os.path.abspath(state.out_dir), "benchmarks")]
+        changed.append("pytest-benchmark: results stored in perfscan's temp folder")
     return extra, changed
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
-from typing import AbstractSet, Dict, List, Mapping, Optional, Set
+from typing import AbstractSet, Dict, List, Optional
 
 from perfscan.models import Finding, Metric
 from perfscan.passes.async_pass.aliases import Aliases
@@ -53,16 +53,18 @@ def analyze_module(tree: ast.Module, module: str, file: str, package: str, catal
     for fn in functions:
         report.async_functions += fn.is_async
         outer = _enclosing(fn.qualname)
-        scope = Scope(fn, mod, locals_by_qual.get(outer, frozenset()) if outer else frozenset(),
-                      f"{module}:{fn.qualname}" in ran_functions, hot_known)
+        try:
+            scope = Scope(fn, mod, locals_by_qual.get(outer, frozenset()) if outer else frozenset(),
+                          f"{module}:{fn.qualname}" in ran_functions, hot_known)
+        except Exception as exc:  # e.g. RecursionError on absurdly deep code
+            report.errors.append(f"{file}:{fn.lineno}: not analysed ({type(exc).__name__})")
+            continue
         locals_by_qual[fn.qualname] = scope.local
         for rule in RULES:
             if rule.async_only and not fn.is_async:
                 continue
             try:
                 hit = rule.check(scope)
-            except (RecursionError, MemoryError):
-                raise
             except Exception as exc:  # one odd function must not cost the whole pass
                 report.errors.append(f"{file}:{fn.lineno}: {rule.pattern} check failed ({type(exc).__name__}: {exc})")
                 continue
@@ -86,7 +88,3 @@ def _enclosing(qualname: str) -> Optional[str]:
 
 def package_of(module: str, is_init: bool) -> str:
     return module if is_init else module.rpartition(".")[0]
-
-
-def unused(_: Mapping[str, Set[str]]) -> None:  # pragma: no cover
-    return None

@@ -47,7 +47,7 @@ def check(scope: Scope) -> Optional[Hit]:
     if scope.hot_path:
         label = f"{what} on the hot path"
     elif scope.hot_known:
-        label = f"{what}, not seen running in the profiled tests"
+        label = f"{what} (not seen running)"
     else:
         label = f"{what} (hot path unknown)"
     where = ", ".join(f"{display_name(name)} at line {line}" for name, line in calls[:5])

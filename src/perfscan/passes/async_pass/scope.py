@@ -52,7 +52,7 @@ class ModuleInfo:
 
 def own_nodes(roots: Sequence[ast.AST]) -> Iterator[ast.AST]:
     """Every node under `roots` outside nested defs, lambdas and classes."""
-    stack = list(reversed(roots))
+    stack = [r for r in reversed(roots) if not isinstance(r, NESTED_SCOPES)]
     while stack:
         node = stack.pop()
         yield node

@@ -223,7 +223,7 @@ def _score(node: ast.AST, local_functions: Set[str]) -> int:
         if isinstance(sub, _LOOPS):
             score += 5
         elif isinstance(sub, _COMPREHENSIONS):
-            score += 3 + len(sub.generators)
+            score += 2 + 3 * len(sub.generators)  # each generator is a loop
         elif isinstance(sub, ast.Call):
             func = sub.func
             score += 8 if isinstance(func, ast.Name) and func.id in local_functions else 1

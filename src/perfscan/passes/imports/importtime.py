@@ -23,7 +23,8 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 # `search`, not `match`: a program that writes to stderr without a newline glues its text to
 # the front of the next importtime line.
-_LINE = re.compile(r"import time:\s*(\d+|cached)\s*\|\s*(\d+|cached)\s*\|( *)(\S+)\s*$")
+# After the last bar comes one space, then the indentation (two spaces a level), then the name.
+_LINE = re.compile(r"import time:\s*(\d+|cached)\s*\|\s*(\d+|cached)\s*\| ?( *)(\S+)\s*$")
 
 
 @dataclass

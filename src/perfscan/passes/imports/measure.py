@@ -17,7 +17,10 @@ from perfscan.models import Project
 from perfscan.passes.imports.importtime import ImportNode, find_root, parse_importtime
 
 MIN_RUNS = 3
-MAX_RUNS = 5
+MAX_RUNS = 8
+# After MIN_RUNS, another round runs only while the last one still lowered some import's
+# minimum by this much: on a busy machine the minimum needs more tries to find a quiet moment.
+CONVERGED = 0.05
 CHILD_CAP_SECONDS = 120.0  # one import that hangs must not eat the whole scan budget
 
 # Runs in the project's interpreter (3.9+, stdlib only). It imports the module first, so what it
@@ -78,9 +81,12 @@ class TargetRuns:
     found: bool = False  # the warm-up printed an importtime line for it
     min_self: Dict[str, int] = field(default_factory=dict)
     min_cumulative: Dict[str, int] = field(default_factory=dict)
-    seconds: List[float] = field(default_factory=list)
+    last_gain: float = 1.0  # how much the last run lowered this import's minimum (a fraction)
 
     def add_run(self, root: ImportNode) -> None:
+        before = self.min_cumulative.get(root.name)
+        if before:
+            self.last_gain = max(0.0, (before - root.cumulative_us) / before)
         for node in root.walk():
             if node.cached:
                 continue
@@ -180,31 +186,44 @@ def measure_imports(project: Project, modules: Sequence[str], env: Dict[str, str
         if not target.found and not target.error:
             target.error = "no importtime line for it (already loaded when the interpreter started?)"
     todo = [t for t in result.targets if t.found]
-    rounds = MAX_RUNS if warm_seconds * MAX_RUNS < clock.remaining() / 2 else MIN_RUNS
-    for r in range(rounds):
+    round_cost = warm_seconds  # a warm-up compiles too, so this overestimates a measured round
+    for r in range(MAX_RUNS):
+        if r >= MIN_RUNS and (not _still_improving(todo) or round_cost > clock.remaining() / 2):
+            break
+        started = time.monotonic()
         for target in todo:
             if clock.remaining() <= 0:
                 result.timed_out = True
                 return result
-            name = f"run-{result.targets.index(target)}-{r}"
-            argv = list(project.runner) + ["-X", "importtime", "-c", f"import {target.module}"]
-            child = children.run(argv, cwd=project.root, env=env, timeout=clock.child_timeout(), log_dir=logs,
-                                 name=name)
-            if child.start_error:
-                result.start_error = child.start_error
+            if not _measure_once(project, target, env, clock, logs, f"run-{result.targets.index(target)}-{r}", result):
                 return result
-            if child.timed_out:
-                result.timed_out = True
-                result.notes.append(f"{target.module}: a measured run {child.describe_exit()}")
-                return result
-            stderr = _read(child.stderr_path)
-            root = find_root(parse_importtime(stderr), target.module)
-            if root is not None:
-                target.add_run(root)
-                target.seconds.append(child.seconds)
-            if child.returncode != 0 and not target.error:
-                target.error = exception_line(stderr) or child.describe_exit()
+        round_cost = time.monotonic() - started
     return result
+
+
+def _measure_once(project: Project, target: TargetRuns, env: Dict[str, str], clock: "_Clock", logs: Path,
+                  name: str, result: Measurement) -> bool:
+    """One measured run; False when the pass must stop (cannot start, or out of time)."""
+    argv = list(project.runner) + ["-X", "importtime", "-c", f"import {target.module}"]
+    child = children.run(argv, cwd=project.root, env=env, timeout=clock.child_timeout(), log_dir=logs, name=name)
+    if child.start_error:
+        result.start_error = child.start_error
+        return False
+    if child.timed_out:
+        result.timed_out = True
+        result.notes.append(f"{target.module}: a measured run {child.describe_exit()}")
+        return False
+    stderr = _read(child.stderr_path)
+    root = find_root(parse_importtime(stderr), target.module)
+    if root is not None:
+        target.add_run(root)
+    if child.returncode != 0 and not target.error:
+        target.error = exception_line(stderr) or child.describe_exit()
+    return True
+
+
+def _still_improving(targets: Sequence[TargetRuns]) -> bool:
+    return any(t.last_gain > CONVERGED for t in targets)
 
 
 def _load_json(path: Path) -> Optional[Dict[str, Any]]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import ast
 from typing import Optional
 
-from perfscan.passes.cpu.patterns.astkit import dotted, names_in, walk_with_loops
+from perfscan.passes.cpu.patterns.astkit import COMPS, dotted, names_in, walk_with_loops
 from perfscan.passes.cpu.patterns.base import FunctionFacts, Match
 
 ID = "nested-loop"
@@ -33,16 +33,20 @@ def _grows(iter_node: ast.AST) -> bool:
 def match(facts: FunctionFacts) -> Optional[Match]:
     for site in walk_with_loops(facts.node):
         node = site.node
-        if not isinstance(node, (ast.For, ast.AsyncFor)) or not site.loops:
+        if isinstance(node, COMPS):
+            iter_node = node.generators[0].iter
+        elif isinstance(node, (ast.For, ast.AsyncFor)):
+            iter_node = node.iter
+        else:
             continue
-        outer = [lp for lp in site.loops if isinstance(lp.node, (ast.For, ast.AsyncFor, ast.While))]
-        if not outer or not _grows(node.iter):
+        outer = list(site.loops)
+        if not outer or not _grows(iter_node):
             continue
-        if names_in(node.iter) & site.per_iteration():
+        if names_in(iter_node) & site.per_iteration():
             continue  # walks the current item's own children
         if not any(lp.iter_node is None or _grows(lp.iter_node) for lp in outer):
             continue
-        inner = dotted(node.iter) or ast.unparse(node.iter)
+        inner = dotted(iter_node) or ast.unparse(iter_node)
         return Match(ID, node.lineno, f"inner loop over `{inner}` inside another loop (line {node.lineno}): "
                      "index one side by key", facts.own_seconds)
     return None

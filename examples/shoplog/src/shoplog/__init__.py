@@ -1,0 +1,2 @@
+"""shoplog: summarize an order log."""
+__version__ = "0.1.0"

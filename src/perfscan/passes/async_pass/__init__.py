@@ -1,0 +1,156 @@
+"""The async pass: static analysis of the project's async code (DESIGN.md "The passes" -> Async).
+
+Walks project code with `ast` (files that never mention `async` are skipped before parsing),
+resolves imports and aliases per module, and runs the rule table (`registry.py`, one module
+per pattern) on every function. A finding is on the hot path when the CPU pass saw its
+function run (`ran_functions`, from the orchestrator); blocking-call findings are confirmed at
+run time by asyncio debug mode's slow-callback records (`slow_callbacks`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from pathlib import Path, PurePosixPath
+from typing import Any, Dict, Iterable, List, Tuple
+
+from perfscan.models import Finding, PassResult
+from perfscan.passes import PassContext
+from perfscan.passes.async_pass.analyze import analyze_module, package_of
+from perfscan.passes.async_pass.blocking_call import PATTERN as BLOCKING
+from perfscan.passes.async_pass.blocking_calls import blocking_catalog
+from perfscan.passes.async_pass.registry import PATTERNS, RULES
+from perfscan.passes.async_pass.slow_callbacks import Record, matches, parse_slow_callback_lines, valid_records
+from perfscan.sources import FunctionInfo, iter_project_files, module_name, parse_source, relative_posix
+
+__all__ = ["run_async_pass", "parse_slow_callback_lines", "PATTERNS", "RULES", "blocking_catalog"]
+
+NO_ASYNC = "No async code detected"
+MAX_RUNTIME_NOTES = 5
+
+
+def run_async_pass(ctx: PassContext, ran_functions: Iterable[str] = frozenset(),
+                   slow_callbacks: Iterable[Any] = ()) -> PassResult:
+    started = time.perf_counter()
+    root = Path(os.path.realpath(ctx.project.root))
+    source_roots = tuple(Path(os.path.realpath(p)) for p in ctx.project.source_roots) or (root,)
+    catalog = blocking_catalog(ctx.settings.blocking_calls)
+    ran = frozenset(str(name) for name in (ran_functions or ()))
+    walk_notes: List[str] = []
+    skipped: List[str] = []
+    errors: List[str] = []
+    found: List[Tuple[Finding, FunctionInfo]] = []
+    files = async_files = async_functions = 0
+    uses_asyncio = False
+    for path in iter_project_files(root, ctx.settings.exclude, walk_notes):
+        files += 1
+        if not _mentions_async(path):
+            continue  # no `async def`, `await` or asyncio without the word: nothing to analyse
+        rel = relative_posix(path, root) or path.as_posix()
+        parsed = parse_source(path)
+        if parsed.tree is None:
+            skipped.append(f"{rel}: {_reason(parsed.note, path)}")
+            continue
+        module = module_name(path, source_roots) or _module_from_path(rel)
+        report = analyze_module(parsed.tree, module, rel, package_of(module, path.name == "__init__.py"),
+                                catalog, ran)
+        async_functions += report.async_functions
+        async_files += report.async_functions > 0
+        uses_asyncio = uses_asyncio or report.uses_asyncio
+        errors.extend(report.errors)
+        found.extend(zip(report.findings, report.ranges))
+
+    has_async = async_functions > 0 or uses_asyncio
+    if not has_async:
+        found = []
+    found.sort(key=lambda item: (item[0].file or "", item[0].line or 0, PATTERNS.index(item[0].pattern)))
+    found, runtime_notes, confirmed = _confirm(found, valid_records(slow_callbacks, root), has_async)
+
+    notes: List[str] = []
+    if has_async:
+        notes.append(f"Async code: {_count(async_functions, 'async function')} in {_count(async_files, 'file')} "
+                     f"({_count(files, 'project file')} checked)")
+        if not ran:
+            notes.append("Hot path unknown: the CPU pass reported no functions that ran, so blocking calls "
+                         "are ranked as off the hot path")
+    else:
+        notes.append(f"{NO_ASYNC} ({_count(files, 'project file')} checked)")
+    notes.extend(f"Skipped (does not parse or decode): {item}" for item in skipped)
+    notes.extend(walk_notes)
+    notes.extend(f"Not analysed: {item}" for item in errors)
+    notes.extend(runtime_notes)
+    return PassResult(
+        domain="async",
+        status="ok",
+        seconds=time.perf_counter() - started,
+        findings=tuple(f for f, _ in found),
+        notes=tuple(notes),
+        data={"has_async": has_async, "files": files, "async_files": async_files,
+              "async_functions": async_functions, "skipped": skipped, "hot_path_known": bool(ran),
+              "confirmed": confirmed},
+    )
+
+
+def _confirm(found: List[Tuple[Finding, FunctionInfo]], records: List[Record],
+             has_async: bool) -> Tuple[List[Tuple[Finding, FunctionInfo]], List[str], List[str]]:
+    """Mark blocking-call findings that a slow-callback record falls in; say what matched."""
+    notes: List[str] = []
+    confirmed: List[str] = []
+    blocking = [i for i, (f, _) in enumerate(found) if f.pattern == BLOCKING]
+    if not records:
+        if blocking:
+            notes.append("Run-time confirmation: none (no asyncio slow-callback records were collected)")
+        return found, notes, confirmed
+    per_finding: Dict[int, List[Record]] = {}
+    unmatched: List[Record] = []
+    for rec in records:
+        holders = [i for i in blocking
+                   if matches(rec, found[i][0].file or "", found[i][1].first_line, found[i][1].end_lineno,
+                              found[i][1].name)]
+        if holders:  # the innermost function holding the line
+            best = min(holders, key=lambda i: found[i][1].end_lineno - found[i][1].first_line)
+            per_finding.setdefault(best, []).append(rec)
+        else:
+            unmatched.append(rec)
+    out = list(found)
+    for i, recs in sorted(per_finding.items()):
+        finding, fn = out[i]
+        secs = max(r[2] for r in recs)
+        times = f" ({len(recs)} times)" if len(recs) > 1 else ""
+        evidence = f"{finding.evidence}; confirmed at run time: blocked the event loop {secs:.3f} s{times}"
+        details = dict(finding.details, runtime_seconds=secs, runtime_records=len(recs))
+        out[i] = (dataclasses.replace(finding, runtime_confirmed=True, evidence=evidence, details=details), fn)
+        confirmed.append(finding.qualname)
+        notes.append(f"Confirmed at run time (asyncio debug mode): {finding.symbol} in {finding.file}:"
+                     f"{finding.line} blocked the event loop {secs:.3f} s{times}")
+    if blocking and not per_finding:
+        notes.append("Run-time confirmation: no slow-callback record fell in a function with a blocking call")
+    project_only = [r for r in unmatched if not os.path.isabs(r[0]) and has_async]
+    for rec in sorted(project_only, key=lambda r: -r[2])[:MAX_RUNTIME_NOTES]:
+        where = f"{rec[0]}:{rec[1]}" if rec[1] is not None else rec[0]
+        notes.append(f"Run time: {where} held the event loop {rec[2]:.3f} s (no static finding there)")
+    return out, notes, confirmed
+
+
+def _mentions_async(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return b"async" in fh.read()
+    except OSError:
+        return True  # let parse_source say why it cannot be read
+
+
+def _reason(note: str, path: Path) -> str:
+    prefix = f"{path}: "
+    return note[len(prefix):] if note.startswith(prefix) else (note or "skipped")
+
+
+def _module_from_path(rel: str) -> str:
+    parts = list(PurePosixPath(rel).with_suffix("").parts)
+    if parts and parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts) or rel
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -1,0 +1,87 @@
+"""Shared helpers: corpus copies, running perfscan for real, proving the tree is unchanged."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = Path(os.environ.get("PERFSCAN_CORPUS", REPO.parent / "shared" / "corpus"))
+
+
+def corpus_available() -> bool:
+    return (CORPUS / "score.py").is_file()
+
+
+needs_corpus = pytest.mark.skipif(not corpus_available(), reason=f"the shared corpus is not at {CORPUS}")
+
+
+def copy_project(src: Path, dest: Path) -> Path:
+    shutil.copytree(src, dest, symlinks=True)
+    for dirpath, dirnames, filenames in os.walk(dest):
+        for name in dirnames + filenames:
+            p = os.path.join(dirpath, name)
+            if not os.path.islink(p):
+                os.chmod(p, os.stat(p).st_mode | stat.S_IWUSR)
+    return dest
+
+
+def tree_state(root: Path) -> Dict[str, bytes]:
+    """Every file's bytes (and every folder) under root, except .codeflash/."""
+    out: Dict[str, bytes] = {}
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = [d for d in dirnames if d != ".codeflash"]
+        rel_dir = os.path.relpath(dirpath, root)
+        out[rel_dir + "/"] = b""
+        for name in filenames:
+            p = os.path.join(dirpath, name)
+            rel = os.path.relpath(p, root)
+            try:
+                out[rel] = os.readlink(p).encode() if os.path.islink(p) else Path(p).read_bytes()
+            except OSError:
+                out[rel] = b"<unreadable>"
+    return out
+
+
+def assert_unchanged(before: Dict[str, bytes], root: Path, allowed: Tuple[str, ...] = ()) -> None:
+    after = tree_state(root)
+    changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k) and not k.startswith(allowed))
+    assert not changed, f"the scan changed the project: {changed[:10]}"
+
+
+def run_perfscan(*args: str, cwd: Optional[Path] = None, timeout: float = 400) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO / "src")
+    return subprocess.run([sys.executable, "-m", "perfscan", *args], cwd=str(cwd or REPO), env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def score(project: str, report: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(CORPUS / "score.py"), str(CORPUS / project / "EXPECTED.json"), str(report)],
+                          capture_output=True, text=True, timeout=60)
+
+
+def load_report(root: Path) -> dict:
+    return json.loads((root / ".codeflash" / "scan-report.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def corpus_copy(tmp_path):
+    def make(name: str) -> Path:
+        return copy_project(CORPUS / name, tmp_path / name)
+    return make
+
+
+def write_project(root: Path, files: Dict[str, str]) -> Path:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root

@@ -1,0 +1,92 @@
+"""Bad input: each case gets a clear message or a note in the report, and the scan still finishes."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import assert_unchanged, load_report, run_perfscan, tree_state, write_project
+
+SLOW_LIB = {
+    "calc/__init__.py": "",
+    "calc/core.py": (
+        "def slow_unique(xs):\n"
+        "    out = []\n"
+        "    for x in xs:\n"
+        "        if x not in out:\n"
+        "            out.append(x)\n"
+        "    return out\n"
+    ),
+}
+
+
+def test_no_pyproject_still_scans(tmp_path):
+    root = write_project(tmp_path / "p", dict(SLOW_LIB, **{
+        "tests/test_core.py": "from calc.core import slow_unique\n\ndef test_u():\n    assert len(slow_unique([i % 3000 for i in range(30000)])) == 3000\n",
+    }))
+    before = tree_state(root)
+    proc = run_perfscan(str(root), "--runner", sys.executable, "--passes", "cpu,async")
+    assert proc.returncode == 0, proc.stderr
+    report = load_report(root)
+    assert report["deployment"]["model"] == "library"
+    top = report["findings"][0]
+    assert (top["symbol"], top["pattern"], top["file"]) == ("slow_unique", "quadratic-membership", "calc/core.py")
+    assert_unchanged(before, root)
+
+
+def test_no_tests_says_so_and_runs_static_passes(tmp_path):
+    root = write_project(tmp_path / "p", dict(SLOW_LIB, **{
+        "pyproject.toml": "[project]\nname = 'calc'\nversion = '1'\n",
+    }))
+    before = tree_state(root)
+    proc = run_perfscan(str(root), "--runner", sys.executable)
+    assert proc.returncode == 0, proc.stderr
+    report = load_report(root)
+    assert report["target"]["mode"] == "none"
+    assert report["passes"]["cpu"]["status"] == "skipped"
+    assert "no tests" in report["passes"]["cpu"]["error"]
+    assert report["passes"]["async"]["status"] == "ok"
+    assert "no tests" in (root / ".codeflash" / "scan-report.md").read_text()
+    assert_unchanged(before, root)
+
+
+def test_failing_test_profile_still_used(tmp_path):
+    root = write_project(tmp_path / "p", dict(SLOW_LIB, **{
+        "tests/test_core.py": (
+            "from calc.core import slow_unique\n\n"
+            "def test_fails_after_work():\n"
+            "    assert len(slow_unique([i % 3000 for i in range(30000)])) == 7, 'wrong count'\n"
+        ),
+    }))
+    before = tree_state(root)
+    proc = run_perfscan(str(root), "--runner", sys.executable, "--passes", "cpu")
+    assert proc.returncode == 0, proc.stderr
+    report = load_report(root)
+    assert any(f["symbol"] == "slow_unique" for f in report["findings"])
+    notes = " ".join(report["passes"]["cpu"]["notes"])
+    assert "test_fails_after_work" in notes and "failed" in notes
+    assert_unchanged(before, root)
+
+
+def test_missing_runner_is_a_one_line_error(tmp_path):
+    root = write_project(tmp_path / "p", SLOW_LIB)
+    proc = run_perfscan(str(root), "--runner", "/nonexistent/bin/python")
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--runner" in lines[0] and "cannot be started" in lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_runner_without_pytest_is_a_one_line_error(tmp_path):
+    root = write_project(tmp_path / "p", dict(SLOW_LIB, **{"tests/test_a.py": "def test_a():\n    pass\n"}))
+    venv = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    proc = run_perfscan(str(root), "--runner", str(venv / "bin" / "python"))
+    assert proc.returncode == 2, proc.stderr
+    assert "cannot import pytest" in proc.stderr and "--runner" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_path_that_does_not_exist(tmp_path):
+    proc = run_perfscan(str(tmp_path / "nope"))
+    assert proc.returncode == 2
+    assert "does not exist" in proc.stderr and "Traceback" not in proc.stderr

@@ -1,0 +1,214 @@
+"""CPU patterns (DESIGN.md "The passes" CPU, and "Vocabulary"): each pattern on the positive and
+negative cases of tests/fixtures/cpu_patterns_cases.py, then the choice rule `choose()`."""
+from __future__ import annotations
+
+import ast
+import re
+import textwrap
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import pytest
+
+from perfscan.passes.cpu import patterns
+from perfscan.passes.cpu.patterns import astkit
+from perfscan.passes.cpu.patterns.base import FunctionFacts, Match
+
+FIXTURE = Path(__file__).parent / "fixtures" / "cpu_patterns_cases.py"
+SOURCE = FIXTURE.read_text(encoding="utf-8")
+LINES = SOURCE.splitlines()
+TREE = ast.parse(SOURCE)
+ALIASES = astkit.module_aliases(TREE)
+
+MODULES = {m.__name__.rsplit(".", 1)[-1]: m for m in patterns.REGISTRY}
+# a project function is one defined at the fixture's top level
+PROJECT_FUNCTIONS = {n.name for n in TREE.body if isinstance(n, ast.FunctionDef)}
+CALLS = re.compile(r"#\s*calls:\s*(\d+)/(\d+)")
+
+
+def _cases() -> Dict[str, Tuple[ast.AST, Optional[ast.ClassDef]]]:
+    out = {}
+    for node in TREE.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            out[node.name] = (node, None)
+        elif isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    out[item.name] = (item, node)
+    return out
+
+
+CASES = _cases()
+
+
+def _pattern_of(name: str) -> str:
+    """`pos_sort_in_loop_2` -> `sort_in_loop` (the longest module name that prefixes the rest)."""
+    rest = name.split("_", 1)[1]
+    found = [m for m in MODULES if rest.startswith(m + "_")]
+    assert found, f"{name}: no pattern module named in it"
+    return max(found, key=len)
+
+
+def _names(prefix: str) -> List[str]:
+    return sorted(n for n in CASES if n.startswith(prefix + "_"))
+
+
+def facts_for(name: str) -> FunctionFacts:
+    node, class_node = CASES[name]
+    calls = CALLS.search(LINES[node.lineno - 1])
+    total, primitive = (int(calls.group(1)), int(calls.group(2))) if calls else (1, 1)
+    return FunctionFacts(
+        node=node, class_node=class_node, aliases=ALIASES,
+        own_seconds=1.0, attributable_seconds=1.0, calls_total=total, calls_primitive=primitive,
+        callee_seconds=lambda test: 1.0,
+        project_callee_seconds=lambda fn: 1.0 if fn in PROJECT_FUNCTIONS else 0.0,
+    )
+
+
+def marked_line(name: str) -> int:
+    node, _ = CASES[name]
+    marked = [i for i in range(node.lineno, node.end_lineno + 1) if LINES[i - 1].rstrip().endswith("# here")]
+    assert len(marked) == 1, f"{name}: mark exactly one line with `# here`"
+    return marked[0]
+
+
+def test_every_pattern_has_positive_and_negative_cases():
+    assert set(MODULES) == {"quadratic_membership", "nested_loop", "pop_front", "sort_in_loop", "deepcopy",
+                            "repeated_computation", "string_concat", "serialize_in_loop", "regex_in_loop"}
+    for mod in MODULES:
+        assert [n for n in _names("pos") if _pattern_of(n) == mod], f"no positive case for {mod}"
+        assert [n for n in _names("neg") if _pattern_of(n) == mod], f"no negative case for {mod}"
+    assert len(_names("clean")) >= 5
+
+
+KNOWN_BUGS = {
+    "pos_sort_in_loop_augassign": "astkit._assigned_from_iteration treats `levels += [x]` as a fresh per-iteration "
+                                  "value, so sorting the accumulator in the loop is not reported",
+}
+
+
+def _params(names):
+    return [pytest.param(n, marks=pytest.mark.xfail(reason=KNOWN_BUGS[n], strict=True)) if n in KNOWN_BUGS else n
+            for n in names]
+
+
+@pytest.mark.parametrize("name", _params(_names("pos")))
+def test_positive_case_matches_on_the_offending_line(name):
+    module = MODULES[_pattern_of(name)]
+    found = module.match(facts_for(name))
+    assert isinstance(found, Match), f"{module.ID} missed {name}"
+    assert found.pattern == module.ID
+    line = marked_line(name)
+    assert found.line == line, f"points at {found.line}: {LINES[found.line - 1].strip()!r}, expected {LINES[line - 1].strip()!r}"
+    assert found.backing > 0
+    assert found.evidence
+
+
+@pytest.mark.parametrize("name", _params(_names("neg")))
+def test_negative_case_does_not_match(name):
+    module = MODULES[_pattern_of(name)]
+    assert module.match(facts_for(name)) is None
+
+
+@pytest.mark.parametrize("pattern", sorted(MODULES))
+@pytest.mark.parametrize("name", _names("clean"))
+def test_clean_code_matches_no_pattern(name, pattern):
+    assert MODULES[pattern].match(facts_for(name)) is None
+
+
+# --- choose(): the best-backed pattern, or none ---------------------------------------------
+
+def _facts_from_source(src: str, *, callees: Dict[Tuple[str, str], float] = None, own=0.0, attributable=1.0,
+                       calls_total=1, calls_primitive=1) -> FunctionFacts:
+    """Facts for the single function in src; callee_seconds sums the seconds of the sample
+    profiled callees (file, name) that the pattern's test accepts, as cProfile's caller data would."""
+    tree = ast.parse(textwrap.dedent(src))
+    node = next(n for n in tree.body if isinstance(n, ast.FunctionDef))
+    samples = callees or {}
+    return FunctionFacts(
+        node=node, class_node=None, aliases=astkit.module_aliases(tree),
+        own_seconds=own, attributable_seconds=attributable, calls_total=calls_total, calls_primitive=calls_primitive,
+        callee_seconds=lambda test: sum(s for (f, n), s in samples.items() if test(f, n)),
+    )
+
+
+DEEPCOPY_AND_SORT = """
+import copy
+
+def normalize(records):
+    levels = []
+    for record in records:
+        levels.append(copy.deepcopy(record))
+        levels = sorted(levels, key=id)
+    return levels
+"""
+DEEPCOPY = ("/usr/lib/python3.11/copy.py", "deepcopy")
+SORTED = ("~", "<built-in method builtins.sorted>")
+
+
+def test_choose_best_backed_call_pattern_wins_deepcopy():
+    facts = _facts_from_source(DEEPCOPY_AND_SORT, callees={DEEPCOPY: 0.9, SORTED: 0.01}, own=0.05)
+    assert {m.pattern for m in patterns.all_matches(facts)} >= {"deepcopy", "sort-in-loop"}
+    chosen = patterns.choose(facts)
+    assert chosen is not None and chosen.pattern == "deepcopy"
+    assert chosen.backing == pytest.approx(0.9)
+
+
+def test_choose_best_backed_call_pattern_wins_sort():
+    facts = _facts_from_source(DEEPCOPY_AND_SORT, callees={DEEPCOPY: 0.01, SORTED: 0.9}, own=0.05)
+    chosen = patterns.choose(facts)
+    assert chosen is not None and chosen.pattern == "sort-in-loop"
+    assert chosen.backing == pytest.approx(0.9)
+
+
+def test_choose_is_none_when_no_backing_above_a_tenth_of_attributable():
+    facts = _facts_from_source(DEEPCOPY_AND_SORT, callees={DEEPCOPY: 0.05, SORTED: 0.02}, own=0.01, attributable=1.0)
+    assert patterns.all_matches(facts)  # the shapes are there ...
+    assert patterns.choose(facts) is None  # ... but the time is not
+
+
+def test_choose_tenth_of_attributable_is_the_boundary():
+    at = _facts_from_source(DEEPCOPY_AND_SORT, callees={DEEPCOPY: 0.1}, attributable=1.0)
+    above = _facts_from_source(DEEPCOPY_AND_SORT, callees={DEEPCOPY: 0.11}, attributable=1.0)
+    assert patterns.choose(at) is None  # "above a tenth"
+    assert patterns.choose(above).pattern == "deepcopy"
+
+
+LIST_ORDERS = """
+import json
+
+def list_orders(orders):
+    body = "["
+    for i, order in enumerate(orders):
+        item = json.dumps(order, indent=2, sort_keys=True)
+        body = body + ("," if i else "") + item
+    return body + "]"
+"""
+JSON_DUMPS = ("/usr/lib/python3.11/json/__init__.py", "dumps")
+
+
+def test_choose_weighs_structural_pattern_by_own_time_against_call_pattern():
+    concat = _facts_from_source(LIST_ORDERS, callees={JSON_DUMPS: 0.2}, own=0.6)
+    serialize = _facts_from_source(LIST_ORDERS, callees={JSON_DUMPS: 0.6}, own=0.2)
+    assert patterns.choose(concat).pattern == "string-concat-in-loop"
+    assert patterns.choose(serialize).pattern == "serialize-in-loop"
+
+
+COUNT_PATHS = """
+def count_paths(rows, cols):
+    if rows == 0 or cols == 0:
+        return 1
+    return count_paths(rows - 1, cols) + count_paths(rows, cols - 1)
+"""
+
+
+def test_choose_recursion_with_far_more_total_than_primitive_calls_is_repeated_computation():
+    facts = _facts_from_source(COUNT_PATHS, attributable=2.0, own=2.0, calls_total=1_400_000, calls_primitive=1)
+    chosen = patterns.choose(facts)
+    assert chosen is not None and chosen.pattern == "repeated-computation"
+    assert chosen.line == 2  # the def line
+
+
+def test_choose_recursion_with_few_calls_is_none():
+    facts = _facts_from_source(COUNT_PATHS, attributable=2.0, own=2.0, calls_total=5000, calls_primitive=1)
+    assert patterns.choose(facts) is None
