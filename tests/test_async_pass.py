@@ -387,7 +387,7 @@ def test_unparsable_files_are_listed_and_skipped(tmp_path):
         "pkg/__init__.py": "",
         "pkg/good.py": "import time\nasync def f():\n    time.sleep(1)\n",
         "pkg/broken.py": "async def f(:\n    pass\n",
-        "pkg/latin.py": b"# async\nx = '\xff\xfe'\n",
+        "pkg/latin.py": b"async def f():\n    x = '\xff\xfe'\n",
     })
     result = run_async_pass(make_ctx(root), frozenset())
     assert [f.symbol for f in result.findings] == ["f"]

@@ -81,11 +81,6 @@ def test_every_pattern_has_positive_and_negative_cases():
     assert len(_names("clean")) >= 5
 
 
-KNOWN_BUGS = {
-    "pos_sort_in_loop_augassign": "astkit._assigned_from_iteration treats `levels += [x]` as a fresh per-iteration "
-                                  "value, so sorting the accumulator in the loop is not reported",
-}
-
 
 def _params(names):
     return [pytest.param(n, marks=pytest.mark.xfail(reason=KNOWN_BUGS[n], strict=True)) if n in KNOWN_BUGS else n

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 import builtins
-from typing import AbstractSet, Dict, FrozenSet, Optional, Set
+from typing import AbstractSet, Dict, FrozenSet, Iterator, List, Optional, Set
 
 _BUILTINS: FrozenSet[str] = frozenset(dir(builtins))
 _AMBIGUOUS = ""
@@ -34,7 +34,7 @@ class Aliases:
 
         # Imports anywhere in the module count: a function-level `import time` is common,
         # and a name imported two different ways is marked ambiguous by bind().
-        for node in ast.walk(tree):
+        for node in statements(tree):
             if isinstance(node, ast.Import):
                 for a in node.names:
                     if a.asname:
@@ -85,6 +85,19 @@ class Aliases:
     def is_module(self, name: str, local: AbstractSet[str] = frozenset()) -> bool:
         """Whether `name` is bound by a plain import of a module (so `name.f()` is a function call)."""
         return name not in local and name in self.modules and bool(self.imports.get(name))
+
+
+def statements(tree: ast.AST) -> Iterator[ast.stmt]:
+    """Every statement, at any depth; expressions (most of a tree) are not entered."""
+    stack: List[ast.AST] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.stmt):
+            yield node
+        for name in ("body", "orelse", "finalbody", "handlers", "cases"):
+            value = getattr(node, name, None)
+            if isinstance(value, list):
+                stack.extend(reversed(value))
 
 
 def _absolute(module: Optional[str], level: int, package: str) -> Optional[str]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
-from typing import AbstractSet, Dict, List, Optional
+from typing import AbstractSet, Dict, List, Optional, Set
 
 from perfscan.models import Finding, Metric
 from perfscan.passes.async_pass.aliases import Aliases
@@ -38,7 +38,8 @@ def module_types(tree: ast.Module, aliases: Aliases, catalog: BlockingCatalog) -
 
 
 def analyze_module(tree: ast.Module, module: str, file: str, package: str, catalog: BlockingCatalog,
-                   ran_functions: AbstractSet[str]) -> ModuleReport:
+                   ran_functions: AbstractSet[str], sync_rules: bool = True) -> ModuleReport:
+    """Findings of every rule in one module; `sync_rules=False` skips sync defs (no rule can hit them)."""
     report = ModuleReport()
     aliases = Aliases.from_tree(tree, module, package)
     report.uses_asyncio = any(target == "asyncio" or target.startswith("asyncio.")
@@ -50,8 +51,11 @@ def analyze_module(tree: ast.Module, module: str, file: str, package: str, catal
     mod = ModuleInfo(module, file, aliases, catalog, by_name, module_types(tree, aliases, catalog))
     locals_by_qual: Dict[str, frozenset] = {}
     hot_known = bool(ran_functions)
+    holders = set() if sync_rules else _enclosing_async(functions)
     for fn in functions:
         report.async_functions += fn.is_async
+        if not fn.is_async and not sync_rules and fn.qualname not in holders:
+            continue
         outer = _enclosing(fn.qualname)
         try:
             scope = Scope(fn, mod, locals_by_qual.get(outer, frozenset()) if outer else frozenset(),
@@ -78,6 +82,17 @@ def analyze_module(tree: ast.Module, module: str, file: str, package: str, catal
             ))
             report.ranges.append(fn)
     return report
+
+
+def _enclosing_async(functions: List[FunctionInfo]) -> Set[str]:
+    """Qualnames of defs holding an async def: they must be scoped, the inner one sees their locals."""
+    out: Set[str] = set()
+    for fn in functions:
+        outer = _enclosing(fn.qualname) if fn.is_async else None
+        while outer:
+            out.add(outer)
+            outer = _enclosing(outer)
+    return out
 
 
 def _enclosing(qualname: str) -> Optional[str]:

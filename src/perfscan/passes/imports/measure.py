@@ -30,10 +30,13 @@ WARMUP_SCRIPT = """\
 import sys
 _out, _name = sys.argv[1], sys.argv[2]
 _error = ""
+_missing = None
 try:
     __import__(_name)
 except BaseException as _exc:
     _error = "%s: %s" % (type(_exc).__name__, _exc)
+    if isinstance(_exc, ImportError):
+        _missing = _exc.name
 import json, site, sysconfig
 _mods = {}
 for _n, _m in list(sys.modules.items()):
@@ -56,6 +59,7 @@ except Exception:
     pass
 _info = {
     "error": _error,
+    "missing": _missing,
     "modules": _mods,
     "stdlib_names": sorted(getattr(sys, "stdlib_module_names", ())),
     "builtin_names": sorted(sys.builtin_module_names),
@@ -179,10 +183,13 @@ def measure_imports(project: Project, modules: Sequence[str], env: Dict[str, str
             target.error = exception_line(stderr) or f"warm-up {child.describe_exit()}"
             continue
         target.error = str(info.get("error") or "")
+        missing = info.get("missing")
+        if isinstance(missing, str) and (target.module == missing or target.module.startswith(missing + ".")):
+            target.found = False  # importtime times even a failed search: nothing real to measure
         for name, path in (info.get("modules") or {}).items():
             result.module_files.setdefault(str(name), path if isinstance(path, str) else None)
         if not result.interpreter:
-            result.interpreter = {k: v for k, v in info.items() if k not in ("modules", "error")}
+            result.interpreter = {k: v for k, v in info.items() if k not in ("modules", "error", "missing")}
         if not target.found and not target.error:
             target.error = "no importtime line for it (already loaded when the interpreter started?)"
     todo = [t for t in result.targets if t.found]

@@ -100,7 +100,8 @@ def _assigned_from_iteration(body: List[ast.stmt], seeds: Set[str]) -> Set[str]:
         for node in ast.walk(stmt):
             if isinstance(node, ast.Assign):
                 assigns.append((node.targets, node.value))
-            elif isinstance(node, (ast.AnnAssign, ast.AugAssign)) and node.value is not None:
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                # `x += ...` is left out on purpose: an accumulator carries over between iterations
                 assigns.append(([node.target], node.value))
             elif isinstance(node, (ast.For, ast.AsyncFor)):
                 assigns.append(([node.target], node.iter))
@@ -165,19 +166,15 @@ def walk_with_loops(func: ast.AST) -> Iterator[Site]:
 
 
 def _while_per_iteration(node: ast.While) -> Set[str]:
-    seeds = set()
-    for stmt in node.body:
-        for sub in ast.walk(stmt):
-            if isinstance(sub, ast.Assign):
-                for t in sub.targets:
-                    seeds |= names_in(t)
     # names assigned from a pop/next each iteration are the loop's current item
     out = set()
     for stmt in node.body:
         for sub in ast.walk(stmt):
             if isinstance(sub, ast.Assign) and isinstance(sub.value, ast.Call):
+                read = names_in(sub.value)
                 for t in sub.targets:
-                    out |= names_in(t)
+                    # `levels = sorted(levels)` rebinds an accumulator, not the loop's current item
+                    out |= names_in(t) - read
     return out | _assigned_from_iteration(node.body, out)
 
 

@@ -30,6 +30,18 @@ def _grows(iter_node: ast.AST) -> bool:
     return bool(names_in(iter_node))
 
 
+def _range_over_whole(iter_node: ast.AST, per_iteration: set) -> bool:
+    """`range(i + 1, len(xs))`: an index range over a whole collection, not the current item's children."""
+    if not (isinstance(iter_node, ast.Call) and isinstance(iter_node.func, ast.Name) and iter_node.func.id == "range"):
+        return False
+    for arg in iter_node.args:
+        for sub in ast.walk(arg):
+            if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id == "len" and sub.args \
+                    and not (names_in(sub.args[0]) & per_iteration):
+                return True
+    return False
+
+
 def match(facts: FunctionFacts) -> Optional[Match]:
     for site in walk_with_loops(facts.node):
         node = site.node
@@ -42,7 +54,7 @@ def match(facts: FunctionFacts) -> Optional[Match]:
         outer = list(site.loops)
         if not outer or not _grows(iter_node):
             continue
-        if names_in(iter_node) & site.per_iteration():
+        if names_in(iter_node) & site.per_iteration() and not _range_over_whole(iter_node, site.per_iteration()):
             continue  # walks the current item's own children
         if not any(lp.iter_node is None or _grows(lp.iter_node) for lp in outer):
             continue

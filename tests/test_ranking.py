@@ -1,0 +1,222 @@
+"""Ranking (DESIGN.md "Ranking"): base severity, deployment adjustments, order. One test per rule."""
+from __future__ import annotations
+
+import pytest
+
+from perfscan.models import MODELS, Finding, Metric
+from perfscan.ranking import adjust, at_or_above, base_severity, rank
+
+UNITS = {"cpu": "%", "memory": "MiB", "import": "ms", "async": "calls"}
+DEFAULT_PATTERN = {"cpu": "none", "memory": "large-allocation", "import": "import-time-computation",
+                   "async": "await-in-loop"}
+DEFAULT_PHASE = {"cpu": "call", "memory": "call", "import": "import", "async": "static"}
+
+
+def finding(domain, value=1.0, *, name=None, pattern=None, phase=None, hot_path=False, third_party=False):
+    name = name or f"{domain}_{value}"
+    return Finding(
+        domain=domain, symbol=name, qualname=f"pkg.mod:{name}", module="pkg.mod", file="pkg/mod.py", line=1,
+        metric=Metric(value, UNITS[domain], f"{value} {UNITS[domain]}"),
+        pattern=pattern or DEFAULT_PATTERN[domain], evidence="", estimated_impact="",
+        phase=phase or DEFAULT_PHASE[domain], hot_path=hot_path, third_party=third_party,
+    )
+
+
+def only(findings, model, startup=False):
+    (ranked,) = rank(findings, model, startup)
+    return ranked
+
+
+# --- 1. base severity ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("share, severity", [
+    (25.0, "critical"), (20.0, "high"), (10.0, "high"), (5.0, "medium"), (3.0, "medium"),
+])
+def test_cpu_base_severity_by_attributable_share(share, severity):
+    assert base_severity(finding("cpu", share)) == severity
+
+
+@pytest.mark.parametrize("mib, severity", [
+    (150.0, "critical"), (100.0, "high"), (50.0, "high"), (5.0, "medium"),
+])
+def test_memory_base_severity_by_mib_at_peak(mib, severity):
+    assert base_severity(finding("memory", mib)) == severity
+
+
+@pytest.mark.parametrize("ms, severity", [
+    (600.0, "high"), (500.0, "medium"), (200.0, "medium"), (75.0, "low"),
+])
+def test_import_base_severity_by_milliseconds(ms, severity):
+    assert base_severity(finding("import", ms)) == severity
+
+
+@pytest.mark.parametrize("pattern, hot_path, severity", [
+    ("blocking-call-in-async", True, "high"),
+    ("blocking-call-in-async", False, "medium"),
+    ("sequential-awaits", False, "high"),
+    ("cache-on-async", False, "medium"),
+    ("await-in-loop", True, "medium"),
+])
+def test_async_base_severity_by_pattern(pattern, hot_path, severity):
+    assert base_severity(finding("async", 1, pattern=pattern, hot_path=hot_path)) == severity
+
+
+# --- 2. deployment adjustments ---------------------------------------------------------------
+
+def test_server_import_is_info_with_a_note():
+    r = only([finding("import", 600.0)], "long-running-server")
+    assert (r.base_severity, r.severity) == ("high", "info")
+    assert r.note
+
+
+@pytest.mark.parametrize("phase", ["setup", "teardown"])
+def test_server_cpu_in_test_setup_or_teardown_is_low(phase):
+    r = only([finding("cpu", 25.0, phase=phase)], "long-running-server")
+    assert (r.base_severity, r.severity) == ("critical", "low")
+    assert r.note
+
+
+def test_server_cpu_in_call_keeps_base():
+    r = only([finding("cpu", 25.0, phase="call")], "long-running-server")
+    assert r.severity == "critical"
+
+
+def test_server_per_request_growth_is_critical():
+    r = only([finding("memory", 5.0, pattern="per-request-growth", phase="run")], "long-running-server")
+    assert (r.base_severity, r.severity) == ("medium", "critical")
+    assert r.note
+
+
+@pytest.mark.parametrize("phase", ["import", "setup"])
+def test_server_memory_fixed_at_start_up_is_low(phase):
+    r = only([finding("memory", 150.0, phase=phase)], "long-running-server")
+    assert (r.base_severity, r.severity) == ("critical", "low")
+    assert r.note
+
+
+def test_server_memory_in_call_keeps_base():
+    r = only([finding("memory", 150.0, phase="call")], "long-running-server")
+    assert r.severity == "critical"
+
+
+def test_serverless_import_is_critical():
+    r = only([finding("import", 75.0)], "serverless")
+    assert (r.base_severity, r.severity) == ("low", "critical")
+    assert r.note
+
+
+def test_library_third_party_import_is_info():
+    r = only([finding("import", 600.0, third_party=True)], "library")
+    assert (r.base_severity, r.severity) == ("high", "info")
+    assert r.note
+
+
+def test_library_project_internal_import_keeps_base():
+    r = only([finding("import", 600.0, third_party=False)], "library")
+    assert r.severity == "high"
+
+
+def test_unknown_import_is_info():
+    r = only([finding("import", 600.0)], "unknown")
+    assert (r.base_severity, r.severity) == ("high", "info")
+    assert r.note
+
+
+def test_cli_import_keeps_base():
+    r = only([finding("import", 200.0)], "cli")
+    assert r.severity == "medium"
+
+
+@pytest.mark.parametrize("model", ["long-running-server", "unknown"])
+def test_startup_restores_base_for_imports(model):
+    r = only([finding("import", 600.0)], model, startup=True)
+    assert r.severity == "high"
+    assert r.note
+
+
+def test_startup_does_not_restore_a_library_third_party_import():
+    r = only([finding("import", 600.0, third_party=True)], "library", startup=True)
+    assert r.severity == "info"
+
+
+def test_adjust_leaves_unaffected_domains_alone():
+    # serverless only changes imports
+    assert adjust(finding("cpu", 10.0), "high", "serverless", False) == ("high", "")
+
+
+# --- 3. order --------------------------------------------------------------------------------
+
+def test_order_severity_before_magnitude():
+    critical_small = finding("cpu", 21.0)  # critical, magnitude 4.2
+    high_big = finding("memory", 95.0)  # high, magnitude 9.5
+    ranked = rank([high_big, critical_small], "cli")
+    assert [r.finding for r in ranked] == [critical_small, high_big]
+
+
+def test_order_within_a_severity_by_magnitude_of_the_domain_high_threshold():
+    cpu = finding("cpu", 10.0)  # 10 / 5 = 2.0
+    memory = finding("memory", 50.0)  # 50 / 10 = 5.0
+    imp = finding("import", 900.0)  # 900 / 500 = 1.8
+    async_hot = finding("async", 1, pattern="blocking-call-in-async", hot_path=True)  # 1.0
+    ranked = rank([async_hot, imp, cpu, memory], "cli")
+    assert {r.severity for r in ranked} == {"high"}
+    assert [r.finding for r in ranked] == [memory, cpu, imp, async_hot]
+    assert [r.magnitude for r in ranked] == pytest.approx([5.0, 2.0, 1.8, 1.0])
+
+
+def test_order_async_off_the_hot_path_weighs_half():
+    async_cold = finding("async", 1, pattern="cache-on-async")  # medium, 0.5
+    imp = finding("import", 300.0)  # medium, 0.6
+    ranked = rank([async_cold, imp], "cli")
+    assert [r.finding for r in ranked] == [imp, async_cold]
+    assert ranked[1].magnitude == pytest.approx(0.5)
+
+
+def test_order_ties_broken_by_domain_cpu_memory_async_import():
+    # all medium, all magnitude 0.5
+    imp = finding("import", 250.0)
+    async_cold = finding("async", 1, pattern="await-in-loop")
+    memory = finding("memory", 5.0)
+    cpu = finding("cpu", 2.5)
+    ranked = rank([imp, async_cold, memory, cpu], "cli")
+    assert {r.severity for r in ranked} == {"medium"}
+    assert [r.magnitude for r in ranked] == pytest.approx([0.5] * 4)
+    assert [r.finding.domain for r in ranked] == ["cpu", "memory", "async", "import"]
+
+
+def _mixed():
+    return [
+        finding("cpu", 25.0, name="a"), finding("cpu", 3.0, name="b", phase="setup"),
+        finding("memory", 150.0, name="c", phase="import"), finding("memory", 12.0, name="d", pattern="per-request-growth"),
+        finding("import", 600.0, name="e"), finding("import", 75.0, name="f", third_party=True),
+        finding("async", 1, name="g", pattern="sequential-awaits"), finding("async", 1, name="h", pattern="dangling-task"),
+    ]
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_ranks_are_consecutive_from_one(model):
+    ranked = rank(_mixed(), model)
+    assert [r.rank for r in ranked] == list(range(1, len(_mixed()) + 1))
+    assert all(type(r.rank) is int for r in ranked)
+
+
+@pytest.mark.parametrize("startup", [False, True])
+@pytest.mark.parametrize("model", MODELS)
+def test_every_adjusted_finding_carries_a_note(model, startup):
+    ranked = rank(_mixed(), model, startup)
+    adjusted = [r for r in ranked if r.severity != r.base_severity]
+    for r in adjusted:
+        assert r.note, f"{model}: {r.finding.symbol} {r.base_severity} -> {r.severity} without a note"
+
+
+def test_some_model_adjusts_the_mixed_findings():
+    # keeps the note test above from passing vacuously
+    for model in ("long-running-server", "serverless", "library", "unknown"):
+        assert any(r.severity != r.base_severity for r in rank(_mixed(), model))
+
+
+def test_at_or_above():
+    assert at_or_above("critical", "high")
+    assert at_or_above("high", "high")
+    assert not at_or_above("medium", "high")
+    assert not at_or_above("info", "low")
