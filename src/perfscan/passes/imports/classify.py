@@ -7,13 +7,17 @@ not by the host's: the project may run another Python with other packages. Pytho
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path, PurePath
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Dict, Mapping, Optional, Sequence
 
 from perfscan.models import Project
 from perfscan.sources import is_project_path, relative_posix
 
 PROJECT, THIRD_PARTY, STDLIB = "project", "third-party", "stdlib"
+# An import that was tried and failed (an optional dependency: Python 3.9's copy module tries
+# org.python.core), so the interpreter never held it.
+NOT_LOADED = "not-loaded"
 
 
 class Classifier:
@@ -25,8 +29,12 @@ class Classifier:
         self.exclude = tuple(exclude)
         self.module_files = module_files
         self.stdlib_names = set(interpreter.get("stdlib_names") or ()) | set(interpreter.get("builtin_names") or ())
+        if not interpreter:
+            # the warm-up never reported: the host's own list is the next best guess
+            self.stdlib_names = set(getattr(sys, "stdlib_module_names", ())) | set(sys.builtin_module_names)
         self.stdlib_dirs = [os.path.realpath(p) for p in interpreter.get("stdlib_dirs") or () if isinstance(p, str)]
         self.site_dirs = [os.path.realpath(p) for p in interpreter.get("site_dirs") or () if isinstance(p, str)]
+        self._kinds: Dict[str, str] = {}
 
     def file_of(self, module: str) -> Optional[Path]:
         path = self.module_files.get(module)
@@ -41,6 +49,12 @@ class Classifier:
         return relative_posix(path, self.root) if path is not None else None
 
     def kind(self, module: str) -> str:
+        """project, third-party, stdlib, or not-loaded."""
+        if module not in self._kinds:
+            self._kinds[module] = self._kind(module)
+        return self._kinds[module]
+
+    def _kind(self, module: str) -> str:
         path = self.file_of(module)
         top = module.split(".")[0]
         if path is None:
@@ -49,8 +63,9 @@ class Classifier:
                 return STDLIB
             if top in self.project.packages:
                 return PROJECT
-            # loaded with no file at all: built into the interpreter or frozen
-            return STDLIB if module in self.module_files else THIRD_PARTY
+            if module in self.module_files:
+                return STDLIB  # loaded with no file at all: built into the interpreter, or frozen
+            return NOT_LOADED if self.module_files else THIRD_PARTY
         if self._is_project_file(path):
             return PROJECT
         text = str(path)

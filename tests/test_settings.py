@@ -1,0 +1,72 @@
+"""Settings layers and the lenient setup.md parser."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings as hsettings, strategies as st
+
+from perfscan.errors import UsageError
+from perfscan.settings import load_settings
+from perfscan.setupmd import parse_setup_md
+from conftest import write_project
+
+SETUP_MD = """# Setup
+- **Runner**: `uv run`
+- Test command: `$RUNNER -m pytest tests/`
+* Profilers: cProfile, memray
+Project root: `.`
+"""
+
+
+def test_setup_md_bullets_bold_and_code_spans():
+    got = parse_setup_md(SETUP_MD)
+    assert got == {"runner": "uv run", "test_command": "$RUNNER -m pytest tests/", "profilers": "cProfile, memray", "root": "."}
+
+
+def test_setup_md_ignores_prose_and_unknown_keys():
+    assert parse_setup_md("Some text with a colon: here\nNote: nothing\n") == {}
+
+
+@given(st.text())
+@hsettings(max_examples=300, deadline=None)
+def test_setup_md_never_raises(text):
+    out = parse_setup_md(text)
+    assert isinstance(out, dict) and all(isinstance(v, str) and v for v in out.values())
+
+
+def test_precedence_defaults_setupmd_pyproject_cli(tmp_path):
+    root = write_project(tmp_path, {
+        ".codeflash/setup.md": "- Runner: `uv run`\n",
+        "pyproject.toml": "[tool.perfscan]\nbudget = 90\npasses = ['cpu', 'import']\npytest-args = ['-m', 'not slow']\n",
+    })
+    s = load_settings(root, {})
+    assert s.runner == "uv run" and s.origins["runner"] == ".codeflash/setup.md"
+    assert s.budget == 90.0 and s.passes == ("cpu", "import") and s.pytest_args == ("-m", "not slow")
+    s = load_settings(root, {"budget": 30.0, "runner": "python3"})
+    assert s.budget == 30.0 and s.runner == "python3" and s.origins["budget"] == "command line"
+    (tmp_path / "empty").mkdir()
+    assert load_settings(tmp_path / "empty", {}).budget == 300.0
+
+
+def test_pyproject_runner_beats_setup_md(tmp_path):
+    root = write_project(tmp_path, {".codeflash/setup.md": "Runner: uv run\n", "pyproject.toml": "[tool.perfscan]\nrunner = '.venv/bin/python'\n"})
+    assert load_settings(root, {}).runner == ".venv/bin/python"
+
+
+@pytest.mark.parametrize("toml, message", [
+    ("[tool.perfscan]\nbudget = 'soon'\n", "budget"),
+    ("[tool.perfscan]\npasses = ['gpu']\n", "unknown pass"),
+    ("[tool.perfscan]\ncolour = true\n", "unknown key"),
+    ("[project\nname = 'x'\n", "not valid TOML"),
+])
+def test_bad_configuration_is_a_usage_error(tmp_path, toml, message):
+    write_project(tmp_path, {"pyproject.toml": toml})
+    with pytest.raises(UsageError, match=message):
+        load_settings(tmp_path, {})
+
+
+def test_malformed_setup_md_runner(tmp_path):
+    write_project(tmp_path, {".codeflash/setup.md": "Runner: `uv run 'unclosed`\n"})
+    with pytest.raises(UsageError, match="setup.md"):
+        load_settings(tmp_path, {})
