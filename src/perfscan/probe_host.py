@@ -55,14 +55,25 @@ class ProbeRun:
 
 def run_probe(mode: str, *, runner: Sequence[str], root: Path, workdir: Path, probe_path: Path,
               pytest_args: Sequence[str], timeout: float, options: Optional[Dict[str, str]] = None,
-              name: Optional[str] = None) -> ProbeRun:
+              name: Optional[str] = None, exec_command: Sequence[str] = ()) -> ProbeRun:
+    """Run the probe in `mode` over pytest_args, or over exec_command (a script, module or console script)."""
     name = name or mode
     out_dir = workdir / "runs" / name
     out_dir.mkdir(parents=True, exist_ok=True)
     argv = list(runner) + ["-m", "perfscan_probe", mode, "--out", str(out_dir)]
     for key, value in (options or {}).items():
         argv += ["--opt", f"{key}={value}"]
-    argv += ["--"] + list(pytest_args)
+    if exec_command:
+        argv += ["--exec", "--"] + list(exec_command)
+    else:
+        argv += ["--"] + list(pytest_args)
     env = child_env(workdir, probe_path)
     child = children.run(argv, cwd=root, env=env, timeout=timeout, log_dir=out_dir, name="child")
     return ProbeRun(child, out_dir)
+
+
+def run_target(mode: str, ctx, options: Optional[Dict[str, str]] = None, name: Optional[str] = None) -> ProbeRun:
+    """Run the probe over the scan's target: the chosen tests, or the command of `perfscan exec`."""
+    return run_probe(mode, runner=ctx.project.runner, root=ctx.project.root, workdir=ctx.workdir,
+                     probe_path=ctx.probe_path, pytest_args=list(ctx.target.pytest_argv()), timeout=ctx.timeout,
+                     options=options, name=name, exec_command=ctx.target.exec_command)

@@ -43,8 +43,13 @@ def main(argv):
     if "--" in rest:
         i = rest.index("--")
         rest, pytest_args = rest[:i], rest[i + 1:]
+    exec_mode = False
     i = 0
     while i < len(rest):
+        if rest[i] == "--exec":
+            exec_mode = True
+            i += 1
+            continue
         if rest[i] == "--out":
             state.out_dir = rest[i + 1]
             i += 2
@@ -55,6 +60,8 @@ def main(argv):
         else:
             i += 1
     signal.signal(signal.SIGTERM, _terminate)
+    if exec_mode:
+        return _run_exec(pytest_args)
     try:
         import pytest
     except ImportError:
@@ -66,6 +73,21 @@ def main(argv):
     if state.mode == "collect":
         args.append("--collect-only")
     return int(pytest.main(args))
+
+
+def _run_exec(command):
+    from perfscan_probe.workload import run_command
+    if state.mode == "cpu":
+        from perfscan_probe.cpu import CpuRecorder
+        recorder = CpuRecorder(state.out_dir)
+    elif state.mode == "memory":
+        from perfscan_probe.memory import MemoryRecorder
+        recorder = MemoryRecorder(state.out_dir, dict(state.options, repeat="0"))
+    else:
+        print("perfscan probe: --exec works with the cpu and memory modes", file=sys.stderr)
+        return 2
+    state.recorders.insert(0, recorder)
+    return run_command(command, recorder, state.out_dir)
 
 
 if __name__ == "__main__":

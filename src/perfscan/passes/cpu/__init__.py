@@ -18,7 +18,7 @@ from perfscan.passes.cpu.patterns import choose
 from perfscan.passes.cpu.patterns.astkit import module_aliases
 from perfscan.passes.cpu.patterns.base import CalleeTest, FunctionFacts
 from perfscan.passes.cpu.profile import Profile, build_profile
-from perfscan.probe_host import ProbeRun, run_probe
+from perfscan.probe_host import run_target
 
 REPORT_SHARE = 2.0  # percent
 
@@ -33,9 +33,7 @@ def run_cpu_pass(ctx: PassContext) -> Tuple[PassResult, Profile]:
     """Returns the pass result and the profile (the async pass wants the set of functions that ran)."""
     start = time.monotonic()
     empty = Profile(wall={}, functions={}, ran=frozenset())
-    run = run_probe("cpu", runner=ctx.project.runner, root=ctx.project.root, workdir=ctx.workdir,
-                    probe_path=ctx.probe_path, pytest_args=list(ctx.target.pytest_argv()),
-                    timeout=ctx.timeout)
+    run = run_target("cpu", ctx)
     data = run.read("cpu.json")
     notes: List[str] = []
     failed = run.failed_tests()

@@ -81,13 +81,13 @@ def run_import_pass(ctx: PassContext) -> PassResult:
     watched = [p for p in project.source_roots if p.is_dir()]
     before = _pycache_dirs(watched)
     measurement = measure_imports(project, targets, env, ctx.workdir / "imports", ctx.timeout * (1 - _RESERVE))
-    elapsed = lambda: time.monotonic() - start  # noqa: E731
     if measurement.start_error:
-        return PassResult("import", "failed", elapsed(), error=measurement.start_error, notes=tuple(notes))
+        return PassResult("import", "failed", time.monotonic() - start, error=measurement.start_error,
+                          notes=tuple(notes))
 
     classifier = Classifier(project, measurement.interpreter, measurement.module_files, ctx.settings.exclude)
     trees = [(t.module, t.runs, t.merged()) for t in measurement.targets if t.tree is not None]
-    seen = first_seen([(m, r, tree) for m, r, tree in trees if tree is not None])
+    seen = first_seen(trees)
     errors = [f"{t.module}: {t.error}" for t in measurement.targets if t.error]
     notes += [f"import of {e}" for e in errors] + measurement.notes
     runs = measurement.runs
@@ -124,5 +124,5 @@ def run_import_pass(ctx: PassContext) -> PassResult:
     else:
         status = "ok"
         error = "; ".join(errors)
-    return PassResult("import", status, elapsed(), error=error, findings=tuple(findings),
+    return PassResult("import", status, time.monotonic() - start, error=error, findings=tuple(findings),
                       artifacts=tuple(artifacts), notes=tuple(notes), data=data)
