@@ -80,10 +80,13 @@ def run_scan(settings: Settings, progress: Progress) -> Tuple[ScanResult, Path]:
             return settings.budget - (time.monotonic() - started)
 
         needs_tests = any(p in settings.passes for p in ("cpu", "memory"))
+        asyncio_debug = "async" in settings.passes and _has_async_code(project)
         timing = None
         if needs_tests:
-            progress.say("collecting and timing the tests")
-            target, timing = select_target(settings, project, workdir, probe_path, max(5.0, remaining() * TIMING_SLICE))
+            progress.say("collecting and timing the tests" if not settings.exec_command else "profiling a command")
+            # the plain timing run doubles as the asyncio debug-mode run: no profiler inflates the slow callbacks
+            options = {"asyncio_debug": "1"} if asyncio_debug else None
+            target, timing = select_target(settings, project, workdir, probe_path, max(5.0, remaining() * TIMING_SLICE), options)
         else:
             target = Target((), tuple(settings.pytest_args), "none", 0, "no test pass selected")
         progress.say(f"target: {target.note or target.mode}")
@@ -97,8 +100,7 @@ def run_scan(settings: Settings, progress: Progress) -> Tuple[ScanResult, Path]:
             return max(1.0, (remaining() - RESERVE) * WEIGHTS[domain] / weight)
 
         ran = frozenset()
-        asyncio_debug = "async" in settings.passes and _has_async_code(project)
-        slow_callbacks: tuple = ()
+        slow_callbacks = _slow_callbacks(timing, project.root)
         for domain in order:
             if remaining() <= RESERVE:
                 results[domain] = PassResult(domain, "timed-out", 0.0, "the scan's budget was spent before this pass could start")
@@ -118,7 +120,7 @@ def run_scan(settings: Settings, progress: Progress) -> Tuple[ScanResult, Path]:
                     if target.mode == "none":
                         res = _skipped("memory", f"no tests to profile: {target.note}")
                     else:
-                        res, slow_callbacks = _run_memory(ctx, asyncio_debug)
+                        res = _run_memory(ctx)
                 elif domain == "import":
                     res = _run_optional("perfscan.passes.imports", "run_import_pass", ctx)
                 else:
@@ -157,6 +159,18 @@ def run_scan(settings: Settings, progress: Progress) -> Tuple[ScanResult, Path]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def _slow_callbacks(timing, root: Path) -> tuple:
+    """asyncio's slow-callback records from the timing run, when debug mode was on."""
+    data = timing.read("asyncio.json") if timing is not None else None
+    if not data or not data.get("records"):
+        return ()
+    try:
+        from perfscan.passes.async_pass.slow_callbacks import parse_slow_callback_lines
+    except ImportError:
+        return ()
+    return parse_slow_callback_lines("\n".join(str(r) for r in data["records"]), root)
+
+
 def _resolve_root(settings: Settings) -> Settings:
     from dataclasses import replace
     return replace(settings, path=Path(os.path.abspath(settings.path)))
@@ -171,13 +185,12 @@ def _run_optional(module: str, func: str, ctx: PassContext) -> PassResult:
     return getattr(mod, func)(ctx)
 
 
-def _run_memory(ctx: PassContext, asyncio_debug: bool) -> Tuple[PassResult, tuple]:
+def _run_memory(ctx: PassContext) -> PassResult:
     try:
         from perfscan.passes.memory import run_memory_pass
     except ImportError:
-        return _skipped("memory", "not run: not implemented yet"), ()
-    res = run_memory_pass(ctx)
-    return res, ()
+        return _skipped("memory", "not run: not implemented yet")
+    return run_memory_pass(ctx)
 
 
 def _run_async(ctx: PassContext, ran: frozenset, slow_callbacks: tuple) -> PassResult:

@@ -28,9 +28,12 @@ def _has_tests(project: Project) -> bool:
 
 
 def select_target(settings: Settings, project: Project, workdir: Path, probe_path: Path,
-                  slice_seconds: float) -> Tuple[Target, Optional[ProbeRun]]:
+                  slice_seconds: float, options: Optional[Dict[str, str]] = None) -> Tuple[Target, Optional[ProbeRun]]:
     """The target, and the timing run (a plain run: the baseline of the profilers' overhead)."""
     pytest_args = tuple(settings.pytest_args)
+    if settings.exec_command:
+        shown = " ".join(settings.exec_command)
+        return Target((), (), "exec", 0, f"the command {shown}", exec_command=tuple(settings.exec_command)), None
     if not project.has_pytest:
         if _has_tests(project) or settings.tests:
             raise UsageError(f"the runner {' '.join(project.runner)} ({project.runner_origin}) cannot import pytest; "
@@ -40,7 +43,7 @@ def select_target(settings: Settings, project: Project, workdir: Path, probe_pat
         return Target(tuple(settings.tests), pytest_args, "user", len(settings.tests), "tests named with --test"), None
 
     run = run_probe("time", runner=project.runner, root=project.root, workdir=workdir, probe_path=probe_path,
-                    pytest_args=list(pytest_args), timeout=slice_seconds)
+                    pytest_args=list(pytest_args), timeout=slice_seconds, options=options)
     collected = run.read("collected.json")
     if collected is None:
         tail = run.child.tail(4).replace("\n", " | ")

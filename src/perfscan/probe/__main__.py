@@ -33,6 +33,12 @@ def _neutralize(args):
     return extra, changed
 
 
+class _AsyncioDump:
+    def emergency_dump(self):
+        from perfscan_probe import asyncdebug
+        asyncdebug.dump(state.out_dir)
+
+
 def main(argv):
     if not argv or argv[0] not in ("collect", "time", "cpu", "memory"):
         print("usage: python -m perfscan_probe <collect|time|cpu|memory> --out DIR [--opt K=V] -- PYTEST_ARGS", file=sys.stderr)
@@ -60,6 +66,10 @@ def main(argv):
         else:
             i += 1
     signal.signal(signal.SIGTERM, _terminate)
+    if state.options.get("asyncio_debug") == "1":
+        from perfscan_probe import asyncdebug
+        asyncdebug.enable()
+        state.recorders.append(_AsyncioDump())
     if exec_mode:
         return _run_exec(pytest_args)
     try:
@@ -72,7 +82,12 @@ def main(argv):
     args = ["-p", "perfscan_probe.plugin", "-p", "no:cacheprovider"] + extra + list(pytest_args)
     if state.mode == "collect":
         args.append("--collect-only")
-    return int(pytest.main(args))
+    try:
+        return int(pytest.main(args))
+    finally:
+        for rec in state.recorders:
+            if isinstance(rec, _AsyncioDump):
+                rec.emergency_dump()
 
 
 def _run_exec(command):

@@ -72,40 +72,37 @@ def _ordered_receiver(call: ast.Call, fresh: Set[str]) -> bool:
 
 def _for_loop_hit(scope: Scope, loop: ast.For) -> Optional[Tuple[int, str]]:
     nodes = _loop_body_nodes(loop.body)
-    if any(isinstance(n, (ast.Break, ast.Return, ast.Yield, ast.YieldFrom)) for n in nodes):
+    awaits = [n for n in nodes if isinstance(n, ast.Await) and isinstance(n.value, ast.Call)]
+    if not awaits or any(isinstance(n, (ast.Break, ast.Return, ast.Yield, ast.YieldFrom)) for n in nodes):
         return None
     targets = _names(loop.target)
+    reads = [_reads(stmt) for stmt in loop.body]
+    writes = [_writes(stmt) - targets for stmt in loop.body]
     # Names computed afresh from the loop variable, unconditionally, before their use.
     fresh = set(targets)
+    carried = set()  # names an iteration may leave for the next one
     position = {}
     for index, stmt in enumerate(loop.body):
         for node in ast.walk(stmt):
-            position.setdefault(id(node), index)
-        if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and _reads(stmt) & fresh:
-            fresh |= _writes(stmt) - _reads(stmt)
-    carried_any = set()  # names an iteration may leave for the next one
-    for index, stmt in enumerate(loop.body):
-        written = _writes(stmt) - targets
-        if isinstance(stmt, ast.AugAssign) or not isinstance(stmt, (ast.Assign, ast.AnnAssign)):
-            carried_any |= written  # augmented or conditional writes carry over
-        else:
-            carried_any |= written & _reads(stmt)
-    for node in nodes:
-        if not isinstance(node, ast.Await) or not isinstance(node.value, ast.Call):
-            continue
+            position[id(node)] = index
+        plain = isinstance(stmt, (ast.Assign, ast.AnnAssign))
+        if plain and reads[index] & fresh:
+            fresh |= writes[index] - reads[index]
+        # Augmented, conditional or self-referencing writes carry over to the next iteration.
+        carried |= writes[index] & reads[index] if plain else writes[index]
+    for node in awaits:
         call = node.value
-        if scope.call_name(call) in PACING:
+        if scope.call_name(call) in PACING:  # type: ignore[arg-type]
             continue
         used = _reads(call)
-        if not used & fresh or used & carried_any:
+        if not used & fresh or used & carried:
             continue
         index = position.get(id(node), 0)
-        later = set().union(*(_writes(s) for s in loop.body[index:])) - targets
-        if used & later:
+        if used & set().union(*writes[index:]):
             continue  # written at or after the await: the next iteration sees it
-        if _ordered_receiver(call, fresh):
+        if _ordered_receiver(call, fresh):  # type: ignore[arg-type]
             continue
-        return node.lineno, _shown(call)
+        return node.lineno, _shown(call)  # type: ignore[arg-type]
     return None
 
 
@@ -132,6 +129,8 @@ def _shown(call: ast.Call) -> str:
 
 
 def check(scope: Scope) -> Optional[Hit]:
+    if not scope.awaits:
+        return None
     hits: List[Tuple[int, str]] = []
     for node in scope.nodes:
         hit = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Mapping, Optional, Sequence, Set
+from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Sequence, Set
 
 from perfscan.passes.async_pass.aliases import Aliases
 from perfscan.passes.async_pass.blocking_calls import BlockingCatalog
@@ -50,14 +50,29 @@ class ModuleInfo:
     module_types: Mapping[str, str]  # module-level names holding a known instance
 
 
-def own_nodes(roots: Sequence[ast.AST]) -> Iterator[ast.AST]:
-    """Every node under `roots` outside nested defs, lambdas and classes."""
-    stack = [r for r in reversed(roots) if not isinstance(r, NESTED_SCOPES)]
+def own_nodes(roots: Sequence[ast.AST], nested: Optional[List[ast.AST]] = None) -> List[ast.AST]:
+    """Every node under `roots` outside nested defs, lambdas and classes (collected in `nested`).
+
+    The walk inlines ast.iter_child_nodes and skips expression contexts: it is the pass's
+    innermost loop, run once per function.
+    """
+    out: List[ast.AST] = []
+    stack = list(roots)
+    AST, scopes, contexts = ast.AST, NESTED_SCOPES, ast.expr_context
     while stack:
         node = stack.pop()
-        yield node
-        children = [c for c in ast.iter_child_nodes(node) if not isinstance(c, NESTED_SCOPES)]
-        stack.extend(reversed(children))
+        if isinstance(node, scopes):
+            if nested is not None:
+                nested.append(node)
+            continue
+        out.append(node)
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, list):
+                stack.extend(v for v in value if isinstance(v, AST))
+            elif isinstance(value, AST) and not isinstance(value, contexts):
+                stack.append(value)
+    return out
 
 
 def all_args(fn: ast.AST) -> List[ast.arg]:
@@ -75,18 +90,11 @@ def declared_outer(nodes: Sequence[ast.AST]) -> Set[str]:
     return out
 
 
-def local_names(fn: ast.AST, nodes: Sequence[ast.AST]) -> Set[str]:
+def local_names(fn: ast.AST, nodes: Sequence[ast.AST], nested: Sequence[ast.AST]) -> Set[str]:
     """Names this function binds itself (parameters, assignments, nested defs), not globals."""
     names = {a.arg for a in all_args(fn)}
-    for node in nodes:
-        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
-            names.add(node.id)
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                names.add(child.name)  # own_nodes() leaves nested defs out, but they bind a name
-    for child in fn.body:  # type: ignore[attr-defined]
-        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(child.name)
+    names.update(n.id for n in nodes if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del)))
+    names.update(n.name for n in nested if not isinstance(n, ast.Lambda))  # type: ignore[attr-defined]
     return names - declared_outer(nodes)
 
 
@@ -100,9 +108,11 @@ class Scope:
         self.catalog = mod.catalog
         self.hot_path = hot_path
         self.hot_known = hot_known
-        self.nodes: List[ast.AST] = list(own_nodes(list(self.node.body)))  # type: ignore[attr-defined]
+        nested: List[ast.AST] = []
+        self.nodes: List[ast.AST] = own_nodes(self.node.body, nested)  # type: ignore[attr-defined]
+        self.awaits: List[ast.Await] = [n for n in self.nodes if isinstance(n, ast.Await)]
         self.outer_declared = frozenset(declared_outer(self.nodes))
-        own = local_names(self.node, self.nodes)
+        own = local_names(self.node, self.nodes, nested)
         globals_ = {n for node in self.nodes if isinstance(node, ast.Global) for n in node.names}
         self.own_locals = frozenset(own)
         # A nested function sees its enclosing functions' locals (a parameter named `sleep`

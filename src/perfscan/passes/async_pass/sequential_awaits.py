@@ -117,6 +117,8 @@ def independent_runs(scope: Scope, block: List[ast.stmt]) -> Iterator[List[Step]
 
 
 def check(scope: Scope) -> Optional[Hit]:
+    if len(scope.awaits) < MIN_RUN:
+        return None
     best: List[Step] = []
     for block in blocks(scope):
         for run in independent_runs(scope, block):

@@ -69,6 +69,19 @@ def _bytecode_note(measurement: Measurement, classifier: Classifier, prefix: Pat
             f"the figures include compiling the project's modules")
 
 
+def _load_note() -> str:
+    """Import times are wall-clock: on a machine busier than its CPUs they are inflated."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return ""
+    cpus = os.cpu_count() or 1
+    if load <= cpus:
+        return ""
+    return (f"the machine was busy (load average {load:.1f} on {cpus} CPUs): import times are wall-clock "
+            f"and come out higher than on an idle machine")
+
+
 def run_import_pass(ctx: PassContext) -> PassResult:
     start = time.monotonic()
     project = ctx.project
@@ -96,9 +109,9 @@ def run_import_pass(ctx: PassContext) -> PassResult:
                         f"PYTHONPYCACHEPREFIX; each module's minimum self and cumulative time")
         if runs < MIN_RUNS:
             notes.append(f"only {runs} measured run(s) fit in the time budget: the figures are less stable")
-    cache_note = _bytecode_note(measurement, classifier, Path(env["PYTHONPYCACHEPREFIX"]))
-    if cache_note:
-        notes.append(cache_note)
+    if trees:
+        notes += [n for n in (_load_note(), _bytecode_note(measurement, classifier, Path(env["PYTHONPYCACHEPREFIX"])))
+                  if n]
     written = sorted(_pycache_dirs(watched) - before)
     if written:
         notes.append("warning: __pycache__ appeared in the project during the import runs: " + ", ".join(written[:5]))

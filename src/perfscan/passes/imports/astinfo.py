@@ -50,7 +50,8 @@ def _package_of(module: str, is_package: bool) -> str:
 def _resolve(node: ast.ImportFrom, module: str, is_package: bool) -> Optional[str]:
     if not node.level:
         return node.module
-    parts = _package_of(module, is_package).split(".") if _package_of(module, is_package) else []
+    package = _package_of(module, is_package)
+    parts = package.split(".") if package else []
     up = node.level - 1
     if up > len(parts):
         return None
@@ -89,8 +90,9 @@ def find_import(tree: ast.Module, source: str, module: str, is_package: bool,
     return None
 
 
-def bound_names(node: ast.stmt, imported: str, module: str, is_package: bool) -> Set[str]:
-    """Names an import statement binds for `imported` (or a module below it)."""
+def bound_names(node: ast.stmt, imported: str, module: str, is_package: bool) -> Optional[Set[str]]:
+    """Names an import statement binds for `imported` (or a module below it); None when a star
+    import makes that unknowable."""
     names: Set[str] = set()
     if isinstance(node, ast.Import):
         for alias in node.names:
@@ -98,11 +100,13 @@ def bound_names(node: ast.stmt, imported: str, module: str, is_package: bool) ->
                 names.add(alias.asname or alias.name.split(".")[0])
     elif isinstance(node, ast.ImportFrom):
         base = _resolve(node, module, is_package) or ""
+        related = base == imported or base.startswith(imported + ".") or imported.startswith(base + ".")
+        if not related:
+            return names
         for alias in node.names:
-            if alias.name != "*":
-                names.add(alias.asname or alias.name)
-        if not (base == imported or base.startswith(imported + ".") or f"{base}." in imported + "."):
-            names = set()
+            if alias.name == "*":
+                return None
+            names.add(alias.asname or alias.name)
     return names
 
 

@@ -151,6 +151,8 @@ def heavy_import_findings(seen: Dict[str, Seen], classifier: Classifier, blamer:
             continue
         node, stmt = found
         names = bound_names(node, name, importer.name, is_package)
+        if not names:
+            continue  # a star import: where it is used cannot be told
         functions, at_import = uses_of(parsed.tree, names)
         if at_import or len(functions) > FEW_FUNCTIONS or (not functions and is_package):
             continue  # needed when imported, used widely, or re-exported by a package

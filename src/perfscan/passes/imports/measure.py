@@ -18,7 +18,7 @@ from perfscan.passes.imports.importtime import ImportNode, find_root, parse_impo
 
 MIN_RUNS = 3
 MAX_RUNS = 8
-# After MIN_RUNS, another round runs only while the last one still lowered some import's
+# After MIN_RUNS, another round runs while one of the last two still lowered some import's
 # minimum by this much: on a busy machine the minimum needs more tries to find a quiet moment.
 CONVERGED = 0.05
 CHILD_CAP_SECONDS = 120.0  # one import that hangs must not eat the whole scan budget
@@ -85,12 +85,11 @@ class TargetRuns:
     found: bool = False  # the warm-up printed an importtime line for it
     min_self: Dict[str, int] = field(default_factory=dict)
     min_cumulative: Dict[str, int] = field(default_factory=dict)
-    last_gain: float = 1.0  # how much the last run lowered this import's minimum (a fraction)
+    gains: List[float] = field(default_factory=list)  # how much each run lowered the minimum (a fraction)
 
     def add_run(self, root: ImportNode) -> None:
         before = self.min_cumulative.get(root.name)
-        if before:
-            self.last_gain = max(0.0, (before - root.cumulative_us) / before)
+        self.gains.append(max(0.0, (before - root.cumulative_us) / before) if before else 1.0)
         for node in root.walk():
             if node.cached:
                 continue
@@ -230,7 +229,7 @@ def _measure_once(project: Project, target: TargetRuns, env: Dict[str, str], clo
 
 
 def _still_improving(targets: Sequence[TargetRuns]) -> bool:
-    return any(t.last_gain > CONVERGED for t in targets)
+    return any(max(t.gains[-2:], default=1.0) > CONVERGED for t in targets)
 
 
 def _load_json(path: Path) -> Optional[Dict[str, Any]]:

@@ -5,7 +5,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List
 
 from perfscan.passes.imports.classify import Classifier
 from perfscan.passes.imports.findings import Blamer, Seen
@@ -53,13 +53,13 @@ def tree_document(measurement: Measurement, classifier: Classifier) -> Dict[str,
 
 def _annotated(root: ImportNode, classifier: Classifier) -> Dict[str, Any]:
     doc = root.to_dict()
-    stack: List[Tuple[Dict[str, Any]]] = [(doc,)]
+    stack: List[Dict[str, Any]] = [doc]
     while stack:
-        (node,) = stack.pop()
+        node = stack.pop()
         node["kind"] = classifier.kind(node["name"])
         node["self_ms"] = _ms(node["self_us"])
         node["cumulative_ms"] = _ms(node["cumulative_us"])
-        stack.extend((c,) for c in node["children"])
+        stack.extend(node["children"])
     return doc
 
 
