@@ -117,7 +117,10 @@ def run_scan_command(ns: argparse.Namespace, extra: List[str], exec_command: Seq
         result, out_dir = run_scan(settings, progress)
         if not settings.quiet:
             if result.findings:
-                print(top_table(result), file=sys.stderr)
+                print(top_table(result, colour=progress.colour), file=sys.stderr)
+            for name, p in result.passes.items():
+                for a in p.artifacts:
+                    print(f"artifact: {a.path}" + (f"  (open: {a.open_with})" if a.open_with else ""), file=sys.stderr)
             print(f"report: {out_dir / 'scan-report.md'} (and scan-report.json)", file=sys.stderr)
         print(summary_line(result))
         if settings.fail_on and any(at_or_above(r.severity, settings.fail_on) for r in result.findings):

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
-# domain -> (absolute band, relative band): a delta must exceed both to count
-NOISE = {"cpu": (3.0, 0.20), "memory": (1.0, 0.10), "import": (25.0, 0.25), "async": (0.0, 0.0)}
+# domain -> (absolute band, relative band): a delta must exceed both to count. CPU compares each
+# function's attributable seconds (a share moves when another function gets faster).
+NOISE = {"cpu": (0.05, 0.25), "memory": (1.0, 0.10), "import": (25.0, 0.25), "async": (0.0, 0.0)}
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,17 @@ def compare(base: Dict[str, Any], head: Dict[str, Any]) -> List[Change]:
     used_base: set = set()
     take(lambda f: (f.get("domain"), _target(f), f.get("pattern")))
     take(lambda f: (f.get("domain"), _target(f)))
+    base_seconds = _cpu_seconds(base)
     for j, f in enumerate(head_f):
-        if j not in used:
+        if j in used:
+            continue
+        seen = base_seconds.get(_target(f)) if f.get("domain") == "cpu" else None
+        if seen is not None:
+            # it ran before too, under the reporting threshold: new only if it got slower
+            worse = significant("cpu", seen, _seconds(f))
+            changes.append(Change("worsened" if worse and _seconds(f) > seen else "unchanged", "cpu", _target(f),
+                                  str(f.get("pattern")), None, f))
+        else:
             changes.append(Change("new", str(f.get("domain")), _target(f), str(f.get("pattern")), None, f))
     for i, f in enumerate(base_f):
         if i not in used_base:
@@ -84,9 +94,25 @@ def _value(f: Dict[str, Any]) -> float:
         return 0.0
 
 
+def _cpu_seconds(report: Dict[str, Any]) -> Dict[str, float]:
+    data = ((report.get("passes") or {}).get("cpu") or {}).get("data") or {}
+    funcs = data.get("functions") or {}
+    return {str(k): float(v) for k, v in funcs.items() if isinstance(v, (int, float))}
+
+
+def _seconds(f: Dict[str, Any]) -> float:
+    try:
+        return float((f.get("details") or {}).get("attributable_seconds"))
+    except (TypeError, ValueError):
+        return _value(f)
+
+
 def _changed(b: Dict[str, Any], h: Dict[str, Any]) -> Change:
     domain = str(h.get("domain"))
     bv, hv = _value(b), _value(h)
+    if domain == "cpu" and (b.get("details") or {}).get("attributable_seconds") is not None \
+            and (h.get("details") or {}).get("attributable_seconds") is not None:
+        bv, hv = _seconds(b), _seconds(h)
     if significant(domain, bv, hv):
         kind = "worsened" if hv > bv else "improved"
     else:

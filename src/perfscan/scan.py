@@ -83,13 +83,13 @@ def run_scan(settings: Settings, progress: Progress) -> Tuple[ScanResult, Path]:
         asyncio_debug = "async" in settings.passes and _has_async_code(project)
         timing = None
         if needs_tests:
-            progress.say("collecting and timing the tests" if not settings.exec_command else "profiling a command")
+            progress.begin("collecting and timing the tests" if not settings.exec_command else "preparing the command")
             # the plain timing run doubles as the asyncio debug-mode run: no profiler inflates the slow callbacks
             options = {"asyncio_debug": "1"} if asyncio_debug else None
             target, timing = select_target(settings, project, workdir, probe_path, max(5.0, remaining() * TIMING_SLICE), options)
         else:
             target = Target((), tuple(settings.pytest_args), "none", 0, "no test pass selected")
-        progress.say(f"target: {target.note or target.mode}")
+        progress.end(f"target: {target.note or target.mode}") if needs_tests else progress.say(f"target: {target.note or target.mode}")
 
         results: Dict[str, PassResult] = {}
         order = [d for d in ("cpu", "memory", "import", "async") if d in settings.passes]
@@ -106,7 +106,7 @@ def run_scan(settings: Settings, progress: Progress) -> Tuple[ScanResult, Path]:
                 results[domain] = PassResult(domain, "timed-out", 0.0, "the scan's budget was spent before this pass could start")
                 continue
             ctx = PassContext(settings, project, deployment, target, workdir, probe_path, out_dir, timeout_for(domain))
-            progress.say(f"{domain} pass: running (up to {ctx.timeout:.0f} s)")
+            progress.begin(f"{domain} pass (up to {ctx.timeout:.0f} s)")
             t0 = time.monotonic()
             try:
                 if domain == "cpu":
@@ -130,7 +130,7 @@ def run_scan(settings: Settings, progress: Progress) -> Tuple[ScanResult, Path]:
             except Exception as exc:  # a pass that breaks is recorded; the others go on
                 res = PassResult(domain, "failed", time.monotonic() - t0, f"internal error in the {domain} pass: {type(exc).__name__}: {exc}")
             results[domain] = res
-            progress.say(f"{domain} pass: {res.status} in {res.seconds:.1f} s, {len(res.findings)} finding(s)"
+            progress.end(f"{domain} pass: {res.status} in {res.seconds:.1f} s, {len(res.findings)} finding(s)"
                          + (f" ({res.error[:120]})" if res.error else ""))
 
         findings = [f for r in results.values() for f in r.findings]

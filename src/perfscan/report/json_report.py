@@ -34,6 +34,17 @@ def finding_dict(r: RankedFinding) -> Dict[str, Any]:
     }
 
 
+def _jsonable(value: Any) -> Any:
+    """Section data as plain JSON values (anything else becomes its string)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
 def summary_counts(result: ScanResult) -> Dict[str, int]:
     counts = {d: 0 for d in DOMAINS}
     for r in result.findings:
@@ -59,7 +70,8 @@ def to_dict(result: ScanResult) -> Dict[str, Any]:
                    "mode": result.target.mode, "collected": result.target.collected, "note": result.target.note,
                    "exec": list(result.target.exec_command), "changed": list(result.target.neutralized)},
         "passes": {name: {"status": p.status, "seconds": round(p.seconds, 2), "error": p.error or None,
-                          "notes": list(p.notes), "artifacts": [str(a.path) for a in p.artifacts]}
+                          "notes": list(p.notes), "artifacts": [str(a.path) for a in p.artifacts],
+                          "data": _jsonable(p.data)}
                    for name, p in result.passes.items()},
         "findings": [finding_dict(r) for r in result.findings],
         "summary": {"counts": counts, "by_severity": by_sev,

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import List
 
 from perfscan.models import DOMAIN_TITLES, DOMAINS, ScanResult
+from perfscan.progress import SEVERITY_COLOURS, paint
 from perfscan.report.describe import one_line, target_name
 from perfscan.report.json_report import summary_counts
 
@@ -15,11 +16,19 @@ def summary_line(result: ScanResult) -> str:
     return "[scan] " + " | ".join(parts) + f" | Top: {top}"
 
 
-def top_table(result: ScanResult, limit: int = 10) -> str:
+def top_table(result: ScanResult, limit: int = 10, colour: bool = False) -> str:
     rows: List[List[str]] = [["#", "Severity", "Domain", "Target", "Metric", "Pattern"]]
     for r in result.findings[:limit]:
         f = r.finding
         rows.append([str(r.rank), r.severity, DOMAIN_TITLES.get(f.domain, f.domain), target_name(r)[:60],
                      f.metric.label[:40], f.pattern])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows)
+    lines = []
+    for n, row in enumerate(rows):
+        cells = [c.ljust(w) for c, w in zip(row, widths)]
+        if n == 0:
+            cells = [paint(c, "1", colour) for c in cells]
+        else:
+            cells[1] = paint(cells[1], SEVERITY_COLOURS.get(row[1], ""), colour)
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)

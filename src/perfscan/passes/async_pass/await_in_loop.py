@@ -22,7 +22,7 @@ import ast
 from typing import List, Optional, Set, Tuple
 
 from perfscan.passes.async_pass.dataflow import own_awaits, pure_chain
-from perfscan.passes.async_pass.scope import NESTED_SCOPES, Hit, Scope
+from perfscan.passes.async_pass.scope import NESTED_SCOPES, Hit, Scope, walk
 
 PATTERN = "await-in-loop"
 
@@ -38,28 +38,15 @@ _COMPS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
 
 def _names(target: ast.AST) -> Set[str]:
-    return {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
-
-
-def _loop_body_nodes(body: List[ast.stmt]) -> List[ast.AST]:
-    """Nodes of a loop body, not entering nested loops, comprehensions or defs."""
-    out: List[ast.AST] = []
-    stack: List[ast.AST] = list(body)
-    while stack:
-        node = stack.pop()
-        out.append(node)
-        if isinstance(node, _LOOPS + _COMPS + NESTED_SCOPES):
-            continue
-        stack.extend(ast.iter_child_nodes(node))
-    return out
+    return {n.id for n in walk(target) if isinstance(n, ast.Name)}
 
 
 def _reads(node: ast.AST) -> Set[str]:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return {n.id for n in walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
 def _writes(stmt: ast.AST) -> Set[str]:
-    return {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del))}
+    return {n.id for n in walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del))}
 
 
 def _ordered_receiver(call: ast.Call, fresh: Set[str]) -> bool:
@@ -71,9 +58,12 @@ def _ordered_receiver(call: ast.Call, fresh: Set[str]) -> bool:
 
 
 def _for_loop_hit(scope: Scope, loop: ast.For) -> Optional[Tuple[int, str]]:
-    nodes = _loop_body_nodes(loop.body)
+    body = walk(loop.body, NESTED_SCOPES)
+    if any(isinstance(n, (ast.Return, ast.Yield, ast.YieldFrom)) for n in body):
+        return None  # a search or a generator: the order is the point
+    nodes = walk(loop.body, _LOOPS + _COMPS + NESTED_SCOPES)  # inner loops are judged on their own
     awaits = [n for n in nodes if isinstance(n, ast.Await) and isinstance(n.value, ast.Call)]
-    if not awaits or any(isinstance(n, (ast.Break, ast.Return, ast.Yield, ast.YieldFrom)) for n in nodes):
+    if not awaits or any(isinstance(n, ast.Break) for n in nodes):
         return None
     targets = _names(loop.target)
     reads = [_reads(stmt) for stmt in loop.body]
@@ -83,7 +73,7 @@ def _for_loop_hit(scope: Scope, loop: ast.For) -> Optional[Tuple[int, str]]:
     carried = set()  # names an iteration may leave for the next one
     position = {}
     for index, stmt in enumerate(loop.body):
-        for node in ast.walk(stmt):
+        for node in walk(stmt):
             position[id(node)] = index
         plain = isinstance(stmt, (ast.Assign, ast.AnnAssign))
         if plain and reads[index] & fresh:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 from typing import Iterator, Optional, Set, Tuple
 
-from perfscan.passes.async_pass.scope import NESTED_SCOPES, Scope
+from perfscan.passes.async_pass.scope import NESTED_SCOPES, Scope, walk
 
 
 def pure_chain(node: ast.AST) -> Optional[str]:
@@ -58,16 +58,14 @@ def _targets(node: ast.AST, writes: Set[str], reads: Set[str]) -> None:
 
 def load_chains(node: ast.AST) -> Set[str]:
     """The longest Name/Attribute chains read under `node`."""
+    nodes = walk(node)
+    chains = {id(n): pure_chain(n) for n in nodes if isinstance(n, (ast.Name, ast.Attribute))}
+    inner = {id(n.value) for n in nodes if isinstance(n, ast.Attribute) and chains[id(n)] is not None}
     out: Set[str] = set()
-    stack = [node]
-    while stack:
-        cur = stack.pop()
-        if isinstance(cur, (ast.Name, ast.Attribute)) and isinstance(getattr(cur, "ctx", None), ast.Load):
-            chain = pure_chain(cur)
-            if chain is not None:
-                out.add(chain)
-                continue
-        stack.extend(ast.iter_child_nodes(cur))
+    for n in nodes:
+        chain = chains.get(id(n))
+        if chain is not None and id(n) not in inner and isinstance(n.ctx, ast.Load):  # type: ignore[attr-defined]
+            out.add(chain)
     return out
 
 
@@ -90,7 +88,7 @@ def effects(scope: Scope, stmt: ast.stmt) -> Tuple[Set[str], Set[str]]:
         value = stmt
     if value is not None:
         reads.update(load_chains(value))
-        for node in ast.walk(value):
+        for node in walk(value):
             if isinstance(node, ast.NamedExpr):
                 writes.add(node.target.id)
             elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
@@ -105,9 +103,6 @@ def _module_path(scope: Scope, chain: str) -> bool:
 
 
 def own_awaits(stmt: ast.AST) -> Iterator[ast.Await]:
-    stack = [stmt]
-    while stack:
-        node = stack.pop()
+    for node in walk(stmt, NESTED_SCOPES):
         if isinstance(node, ast.Await):
             yield node
-        stack.extend(c for c in ast.iter_child_nodes(node) if not isinstance(c, NESTED_SCOPES))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Sequence, Set
+from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Sequence, Set, Tuple
 
 from perfscan.passes.async_pass.aliases import Aliases
 from perfscan.passes.async_pass.blocking_calls import BlockingCatalog
@@ -51,19 +51,24 @@ class ModuleInfo:
 
 
 def own_nodes(roots: Sequence[ast.AST], nested: Optional[List[ast.AST]] = None) -> List[ast.AST]:
-    """Every node under `roots` outside nested defs, lambdas and classes (collected in `nested`).
+    """Every node under `roots` outside nested defs, lambdas and classes (collected in `nested`)."""
+    return walk(roots, NESTED_SCOPES, nested)
 
-    The walk inlines ast.iter_child_nodes and skips expression contexts: it is the pass's
-    innermost loop, run once per function.
+
+def walk(roots: Any, skip: Tuple[type, ...] = (), skipped: Optional[List[ast.AST]] = None) -> List[ast.AST]:
+    """Every node under `roots` (a node or a list), not entering nodes of the `skip` types.
+
+    ast.walk with ast.iter_child_nodes inlined and expression contexts left out: this is the
+    innermost loop of the pass, and the inlined form is about twice as fast.
     """
     out: List[ast.AST] = []
-    stack = list(roots)
-    AST, scopes, contexts = ast.AST, NESTED_SCOPES, ast.expr_context
+    stack = list(roots) if isinstance(roots, list) else [roots]
+    AST, contexts = ast.AST, ast.expr_context
     while stack:
         node = stack.pop()
-        if isinstance(node, scopes):
-            if nested is not None:
-                nested.append(node)
+        if skip and isinstance(node, skip):
+            if skipped is not None:
+                skipped.append(node)
             continue
         out.append(node)
         for name in node._fields:
@@ -234,7 +239,7 @@ def chain(node: ast.AST) -> Optional[str]:
 
 def names_read(node: ast.AST) -> Set[str]:
     """Base names read anywhere under `node` (nested lambdas included: they read them too)."""
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return {n.id for n in walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
 def call_text(call: ast.Call, limit: int = 60) -> str:

@@ -22,7 +22,7 @@ import ast
 import re
 from typing import Iterable, List, Optional
 
-from perfscan.passes.async_pass.scope import Hit, Scope
+from perfscan.passes.async_pass.scope import Hit, Scope, walk
 
 PATTERN = "unbounded-gather"
 
@@ -106,13 +106,13 @@ def check(scope: Scope) -> Optional[Hit]:
     if not hits:
         return None
     # A limiter in this function, or in the coroutine it fans out to, bounds the concurrency.
-    body = list(ast.walk(scope.node))
+    body = walk(scope.node)
     if _mentions_limiter(body):
         return None
     for _, spread in hits:
         for callee in _callees(spread):
             for fn in scope.mod.functions_by_name.get(callee, ()):
-                if _mentions_limiter(ast.walk(fn)):
+                if _mentions_limiter(walk(fn)):
                     return None
     first = min(call.lineno for call, _ in hits)
     return Hit(

@@ -69,6 +69,10 @@ def run_cpu_pass(ctx: PassContext) -> Tuple[PassResult, Profile]:
         "threads": threads,
         "functions_seen": len(profile.functions),
         "top": _top_table(profile),
+        # every project function's attributable seconds: `perfscan diff` compares absolute time, since
+        # shares shift when another function gets faster
+        "functions": {f"{f.module}:{f.qualname}": round(f.attributable(), 6)
+                      for f in sorted(profile.functions.values(), key=lambda f: f.attributable(), reverse=True)[:2000]},
     }
     return PassResult("cpu", status, time.monotonic() - start, error, tuple(findings), tuple(artifacts), tuple(notes), section), profile
 

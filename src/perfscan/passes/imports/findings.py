@@ -88,7 +88,7 @@ class Blamer:
     def blame(self, seen: Seen) -> Blame:
         pair = self.importer(seen)
         if pair is None:
-            return Blame(f"`import {seen.target}`", None)
+            return Blame(f"the entry import (import {seen.target})", None)
         importer, child = pair
         rel = self.classifier.relative(importer.name) or importer.name
         if importer.name.startswith(child.name + "."):

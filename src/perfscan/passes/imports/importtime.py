@@ -102,6 +102,7 @@ def build_tree(lines: List[_Line]) -> List[ImportNode]:
     # Cached nodes wait apart, so a misplaced one can never block the timed tree.
     waiting: List[Tuple[ImportNode, Optional[int]]] = []  # node, bound on its depth when unsure
     seq: Dict[int, int] = {}  # id(node) -> line order, to keep adopted cached lines in place
+    top: List[ImportNode] = []  # cached lines at depth 0: no line can adopt them
     for line in lines:
         if line.cached:
             node = ImportNode(line.name, 0, 0, 0, cached=True)
@@ -131,12 +132,15 @@ def build_tree(lines: List[_Line]) -> List[ImportNode]:
                 cached.depth = min(bound, depth + 1)
             if cached.depth > depth:
                 node.children.append(cached)
+            elif cached.depth == 0:
+                top.append(cached)
             else:
                 still.append((cached, None))
         waiting = still
         if any(c.cached for c in node.children):
             node.children.sort(key=lambda c: seq[id(c)])
         pending.append(node)
+    pending.extend(top)
     pending.extend(cached for cached, _ in waiting)
     pending.sort(key=lambda n: seq[id(n)])
     for root in pending:

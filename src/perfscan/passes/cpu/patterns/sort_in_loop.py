@@ -21,6 +21,13 @@ from perfscan.passes.cpu.patterns.base import FunctionFacts, Match, builtin
 ID = "sort-in-loop"
 
 
+def _concatenated(node: ast.AST) -> list:
+    """`acc + [x]` sorts what `acc` carries across iterations: look at every operand."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _concatenated(node.left) + _concatenated(node.right)
+    return [node]
+
+
 def match(facts: FunctionFacts) -> Optional[Match]:
     for site in walk_with_loops(facts.node):
         node = site.node
@@ -33,9 +40,11 @@ def match(facts: FunctionFacts) -> Optional[Match]:
             subject = node.func.value
         if subject is None:
             continue
-        name = root_name(subject)
-        if name is None or name in site.per_iteration():
+        roots = [root_name(part) for part in _concatenated(subject)]
+        carried = [n for n in roots if n is not None and n not in site.per_iteration()]
+        if not carried:
             continue
+        name = carried[0]
         secs = facts.callee_seconds(builtin("builtins.sorted", "'sort' of 'list'"))
         return Match(ID, node.lineno, f"`{name}` is sorted on every iteration (line {node.lineno}): "
                      "sort once after the loop, or keep it ordered with bisect.insort", secs)

@@ -1,0 +1,139 @@
+"""CI gates, diffs, SARIF, exec: perfscan where its users already work."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from conftest import REPO, assert_unchanged, load_report, needs_corpus, run_perfscan, tree_state, write_project
+
+HOT_LIB = {
+    "pyproject.toml": "[project]\nname = 'hot'\nversion = '1'\n",
+    "hot/__init__.py": "",
+    "hot/core.py": (
+        "def slow_unique(xs):\n"
+        "    out = []\n"
+        "    for x in xs:\n"
+        "        if x not in out:\n"
+        "            out.append(x)\n"
+        "    return out\n"
+    ),
+    "tests/test_core.py": "from hot.core import slow_unique\n\ndef test_u():\n    assert len(slow_unique([i % 2000 for i in range(20000)])) == 2000\n",
+}
+
+
+@pytest.fixture(scope="module")
+def hot_scan(tmp_path_factory):
+    root = write_project(tmp_path_factory.mktemp("hot") / "hot", HOT_LIB)
+    proc = run_perfscan(str(root), "--runner", sys.executable, "--passes", "cpu,async", "--format", "sarif", "--fail-on", "critical")
+    return root, proc
+
+
+def test_fail_on_reached_exits_1(hot_scan):
+    root, proc = hot_scan
+    assert proc.returncode == 1, proc.stderr
+    assert load_report(root)["findings"][0]["severity"] == "critical"
+    assert proc.stdout.strip().startswith("[scan] ")
+
+
+def test_fail_on_not_reached_exits_0(tmp_path):
+    root = write_project(tmp_path / "calm", {"pyproject.toml": "[project]\nname='calm'\nversion='1'\n", "calm/__init__.py": "X = 1\n",
+                                             "tests/test_x.py": "def test_x():\n    assert 1\n"})
+    proc = run_perfscan(str(root), "--runner", sys.executable, "--passes", "cpu,async", "--fail-on", "low")
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_sarif_validates_against_the_schema(hot_scan):
+    root, _ = hot_scan
+    sarif = json.loads((root / ".codeflash" / "scan-report.sarif").read_text())
+    schema = json.loads((REPO / "tests" / "data" / "sarif-schema-2.1.0.json").read_text())
+    jsonschema.validate(sarif, schema)
+    result = sarif["runs"][0]["results"][0]
+    assert result["ruleId"] == "quadratic-membership" and result["level"] == "error"
+    loc = result["locations"][0]["physicalLocation"]
+    assert loc["artifactLocation"]["uri"] == "hot/core.py" and loc["region"]["startLine"] == 4
+
+
+def test_quiet_prints_only_the_summary_line(tmp_path):
+    root = write_project(tmp_path / "hot", HOT_LIB)
+    proc = run_perfscan(str(root), "--runner", sys.executable, "--passes", "async", "--quiet")
+    assert proc.returncode == 0
+    assert proc.stderr == ""
+    assert len(proc.stdout.splitlines()) == 1 and proc.stdout.startswith("[scan] CPU: 0 targets")
+
+
+def test_exec_profiles_a_script(tmp_path):
+    root = write_project(tmp_path / "app", {
+        "pyproject.toml": "[project]\nname='app'\nversion='1'\n",
+        "app/__init__.py": "",
+        "app/work.py": "def crunch(n):\n    acc = []\n    for i in range(n):\n        acc = sorted(acc + [i % 97])\n    return len(acc)\n",
+        "bench.py": "import sys\nfrom app.work import crunch\n\nif __name__ == '__main__':\n    print(crunch(int(sys.argv[1])))\n",
+    })
+    before = tree_state(root)
+    proc = subprocess.run([sys.executable, "-m", "perfscan", "exec", str(root), "--runner", sys.executable, "--passes", "cpu",
+                           "--", "python", "bench.py", "3000"], cwd=str(root), env={**__import__("os").environ, "PYTHONPATH": str(REPO / "src")},
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    report = load_report(root)
+    assert report["target"]["mode"] == "exec" and report["target"]["exec"] == ["python", "bench.py", "3000"]
+    top = report["findings"][0]
+    assert (top["symbol"], top["file"], top["pattern"]) == ("crunch", "app/work.py", "sort-in-loop")
+    assert_unchanged(before, root)
+
+
+def test_exec_without_command_is_usage_error(tmp_path):
+    proc = run_perfscan("exec", str(tmp_path))
+    assert proc.returncode == 2 and "needs a command" in proc.stderr
+
+
+@needs_corpus
+def test_diff_after_a_fix_shows_the_hotspot_gone_and_nothing_new(corpus_copy, tmp_path):
+    root = corpus_copy("cli_wordfreq")
+    args = ["--runner", sys.executable, "--passes", "cpu"]
+    assert run_perfscan(str(root), *args).returncode == 0
+    base = tmp_path / "base.json"
+    base.write_text((root / ".codeflash" / "scan-report.json").read_text())
+    analysis = root / "src" / "wordfreq" / "analysis.py"
+    fixed = analysis.read_text().replace(
+        '    seen = []\n    for word in words:\n        if word not in seen:\n            seen.append(word)\n    return seen\n',
+        '    seen = {}\n    for word in words:\n        if word not in seen:\n            seen[word] = None\n    return list(seen)\n')
+    assert fixed != analysis.read_text()
+    analysis.write_text(fixed)
+    assert run_perfscan(str(root), *args).returncode == 0
+    head = root / ".codeflash" / "scan-report.json"
+    proc = run_perfscan("diff", str(base), str(head), "--fail-on", "medium")
+    md = proc.stdout
+    row = [ln for ln in md.splitlines() if "unique_words" in ln]
+    assert row and (row[0].startswith("| gone") or row[0].startswith("| improved")), md
+    assert not [ln for ln in md.splitlines() if ln.startswith("| new")], md
+    assert proc.returncode == 0, md
+    data = json.loads(run_perfscan("diff", str(base), str(head), "--json").stdout)
+    assert {c["kind"] for c in data["changes"]} <= {"gone", "improved", "unchanged", "worsened"}
+
+
+def test_diff_flags_a_new_finding(tmp_path):
+    base = {"findings": []}
+    head = {"findings": [{"domain": "cpu", "qualname": "m:f", "pattern": "none", "severity": "high", "metric": {"value": 12.0, "unit": "%"}}]}
+    (tmp_path / "a.json").write_text(json.dumps(base))
+    (tmp_path / "b.json").write_text(json.dumps(head))
+    proc = run_perfscan("diff", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--fail-on", "high")
+    assert proc.returncode == 1 and "| new | high | cpu | m:f" in proc.stdout
+
+
+def test_diff_ignores_changes_inside_the_noise(tmp_path):
+    f = {"domain": "cpu", "qualname": "m:f", "pattern": "none", "severity": "high", "metric": {"value": 12.0, "unit": "%"}}
+    g = dict(f, metric={"value": 12.5, "unit": "%"})
+    (tmp_path / "a.json").write_text(json.dumps({"findings": [f]}))
+    (tmp_path / "b.json").write_text(json.dumps({"findings": [g]}))
+    proc = run_perfscan("diff", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--fail-on", "low")
+    assert proc.returncode == 0 and "| unchanged |" in proc.stdout
+
+
+def test_diff_bad_input_is_usage_error(tmp_path):
+    (tmp_path / "x.json").write_text("not json")
+    proc = run_perfscan("diff", str(tmp_path / "x.json"), str(tmp_path / "x.json"))
+    assert proc.returncode == 2 and "not JSON" in proc.stderr
