@@ -486,7 +486,8 @@ class ProjectBench:
         if peer in peers.missing:
             return (None, None, peers.missing[peer])
         filt = ProjectFilter(self.copy)
-        out = self.ctx.work / "peer-out" / self.name / f"{peer}-{i}"
+        ext = {"pyinstrument": ".json", "scalene": ".json", "py-spy": ".speedscope.json", "cprofile": ".prof"}[peer]
+        out = self.ctx.work / "peer-out" / self.name / f"{peer}-{i}{ext}"
         out.parent.mkdir(parents=True, exist_ok=True)
         pytest_m = ["-m", "pytest", *PYTEST_ARGS]
         if peer == "pyinstrument":
@@ -516,7 +517,7 @@ class ProjectBench:
             elif peer == "py-spy":
                 top = top_speedscope(out, filt)
             else:
-                dump = out.with_suffix(".json")
+                dump = out.with_suffix(".pstats.json")
                 d = run_child([*self.ctx.runner, "-c", PSTATS_DUMP, out, dump], self.copy, self.ctx.env, self.logs,
                               f"pstats-{i}", 120)
                 if not d.ok:

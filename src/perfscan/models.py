@@ -38,6 +38,7 @@ class Settings:
     exec_command: Tuple[str, ...] = ()
     test_command: Optional[str] = None
     origins: Mapping[str, str] = field(default_factory=dict)  # setting name -> where it came from
+    notes: Tuple[str, ...] = ()  # configuration problems perfscan worked around (shown in the report)
 
 
 @dataclass(frozen=True)

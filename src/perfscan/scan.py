@@ -26,6 +26,7 @@ from perfscan.report import write_atomic
 from perfscan.report.json_report import render_json
 from perfscan.report.markdown import render_markdown
 from perfscan import treewatch
+from perfscan.sources import skipped_sources
 from perfscan.target import select_target
 
 # Share of the remaining budget each pass may use; unused time flows to the passes after it.
@@ -135,7 +136,8 @@ def run_scan(settings: Settings, progress: Progress) -> Tuple[ScanResult, Path]:
 
         findings = [f for r in results.values() for f in r.findings]
         ranked = rank(findings, deployment.model, settings.startup)
-        warnings: List[str] = list(project.notes)
+        warnings: List[str] = list(settings.notes) + list(project.notes)
+        warnings += [f"source file {note}" for note in skipped_sources(project.root)]
         if timing is not None:
             failed = timing.failed_tests()
             if failed:

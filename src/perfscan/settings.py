@@ -4,7 +4,7 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Tuple
 
 from perfscan.errors import UsageError
 from perfscan.models import DOMAINS, SEVERITIES, Settings
@@ -96,6 +96,7 @@ def load_settings(path: Path, cli: Mapping[str, Any]) -> Settings:
     root = path
     values: Dict[str, Any] = {}
     origins: Dict[str, str] = {}
+    notes: List[str] = []
 
     setup_path = root / ".codeflash" / "setup.md"
     if setup_path.is_file():
@@ -104,12 +105,18 @@ def load_settings(path: Path, cli: Mapping[str, Any]) -> Settings:
         except OSError as exc:
             raise UsageError(f"cannot read {setup_path}: {exc.strerror}; fix its permissions or remove it") from None
         setup = parse_setup_md(text)
+        if not setup and text.strip():
+            notes.append(".codeflash/setup.md has no Runner, Test command, Profilers or Project root line; it was ignored")
         runner = setup.get("runner")
         if runner:
             try:
                 shlex.split(runner)
             except ValueError:
-                raise UsageError(f"{setup_path}: the runner {runner!r} is not a valid command line; fix the file or pass --runner") from None
+                # configuration, not code: a runner that does not split is ignored, never run
+                notes.append(f".codeflash/setup.md: the runner {runner!r} is not a valid command line and was ignored; "
+                             "fix the file or pass --runner")
+                runner = None
+        if runner:
             values["runner"] = runner
             origins["runner"] = ".codeflash/setup.md"
         command = setup.get("test_command")
@@ -137,4 +144,4 @@ def load_settings(path: Path, cli: Mapping[str, Any]) -> Settings:
         # a relative --out is relative to where the user stands; from pyproject, to the project
         base = Path.cwd() if origins.get("out") == "command line" else root
         values["out"] = (base / out).resolve()
-    return Settings(path=root, origins=origins, **values)
+    return Settings(path=root, origins=origins, notes=tuple(notes), **values)

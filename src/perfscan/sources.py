@@ -172,3 +172,14 @@ def functions_in(tree: ast.Module) -> List[FunctionInfo]:
 
     visit(tree, "")
     return out
+
+
+def skipped_sources(root: Path) -> List[str]:
+    """Notes for the project files some stage tried to read and could not (cached reads only)."""
+    base = os.path.realpath(root)
+    out = []
+    for parsed in _PARSE_CACHE.values():
+        if parsed.note and os.path.realpath(parsed.path).startswith(base + os.sep):
+            rel = relative_posix(Path(os.path.realpath(parsed.path)), Path(base)) or str(parsed.path)
+            out.append(parsed.note.replace(str(parsed.path), rel))
+    return sorted(set(out))

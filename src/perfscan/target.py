@@ -56,10 +56,20 @@ def select_target(settings: Settings, project: Project, workdir: Path, probe_pat
         return Target((), pytest_args, "none", 0, note), run
     neutralized = run.neutralized()
     err_note = f"; {len(errors)} collection error(s): {'; '.join(errors[:2])}" if errors else ""
+    outcomes = (run.read("outcomes.json") or {}).get("tests") or {}
+    crashed = run.child.returncode is not None and not run.child.timed_out and run.child.returncode not in (0, 1, 5)
+    if crashed:
+        # the process died inside a test (os._exit, a signal): leave that test out, keep the rest
+        culprit = next((n for n in nodeids if n not in outcomes), None)
+        rest = tuple(n for n in nodeids if n != culprit)
+        note = (f"the test process {run.child.describe_exit()} during {culprit or 'the run'}; "
+                f"profiling the other {len(rest)} test(s) without it" + err_note)
+        if not rest:
+            return Target((), pytest_args, "none", len(nodeids), note), run
+        return Target(rest, pytest_args, "selected", len(nodeids), note, neutralized=neutralized), run
     if not run.child.timed_out:
         return Target(nodeids, pytest_args, "all", len(nodeids), f"the whole suite ({len(nodeids)} tests) runs within the time slice" + err_note,
                       neutralized=neutralized), run
-    outcomes = (run.read("outcomes.json") or {}).get("tests") or {}
     chosen = pick_fast_tests(outcomes, slice_seconds / 3)
     if not chosen:
         # nothing finished in the slice: profile the first test alone rather than nothing

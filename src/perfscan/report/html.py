@@ -11,10 +11,12 @@ Reports only format: this module reads the artifacts the passes wrote, it runs n
 """
 from __future__ import annotations
 
+import ast
 import json
 import marshal
 import os
 import re
+import tokenize
 from collections import defaultdict
 from html import escape
 from pathlib import Path, PurePosixPath
@@ -24,7 +26,7 @@ from perfscan.models import DOMAIN_TITLES, DOMAINS, SEVERITIES, ScanResult
 from perfscan.report.describe import PATTERN_WORDS, target_name
 from perfscan.report.html_assets import CSS, JS
 from perfscan.report.json_report import to_dict
-from perfscan.sources import functions_in, is_project_path, module_name, parse_source, relative_posix
+from perfscan.sources import functions_in, is_project_path, is_test_file, module_name, relative_posix
 
 # Icicle chart: frames below this share of the chart are pruned, the tree stops at this depth,
 # and it holds at most this many frames (a page that opens fast whatever the profile).
@@ -37,6 +39,7 @@ WATERFALL_MIN_MS = 1.0
 WATERFALL_MAX_ROWS = 60
 MEMORY_MAX_ROWS = 20
 MAX_TESTS_IN_DATA = 200
+_MAX_PARSE_BYTES = 1_000_000  # bigger files keep cProfile's bare function names
 
 # Frames of the test harness: their callees are the roots of the chart.
 _HARNESS = ("/_pytest/", "/pluggy/", "/perfscan_probe/", "/perfscan/probe/", "/pytest/__main__.py")
@@ -87,59 +90,88 @@ class _Frames:
         self.root = Path(os.path.realpath(root))
         self.source_roots = [Path(os.path.realpath(p)) for p in source_roots] or [self.root]
         self.exclude = tuple(exclude)
-        self._funcs: Dict[str, Any] = {}
+        self._funcs: Dict[str, List[Tuple[str, str, int, int, int]]] = {}
         self._cache: Dict[Key, Tuple[str, str, str, str]] = {}
+        self._kinds: Dict[Key, Tuple[str, str, str, Optional[Path]]] = {}
 
     def info(self, key: Key) -> Tuple[str, str, str, str]:
         """(qualname, short name, kind, where); kind: project, test, library, stdlib, builtin, harness."""
         found = self._cache.get(key)
         if found is None:
-            found = self._cache[key] = self._info(key)
+            file, line, name = key
+            kind, mod, rel, real = self.classify(key)
+            if kind == "builtin":
+                short = _builtin_name(name)
+                found = (short, short, kind, "")
+            elif real is None:
+                found = (f"{mod}:{name}", name, kind, "")
+            else:
+                found = self._named(real, mod, line, name, kind, rel)
+            self._cache[key] = found
         return found
 
-    def _info(self, key: Key) -> Tuple[str, str, str, str]:
+    def kind(self, key: Key) -> str:
+        return self.classify(key)[0]
+
+    def classify(self, key: Key) -> Tuple[str, str, str, Optional[Path]]:
+        """(kind, module, where to show, file to read for qualified names) from the path alone."""
+        found = self._kinds.get(key)
+        if found is None:
+            found = self._kinds[key] = self._classify(key)
+        return found
+
+    def _classify(self, key: Key) -> Tuple[str, str, str, Optional[Path]]:
         file, line, name = key
         if file == "~" or not file:
-            short = _builtin_name(name)
-            return short, short, "builtin", ""
+            return "builtin", "", "", None
         if file.startswith("<"):
-            inner = file.strip("<>").replace("frozen ", "")
-            return f"{inner}:{name}", name, "stdlib", ""
+            return "stdlib", file.strip("<>").replace("frozen ", ""), "", None
         posix = file.replace("\\", "/")
         if any(h in posix for h in _HARNESS):
-            return f"{_module_from_path(posix)[0]}:{name}", name, "harness", ""
+            return "harness", _module_from_path(posix)[0], "", None
         path = Path(file) if os.path.isabs(file) else self.root / file
         real = Path(os.path.realpath(path))
         rel = relative_posix(real, self.root)
         if rel is not None and not rel.startswith(".."):
-            if is_project_path(rel, self.exclude):
-                return self._project(real, rel, line, name)
             parts = PurePosixPath(rel).parts
+            if is_project_path(rel, self.exclude):
+                return "project", module_name(real, self.source_roots) or rel[:-3].replace("/", "."), rel, real
             if not any(p in ("site-packages", "dist-packages") for p in parts):
                 mod = rel[:-3].replace("/", ".") if rel.endswith(".py") else rel
-                return f"{mod}:{name}", name, "test", f"{rel}:{line}"
+                testy = is_test_file(parts[-1]) or any(p in ("tests", "test", "testing") for p in parts[:-1])
+                return ("test" if testy else "library"), mod, rel, real
         mod, kind = _module_from_path(posix)
-        return f"{mod}:{name}", name, kind, ""
+        return kind, mod, PurePosixPath(posix).name, real
 
-    def _project(self, path: Path, rel: str, line: int, name: str) -> Tuple[str, str, str, str]:
-        if rel not in self._funcs:
-            parsed = parse_source(path)
-            mod = module_name(path, self.source_roots) or rel[:-3].replace("/", ".")
-            self._funcs[rel] = (mod, functions_in(parsed.tree) if parsed.tree is not None else [])
-        mod, funcs = self._funcs[rel]
+    def _named(self, path: Path, mod: str, line: int, name: str, kind: str, rel: str) -> Tuple[str, str, str, str]:
+        """Qualify `name` with its class (`Counter.update`); fold comprehensions and lambdas into their def."""
+        funcs = self._functions(path)
         fn = None
-        if name.startswith("<"):  # comprehension, lambda: folded into the def that holds it
-            holders = [f for f in funcs if f.first_line <= line <= f.end_lineno]
-            fn = max(holders, key=lambda f: f.first_line) if holders else None
+        if name.startswith("<"):
+            holders = [f for f in funcs if f[2] <= line <= f[4]]
+            fn = max(holders, key=lambda f: f[2]) if holders else None
             if fn is None:
-                return f"{mod}:<module>", "<module>", "project", f"{rel}:{line}"
+                return f"{mod}:<module>", "<module>", kind, f"{rel}:{line}" if rel else ""
         else:
-            exact = [f for f in funcs if f.name == name and line in (f.first_line, f.lineno)]
-            holders = exact or [f for f in funcs if f.name == name and f.first_line <= line <= f.end_lineno]
-            fn = holders[0] if holders else None
-        if fn is None:
-            return f"{mod}:{name}", name, "project", f"{rel}:{line}"
-        return f"{mod}:{fn.qualname}", fn.qualname, "project", f"{rel}:{fn.lineno}"
+            exact = [f for f in funcs if f[1] == name and line in (f[2], f[3])]
+            fn = (exact or [f for f in funcs if f[1] == name and f[2] <= line <= f[4]] or [None])[0]
+        qual, def_line = (fn[0], fn[3]) if fn else (name, line)
+        return f"{mod}:{qual}", qual, kind, f"{rel}:{def_line}" if rel else ""
+
+    def _functions(self, path: Path) -> List[Tuple[str, str, int, int, int]]:
+        """(qualname, name, first line, def line, end line) of every def in a file; empty if unreadable."""
+        key = str(path)
+        if key not in self._funcs:
+            funcs: List[Tuple[str, str, int, int, int]] = []
+            try:
+                if path.suffix == ".py" and path.stat().st_size <= _MAX_PARSE_BYTES:
+                    with tokenize.open(str(path)) as fh:
+                        tree = ast.parse(fh.read())
+                    funcs = [(f.qualname, f.name, f.first_line, f.lineno, f.end_lineno) for f in functions_in(tree)]
+            except (OSError, SyntaxError, ValueError, UnicodeDecodeError, LookupError, RecursionError, MemoryError):
+                funcs = []
+            self._funcs[key] = funcs
+        return self._funcs[key]
 
 
 def _builtin_name(name: str) -> str:
@@ -217,7 +249,7 @@ class _CallTree:
         self.min_time = 0.0
 
     def _harness(self) -> FrozenSet[Key]:
-        kind = {k: self.frames.info(k)[2] for k in self.stats}
+        kind = {k: self.frames.kind(k) for k in self.stats}
         harness = {k for k, kd in kind.items() if kd == "harness"}
         changed = True
         while changed:  # library code only the harness calls is the harness's too
@@ -421,6 +453,21 @@ def _value_text(v: Any) -> str:
     return text if len(text) <= 600 else text[:600] + "…"
 
 
+_DETAIL_LABELS = {
+    "def_line": ("Defined at line", ""), "own_pct": ("Own time", "%"), "cumulative_pct": ("Cumulative time", "%"),
+    "calls": ("Calls", ""), "primitive_calls": ("Primitive calls", ""), "callers": ("Top callers", ""),
+    "attributable_seconds": ("Attributable time", " s"), "phase_seconds": ("Attributable by phase (s)", ""),
+}
+
+
+def _detail(key: str, value: Any) -> Tuple[str, str]:
+    """A finding's `details` entry as (label, text)."""
+    label, unit = _DETAIL_LABELS.get(key, (key.replace("_", " ").capitalize(), ""))
+    if isinstance(value, int) and not isinstance(value, bool) and key != "def_line":
+        return label, f"{value:,}{unit}"
+    return label, _value_text(value) + (unit if isinstance(value, (int, float)) and not isinstance(value, bool) else "")
+
+
 def _header(result: ScanResult, report: Dict[str, Any]) -> str:
     project, dep, target = result.project, result.deployment, result.target
     tests = len(target.tests)
@@ -539,7 +586,8 @@ def _findings_table(result: ScanResult, report: Dict[str, Any], charted: Mapping
         for k, v in (r.get("details") or {}).items():
             if v in (None, "", [], {}):
                 continue
-            items.append((str(k).replace("_", " "), f'<span class="dv">{e(_value_text(v))}</span>'))
+            label, text = _detail(str(k), v)
+            items.append((label, f'<span class="dv">{e(text)}</span>'))
         dl = "".join(f"<div><dt>{e(k)}</dt><dd>{v}</dd></div>" for k, v in items)
         link = (f'<p><a class="show" href="#{chart}" data-rank="{rank}">Show in the {e(_CHART_NAMES[chart])}</a></p>'
                 if chart else "")
@@ -552,11 +600,11 @@ def _findings_table(result: ScanResult, report: Dict[str, Any], charted: Mapping
 _CHART_NAMES = {"flame": "CPU chart", "waterfall": "import waterfall", "memory": "memory chart"}
 
 
-def _flame_section(result: ScanResult, tree: Optional[Dict[str, Any]]) -> str:
+def _flame_section(result: ScanResult, tree: Optional[Dict[str, Any]], problem: Optional[str] = None) -> str:
     cpu = result.passes.get("cpu")
     head = '<section id="flame" aria-labelledby="flame-h"><div class="sec-head"><h2 id="flame-h">CPU: where the profiled tests spend time</h2></div>'
     if tree is None:
-        why = ("the CPU pass did not run" if cpu is None else
+        why = problem or ("the CPU pass did not run" if cpu is None else
                f"the CPU pass {cpu.status}" + (f": {cpu.error}" if cpu.error else "") if cpu.status != "ok" else
                "no profile (cpu.pstats) was found next to the report")
         return head + f'<p class="empty">No chart: {e(why)}.</p></section>'
@@ -579,12 +627,13 @@ def _flame_section(result: ScanResult, tree: Optional[Dict[str, Any]]) -> str:
             '<p id="flame-info" class="info" aria-live="polite">Hover or focus a bar for its details.</p></section>')
 
 
-def _waterfall_section(result: ScanResult, finding_ranks: Mapping[str, int]) -> str:
+def _waterfall_section(result: ScanResult, waterfall: Tuple[List[Dict[str, Any]], float, str],
+                       finding_ranks: Mapping[str, int], problem: Optional[str] = None) -> str:
     imp = result.passes.get("import")
     head = '<section id="waterfall" aria-labelledby="wf-h"><div class="sec-head"><h2 id="wf-h">Import time: the slow part of the import tree</h2></div>'
-    rows, scale, how = waterfall_rows(result)
+    rows, scale, how = waterfall
     if not rows or scale <= 0:
-        why = ("the import pass did not run" if imp is None else
+        why = problem or ("the import pass did not run" if imp is None else
                f"the import pass {imp.status}" + (f": {imp.error}" if imp.error else "") if imp.status != "ok" else
                "no module took long enough to show")
         return head + f'<p class="empty">No waterfall: {e(why)}.</p></section>'
@@ -615,7 +664,8 @@ def _waterfall_section(result: ScanResult, finding_ranks: Mapping[str, int]) -> 
                  f'{_fmt_ms(r["self_ms"])} own' + (f', started at {_fmt_ms(r["start_ms"])}' if how == "tree" else "")
                  + (f'; {r["imported_by"]}' if r.get("imported_by") else ""))
         badge = f'<a class="rank" href="#finding-{rank}" data-rank="{rank}">#{rank}</a>' if rank else ""
-        out.append(f'<div class="wf-row" role="row" data-module="{e(r["name"])}"{f" data-rank={chr(34)}{rank}{chr(34)}" if rank else ""}>'
+        rank_attr = f' data-rank="{rank}"' if rank else ""
+        out.append(f'<div class="wf-row" role="row" data-module="{e(r["name"])}"{rank_attr}>'
                    f'<span class="wf-name" role="rowheader" style="padding-left:{0.4 + 0.9 * r["depth"]:.1f}em" title="{e(title)}">'
                    f'{e(r["name"])}{badge}</span>'
                    f'<span class="wf-track" role="cell"><span class="wf-bar k-{kind}" style="left:{left:.3f}%;width:{width:.3f}%" title="{e(title)}">'
@@ -625,12 +675,12 @@ def _waterfall_section(result: ScanResult, finding_ranks: Mapping[str, int]) -> 
     return "\n".join(out)
 
 
-def _memory_section(result: ScanResult, finding_ranks: Mapping[str, int]) -> str:
+def _memory_section(result: ScanResult, rows: List[Dict[str, Any]], finding_ranks: Mapping[str, int],
+                    problem: Optional[str] = None) -> str:
     mem = result.passes.get("memory")
     head = '<section id="memory" aria-labelledby="mem-h"><div class="sec-head"><h2 id="mem-h">Memory: top allocations alive at the peak</h2></div>'
-    rows = memory_rows(result)
     if not rows:
-        why = ("the memory pass did not run" if mem is None else
+        why = problem or ("the memory pass did not run" if mem is None else
                f"the memory pass {mem.status}" + (f": {mem.error}" if mem.error else "") if mem.status != "ok" else
                "no project function held more than the threshold at the peak")
         return head + f'<p class="empty">No allocations to show: {e(why)}.</p></section>'
@@ -654,6 +704,15 @@ def _memory_section(result: ScanResult, finding_ranks: Mapping[str, int]) -> str
     return "\n".join(out)
 
 
+def _guarded(problems: Dict[str, str], name: str, fn: Any, result: ScanResult, default: Any) -> Any:
+    """A picture that cannot be drawn (an unreadable or odd artifact) says why; the page still renders."""
+    try:
+        return fn(result)
+    except Exception as exc:  # noqa: BLE001 - the page must render whatever the artifacts hold
+        problems[name] = f"could not be drawn ({type(exc).__name__}: {exc})"
+        return default
+
+
 def _contains(tree: Optional[Dict[str, Any]], quals: set) -> set:
     found = set()
     stack = [tree] if tree else []
@@ -672,9 +731,11 @@ def render_html(result: ScanResult) -> str:
     if len(tests) > MAX_TESTS_IN_DATA:
         report["target"]["tests"] = tests[:MAX_TESTS_IN_DATA]
         report["target"]["tests_total"] = len(tests)
-    tree = flame_tree(result)
-    wf_rows = waterfall_rows(result)[0]
-    mem_rows = memory_rows(result)
+    problems: Dict[str, str] = {}
+    tree = _guarded(problems, "flame", flame_tree, result, None)
+    waterfall = _guarded(problems, "waterfall", waterfall_rows, result, ([], 0.0, ""))
+    mem_rows = _guarded(problems, "memory", memory_rows, result, [])
+    wf_rows = waterfall[0]
     in_flame = _contains(tree, {f["qualname"] for f in report["findings"] if f["domain"] == "cpu"})
     wf_names = {r["name"] for r in wf_rows}
     mem_names = {r["function"] for r in mem_rows}
@@ -697,9 +758,9 @@ def render_html(result: ScanResult) -> str:
     body = "\n".join([
         _header(result, report), nav, _summary(result, report),
         _findings_table(result, report, charted),
-        _flame_section(result, tree),
-        _waterfall_section(result, finding_ranks),
-        _memory_section(result, finding_ranks),
+        _flame_section(result, tree, problems.get("flame")),
+        _waterfall_section(result, waterfall, finding_ranks, problems.get("waterfall")),
+        _memory_section(result, mem_rows, finding_ranks, problems.get("memory")),
         f'<footer>Written by perfscan {e(result.tool_version)} on {e(result.date)}. The same findings are in '
         f'<code>scan-report.md</code> and <code>scan-report.json</code>; the full profile is <code>cpu.pstats</code>, '
         f'the import tree <code>imports.json</code>.</footer>',

@@ -8,7 +8,7 @@ Two chains are related when one is a prefix of the other (`self` and `self.db`).
 from __future__ import annotations
 
 import ast
-from typing import Iterator, Optional, Set, Tuple
+from typing import List, Optional, Set, Tuple
 
 from perfscan.passes.async_pass.scope import NESTED_SCOPES, Scope, walk
 
@@ -56,9 +56,9 @@ def _targets(node: ast.AST, writes: Set[str], reads: Set[str]) -> None:
         reads.update(load_chains(node.slice))
 
 
-def load_chains(node: ast.AST) -> Set[str]:
-    """The longest Name/Attribute chains read under `node`."""
-    nodes = walk(node)
+def load_chains(node: ast.AST, nodes: Optional[List[ast.AST]] = None) -> Set[str]:
+    """The longest Name/Attribute chains read under `node` (`nodes`: its walk, if already made)."""
+    nodes = walk(node) if nodes is None else nodes
     chains = {id(n): pure_chain(n) for n in nodes if isinstance(n, (ast.Name, ast.Attribute))}
     inner = {id(n.value) for n in nodes if isinstance(n, ast.Attribute) and chains[id(n)] is not None}
     out: Set[str] = set()
@@ -69,26 +69,27 @@ def load_chains(node: ast.AST) -> Set[str]:
     return out
 
 
-def effects(scope: Scope, stmt: ast.stmt) -> Tuple[Set[str], Set[str]]:
-    """(reads, writes) of one simple statement."""
+def value_of(stmt: ast.stmt) -> Optional[ast.AST]:
+    """The expression a simple statement evaluates (None for `x: int`)."""
+    return getattr(stmt, "value", None) if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Expr)) else stmt
+
+
+def effects(scope: Scope, stmt: ast.stmt, value_nodes: Optional[List[ast.AST]] = None) -> Tuple[Set[str], Set[str]]:
+    """(reads, writes) of one simple statement; `value_nodes` is the walk of its value, if made."""
     reads: Set[str] = set()
     writes: Set[str] = set()
     if isinstance(stmt, ast.Assign):
         for target in stmt.targets:
             _targets(target, writes, reads)
-        value: Optional[ast.AST] = stmt.value
     elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign)):
         _targets(stmt.target, writes, reads)
         if isinstance(stmt, ast.AugAssign):
             reads.update(writes)
-        value = stmt.value
-    elif isinstance(stmt, ast.Expr):
-        value = stmt.value
-    else:
-        value = stmt
+    value = value_of(stmt)
     if value is not None:
-        reads.update(load_chains(value))
-        for node in walk(value):
+        nodes = walk(value) if value_nodes is None else value_nodes
+        reads.update(load_chains(value, nodes))
+        for node in nodes:
             if isinstance(node, ast.NamedExpr):
                 writes.add(node.target.id)
             elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
@@ -102,7 +103,5 @@ def _module_path(scope: Scope, chain: str) -> bool:
     return scope.is_module(chain.split(".")[0])
 
 
-def own_awaits(stmt: ast.AST) -> Iterator[ast.Await]:
-    for node in walk(stmt, NESTED_SCOPES):
-        if isinstance(node, ast.Await):
-            yield node
+def own_awaits(stmt: ast.AST) -> List[ast.Await]:
+    return [node for node in walk(stmt, NESTED_SCOPES) if isinstance(node, ast.Await)]

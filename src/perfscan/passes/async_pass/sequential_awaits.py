@@ -26,8 +26,8 @@ import ast
 from dataclasses import dataclass
 from typing import Iterator, List, Optional, Set
 
-from perfscan.passes.async_pass.dataflow import any_related, effects, own_awaits
-from perfscan.passes.async_pass.scope import Hit, Scope
+from perfscan.passes.async_pass.dataflow import any_related, effects, pure_chain, value_of
+from perfscan.passes.async_pass.scope import Hit, Scope, walk
 
 PATTERN = "sequential-awaits"
 MIN_RUN = 3
@@ -60,7 +60,9 @@ def blocks(scope: Scope) -> Iterator[List[ast.stmt]]:
 def step_of(scope: Scope, stmt: ast.stmt) -> Optional[Step]:
     if not isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Expr)):
         return None
-    awaits = list(own_awaits(stmt))
+    value = value_of(stmt)
+    nodes = walk(value) if value is not None else []  # awaits cannot hide in a lambda or def
+    awaits = [n for n in nodes if isinstance(n, ast.Await)]
     if len(awaits) != 1 or not isinstance(awaits[0].value, ast.Call):
         return None
     call = awaits[0].value
@@ -71,24 +73,25 @@ def step_of(scope: Scope, stmt: ast.stmt) -> Optional[Step]:
     func = call.func
     if isinstance(func, ast.Name) and func.id in scope.local:
         return None  # a local callable may read or write any local state
+    shown = pure_chain(func) or _unparse(func)
     if callee is None:
-        try:
-            callee = ast.unparse(func)
-        except Exception:  # unparse is best effort on odd trees
-            return None
+        callee = shown
     if callee in ENDS_RUN:
         return None
     if isinstance(stmt, ast.Expr) and stmt.value is awaits[0] and not call.args and not call.keywords:
         return None  # `await connect()`: a step whose order is likely the point
-    reads, writes = effects(scope, stmt)
+    reads, writes = effects(scope, stmt, nodes)
     # Module-level, global and nonlocal state may be read by the callees: a write to it is a barrier.
     if any(w.split(".")[0] not in scope.local or w.split(".")[0] in scope.outer_declared for w in writes):
         return None
-    try:
-        shown = ast.unparse(func)
-    except Exception:
-        shown = callee
     return Step(stmt.lineno, callee, shown, reads, writes)
+
+
+def _unparse(node: ast.AST) -> str:
+    try:
+        return ast.unparse(node)
+    except Exception:  # unparse is best effort on odd trees
+        return "<call>"
 
 
 def conflict(a: Step, b: Step) -> bool:

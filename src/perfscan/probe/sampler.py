@@ -1,0 +1,235 @@
+"""CPU sampling: a SIGPROF interval timer (ITIMER_PROF) reads the stacks of every thread.
+
+Why this shape:
+- ITIMER_PROF counts the process's CPU time, not wall time: code that sleeps or waits is not
+  sampled, and the timer's ticks do not depend on where phases start or end, so each phase gets
+  samples in proportion to its CPU time however short it is (no per-phase re-arming).
+- The handler runs in the main thread between bytecodes. Each sample is weighted by the CPU
+  time it stands for, measured, not assumed: the kernel checks CPU timers at its tick (4 ms at
+  HZ=250), so a 1 ms request yields one sample every few ms. The main thread's weight is its
+  thread_time since the last sample; another thread's is its own CPU clock
+  (pthread_getcpuclockid) since the last sample, so a thread blocked in join() or a socket
+  weighs nothing however long its stack stays the same.
+- Aggregated in the probe as (phase, test, stack) -> weight; a stack is a tuple of
+  (code, line) pairs, outermost first. The line of each frame tells the host which call in a
+  function was running when the callee is C code, which has no frame of its own.
+- The handler's own CPU is excluded from the weights (it is the profiler's overhead).
+- A project's own SIGPROF use is respected: if a handler or timer is already installed when
+  sampling would start, the sampler does not start (the caller falls back); the previous
+  handler and timer are restored at the end; SA_RESTART (siginterrupt False) keeps slow system
+  calls in C extensions from failing with EINTR.
+"""
+import signal
+import sys
+import threading
+import time
+
+try:
+    from _thread import get_ident as _get_ident
+except ImportError:  # pragma: no cover
+    _get_ident = threading.get_ident
+
+_thread_clock = getattr(time, "pthread_getcpuclockid", None)
+MAX_DEPTH = 400  # deeper stacks are cut at the outer end (the project's code is at the inner end)
+
+
+def available():
+    """Why sampling cannot run here, or "" when it can."""
+    if not hasattr(signal, "setitimer") or not hasattr(signal, "SIGPROF"):
+        return "this platform has no ITIMER_PROF"
+    if threading.current_thread() is not threading.main_thread():
+        return "signal handlers can only be installed from the main thread"
+    handler = signal.getsignal(signal.SIGPROF)
+    if handler not in (signal.SIG_DFL, signal.SIG_IGN, None):
+        return "SIGPROF already has a handler (%r)" % (handler,)
+    if signal.getitimer(signal.ITIMER_PROF)[0] > 0:
+        return "ITIMER_PROF is already armed"
+    return ""
+
+
+class Sampler:
+    def __init__(self, interval=0.001):
+        self.interval = float(interval)
+        self.stacks = {}  # (phase, test index, stack) -> [seconds, samples]
+        self.tests = []
+        self._test_index = {}
+        self.phase = None
+        self.test = -1
+        self.base = None  # the frame that called start(): frames from it outwards are the runner's
+        self.errors = []
+        self.samples = 0
+        self.sampled_seconds = 0.0
+        self.handler_seconds = 0.0
+        self.thread_samples = 0
+        self.installed = False
+        self._main = _get_ident()
+        self._last_main = 0.0
+        self._last_thread = {}
+        self._prev_handler = None
+        self._prev_timer = (0.0, 0.0)
+        self._replaced_noted = False
+
+    # -- lifetime
+    def install(self):
+        why = available()
+        if why:
+            return why
+        self._prev_handler = signal.getsignal(signal.SIGPROF)
+        self._prev_timer = signal.getitimer(signal.ITIMER_PROF)
+        self._baseline_threads()
+        self._last_main = time.thread_time()
+        signal.signal(signal.SIGPROF, self._handler)
+        try:
+            signal.siginterrupt(signal.SIGPROF, False)
+        except (OSError, ValueError, AttributeError):
+            pass
+        # the timer runs for the whole session: phases shorter than a tick are still sampled
+        # with the probability their CPU time deserves
+        signal.setitimer(signal.ITIMER_PROF, self.interval, self.interval)
+        self.installed = True
+        return ""
+
+    def uninstall(self):
+        if not self.installed:
+            return
+        self.installed = False
+        try:
+            signal.setitimer(signal.ITIMER_PROF, 0.0, 0.0)
+            if signal.getsignal(signal.SIGPROF) == self._handler or self._replaced_noted:
+                signal.signal(signal.SIGPROF, self._prev_handler if self._prev_handler is not None else signal.SIG_DFL)
+            if self._prev_timer[0] > 0:
+                signal.setitimer(signal.ITIMER_PROF, *self._prev_timer)
+        except (OSError, ValueError):
+            pass
+
+    def start(self, nodeid, phase, base=None):
+        if self.installed and signal.getsignal(signal.SIGPROF) != self._handler:
+            # a test replaced the handler and left it: take it back for the next phase
+            if not self._replaced_noted:
+                self.errors.append("%s: a test replaced the SIGPROF handler; sampling resumed at this phase" % nodeid)
+                self._replaced_noted = True
+            signal.signal(signal.SIGPROF, self._handler)
+            signal.setitimer(signal.ITIMER_PROF, self.interval, self.interval)
+        idx = self._test_index.get(nodeid)
+        if idx is None:
+            idx = self._test_index[nodeid] = len(self.tests)
+            self.tests.append(nodeid)
+        self.base = base
+        self.test = idx
+        self.phase = phase
+
+    def stop(self, nodeid, phase):
+        self.phase = None
+        self.base = None
+
+    # -- sampling
+    def _baseline_threads(self):
+        self._last_thread = {}
+        if _thread_clock is None:
+            return
+        for ident in sys._current_frames():
+            if ident != self._main:
+                self._last_thread[ident] = _cpu_of(ident)
+
+    def _handler(self, signum, frame):
+        now = time.thread_time()
+        weight = now - self._last_main
+        phase = self.phase
+        if phase is not None:
+            test = self.test
+            stacks = self.stacks
+            if frame is not None and weight > 0:
+                key = (phase, test, _stack(frame, self.base))
+                entry = stacks.get(key)
+                if entry is None:
+                    stacks[key] = [weight, 1]
+                else:
+                    entry[0] += weight
+                    entry[1] += 1
+                self.samples += 1
+                self.sampled_seconds += weight
+            self._sample_threads(phase, test)
+        elif _thread_clock is not None:
+            for ident in sys._current_frames():
+                if ident != self._main:
+                    self._last_thread[ident] = _cpu_of(ident)
+        end = time.thread_time()
+        self.handler_seconds += end - now
+        self._last_main = end
+
+    def _sample_threads(self, phase, test):
+        frames = sys._current_frames()
+        if len(frames) < 2:
+            return
+        last = self._last_thread
+        stacks = self.stacks
+        others = [(ident, f) for ident, f in frames.items() if ident != self._main]
+        if _thread_clock is None:
+            return  # no per-thread CPU clock: another thread's CPU share cannot be told from its waits
+        for ident, f in others:
+            cpu = _cpu_of(ident)
+            if cpu is None:
+                continue
+            prev = last.get(ident, 0.0)
+            # a new thread (or a reused ident, whose clock restarted) counts from its start
+            weight = cpu - prev if cpu >= prev else cpu
+            last[ident] = cpu
+            if weight <= 0:
+                continue
+            key = (phase, test, _stack(f, None))
+            entry = stacks.get(key)
+            if entry is None:
+                stacks[key] = [weight, 1]
+            else:
+                entry[0] += weight
+                entry[1] += 1
+            self.thread_samples += 1
+            self.sampled_seconds += weight
+
+    # -- output
+    def export(self):
+        """The contract's "samples" object: frames table and weighted stacks (outermost first)."""
+        frames = []
+        index = {}
+        out = []
+        for (phase, test, stack), (seconds, count) in self.stacks.items():
+            encoded = []
+            for code, line in stack:
+                fi = index.get(code)
+                if fi is None:
+                    fi = index[code] = len(frames)
+                    frames.append([code.co_filename, code.co_firstlineno, code.co_name])
+                encoded.append([fi, line])
+            out.append([phase, test, encoded, round(seconds, 9), count])
+        count = self.samples + self.thread_samples
+        return {
+            "timer": "ITIMER_PROF",
+            "interval": self.interval,
+            "mean_interval": (self.sampled_seconds / count) if count else None,
+            "samples": count,
+            "sampled_seconds": round(self.sampled_seconds, 6),
+            "handler_seconds": round(self.handler_seconds, 6),
+            "thread_cpu": _thread_clock is not None,
+            "tests": list(self.tests),
+            "frames": frames,
+            "stacks": out,
+        }
+
+
+def _cpu_of(ident):
+    try:
+        return time.clock_gettime(_thread_clock(ident))
+    except (OSError, ValueError, OverflowError):
+        return None
+
+
+def _stack(frame, base):
+    out = []
+    f = frame
+    n = 0
+    while f is not None and f is not base and n < MAX_DEPTH:
+        out.append((f.f_code, f.f_lineno or 0))
+        f = f.f_back
+        n += 1
+    out.reverse()
+    return tuple(out)
