@@ -240,8 +240,8 @@ def test_flame_tree_from_caller_edges(tmp_path):
     sort = ("~", 0, "<built-in method builtins.sorted>")
     tiny = ("~", 0, "<built-in method builtins.len>")
     stats = {
-        pyfunc: (1, 1, 0.0, 10.0, {}),
-        t_it: (1, 1, 0.0, 10.0, {pyfunc: (1, 1, 0.0, 10.0)}),
+        pyfunc: (1, 1, 0.0, 10.5, {}),
+        t_it: (1, 1, 0.5, 10.5, {pyfunc: (1, 1, 0.5, 10.5)}),
         work: (1, 1, 1.0, 6.0, {t_it: (1, 1, 1.0, 6.0)}),
         comp: (1, 1, 1.0, 5.0, {work: (1, 1, 1.0, 5.0)}),
         sort: (2, 2, 4.0, 4.0, {comp: (1, 1, 2.0, 2.0), helper: (1, 1, 2.0, 2.0)}),
@@ -261,7 +261,7 @@ def test_flame_tree_from_caller_edges(tmp_path):
                         passes={"cpu": PassResult("cpu", "ok", 1.0, artifacts=(Artifact(out / "cpu.pstats", "profile"),))},
                         findings=(), date="2024-01-02", tool_version="0.1.0")
     tree = flame_tree(result)
-    assert tree["t"] == 10.0
+    assert tree["t"] == 10.5
     (test_node,) = tree["c"]  # the harness is left out: the test is the root
     assert test_node["q"] == "tests.test_mod:test_it" and test_node["k"] == "test"
     kids = {c["q"]: c for c in test_node["c"]}
@@ -281,10 +281,14 @@ def test_page_size_stays_small_for_a_big_profile(tmp_path):
     stats = {}
     prev = ("/venv/lib/python3.11/site-packages/_pytest/python.py", 1, "pytest_pyfunc_call")
     stats[prev] = (1, 1, 0.0, 100.0, {})
+    def key(i):  # 50 tests, each the top of a chain of 60 library calls
+        if i < 50:
+            return (str(root / "tests" / "test_big.py"), i, f"test_{i}")
+        return (f"/venv/lib/python3.11/site-packages/lib{i % 50}/m{i}.py", i, f"f{i}")
+
     for i in range(3000):
-        key = (f"/venv/lib/python3.11/site-packages/lib{i % 50}/m{i}.py", i, f"f{i}")
-        caller = prev if i < 50 else (f"/venv/lib/python3.11/site-packages/lib{(i - 50) % 50}/m{i - 50}.py", i - 50, f"f{i - 50}")
-        stats[key] = (1, 1, 0.01, 2.0 * (0.98 ** (i // 50)), {caller: (1, 1, 0.01, 2.0 * (0.98 ** (i // 50)))})
+        caller = prev if i < 50 else key(i - 50)
+        stats[key(i)] = (1, 1, 0.01, 2.0 * (0.98 ** (i // 50)), {caller: (1, 1, 0.01, 2.0 * (0.98 ** (i // 50)))})
     out = root / ".codeflash"
     out.mkdir()
     (out / "cpu.pstats").write_bytes(marshal.dumps(stats))
@@ -294,4 +298,11 @@ def test_page_size_stays_small_for_a_big_profile(tmp_path):
                         findings=(), date="2024-01-02", tool_version="0.1.0")
     page = render_html(result)
     assert len(page.encode("utf-8")) < MAX_PAGE_BYTES
-    assert '"k":"library"' in page
+    tree = flame_tree(result)
+    assert len(tree["c"]) == 50 and tree["c"][0]["k"] == "test"
+    nodes, depth, stack = 0, 0, [(tree, 0)]
+    while stack:
+        node, d = stack.pop()
+        nodes, depth = nodes + 1, max(depth, d)
+        stack.extend((c, d + 1) for c in node["c"])
+    assert nodes <= 2501 and depth <= 40

@@ -4,10 +4,7 @@ Imports stay lazy so `perfscan --version` starts fast.
 """
 from __future__ import annotations
 
-import argparse
-import signal
 import sys
-from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 from perfscan import __version__
@@ -16,7 +13,8 @@ EXIT_OK, EXIT_FAIL_ON, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 SEVERITY_CHOICES = ("critical", "high", "medium", "low", "info")
 
 
-def _scan_parser() -> argparse.ArgumentParser:
+def _scan_parser() -> "argparse.ArgumentParser":
+    import argparse
     p = argparse.ArgumentParser(
         prog="perfscan",
         description="Profile a Python project across CPU, memory, import time and async in one pass, "
@@ -47,7 +45,7 @@ def _split_dashdash(argv: Sequence[str]):
     return argv, []
 
 
-def _cli_values(ns: argparse.Namespace, extra: List[str]) -> Dict[str, Any]:
+def _cli_values(ns: "argparse.Namespace", extra: List[str]) -> Dict[str, Any]:
     from perfscan.settings import parse_formats, parse_passes
     values: Dict[str, Any] = {}
     if ns.tests:
@@ -55,6 +53,7 @@ def _cli_values(ns: argparse.Namespace, extra: List[str]) -> Dict[str, Any]:
     if ns.runner:
         values["runner"] = ns.runner
     if ns.out:
+        from pathlib import Path
         values["out"] = Path(ns.out)
     if ns.passes:
         values["passes"] = parse_passes(ns.passes, "--passes")
@@ -82,6 +81,9 @@ def _on_sigterm(signum, frame):
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv == ["--version"]:  # the fast path: no parser, no imports
+        print(f"perfscan {__version__}")
+        return EXIT_OK
     if argv and argv[0] == "diff":
         from perfscan.diff import diff_main
         return diff_main(argv[1:])
@@ -93,7 +95,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return run_scan_command(ns, extra)
 
 
-def run_scan_command(ns: argparse.Namespace, extra: List[str], exec_command: Sequence[str] = ()) -> int:
+def run_scan_command(ns: "argparse.Namespace", extra: List[str], exec_command: Sequence[str] = ()) -> int:
+    import signal
+    from pathlib import Path
+
     from perfscan import children
     from perfscan.errors import UsageError
     previous = signal.signal(signal.SIGTERM, _on_sigterm)

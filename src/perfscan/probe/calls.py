@@ -1,0 +1,287 @@
+"""Exact call counts of the project's own functions, for the sampling engine.
+
+Samples give shares, not counts; the repeated-computation pattern needs exact counts (total
+and primitive) and the async pass needs the exact set of project functions that ran. Hooks
+that see every call cost as much as cProfile (sys.settrace and setprofile deoptimise the whole
+interpreter on 3.11; a sys.monitoring callback per call is a Python call per call, 5-7x on
+a small recursive function). So the counting is compiled into the project's own functions:
+
+- An import hook (first on sys.meta_path) compiles project modules from source with one
+  statement added at the top of each def body: `__perfscan_probe_calls__[i] += 1`. The name is a
+  builtin, so it resolves in any globals; rebinding it at phase boundaries files counts by
+  phase at no cost per call. Line numbers are unchanged (the statement takes the first
+  statement's position); no bytecode is written to any cache.
+- Primitive calls (DESIGN.md: total vs primitive, for recursion): a def whose body calls its
+  own name gets `__perfscan_probe_rec__(i)` instead, which also checks whether the caller's
+  frame (past comprehension and lambda frames of the same file) runs the same code. That is
+  direct recursion; mutual recursion (a -> b -> a) counts as primitive, so it can hide a
+  repeated-computation label, never invent one.
+- Project modules imported before the hook (by conftest.py, which pytest loads before any
+  plugin's configure) are compiled the same way and their functions get the counted code in
+  place (`function.__code__`), found with one scan of the garbage collector's objects.
+- "Project" here is a cheap over-approximation of the host's rule: a .py file under the
+  working folder (the project root), outside virtual environments, site-packages, test folders
+  and test files; the host filters again.
+"""
+import ast
+import builtins
+import gc
+import os
+import sys
+import types
+from importlib.machinery import SourceFileLoader
+
+CALLS = "__perfscan_probe_calls__"
+REC = "__perfscan_probe_rec__"
+PHASES = ("setup", "call", "teardown")
+SKIP_DIRS = frozenset({
+    ".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", "env", ".env", "node_modules",
+    "build", "dist", "__pycache__", ".codeflash", ".mypy_cache", ".pytest_cache", ".ruff_cache",
+    "site-packages", "dist-packages", "vendor", "_vendor", "vendored", "third_party", ".eggs",
+    "tests", "test", "testing", "docs", "examples", "benchmarks", "bench",
+})
+_PROBE_DIR = os.path.dirname(os.path.realpath(__file__))
+
+
+def _is_test_file(name):
+    return name == "conftest.py" or (name.startswith("test_") and name.endswith(".py")) or name.endswith("_test.py")
+
+
+class CallCounter:
+    def __init__(self, root):
+        self.root = os.path.realpath(root)
+        self.functions = []  # [file, first line (decorators included, as code objects say), name, recursion checked]
+        self.calls = {p: [] for p in PHASES + ("",)}  # "" = outside the profiled phases
+        self.nonprimitive = {p: [] for p in PHASES + ("",)}
+        self.modules = 0
+        self.patched = 0
+        self.errors = []
+        self._current = [self.calls[""], self.nonprimitive[""]]
+        self._finder = None
+        self._project = {}
+
+    # -- which files
+    def is_project(self, filename):
+        found = self._project.get(filename)
+        if found is None:
+            found = self._project[filename] = self._classify(filename)
+        return found
+
+    def _classify(self, filename):
+        if not filename or not filename.endswith(".py"):
+            return False
+        path = os.path.realpath(filename)
+        if path.startswith(_PROBE_DIR + os.sep):
+            return False
+        rel = os.path.relpath(path, self.root) if path.startswith(self.root + os.sep) else None
+        if rel is None:
+            return False
+        parts = rel.split(os.sep)
+        if any(p in SKIP_DIRS or p.endswith(".egg-info") for p in parts[:-1]):
+            return False
+        return not _is_test_file(parts[-1])
+
+    # -- lifetime
+    def install(self):
+        current = self._current
+
+        def rec(i, _getframe=sys._getframe):
+            current[0][i] += 1
+            frame = _getframe(1)
+            code = frame.f_code
+            back = frame.f_back
+            # a recursive call made from a generator expression or lambda of the same function
+            while back is not None and back.f_code.co_name[:1] == "<" and back.f_code.co_filename == code.co_filename:
+                back = back.f_back
+            if back is not None and back.f_code is code:
+                current[1][i] += 1
+
+        setattr(builtins, CALLS, current[0])
+        setattr(builtins, REC, rec)
+        self._finder = _Finder(self)
+        sys.meta_path.insert(0, self._finder)
+        self._patch_loaded()
+
+    def uninstall(self):
+        if self._finder is not None and self._finder in sys.meta_path:
+            sys.meta_path.remove(self._finder)
+        # counted code may still run (atexit, other plugins): keep the names, stop filing by phase
+        self.stop(None)
+
+    def start(self, phase):
+        self._current[0] = self.calls.get(phase, self.calls[""])
+        self._current[1] = self.nonprimitive.get(phase, self.nonprimitive[""])
+        setattr(builtins, CALLS, self._current[0])
+
+    def stop(self, phase):
+        self._current[0] = self.calls[""]
+        self._current[1] = self.nonprimitive[""]
+        setattr(builtins, CALLS, self._current[0])
+
+    # -- compiling
+    def register(self, filename, first_line, name, recursive):
+        index = len(self.functions)
+        self.functions.append([filename, first_line, name, recursive])
+        for table in (self.calls, self.nonprimitive):
+            for arr in table.values():
+                arr.append(0)
+        return index
+
+    def compile(self, source, filename):
+        tree = ast.parse(source, filename)
+        _Instrument(self, filename).visit(tree)
+        self.modules += 1
+        return compile(tree, filename, "exec", dont_inherit=True)
+
+    def _patch_loaded(self):
+        """Give the functions of project modules imported before the hook their counted code."""
+        files = {}
+        for name, mod in list(sys.modules.items()):
+            filename = getattr(mod, "__file__", None)
+            if isinstance(filename, str) and self.is_project(filename) and filename not in files:
+                files[filename] = name
+        if not files:
+            return
+        replacement = {}
+        for filename in files:
+            try:
+                with open(filename, "rb") as fh:
+                    source = fh.read()
+                code = self.compile(source, filename)
+            except Exception as exc:  # the module keeps its code; its calls go uncounted
+                self.errors.append("calls not counted in %s: %s: %s" % (filename, type(exc).__name__, exc))
+                continue
+            for sub in _code_objects(code):
+                replacement[(sub.co_filename, sub.co_firstlineno, sub.co_name)] = sub
+        if not replacement:
+            return
+        for obj in gc.get_objects():
+            if type(obj) is not types.FunctionType:
+                continue
+            code = obj.__code__
+            new = replacement.get((code.co_filename, code.co_firstlineno, code.co_name))
+            if new is None or new is code:
+                continue
+            try:
+                obj.__code__ = new
+                self.patched += 1
+            except (ValueError, TypeError):  # closure cells differ: left uncounted
+                pass
+
+    # -- output
+    def export(self):
+        phases = {}
+        for phase in PHASES:
+            calls, nonprim = self.calls[phase], self.nonprimitive[phase]
+            phases[phase] = [[i, calls[i], nonprim[i]] for i in range(len(calls)) if calls[i]]
+        return {"method": "compiled counters", "functions": self.functions, "phases": phases,
+                "modules": self.modules, "patched": self.patched}
+
+
+def _code_objects(code):
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield const
+            for sub in _code_objects(const):
+                yield sub
+
+
+class _Instrument(ast.NodeTransformer):
+    def __init__(self, counter, filename):
+        self.counter = counter
+        self.filename = filename
+
+    def visit_FunctionDef(self, node):
+        self.generic_visit(node)
+        if not node.body:
+            return node
+        first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+        recursive = _calls_itself(node)
+        index = self.counter.register(self.filename, first, node.name, recursive)
+        if recursive:
+            stmt = ast.Expr(ast.Call(ast.Name(REC, ast.Load()), [ast.Constant(index)], []))
+        else:
+            stmt = ast.AugAssign(ast.Subscript(ast.Name(CALLS, ast.Load()), ast.Constant(index), ast.Store()),
+                                 ast.Add(), ast.Constant(1))
+        at = 1 if _is_docstring(node.body[0]) and len(node.body) > 1 else 0
+        anchor = node.body[at]
+        _locate(stmt, anchor)
+        node.body.insert(at, stmt)
+        return node
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+
+def _locate(stmt, anchor):
+    for node in ast.walk(stmt):
+        node.lineno = anchor.lineno
+        node.col_offset = anchor.col_offset
+        node.end_lineno = anchor.lineno
+        node.end_col_offset = anchor.col_offset
+
+
+def _is_docstring(stmt):
+    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)
+
+
+def _calls_itself(node):
+    name = node.name
+    stack = list(node.body)
+    while stack:
+        cur = stack.pop()
+        if isinstance(cur, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue  # a nested def is another function
+        if isinstance(cur, ast.Call):
+            f = cur.func
+            if (isinstance(f, ast.Name) and f.id == name) or (isinstance(f, ast.Attribute) and f.attr == name):
+                return True
+        stack.extend(ast.iter_child_nodes(cur))
+    return False
+
+
+class _Finder:
+    """Delegates to the other finders; hands project source files to the counting loader."""
+
+    def __init__(self, counter):
+        self.counter = counter
+        self._busy = False
+
+    def find_spec(self, fullname, path=None, target=None):
+        if self._busy:
+            return None
+        self._busy = True
+        try:
+            spec = None
+            for finder in sys.meta_path:
+                if finder is self:
+                    continue
+                find = getattr(finder, "find_spec", None)
+                if find is None:
+                    continue
+                spec = find(fullname, path, target)
+                if spec is not None:
+                    break
+        finally:
+            self._busy = False
+        if spec is None:
+            return None
+        loader = spec.loader
+        if type(loader) is SourceFileLoader and isinstance(spec.origin, str) and self.counter.is_project(spec.origin):
+            spec.loader = _Loader(fullname, spec.origin, self.counter)
+        return spec
+
+    def invalidate_caches(self):
+        pass
+
+
+class _Loader(SourceFileLoader):
+    def __init__(self, fullname, path, counter):
+        SourceFileLoader.__init__(self, fullname, path)
+        self.counter = counter
+
+    def get_code(self, fullname):
+        try:
+            return self.counter.compile(self.get_data(self.path), self.path)
+        except Exception as exc:  # the module runs as written; its calls go uncounted
+            self.counter.errors.append("calls not counted in %s: %s: %s" % (self.path, type(exc).__name__, exc))
+            return SourceFileLoader.get_code(self, fullname)
