@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import marshal
-import os
 import re
 import shutil
 import struct
 import subprocess
 import sys
+from html import unescape as html_unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
@@ -28,6 +28,41 @@ from perfscan.report.html import flame_tree, render_html
 
 MAX_PAGE_BYTES = 2 * 1024 * 1024
 ODD = "<script>alert(1)</script> | `tick` <img src=x onerror=\"document.title='pwned'\">\nline two ünï 日本 </script><!--"
+
+
+# Injected into a copy of the page: works its controls the way a reader would, then writes what it saw.
+DRIVE_JS = r"""
+(function () {
+  var out = {};
+  var q = function (s) { return Array.prototype.slice.call(document.querySelectorAll(s)); };
+  var ranks = function () { return q("tbody.finding-group").map(function (g) { return +g.getAttribute("data-rank"); }); };
+  out.initial = ranks();
+  document.querySelector('button.sort[data-key="domain"]').click();
+  out.byDomain = q("tbody.finding-group").map(function (g) { return g.getAttribute("data-domain"); });
+  document.querySelector('button.sort[data-key="rank"]').click();
+  document.querySelector('button.sort[data-key="rank"]').click();
+  out.rankDesc = ranks();
+  var sel = document.getElementById("f-domain");
+  var hasImport = q('#f-domain option[value="import"]').length > 0;
+  sel.value = hasImport ? "import" : ""; sel.dispatchEvent(new Event("change"));
+  out.visibleImport = q("tbody.finding-group").filter(function (g) { return !g.hidden; })
+    .map(function (g) { return g.getAttribute("data-domain"); }).filter(function (d) { return hasImport || d === "import"; });
+  out.count = hasImport ? document.getElementById("findings-count").textContent : "0 of " + ranks().length;
+  sel.value = ""; sel.dispatchEvent(new Event("change"));
+  document.getElementById("finding-1").querySelector("button.expand").click();
+  out.expanded = !document.getElementById("detail-1").hidden;
+  out.hl = q(".fr.hl").map(function (b) { return b.getAttribute("data-qualname"); });
+  q('.fr[data-qualname="wordfreq.analysis:unique_words"]')[0].click();
+  out.zoomed = q(".fr").length;
+  out.resetEnabled = !document.getElementById("flame-reset").disabled;
+  document.getElementById("flame-reset").click();
+  out.resetDisabled = document.getElementById("flame-reset").disabled;
+  var pre = document.createElement("pre");
+  pre.id = "drive-result";
+  pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+})();
+"""
 
 
 def chromium_path() -> Optional[str]:
@@ -141,6 +176,27 @@ def test_html_report_renders_in_a_browser(wordfreq_scan, tmp_path):
     # the slow module is in the waterfall, when the import pass measured anything
     if report["passes"].get("import", {}).get("status") == "ok" and (out / "imports.json").is_file():
         assert dom.find(cls="wf-row", data_module="wordfreq.stopwords"), "wordfreq.stopwords is not in the waterfall"
+
+    # the page's script at work: sorting, filtering, expanding a finding, zooming the chart
+    driven = tmp_path / "driven.html"
+    driven.write_text(raw.replace("</body>", f"<script>{DRIVE_JS}</script></body>"), encoding="utf-8")
+    proc = run_chromium(tmp_path, driven.resolve().as_uri(), "--enable-logging=stderr", "--v=0", "--dump-dom")
+    assert "Uncaught" not in proc.stderr, proc.stderr[-2000:]
+    found = re.search(r'<pre id="drive-result">(.*?)</pre>', proc.stdout, re.S)
+    assert found, proc.stderr[-2000:]
+    got = json.loads(html_unescape(found.group(1)))
+    n = len(report["findings"])
+    assert got["initial"] == list(range(1, n + 1))
+    assert got["rankDesc"] == list(range(n, 0, -1))
+    assert got["byDomain"] == sorted(got["byDomain"])
+    domains = [f["domain"] for f in report["findings"]]
+    assert got["visibleImport"] == ["import"] * domains.count("import")
+    assert got["count"] == f"{domains.count('import')} of {n}"
+    assert got["expanded"] is True
+    top = report["findings"][0]
+    if top["domain"] == "cpu":
+        assert got["hl"] and set(got["hl"]) == {top["qualname"]}
+    assert got["zoomed"] >= 2 and got["resetEnabled"] is True and got["resetDisabled"] is True
 
     shot = out / "scan-report.png"
     proc = run_chromium(tmp_path, page.resolve().as_uri() + "#finding-1", f"--screenshot={shot}", "--window-size=1400,2000",

@@ -19,14 +19,14 @@ import re
 import tokenize
 from collections import defaultdict
 from html import escape
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
 from perfscan.models import DOMAIN_TITLES, DOMAINS, SEVERITIES, ScanResult
 from perfscan.report.describe import PATTERN_WORDS, target_name
 from perfscan.report.html_assets import CSS, JS
 from perfscan.report.json_report import to_dict
-from perfscan.sources import functions_in, is_project_path, is_test_file, module_name, relative_posix
+from perfscan.sources import functions_in, is_project_path, is_test_file, module_name
 
 # Icicle chart: frames below this share of the chart are pruned, the tree stops at this depth,
 # and it holds at most this many frames (a page that opens fast whatever the profile).
@@ -68,7 +68,9 @@ def out_dir_of(result: ScanResult) -> Path:
     for p in result.passes.values():
         for a in p.artifacts:
             return Path(a.path).parent
-    return Path(result.settings.out) if result.settings.out else Path(result.project.root) / ".codeflash"
+    if result.settings.out:
+        return Path(result.settings.out)
+    return Path(result.settings.path or result.project.root) / ".codeflash"  # as scan.output_dir does
 
 
 def _artifact(result: ScanResult, domain: str, name: str) -> Path:
@@ -92,7 +94,7 @@ class _Frames:
         self.exclude = tuple(exclude)
         self._funcs: Dict[str, List[Tuple[str, str, int, int, int]]] = {}
         self._cache: Dict[Key, Tuple[str, str, str, str]] = {}
-        self._kinds: Dict[Key, Tuple[str, str, str, Optional[Path]]] = {}
+        self._kinds: Dict[str, Tuple[str, str, str, Optional[Path]]] = {}
 
     def info(self, key: Key) -> Tuple[str, str, str, str]:
         """(qualname, short name, kind, where); kind: project, test, library, stdlib, builtin, harness."""
@@ -114,14 +116,14 @@ class _Frames:
         return self.classify(key)[0]
 
     def classify(self, key: Key) -> Tuple[str, str, str, Optional[Path]]:
-        """(kind, module, where to show, file to read for qualified names) from the path alone."""
-        found = self._kinds.get(key)
+        """(kind, module, where to show, file to read for qualified names), from the file alone."""
+        file = key[0]
+        found = self._kinds.get(file)
         if found is None:
-            found = self._kinds[key] = self._classify(key)
+            found = self._kinds[file] = self._classify(file)
         return found
 
-    def _classify(self, key: Key) -> Tuple[str, str, str, Optional[Path]]:
-        file, line, name = key
+    def _classify(self, file: str) -> Tuple[str, str, str, Optional[Path]]:
         if file == "~" or not file:
             return "builtin", "", "", None
         if file.startswith("<"):
@@ -129,11 +131,12 @@ class _Frames:
         posix = file.replace("\\", "/")
         if any(h in posix for h in _HARNESS):
             return "harness", _module_from_path(posix)[0], "", None
-        path = Path(file) if os.path.isabs(file) else self.root / file
-        real = Path(os.path.realpath(path))
-        rel = relative_posix(real, self.root)
-        if rel is not None and not rel.startswith(".."):
-            parts = PurePosixPath(rel).parts
+        real_str = os.path.realpath(file if os.path.isabs(file) else os.path.join(str(self.root), file))
+        real = Path(real_str)
+        prefix = str(self.root).rstrip(os.sep) + os.sep
+        if real_str.startswith(prefix):
+            rel = real_str[len(prefix):].replace(os.sep, "/")
+            parts = rel.split("/")
             if is_project_path(rel, self.exclude):
                 return "project", module_name(real, self.source_roots) or rel[:-3].replace("/", "."), rel, real
             if not any(p in ("site-packages", "dist-packages") for p in parts):
@@ -141,7 +144,7 @@ class _Frames:
                 testy = is_test_file(parts[-1]) or any(p in ("tests", "test", "testing") for p in parts[:-1])
                 return ("test" if testy else "library"), mod, rel, real
         mod, kind = _module_from_path(posix)
-        return kind, mod, PurePosixPath(posix).name, real
+        return kind, mod, posix.rsplit("/", 1)[-1], real
 
     def _named(self, path: Path, mod: str, line: int, name: str, kind: str, rel: str) -> Tuple[str, str, str, str]:
         """Qualify `name` with its class (`Counter.update`); fold comprehensions and lambdas into their def."""
@@ -471,8 +474,9 @@ def _detail(key: str, value: Any) -> Tuple[str, str]:
 def _header(result: ScanResult, report: Dict[str, Any]) -> str:
     project, dep, target = result.project, result.deployment, result.target
     tests = len(target.tests)
-    scanned = {"all": f"{tests} tests (the whole suite)", "selected": f"{tests} selected tests",
-               "user": f"{tests} tests you chose", "exec": "a command run", "none": "no tests"}.get(target.mode, f"{tests} tests")
+    n = f"{tests} test" + ("" if tests == 1 else "s")
+    scanned = {"all": f"{n} (the whole suite)", "selected": f"{n}, selected", "user": f"{n} you chose",
+               "exec": "a command run", "none": "no tests"}.get(target.mode, n)
     facts = [("Date", result.date), ("Python", project.python_version), ("Deployment", dep.model),
              ("Scanned", scanned), ("perfscan", result.tool_version)]
     out = ['<header class="top" id="top">',
@@ -553,7 +557,7 @@ def _findings_table(result: ScanResult, report: Dict[str, Any], charted: Mapping
         tname = target_name(ranked)
         pattern = r.get("pattern") or "none"
         words = PATTERN_WORDS.get(pattern, "")
-        chart = charted.get(f'{r["domain"]}|{r["qualname"] if r["domain"] != "import" else r["module"]}', "")
+        chart = charted.get(f'{r["domain"]}|{r["qualname"] if r["domain"] != "import" else (r["module"] or r["symbol"])}', "")
         attrs = (f'data-rank="{rank}" data-sev="{sev_idx}" data-severity="{e(r["severity"])}" data-domain="{e(r["domain"])}" '
                  f'data-target="{e(tname.lower())}" data-mag="{float(r.get("magnitude") or 0):.6g}" '
                  f'data-pattern="{e(pattern)}" data-qualname="{e(r["qualname"])}" data-module="{e(r["module"] or "")}"')
@@ -583,11 +587,14 @@ def _findings_table(result: ScanResult, report: Dict[str, Any], charted: Mapping
             items.append(("Severity", f'{e(r["severity"])} (base {e(r["base_severity"])})'))
         if r["domain"] == "async":
             items.append(("Confirmed at run time", "yes" if r.get("runtime_confirmed") else "no"))
+        measured = []
         for k, v in (r.get("details") or {}).items():
             if v in (None, "", [], {}):
                 continue
             label, text = _detail(str(k), v)
-            items.append((label, f'<span class="dv">{e(text)}</span>'))
+            measured.append(f'<li><span class="ml">{e(label)}</span> {e(text)}</li>')
+        if measured:
+            items.append(("Measured", f'<ul class="measured">{"".join(measured)}</ul>'))
         dl = "".join(f"<div><dt>{e(k)}</dt><dd>{v}</dd></div>" for k, v in items)
         link = (f'<p><a class="show" href="#{chart}" data-rank="{rank}">Show in the {e(_CHART_NAMES[chart])}</a></p>'
                 if chart else "")
@@ -613,10 +620,11 @@ def _flame_section(result: ScanResult, tree: Optional[Dict[str, Any]], problem: 
     phases = data.get("phase_seconds") or {}
     phase_txt = ", ".join(f"{k} {_fmt_seconds(float(v))}" for k, v in phases.items() if v)
     return (head +
-            f'<p class="lede">An icicle chart: each bar is a function, as wide as its time; what it calls hangs below it. '
-            f'Profiled wall time {e(_fmt_seconds(wall))}' + (f' ({e(phase_txt)})' if phase_txt else '') +
-            f'; the chart spans {e(_fmt_seconds(float(tree["t"])))} of code under the tests (the harness left out). '
-            f'Built from the profile\'s caller edges, so the stacks are approximate. Click a bar to zoom in.</p>'
+            f'<p class="lede">An icicle chart: each bar is a function, as wide as its time; what it calls hangs below it. ' +
+            (f'Profiled wall time {e(_fmt_seconds(wall))}' + (f' ({e(phase_txt)})' if phase_txt else '') + '; the chart'
+             if wall > 0 else 'The chart') +
+            f' spans {e(_fmt_seconds(float(tree["t"])))} of code under the tests (the harness left out). '
+            f'Built from the profile\'s caller edges, so the stacks are approximate. Click a bar (or press Enter on it) to zoom in; Escape zooms out.</p>'
             '<div class="legend" aria-label="Legend"><span class="sw k-project"></span>project'
             '<span class="sw k-test"></span>tests<span class="sw k-library"></span>libraries'
             '<span class="sw k-stdlib"></span>standard library<span class="sw k-builtin"></span>built-ins'

@@ -106,7 +106,10 @@ dl.kv div{display:contents}
 dl.kv dt{color:var(--muted)}
 dl.kv dd{margin:0;word-break:break-word}
 .evidence{white-space:pre-wrap;margin:0}
+ul.measured{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:2px 18px}
+ul.measured .ml{color:var(--muted)}
 a.show{font-weight:600;font-size:13px}
+tr.detail td > p{margin:8px 0 0}
 .btn{font:inherit;font-size:12px;color:var(--text);background:var(--panel);border:1px solid var(--line);border-radius:6px;padding:2px 10px;cursor:pointer;margin-left:auto}
 .btn:disabled{opacity:.45;cursor:default}
 .legend{display:flex;flex-wrap:wrap;align-items:center;gap:4px 6px;font-size:12px;color:var(--muted);margin:0 0 8px}
@@ -320,6 +323,9 @@ JS = r"""
       if (keepFocus && focusEl) focusEl.focus();
     };
     if (reset) reset.addEventListener("click", function () { flame.focus = root; flame.draw(false); });
+    chart.addEventListener("keydown", function (ev) {
+      if (ev.key === "Escape" && flame.focus !== root) { flame.focus = root; flame.draw(true); }
+    });
     flame.draw(false);
   }
   fromHash();
