@@ -297,9 +297,15 @@ def test_parse_slow_callback_task_and_handle(tmp_path):
     assert recs[0][3].startswith("Executing <Task finished")
 
 
-@pytest.mark.parametrize("junk", ["", "Executing", "took 1 seconds", "\x00" * 100, "Executing <" * 1000, None, 42])
+JUNK = ["", "Executing", "took 1 seconds", "\x00" * 100, "Executing <" * 1000 + " seconds", None, 42,
+        "Executing <Task coro=<f() done, defined at x.py:1> took 1 seconds" + "x" * 70000]
+
+
+@pytest.mark.parametrize("junk", JUNK, ids=[f"junk{i}" for i in range(len(JUNK))])
 def test_parse_slow_callback_garbage(junk):
+    started = time.perf_counter()
     assert parse_slow_callback_lines(junk, "/tmp") == ()
+    assert time.perf_counter() - started < 1
 
 
 # --- the whole pass on a project on disk ------------------------------------------------------
@@ -424,3 +430,23 @@ def test_large_tree_is_fast(tmp_path):
     elapsed = time.perf_counter() - started
     assert len(result.findings) == 20 and result.data["files"] == 2020
     assert elapsed < 10, elapsed
+
+
+def test_parse_slow_callback_task_without_a_file_is_not_blamed_on_its_callback(tmp_path):
+    text = ("WARNING:asyncio:Executing <Task pending name='Task-1' coro=<go() running at <string>:7> "
+            f"cb=[_done() at {tmp_path}/app.py:180] created at /usr/lib/asyncio/runners.py:100> took 0.080 seconds")
+    assert parse_slow_callback_lines(text, tmp_path) == ()
+
+
+def test_real_debug_mode_line_confirms_notify(orders):
+    # As asyncio 3.11 logs it when notify() runs as the task's coroutine (loop debug, 0.04 s threshold).
+    log = (f"WARNING:asyncio:Executing <Task pending name='Task-1' coro=<notify() running at "
+           f"{orders}/orders/notify.py:25> wait_for=<Future pending cb=[Task.task_wakeup()] created at "
+           f"/usr/lib/python3.11/asyncio/base_events.py:427> cb=[_run_until_complete_cb() at "
+           f"/usr/lib/python3.11/asyncio/base_events.py:180] created at /usr/lib/python3.11/asyncio/tasks.py:680>"
+           f" took 0.052 seconds")
+    records = parse_slow_callback_lines(log, orders)
+    assert [r[:3] for r in records] == [("orders/notify.py", 25, 0.052)]
+    result = run_async_pass(make_ctx(orders), RAN, records)
+    assert [(f.symbol, f.pattern) for f in result.findings if f.runtime_confirmed] == [
+        ("notify", "blocking-call-in-async")]

@@ -26,7 +26,8 @@ class _Collect(logging.Handler):
         except Exception:
             return
         if msg.startswith("Executing"):
-            self.records.append(msg[:2000])
+            # a long task repr must keep its end ("took N seconds") and its start (where the coroutine is)
+            self.records.append(msg if len(msg) <= 4000 else msg[:3000] + " ... " + msg[-900:])
 
 
 _handler = None

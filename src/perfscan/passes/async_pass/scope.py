@@ -119,7 +119,6 @@ class Scope:
         self.outer_declared = frozenset(declared_outer(self.nodes))
         own = local_names(self.node, self.nodes, nested)
         globals_ = {n for node in self.nodes if isinstance(node, ast.Global) for n in node.names}
-        self.own_locals = frozenset(own)
         # A nested function sees its enclosing functions' locals (a parameter named `sleep`
         # there shadows `from time import sleep`), unless it declares them global.
         self.local = frozenset((own | outer_locals) - globals_)
@@ -212,39 +211,3 @@ class Scope:
                         bind(item.optional_vars.id, self.instance_type(item.context_expr))
             elif isinstance(node, ast.Name) and id(node) not in handled:
                 bind(node.id, None)  # loop targets, unpacking, augmented assignment: unknown
-
-
-def awaited_call(node: ast.Await) -> Optional[ast.Call]:
-    return node.value if isinstance(node.value, ast.Call) else None
-
-
-def chain(node: ast.AST) -> Optional[str]:
-    """`self.db.get` for a Name/Attribute chain; the container's chain for a subscript."""
-    parts = []
-    while True:
-        if isinstance(node, ast.Attribute):
-            parts.append(node.attr)
-            node = node.value
-        elif isinstance(node, ast.Subscript):
-            parts = []  # `d[k].x` touches d
-            node = node.value
-        elif isinstance(node, ast.Starred):
-            node = node.value
-        elif isinstance(node, ast.Name):
-            parts.append(node.id)
-            return ".".join(reversed(parts))
-        else:
-            return None
-
-
-def names_read(node: ast.AST) -> Set[str]:
-    """Base names read anywhere under `node` (nested lambdas included: they read them too)."""
-    return {n.id for n in walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-
-
-def call_text(call: ast.Call, limit: int = 60) -> str:
-    try:
-        text = ast.unparse(call.func) + "(...)" if call.args or call.keywords else ast.unparse(call)
-    except Exception:  # unparse is best effort on odd trees
-        return "call"
-    return text if len(text) <= limit else text[: limit - 3] + "..."

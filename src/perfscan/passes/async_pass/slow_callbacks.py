@@ -7,6 +7,8 @@ With debug mode on, asyncio logs each callback or task step that held the loop l
     Executing <Handle cb() at /p/app.py:12 created at /usr/lib/...> took 0.120 seconds
 A record is (file, line, seconds, text): file relative to the project root when inside it
 (posix), else absolute; line of the coroutine or callback (its definition or where it was).
+A task's record names the task's outermost coroutine only (the one passed to asyncio.run or
+create_task), so a blocking call deeper down is confirmed only when its coroutine is that one.
 """
 from __future__ import annotations
 
@@ -18,8 +20,9 @@ from typing import Any, Iterable, List, Optional, Tuple
 from perfscan.sources import relative_posix
 
 Record = Tuple[str, Optional[int], float, str]
+MAX_LINE = 65536  # a task repr is far shorter; longer lines are not asyncio's
 
-_EXECUTING = re.compile(r"Executing (<[^\n]*?>) took (\d+(?:\.\d+)?(?:[eE][-+]?\d+)?) seconds")
+_TOOK = re.compile(r"> took (\d+(?:\.\d+)?(?:[eE][-+]?\d+)?) seconds")
 _CORO = re.compile(r"coro=<([^\s()<>]+)\(\)[^<>]*? at ([^\n<>]+?\.pyw?):(\d+)>")
 _AT = re.compile(r"(?<!created) at ([^\n<>]+?\.pyw?):(\d+)")
 _CORO_NAME = re.compile(r"coro=<([^\s()<>]+)\(|<(?:Timer)?Handle (?:when=\S+ )?([^\s()<>]+)\(")
@@ -30,20 +33,28 @@ def parse_slow_callback_lines(text: str, root: Any) -> Tuple[Record, ...]:
     if not isinstance(text, str):
         return ()
     out: List[Record] = []
-    for match in _EXECUTING.finditer(text):
-        what, seconds = match.group(1), match.group(2)
+    for line in text.splitlines():
+        # Line by line, plain searches first: linear time even on junk.
+        if len(line) > MAX_LINE or "Executing <" not in line or " seconds" not in line:
+            continue
+        start = line.find("Executing <")
+        took = _TOOK.search(line, start)
+        if took is None:
+            continue
+        what, seconds = line[start + len("Executing "):took.start() + 1], took.group(1)
         try:
             secs = float(seconds)
         except ValueError:
             continue
-        coro = _CORO.search(what)
-        where = (coro.group(2), coro.group(3)) if coro else None
-        if where is None:
-            at = _AT.search(what)
-            where = (at.group(1), at.group(2)) if at else None
+        if "coro=<" in what:  # a task: only its coroutine's place counts, not its done-callbacks
+            found = _CORO.search(what)
+            where = (found.group(2), found.group(3)) if found else None
+        else:  # a handle: the callback's place, not where the handle was created
+            found = _AT.search(what)
+            where = (found.group(1), found.group(2)) if found else None
         if where is None:
             continue
-        out.append((normalize_file(where[0].strip(), root), int(where[1]), secs, match.group(0)))
+        out.append((normalize_file(where[0].strip(), root), int(where[1]), secs, line[start:took.end()]))
     return tuple(out)
 
 
