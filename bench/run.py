@@ -53,6 +53,12 @@ PASSES = ("cpu", "memory", "import", "async")
 _LIVE = set()
 
 
+def die(msg):
+    """A usage or set-up error: one line on stderr, exit 2."""
+    print(f"bench: {msg}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def log(msg):
     print(f"[bench] {msg}", file=sys.stderr, flush=True)
 
@@ -139,7 +145,7 @@ def spread(values, fmt):
 
 
 def secs(v):
-    return f"{v:.3f} s" if v < 1 else f"{v:.2f} s" if v < 10 else f"{v:.1f} s"
+    return f"{v:.2f} s" if v < 10 else f"{v:.1f} s"
 
 
 def ratio(v):
@@ -215,6 +221,7 @@ class Peers:
         self.bin = venv / ("Scripts" if os.name == "nt" else "bin")
         self.python = self.bin / "python"
         self.missing = {}  # peer -> reason it cannot run
+        self.missing_pytest = False
         self.versions = {}
 
     def tool(self, name):
@@ -257,6 +264,7 @@ class Peers:
                 if not have[p]:
                     self.missing[p] = f"cannot install: {reason}"
             if not have["pytest"]:
+                self.missing_pytest = True
                 for p in ("pyinstrument", "scalene", "py-spy"):
                     self.missing.setdefault(p, f"pytest does not install in the peers' venv: {reason}")
         code = ("import json, importlib.metadata as m\nout = {}\n"
@@ -299,10 +307,11 @@ class ProjectFilter:
 
     def function(self, path, name):
         """(rel file, function name) when this frame is a project function, else None."""
-        if not name or name.startswith("<"):
+        last = (name or "").split(".")[-1]  # py-spy and Scalene give qualnames
+        if not last or last.startswith("<"):
             return None
         rel = self.rel(path)
-        return (rel, name.split(".")[-1]) if rel else None
+        return (rel, last) if rel else None
 
 
 def top_of(times):
@@ -404,6 +413,7 @@ class ProjectBench:
         sym = cpu_rules[0]["symbol"] if cpu_rules else None
         self.planted = ([sym] if isinstance(sym, str) else list(sym)) if sym else []
         self.plain = []  # seconds per round
+        self.plain_venv = []  # seconds per round of the same tests in the peers' venv (its own baseline)
         self.scans = []  # dicts per round
         self.peers = collections.defaultdict(list)  # peer -> [(seconds or None, top or None, note)]
 
@@ -420,7 +430,7 @@ class ProjectBench:
                          f"plain-{tag}", self.ctx.timeout)
 
     def round(self, i):
-        order = ["plain", "scan"] + ([] if self.ctx.peers is None else ["pyinstrument", "scalene", "py-spy", "cprofile"])
+        order = ["plain", "scan"] + ([] if self.ctx.peers is None else ["plain-venv", *PEERS])
         for variant in order:
             if variant == "plain":
                 c = self.run_plain(i)
@@ -428,8 +438,21 @@ class ProjectBench:
                 log(f"{self.name} round {i}: plain {c.seconds:.1f} s" + ("" if c.ok else f" ({c.why()})"))
             elif variant == "scan":
                 self.scans.append(self.run_scan(i))
+            elif variant == "plain-venv":
+                self.plain_venv.append(self.run_plain_venv(i))
             else:
                 self.peers[variant].append(self.run_peer(variant, i))
+
+    def run_plain_venv(self, i):
+        """The plain run in the peers' venv: pyinstrument, Scalene and py-spy are measured against
+        it, since that venv's pytest and plugins (none) differ from the runner's."""
+        peers = self.ctx.peers
+        if not peers.python.exists() or peers.missing_pytest:
+            return None
+        c = run_child([peers.python, "-m", "pytest", *PYTEST_ARGS], self.copy, self.ctx.env, self.logs,
+                      f"plain-venv-{i}", self.ctx.timeout)
+        log(f"{self.name} round {i}: plain in the peers' venv {c.seconds:.1f} s" + ("" if c.ok else f" ({c.why()})"))
+        return c.seconds if not (c.timed_out or c.start_error) else None
 
     # perfscan ------------------------------------------------------------
     def run_scan(self, i):
@@ -470,7 +493,15 @@ class ProjectBench:
             strict = [sc.rank_of(f) for f in findings if sc.matches(f, rule)]
             where = {k: rule[k] for k in ("domain", "file", "symbol", "module") if k in rule}
             loose = [sc.rank_of(f) for f in findings if sc.matches(f, where, strict=False)]
-            ranks.append(f"#{min(strict)}" if strict else f"#{min(loose)}*" if loose else "miss")
+            status = ((report.get("passes") or {}).get(rule.get("domain")) or {}).get("status")
+            if strict:
+                ranks.append(f"#{min(strict)}")
+            elif loose:
+                ranks.append(f"#{min(loose)}*")
+            elif status != "ok":
+                ranks.append(f"n/a ({rule.get('domain')} pass {status or 'absent'})")
+            else:
+                ranks.append("miss")
         return ranks
 
     def rule_label(self, rule):
@@ -529,8 +560,8 @@ class ProjectBench:
         return (c.seconds, top, note)
 
     # cells ---------------------------------------------------------------
-    def ratios(self, values):
-        return [v / p for v, p in zip(values, self.plain) if v is not None and p]
+    def ratios(self, values, base):
+        return [v / p for v, p in zip(values, base) if v is not None and p]
 
     def pass_cell(self, name, as_ratio):
         vals, other = [], []
@@ -609,7 +640,7 @@ class ProjectBench:
         """Whether the top project function is the planted one, over the rounds."""
         if not self.planted:
             shown = [t or "(none)" for t in tops]
-            return f"- (nothing planted; top: {tally(shown)})" if shown else "-"
+            return f"- (top: {tally(shown)})" if shown else "-"
         marks = []
         for t in tops:
             if t is None:
@@ -622,12 +653,14 @@ class ProjectBench:
 
     def peer_cells(self):
         over, top = [self.name, ", ".join(self.planted) or "-"], [self.name, ", ".join(self.planted) or "-"]
+        over.append(spread(self.plain, secs) or "-")
+        over.append(spread([v for v in self.plain_venv if v is not None], secs) or "n/a: no peers' venv")
         over.append(self.pass_cell("cpu", True))
         top.append(self.top_cell(self.perfscan_top()))
         for peer in PEERS:
             runs = self.peers.get(peer, [])
             secs_ = [r[0] for r in runs]
-            rs = self.ratios(secs_)
+            rs = self.ratios(secs_, self.plain if peer == "cprofile" else self.plain_venv)
             failed = [r[2] for r in runs if r[0] is None]
             notes = [r[2] for r in runs if r[0] is not None and r[2]]
             if rs:
@@ -790,10 +823,10 @@ def runner_info(runner, work):
     c = run_child([*runner, "-c", code], work, dict(os.environ), work / "logs", "runner-info", 120)
     lines = c.text("out").strip().splitlines()
     if not c.ok or len(lines) < 2:
-        raise SystemExit(f"bench: the runner {shlex.join(runner)} does not run python ({c.why()}); pass --runner")
+        die(f"the runner {shlex.join(runner)} does not run python ({c.why()}); pass --runner")
     c2 = run_child([*runner, "-c", "import pytest"], work, dict(os.environ), work / "logs", "runner-pytest", 120)
     if not c2.ok:
-        raise SystemExit(f"bench: the runner {shlex.join(runner)} cannot import pytest; install it there or pass --runner")
+        die(f"the runner {shlex.join(runner)} cannot import pytest; install it there or pass --runner")
     return lines[0], lines[1]
 
 
@@ -810,11 +843,11 @@ def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     corpus = Path(args.corpus or os.environ.get("PERFSCAN_CORPUS") or (REPO.parent / "shared" / "corpus")).resolve()
     if not (corpus / "score.py").exists():
-        raise SystemExit(f"bench: no corpus at {corpus} (score.py missing); pass --corpus or set PERFSCAN_CORPUS")
+        die(f"no corpus at {corpus} (score.py missing); pass --corpus or set PERFSCAN_CORPUS")
     names = [n.strip() for n in (args.projects or ",".join(DEFAULT_PROJECTS)).split(",") if n.strip()]
     for n in names:
         if not (corpus / n / "EXPECTED.json").exists():
-            raise SystemExit(f"bench: {n} is not a corpus project (no {corpus / n / 'EXPECTED.json'})")
+            die(f"{n} is not a corpus project (no {corpus / n / 'EXPECTED.json'})")
 
     work = Path(tempfile.mkdtemp(prefix="perfscan-bench-"))
     started = time.monotonic()
@@ -881,12 +914,12 @@ def render(args, ctx, benches, tree_row, load, elapsed):
                            "rank of each planted problem"], [b.accuracy_cells() for b in benches]))
     lines.append("")
     lines.append("Rank: the best rank of a finding matching the EXPECTED.json rule; `*`: a finding there, but with "
-                 "another severity or pattern than expected; miss: no finding there.")
+                 "another severity or pattern than expected; miss: no finding there; n/a: that pass did not run.")
     if ctx.peers is not None:
         over, top = zip(*[b.peer_cells() for b in benches])
         head = ["project", "planted"] + [PEER_TITLES[p] for p in ("perfscan",) + PEERS]
         lines += ["", "## Peers: overhead against the plain test run", ""]
-        lines.append(md_table(head, list(over)))
+        lines.append(md_table(["project", "planted", "plain (runner)", "plain (peers' venv)"] + head[2:], list(over)))
         lines += ["", "## Peers: is the top project function the planted one?", ""]
         lines.append(md_table(head, list(top)))
         lines.append("")
@@ -894,8 +927,11 @@ def render(args, ctx, benches, tree_row, load, elapsed):
                      "pytest, stdlib or site-packages; comprehensions and lambdas fold into their function): "
                      "innermost project frame of each sample (pyinstrument, py-spy), Scalene's per-function CPU %, "
                      "cProfile's cumulative time minus the project functions it calls; perfscan: its top-ranked cpu "
-                     "finding. Planted: the first cpu rule of EXPECTED.json. pyinstrument, Scalene and py-spy run "
-                     "in the peers' venv (same interpreter as the runner); cProfile runs in the runner.")
+                     "finding. Planted: the first cpu rule of EXPECTED.json.")
+        lines.append("")
+        lines.append("Overhead: perfscan's cpu pass and cProfile against the plain run in the runner; pyinstrument, "
+                     "Scalene and py-spy run in the peers' venv (same interpreter, but its own pytest and no other "
+                     "pytest plugins), so against the plain run in that venv, measured in the same round.")
     else:
         lines += ["", "Peers: not run (--no-peers or --quick)."]
     if tree_row:
