@@ -16,6 +16,17 @@ REPO = Path(__file__).resolve().parents[1]
 CORPUS = Path(os.environ.get("PERFSCAN_CORPUS", REPO.parent / "shared" / "corpus"))
 
 
+# a quadratic dedupe: the one planted hotspot of the small projects the tests build
+SLOW_UNIQUE = (
+    "def slow_unique(xs):\n"
+    "    out = []\n"
+    "    for x in xs:\n"
+    "        if x not in out:\n"
+    "            out.append(x)\n"
+    "    return out\n"
+)
+
+
 def corpus_available() -> bool:
     return (CORPUS / "score.py").is_file()
 

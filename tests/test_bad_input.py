@@ -4,18 +4,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import assert_unchanged, load_report, run_perfscan, tree_state, write_project
+from conftest import SLOW_UNIQUE, assert_unchanged, load_report, run_perfscan, tree_state, write_project
 
 SLOW_LIB = {
     "calc/__init__.py": "",
-    "calc/core.py": (
-        "def slow_unique(xs):\n"
-        "    out = []\n"
-        "    for x in xs:\n"
-        "        if x not in out:\n"
-        "            out.append(x)\n"
-        "    return out\n"
-    ),
+    "calc/core.py": SLOW_UNIQUE,
 }
 
 

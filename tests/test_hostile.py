@@ -15,19 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, assert_unchanged, load_report, run_perfscan, tree_state, write_project
+from conftest import SLOW_UNIQUE, REPO, assert_unchanged, load_report, run_perfscan, tree_state, write_project
 
 BASE = {
     "pyproject.toml": "[project]\nname = 'host'\nversion = '1'\n",
     "host/__init__.py": "",
-    "host/core.py": (
-        "def slow_unique(xs):\n"
-        "    out = []\n"
-        "    for x in xs:\n"
-        "        if x not in out:\n"
-        "            out.append(x)\n"
-        "    return out\n"
-    ),
+    "host/core.py": SLOW_UNIQUE,
     "tests/test_core.py": "from host.core import slow_unique\n\ndef test_work():\n    assert len(slow_unique([i % 1500 for i in range(15000)])) == 1500\n",
 }
 

@@ -9,19 +9,12 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from conftest import REPO, assert_unchanged, load_report, needs_corpus, run_perfscan, tree_state, write_project
+from conftest import SLOW_UNIQUE, REPO, assert_unchanged, load_report, needs_corpus, run_perfscan, tree_state, write_project
 
 HOT_LIB = {
     "pyproject.toml": "[project]\nname = 'hot'\nversion = '1'\n",
     "hot/__init__.py": "",
-    "hot/core.py": (
-        "def slow_unique(xs):\n"
-        "    out = []\n"
-        "    for x in xs:\n"
-        "        if x not in out:\n"
-        "            out.append(x)\n"
-        "    return out\n"
-    ),
+    "hot/core.py": SLOW_UNIQUE,
     "tests/test_core.py": "from hot.core import slow_unique\n\ndef test_u():\n    assert len(slow_unique([i % 2000 for i in range(20000)])) == 2000\n",
 }
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 from perfscan.models import Deployment, Project
-from perfscan.sources import iter_project_files, module_name, parse_source, relative_posix
+from perfscan.sources import dotted, iter_project_files, module_name, parse_source, relative_posix
 
 FRAMEWORKS = {"django", "fastapi", "flask", "starlette", "aiohttp", "tornado", "sanic", "litestar", "quart",
               "falcon", "pyramid", "bottle", "cherrypy"}
@@ -41,15 +41,7 @@ def _imports(tree: ast.AST) -> Set[str]:
 
 
 def _call_name(node: ast.AST) -> str:
-    if isinstance(node, ast.Call):
-        node = node.func
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-    return ".".join(reversed(parts))
+    return dotted(node.func if isinstance(node, ast.Call) else node) or ""
 
 
 def _module_exists(module: str, project: Project) -> bool:
