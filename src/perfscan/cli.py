@@ -28,6 +28,8 @@ def _scan_parser() -> "argparse.ArgumentParser":
     p.add_argument("--out", metavar="DIR", help="output folder (default: PATH/.codeflash)")
     p.add_argument("--passes", metavar="LIST", help="comma-separated passes: cpu,memory,import,async (default: all)")
     p.add_argument("--startup", action="store_true", default=None, help="rank import (start-up) findings at their base severity")
+    p.add_argument("--cpu-engine", choices=("auto", "sample", "cprofile"), metavar="ENGINE",
+                   help="CPU engine: auto (default: sampling + exact call counts where possible, else cprofile), sample, cprofile")
     p.add_argument("--budget", type=float, metavar="SECONDS", help="time budget for the whole scan (default 300)")
     p.add_argument("--format", dest="formats", metavar="LIST", help="extra report formats: sarif,html")
     p.add_argument("--fail-on", choices=SEVERITY_CHOICES, metavar="SEVERITY",
@@ -70,6 +72,8 @@ def _cli_values(ns: "argparse.Namespace", extra: List[str]) -> Dict[str, Any]:
         values["fail_on"] = ns.fail_on
     if ns.quiet:
         values["quiet"] = True
+    if ns.cpu_engine:
+        values["cpu_engine"] = ns.cpu_engine
     if extra:
         values["pytest_args"] = tuple(extra)
     return values

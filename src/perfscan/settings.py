@@ -32,6 +32,7 @@ TOOL_KEYS: Mapping[str, Tuple[str, str]] = {
     "formats": ("formats", "formats"),
     "blocking-calls": ("blocking_calls", "list"),
     "exclude": ("exclude", "list"),
+    "cpu-engine": ("cpu_engine", "engine"),
 }
 
 
@@ -88,6 +89,8 @@ def _convert(kind: str, value: Any, origin: str) -> Any:
         return parse_formats(value, origin)
     elif kind == "severity" and isinstance(value, str) and value in SEVERITIES:
         return value
+    elif kind == "engine" and isinstance(value, str) and value.strip().lower() in ("auto", "sample", "cprofile"):
+        return value.strip().lower()
     raise UsageError(f"{origin}: unexpected value {value!r}; see `perfscan --help`")
 
 

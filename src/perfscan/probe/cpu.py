@@ -1,10 +1,15 @@
-"""CPU recorder: cProfile per phase (setup, call, teardown), in every thread the tests start.
+"""CPU recorders, one per engine (the host's --cpu-engine, passed as `--opt engine=...`).
 
-Before Python 3.12 a cProfile.Profile profiles only the thread that enabled it, so a
-`threading.setprofile` hook gives each new thread its own profiler, filed under the phase in
-which the thread started. From 3.12 cProfile is built on sys.monitoring: one enabled profiler
-sees every thread, and only one profiler may be active at a time (a test that starts its own
-fails with ValueError; that test fails alone).
+- cprofile: cProfile per phase (setup, call, teardown), in every thread the tests start.
+  Before Python 3.12 a cProfile.Profile profiles only the thread that enabled it, so a
+  `threading.setprofile` hook gives each new thread its own profiler, filed under the phase in
+  which the thread started. From 3.12 cProfile is built on sys.monitoring: one enabled profiler
+  sees every thread, and only one profiler may be active at a time (a test that starts its own
+  fails with ValueError; that test fails alone).
+- sample: CPU-time samples of every thread's stack (sampler.py) for the shares, plus exact call
+  counts compiled into the project's functions (calls.py). Where sampling cannot run (no
+  ITIMER_PROF, SIGPROF already taken), it falls back to cProfile and says so in "errors".
+- auto: sample where it can run, else cprofile (the same fallback).
 """
 import cProfile
 import os
@@ -12,19 +17,35 @@ import sys
 import threading
 import time
 
+from perfscan_probe import state
 from perfscan_probe.contract import write_json
 
 PHASES = ("setup", "call", "teardown")
 MONITORING = sys.version_info >= (3, 12)
+ENGINES = ("cprofile", "sample", "auto")
 
 
-class CpuRecorder:
-    def __init__(self, out_dir):
+def CpuRecorder(out_dir, options=None):
+    """The recorder of the engine asked for (default cprofile, the engine the contract began with)."""
+    options = dict(state.options if options is None else options)
+    engine = str(options.get("engine") or "cprofile").lower()
+    if engine not in ENGINES:
+        engine = "cprofile"
+    if engine == "cprofile":
+        return CProfileRecorder(out_dir)
+    return SampleRecorder(out_dir, options, engine)
+
+
+class CProfileRecorder:
+    def __init__(self, out_dir, errors=None, extra=None):
         self.out_dir = out_dir
+        self.extra = extra or {}  # added fields of cpu.json (a fallback says what was asked)
         self.profilers = {p: cProfile.Profile() for p in PHASES}
         self.wall = {p: 0.0 for p in PHASES}
+        self.cpu = {p: 0.0 for p in PHASES}  # process CPU seconds (all threads): a load-independent overhead figure
+        self._c0 = 0.0
         self.thread_profiles = []  # (phase, Profile)
-        self.errors = []
+        self.errors = list(errors or [])
         self.phase = None
         self._t0 = 0.0
         self._active = False
@@ -43,6 +64,7 @@ class CpuRecorder:
         if not MONITORING:
             threading.setprofile(self._thread_hook)
         self._t0 = time.perf_counter()
+        self._c0 = time.process_time()
         try:
             self.profilers[phase].enable()
             self._active = True
@@ -55,6 +77,7 @@ class CpuRecorder:
             self.profilers[phase].disable()
             self._active = False
         self.wall[phase] += time.perf_counter() - self._t0
+        self.cpu[phase] += time.process_time() - self._c0
         if not MONITORING:
             threading.setprofile(None)
         self.phase = None
@@ -72,14 +95,16 @@ class CpuRecorder:
         phases = {}
         for phase in PHASES:
             stats = _stats_of([self.profilers[phase]] + [p for ph, p in self.thread_profiles if ph == phase])
-            phases[phase] = {"wall": self.wall[phase], "stats": stats}
-        write_json(os.path.join(self.out_dir, "cpu.json"), {
+            phases[phase] = {"wall": self.wall[phase], "cpu": self.cpu[phase], "stats": stats}
+        data = {
             "engine": "cProfile",
             "python": "%d.%d.%d" % sys.version_info[:3],
             "threads": len(self.thread_profiles) if not MONITORING else "all (sys.monitoring)",
             "phases": phases,
             "errors": self.errors,
-        })
+        }
+        data.update(self.extra)
+        write_json(os.path.join(self.out_dir, "cpu.json"), data)
 
 
 def _stats_of(profilers):
@@ -117,3 +142,112 @@ def _stats_of(profilers):
             calls.append([index[caller]] + [round(v, 9) if isinstance(v, float) else v for v in vals])
         out.append([func[0], func[1], func[2], cc, nc, round(tt, 9), round(ct, 9), calls])
     return out
+
+
+class SampleRecorder:
+    """Samples for the shares, compiled counters for the call counts, in one run."""
+
+    def __init__(self, out_dir, options, engine):
+        from perfscan_probe.calls import CallCounter
+        from perfscan_probe.sampler import Sampler, available
+        self.out_dir = out_dir
+        self.asked = engine
+        self.sampler = Sampler(float(options.get("interval") or 0.001))
+        self.wall = {p: 0.0 for p in PHASES}
+        self.cpu = {p: 0.0 for p in PHASES}
+        self.errors = []
+        self.phase = None
+        self.fallback = None
+        self._t0 = 0.0
+        self._c0 = 0.0
+        self._tried = False
+        self._dumped = False
+        self.counter = None
+        why = available()
+        if why:  # decided now, before any module is compiled with counters cProfile would then time
+            self._fall_back(why)
+        elif str(options.get("count", "1")) != "0":
+            # now, before the tests' modules are imported (conftest's imports are patched in place)
+            self.counter = CallCounter(os.getcwd())
+            try:
+                self.counter.install()
+            except Exception as exc:
+                self.errors.append("call counts unavailable: %s: %s" % (type(exc).__name__, exc))
+                self.counter.uninstall()
+                self.counter = None
+
+    def _install(self):
+        self._tried = True
+        why = self.sampler.install()
+        if why:
+            self._fall_back(why)
+
+    def _fall_back(self, why):
+        self._tried = True
+        self.fallback = CProfileRecorder(self.out_dir, self.errors + ["sampling unavailable (%s): measured with cProfile" % why],
+                                         {"engine_asked": self.asked})
+        if self.counter is not None:
+            self.counter.uninstall()
+            self.counter = None
+
+    def start(self, nodeid, phase):
+        if not self._tried:
+            self._install()
+        if self.fallback is not None:
+            return self.fallback.start(nodeid, phase)
+        self.phase = phase
+        if self.counter is not None:
+            self.counter.start(phase)
+        self.sampler.start(nodeid, phase, _runner_frame(sys._getframe(1)))
+        self._c0 = time.process_time()
+        self._t0 = time.perf_counter()
+
+    def stop(self, nodeid, phase):
+        if self.fallback is not None:
+            return self.fallback.stop(nodeid, phase)
+        self.wall[phase] += time.perf_counter() - self._t0
+        self.cpu[phase] += time.process_time() - self._c0
+        self.sampler.stop(nodeid, phase)
+        if self.counter is not None:
+            self.counter.stop(phase)
+        self.phase = None
+
+    def pytest_sessionfinish(self, session, exitstatus):
+        self.emergency_dump()
+
+    def emergency_dump(self):
+        if self.fallback is not None:
+            return self.fallback.emergency_dump()
+        if self._dumped:
+            return
+        self._dumped = True
+        if self.phase:
+            self.wall[self.phase] += time.perf_counter() - self._t0
+        self.sampler.phase = None
+        self.sampler.uninstall()
+        if self.counter is not None:
+            self.counter.uninstall()
+        samples = self.sampler.export()
+        calls = self.counter.export() if self.counter is not None else None
+        errors = self.errors + self.sampler.errors + (self.counter.errors if self.counter is not None else [])
+        write_json(os.path.join(self.out_dir, "cpu.json"), {
+            "engine": "sample",
+            "engine_asked": self.asked,
+            "python": "%d.%d.%d" % sys.version_info[:3],
+            "threads": "all (sampled, per-thread CPU clocks)" if samples["thread_cpu"] else "main thread only (no per-thread CPU clock)",
+            # the contract's per-phase tables stay: wall is what every share divides by
+            "phases": {p: {"wall": self.wall[p], "cpu": self.cpu[p], "stats": []} for p in PHASES},
+            "samples": samples,
+            "calls": calls,
+            "errors": errors,
+        })
+
+
+def _runner_frame(frame):
+    """The test runner's frame around the phase: stacks are cut there (pytest's own frames
+    above it are the same in every sample). The phase hook is a generator suspended while the
+    test runs, so the first frame outside generators is the one that stays on the stack."""
+    f = frame
+    while f is not None and f.f_code.co_flags & 0x20:  # CO_GENERATOR
+        f = f.f_back
+    return f

@@ -13,12 +13,23 @@ Why this shape:
 - Aggregated in the probe as (phase, test, stack) -> weight; a stack is a tuple of
   (code, line) pairs, outermost first. The line of each frame tells the host which call in a
   function was running when the callee is C code, which has no frame of its own.
-- The handler's own CPU is excluded from the weights (it is the profiler's overhead).
+- On Linux the weight is runnable time, not CPU time alone: CPU time plus the time spent
+  waiting for a CPU (run delay, /proc/self/task/<tid>/schedstat). On a loaded machine a
+  CPU-bound thread spends part of its wall time waiting for a core; a share of wall time (what
+  the ground truth and the report's denominator are) counts that wait, and sleeping or blocking
+  still counts nothing. Elsewhere: CPU time alone.
+- The handler's own time is excluded from the weights (it is the profiler's overhead).
+- Threads the tests start block SIGPROF (a one-shot threading.setprofile hook). The kernel
+  sends ITIMER_PROF's signal to the thread that is running when the timer expires; a worker
+  thread would take it while the main thread waits in join() or Future.result() (a web test
+  client's app thread), and the main thread, never interrupted, would sample nobody. Blocked
+  elsewhere, the signal goes to the main thread, interrupts its wait (EINTR: Python installs
+  handlers without SA_RESTART) and the handler samples the worker.
 - A project's own SIGPROF use is respected: if a handler or timer is already installed when
   sampling would start, the sampler does not start (the caller falls back); the previous
-  handler and timer are restored at the end; SA_RESTART (siginterrupt False) keeps slow system
-  calls in C extensions from failing with EINTR.
+  handler and timer are restored at the end.
 """
+import os
 import signal
 import sys
 import threading
@@ -31,6 +42,79 @@ except ImportError:  # pragma: no cover
 
 _thread_clock = getattr(time, "pthread_getcpuclockid", None)
 MAX_DEPTH = 400  # deeper stacks are cut at the outer end (the project's code is at the inner end)
+
+
+class _Clocks:
+    """Per-thread clocks: CPU seconds, plus seconds spent waiting for a CPU where schedstat is readable."""
+
+    def __init__(self):
+        self.fds = {}  # ident -> (native id, fd of its schedstat)
+        self.kind = "cpu"
+        main = threading.main_thread()
+        nid = getattr(main, "native_id", None)
+        fd = self._open(nid)
+        if fd is not None:
+            self.fds[main.ident] = (nid, fd)
+            self.kind = "runnable"
+
+    @staticmethod
+    def _open(nid):
+        if nid is None:
+            return None
+        try:
+            fd = os.open("/proc/self/task/%d/schedstat" % nid, os.O_RDONLY)
+        except (OSError, AttributeError):
+            return None
+        try:
+            _waited(fd)
+        except (OSError, ValueError, IndexError):
+            os.close(fd)
+            return None
+        return fd
+
+    def _wait_of(self, ident):
+        held = self.fds.get(ident)
+        if held is None:
+            return 0.0
+        try:
+            return _waited(held[1])
+        except (OSError, ValueError, IndexError):
+            return 0.0
+
+    def main(self, ident):
+        return time.thread_time() + self._wait_of(ident)
+
+    def other(self, ident):
+        cpu = _cpu_of(ident)
+        if cpu is None:
+            return None
+        if self.kind == "runnable":
+            thread = threading._active.get(ident)
+            nid = getattr(thread, "native_id", None)
+            held = self.fds.get(ident)
+            if held is not None and held[0] != nid:
+                os.close(held[1])
+                del self.fds[ident]
+                held = None
+            if held is None and nid is not None:
+                fd = self._open(nid)
+                if fd is not None:
+                    self.fds[ident] = (nid, fd)
+            cpu += self._wait_of(ident)
+        return cpu
+
+    def close(self):
+        for _nid, fd in self.fds.values():
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.fds = {}
+
+
+def _waited(fd):
+    """Seconds the thread has spent runnable but waiting for a CPU (schedstat's second field)."""
+    return int(os.pread(fd, 128, 0).split()[1]) / 1e9
 
 
 def available():
@@ -68,6 +152,9 @@ class Sampler:
         self._prev_handler = None
         self._prev_timer = (0.0, 0.0)
         self._replaced_noted = False
+        self._clocks = None
+        self._thread_hook_set = False
+        self._busy = False
 
     # -- lifetime
     def install(self):
@@ -76,15 +163,18 @@ class Sampler:
             return why
         self._prev_handler = signal.getsignal(signal.SIGPROF)
         self._prev_timer = signal.getitimer(signal.ITIMER_PROF)
+        self._clocks = _Clocks()
         self._baseline_threads()
-        self._last_main = time.thread_time()
+        self._last_main = self._clocks.main(self._main)
+        # Python's default: no SA_RESTART. A wait interrupted by the signal returns EINTR, Python
+        # runs the handler and retries the call (PEP 475); with SA_RESTART the kernel would
+        # restart a futex wait itself and a main thread in join() would never sample a worker.
         signal.signal(signal.SIGPROF, self._handler)
-        try:
-            signal.siginterrupt(signal.SIGPROF, False)
-        except (OSError, ValueError, AttributeError):
-            pass
         # the timer runs for the whole session: phases shorter than a tick are still sampled
         # with the probability their CPU time deserves
+        self._thread_hook_set = _thread_profile_hook() is None
+        if self._thread_hook_set:
+            threading.setprofile(_block_sigprof_in_new_thread)
         signal.setitimer(signal.ITIMER_PROF, self.interval, self.interval)
         self.installed = True
         return ""
@@ -93,6 +183,12 @@ class Sampler:
         if not self.installed:
             return
         self.installed = False
+        try:
+            self._clocks.close()
+        except Exception:
+            pass
+        if self._thread_hook_set and _thread_profile_hook() is _block_sigprof_in_new_thread:
+            threading.setprofile(None)
         try:
             signal.setitimer(signal.ITIMER_PROF, 0.0, 0.0)
             if signal.getsignal(signal.SIGPROF) == self._handler or self._replaced_noted:
@@ -125,14 +221,22 @@ class Sampler:
     # -- sampling
     def _baseline_threads(self):
         self._last_thread = {}
-        if _thread_clock is None:
-            return
         for ident in sys._current_frames():
             if ident != self._main:
-                self._last_thread[ident] = _cpu_of(ident)
+                self._last_thread[ident] = self._clocks.other(ident)
 
     def _handler(self, signum, frame):
-        now = time.thread_time()
+        if self._busy:
+            return  # Python handlers can be re-entered: a tick during a slow sample is the next sample's
+        self._busy = True
+        try:
+            self._sample(frame)
+        finally:
+            self._busy = False
+
+    def _sample(self, frame):
+        clocks = self._clocks
+        now = clocks.main(self._main)
         weight = now - self._last_main
         phase = self.phase
         if phase is not None:
@@ -149,11 +253,11 @@ class Sampler:
                 self.samples += 1
                 self.sampled_seconds += weight
             self._sample_threads(phase, test)
-        elif _thread_clock is not None:
+        else:
             for ident in sys._current_frames():
                 if ident != self._main:
-                    self._last_thread[ident] = _cpu_of(ident)
-        end = time.thread_time()
+                    self._last_thread[ident] = clocks.other(ident)
+        end = clocks.main(self._main)
         self.handler_seconds += end - now
         self._last_main = end
 
@@ -163,13 +267,13 @@ class Sampler:
             return
         last = self._last_thread
         stacks = self.stacks
-        others = [(ident, f) for ident, f in frames.items() if ident != self._main]
-        if _thread_clock is None:
-            return  # no per-thread CPU clock: another thread's CPU share cannot be told from its waits
-        for ident, f in others:
-            cpu = _cpu_of(ident)
-            if cpu is None:
+        clocks = self._clocks
+        for ident, f in frames.items():
+            if ident == self._main:
                 continue
+            cpu = clocks.other(ident)
+            if cpu is None:
+                continue  # no clock for this thread: its CPU cannot be told from its waits
             prev = last.get(ident, 0.0)
             # a new thread (or a reused ident, whose clock restarted) counts from its start
             weight = cpu - prev if cpu >= prev else cpu
@@ -209,14 +313,30 @@ class Sampler:
             "samples": count,
             "sampled_seconds": round(self.sampled_seconds, 6),
             "handler_seconds": round(self.handler_seconds, 6),
-            "thread_cpu": _thread_clock is not None,
+            "clock": self._clocks.kind if self._clocks is not None else None,
+            "thread_cpu": _thread_clock is not None or (self._clocks is not None and self._clocks.kind == "runnable"),
             "tests": list(self.tests),
             "frames": frames,
             "stacks": out,
         }
 
 
+def _thread_profile_hook():
+    getter = getattr(threading, "getprofile", None)  # 3.10+
+    return getter() if getter is not None else getattr(threading, "_profile_hook", None)
+
+
+def _block_sigprof_in_new_thread(frame, event, arg):
+    sys.setprofile(None)
+    try:
+        signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGPROF])
+    except (AttributeError, OSError, ValueError):
+        pass
+
+
 def _cpu_of(ident):
+    if _thread_clock is None:
+        return None
     try:
         return time.clock_gettime(_thread_clock(ident))
     except (OSError, ValueError, OverflowError):

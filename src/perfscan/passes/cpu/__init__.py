@@ -1,7 +1,16 @@
-"""CPU pass: the target tests under cProfile (in the probe), ranked by attributable share.
+"""CPU pass: the target tests under a CPU engine (in the probe), ranked by attributable share.
 
 The denominator of every share is the wall time of all profiled phases (setup, call, teardown)
 measured on the main thread. Reported: project functions whose attributable share is above 2%.
+
+Engines (`--cpu-engine`, until then the PERFSCAN_CPU_ENGINE environment variable):
+- cprofile: deterministic; exact call counts and callee times, but slow on call-heavy code
+  and biased: it inflates functions that make many Python calls and deflates time in C.
+- sample: CPU-time samples of every thread's stack for the shares, with exact call counts
+  compiled into the project's functions (the probe's sampler.py and calls.py). Callee time of
+  a C function (list.pop, sorted), which has no frame, is the function's own samples at the
+  lines that call it.
+- auto (default): sample where the probe can sample (POSIX, SIGPROF free), else cprofile.
 """
 from __future__ import annotations
 
@@ -10,17 +19,30 @@ import marshal
 import os
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from perfscan.models import Artifact, Finding, Metric, PassResult
 from perfscan.passes import PassContext
 from perfscan.passes.cpu.patterns import choose
 from perfscan.passes.cpu.patterns.astkit import module_aliases
 from perfscan.passes.cpu.patterns.base import CalleeTest, FunctionFacts
-from perfscan.passes.cpu.profile import Profile, build_profile
+from perfscan.passes.cpu.profile import FunctionProfile, Profile, build_profile
+from perfscan.passes.cpu.samples import c_call_names
 from perfscan.probe_host import run_target
 
 REPORT_SHARE = 2.0  # percent
+ENGINES = ("cprofile", "sample", "auto")
+DEFAULT_ENGINE = "auto"
+ENGINE_ENV = "PERFSCAN_CPU_ENGINE"
+
+
+def cpu_engine(ctx: PassContext) -> Tuple[str, str]:
+    """The engine asked for (settings' cpu_engine, else $PERFSCAN_CPU_ENGINE, else the default), and a note when it is not valid."""
+    asked = getattr(ctx.settings, "cpu_engine", None) or os.environ.get(ENGINE_ENV) or DEFAULT_ENGINE
+    engine = str(asked).strip().lower()
+    if engine not in ENGINES:
+        return DEFAULT_ENGINE, f"unknown CPU engine {asked!r} (use one of {', '.join(ENGINES)}); used {DEFAULT_ENGINE}"
+    return engine, ""
 
 
 def amdahl(share_pct: float) -> float:
@@ -33,9 +55,10 @@ def run_cpu_pass(ctx: PassContext) -> Tuple[PassResult, Profile]:
     """Returns the pass result and the profile (the async pass wants the set of functions that ran)."""
     start = time.monotonic()
     empty = Profile(wall={}, functions={}, ran=frozenset())
-    run = run_target("cpu", ctx)
+    engine, engine_note = cpu_engine(ctx)
+    run = run_target("cpu", ctx, options={"engine": engine})
     data = run.read("cpu.json")
-    notes: List[str] = []
+    notes: List[str] = [engine_note] if engine_note else []
     failed = run.failed_tests()
     if failed:
         notes.append(f"{len(failed)} profiled test(s) failed; their profile is still used: "
@@ -54,6 +77,10 @@ def run_cpu_pass(ctx: PassContext) -> Tuple[PassResult, Profile]:
     if pstats_path is not None:
         artifacts.append(Artifact(pstats_path, "CPU profile of the profiled tests (pstats)",
                                   f"python -m pstats {pstats_path.name}  (or: snakeviz {pstats_path.name})"))
+    collapsed = _write_collapsed(data, ctx.out_dir)
+    if collapsed is not None:
+        artifacts.append(Artifact(collapsed, "CPU samples of the profiled tests as collapsed stacks (microseconds)",
+                                  f"flamegraph.pl {collapsed.name} > cpu.svg  (or open it in speedscope.app)"))
     status = "ok"
     error = ""
     if run.child.timed_out:
@@ -63,10 +90,13 @@ def run_cpu_pass(ctx: PassContext) -> Tuple[PassResult, Profile]:
         status = "failed" if not profile.functions else "ok"
     threads = data.get("threads")
     section = {
-        "engine": str(data.get("engine", "cProfile")),
+        "engine": profile.engine_detail,
+        "engine_id": profile.engine,
+        "engine_asked": engine,
         "wall_seconds": profile.total_wall,
         "phase_seconds": dict(profile.wall),
         "threads": threads,
+        "counting_seconds": round(profile.counting_seconds, 6),  # the call counters' cost, taken out of the shares
         "functions_seen": len(profile.functions),
         "top": _top_table(profile),
         # every project function's attributable seconds: `perfscan diff` compares absolute time, since
@@ -82,8 +112,8 @@ def _top_table(profile: Profile, limit: int = 12) -> List[Dict[str, object]]:
     rows = sorted(profile.functions.values(), key=lambda f: f.attributable(), reverse=True)[:limit]
     return [{"function": f"{f.module}:{f.qualname}", "file": f.rel, "line": f.info.lineno,
              "attributable_pct": round(100 * f.attributable() / wall, 1), "own_pct": round(100 * f.own_total() / wall, 1),
-             "cumulative_pct": round(100 * f.cumulative_total() / wall, 1), "calls": f.calls_total,
-             "primitive_calls": f.calls_primitive} for f in rows]
+             "cumulative_pct": round(100 * f.cumulative_total() / wall, 1), "calls": f.calls_total if f.counted else None,
+             "primitive_calls": f.calls_primitive if f.counted else None} for f in rows]
 
 
 def _class_of(tree: ast.Module, qualname: str) -> Optional[ast.ClassDef]:
@@ -110,43 +140,110 @@ def _findings(profile: Profile) -> List[Finding]:
         tree = fp.tree
         if fp.rel not in aliases_cache:
             aliases_cache[fp.rel] = module_aliases(tree) if tree is not None else {}
+        class_node = _class_of(tree, fp.qualname) if tree is not None else None
+        if profile.engine == "sample":
+            facts = _sampled_facts(fp, class_node, aliases_cache[fp.rel], attributable)
+        else:
+            def callee_seconds(test: CalleeTest, fp=fp) -> float:
+                return sum(t for (file, name), t in fp.callee_time.items() if test(file, name))
 
-        def callee_seconds(test: CalleeTest, fp=fp) -> float:
-            return sum(t for (file, name), t in fp.callee_time.items() if test(file, name))
-
-        facts = FunctionFacts(node=fp.info.node, class_node=_class_of(tree, fp.qualname) if tree is not None else None,
-                              aliases=aliases_cache[fp.rel], own_seconds=fp.own_total(), attributable_seconds=attributable,
-                              calls_total=fp.calls_total, calls_primitive=fp.calls_primitive,
-                              callee_seconds=callee_seconds,
-                              project_callee_seconds=lambda name, fp=fp: fp.project_callee_by_name.get(name, 0.0))
+            facts = FunctionFacts(node=fp.info.node, class_node=class_node,
+                                  aliases=aliases_cache[fp.rel], own_seconds=fp.own_total(), attributable_seconds=attributable,
+                                  calls_total=fp.calls_total, calls_primitive=fp.calls_primitive,
+                                  callee_seconds=callee_seconds,
+                                  project_callee_seconds=lambda name, fp=fp: fp.project_callee_by_name.get(name, 0.0))
         match = choose(facts)
         pattern = match.pattern if match else "none"
         line = match.line if match else fp.info.lineno
-        top_callers = sorted(fp.callers.items(), key=lambda kv: kv[1], reverse=True)[:3]
-        calls = f"{fp.calls_total:,} calls" + (f" ({fp.calls_primitive:,} primitive)" if fp.calls_primitive != fp.calls_total else "")
-        evidence = (match.evidence + "; " if match else "") + calls
-        if top_callers:
-            evidence += "; called from " + ", ".join(f"{c} ({n:,}x)" for c, n in top_callers)
+        evidence = (match.evidence + "; " if match else "") + _calls_text(fp)
+        callers = _callers_text(fp)
+        if callers:
+            evidence += "; called from " + callers
         phase = fp.main_phase()
         speedup = amdahl(share)
+        details = {"def_line": fp.info.lineno, "own_pct": round(100 * fp.own_total() / wall, 1),
+                   "cumulative_pct": round(100 * fp.cumulative_total() / wall, 1),
+                   "calls": fp.calls_total if fp.counted else None,
+                   "primitive_calls": fp.calls_primitive if fp.counted else None, "callers": _top_callers(fp),
+                   "attributable_seconds": round(attributable, 6),
+                   "phase_seconds": {p: round(fp.attributable(p), 6) for p in ("setup", "call", "teardown")}}
+        if fp.tests:
+            details["tests"] = [t for t, _ in sorted(fp.tests.items(), key=lambda kv: kv[1], reverse=True)[:3]]
         out.append(Finding(
             domain="cpu", symbol=fp.info.name, qualname=f"{fp.module}:{fp.qualname}", module=fp.module, file=fp.rel,
             line=line, metric=Metric(round(share, 1), "%", f"{share:.0f}% of profiled test time" if share >= 10 else f"{share:.1f}% of profiled test time"),
             pattern=pattern, evidence=evidence,
             estimated_impact=f"up to {speedup:.2f}x on the profiled tests (Amdahl: {share:.1f}% removed)",
             phase=phase,
-            details={"def_line": fp.info.lineno, "own_pct": round(100 * fp.own_total() / wall, 1),
-                     "cumulative_pct": round(100 * fp.cumulative_total() / wall, 1), "calls": fp.calls_total,
-                     "primitive_calls": fp.calls_primitive, "callers": [c for c, _ in top_callers],
-                     "attributable_seconds": round(attributable, 6),
-                     "phase_seconds": {p: round(fp.attributable(p), 6) for p in ("setup", "call", "teardown")}},
+            details=details,
         ))
     return out
 
 
+def _sampled_facts(fp: FunctionProfile, class_node: Optional[ast.ClassDef], aliases: dict, attributable: float) -> FunctionFacts:
+    """Pattern facts from samples.
+
+    A C callee has no frame: its time is the function's own samples at the lines that call it
+    (`line_own`, matched against cProfile-style names of the calls on each line). The same
+    samples must not back a structural pattern too, as cProfile's tottime (which excludes C
+    callees) would not: a first round of the patterns finds which call lines back a call
+    pattern, and the own time that structural patterns see is the own time at the other lines.
+    """
+    c_names = c_call_names(fp.info.node, aliases)
+
+    def python_callees(test: CalleeTest) -> float:
+        return sum(t for (file, name), t in fp.callee_time.items() if file != "~" and test(file, name))
+
+    def c_lines(test: CalleeTest) -> List[int]:
+        return [line for line, names in c_names.items() if fp.line_own.get(line, 0.0) > 0 and any(test("~", n) for n in names)]
+
+    def callee_seconds(test: CalleeTest) -> float:
+        return python_callees(test) + sum(fp.line_own[line] for line in c_lines(test))
+
+    claimed: set = set()
+
+    def claiming(test: CalleeTest) -> float:
+        lines = c_lines(test)
+        claimed.update(lines)
+        return python_callees(test) + sum(fp.line_own[line] for line in lines)
+
+    def facts(own: float, callees: Callable[[CalleeTest], float]) -> FunctionFacts:
+        return FunctionFacts(node=fp.info.node, class_node=class_node, aliases=aliases, own_seconds=own,
+                             attributable_seconds=attributable, calls_total=fp.calls_total if fp.counted else 0,
+                             calls_primitive=fp.calls_primitive if fp.counted else 0, callee_seconds=callees,
+                             project_callee_seconds=lambda name: fp.project_callee_by_name.get(name, 0.0))
+
+    choose(facts(fp.own_total(), claiming))
+    structural_own = max(fp.own_total() - sum(fp.line_own.get(line, 0.0) for line in claimed), 0.0)
+    return facts(structural_own, callee_seconds)
+
+
+def _calls_text(fp: FunctionProfile) -> str:
+    if not fp.counted:
+        return "calls not counted"
+    return (f"{fp.calls_total:,} call{'' if fp.calls_total == 1 else 's'}"
+            + (f" ({fp.calls_primitive:,} primitive)" if fp.calls_primitive != fp.calls_total else ""))
+
+
+def _top_callers(fp: FunctionProfile) -> List[str]:
+    table = fp.callers if fp.callers else fp.caller_seconds
+    return [c for c, _ in sorted(table.items(), key=lambda kv: kv[1], reverse=True)[:3]]
+
+
+def _callers_text(fp: FunctionProfile) -> str:
+    if fp.callers:  # cProfile: call counts per caller
+        top = sorted(fp.callers.items(), key=lambda kv: kv[1], reverse=True)[:3]
+        return ", ".join(f"{c} ({n:,}x)" for c, n in top)
+    total = sum(fp.caller_seconds.values())
+    if total <= 0:
+        return ""
+    top = sorted(fp.caller_seconds.items(), key=lambda kv: kv[1], reverse=True)[:3]
+    return ", ".join(f"{c} ({100 * t / total:.0f}% of its samples)" for c, t in top)
+
+
 def _write_pstats(data: dict, out_dir: Path) -> Optional[Path]:
     """All phases merged into a pstats file (snakeviz, tuna, `python -m pstats`)."""
-    merged: Dict[tuple, list] = {}
+    merged: Dict[tuple, list] = _pstats_of_samples(data) if isinstance(data.get("samples"), dict) else {}
     for phase in (data.get("phases") or {}).values():
         stats = phase.get("stats") or []
         keys = [(str(e[0]), int(e[1]), str(e[2])) for e in stats]
@@ -170,3 +267,80 @@ def _write_pstats(data: dict, out_dir: Path) -> Optional[Path]:
         return path
     except OSError:
         return None
+
+
+def _write_collapsed(data: dict, out_dir: Path) -> Optional[Path]:
+    """The samples as collapsed stacks ("a;b;c <microseconds>", outermost first, by phase)."""
+    samples = data.get("samples")
+    if not isinstance(samples, dict) or not samples.get("stacks"):
+        return None
+    frames = samples.get("frames") or []
+    names = [f"{os.path.basename(str(f[0]))}:{f[2]}" if len(f) >= 3 else "?" for f in frames]
+    totals: Dict[str, float] = {}
+    for entry in samples["stacks"]:
+        try:
+            parts = [str(entry[0])] + [names[fi] for fi, _line in entry[2]]
+        except (IndexError, TypeError, ValueError):
+            continue
+        key = ";".join(p.replace(";", ",").replace(" ", "_") for p in parts)
+        totals[key] = totals.get(key, 0.0) + float(entry[3])
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / "cpu.collapsed"
+        tmp = out_dir / f".cpu.collapsed.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            for key, secs in sorted(totals.items()):
+                micros = int(round(secs * 1e6))
+                if micros > 0:
+                    fh.write(f"{key} {micros}\n")
+        os.replace(tmp, path)
+        return path
+    except OSError:
+        return None
+
+
+def _pstats_of_samples(data: dict) -> Dict[tuple, list]:
+    """The samples in pstats' shape, so the same viewers (and the HTML report's chart) read them.
+
+    tottime: samples whose innermost frame is the function; cumtime: samples with it on the
+    stack (once per sample); caller edges: samples under that caller -> callee step. Call counts
+    are the exact counts where the probe counted them, else 0 (unknown). C functions, which
+    have no frames, are absent: their time is their caller's tottime.
+    """
+    samples = data["samples"]
+    frames = samples.get("frames") or []
+    keys = [(str(f[0]), int(f[1]), str(f[2])) for f in frames]
+    merged: Dict[tuple, list] = {}
+    for entry in samples.get("stacks") or []:
+        try:
+            stack = [keys[fi] for fi, _line in entry[2]]
+            weight = float(entry[3])
+        except (IndexError, TypeError, ValueError):
+            continue
+        if not stack:
+            continue
+        for key in set(stack):
+            merged.setdefault(key, [0, 0, 0.0, 0.0, {}])[3] += weight
+        merged[stack[-1]][2] += weight
+        edges = set(zip(stack, stack[1:]))
+        for caller, callee in edges:
+            if caller == callee:
+                continue
+            callers = merged[callee][4]
+            prev = callers.get(caller, (0, 0, 0.0, 0.0))
+            own = weight if callee == stack[-1] else 0.0
+            callers[caller] = (0, 0, prev[2] + own, prev[3] + weight)
+    calls = data.get("calls")
+    if isinstance(calls, dict):
+        table = calls.get("functions") or []
+        for rows in (calls.get("phases") or {}).values():
+            for row in rows or []:
+                try:
+                    f = table[int(row[0])]
+                    key = (str(f[0]), int(f[1]), str(f[2]))
+                except (IndexError, TypeError, ValueError):
+                    continue
+                if key in merged:
+                    merged[key][0] += int(row[1]) - int(row[2])
+                    merged[key][1] += int(row[1])
+    return merged

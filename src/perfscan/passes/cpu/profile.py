@@ -6,6 +6,10 @@
   them, by source line range: their own time is the function's own time, their callees its callees.
 - attributable = cumulative - cumulative of the project functions it calls directly, other than
   itself (recursive calls stay in). It is what changing this function's body can save.
+
+Two engines feed it: cProfile's per-phase tables (`stats`), or the sampling engine's weighted
+stacks (`samples`, turned into the same quantities by samples.py) with the compiled call counts
+(`calls`). Either way the result is a `Profile` of `FunctionProfile`s.
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from perfscan.passes.cpu.samples import aggregate
 from perfscan.sources import FunctionInfo, functions_in, is_project_path, module_name, parse_source, relative_posix
 
 FOLDED = ("<listcomp>", "<genexpr>", "<lambda>", "<dictcomp>", "<setcomp>")
@@ -38,6 +43,11 @@ class FunctionProfile:
     callers: Dict[str, int] = field(default_factory=lambda: defaultdict(int))
     callee_time: Dict[Tuple[str, str], float] = field(default_factory=lambda: defaultdict(float))  # (file, name) -> s
     project_callee_by_name: Dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    # sampling engine only
+    line_own: Dict[int, float] = field(default_factory=lambda: defaultdict(float))  # own seconds by source line
+    caller_seconds: Dict[str, float] = field(default_factory=lambda: defaultdict(float))  # caller -> sampled seconds
+    tests: Dict[str, float] = field(default_factory=lambda: defaultdict(float))  # test node id -> attributable seconds
+    counted: bool = True  # calls_total/calls_primitive are known (False: the function's calls were not counted)
 
     def attributable(self, phase: Optional[str] = None) -> float:
         phases = [phase] if phase else PHASES
@@ -62,6 +72,9 @@ class Profile:
     wall: Dict[str, float]
     functions: Dict[FuncKey, FunctionProfile]
     ran: frozenset  # "module:qualname" of every project function that ran
+    engine: str = "cprofile"  # "cprofile" or "sample"
+    engine_detail: str = "cProfile"  # for the report's CPU heading
+    counting_seconds: float = 0.0  # the call counters' measured cost, taken out of the sampled times and the wall
 
     @property
     def total_wall(self) -> float:
@@ -115,6 +128,8 @@ class _Locator:
 
 def build_profile(cpu_json: Dict[str, Any], root: Path, source_roots: Sequence[Path], exclude: Sequence[str] = ()) -> Profile:
     locator = _Locator(root, source_roots, exclude)
+    if isinstance(cpu_json.get("samples"), dict):
+        return _from_samples(cpu_json, locator)
     functions: Dict[FuncKey, FunctionProfile] = {}
     wall: Dict[str, float] = {}
     for phase, data in (cpu_json.get("phases") or {}).items():
@@ -170,7 +185,7 @@ def build_profile(cpu_json: Dict[str, Any], root: Path, source_roots: Sequence[P
             if fp.cumulative.get(p, 0.0) < fp.own.get(p, 0.0):
                 fp.cumulative[p] = fp.own[p]
     ran = frozenset(f"{fp.module}:{fp.qualname}" for fp in functions.values())
-    return Profile(wall=wall, functions=functions, ran=ran)
+    return Profile(wall=wall, functions=functions, ran=ran, engine="cprofile", engine_detail=engine_detail(cpu_json))
 
 
 def _short(entry: Sequence[Any]) -> str:
@@ -178,3 +193,122 @@ def _short(entry: Sequence[Any]) -> str:
     if file == "~":
         return name
     return f"{os.path.basename(file)}:{line}({name})"
+
+
+def engine_detail(cpu_json: Dict[str, Any]) -> str:
+    """What measured, in words, e.g. "sampling (ITIMER_PROF, 1 ms; a sample per 4.0 ms of runnable time) + exact call counts"."""
+    samples = cpu_json.get("samples")
+    if not isinstance(samples, dict):
+        engine = str(cpu_json.get("engine") or "cProfile")
+        asked = cpu_json.get("engine_asked")
+        return f"{engine} (sampling unavailable)" if asked in ("sample", "auto") else engine
+    interval = float(samples.get("interval") or 0.0)
+    mean = samples.get("mean_interval")
+    timing = f"{samples.get('timer', 'ITIMER_PROF')}, {interval * 1000:g} ms"
+    if isinstance(mean, (int, float)) and mean > 0:
+        timing += f"; a sample per {mean * 1000:.1f} ms of {'runnable' if samples.get('clock') == 'runnable' else 'CPU'} time"
+    counts = " + exact call counts" if isinstance(cpu_json.get("calls"), dict) else " (no call counts)"
+    return f"sampling ({timing}){counts}"
+
+
+def _from_samples(cpu_json: Dict[str, Any], locator: "_Locator") -> Profile:
+    """The sampling engine: shares from the stacks (samples.py), call counts from the compiled counters."""
+    samples = cpu_json["samples"]
+    functions: Dict[FuncKey, FunctionProfile] = {}
+    wall: Dict[str, float] = {}
+    for phase, data in (cpu_json.get("phases") or {}).items():
+        if phase in PHASES and isinstance(data, dict):
+            wall[phase] = float(data.get("wall") or 0.0)
+
+    def function_at(file: str, line: int, name: str) -> Optional[Tuple[FunctionProfile, bool]]:
+        where = locator.locate(file, line, name)
+        if where is None:
+            return None
+        rel, mod, info, tree = where
+        key = (rel, info.qualname)
+        fp = functions.get(key)
+        if fp is None:
+            fp = functions[key] = FunctionProfile(rel, info.qualname, mod, info, tree, counted=False)
+        return fp, name != info.name
+
+    frames = samples.get("frames") or []
+    owners: Dict[int, Optional[Tuple[FuncKey, bool]]] = {}
+
+    def owner(fi: int) -> Optional[Tuple[FuncKey, bool]]:
+        if fi not in owners:
+            found = None
+            if 0 <= fi < len(frames):
+                f = frames[fi]
+                hit = function_at(str(f[0]), int(f[1]), str(f[2]))
+                if hit is not None:
+                    found = ((hit[0].rel, hit[0].qualname), hit[1])
+            owners[fi] = found
+        return owners[fi]
+
+    tests = [str(t) for t in samples.get("tests") or []]
+    stacks = [e for e in samples.get("stacks") or [] if isinstance(e, list) and len(e) >= 4 and str(e[0]) in PHASES]
+    sampled = aggregate(stacks, owner, frames, label=lambda k: f"{functions[k].module}:{functions[k].qualname}",
+                        name=lambda k: functions[k].info.name)
+    for key, sm in sampled.items():
+        fp = functions[key]
+        for p in PHASES:
+            fp.own[p] += sm.own.get(p, 0.0)
+            fp.cumulative[p] += sm.cumulative.get(p, 0.0)
+            fp.project_callees[p] += sm.under_project_callees.get(p, 0.0)
+        for attr in ("line_own", "callee_time", "project_callee_by_name", "caller_seconds"):
+            target = getattr(fp, attr)
+            for k, v in getattr(sm, attr).items():
+                target[k] += v
+        for ti, secs in sm.tests.items():
+            if 0 <= ti < len(tests):
+                fp.tests[tests[ti]] += secs
+    calls = cpu_json.get("calls")
+    counting = 0.0
+    if isinstance(calls, dict):
+        table = calls.get("functions") or []
+        cost = calls.get("cost_ns") if isinstance(calls.get("cost_ns"), dict) else {}
+        for phase, rows in (calls.get("phases") or {}).items():
+            if phase not in PHASES:
+                continue
+            spent_in_phase = 0.0
+            for row in rows or []:
+                i, n, nonprimitive = int(row[0]), int(row[1]), int(row[2])
+                if not (0 <= i < len(table)) or n <= 0:
+                    continue
+                f = table[i]
+                hit = function_at(str(f[0]), int(f[1]), str(f[2]))
+                if hit is None:
+                    continue
+                fp = hit[0]
+                fp.counted = True
+                fp.calls_total += n
+                fp.calls_primitive += n - nonprimitive
+                spent = n * float(cost.get("depth" if (len(f) > 3 and f[3]) else "count") or 0.0) * 1e-9
+                spent_in_phase += _uncount(fp, phase, spent)
+            if phase in wall:
+                counting += min(spent_in_phase, wall[phase] * 0.5)
+                wall[phase] = max(wall[phase] - spent_in_phase, wall[phase] * 0.5)
+    ran = frozenset(f"{fp.module}:{fp.qualname}" for fp in functions.values())
+    return Profile(wall=wall, functions=functions, ran=ran, engine="sample", engine_detail=engine_detail(cpu_json),
+                   counting_seconds=counting)
+
+
+def _uncount(fp: FunctionProfile, phase: str, spent: float) -> float:
+    """Take the call counter's own cost out of the function's sampled time; returns what was taken.
+
+    The counter runs in the function's frame, so its cost was sampled as the function's own
+    time; the probe measured it per call (cost_ns), and counts are exact. Never more than the
+    samples hold: what was not sampled was not measured.
+    """
+    own = fp.own.get(phase, 0.0)
+    taken = min(spent, own)
+    if taken <= 0:
+        return 0.0
+    fp.own[phase] = own - taken
+    fp.cumulative[phase] = max(fp.cumulative.get(phase, 0.0) - taken, fp.own[phase])
+    if fp.line_own:
+        # the prologue has the line of the body's first statement, or skids to the next check
+        scale = 1.0 - taken / own
+        for line in list(fp.line_own):
+            fp.line_own[line] *= scale
+    return taken

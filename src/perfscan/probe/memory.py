@@ -1,0 +1,615 @@
+"""Memory recorder: what is alive at each test phase's peak, and which module-level containers grow.
+
+How the peak is caught. tracemalloc traces from the start of the test loop (collection is not
+traced: the import pass measures import-time work, and module-level data made at import is
+measured by the census below). At the start of each phase the peak is reset; a hook runs at
+Python function returns (sys.monitoring PY_RETURN from 3.12, sys.setprofile 'return' before)
+and compares the traced size with the next high-water mark; on a new mark (1 MiB above the
+phase's start, then max(1 MiB, 5% of the phase's growth) above the last snapshot, wider when a
+snapshot was slow) it takes a snapshot and at once reduces it to a per-line summary, so only
+one full snapshot ever exists. A temporary freed before the test ends is still alive when its
+holder returns (the event fires before the frame's locals go), so it is caught; a background
+poller misses it (the GIL switch interval is longer than such a temporary lives). Every return
+of project and test code is checked until a function gets hot (HOT_RETURNS in a phase); hot
+functions, generators' yields and library code are sampled (one in LIB_SAMPLE), because each
+check allocates and its allocations are traced too. tracemalloc's own peak for the phase is
+recorded beside the snapshot, so a missed peak shows.
+
+Why 1 frame by default. tracemalloc's cost grows with the frames per allocation: on 3.12+ each
+frame's line number is found by scanning the code's location table, and most of the 25 frames
+above a test are pytest's. Measured on the corpus (3.12, test loop only): 1 frame 2.2 s, 25
+frames 31 s (clean_lib, plain 0.25 s). With 1 frame an allocation made directly by project code
+(including C calls it makes: slicing, list(), json.loads) is attributed exactly; one made
+inside a Python library or the stdlib called from project code shows only the library frame.
+The host then asks for a second, deep run (`--opt deep=FILE --opt frames=25`) that traces with
+25 frames only during the phases whose peak holds 1 MiB or more in library frames, and
+attributes those bytes to their innermost project frame.
+
+Per-request growth (`--opt repeat=N`): after the measured loop the target tests run N more
+times in the same process, untraced and unlogged (outcomes.json keeps the measured run's), and
+every module-level value of the project's modules (and what it holds, walked with a node cap)
+is measured before and after each repetition.
+
+Options (all strings): root (project root, absolute), exclude (JSON list of globs, root-relative),
+frames (1), min_mib (1), repeat (0), deep (path of a JSON file {"phases": [[nodeid, phase,
+target_bytes], ...]}), max_snapshot_seconds (60), max_trace_mib (256: tracemalloc's own memory
+above which no snapshot is taken, so a test allocating GiBs of small objects cannot make the
+probe allocate GiBs more).
+
+memory.json:
+{
+  "python": "3.11.7", "frames": 1, "hook": "sys.monitoring" | "setprofile" | "none",
+  "mode": "measure" | "deep",
+  "phases": [{
+      "test": nodeid, "phase": "setup"|"call"|"teardown",
+      "start": bytes traced at the phase's start, "peak": tracemalloc's peak during the phase,
+      "end": bytes at its end, "snapshot": bytes traced when the kept snapshot was taken (0: none),
+      "snapshots": number taken, "caught": "return" | "end" | "",
+      "lines": [[file, line, bytes, count], ...]   (innermost project frame; top 300 by bytes)
+      "rest": bytes of project lines beyond the top 300,
+      "tests": bytes whose innermost frame is test code, "libs": bytes whose innermost frame is
+      a library or the stdlib (no project frame seen), "lib_files": [[file, bytes], ...] (top 5),
+      "note": why no snapshot was taken, if so}],
+  "import": [{"module", "name", "file", "bytes", "truncated", "type"}]   (module-level values
+      of 1 MiB or more at the start of the test loop: made at import or collection time)
+  "growth": [{"module", "name", "file", "type", "sizes": [before, after1, after2, ...],
+      "truncated"}]   (values that grew by 64 KiB or more over the repetitions)
+  "repeat": {"asked": N, "done": n, "failures": k, "seconds": s},
+  "overhead": {"loop_seconds", "snapshot_seconds", "snapshots", "census_seconds", "skipped": n},
+  "errors": [str]
+}
+In deep mode "lines" hold only the bytes that a 1-frame run saw in library frames, attributed
+to the innermost project frame within 25 frames; "libs" what still has none.
+"""
+import gc
+import io
+import json
+import os
+import sys
+import threading
+import time
+import tracemalloc
+import types
+from fnmatch import fnmatch
+
+import pytest
+
+from perfscan_probe.contract import write_json
+
+MIB = 1 << 20
+KEEP_LINES = 300
+GROWTH_FLOOR = 64 * 1024
+LIB_SAMPLE = 16  # one library return in this many is checked
+HOT_RETURNS = 200  # checked returns per function and phase before it is sampled too (below 256: small ints)
+MAX_SNAPSHOTS = 50  # per phase; past it the steps widen to 25%
+CENSUS_NODE_CAP = 500000  # per value: bounds a walk of a huge structure
+CENSUS_TOTAL_CAP = 3000000
+MONITORING = sys.version_info >= (3, 12)
+
+# Same folders as perfscan.sources.SKIP_DIRS (the probe cannot import the host).
+SKIP_DIRS = frozenset({
+    ".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", "env", ".env", "node_modules",
+    "build", "dist", "__pycache__", ".codeflash", ".mypy_cache", ".pytest_cache", ".ruff_cache",
+    "site-packages", "dist-packages", "vendor", "_vendor", "vendored", "third_party", ".eggs",
+    "tests", "test", "testing", "docs", "examples", "benchmarks", "bench",
+})
+LIB_DIRS = frozenset({".venv", "venv", "env", ".env", "site-packages", "dist-packages", ".tox", ".nox",
+                      "node_modules", ".eggs", "vendor", "_vendor", "vendored", "third_party", "build", "dist"})
+
+_SKIP_TYPES = (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, types.MethodType,
+               types.CodeType, types.FrameType, types.GeneratorType, types.CoroutineType,
+               types.AsyncGeneratorType, type, property, staticmethod, classmethod,
+               types.MappingProxyType if hasattr(types, "MappingProxyType") else type)
+_LEAF_TYPES = frozenset({int, float, complex, str, bytes, bool, type(None), range, bytearray})
+
+
+def _is_test_file(name):
+    return name == "conftest.py" or (name.startswith("test_") and name.endswith(".py")) or name.endswith("_test.py")
+
+
+class Classifier:
+    """Project code ('p'), test code under the root ('t'), or anything else ('l')."""
+
+    def __init__(self, root, exclude=()):
+        self.root = os.path.realpath(root) if root else ""
+        self.exclude = list(exclude)
+        self._cache = {}
+
+    def rel(self, filename):
+        if not self.root or not filename or filename.startswith("<"):
+            return None
+        path = filename if os.path.isabs(filename) else os.path.join(self.root, filename)
+        real = os.path.realpath(path)
+        if real != self.root and not real.startswith(self.root + os.sep):
+            return None
+        return os.path.relpath(real, self.root).replace(os.sep, "/")
+
+    def kind(self, filename):
+        k = self._cache.get(filename)
+        if k is None:
+            k = self._cache[filename] = self._kind(filename)
+        return k
+
+    def _kind(self, filename):
+        rel = self.rel(filename)
+        if rel is None or not rel.endswith(".py"):
+            return "l"
+        parts = rel.split("/")
+        if ".." in parts:
+            return "l"
+        if any(p in LIB_DIRS or p.endswith(".egg-info") for p in parts[:-1]):
+            return "l"
+        if any(p in SKIP_DIRS for p in parts[:-1]) or _is_test_file(parts[-1]):
+            return "t"
+        for pat in self.exclude:
+            if fnmatch(rel, pat) or fnmatch(rel, pat.rstrip("/") + "/*"):
+                return "l"
+        return "p"
+
+
+def summarize(traces, classifier, deep=False):
+    """Reduce raw traces to per-line totals of their innermost project frame.
+
+    traces: tracemalloc._get_traces() items (domain, size, traceback innermost first, ...).
+    deep: keep only traces whose innermost frame is library code (what a 1-frame run could not
+    attribute).
+    tracemalloc is still tracing while this runs, so the per-trace loop allocates nothing (no
+    int arithmetic): sizes are collected per traceback and summed by the C `sum`.
+    """
+    by_tb = {}
+    for tr in traces:
+        sizes = by_tb.get(tr[2])
+        if sizes is None:
+            sizes = by_tb[tr[2]] = []
+        sizes.append(tr[1])
+    lines = {}
+    tests = libs = 0
+    lib_files = {}
+    kind = classifier.kind
+    for tb, sizes in by_tb.items():
+        size = sum(sizes)
+        first = kind(tb[0][0]) if tb else "l"
+        if deep and first != "l":
+            continue
+        key = None
+        for frame in tb:
+            if kind(frame[0]) == "p":
+                key = (frame[0], frame[1])
+                break
+        if key is not None:
+            cur = lines.get(key)
+            if cur is None:
+                lines[key] = [size, len(sizes)]
+            else:
+                cur[0] += size
+                cur[1] += len(sizes)
+        elif first == "t":
+            tests += size
+        else:
+            libs += size
+            name = tb[0][0] if tb else "?"
+            lib_files[name] = lib_files.get(name, 0) + size
+    ordered = sorted(lines.items(), key=lambda kv: kv[1][0], reverse=True)
+    top = [[k[0], k[1], v[0], v[1]] for k, v in ordered[:KEEP_LINES]]
+    rest = sum(v[0] for _, v in ordered[KEEP_LINES:])
+    files = sorted(lib_files.items(), key=lambda kv: kv[1], reverse=True)[:5]
+    return {"lines": top, "rest": rest, "tests": tests, "libs": libs, "lib_files": [[f, b] for f, b in files]}
+
+
+def deep_size(obj, cap=CENSUS_NODE_CAP):
+    """Bytes of obj and of everything it holds (not modules, functions, classes, frames).
+
+    Returns (bytes, nodes, truncated)."""
+    seen = set()
+    stack = [obj]
+    total = 0
+    nodes = 0
+    getsizeof = sys.getsizeof
+    get_referents = gc.get_referents
+    leaf = _LEAF_TYPES
+    while stack:
+        o = stack.pop()
+        i = id(o)
+        if i in seen:
+            continue
+        seen.add(i)
+        if nodes and isinstance(o, _SKIP_TYPES):
+            continue
+        try:
+            total += getsizeof(o, 0)
+        except Exception:
+            pass
+        nodes += 1
+        if nodes >= cap:
+            return total, nodes, True
+        if type(o) in leaf:
+            continue
+        try:
+            refs = get_referents(o)
+        except Exception:
+            continue
+        if isinstance(o, dict):
+            # a dict with only str keys does not report them to the GC: count them explicitly
+            stack.extend(o.keys())
+        elif isinstance(o, io.BytesIO):
+            # its __sizeof__ already counts its buffer, which some versions also report as a referent
+            refs = [r for r in refs if type(r) is not bytes]
+        stack.extend(refs)
+    return total, nodes, False
+
+
+def _measurable(value):
+    return not isinstance(value, _SKIP_TYPES) or _is_lru_cache(value)
+
+
+def _is_lru_cache(value):
+    return type(value).__name__ == "_lru_cache_wrapper"
+
+
+class MemoryRecorder:
+    def __init__(self, out_dir, options=None):
+        options = options or {}
+        self.out_dir = out_dir
+        self.frames = max(1, int(options.get("frames") or 1))
+        self.threshold = int(float(options.get("min_mib") or 1) * MIB)
+        self.repeat = max(0, int(options.get("repeat") or 0))
+        self.max_snapshot_seconds = float(options.get("max_snapshot_seconds") or 60)
+        self.max_trace_bytes = int(float(options.get("max_trace_mib") or 256) * MIB)
+        try:
+            exclude = json.loads(options.get("exclude") or "[]")
+        except ValueError:
+            exclude = [p for p in str(options.get("exclude")).split(",") if p]
+        self.classifier = Classifier(options.get("root") or os.getcwd(), exclude)
+        self.deep = {}
+        self.errors = []
+        if options.get("deep"):
+            try:
+                with open(options["deep"], encoding="utf-8") as fh:
+                    for nodeid, phase, target in json.load(fh).get("phases", []):
+                        self.deep[(nodeid, phase)] = int(target)
+            except (OSError, ValueError, TypeError) as exc:
+                self.errors.append("deep run: cannot read %s: %s" % (options["deep"], exc))
+        self.mode = "deep" if options.get("deep") else "measure"
+        self.phases = []
+        self.current = None  # the phase being measured: dict
+        self.import_values = []
+        self.growth = []
+        self.repeat_info = {"asked": self.repeat, "done": 0, "failures": 0, "seconds": 0.0}
+        self.overhead = {"loop_seconds": 0.0, "snapshot_seconds": 0.0, "snapshots": 0, "census_seconds": 0.0, "skipped": 0}
+        self.hook = "none"
+        self._next = [float("inf")]  # next high-water mark, read by the hook
+        self._calls = {}
+        self._measuring = False
+        self._tool_id = None
+        self._dumped = False
+        self._loop_t0 = None
+
+    # -- the hook that catches the peak
+    def _install(self):
+        nxt = self._next
+        get = tracemalloc.get_traced_memory
+        snap = self._snapshot
+        kinds = {}  # co_filename -> whether returns there are checked before they get hot
+        kind = self.classifier.kind
+        count = [0]
+        calls = self._calls  # co_name -> checked returns in this phase (cleared at each phase start)
+
+        # Each check allocates (get_traced_memory's tuple and ints) and those allocations are
+        # traced, so checks are what the hook costs. Returns of project and test code are checked
+        # (a temporary's holder returns there) until a function has returned HOT_RETURNS times in
+        # the phase (deep recursion, tight helpers); past that, and in libraries, one return in
+        # LIB_SAMPLE is checked. The counters stay small ints, which allocate nothing.
+        def wanted(code):
+            every = kinds.get(code.co_filename)
+            if every is None:
+                every = kinds[code.co_filename] = kind(code.co_filename) != "l"
+            if every:
+                n = calls.get(code.co_name, 0)
+                if n < HOT_RETURNS:
+                    calls[code.co_name] = n + 1
+                    return True
+            c = count[0] + 1
+            if c < LIB_SAMPLE:
+                count[0] = c
+                return False
+            count[0] = 0
+            return True
+
+        if MONITORING:
+            mon = sys.monitoring
+            if self._tool_id is None:
+                for tid in (4, 3, 5, 2):
+                    try:
+                        mon.use_tool_id(tid, "perfscan-memory")
+                    except ValueError:
+                        continue
+                    self._tool_id = tid
+                    break
+                if self._tool_id is None:
+                    self.errors.append("sys.monitoring: no free tool id; peaks are taken at phase ends")
+                    return
+
+                def on_return(code, offset, retval):
+                    if wanted(code):
+                        cur = get()[0]
+                        if cur >= nxt[0]:
+                            snap(cur, "return")
+
+                mon.register_callback(self._tool_id, mon.events.PY_RETURN, on_return)
+            mon.set_events(self._tool_id, mon.events.PY_RETURN)
+            self.hook = "sys.monitoring"
+        else:
+            def on_event(frame, event, arg):
+                # 'return' also fires at every yield: a generator's yields are sampled like library code
+                if event == "return":
+                    code = frame.f_code
+                    if code.co_flags & 0x20:
+                        c = count[0] + 1
+                        if c < LIB_SAMPLE:
+                            count[0] = c
+                            return
+                        count[0] = 0
+                    elif not wanted(code):
+                        return
+                    cur = get()[0]
+                    if cur >= nxt[0]:
+                        snap(cur, "return")
+
+            self._profile_fn = on_event
+            sys.setprofile(on_event)
+            threading.setprofile(on_event)
+            self.hook = "setprofile"
+
+    def _uninstall(self):
+        if MONITORING:
+            if self._tool_id is not None:
+                mon = sys.monitoring
+                try:
+                    mon.set_events(self._tool_id, 0)
+                    mon.register_callback(self._tool_id, mon.events.PY_RETURN, None)
+                    mon.free_tool_id(self._tool_id)
+                except Exception:
+                    pass
+                self._tool_id = None
+        else:
+            if sys.getprofile() is getattr(self, "_profile_fn", None):
+                sys.setprofile(None)
+            threading.setprofile(None)
+
+    def _snapshot(self, cur, how):
+        rec = self.current
+        nxt = self._next
+        nxt[0] = float("inf")  # no re-entry while we work
+        if rec is None or not tracemalloc.is_tracing():
+            return
+        if self.overhead["snapshot_seconds"] > self.max_snapshot_seconds:
+            rec["note"] = "snapshot time budget spent; no snapshot"
+            self.overhead["skipped"] += 1
+            return
+        if tracemalloc.get_tracemalloc_memory() > self.max_trace_bytes:
+            rec["note"] = "too many live allocations to snapshot (tracemalloc uses %d MiB)" % (tracemalloc.get_tracemalloc_memory() // MIB)
+            self.overhead["skipped"] += 1
+            return
+        t0 = time.perf_counter()
+        spent = 0.0
+        try:
+            traces = tracemalloc._get_traces()
+            summary = summarize(traces, self.classifier, deep=self.mode == "deep")
+            del traces
+        except Exception as exc:  # never break the test for a measurement
+            self.errors.append("%s (%s): snapshot failed: %s" % (rec["test"], rec["phase"], exc))
+            return
+        finally:
+            spent = time.perf_counter() - t0
+            self.overhead["snapshot_seconds"] += spent
+        self.overhead["snapshots"] += 1
+        rec.update(summary)
+        rec["snapshot"] = cur
+        rec["snapshots"] += 1
+        rec["caught"] = how
+        grown = max(0, cur - rec["start"])
+        # a snapshot costs in proportion to the live allocations: the costlier, the wider the step
+        if rec["snapshots"] >= MAX_SNAPSHOTS or spent > 0.5:
+            step = max(MIB, grown // 4)
+        elif spent > 0.1:
+            step = max(MIB, grown // 10)
+        else:
+            step = max(MIB, grown // 20)
+        nxt[0] = cur + step
+
+    # -- phases (called by plugin.PhaseHooks)
+    def start(self, nodeid, phase):
+        if not self._measuring:
+            return
+        if self.mode == "deep":
+            target = self.deep.get((nodeid, phase))
+            if target is None:
+                return
+            tracemalloc.start(max(self.frames, 2))
+        elif not tracemalloc.is_tracing():
+            # a test stopped tracemalloc (its own measurement): what it held before is lost
+            self.errors.append("%s: tracemalloc was stopped by an earlier test; restarted here" % nodeid)
+            tracemalloc.start(self.frames)
+        rec = {"test": nodeid, "phase": phase, "start": 0, "peak": 0, "end": 0, "snapshot": 0, "snapshots": 0,
+               "caught": "", "lines": [], "rest": 0, "tests": 0, "libs": 0, "lib_files": []}
+        self.current = rec
+        self._calls.clear()
+        tracemalloc.reset_peak()
+        rec["start"] = tracemalloc.get_traced_memory()[0]
+        if self.mode == "deep":
+            self._next[0] = rec["start"] + max(MIB, int(self.deep[(nodeid, phase)] * 0.95))
+            self._install()
+        else:
+            self._next[0] = rec["start"] + self.threshold
+            if not MONITORING and sys.getprofile() is not getattr(self, "_profile_fn", None):
+                self._install()  # a test replaced our hook: put it back for this phase
+
+    def stop(self, nodeid, phase):
+        rec = self.current
+        if rec is None or not self._measuring:
+            return
+        self._next[0] = float("inf")
+        if tracemalloc.is_tracing():
+            cur, peak = tracemalloc.get_traced_memory()
+            rec["end"] = cur
+            rec["peak"] = peak
+            # Memory kept past the phase (a fixture's data) is complete only at its end; and when
+            # the hook missed the peak (a test replaced it, or the peak was inside one C call),
+            # the end is the best that can still be seen.
+            if cur - rec["start"] >= self.threshold and cur > rec["snapshot"]:
+                self._snapshot(cur, "end")
+        self._next[0] = float("inf")
+        self.current = None
+        self.phases.append(rec)
+        if self.mode == "deep":
+            self._uninstall()
+            tracemalloc.stop()
+
+    # -- the loop
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtestloop(self, session):
+        if self.mode == "measure":
+            t0 = time.perf_counter()
+            try:
+                self.import_values = [v for v in self._census() if v["bytes"] >= self.threshold]
+            except Exception as exc:
+                self.errors.append("census at start: %s" % exc)
+            self.overhead["census_seconds"] += time.perf_counter() - t0
+            tracemalloc.start(self.frames)
+            self._install()
+        self._measuring = True
+        self._loop_t0 = time.perf_counter()
+        outcome = yield
+        self._measuring = False
+        self.overhead["loop_seconds"] = time.perf_counter() - self._loop_t0
+        self._loop_t0 = None
+        if self.mode == "measure":
+            self._uninstall()
+            tracemalloc.stop()
+        interrupted = outcome.excinfo is not None
+        stopped = bool(getattr(session, "shouldfail", False) or getattr(session, "shouldstop", False))
+        if self.mode == "measure" and self.repeat and not interrupted and not stopped and session.items:
+            self._repetitions(session)
+
+    def _repetitions(self, session):
+        try:
+            # log=False: the repetitions leave outcomes.json and the terminal report alone
+            from _pytest.runner import runtestprotocol
+        except ImportError as exc:
+            self.errors.append("repetitions not run: %s" % exc)
+            return
+        t0 = time.perf_counter()
+        items = list(session.items)
+        try:
+            before = self._census()
+        except Exception as exc:
+            self.errors.append("census before the repetitions: %s" % exc)
+            return
+        sizes = {(v["module"], v["name"]): [v["bytes"]] for v in before}
+        info = {(v["module"], v["name"]): v for v in before}
+        truncated = {k: v["truncated"] for k, v in info.items()}
+        self._write_partial_growth = (sizes, info, truncated)
+        for _ in range(self.repeat):
+            for i, item in enumerate(items):
+                nextitem = items[i + 1] if i + 1 < len(items) else None
+                try:
+                    reports = runtestprotocol(item, log=False, nextitem=nextitem)
+                    if any(r.failed for r in reports):
+                        self.repeat_info["failures"] += 1
+                except Exception as exc:  # a repetition that breaks ends the repetitions, not the run
+                    self.errors.append("repetition of %s: %s" % (item.nodeid, exc))
+                    self.repeat_info["seconds"] = time.perf_counter() - t0
+                    return
+            t1 = time.perf_counter()
+            after = self._census()
+            self.overhead["census_seconds"] += time.perf_counter() - t1
+            for v in after:
+                key = (v["module"], v["name"])
+                if key in sizes:
+                    sizes[key].append(v["bytes"])
+                    truncated[key] = truncated[key] or v["truncated"]
+            self.repeat_info["done"] += 1
+            self.repeat_info["seconds"] = time.perf_counter() - t0
+            self.growth = self._growth_records(sizes, info, truncated)
+
+    def _growth_records(self, sizes, info, truncated):
+        out = []
+        for key, series in sizes.items():
+            if len(series) >= 2 and series[-1] - series[0] >= GROWTH_FLOOR:
+                v = info[key]
+                out.append({"module": v["module"], "name": v["name"], "file": v["file"], "type": v["type"],
+                            "sizes": series, "truncated": truncated[key]})
+        out.sort(key=lambda r: r["sizes"][-1] - r["sizes"][0], reverse=True)
+        return out[:50]
+
+    def _census(self):
+        """Every module-level value of the project's modules, with the bytes it holds."""
+        out = []
+        budget = CENSUS_TOTAL_CAP
+        for modname, mod in sorted(list(sys.modules.items()), key=lambda kv: kv[0]):
+            filename = getattr(mod, "__file__", None)
+            if not filename or self.classifier.kind(filename) != "p":
+                continue
+            rel = self.classifier.rel(filename)
+            try:
+                namespace = list(vars(mod).items())
+            except TypeError:
+                continue
+            for name, value in namespace:
+                if name.startswith("__"):
+                    continue
+                targets = []
+                if isinstance(value, type) and getattr(value, "__module__", None) == modname:
+                    for attr, held in list(vars(value).items()):
+                        if not attr.startswith("__") and _measurable(held):
+                            targets.append(("%s.%s" % (name, attr), held))
+                elif _measurable(value):
+                    targets.append((name, value))
+                for label, held in targets:
+                    if budget <= 0:
+                        return out
+                    size, nodes, trunc = deep_size(held, min(CENSUS_NODE_CAP, budget))
+                    budget -= nodes
+                    out.append({"module": modname, "name": label, "file": rel, "bytes": size,
+                                "truncated": trunc, "type": type(held).__name__})
+        return out
+
+    # -- output
+    def pytest_sessionfinish(self, session, exitstatus):
+        self.emergency_dump()
+
+    def emergency_dump(self):
+        if self._dumped:
+            return
+        self._dumped = True
+        self._next[0] = float("inf")
+        if self._loop_t0 is not None:
+            self.overhead["loop_seconds"] = time.perf_counter() - self._loop_t0
+        phases = list(self.phases)
+        rec = self.current
+        if rec is not None:
+            if tracemalloc.is_tracing():
+                cur, peak = tracemalloc.get_traced_memory()
+                rec["end"], rec["peak"] = cur, peak
+            rec["note"] = (rec.get("note", "") + " interrupted").strip()
+            phases.append(rec)
+        partial = getattr(self, "_write_partial_growth", None)
+        if not self.growth and partial is not None:
+            self.growth = self._growth_records(*partial)
+        try:
+            self._uninstall()
+        except Exception:
+            pass
+        write_json(os.path.join(self.out_dir, "memory.json"), {
+            "python": "%d.%d.%d" % sys.version_info[:3],
+            "frames": self.frames,
+            "hook": self.hook,
+            "mode": self.mode,
+            "threshold": self.threshold,
+            "phases": phases,
+            "import": self.import_values,
+            "growth": self.growth,
+            "repeat": self.repeat_info,
+            "overhead": self.overhead,
+            "errors": self.errors,
+        })
