@@ -142,9 +142,20 @@ def _cell(text: object) -> str:
     return " ".join(str(text).replace("|", "\\|").replace("`", "\\`").split())
 
 
-def render_markdown(changes: Sequence[Change]) -> str:
+def engine_note(base: Dict[str, Any], head: Dict[str, Any]) -> str:
+    """CPU seconds from two engines are not comparable: say so."""
+    def engine(report: Dict[str, Any]) -> str:
+        data = ((report.get("passes") or {}).get("cpu") or {}).get("data") or {}
+        return str(data.get("engine_id") or data.get("engine") or "")
+    b, h = engine(base), engine(head)
+    if b and h and b != h:
+        return f"Note: the scans measured CPU with different engines ({b} / {h}); CPU changes may be the engines' difference."
+    return ""
+
+
+def render_markdown(changes: Sequence[Change], note: str = "") -> str:
     counts = {k: sum(1 for c in changes if c.kind == k) for k in ("new", "worsened", "improved", "gone", "unchanged")}
-    lines = ["## perfscan diff", "",
+    lines = ["## perfscan diff", ""] + ([note, ""] if note else []) + [
              ", ".join(f"{n} {k}" for k, n in counts.items()), "",
              "| Change | Severity | Domain | Target | Pattern | Base | Head | Delta |",
              "|---|---|---|---|---|---|---|---|"]
@@ -188,11 +199,12 @@ def diff_main(argv: Sequence[str]) -> int:
     p.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     ns = p.parse_args(list(argv))
     try:
-        changes = compare(_load(ns.base), _load(ns.head))
+        base, head = _load(ns.base), _load(ns.head)
     except UsageError as exc:
         print(f"perfscan: error: {exc}", file=sys.stderr)
         return 2
-    sys.stdout.write(to_json(changes) if ns.json else render_markdown(changes))
+    changes = compare(base, head)
+    sys.stdout.write(to_json(changes) if ns.json else render_markdown(changes, engine_note(base, head)))
     if ns.fail_on:
         limit = SEVERITIES.index(ns.fail_on)
         if any(c.kind in ("new", "worsened") and c.severity in SEVERITIES and SEVERITIES.index(c.severity) <= limit for c in changes):

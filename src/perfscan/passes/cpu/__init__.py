@@ -3,7 +3,7 @@
 The denominator of every share is the wall time of all profiled phases (setup, call, teardown)
 measured on the main thread. Reported: project functions whose attributable share is above 2%.
 
-Engines (`--cpu-engine`, until then the PERFSCAN_CPU_ENGINE environment variable):
+Engines (`--cpu-engine`, `[tool.perfscan] cpu-engine`, or the PERFSCAN_CPU_ENGINE environment variable):
 - cprofile: deterministic; exact call counts and callee times, but slow on call-heavy code
   and biased: it inflates functions that make many Python calls and deflates time in C.
 - sample: CPU-time samples of every thread's stack for the shares, with exact call counts
