@@ -37,6 +37,7 @@ class Settings:
     exclude: Tuple[str, ...] = ()
     exec_command: Tuple[str, ...] = ()
     test_command: Optional[str] = None
+    memory_repeat: int = 0  # per-request growth check for a project that is not a server (2 is the design's count)
     cpu_engine: Optional[str] = None  # auto | sample | cprofile; None: $PERFSCAN_CPU_ENGINE, else auto
     origins: Mapping[str, str] = field(default_factory=dict)  # setting name -> where it came from
     notes: Tuple[str, ...] = ()  # configuration problems perfscan worked around (shown in the report)

@@ -33,6 +33,7 @@ TOOL_KEYS: Mapping[str, Tuple[str, str]] = {
     "blocking-calls": ("blocking_calls", "list"),
     "exclude": ("exclude", "list"),
     "cpu-engine": ("cpu_engine", "engine"),
+    "memory-repeat": ("memory_repeat", "count"),
 }
 
 
@@ -88,6 +89,8 @@ def _convert(kind: str, value: Any, origin: str) -> Any:
     elif kind == "formats":
         return parse_formats(value, origin)
     elif kind == "severity" and isinstance(value, str) and value in SEVERITIES:
+        return value
+    elif kind == "count" and isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10:
         return value
     elif kind == "engine" and isinstance(value, str) and value.strip().lower() in ("auto", "sample", "cprofile"):
         return value.strip().lower()

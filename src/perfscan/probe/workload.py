@@ -39,6 +39,9 @@ def run_command(command, recorder, out_dir):
     outcome, message, code = "passed", "", 0
     start = time.perf_counter()
     sys.path.insert(0, os.getcwd())
+    begin, end = getattr(recorder, "begin_run", None), getattr(recorder, "end_run", None)
+    if begin is not None:
+        begin()
     recorder.start("exec", "call")
     try:
         if argv[0] == "-m" and len(argv) > 1:
@@ -61,6 +64,8 @@ def run_command(command, recorder, out_dir):
         outcome, message, code = "failed", "%s: %s" % (type(exc).__name__, exc), 1
     finally:
         recorder.stop("exec", "call")
+        if end is not None:
+            end()
     if code:
         outcome = "failed"
         message = message or "exit code %s" % code

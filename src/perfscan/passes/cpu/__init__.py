@@ -71,7 +71,7 @@ def run_cpu_pass(ctx: PassContext) -> Tuple[PassResult, Profile]:
     for err in data.get("errors") or []:
         notes.append(f"profiler: {err}")
     profile = build_profile(data, ctx.project.root, ctx.project.source_roots, ctx.settings.exclude)
-    findings = _findings(profile)
+    findings = _findings(profile, "run" if ctx.target.mode == "exec" else "tests")
     artifacts = []
     pstats_path = _write_pstats(data, ctx.out_dir)
     if pstats_path is not None:
@@ -126,7 +126,8 @@ def _class_of(tree: ast.Module, qualname: str) -> Optional[ast.ClassDef]:
     return None
 
 
-def _findings(profile: Profile) -> List[Finding]:
+def _findings(profile: Profile, what: str = "tests") -> List[Finding]:
+    # `what`: "tests", or "run" for the command of `perfscan exec`
     wall = profile.total_wall
     if wall <= 0:
         return []
@@ -171,9 +172,10 @@ def _findings(profile: Profile) -> List[Finding]:
             details["tests"] = [t for t, _ in sorted(fp.tests.items(), key=lambda kv: kv[1], reverse=True)[:3]]
         out.append(Finding(
             domain="cpu", symbol=fp.info.name, qualname=f"{fp.module}:{fp.qualname}", module=fp.module, file=fp.rel,
-            line=line, metric=Metric(round(share, 1), "%", f"{share:.0f}% of profiled test time" if share >= 10 else f"{share:.1f}% of profiled test time"),
+            line=line, metric=Metric(round(share, 1), "%", f"{share:.0f}% of profiled {what[:-1] if what == 'tests' else what} time" if share >= 10
+                                                else f"{share:.1f}% of profiled {what[:-1] if what == 'tests' else what} time"),
             pattern=pattern, evidence=evidence,
-            estimated_impact=f"up to {speedup:.2f}x on the profiled tests (Amdahl: {share:.1f}% removed)",
+            estimated_impact=f"up to {speedup:.2f}x on the profiled {what} (Amdahl: {share:.1f}% removed)",
             phase=phase,
             details=details,
         ))
