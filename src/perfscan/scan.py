@@ -86,7 +86,9 @@ def run_scan(settings: Settings, progress: Progress) -> Tuple[ScanResult, Path]:
         if needs_tests:
             progress.begin("collecting and timing the tests" if not settings.exec_command else "preparing the command")
             # the plain timing run doubles as the asyncio debug-mode run: no profiler inflates the slow callbacks
-            options = {"asyncio_debug": "1"} if asyncio_debug else None
+            options = {"asyncio_debug": "1"} if asyncio_debug else {}
+            if "cpu" in settings.passes:
+                options["count"] = "1"  # exact call counts from the plain run (see probe/plugin.py WallClock)
             target, timing = select_target(settings, project, workdir, probe_path, max(5.0, remaining() * TIMING_SLICE), options)
         else:
             target = Target((), tuple(settings.pytest_args), "none", 0, "no test pass selected")
@@ -115,7 +117,7 @@ def run_scan(settings: Settings, progress: Progress) -> Tuple[ScanResult, Path]:
                         res = _skipped("cpu", f"no tests to profile: {target.note}")
                     else:
                         from perfscan.passes.cpu import run_cpu_pass
-                        res, profile = run_cpu_pass(ctx)
+                        res, profile = run_cpu_pass(ctx, _plain_run_counts(timing, target))
                         ran = profile.ran
                 elif domain == "memory":
                     if target.mode == "none":
@@ -159,6 +161,15 @@ def run_scan(settings: Settings, progress: Progress) -> Tuple[ScanResult, Path]:
     finally:
         children.kill_all()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _plain_run_counts(timing, target: Target) -> Optional[dict]:
+    """Call counts of the plain run, when it ran exactly the tests the CPU pass profiles."""
+    if timing is None or target.mode != "all" or timing.child.timed_out or timing.child.returncode not in (0, 1):
+        return None
+    data = timing.read("time.json") or {}
+    calls = data.get("calls")
+    return calls if isinstance(calls, dict) and calls.get("functions") is not None else None
 
 
 def _slow_callbacks(timing, root: Path) -> tuple:

@@ -86,24 +86,47 @@ class PhaseHooks:
 
 
 class WallClock:
-    """The `time` pass: no instrument, only the phases' wall time (the plain run to compare with)."""
+    """The `time` pass: the phases' wall time, and (with --opt count=1) exact call counts.
 
-    def __init__(self, out_dir):
+    The counts are taken here, in the plain run, so that the CPU pass's sampled run carries no
+    counters: counting a function called a million times costs as much as the function itself,
+    and taking an estimate of that cost back out left the sampled shares noisy.
+    """
+
+    def __init__(self, out_dir, count=False):
         self.out_dir = out_dir
         self.wall = {"setup": 0.0, "call": 0.0, "teardown": 0.0}
         self._t0 = 0.0
+        self.counter = None
+        self.errors = []
+        if count:
+            try:
+                from perfscan_probe.calls import CallCounter
+                self.counter = CallCounter(os.getcwd())
+                self.counter.install()
+            except Exception as exc:
+                self.errors.append("call counts unavailable: %s: %s" % (type(exc).__name__, exc))
+                self.counter = None
 
     def start(self, nodeid, phase):
+        if self.counter is not None:
+            self.counter.start(phase)
         self._t0 = time.perf_counter()
 
     def stop(self, nodeid, phase):
         self.wall[phase] += time.perf_counter() - self._t0
+        if self.counter is not None:
+            self.counter.stop(phase)
 
     def pytest_sessionfinish(self, session, exitstatus):
         self.emergency_dump()
 
     def emergency_dump(self):
-        write_json(os.path.join(self.out_dir, "time.json"), {"phases": self.wall})
+        calls = None
+        if self.counter is not None:
+            self.counter.uninstall()
+            calls = self.counter.export()
+        write_json(os.path.join(self.out_dir, "time.json"), {"phases": self.wall, "calls": calls, "errors": self.errors})
 
 
 def pytest_configure(config):
@@ -113,7 +136,7 @@ def pytest_configure(config):
     state.recorders.append(outcomes)
     recorder = None
     if state.mode == "time":
-        recorder = WallClock(out)
+        recorder = WallClock(out, count=state.options.get("count") == "1")
     elif state.mode == "cpu":
         from perfscan_probe.cpu import CpuRecorder
         recorder = CpuRecorder(out)
