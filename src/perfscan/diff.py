@@ -162,8 +162,13 @@ def render_markdown(changes: Sequence[Change], note: str = "") -> str:
     for c in changes:
         delta = ""
         if c.base and c.head:
-            d = _value(c.head) - _value(c.base)
-            delta = f"{d:+.1f} {(c.head.get('metric') or {}).get('unit', '')}".strip()
+            if c.domain == "cpu" and (c.base.get("details") or {}).get("attributable_seconds") is not None \
+                    and (c.head.get("details") or {}).get("attributable_seconds") is not None:
+                # what the classification used: the function's own seconds, not its share
+                delta = f"{_seconds(c.head) - _seconds(c.base):+.3f} s"
+            else:
+                d = _value(c.head) - _value(c.base)
+                delta = f"{d:+.1f} {(c.head.get('metric') or {}).get('unit', '')}".strip()
         lines.append("| " + " | ".join(_cell(x) for x in (c.kind, _sev(c), c.domain, c.target, c.pattern, _metric(c.base),
                                                            _metric(c.head), delta)) + " |")
     return "\n".join(lines) + "\n"
