@@ -1,6 +1,7 @@
 """Bad input: each case gets a clear message or a note in the report, and the scan still finishes."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -84,3 +85,14 @@ def test_path_that_does_not_exist(tmp_path):
     proc = run_perfscan(str(tmp_path / "nope"))
     assert proc.returncode == 2
     assert "does not exist" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_relative_runner_path_is_relative_to_where_the_user_stands(tmp_path):
+    root = write_project(tmp_path / "p", dict(SLOW_LIB, **{
+        "tests/test_core.py": "from calc.core import slow_unique\n\ndef test_u():\n    assert len(slow_unique([i % 500 for i in range(5000)])) == 500\n",
+    }))
+    (tmp_path / "bin").mkdir()
+    os.symlink(sys.executable, tmp_path / "bin" / "python")
+    proc = run_perfscan("p", "--runner", "bin/python", "--passes", "cpu", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert load_report(root)["passes"]["cpu"]["status"] == "ok"

@@ -35,6 +35,9 @@ def as_runner(command: str) -> Tuple[str, ...]:
         raise UsageError("the runner is empty; pass --runner with a command such as 'uv run' or a python path")
     if argv and argv[0] == "$RUNNER":
         argv = argv[1:]
+    if argv and os.sep in argv[0] and not os.path.isabs(argv[0]) and os.path.exists(argv[0]):
+        # children run in the project's root: a path the user typed is relative to where they stand
+        argv = (os.path.abspath(argv[0]),) + argv[1:]
     return argv if ends_in_python(argv) else argv + ("python",)
 
 
