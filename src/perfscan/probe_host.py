@@ -48,6 +48,10 @@ class ProbeRun:
         return tuple((nid, str(t.get("message", ""))) for nid, t in tests.items()
                      if isinstance(t, dict) and t.get("outcome") in ("failed", "error"))
 
+    def failed_summary(self, limit: int = 5) -> str:
+        """The failed tests as one line for a report: `nodeid (message); ...`."""
+        return "; ".join(f"{nid} ({msg})" if msg else nid for nid, msg in self.failed_tests()[:limit])
+
     def neutralized(self) -> Tuple[str, ...]:
         data = self.read("outcomes.json") or {}
         return tuple(str(x) for x in data.get("neutralized") or ())

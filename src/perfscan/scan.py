@@ -144,7 +144,7 @@ def run_scan(settings: Settings, progress: Progress) -> Tuple[ScanResult, Path]:
             failed = timing.failed_tests()
             if failed:
                 warnings.append(f"{len(failed)} test(s) failed in the plain run: "
-                                + "; ".join(f"{nid} ({msg})" if msg else nid for nid, msg in failed[:5]))
+                                + timing.failed_summary())
         after = treewatch.snapshot(settings.path, skip=out_dir)
         changed = treewatch.changes(before, after)
         if changed:

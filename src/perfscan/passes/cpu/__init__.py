@@ -130,7 +130,7 @@ def run_cpu_pass(ctx: PassContext, counts: Optional[dict] = None) -> Tuple[PassR
     failed = run.failed_tests()
     if failed:
         notes.append(f"{len(failed)} profiled test(s) failed; their profile is still used: "
-                     + "; ".join(f"{nid} ({msg})" if msg else nid for nid, msg in failed[:5]))
+                     + run.failed_summary())
     if data is None:
         status = "timed-out" if run.child.timed_out else "failed"
         error = f"the profiled test run {run.child.describe_exit()} and wrote no profile"

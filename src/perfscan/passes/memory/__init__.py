@@ -632,7 +632,7 @@ def run_memory_pass(ctx: PassContext) -> PassResult:
     failed = run.failed_tests()
     if failed:
         notes.append(f"{len(failed)} measured test(s) failed; the memory they used until the failure is still counted: "
-                     + "; ".join(f"{nid} ({msg})" if msg else nid for nid, msg in failed[:5]))
+                     + run.failed_summary())
     if data is None:
         status = "timed-out" if run.child.timed_out else "failed"
         tail = run.child.tail(6)
