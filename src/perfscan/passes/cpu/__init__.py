@@ -241,7 +241,7 @@ def _findings(profile: Profile, what: str = "tests", runs: int = 1) -> List[Find
             details["tests"] = [t for t, _ in sorted(fp.tests.items(), key=lambda kv: kv[1], reverse=True)[:3]]
         out.append(Finding(
             domain="cpu", symbol=fp.info.name, qualname=f"{fp.module}:{fp.qualname}", module=fp.module, file=fp.rel,
-            line=line, metric=Metric(round(share, 1), "%", f"{share:.0f}% of profiled {what[:-1] if what == 'tests' else what} time" if share >= 10
+            line=line, metric=Metric(round(share, 1), "%", f"{round(share, 1):.0f}% of profiled {what[:-1] if what == 'tests' else what} time" if share >= 10
                                                 else f"{share:.1f}% of profiled {what[:-1] if what == 'tests' else what} time"),
             pattern=pattern, evidence=evidence,
             estimated_impact=f"up to {speedup:.2f}x on the profiled {what} (Amdahl: {share:.1f}% removed)",

@@ -99,6 +99,13 @@ class Blamer:
         return Blame(f"{rel}:{stmt.line}", f"{rel}:{stmt.line}")
 
 
+def _ms(ms: float, what: str) -> Metric:
+    # The label is formatted from the stored value, not the raw one, so that the two never disagree
+    # (363.45 stored as 363.5 would otherwise read "363 ms" beside a value that rounds to 364).
+    value = round(ms, 1)
+    return Metric(value, "ms", f"{value:.0f} ms {what}")
+
+
 def _details(seen: Seen, blame: Blame, **extra: object) -> Dict[str, object]:
     out: Dict[str, object] = {"self_ms": round(seen.self_ms, 1), "cumulative_ms": round(seen.cumulative_ms, 1),
                               "runs": seen.runs, "imported_by": blame.file_line, "target": seen.target}
@@ -122,7 +129,7 @@ def computation_findings(seen: Dict[str, Seen], classifier: Classifier, blamer: 
                 "no module-level statement stands out (the module's size, or work hidden in a decorator)")
         out.append(Finding(
             domain="import", symbol=name, qualname=name, module=name, file=rel, line=stmt.line if stmt else None,
-            metric=Metric(round(s.self_ms, 1), "ms", f"{s.self_ms:.0f} ms self"),
+            metric=_ms(s.self_ms, "self"),
             pattern="import-time-computation",
             evidence=f"imported by {blame.text}; {work}",
             estimated_impact=f"up to {s.self_ms:.0f} ms off every start-up that imports {name} "
@@ -164,7 +171,7 @@ def heavy_import_findings(seen: Dict[str, Seen], classifier: Classifier, blamer:
             where = f"not used by name in {rel}: import it where it is needed, or drop it"
         out.append(Finding(
             domain="import", symbol=name, qualname=name, module=name, file=None, line=None,
-            metric=Metric(round(s.cumulative_ms, 1), "ms", f"{s.cumulative_ms:.0f} ms cumulative"),
+            metric=_ms(s.cumulative_ms, "cumulative"),
             pattern="heavy-eager-import",
             evidence=f"imported at the top of {rel}:{stmt.line} ({stmt.text}); {where}",
             estimated_impact=f"up to {s.cumulative_ms:.0f} ms off start-ups that never call "
@@ -195,7 +202,7 @@ def barrel_findings(seen: Dict[str, Seen], classifier: Classifier, blamer: Blame
         blame = blamer.blame(s)
         out.append(Finding(
             domain="import", symbol=name, qualname=name, module=name, file=rel, line=stmt.line if stmt else None,
-            metric=Metric(round(waste_ms, 1), "ms", f"{waste_ms:.0f} ms of unneeded submodules"),
+            metric=_ms(waste_ms, "of unneeded submodules"),
             pattern="barrel-import",
             evidence=(f"{rel} imports {len(subs)} submodules eagerly; a consumer of {cheapest.name} alone also "
                       f"pays {waste_ms:.0f} ms, most of it {heaviest.name} ({heaviest.cumulative_us / 1000:.0f} ms, "
