@@ -305,7 +305,8 @@ JUNK = ["", "Executing", "took 1 seconds", "\x00" * 100, "Executing <" * 1000 + 
 def test_parse_slow_callback_garbage(junk):
     started = time.perf_counter()
     assert parse_slow_callback_lines(junk, "/tmp") == ()
-    assert time.perf_counter() - started < 1
+    # not a speed claim: a backtracking regex would take minutes on the 70,000-character line
+    assert time.perf_counter() - started < 5
 
 
 # --- the whole pass on a project on disk ------------------------------------------------------
@@ -420,16 +421,14 @@ def test_settings_blocking_calls_extend_the_list(tmp_path):
     assert [(f.symbol, f.pattern) for f in result.findings] == [("f", "blocking-call-in-async")]
 
 
-def test_large_tree_is_fast(tmp_path):
+def test_large_tree(tmp_path):
+    # its speed is measured in bench/run.py (the async pass over 10,000 files), not asserted here
     plain = "import os\n\ndef f(x):\n    return os.path.join(x, 'a')\n" * 20
     files = {f"pkg{i // 100}/m{i}.py": plain for i in range(2000)}
     files.update({f"pkg{i}/aio.py": "import asyncio, time\nasync def f():\n    time.sleep(1)\n" for i in range(20)})
     root = write(tmp_path / "big", files)
-    started = time.perf_counter()
     result = run_async_pass(make_ctx(root), frozenset())
-    elapsed = time.perf_counter() - started
     assert len(result.findings) == 20 and result.data["files"] == 2020
-    assert elapsed < 10, elapsed
 
 
 def test_parse_slow_callback_task_without_a_file_is_not_blamed_on_its_callback(tmp_path):
