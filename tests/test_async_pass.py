@@ -449,3 +449,19 @@ def test_real_debug_mode_line_confirms_notify(orders):
     result = run_async_pass(make_ctx(orders), RAN, records)
     assert [(f.symbol, f.pattern) for f in result.findings if f.runtime_confirmed] == [
         ("notify", "blocking-call-in-async")]
+
+
+@pytest.mark.parametrize("spread, shown", [("*[send(u) for u in users]", "gather(*[...])"),
+                                           ("*(send(u) for u in users)", "gather(*(... for ...))"),
+                                           ("*map(send, users)", "gather(*map(...))")])
+def test_unbounded_gather_evidence_quotes_the_shape_in_the_source(spread, shown):
+    (f,) = [f for f in analyze(f"""
+        import asyncio
+
+        async def send(u):
+            await asyncio.sleep(0)
+
+        async def blast(users):
+            await asyncio.gather({spread})
+    """) if f.pattern == "unbounded-gather"]
+    assert f.evidence.startswith(f"asyncio.{shown} at line 8 "), f.evidence

@@ -148,8 +148,11 @@ def run_scan(settings: Settings, progress: Progress) -> Tuple[ScanResult, Path]:
         after = treewatch.snapshot(settings.path, skip=out_dir)
         changed = treewatch.changes(before, after)
         if changed:
-            warnings.append("the project's own tests changed files (not perfscan): " + ", ".join(changed[:10])
-                            + (f" and {len(changed) - 10} more" if len(changed) > 10 else ""))
+            # perfscan writes only to its output folder; who else wrote is a guess, so say what is known
+            who = ("by the project's own code or another process" if needs_tests or settings.exec_command
+                   else "by another process (no test or command of the project ran)")
+            warnings.append(f"files changed in the project during the scan, {who}, not by perfscan: "
+                            + ", ".join(changed[:10]) + (f" and {len(changed) - 10} more" if len(changed) > 10 else ""))
         result = ScanResult(settings=settings, project=project, deployment=deployment, target=target, passes=results,
                             findings=ranked, date=datetime.date.today().isoformat(), tool_version=__version__,
                             warnings=tuple(warnings))

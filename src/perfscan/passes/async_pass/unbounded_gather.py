@@ -80,6 +80,19 @@ def _callees(spread: ast.AST) -> List[str]:
     return []
 
 
+def _shape(spread: ast.AST) -> str:
+    """How the spread reads in the source, in short: `*[...]`, `*(...)`, `*map(...)`, `*{...}`."""
+    if isinstance(spread, ast.ListComp):
+        return "*[...]"
+    if isinstance(spread, ast.GeneratorExp):
+        return "*(... for ...)"
+    if isinstance(spread, ast.SetComp):
+        return "*{...}"
+    if isinstance(spread, ast.Call):
+        return "*map(...)"
+    return "*..."
+
+
 def _mentions_limiter(nodes: Iterable[ast.AST]) -> bool:
     for node in nodes:
         text = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
@@ -114,13 +127,14 @@ def check(scope: Scope) -> Optional[Hit]:
             for fn in scope.mod.functions_by_name.get(callee, ()):
                 if _mentions_limiter(walk(fn)):
                     return None
-    first = min(call.lineno for call, _ in hits)
+    first_call, first_spread = min(hits, key=lambda h: h[0].lineno)
+    first = first_call.lineno
     return Hit(
         line=first,
         value=len(hits),
         unit="calls",
         label="asyncio.gather over an unbounded comprehension",
-        evidence=(f"asyncio.gather(*[...]) at line {first} starts one coroutine per item at once; bound it with "
+        evidence=(f"asyncio.gather({_shape(first_spread)}) at line {first} starts one coroutine per item at once; bound it with "
                   f"an asyncio.Semaphore (or a worker pool / TaskGroup with a limit)"),
         impact="concurrency grows with the input: pool, socket and memory exhaustion on large inputs",
         details={"lines": sorted(call.lineno for call, _ in hits)},
