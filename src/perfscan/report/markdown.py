@@ -130,7 +130,10 @@ def _domain_tables(domain: str, p: PassResult) -> List[str]:
             lines.append("| " + " | ".join(cell(x) for x in (row.get("name"), row.get("kind"), f"{row.get('self_ms', 0):.1f} ms",
                                                                 f"{row.get('cumulative_ms', 0):.1f} ms", row.get("imported_by") or "")) + " |")
     elif domain == "memory" and d.get("top"):
-        lines += ["", "| Function | File:line | MiB at peak | Allocations | Category | Reducibility |", "|---|---|---|---|---|---|"]
+        # the table is the peak view only; without this line readers took it for every memory finding
+        lines += ["", "Largest project allocation groups alive at a test's peak (a finding from 1 MiB; "
+                  "memory held from import and growth across repetitions are in the findings below):",
+                  "", "| Function | File:line | MiB at peak | Allocations | Category | Reducibility |", "|---|---|---|---|---|---|"]
         for row in d["top"][:15]:
             lines.append("| " + " | ".join(cell(x) for x in (row.get("function"), f"{row.get('file')}:{row.get('line')}",
                                                                 f"{row.get('mib', 0):.1f}", row.get("count", ""),
