@@ -152,6 +152,27 @@ def test_odd_parametrized_ids(tmp_path):
     assert_unchanged(before, root)
 
 
+def test_undecodable_names_in_test_files_and_ids(tmp_path):
+    # a file name holding a latin-1 byte and a test id holding a lone surrogate both reach the report
+    root = make(tmp_path, {"tests/test_ids.py": (
+        "import pytest\n\n@pytest.mark.parametrize('v', ['sur\\udce9'])\ndef test_id(v):\n    assert 0, v\n")})
+    with open(os.path.join(os.fsencode(root / "tests"), b"test_caf\xe9.py"), "wb") as fh:
+        fh.write(b"def test_named():\n    assert 0\n")
+    before = tree_state(root)
+    proc, _ = scan(root, "--format", "html,sarif")
+    assert proc.returncode == 0, proc.stderr
+    out = root / ".codeflash"
+    for name in ("scan-report.md", "scan-report.json", "scan-report.html", "scan-report.sarif"):
+        text = (out / name).read_bytes().decode("utf-8")  # strict UTF-8 throughout
+        if name.endswith((".json", ".sarif")):
+            # no lone surrogate escaped into the JSON either: strict parsers reject those
+            json.dumps(json.loads(text), ensure_ascii=False).encode("utf-8")
+    md = markdown(root)
+    assert "test_caf\\xe9.py" in md and "test_named" in md and "test_id" in md
+    assert proc.stdout.strip().splitlines()[-1].startswith("[scan] CPU: ")
+    assert_unchanged(before, root)
+
+
 def test_read_only_project_with_out_elsewhere(tmp_path):
     root = make(tmp_path, {})
     out = tmp_path / "reports"

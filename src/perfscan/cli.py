@@ -110,6 +110,7 @@ def run_scan_command(ns: "argparse.Namespace", extra: List[str], exec_command: S
         from perfscan.progress import Progress
         from perfscan.ranking import at_or_above
         from perfscan.report.summary import summary_line, top_table
+        from perfscan.safetext import clean_text
         from perfscan.scan import run_scan
         from perfscan.settings import load_settings
 
@@ -131,7 +132,7 @@ def run_scan_command(ns: "argparse.Namespace", extra: List[str], exec_command: S
                 for a in p.artifacts:
                     print(f"artifact: {a.path}" + (f"  (open: {a.open_with})" if a.open_with else ""), file=sys.stderr)
             print(f"report: {out_dir / 'scan-report.md'} (and scan-report.json)", file=sys.stderr)
-        print(summary_line(result))
+        print(clean_text(summary_line(result)))
         if settings.fail_on and any(at_or_above(r.severity, settings.fail_on) for r in result.findings):
             return EXIT_FAIL_ON
         return EXIT_OK

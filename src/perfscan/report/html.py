@@ -24,6 +24,7 @@ from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tupl
 
 from perfscan.models import DOMAIN_TITLES, DOMAINS, SEVERITIES, ScanResult
 from perfscan.report.describe import PATTERN_WORDS, target_name
+from perfscan.safetext import clean_data
 from perfscan.report.html_assets import CSS, JS
 from perfscan.report.json_report import to_dict
 from perfscan.sources import functions_in, is_project_path, is_test_file, module_name
@@ -55,7 +56,7 @@ def e(value: Any) -> str:
 
 def _json_for_script(data: Any) -> str:
     """JSON safe inside <script>: no `</script>`, `<!--` or `&` can survive."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
+    text = json.dumps(clean_data(data), ensure_ascii=False, separators=(",", ":"), default=str)
     return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 

@@ -6,6 +6,7 @@ from typing import Any, Dict
 
 from perfscan.models import DOMAINS, RankedFinding, ScanResult
 from perfscan.report.describe import one_line
+from perfscan.safetext import clean_data
 
 SCHEMA_VERSION = 1
 
@@ -81,5 +82,5 @@ def to_dict(result: ScanResult) -> Dict[str, Any]:
 
 
 def render_json(result: ScanResult) -> str:
-    # ensure_ascii keeps the file valid UTF-8 whatever bytes the project's names held
-    return json.dumps(to_dict(result), indent=2, ensure_ascii=True, default=str) + "\n"
+    # clean_data: a name holding undecodable bytes reads `caf\xe9`, not a `\udce9` strict parsers reject
+    return json.dumps(clean_data(to_dict(result)), indent=2, ensure_ascii=True, default=str) + "\n"

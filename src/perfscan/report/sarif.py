@@ -6,6 +6,7 @@ from typing import Any, Dict, List
 
 from perfscan.models import ScanResult
 from perfscan.report.describe import PATTERN_WORDS, one_line
+from perfscan.safetext import clean_data
 
 LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
 # security-severity style score, so UIs can sort by it
@@ -51,4 +52,4 @@ def render_sarif(result: ScanResult) -> str:
             "properties": {"deployment": result.deployment.model, "python": result.project.python_version},
         }],
     }
-    return json.dumps(log, indent=2, ensure_ascii=True) + "\n"
+    return json.dumps(clean_data(log), indent=2, ensure_ascii=True) + "\n"

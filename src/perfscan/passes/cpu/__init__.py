@@ -29,6 +29,7 @@ from perfscan.passes.cpu.patterns.base import CalleeTest, FunctionFacts
 from perfscan.passes.cpu.profile import FunctionProfile, Profile, build_profile
 from perfscan.passes.cpu.samples import c_call_names
 from perfscan.probe_host import run_target
+from perfscan.safetext import clean_text
 
 REPORT_SHARE = 2.0  # percent
 MIN_SAMPLED_SECONDS = 4.0  # pooled phase time a sampled profile should cover
@@ -363,7 +364,7 @@ def _write_collapsed(data: dict, out_dir: Path) -> Optional[Path]:
             for key, secs in sorted(totals.items()):
                 micros = int(round(secs * 1e6))
                 if micros > 0:
-                    fh.write(f"{key} {micros}\n")
+                    fh.write(f"{clean_text(key)} {micros}\n")
         os.replace(tmp, path)
         return path
     except OSError:

@@ -9,6 +9,7 @@ from typing import Any, Dict, List
 
 from perfscan.passes.imports.classify import Classifier
 from perfscan.passes.imports.findings import Blamer, Seen
+from perfscan.safetext import clean_data
 from perfscan.passes.imports.importtime import ImportNode
 from perfscan.passes.imports.measure import Measurement
 
@@ -69,7 +70,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=1)
+            json.dump(clean_data(data), fh, indent=1)
             fh.write("\n")
         os.replace(tmp, path)
     except BaseException:
