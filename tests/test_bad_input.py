@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import SLOW_UNIQUE, assert_unchanged, load_report, run_perfscan, tree_state, write_project
 
 SLOW_LIB = {
@@ -68,6 +70,25 @@ def test_missing_runner_is_a_one_line_error(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "--runner" in lines[0] and "cannot be started" in lines[0]
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("where", ["flag", "pyproject-runner", "pyproject-pytest-args"])
+def test_unclosed_quote_in_a_command_line_is_a_one_line_error(tmp_path, where):
+    files = dict(SLOW_LIB, **{"pyproject.toml": "[project]\nname = 'calc'\nversion = '1'\n"})
+    args = []
+    if where == "flag":
+        args = ["--runner", "'oops"]
+    else:
+        key = "runner" if where == "pyproject-runner" else "pytest-args"
+        files["pyproject.toml"] = files["pyproject.toml"] + f"\n[tool.perfscan]\n{key} = \"-k 'oops\"\n"
+    root = write_project(tmp_path / "p", files)
+    before = tree_state(root)
+    proc = run_perfscan(str(root), *args)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "No closing quotation" in lines[0] and "quoting" in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert_unchanged(before, root)
 
 
 def test_runner_without_pytest_is_a_one_line_error(tmp_path):

@@ -28,9 +28,13 @@ def ends_in_python(argv: Tuple[str, ...]) -> bool:
     return False
 
 
-def as_runner(command: str) -> Tuple[str, ...]:
+def as_runner(command: str, origin: str = "--runner") -> Tuple[str, ...]:
     """Split a runner command line; append `python` unless it already ends in one."""
-    argv = tuple(shlex.split(command))
+    try:
+        argv = tuple(shlex.split(command))
+    except ValueError as exc:  # an unclosed quote
+        raise UsageError(f"the runner {command!r} (from {origin}) is not a valid command line ({exc}); "
+                         "fix its quoting") from None
     if not argv:
         raise UsageError("the runner is empty; pass --runner with a command such as 'uv run' or a python path")
     if argv and argv[0] == "$RUNNER":
@@ -44,7 +48,7 @@ def as_runner(command: str) -> Tuple[str, ...]:
 def detect_runner(root: Path, given: Optional[str], given_origin: str) -> Tuple[Tuple[str, ...], str]:
     """Return (argv prefix, where it came from)."""
     if given:
-        return as_runner(given), given_origin
+        return as_runner(given, given_origin), given_origin
     if (root / "uv.lock").is_file() and shutil.which("uv"):
         return ("uv", "run", "--no-sync", "python"), "uv.lock and uv on PATH"
     if (root / "poetry.lock").is_file() and shutil.which("poetry"):

@@ -71,7 +71,10 @@ def parse_formats(value: Any, origin: str) -> Tuple[str, ...]:
 def _convert(kind: str, value: Any, origin: str) -> Any:
     if kind == "list":
         if isinstance(value, str):
-            return tuple(shlex.split(value))
+            try:
+                return tuple(shlex.split(value))
+            except ValueError as exc:  # an unclosed quote
+                raise UsageError(f"{origin}: {value!r} is not a valid command line ({exc}); fix its quoting") from None
         if isinstance(value, (list, tuple)):
             return tuple(str(v) for v in value)
     elif kind == "str" and isinstance(value, str):
