@@ -78,6 +78,37 @@ def test_exec_profiles_a_script(tmp_path):
     assert_unchanged(before, root)
 
 
+SRC_APP = {
+    "pyproject.toml": "[project]\nname='app'\nversion='1'\n",
+    "src/app/__init__.py": "",
+    "src/app/work.py": "def crunch(n):\n    acc = []\n    for i in range(n):\n        acc = sorted(acc + [i % 97])\n    return len(acc)\n",
+    "src/app/cli.py": "import sys\nfrom app.work import crunch\n\nif __name__ == '__main__':\n    print(crunch(int(sys.argv[1])))\n",
+}
+
+
+def test_exec_runs_a_module_of_a_src_layout_project(tmp_path):
+    # not installed anywhere: `-m app.cli` finds src/ the way the project's tests would
+    root = write_project(tmp_path / "app", SRC_APP)
+    before = tree_state(root)
+    proc = run_perfscan("exec", str(root), "--runner", sys.executable, "--passes", "cpu", "--", "python", "-m", "app.cli", "3000")
+    assert proc.returncode == 0, proc.stderr
+    report = load_report(root)
+    assert not [w for w in report["warnings"] if "command failed" in w], report["warnings"]
+    top = report["findings"][0]
+    assert (top["symbol"], top["file"], top["pattern"]) == ("crunch", "src/app/work.py", "sort-in-loop")
+    assert_unchanged(before, root)
+
+
+def test_exec_of_a_failing_command_says_so_up_front(tmp_path):
+    root = write_project(tmp_path / "app", SRC_APP)
+    proc = run_perfscan("exec", str(root), "--runner", sys.executable, "--passes", "cpu,memory", "--", "python", "-m", "app.nosuch")
+    assert proc.returncode == 0, proc.stderr
+    report = load_report(root)
+    (warning,) = [w for w in report["warnings"] if "command failed" in w]
+    assert "app.nosuch" in warning and "only what ran" in warning
+    assert "- Warning: the command failed" in (root / ".codeflash" / "scan-report.md").read_text(encoding="utf-8")
+
+
 def test_exec_without_command_is_usage_error(tmp_path):
     proc = run_perfscan("exec", str(tmp_path))
     assert proc.returncode == 2 and "needs a command" in proc.stderr

@@ -5,6 +5,7 @@ The JSON shape is the contract of `perfscan/probe/contract.py`; SCHEMA_VERSION m
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,13 @@ class ProbeRun:
         """The failed tests as one line for a report: `nodeid (message); ...`."""
         return "; ".join(f"{nid} ({msg})" if msg else nid for nid, msg in self.failed_tests()[:limit])
 
+    def command_failure(self) -> Optional[str]:
+        """For `perfscan exec`: why the command failed (its exception or exit code), or None."""
+        for nid, msg in self.failed_tests():
+            if nid == "exec":
+                return msg or "failed"
+        return None
+
     def neutralized(self) -> Tuple[str, ...]:
         data = self.read("outcomes.json") or {}
         return tuple(str(x) for x in data.get("neutralized") or ())
@@ -59,7 +67,8 @@ class ProbeRun:
 
 def run_probe(mode: str, *, runner: Sequence[str], root: Path, workdir: Path, probe_path: Path,
               pytest_args: Sequence[str], timeout: float, options: Optional[Dict[str, str]] = None,
-              name: Optional[str] = None, exec_command: Sequence[str] = ()) -> ProbeRun:
+              name: Optional[str] = None, exec_command: Sequence[str] = (),
+              source_roots: Sequence[Path] = ()) -> ProbeRun:
     """Run the probe in `mode` over pytest_args, or over exec_command (a script, module or console script)."""
     name = name or mode
     out_dir = workdir / "runs" / name
@@ -72,6 +81,9 @@ def run_probe(mode: str, *, runner: Sequence[str], root: Path, workdir: Path, pr
     else:
         argv += ["--"] + list(pytest_args)
     env = child_env(workdir, probe_path)
+    if exec_command and source_roots:
+        # `python -m pkg.cli` finds the project's code on the same path its tests use (src/ layout)
+        env["PYTHONPATH"] = os.pathsep.join([str(probe_path)] + [str(p) for p in source_roots])
     child = children.run(argv, cwd=root, env=env, timeout=timeout, log_dir=out_dir, name="child")
     return ProbeRun(child, out_dir)
 
@@ -80,4 +92,5 @@ def run_target(mode: str, ctx, options: Optional[Dict[str, str]] = None, name: O
     """Run the probe over the scan's target: the chosen tests, or the command of `perfscan exec`."""
     return run_probe(mode, runner=ctx.project.runner, root=ctx.project.root, workdir=ctx.workdir,
                      probe_path=ctx.probe_path, pytest_args=list(ctx.target.pytest_argv()), timeout=ctx.timeout,
-                     options=options, name=name, exec_command=ctx.target.exec_command)
+                     options=options, name=name, exec_command=ctx.target.exec_command,
+                     source_roots=ctx.project.source_roots)

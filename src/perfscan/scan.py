@@ -145,6 +145,11 @@ def run_scan(settings: Settings, progress: Progress) -> Tuple[ScanResult, Path]:
             if failed:
                 warnings.append(f"{len(failed)} test(s) failed in the plain run: "
                                 + timing.failed_summary())
+        if settings.exec_command:
+            # a command that fails at once leaves empty passes that would read "nothing found": say so up front
+            failures = [n for r in results.values() for n in r.notes if n.startswith("the command failed")]
+            if failures:
+                warnings.append(failures[0].split(";")[0] + "; the figures below cover only what ran before that")
         after = treewatch.snapshot(settings.path, skip=out_dir)
         changed = treewatch.changes(before, after)
         if changed:

@@ -129,7 +129,9 @@ def run_cpu_pass(ctx: PassContext, counts: Optional[dict] = None) -> Tuple[PassR
         data = dict(data, calls=dict(counts, cost_ns={}, method="compiled counters, in the plain run"))
     notes: List[str] = [engine_note] if engine_note else []
     failed = run.failed_tests()
-    if failed:
+    if ctx.target.exec_command and run.command_failure():
+        notes.append(f"the command failed ({run.command_failure()}); the profile covers what ran until then")
+    elif failed:
         notes.append(f"{len(failed)} profiled test(s) failed; their profile is still used: "
                      + run.failed_summary())
     if data is None:

@@ -626,11 +626,13 @@ def run_memory_pass(ctx: PassContext) -> PassResult:
     pytest_args = list(ctx.target.pytest_argv())
     run = run_probe("memory", runner=ctx.project.runner, root=root, workdir=ctx.workdir, probe_path=ctx.probe_path,
                     pytest_args=pytest_args, timeout=ctx.timeout, options=options, name="memory",
-                    exec_command=ctx.target.exec_command)
+                    exec_command=ctx.target.exec_command, source_roots=ctx.project.source_roots)
     data = run.read("memory.json")
     notes: List[str] = []
     failed = run.failed_tests()
-    if failed:
+    if ctx.target.exec_command and run.command_failure():
+        notes.append(f"the command failed ({run.command_failure()}); the memory it used until then is still counted")
+    elif failed:
         notes.append(f"{len(failed)} measured test(s) failed; the memory they used until the failure is still counted: "
                      + run.failed_summary())
     if data is None:
@@ -667,7 +669,8 @@ def run_memory_pass(ctx: PassContext) -> PassResult:
             deep_opts.update({"frames": str(DEEP_FRAMES), "deep": str(spec)})
             deep_run = run_probe("memory", runner=ctx.project.runner, root=root, workdir=ctx.workdir,
                                  probe_path=ctx.probe_path, pytest_args=pytest_args, timeout=left, options=deep_opts,
-                                 name="memory-deep", exec_command=ctx.target.exec_command)
+                                 name="memory-deep", exec_command=ctx.target.exec_command,
+                                 source_roots=ctx.project.source_roots)
             deep = deep_run.read("memory.json")
             if deep is None:
                 notes.append(f"the {DEEP_FRAMES}-frame run for library allocations {deep_run.child.describe_exit()}; "
