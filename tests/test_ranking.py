@@ -220,3 +220,17 @@ def test_at_or_above():
     assert at_or_above("high", "high")
     assert not at_or_above("medium", "high")
     assert not at_or_above("info", "low")
+
+
+# --- user thresholds ([tool.perfscan.thresholds]) --------------------------------------------
+
+def test_user_thresholds_move_the_levels_and_the_magnitude_unit():
+    from perfscan.settings import parse_thresholds
+    mine = parse_thresholds({"cpu": {"high": 10, "critical": 40}, "import": {"high": 200}}, "t")
+    assert base_severity(finding("cpu", 8.0)) == "high"
+    assert base_severity(finding("cpu", 8.0), mine) == "medium"
+    assert base_severity(finding("cpu", 30.0), mine) == "high"
+    assert base_severity(finding("import", 300.0), mine) == "high"
+    assert base_severity(finding("memory", 50.0), mine) == "high"  # untouched domains keep DESIGN.md's table
+    (ranked,) = rank([finding("cpu", 30.0)], "library", thresholds=mine)
+    assert (ranked.severity, ranked.magnitude) == ("high", 3.0)  # 30% over a `high` of 10%

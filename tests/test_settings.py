@@ -59,6 +59,11 @@ def test_pyproject_runner_beats_setup_md(tmp_path):
     ("[tool.perfscan]\npasses = ['gpu']\n", "unknown pass"),
     ("[tool.perfscan]\ncolour = true\n", "unknown key"),
     ("[project\nname = 'x'\n", "not valid TOML"),
+    ("[tool.perfscan.thresholds]\nasync = { high = 1 }\n", "unknown domain 'async'"),
+    ("[tool.perfscan.thresholds]\ncpu = { low = 1 }\n", "unknown level 'low'; choose from critical, high, medium"),
+    ("[tool.perfscan.thresholds]\ncpu = { high = 30 }\n", r"critical \(20\) must be above high \(30\)"),
+    ("[tool.perfscan.thresholds]\nmemory = { medium = -1 }\n", "not a positive number"),
+    ("[tool.perfscan]\nthresholds = 5\n", "must be a table"),
 ])
 def test_bad_configuration_is_a_usage_error(tmp_path, toml, message):
     write_project(tmp_path, {"pyproject.toml": toml})
@@ -71,3 +76,10 @@ def test_malformed_setup_md_runner_is_ignored_with_a_note(tmp_path):
     s = load_settings(tmp_path, {})
     assert s.runner is None
     assert any("not a valid command line" in n for n in s.notes)
+
+
+def test_thresholds_from_pyproject_merge_over_the_design_table(tmp_path):
+    write_project(tmp_path, {"pyproject.toml": "[tool.perfscan.thresholds]\nimport = { low = 20, medium = 80 }\n"})
+    t = load_settings(tmp_path, {}).thresholds
+    assert t.levels("import") == ((500.0, "high"), (80.0, "medium"), (20.0, "low"))
+    assert t.floor("import") == 20.0 and t.levels("cpu") == ((20.0, "critical"), (5.0, "high"), (2.0, "medium"))

@@ -161,3 +161,21 @@ def test_diff_bad_input_is_usage_error(tmp_path):
     (tmp_path / "x.json").write_text("not json")
     proc = run_perfscan("diff", str(tmp_path / "x.json"), str(tmp_path / "x.json"))
     assert proc.returncode == 2 and "not JSON" in proc.stderr
+
+
+def test_thresholds_in_pyproject_change_what_is_reported_and_how_high(tmp_path):
+    busy = "import time as _t\n_s = _t.perf_counter()\nwhile _t.perf_counter() - _s < 0.02:\n    pass\n"
+    root = write_project(tmp_path / "hot", dict(HOT_LIB, **{
+        # no share can exceed 100%, so nothing is critical; a 20 ms import is reported from 10 ms
+        "pyproject.toml": HOT_LIB["pyproject.toml"]
+        + "\n[tool.perfscan.thresholds]\ncpu = { critical = 100 }\nimport = { low = 10 }\n",
+        "hot/__init__.py": busy,
+    }))
+    before = tree_state(root)
+    proc = run_perfscan(str(root), "--runner", sys.executable, "--passes", "cpu,import")
+    assert proc.returncode == 0, proc.stderr
+    found = {(f["domain"], f["symbol"]): f for f in load_report(root)["findings"]}
+    assert found["cpu", "slow_unique"]["severity"] == "high", found["cpu", "slow_unique"]
+    assert found["import", "hot"]["pattern"] == "import-time-computation"
+    assert 10 < found["import", "hot"]["metric"]["value"] < 50  # below DESIGN.md's 50 ms, above the project's 10
+    assert_unchanged(before, root)

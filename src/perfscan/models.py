@@ -19,6 +19,38 @@ PASS_STATUSES: Tuple[str, ...] = ("ok", "failed", "skipped", "timed-out")
 
 
 @dataclass(frozen=True)
+class Thresholds:
+    """Severity bounds of the measured domains (DESIGN.md "Ranking", rule 1), user-adjustable.
+
+    domain -> ((lower bound, exclusive, severity), ...) from the top level down. The lowest bound
+    is also where a pass starts reporting: a user who raises it hears about less."""
+
+    table: Tuple[Tuple[str, Tuple[Tuple[float, str], ...]], ...] = (
+        ("cpu", ((20.0, "critical"), (5.0, "high"), (2.0, "medium"))),  # attributable share, %
+        ("memory", ((100.0, "critical"), (10.0, "high"), (1.0, "medium"))),  # MiB at the peak
+        ("import", ((500.0, "high"), (100.0, "medium"), (50.0, "low"))),  # ms, minimum of runs
+    )
+
+    def levels(self, domain: str) -> Tuple[Tuple[float, str], ...]:
+        return dict(self.table).get(domain, ())
+
+    def bound(self, domain: str, severity: str) -> Optional[float]:
+        return next((b for b, s in self.levels(domain) if s == severity), None)
+
+    def floor(self, domain: str) -> float:
+        """The lowest bound: findings at or below it are not reported."""
+        levels = self.levels(domain)
+        return levels[-1][0] if levels else 0.0
+
+    def high(self, domain: str) -> Optional[float]:
+        """The `high` bound, the unit of magnitude when ordering within a severity."""
+        return self.bound(domain, "high")
+
+
+DEFAULT_THRESHOLDS = Thresholds()
+
+
+@dataclass(frozen=True)
 class Settings:
     """What the user asked for, merged from defaults, setup.md, [tool.perfscan] and flags."""
 
@@ -39,6 +71,7 @@ class Settings:
     test_command: Optional[str] = None
     memory_repeat: int = 0  # per-request growth check for a project that is not a server (2 is the design's count)
     cpu_engine: Optional[str] = None  # auto | sample | cprofile; None: $PERFSCAN_CPU_ENGINE, else auto
+    thresholds: Thresholds = DEFAULT_THRESHOLDS
     origins: Mapping[str, str] = field(default_factory=dict)  # setting name -> where it came from
     notes: Tuple[str, ...] = ()  # configuration problems perfscan worked around (shown in the report)
 

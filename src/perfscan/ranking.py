@@ -6,20 +6,14 @@ from __future__ import annotations
 
 from typing import Iterable, List, Tuple
 
-from perfscan.models import DOMAIN_ORDER, SEVERITIES, Finding, RankedFinding
+from perfscan.models import DEFAULT_THRESHOLDS, DOMAIN_ORDER, SEVERITIES, Finding, RankedFinding, Thresholds
 
-# domain -> ((lower bound exclusive, severity), ...) checked top-down; below all: no finding level
-BASE_THRESHOLDS = {
-    "cpu": ((20.0, "critical"), (5.0, "high"), (2.0, "medium")),  # attributable share, %
-    "memory": ((100.0, "critical"), (10.0, "high"), (1.0, "medium")),  # MiB
-    "import": ((500.0, "high"), (100.0, "medium"), (50.0, "low")),  # ms
-}
-# the `high` threshold of each domain, the unit of magnitude for ordering within a severity
-HIGH_UNIT = {"cpu": 5.0, "memory": 10.0, "import": 500.0}
+# The measured domains' bounds are `Thresholds` (models.py): DESIGN.md's table, adjustable in
+# [tool.perfscan.thresholds]. Async has no metric to bound: its levels are rules.
 ASYNC_HIGH = ("sequential-awaits",)  # high wherever found; blocking calls are high on the hot path
 
 
-def base_severity(finding: Finding) -> str:
+def base_severity(finding: Finding, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> str:
     if finding.domain == "async":
         if finding.pattern == "blocking-call-in-async" and finding.hot_path:
             return "high"
@@ -27,17 +21,17 @@ def base_severity(finding: Finding) -> str:
             return "high"
         return "medium"
     value = finding.metric.value
-    for bound, severity in BASE_THRESHOLDS.get(finding.domain, ()):
+    for bound, severity in thresholds.levels(finding.domain):
         if value > bound:
             return severity
     # at or below the lowest threshold: the lowest level the table has (passes report above it)
     return "low" if finding.domain != "import" else "info"
 
 
-def magnitude(finding: Finding) -> float:
+def magnitude(finding: Finding, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> float:
     if finding.domain == "async":
         return 1.0 if finding.hot_path else 0.5
-    unit = HIGH_UNIT.get(finding.domain)
+    unit = thresholds.high(finding.domain)
     return finding.metric.value / unit if unit else 0.0
 
 
@@ -88,13 +82,14 @@ def adjust(finding: Finding, base: str, model: str, startup: bool) -> Tuple[str,
     return base, ""
 
 
-def rank(findings: Iterable[Finding], model: str, startup: bool = False) -> Tuple[RankedFinding, ...]:
+def rank(findings: Iterable[Finding], model: str, startup: bool = False,
+         thresholds: Thresholds = DEFAULT_THRESHOLDS) -> Tuple[RankedFinding, ...]:
     """Severity, then magnitude (multiple of the domain's high threshold), then domain order."""
     rows: List[Tuple[Finding, str, str, str, float]] = []
     for f in findings:
-        base = base_severity(f)
+        base = base_severity(f, thresholds)
         severity, note = adjust(f, base, model, startup)
-        rows.append((f, severity, base, note, magnitude(f)))
+        rows.append((f, severity, base, note, magnitude(f, thresholds)))
     order = {d: i for i, d in enumerate(DOMAIN_ORDER)}
     sev = {s: i for i, s in enumerate(SEVERITIES)}
     rows.sort(key=lambda r: (sev[r[1]], -r[4], order.get(r[0].domain, 9), r[0].qualname))

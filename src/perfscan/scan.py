@@ -137,7 +137,7 @@ def run_scan(settings: Settings, progress: Progress) -> Tuple[ScanResult, Path]:
                          + (f" ({res.error[:120]})" if res.error else ""))
 
         findings = [f for r in results.values() for f in r.findings]
-        ranked = rank(findings, deployment.model, settings.startup)
+        ranked = rank(findings, deployment.model, settings.startup, settings.thresholds)
         warnings: List[str] = list(settings.notes) + list(project.notes)
         warnings += [f"source file {note}" for note in skipped_sources(project.root)]
         if timing is not None:

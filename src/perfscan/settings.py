@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Tuple
 
 from perfscan.errors import UsageError
-from perfscan.models import DOMAINS, SEVERITIES, Settings
+from perfscan.models import DEFAULT_THRESHOLDS, DOMAINS, SEVERITIES, Settings, Thresholds
 from perfscan.setupmd import parse_setup_md
 
 if sys.version_info >= (3, 11):
@@ -34,6 +34,7 @@ TOOL_KEYS: Mapping[str, Tuple[str, str]] = {
     "exclude": ("exclude", "list"),
     "cpu-engine": ("cpu_engine", "engine"),
     "memory-repeat": ("memory_repeat", "count"),
+    "thresholds": ("thresholds", "thresholds"),
 }
 
 
@@ -68,6 +69,31 @@ def parse_formats(value: Any, origin: str) -> Tuple[str, ...]:
     return tuple(n for n in names if n in FORMATS)
 
 
+def parse_thresholds(value: Any, origin: str) -> Thresholds:
+    """`{domain: {severity: bound}}` merged over DESIGN.md's table; each level must stay above the next."""
+    if not isinstance(value, dict):
+        raise UsageError(f"{origin} must be a table such as {{ cpu = {{ high = 10 }} }}")
+    table = {d: dict((s, b) for b, s in levels) for d, levels in DEFAULT_THRESHOLDS.table}
+    for domain, levels in value.items():
+        if domain not in table:
+            raise UsageError(f"{origin}: unknown domain {domain!r}; choose from {', '.join(table)} "
+                             "(async severities are rules, not numbers)")
+        if not isinstance(levels, dict):
+            raise UsageError(f"{origin}.{domain} must be a table such as {{ high = 10 }}")
+        for severity, bound in levels.items():
+            if severity not in table[domain]:
+                raise UsageError(f"{origin}.{domain}: unknown level {severity!r}; choose from {', '.join(table[domain])}")
+            if isinstance(bound, bool) or not isinstance(bound, (int, float)) or not bound > 0:
+                raise UsageError(f"{origin}.{domain}.{severity}: {bound!r} is not a positive number")
+            table[domain][severity] = float(bound)
+    for domain, levels in table.items():
+        ordered = list(levels.items())
+        for (upper, a), (lower, b) in zip(ordered, ordered[1:]):
+            if not a > b:
+                raise UsageError(f"{origin}.{domain}: {upper} ({a:g}) must be above {lower} ({b:g})")
+    return Thresholds(tuple((d, tuple((b, s) for s, b in levels.items())) for d, levels in table.items()))
+
+
 def _convert(kind: str, value: Any, origin: str) -> Any:
     if kind == "list":
         if isinstance(value, str):
@@ -87,6 +113,8 @@ def _convert(kind: str, value: Any, origin: str) -> Any:
         if value <= 0:
             raise UsageError(f"{origin}: must be a positive number of seconds")
         return float(value)
+    elif kind == "thresholds":
+        return parse_thresholds(value, origin)
     elif kind == "passes":
         return parse_passes(value, origin)
     elif kind == "formats":

@@ -31,7 +31,6 @@ from perfscan.passes.cpu.samples import c_call_names
 from perfscan.probe_host import run_target
 from perfscan.safetext import clean_text
 
-REPORT_SHARE = 2.0  # percent
 MIN_SAMPLED_SECONDS = 4.0  # pooled phase time a sampled profile should cover
 MAX_SAMPLED_RUNS = 4
 
@@ -142,7 +141,7 @@ def run_cpu_pass(ctx: PassContext, counts: Optional[dict] = None) -> Tuple[PassR
     for err in data.get("errors") or []:
         notes.append(f"profiler: {err}")
     profile = build_profile(data, ctx.project.root, ctx.project.source_roots, ctx.settings.exclude)
-    findings = _findings(profile, "run" if ctx.target.mode == "exec" else "tests", runs)
+    findings = _findings(profile, "run" if ctx.target.mode == "exec" else "tests", runs, ctx.settings.thresholds.floor("cpu"))
     artifacts = []
     pstats_path = _write_pstats(data, ctx.out_dir)
     if pstats_path is not None:
@@ -198,7 +197,7 @@ def _class_of(tree: ast.Module, qualname: str) -> Optional[ast.ClassDef]:
     return None
 
 
-def _findings(profile: Profile, what: str = "tests", runs: int = 1) -> List[Finding]:
+def _findings(profile: Profile, what: str = "tests", runs: int = 1, floor: float = 2.0) -> List[Finding]:
     # `what`: "tests", or "run" for the command of `perfscan exec`
     wall = profile.total_wall
     if wall <= 0:
@@ -208,7 +207,7 @@ def _findings(profile: Profile, what: str = "tests", runs: int = 1) -> List[Find
     for fp in profile.functions.values():
         attributable = fp.attributable()
         share = round(100.0 * attributable / wall, 1)
-        if share <= REPORT_SHARE:
+        if share <= floor:
             continue
         tree = fp.tree
         if fp.rel not in aliases_cache:

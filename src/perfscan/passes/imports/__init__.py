@@ -116,7 +116,7 @@ def run_import_pass(ctx: PassContext) -> PassResult:
     if written:
         notes.append("warning: __pycache__ appeared in the project during the import runs: " + ", ".join(written[:5]))
 
-    findings = all_findings(seen, classifier) if seen else []
+    findings = all_findings(seen, classifier, ctx.settings.thresholds.floor("import")) if seen else []
     artifacts: List[Artifact] = []
     if trees:
         path = ctx.out_dir / ARTIFACT_NAME

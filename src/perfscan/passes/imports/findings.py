@@ -23,7 +23,7 @@ from perfscan.passes.imports.classify import PROJECT, THIRD_PARTY, Classifier
 from perfscan.passes.imports.importtime import ImportNode, flatten
 from perfscan.sources import parse_source
 
-THRESHOLD_MS = 50.0
+DEFAULT_FLOOR_MS = 50.0  # DESIGN.md's `low` bound; [tool.perfscan.thresholds] may move it
 FEW_FUNCTIONS = 3
 
 
@@ -113,10 +113,11 @@ def _details(seen: Seen, blame: Blame, **extra: object) -> Dict[str, object]:
     return out
 
 
-def computation_findings(seen: Dict[str, Seen], classifier: Classifier, blamer: Blamer) -> List[Finding]:
+def computation_findings(seen: Dict[str, Seen], classifier: Classifier, blamer: Blamer,
+                         floor_ms: float = DEFAULT_FLOOR_MS) -> List[Finding]:
     out = []
     for name, s in seen.items():
-        if s.self_ms <= THRESHOLD_MS or classifier.kind(name) != PROJECT:
+        if s.self_ms <= floor_ms or classifier.kind(name) != PROJECT:
             continue
         path = classifier.file_of(name)
         rel = classifier.relative(name)
@@ -138,10 +139,11 @@ def computation_findings(seen: Dict[str, Seen], classifier: Classifier, blamer: 
     return out
 
 
-def heavy_import_findings(seen: Dict[str, Seen], classifier: Classifier, blamer: Blamer) -> List[Finding]:
+def heavy_import_findings(seen: Dict[str, Seen], classifier: Classifier, blamer: Blamer,
+                          floor_ms: float = DEFAULT_FLOOR_MS) -> List[Finding]:
     out = []
     for name, s in seen.items():
-        if s.cumulative_ms <= THRESHOLD_MS or not s.ancestors or classifier.kind(name) != THIRD_PARTY:
+        if s.cumulative_ms <= floor_ms or not s.ancestors or classifier.kind(name) != THIRD_PARTY:
             continue
         importer = s.ancestors[-1]
         if classifier.kind(importer.name) != PROJECT:
@@ -181,7 +183,8 @@ def heavy_import_findings(seen: Dict[str, Seen], classifier: Classifier, blamer:
     return out
 
 
-def barrel_findings(seen: Dict[str, Seen], classifier: Classifier, blamer: Blamer) -> List[Finding]:
+def barrel_findings(seen: Dict[str, Seen], classifier: Classifier, blamer: Blamer,
+                    floor_ms: float = DEFAULT_FLOOR_MS) -> List[Finding]:
     out = []
     for name, s in seen.items():
         path = classifier.file_of(name)
@@ -194,7 +197,7 @@ def barrel_findings(seen: Dict[str, Seen], classifier: Classifier, blamer: Blame
         cheapest = min(subs, key=lambda c: c.cumulative_us)
         heaviest = max(subs, key=lambda c: c.cumulative_us)
         waste_ms = (sum(c.cumulative_us for c in subs) - cheapest.cumulative_us) / 1000.0
-        if waste_ms <= THRESHOLD_MS:
+        if waste_ms <= floor_ms:
             continue
         rel = classifier.relative(name) or name
         stmt = blamer.statement(name, heaviest.name)
@@ -214,7 +217,7 @@ def barrel_findings(seen: Dict[str, Seen], classifier: Classifier, blamer: Blame
     return out
 
 
-def all_findings(seen: Dict[str, Seen], classifier: Classifier) -> List[Finding]:
+def all_findings(seen: Dict[str, Seen], classifier: Classifier, floor_ms: float = DEFAULT_FLOOR_MS) -> List[Finding]:
     blamer = Blamer(classifier)
-    return (computation_findings(seen, classifier, blamer) + heavy_import_findings(seen, classifier, blamer)
-            + barrel_findings(seen, classifier, blamer))
+    return (computation_findings(seen, classifier, blamer, floor_ms) + heavy_import_findings(seen, classifier, blamer, floor_ms)
+            + barrel_findings(seen, classifier, blamer, floor_ms))

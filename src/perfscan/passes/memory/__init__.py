@@ -32,7 +32,7 @@ from perfscan.probe_host import ProbeRun, run_probe
 from perfscan.sources import FunctionInfo, functions_in, is_project_path, module_name, parse_source, relative_posix
 
 MIB = 1024 * 1024
-REPORT_MIB = 1.0
+GROWTH_MIB = 1.0  # DESIGN.md: growth on every repetition "by 1 MiB or more in all"
 DEEP_FRAMES = 25
 DEEP_MAX_PHASES = 8
 DEEP_MIN_SECONDS = 10.0  # time left below which the deep run is not started
@@ -428,7 +428,7 @@ def growth_findings(growth: Sequence[Mapping[str, Any]], locator: _Locator, root
         if len(sizes) < 2:
             continue
         grown = sizes[-1] - sizes[0]
-        if grown < REPORT_MIB * MIB or any(b <= a for a, b in zip(sizes, sizes[1:])):
+        if grown < GROWTH_MIB * MIB or any(b <= a for a, b in zip(sizes, sizes[1:])):
             continue
         name = str(rec.get("name", ""))
         where = _value_where(locator, root, str(rec.get("file") or ""))
@@ -459,11 +459,12 @@ def growth_findings(growth: Sequence[Mapping[str, Any]], locator: _Locator, root
     return out
 
 
-def import_findings(values: Sequence[Mapping[str, Any]], locator: _Locator, root: Path) -> List[Finding]:
+def import_findings(values: Sequence[Mapping[str, Any]], locator: _Locator, root: Path,
+                    floor_mib: float = 1.0) -> List[Finding]:
     out = []
     for rec in values:
         size = int(rec.get("bytes") or 0)
-        if size < REPORT_MIB * MIB:
+        if size < floor_mib * MIB:
             continue
         name = str(rec.get("name", ""))
         where = _value_where(locator, root, str(rec.get("file") or ""))
@@ -580,11 +581,11 @@ def memray_summary(data: Mapping[str, Any], locator: _Locator, limit: int = 10) 
 
 def _probe_options(ctx: PassContext) -> Dict[str, str]:
     return {"root": str(ctx.project.root), "exclude": json.dumps(list(ctx.settings.exclude)), "frames": "1",
-            "min_mib": str(REPORT_MIB)}
+            "min_mib": str(ctx.settings.thresholds.floor("memory"))}
 
 
-def _deep_candidates(phases: Sequence[Mapping[str, Any]]) -> List[Mapping[str, Any]]:
-    picked = [p for p in phases if int(p.get("libs") or 0) >= REPORT_MIB * MIB]
+def _deep_candidates(phases: Sequence[Mapping[str, Any]], floor_mib: float) -> List[Mapping[str, Any]]:
+    picked = [p for p in phases if int(p.get("libs") or 0) >= floor_mib * MIB]
     picked.sort(key=lambda p: int(p.get("libs") or 0), reverse=True)
     return picked[:DEEP_MAX_PHASES]
 
@@ -654,7 +655,7 @@ def run_memory_pass(ctx: PassContext) -> PassResult:
 
     # the deep run: 25 frames, only where libraries hold a megabyte at a peak
     deep_info: Dict[str, Any] = {}
-    candidates = _deep_candidates(phases) if status == "ok" else []
+    candidates = _deep_candidates(phases, ctx.settings.thresholds.floor("memory")) if status == "ok" else []
     if candidates:
         left = deadline - time.monotonic()
         if left < DEEP_MIN_SECONDS:
@@ -684,8 +685,9 @@ def run_memory_pass(ctx: PassContext) -> PassResult:
 
     locator = _Locator(root, ctx.project.source_roots, ctx.settings.exclude)
     groups = merge_peaks(phases, locator)
-    findings: List[Finding] = [_finding_for_group(g) for g in groups.values() if g.bytes >= REPORT_MIB * MIB]
-    findings += import_findings(data.get("import") or [], locator, root)
+    floor_mib = ctx.settings.thresholds.floor("memory")
+    findings: List[Finding] = [_finding_for_group(g) for g in groups.values() if g.bytes >= floor_mib * MIB]
+    findings += import_findings(data.get("import") or [], locator, root, floor_mib)
     findings += growth_findings(data.get("growth") or [], locator, root)
     findings.sort(key=lambda f: f.metric.value, reverse=True)
 
