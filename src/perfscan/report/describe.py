@@ -1,7 +1,7 @@
 """Short descriptions of findings shared by every format."""
 from __future__ import annotations
 
-from perfscan.models import DOMAIN_TITLES, RankedFinding
+from perfscan.models import DOMAIN_TITLES, RankedFinding, Thresholds
 
 PATTERN_WORDS = {
     "quadratic-membership": "quadratic membership test",
@@ -43,3 +43,12 @@ def one_line(r: RankedFinding) -> str:
     if pattern:
         text += f", {pattern}"
     return f"{text} [{r.severity} {DOMAIN_TITLES.get(f.domain, f.domain)}]"
+
+
+_THRESHOLD_UNITS = {"cpu": "%", "memory": " MiB", "import": " ms"}
+
+
+def describe_thresholds(thresholds: Thresholds) -> str:
+    """`cpu: critical > 30%, high > 10%, medium > 2%; ...`"""
+    return "; ".join(f"{d}: " + ", ".join(f"{s} > {b:g}{_THRESHOLD_UNITS.get(d, '')}" for b, s in levels)
+                     for d, levels in thresholds.table)

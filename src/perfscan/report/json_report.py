@@ -67,6 +67,7 @@ def to_dict(result: ScanResult) -> Dict[str, Any]:
         "date": result.date,
         "deployment": {"model": result.deployment.model, "evidence": list(result.deployment.evidence),
                        "entry_modules": list(result.deployment.entry_modules)},
+        "thresholds": {d: {s: b for b, s in levels} for d, levels in result.settings.thresholds.table},
         "target": {"tests": list(result.target.tests), "pytest_args": list(result.target.pytest_args),
                    "mode": result.target.mode, "collected": result.target.collected, "note": result.target.note,
                    "exec": list(result.target.exec_command), "changed": list(result.target.neutralized)},

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Dict, List, Sequence
 
-from perfscan.models import DOMAIN_TITLES, DOMAINS, PassResult, RankedFinding, ScanResult
-from perfscan.report.describe import PATTERN_WORDS, one_line, target_name
+from perfscan.models import DEFAULT_THRESHOLDS, DOMAIN_TITLES, DOMAINS, PassResult, RankedFinding, ScanResult
+from perfscan.report.describe import PATTERN_WORDS, describe_thresholds, one_line, target_name
 
 SECTION_TITLES = {"cpu": "CPU", "memory": "Memory", "import": "Import Time", "async": "Async (static analysis)"}
 
@@ -157,6 +157,9 @@ def render_markdown(result: ScanResult) -> str:
         lines.append(f"- Target: {inline(result.target.note)}")
     for change in result.target.neutralized:
         lines.append(f"- Changed for profiling: {inline(change)}")
+    if result.settings.thresholds != DEFAULT_THRESHOLDS:
+        # severities are not DESIGN.md's: whoever reads or compares the report must know
+        lines.append(f"- Thresholds (from [tool.perfscan.thresholds]): {describe_thresholds(result.settings.thresholds)}")
     for w in result.warnings:
         lines.append(f"- Warning: {inline(w)}")
     lines += ["", "## Top Targets (ranked by estimated impact)", ""] + _table(result.findings)
