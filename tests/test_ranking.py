@@ -234,3 +234,4 @@ def test_user_thresholds_move_the_levels_and_the_magnitude_unit():
     assert base_severity(finding("memory", 50.0), mine) == "high"  # untouched domains keep DESIGN.md's table
     (ranked,) = rank([finding("cpu", 30.0)], "library", thresholds=mine)
     assert (ranked.severity, ranked.magnitude) == ("high", 3.0)  # 30% over a `high` of 10%
+

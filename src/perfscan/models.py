@@ -103,6 +103,37 @@ class Deployment:
     entry_modules: Tuple[str, ...]  # modules the deployment imports first (CLI, app, handler)
 
 
+# pytest options whose value is the next argument (`-k expr`); anything else starting with `-` stands alone
+_PYTEST_VALUE_OPTIONS = frozenset({
+    "-k", "-m", "-p", "-c", "-o", "-W", "-r", "--rootdir", "--deselect", "--ignore", "--ignore-glob", "--confcutdir",
+    "--basetemp", "--maxfail", "--tb", "--durations", "--durations-min", "--import-mode", "--log-level",
+    "--log-format", "--log-file", "--log-cli-level", "--override-ini", "--pythonwarnings", "--junitxml", "--junit-xml",
+    "--config-file", "--inifile", "--capture", "--show-capture", "--cov", "--cov-report", "--cov-config", "-n",
+    "--numprocesses", "--dist", "--timeout", "--reruns", "--count", "--randomly-seed", "--hypothesis-seed",
+})
+
+
+def pytest_options_only(args: Tuple[str, ...]) -> Tuple[str, ...]:
+    """`args` without its file and folder arguments (`tests/unit`, `tests/test_a.py::test_b`)."""
+    out = []
+    takes_value = maybe_value = False
+    for arg in args:
+        if takes_value:
+            out.append(arg)
+            takes_value = False
+        elif arg.startswith("-"):
+            out.append(arg)
+            takes_value = arg in _PYTEST_VALUE_OPTIONS
+            # a plugin's option may take a value too: after `--env`, `prod` is kept, `tests/` is not
+            maybe_value = not takes_value and arg.startswith("--") and "=" not in arg
+        elif maybe_value and not ("::" in arg or "/" in arg or arg.endswith(".py")):
+            out.append(arg)
+            maybe_value = False
+        else:
+            maybe_value = False  # a path: node ids chosen from inside it take its place
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class Target:
     """What the test passes profile."""
@@ -116,10 +147,13 @@ class Target:
     neutralized: Tuple[str, ...] = ()  # what perfscan changed in the project's pytest setup, and why
 
     def pytest_argv(self) -> Tuple[str, ...]:
-        """Arguments for a profiled pytest run: the whole suite runs as configured, else the node ids."""
-        if self.mode == "all":
+        """Arguments for a profiled pytest run: the whole suite runs as configured, else the node ids.
+
+        With node ids, the user's paths (`-- tests/unit`) are dropped: the ids were collected from
+        them, and pytest would run a path's every test beside the ids."""
+        if self.mode == "all" or not self.tests:
             return self.pytest_args
-        return self.pytest_args + self.tests
+        return pytest_options_only(self.pytest_args) + self.tests
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,20 @@
+"""The target's pytest arguments: what a profiled run is given once tests are chosen."""
+from __future__ import annotations
+
+import pytest
+
+from perfscan.models import Target
+
+
+@pytest.mark.parametrize("args, kept", [
+    (("tests/unit",), ()),
+    (("-x", "tests", "-k", "fast and not db", "tests/test_a.py::test_b"), ("-x", "-k", "fast and not db")),
+    (("-m", "not slow", "--tb=short", "-p", "no:randomly", "tests/"), ("-m", "not slow", "--tb=short", "-p", "no:randomly")),
+    (("--env", "prod", "tests/"), ("--env", "prod")),  # a plugin's option and its value stay
+    (("--lf", "tests/"), ("--lf",)),
+])
+def test_paths_give_way_to_the_chosen_node_ids(args, kept):
+    chosen = ("tests/unit/test_a.py::test_one",)
+    target = Target(chosen, args, "selected", 10)
+    assert target.pytest_argv() == kept + chosen
+    assert Target((), args, "all", 10).pytest_argv() == args  # the whole suite runs as the user said
