@@ -83,3 +83,29 @@ def test_thresholds_from_pyproject_merge_over_the_design_table(tmp_path):
     t = load_settings(tmp_path, {}).thresholds
     assert t.levels("import") == ((500.0, "high"), (80.0, "medium"), (20.0, "low"))
     assert t.floor("import") == 20.0 and t.levels("cpu") == ((20.0, "critical"), (5.0, "high"), (2.0, "medium"))
+
+
+@pytest.mark.parametrize("command, runner, args", [
+    ("$RUNNER -m pytest tests/ -x", None, ("tests/", "-x")),
+    ("uv run pytest -q tests/unit", "uv run", ("-q", "tests/unit")),
+    ("poetry run python -m pytest", "poetry run python", ()),
+    ('python -m pytest -m "not slow"', None, ("-m", "not slow")),
+])
+def test_setup_md_test_command_gives_pytest_args_and_runner(tmp_path, command, runner, args):
+    write_project(tmp_path, {".codeflash/setup.md": f"- Test command: `{command}`\n"})
+    s = load_settings(tmp_path, {})
+    assert (s.runner, s.pytest_args, s.notes) == (runner, args, ())
+
+
+def test_setup_md_test_command_is_the_lowest_layer(tmp_path):
+    write_project(tmp_path, {".codeflash/setup.md": "- Runner: `.venv/bin/python`\n- Test command: `uv run pytest tests/a`\n",
+                             "pyproject.toml": "[tool.perfscan]\npytest-args = ['tests/b']\n"})
+    s = load_settings(tmp_path, {})
+    assert s.runner == ".venv/bin/python" and s.pytest_args == ("tests/b",)
+    assert load_settings(tmp_path, {"pytest_args": ("tests/c",)}).pytest_args == ("tests/c",)
+
+
+def test_setup_md_test_command_that_is_not_pytest_is_a_note(tmp_path):
+    write_project(tmp_path, {".codeflash/setup.md": "Test command: `make test`\n"})
+    s = load_settings(tmp_path, {})
+    assert s.pytest_args == () and any("does not run pytest" in n for n in s.notes)

@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Mapping, Tuple
 
 from perfscan.errors import UsageError
 from perfscan.models import DEFAULT_THRESHOLDS, DOMAINS, SEVERITIES, Settings, Thresholds
-from perfscan.setupmd import parse_setup_md
+from perfscan.setupmd import parse_setup_md, split_test_command
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -160,6 +160,15 @@ def load_settings(path: Path, cli: Mapping[str, Any]) -> Settings:
         if command:
             values["test_command"] = command
             origins["test_command"] = ".codeflash/setup.md"
+            command_runner, command_args, problem = split_test_command(command)
+            if problem:
+                notes.append(f".codeflash/setup.md: {problem}")
+            if command_args:
+                values["pytest_args"] = command_args
+                origins["pytest_args"] = ".codeflash/setup.md (test command)"
+            if command_runner and "runner" not in values:
+                values["runner"] = command_runner
+                origins["runner"] = ".codeflash/setup.md (test command)"
 
     tool = read_pyproject(root).get("tool", {}).get("perfscan", {})
     if not isinstance(tool, dict):

@@ -12,7 +12,8 @@ Unknown keys are ignored; nothing here ever raises on odd text.
 from __future__ import annotations
 
 import re
-from typing import Dict
+import shlex
+from typing import Dict, Optional, Tuple
 
 _KEYS = {
     "runner": "runner",
@@ -54,3 +55,28 @@ def parse_setup_md(text: str) -> Dict[str, str]:
         if value:
             found[canon] = value
     return found
+
+
+_PYTESTS = ("pytest", "py.test")
+_PYTHON = re.compile(r"^python(\d+(\.\d+)?)?$")
+
+
+def split_test_command(command: str) -> Tuple[Optional[str], Tuple[str, ...], Optional[str]]:
+    """`$RUNNER -m pytest tests/ -x` -> (runner or None, pytest arguments, note or None).
+
+    The runner is what stands before pytest (`uv run`), unless that is only `$RUNNER` or a bare
+    python; the arguments are what follows pytest. A command that is not pytest gives a note."""
+    try:
+        argv = shlex.split(command)
+    except ValueError:
+        return None, (), f"the test command {command!r} is not a valid command line and was ignored"
+    at = next((i for i, a in enumerate(argv) if a.rsplit("/", 1)[-1] in _PYTESTS), None)
+    if at is None:
+        return None, (), (f"the test command {command!r} does not run pytest; perfscan runs the tests with pytest "
+                          "itself (name pytest arguments after `--`)")
+    prefix = [a for a in argv[:at] if a not in ("$RUNNER", "${RUNNER}")]
+    if prefix and prefix[-1] == "-m":
+        prefix = prefix[:-1]
+    runner = " ".join(shlex.quote(a) for a in prefix) if prefix and not (
+        len(prefix) == 1 and _PYTHON.match(prefix[0])) else None
+    return runner, tuple(argv[at + 1:]), None
