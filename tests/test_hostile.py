@@ -149,6 +149,11 @@ def test_odd_parametrized_ids(tmp_path):
         assert pipes == header_pipes, line
     report = load_report(root)
     assert any("test_odd" in w for w in report["warnings"])
+    # named on the command line, an id with a pipe reaches the header, whose fields split on pipes
+    proc, _ = scan(root, "--passes", "cpu", "--test", "tests/test_odd.py::test_odd[a|b]")
+    assert proc.returncode == 0, proc.stderr
+    header = markdown(root).splitlines()[1]
+    assert len(re.split(r"(?<!\\)\|", header)) == 4 and "test_odd[a\\|b]" in header, header
     assert_unchanged(before, root)
 
 

@@ -22,6 +22,11 @@ def inline(text: object) -> str:
 
 
 def _scanned(result: ScanResult) -> str:
+    # the header line's fields are split on `|`: a pipe in a test id or a command must not add one
+    return _scanned_text(result).replace("|", "\\|")
+
+
+def _scanned_text(result: ScanResult) -> str:
     t = result.target
     if t.mode == "exec":
         return "command `" + inline(" ".join(t.exec_command)) + "`"
