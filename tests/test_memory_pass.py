@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import ast
 import io
+import atexit
 import json
 import os
+import shutil
 import sys
 import tempfile
 import textwrap
@@ -37,7 +39,9 @@ from perfscan.probe_host import install_probe, run_probe  # noqa: E402
 from perfscan.project import discover_project  # noqa: E402
 from perfscan.settings import load_settings  # noqa: E402
 
-_PROBE_DIR = install_probe(Path(tempfile.mkdtemp(prefix="perfscan-test-probe-")))
+_PROBE_HOME = tempfile.mkdtemp(prefix="perfscan-test-probe-")
+atexit.register(shutil.rmtree, _PROBE_HOME, True)
+_PROBE_DIR = install_probe(Path(_PROBE_HOME))
 sys.path.insert(0, str(_PROBE_DIR))
 from perfscan_probe import memory as probe_memory  # noqa: E402
 
@@ -46,7 +50,7 @@ def make_ctx(root: Path, runner: str = sys.executable, timeout: float = 240.0) -
     settings = load_settings(root, {"runner": runner})
     project = discover_project(settings, dict(os.environ))
     dep = detect_deployment(project)
-    workdir = Path(tempfile.mkdtemp(prefix="perfscan-test-"))
+    workdir = Path(tempfile.mkdtemp(prefix="perfscan-work-", dir=root.parent))  # removed with pytest's tmp_path
     probe = install_probe(workdir)
     return PassContext(settings, project, dep, Target((), (), "all", 0), workdir, probe, root / ".codeflash", timeout)
 
@@ -352,7 +356,7 @@ def test_heap_too_big_to_snapshot_is_skipped(tmp_path):
         "def test_big():\n"
         "    assert len(build(30000)) == 30000\n"
     )}))
-    workdir = Path(tempfile.mkdtemp(prefix="perfscan-test-"))
+    workdir = Path(tempfile.mkdtemp(prefix="perfscan-work-", dir=tmp_path))
     probe = install_probe(workdir)
     # a machine with 4 MiB left: the project's conftest stands in for /proc/meminfo
     (root / "conftest.py").write_text(
@@ -391,7 +395,7 @@ def test_probe_under_each_python(version, tmp_path):
 
     python = venv_with_pytest(version)
     root = write_project(tmp_path / "tiny", TINY)
-    workdir = Path(tempfile.mkdtemp(prefix="perfscan-test-"))
+    workdir = Path(tempfile.mkdtemp(prefix="perfscan-work-", dir=tmp_path))
     probe = install_probe(workdir)
     run = run_probe("memory", runner=[str(python)], root=root, workdir=workdir, probe_path=probe, pytest_args=[],
                     timeout=180, options={"root": str(root), "repeat": "2"})
