@@ -1,23 +1,26 @@
 #!/usr/bin/env python3
 """The CPU engines side by side: overhead and share error against ground truth, on the corpus.
 
-    python bench/engines.py [--rounds N] [--projects a,b] [--engines cprofile,sample,sample-nocount]
+    python bench/engines.py [--rounds N] [--projects a,b] [--engines default,sample-counting,cprofile]
                             [--runner PY] [--corpus DIR] [--timeout S]
 
 For each corpus project (copied to a private temp folder), in interleaved rounds (every variant
 once per round, the order rotated from round to round), it runs the probe the way the CPU pass
 does:
 
-- plain: the probe's `time` mode (no profiler; time.json has the phases' wall time) with a
-  small pytest plugin that times each planted function at its call sites (perf_counter around
-  the call, the way the corpus README's ground truth was measured). This run is both the
-  baseline of the overhead ratio and the ground truth of this machine, this round.
+- plain: the probe's `time` mode (no profiler; time.json has the phases' wall time), nothing
+  else loaded: the baseline of the overhead ratios.
+- truth: the same with a small pytest plugin that times each planted function at its call sites
+  (perf_counter around the call, the way the corpus README's ground truth was measured): the
+  ground truth of this machine, this round. (Its timers cost a little, so it is not the baseline.)
 - one run per engine (`cpu` mode, `--opt engine=...`): the overhead ratio is the phases' wall
   time in cpu.json over the plain run's; the shares are what the CPU pass computes from
   cpu.json (perfscan.passes.cpu.profile: attributable seconds over the phases' wall).
 
-Engines: cprofile; sample (sampling + exact call counts, the default engine `auto` where the
-probe can sample); sample-nocount (sampling alone, to show what the call counters cost).
+Engines: default (what `--cpu-engine auto` runs for a suite the plain run already counted:
+sampling alone, the exact call counts taken in the plain run); sample-counting (sampling with the
+call counters in the same run, what auto runs when no plain run counted the same tests, e.g.
+`perfscan exec`); cprofile.
 
 Output: Markdown on stdout and in bench/engines-last-run.md (not committed): the overhead per
 project and engine, each planted function's share per engine with its absolute error in
@@ -60,9 +63,9 @@ TARGETS = {
     "clean_lib": [],
 }
 ENGINES = {
+    "default": {"engine": "sample", "count": "0"},
+    "sample-counting": {"engine": "sample"},
     "cprofile": {"engine": "cprofile"},
-    "sample": {"engine": "sample"},
-    "sample-nocount": {"engine": "sample", "count": "0"},
 }
 LIMIT_OVERHEAD = 1.25
 LIMIT_ERROR = 5.0
@@ -194,7 +197,16 @@ class Project:
         return run_probe(mode, runner=[self.runner], root=self.root, workdir=self.workdir, probe_path=self.probe,
                          pytest_args=pytest_args, timeout=self.timeout, options=options, name=f"{mode}-{self.runs}")
 
-    def plain(self):
+    def bare(self):
+        """(phases' wall, {}, None): a plain run with nothing loaded, the overhead baseline."""
+        run = self._run("time", [])
+        data = run.read("time.json")
+        if data is None:
+            log(f"{self.name}: plain run failed: {run.child.tail(5)}")
+            return None, {}, None
+        return sum(float(v) for v in (data.get("phases") or {}).values()), {}, None
+
+    def truth(self):
         """(phases' wall, {qualname: truth share %}, phases' CPU)"""
         out = self.workdir / f"truth-{self.runs}.json"
         os.environ["ENGINES_BENCH_TARGETS"] = json.dumps([[m, q, r, [list(c) for c in cs]] for m, q, _t, r, cs in self.targets])
@@ -202,7 +214,7 @@ class Project:
         run = self._run("time", ["-p", "engines_bench_truth"])
         data = run.read("time.json")
         if data is None:
-            log(f"{self.name}: plain run failed: {run.child.tail(5)}")
+            log(f"{self.name}: truth run failed: {run.child.tail(5)}")
             return None, {}, None
         wall = sum(float(v) for v in (data.get("phases") or {}).values())
         try:
@@ -262,18 +274,20 @@ def main(argv=None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="perfscan-engines-"))
     started = time.monotonic()
     # results[project][variant] = list over rounds of (wall, shares)
-    results = {p: {v: [] for v in ["plain"] + engines} for p in projects}
+    results = {p: {v: [] for v in ["plain", "truth"] + engines} for p in projects}
     details = {}
     try:
         objs = {p: Project(p, corpus, tmp, args.runner, args.timeout) for p in projects}
-        variants = ["plain"] + engines
+        variants = ["plain", "truth"] + engines
         for rnd in range(args.rounds):
             order = variants[rnd % len(variants):] + variants[:rnd % len(variants)]
             for p in projects:
                 for v in order:
                     log(f"round {rnd + 1}/{args.rounds} {p} {v}")
                     if v == "plain":
-                        results[p][v].append(objs[p].plain())
+                        results[p][v].append(objs[p].bare())
+                    elif v == "truth":
+                        results[p][v].append(objs[p].truth())
                     else:
                         wall, shares, cpu, detail = objs[p].engine(ENGINES[v])
                         results[p][v].append((wall, shares, cpu))
@@ -302,7 +316,7 @@ def render(results, projects, engines, details, args, seconds) -> str:
     per_engine_cpu = {e: [] for e in engines}
     for p in projects:
         plain = [r[0] for r in results[p]["plain"]]
-        plain_cpu = [r[2] for r in results[p]["plain"]]
+        plain_cpu = [r[2] for r in results[p]["truth"]]
         row = [p, fmt_range(plain, 2)]
         for e in engines:
             ratios = [r[0] / b for r, b in zip(results[p][e], plain) if r[0] is not None and b]
@@ -316,8 +330,9 @@ def render(results, projects, engines, details, args, seconds) -> str:
     lines.append("| **median over projects** | | " + " | ".join(
         (f"**{statistics.median(per_engine_medians[e]):.2f}x**" if per_engine_medians[e] else "n/a")
         + (f"; CPU {statistics.median(per_engine_cpu[e]):.2f}x" if per_engine_cpu[e] else "") for e in engines) + " |")
-    lines += ["", "Wall is the issue's figure; CPU (process CPU time of the same phases) is less sensitive to other "
-              "load on the machine."]
+    lines += ["", "Wall is the issue's figure, over a plain run with nothing loaded; CPU (process CPU time of the same "
+              "phases, over the truth run's, whose call-site timers cost a little) is less sensitive to other load "
+              "on the machine."]
     lines += ["", "## Attributable share (%) and absolute error (percentage points) against ground truth", "",
               "Truth here: this machine's, in the same rounds: call-site timers with no profiler, minus the time of the "
               "function's direct project callees (attributable, as the engines rank). README: the corpus table "
@@ -328,12 +343,12 @@ def render(results, projects, engines, details, args, seconds) -> str:
     errors_readme = {e: [] for e in engines}
     for p in projects:
         for module, qual, readme, _rec, callees in TARGETS.get(p, []):
-            truth = [r[1].get(qual) if r[1] else None for r in results[p]["plain"]]
+            truth = [r[1].get(qual) if r[1] else None for r in results[p]["truth"]]
             # the README's figure is inclusive time: for a function with project callees it is
             # compared with the engine's inclusive (cumulative) share
             readme_key = qual + " (inclusive)" if callees else qual
             truth_med = statistics.median([t for t in truth if t is not None]) if any(t is not None for t in truth) else None
-            inclusive_truth = [r[1].get(readme_key) if r[1] else None for r in results[p]["plain"]]
+            inclusive_truth = [r[1].get(readme_key) if r[1] else None for r in results[p]["truth"]]
             row = [f"{p} `{qual}`" + ("" if readme is not None else " +"),
                    fmt_range(truth, 1) + (f"; inclusive {fmt_range(inclusive_truth, 1)}" if callees else ""),
                    (f"{readme:g}" + (" (inclusive)" if callees else "")) if readme is not None else "-"]
