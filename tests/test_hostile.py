@@ -85,6 +85,7 @@ def test_hanging_test_costs_its_pass_not_the_scan(tmp_path):
     assert report["target"]["mode"] == "selected"
     assert "test_zz_hang" not in " ".join(report["target"]["tests"])
     assert "did not finish" in report["target"]["note"]
+    assert "(still running: tests/test_hang.py::test_zz_hang)" in report["target"]["note"]
     assert any(f["symbol"] == "slow_unique" for f in report["findings"])
     assert_unchanged(before, root)
 

@@ -74,7 +74,10 @@ def select_target(settings: Settings, project: Project, workdir: Path, probe_pat
     if not chosen:
         # nothing finished in the slice: profile the first test alone rather than nothing
         chosen = [nodeids[0]]
-    note = (f"the suite did not finish within {slice_seconds:.0f} s; profiling {len(chosen)} of {len(nodeids)} tests "
+    # pytest runs in collection order: the first test with no outcome was the one running at the end
+    running = next((n for n in nodeids if n not in outcomes), None)
+    note = (f"the suite did not finish within {slice_seconds:.0f} s" + (f" (still running: {running})" if running else "")
+            + f"; profiling {len(chosen)} of {len(nodeids)} tests "
             "(the fastest non-trivial ones, integration tests first)" + err_note)
     return Target(tuple(chosen), pytest_args, "selected", len(nodeids), note, neutralized=neutralized), run
 

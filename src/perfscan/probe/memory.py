@@ -29,7 +29,8 @@ Measured cost (whole memory pass, host included, against a plain `pytest -q` of 
 side by side, median of 2, on a shared 2-core machine; wsgi_orders includes its 2 repetitions):
 cli_wordfreq 1.9x, lib_graph 2.2x, wsgi_orders 3.6x, clean_lib 2.4x on 3.11; 1.3-4.5x on 3.12
 and 3.13; 3.2-10.6x on 3.9, whose profile hook is slowest (wsgi_orders' 4.5 million generator
-steps in one fixture).
+steps in one fixture). These are the figures the method was chosen by; `bench/run.py` measures
+the current ones ("memory pass / plain", README "Performance"), which move with the machine's load.
 
 Per-request growth (`--opt repeat=N`): after the measured loop the target tests run N more
 times in the same process, untraced and unlogged (outcomes.json keeps the measured run's), and
