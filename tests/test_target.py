@@ -18,3 +18,14 @@ def test_paths_give_way_to_the_chosen_node_ids(args, kept):
     target = Target(chosen, args, "selected", 10)
     assert target.pytest_argv() == kept + chosen
     assert Target((), args, "all", 10).pytest_argv() == args  # the whole suite runs as the user said
+
+
+def test_a_test_still_running_when_the_slice_ended_is_never_picked():
+    from perfscan.target import pick_fast_tests
+    outcomes = {
+        "tests/test_a.py::test_quick": {"outcome": "passed", "seconds": 0.05, "done": True},
+        "tests/test_a.py::test_hangs": {"outcome": "passed", "seconds": 0.01},  # a slow setup, then the kill
+        "tests/test_a.py::test_trivial": {"outcome": "passed", "seconds": 0.0001, "done": True},
+        "tests/test_integration.py::test_flow": {"outcome": "failed", "seconds": 0.2, "done": True},
+    }
+    assert pick_fast_tests(outcomes, 10.0) == ["tests/test_integration.py::test_flow", "tests/test_a.py::test_quick"]

@@ -60,7 +60,7 @@ def select_target(settings: Settings, project: Project, workdir: Path, probe_pat
     crashed = run.child.returncode is not None and not run.child.timed_out and run.child.returncode not in (0, 1, 5)
     if crashed:
         # the process died inside a test (os._exit, a signal): leave that test out, keep the rest
-        culprit = next((n for n in nodeids if n not in outcomes), None)
+        culprit = next((n for n in nodeids if not (outcomes.get(n) or {}).get("done")), None)
         rest = tuple(n for n in nodeids if n != culprit)
         note = (f"the test process {run.child.describe_exit()} during {culprit or 'the run'}; "
                 f"profiling the other {len(rest)} test(s) without it" + err_note)
@@ -75,7 +75,7 @@ def select_target(settings: Settings, project: Project, workdir: Path, probe_pat
         # nothing finished in the slice: profile the first test alone rather than nothing
         chosen = [nodeids[0]]
     # pytest runs in collection order: the first test with no outcome was the one running at the end
-    running = next((n for n in nodeids if n not in outcomes), None)
+    running = next((n for n in nodeids if not (outcomes.get(n) or {}).get("done")), None)
     note = (f"the suite did not finish within {slice_seconds:.0f} s" + (f" (still running: {running})" if running else "")
             + f"; profiling {len(chosen)} of {len(nodeids)} tests "
             "(the fastest non-trivial ones, integration tests first)" + err_note)
@@ -86,7 +86,8 @@ def pick_fast_tests(outcomes: Dict[str, Dict], seconds: float) -> List[str]:
     """Fastest non-trivial passing tests, integration tests first, within `seconds` in total."""
     rows = []
     for nid, t in outcomes.items():
-        if not isinstance(t, dict) or t.get("outcome") not in ("passed", "failed"):
+        # not done: still running when the slice ended, and its time so far is only its setup's
+        if not isinstance(t, dict) or t.get("outcome") not in ("passed", "failed") or not t.get("done"):
             continue
         secs = float(t.get("seconds") or 0.0)
         if secs < TRIVIAL_SECONDS:

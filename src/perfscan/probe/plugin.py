@@ -31,6 +31,8 @@ class Outcomes:
             entry["message"] = ("%s: " % report.when if report.when != "call" else "") + _last_line(report)
         elif report.skipped and entry["outcome"] == "passed":
             entry["outcome"] = "skipped"
+        if report.when == "teardown":
+            entry["done"] = True  # a dump cut short by a timeout also holds the setup of the test that was running
         if report.when == "teardown" and state.mode == "time":
             self.dump()  # a timing run may be cut short: keep what is known after each test
 
