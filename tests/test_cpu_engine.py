@@ -412,3 +412,30 @@ def test_probe_falls_back_to_cprofile_when_the_project_owns_sigprof(tmp_path):
     prof = build_profile(data, root, [root])
     assert prof.engine == "cprofile" and "sampling unavailable" in prof.engine_detail
     assert any(fp.qualname == "hot" for fp in prof.functions.values())
+
+
+def test_threads_finishing_while_the_main_thread_joins_do_not_crash_the_sampler(tmp_path):
+    # a finishing thread leaves threading's list while sys._current_frames() still shows it;
+    # reading its CPU clock once crashed the test process with SIGSEGV on every run of this test
+    if not hasattr(signal, "setitimer"):
+        pytest.skip("no ITIMER_PROF")
+    root = write_project(tmp_path / "threads", {
+        "pyproject.toml": "[project]\nname = 'threads'\nversion = '1'\n",
+        "threads/__init__.py": "def spin(n):\n    s = 0\n    for i in range(n):\n        s += i\n    return s\n",
+        "tests/test_threads.py": (
+            "import threading\nfrom threads import spin\n\n"
+            "def test_finish_together():\n"
+            "    for _ in range(30):\n"
+            "        barrier = threading.Barrier(100)\n"
+            "        def worker():\n            spin(20000)\n            barrier.wait()\n"
+            "        workers = [threading.Thread(target=worker) for _ in range(100)]\n"
+            "        for w in workers:\n            w.start()\n"
+            "        for w in workers:\n            w.join()\n"),
+    })
+    workdir = Path(tempfile.mkdtemp(dir=tmp_path))
+    run = run_probe("cpu", runner=[sys.executable], root=root, workdir=workdir, probe_path=install_probe(workdir),
+                    pytest_args=[], timeout=120, options={"engine": "sample", "count": "0"})
+    assert run.child.returncode == 0, run.child.describe_exit() + ": " + run.child.tail(20)
+    samples = run.read("cpu.json")["samples"]
+    in_workers = sum(st[3] for st in samples["stacks"] if any(samples["frames"][fi][2] == "worker" for fi, _ in st[2]))
+    assert in_workers > 0.05, in_workers  # the workers, alive, were still sampled

@@ -9,7 +9,8 @@ Why this shape:
   HZ=250), so a 1 ms request yields one sample every few ms. The main thread's weight is its
   thread_time since the last sample; another thread's is its own CPU clock
   (pthread_getcpuclockid) since the last sample, so a thread blocked in join() or a socket
-  weighs nothing however long its stack stays the same.
+  weighs nothing however long its stack stays the same. Only threads `threading` lists are
+  read (see _Clocks.other): threads started with `_thread` directly go unsampled.
 - Aggregated in the probe as (phase, test, stack) -> weight; a stack is a tuple of
   (code, line) pairs, outermost first. The line of each frame tells the host which call in a
   function was running when the callee is C code, which has no frame of its own.
@@ -85,11 +86,17 @@ class _Clocks:
         return time.thread_time() + self._wait_of(ident)
 
     def other(self, ident):
+        # Only a thread `threading` still lists is sure to be alive: a finishing thread leaves
+        # that list while sys._current_frames() still shows it, and the CPU clock of a thread
+        # whose stack is gone crashes the process (pthread_getcpuclockid reads its descriptor).
+        # The handler holds the GIL, so a listed thread cannot finish meanwhile.
+        thread = threading._active.get(ident)
+        if thread is None:
+            return None
         cpu = _cpu_of(ident)
         if cpu is None:
             return None
         if self.kind == "runnable":
-            thread = threading._active.get(ident)
             nid = getattr(thread, "native_id", None)
             held = self.fds.get(ident)
             if held is not None and held[0] != nid:
