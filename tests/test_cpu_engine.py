@@ -439,3 +439,36 @@ def test_threads_finishing_while_the_main_thread_joins_do_not_crash_the_sampler(
     samples = run.read("cpu.json")["samples"]
     in_workers = sum(st[3] for st in samples["stacks"] if any(samples["frames"][fi][2] == "worker" for fi, _ in st[2]))
     assert in_workers > 0.05, in_workers  # the workers, alive, were still sampled
+
+
+PATCHING_TESTS = {
+    "pyproject.toml": "[project]\nname = 'patchy'\nversion = '1'\n",
+    "patchy/__init__.py": "def spin(seconds):\n    import time\n    t0 = time.process_time()\n    while time.process_time() - t0 < seconds:\n        pass\n",
+    "tests/test_patching.py": (
+        "import sys, time\nfrom patchy import spin\n\n"
+        "def test_a_without_getframe(monkeypatch):\n"
+        "    monkeypatch.delattr(sys, '_getframe')  # attrs tests its fallback this way\n"
+        "    spin(0.05)\n\n"
+        "def test_b_frozen_clock(monkeypatch):\n"
+        "    monkeypatch.setattr(time, 'perf_counter', lambda: 0.0)  # freezegun does this\n"
+        "    monkeypatch.setattr(time, 'process_time', lambda: 0.0)\n"
+        "    import patchy\n"
+        "    t0 = time.thread_time()\n"
+        "    while time.thread_time() - t0 < 0.3:\n"
+        "        pass\n\n"
+        "def test_c_after():\n    spin(0.05)\n"),
+}
+
+
+@pytest.mark.parametrize("mode, options", [("cpu", {"engine": "sample"}), ("cpu", {"engine": "cprofile"}), ("time", {})])
+def test_tests_that_patch_the_clock_or_frames_do_not_fool_the_probe(tmp_path, mode, options):
+    root = write_project(tmp_path / "patchy", PATCHING_TESTS)
+    workdir = Path(tempfile.mkdtemp(dir=tmp_path))
+    run = run_probe(mode, runner=[sys.executable], root=root, workdir=workdir, probe_path=install_probe(workdir),
+                    pytest_args=[], timeout=120, options=options)
+    assert run.child.returncode == 0, run.child.tail(20)
+    assert run.failed_tests() == (), run.failed_summary()
+    data = run.read("cpu.json" if mode == "cpu" else "time.json")
+    call = data["phases"]["call"]
+    wall = call["wall"] if isinstance(call, dict) else call
+    assert wall > 0.3, data["phases"]  # the frozen test's 0.3 s of work is measured with the real clock

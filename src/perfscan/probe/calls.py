@@ -33,9 +33,10 @@ import builtins
 import gc
 import os
 import sys
-import time
 import types
 from importlib.machinery import SourceFileLoader
+
+from .clocks import thread_time
 
 CALLS = "__perfscan_probe_calls__"  # per phase: calls that were not recursive (all calls of a def without a depth counter)
 REC = "__perfscan_probe_rec__"  # per phase: recursive calls (made while the same def was running)
@@ -361,10 +362,10 @@ def _calibrate(counter, calls=20000, rounds=7):
         for _ in range(rounds):
             for name in best:
                 fn = ns[name]
-                t0 = time.thread_time()
+                t0 = thread_time()
                 for i in loop:
                     fn(i)
-                dt = time.thread_time() - t0
+                dt = thread_time() - t0
                 if best[name] is None or dt < best[name]:
                     best[name] = dt
         base = best["empty"]

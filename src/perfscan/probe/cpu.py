@@ -15,9 +15,9 @@ import cProfile
 import os
 import sys
 import threading
-import time
 
 from perfscan_probe import state
+from .clocks import getframe, perf_counter, process_time
 from perfscan_probe.contract import write_json
 
 PHASES = ("setup", "call", "teardown")
@@ -63,8 +63,8 @@ class CProfileRecorder:
         self.phase = phase
         if not MONITORING:
             threading.setprofile(self._thread_hook)
-        self._t0 = time.perf_counter()
-        self._c0 = time.process_time()
+        self._t0 = perf_counter()
+        self._c0 = process_time()
         try:
             self.profilers[phase].enable()
             self._active = True
@@ -76,8 +76,8 @@ class CProfileRecorder:
         if self._active:
             self.profilers[phase].disable()
             self._active = False
-        self.wall[phase] += time.perf_counter() - self._t0
-        self.cpu[phase] += time.process_time() - self._c0
+        self.wall[phase] += perf_counter() - self._t0
+        self.cpu[phase] += process_time() - self._c0
         if not MONITORING:
             threading.setprofile(None)
         self.phase = None
@@ -91,7 +91,7 @@ class CProfileRecorder:
         self._dumped = True
         if self._active and self.phase:
             self.profilers[self.phase].disable()
-            self.wall[self.phase] += time.perf_counter() - self._t0
+            self.wall[self.phase] += perf_counter() - self._t0
         phases = {}
         for phase in PHASES:
             stats = _stats_of([self.profilers[phase]] + [p for ph, p in self.thread_profiles if ph == phase])
@@ -198,15 +198,15 @@ class SampleRecorder:
         self.phase = phase
         if self.counter is not None:
             self.counter.start(phase)
-        self.sampler.start(nodeid, phase, _runner_frame(sys._getframe(1)))
-        self._c0 = time.process_time()
-        self._t0 = time.perf_counter()
+        self.sampler.start(nodeid, phase, _runner_frame(getframe(1)))
+        self._c0 = process_time()
+        self._t0 = perf_counter()
 
     def stop(self, nodeid, phase):
         if self.fallback is not None:
             return self.fallback.stop(nodeid, phase)
-        self.wall[phase] += time.perf_counter() - self._t0
-        self.cpu[phase] += time.process_time() - self._c0
+        self.wall[phase] += perf_counter() - self._t0
+        self.cpu[phase] += process_time() - self._c0
         self.sampler.stop(nodeid, phase)
         if self.counter is not None:
             self.counter.stop(phase)
@@ -222,7 +222,7 @@ class SampleRecorder:
             return
         self._dumped = True
         if self.phase:
-            self.wall[self.phase] += time.perf_counter() - self._t0
+            self.wall[self.phase] += perf_counter() - self._t0
         self.sampler.phase = None
         self.sampler.uninstall()
         if self.counter is not None:

@@ -76,7 +76,6 @@ import json
 import os
 import sys
 import threading
-import time
 import tracemalloc
 import types
 from fnmatch import fnmatch
@@ -88,6 +87,7 @@ except ImportError:  # `perfscan exec` in an environment without pytest
     def _loop_wrapper(func):
         return func
 
+from .clocks import perf_counter
 from perfscan_probe.contract import write_json
 
 MIB = 1 << 20
@@ -420,7 +420,7 @@ class MemoryRecorder:
             rec["note"] = "too many live allocations to snapshot (tracemalloc uses %d MiB)" % (used // MIB)
             self.overhead["skipped"] += 1
             return
-        t0 = time.perf_counter()
+        t0 = perf_counter()
         spent = 0.0
         try:
             traces = tracemalloc._get_traces()
@@ -430,7 +430,7 @@ class MemoryRecorder:
             self.errors.append("%s (%s): snapshot failed: %s" % (rec["test"], rec["phase"], exc))
             return
         finally:
-            spent = time.perf_counter() - t0
+            spent = perf_counter() - t0
             self.overhead["snapshot_seconds"] += spent
         self.overhead["snapshots"] += 1
         rec.update(summary)
@@ -499,20 +499,20 @@ class MemoryRecorder:
     def begin_run(self):
         """Start measuring: called around the test loop, or around the command of `perfscan exec`."""
         if self.mode == "measure":
-            t0 = time.perf_counter()
+            t0 = perf_counter()
             try:
                 self.import_values = [v for v in self._census() if v["bytes"] >= self.threshold]
             except Exception as exc:
                 self.errors.append("census at start: %s" % exc)
-            self.overhead["census_seconds"] += time.perf_counter() - t0
+            self.overhead["census_seconds"] += perf_counter() - t0
             tracemalloc.start(self.frames)
             self._install()
         self._measuring = True
-        self._loop_t0 = time.perf_counter()
+        self._loop_t0 = perf_counter()
 
     def end_run(self):
         self._measuring = False
-        self.overhead["loop_seconds"] = time.perf_counter() - self._loop_t0
+        self.overhead["loop_seconds"] = perf_counter() - self._loop_t0
         self._loop_t0 = None
         if self.mode == "measure":
             self._uninstall()
@@ -535,7 +535,7 @@ class MemoryRecorder:
         except ImportError as exc:
             self.errors.append("repetitions not run: %s" % exc)
             return
-        t0 = time.perf_counter()
+        t0 = perf_counter()
         items = list(session.items)
         try:
             before = self._census()
@@ -555,18 +555,18 @@ class MemoryRecorder:
                         self.repeat_info["failures"] += 1
                 except Exception as exc:  # a repetition that breaks ends the repetitions, not the run
                     self.errors.append("repetition of %s: %s" % (item.nodeid, exc))
-                    self.repeat_info["seconds"] = time.perf_counter() - t0
+                    self.repeat_info["seconds"] = perf_counter() - t0
                     return
-            t1 = time.perf_counter()
+            t1 = perf_counter()
             after = self._census()
-            self.overhead["census_seconds"] += time.perf_counter() - t1
+            self.overhead["census_seconds"] += perf_counter() - t1
             for v in after:
                 key = (v["module"], v["name"])
                 if key in sizes:
                     sizes[key].append(v["bytes"])
                     truncated[key] = truncated[key] or v["truncated"]
             self.repeat_info["done"] += 1
-            self.repeat_info["seconds"] = time.perf_counter() - t0
+            self.repeat_info["seconds"] = perf_counter() - t0
             self.growth = self._growth_records(sizes, info, truncated)
 
     def _growth_records(self, sizes, info, truncated):
@@ -621,7 +621,7 @@ class MemoryRecorder:
         self._dumped = True
         self._next[0] = float("inf")
         if self._loop_t0 is not None:
-            self.overhead["loop_seconds"] = time.perf_counter() - self._loop_t0
+            self.overhead["loop_seconds"] = perf_counter() - self._loop_t0
         phases = list(self.phases)
         rec = self.current
         if rec is not None:

@@ -1,10 +1,10 @@
 """The pytest plugin: records collection and outcomes, and hands each test phase to the pass's recorder."""
 import os
-import time
 
 import pytest
 
 from perfscan_probe import state
+from .clocks import perf_counter
 from perfscan_probe.contract import write_json
 
 
@@ -113,10 +113,10 @@ class WallClock:
     def start(self, nodeid, phase):
         if self.counter is not None:
             self.counter.start(phase)
-        self._t0 = time.perf_counter()
+        self._t0 = perf_counter()
 
     def stop(self, nodeid, phase):
-        self.wall[phase] += time.perf_counter() - self._t0
+        self.wall[phase] += perf_counter() - self._t0
         if self.counter is not None:
             self.counter.stop(phase)
 

@@ -36,6 +36,8 @@ import sys
 import threading
 import time
 
+from .clocks import current_frames, thread_time
+
 try:
     from _thread import get_ident as _get_ident
 except ImportError:  # pragma: no cover
@@ -83,7 +85,7 @@ class _Clocks:
             return 0.0
 
     def main(self, ident):
-        return time.thread_time() + self._wait_of(ident)
+        return thread_time() + self._wait_of(ident)
 
     def other(self, ident):
         # Only a thread `threading` still lists is sure to be alive: a finishing thread leaves
@@ -228,7 +230,7 @@ class Sampler:
     # -- sampling
     def _baseline_threads(self):
         self._last_thread = {}
-        for ident in sys._current_frames():
+        for ident in current_frames():
             if ident != self._main:
                 self._last_thread[ident] = self._clocks.other(ident)
 
@@ -261,7 +263,7 @@ class Sampler:
                 self.sampled_seconds += weight
             self._sample_threads(phase, test)
         else:
-            for ident in sys._current_frames():
+            for ident in current_frames():
                 if ident != self._main:
                     self._last_thread[ident] = clocks.other(ident)
         end = clocks.main(self._main)
@@ -269,7 +271,7 @@ class Sampler:
         self._last_main = end
 
     def _sample_threads(self, phase, test):
-        frames = sys._current_frames()
+        frames = current_frames()
         if len(frames) < 2:
             return
         last = self._last_thread

@@ -1,0 +1,37 @@
+"""The probe's clocks and frame access, held where a test's patching cannot reach them.
+
+Tests freeze time (freezegun replaces `time.perf_counter` and every module attribute bound to
+the real function) or delete `sys._getframe`; the probe's measurements must not follow them.
+The real functions are taken when the probe loads, before any test runs, and kept in a dict,
+which no such patcher walks.
+"""
+import sys
+import time
+
+_REAL = {
+    "perf_counter": time.perf_counter,
+    "process_time": time.process_time,
+    "thread_time": time.thread_time,
+    "getframe": sys._getframe,
+    "current_frames": sys._current_frames,
+}
+
+
+def perf_counter():
+    return _REAL["perf_counter"]()
+
+
+def process_time():
+    return _REAL["process_time"]()
+
+
+def thread_time():
+    return _REAL["thread_time"]()
+
+
+def getframe(depth=0):
+    return _REAL["getframe"](depth + 1)
+
+
+def current_frames():
+    return _REAL["current_frames"]()
