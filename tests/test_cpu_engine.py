@@ -68,6 +68,16 @@ def test_attributable_is_judged_at_the_innermost_occurrence():
     assert b.project_callee_by_name == {"a": 1.0}
 
 
+def test_a_project_function_reached_through_library_code_owns_its_time():
+    # a -> json.dumps (library) -> c: c's time is c's, not a's (a context manager, sorted(key=...),
+    # next() on a project generator all look like this); a keeps the library's own time
+    out = agg(("call", [(0, 5), (1, 2), (4, 190), (5, 4)], 3.0),
+              ("call", [(0, 5), (1, 2), (4, 190)], 1.0))
+    a, c = out["A"], out["C"]
+    assert a.cumulative["call"] == 4.0 and a.attributable("call") == 1.0
+    assert c.attributable("call") == 3.0
+
+
 def test_comprehension_frames_fold_into_their_function():
     # a -> a's genexpr (folded) is one occurrence of a: own time of a, at the genexpr's line
     out = agg(("call", [(0, 5), (1, 2), (3, 3)], 1.5),

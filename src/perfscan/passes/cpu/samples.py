@@ -79,13 +79,16 @@ def aggregate(stacks: Iterable[Sequence[Any]], owners: Callable[[int], Owner], f
         for j, (key, _s, _e) in enumerate(occ):
             if key is not None:
                 innermost[key] = j
+        deepest = max(innermost.values(), default=-1)  # the project function the sample's time belongs to
         for key, j in innermost.items():
             fn = out.get(key)
             if fn is None:
                 fn = out[key] = Sampled()
             fn.cumulative[phase] += weight
             fn.samples += count
-            if j + 1 < len(occ) and occ[j + 1][0] is not None:  # a project function other than itself
+            # a project function deeper down, called directly or through library code (a context
+            # manager, sorted(key=...), a generator driven by next()), owns this time, not the caller
+            if j < deepest:
                 fn.under_project_callees[phase] += weight
             else:
                 fn.tests[test] += weight
