@@ -115,6 +115,15 @@ def _section(domain: str, result: ScanResult) -> List[str]:
     return lines + [""]
 
 
+def _calls_cell(calls: object, primitive: object) -> str:
+    # a function loaded before the counters were in place (a pytest plugin of the project) has none
+    if not isinstance(calls, int):
+        return "not counted"
+    if isinstance(primitive, int) and primitive != calls:
+        return f"{calls:,} ({primitive:,} primitive)"
+    return f"{calls:,}"
+
+
 def _domain_tables(domain: str, p: PassResult) -> List[str]:
     d = p.data
     lines: List[str] = []
@@ -124,7 +133,7 @@ def _domain_tables(domain: str, p: PassResult) -> List[str]:
                      f"call {phases.get('call', 0):.2f} s, teardown {phases.get('teardown', 0):.2f} s); threads: {d.get('threads')}.")
         lines += ["", "| Function | File:line | Attributable | Own | Cumulative | Calls |", "|---|---|---|---|---|---|"]
         for row in d["top"]:
-            calls = f"{row['calls']:,}" + (f" ({row['primitive_calls']:,} primitive)" if row["primitive_calls"] != row["calls"] else "")
+            calls = _calls_cell(row.get("calls"), row.get("primitive_calls"))
             lines.append("| " + " | ".join(cell(x) for x in (row["function"], f"{row['file']}:{row['line']}",
                                                                 f"{row['attributable_pct']}%", f"{row['own_pct']}%",
                                                                 f"{row['cumulative_pct']}%", calls)) + " |")
