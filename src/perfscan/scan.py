@@ -161,8 +161,10 @@ def run_scan(settings: Settings, progress: Progress) -> Tuple[ScanResult, Path]:
         result = ScanResult(settings=settings, project=project, deployment=deployment, target=target, passes=results,
                             findings=ranked, date=datetime.date.today().isoformat(), tool_version=__version__,
                             warnings=tuple(warnings))
-        write_atomic(out_dir / "scan-report.json", render_json(result))
-        write_atomic(out_dir / "scan-report.md", render_markdown(result))
+        # both rendered before either is written: the router never finds one twin without the other
+        json_text, markdown_text = render_json(result), render_markdown(result)
+        write_atomic(out_dir / "scan-report.json", json_text)
+        write_atomic(out_dir / "scan-report.md", markdown_text)
         for fmt in settings.formats:
             _write_extra_format(fmt, result, out_dir)
         return result, out_dir
