@@ -131,6 +131,19 @@ def test_test_printing_50_mb(tmp_path):
     assert_unchanged(before, root)
 
 
+def test_a_test_module_that_cannot_be_imported_does_not_stop_the_others(tmp_path):
+    root = make(tmp_path, {"tests/test_broken.py": "import no_such_module_here\n\ndef test_never():\n    pass\n"})
+    before = tree_state(root)
+    proc, _ = scan(root, "--passes", "cpu")
+    assert proc.returncode == 0, proc.stderr
+    report = load_report(root)
+    note = report["target"]["note"]
+    assert report["target"]["mode"] == "all" and "collection error" in note and "test_broken.py" in note, note
+    assert "exited with code" not in note  # pytest's exit code 1 after a finished session is no crash
+    assert any(f["symbol"] == "slow_unique" for f in report["findings"])
+    assert_unchanged(before, root)
+
+
 def test_odd_parametrized_ids(tmp_path):
     root = make(tmp_path, {"tests/test_odd.py": (
         "import pytest\n\n"

@@ -13,6 +13,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 
 from perfscan import children
 from perfscan.passes import child_env
+from perfscan.probe.contract import PROGRESS
 
 SCHEMA_VERSION = 1
 PROBE_SOURCE = Path(__file__).resolve().parent / "probe"
@@ -43,9 +44,33 @@ class ProbeRun:
             return None
         return data
 
+    def outcomes(self) -> Dict[str, Dict[str, Any]]:
+        """nodeid -> outcome entry: outcomes.json, written at the end (or on the host's SIGTERM);
+        for a run that died before, the timing run's per-test progress lines."""
+        data = self.read("outcomes.json")
+        if data is not None:
+            return {k: v for k, v in (data.get("tests") or {}).items() if isinstance(v, dict)}
+        out: Dict[str, Dict[str, Any]] = {}
+        try:
+            lines = (self.out_dir / PROGRESS).read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return out
+        for line in lines:
+            try:
+                nodeid, entry = json.loads(line)
+            except (ValueError, TypeError):
+                continue  # the last line of a killed process may be cut
+            if isinstance(nodeid, str) and isinstance(entry, dict):
+                out[nodeid] = entry
+        return out
+
+    def finished(self) -> bool:
+        """pytest ran to its end (its session finished), whatever its exit code."""
+        data = self.read("outcomes.json")
+        return data is not None and data.get("exitstatus") is not None
+
     def failed_tests(self) -> Tuple[Tuple[str, str], ...]:
-        data = self.read("outcomes.json") or {}
-        tests = data.get("tests") or {}
+        tests = self.outcomes()
         return tuple((nid, str(t.get("message", ""))) for nid, t in tests.items()
                      if isinstance(t, dict) and t.get("outcome") in ("failed", "error"))
 

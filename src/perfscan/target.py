@@ -55,9 +55,13 @@ def select_target(settings: Settings, project: Project, workdir: Path, probe_pat
         note = "no tests collected" + (f"; collection errors: {'; '.join(errors[:3])}" if errors else "")
         return Target((), pytest_args, "none", 0, note), run
     neutralized = run.neutralized()
-    err_note = f"; {len(errors)} collection error(s): {'; '.join(errors[:2])}" if errors else ""
-    outcomes = (run.read("outcomes.json") or {}).get("tests") or {}
-    crashed = run.child.returncode is not None and not run.child.timed_out and run.child.returncode not in (0, 1, 5)
+    err_note = (f"; {len(errors)} collection error(s), the other tests ran: {'; '.join(errors[:2])}"
+                if errors else "")
+    outcomes = run.outcomes()
+    # a crash is a process that died inside a test; pytest's own exit codes (2 interrupted, 3
+    # internal error, 4 usage) come after its session finished
+    crashed = (run.child.returncode is not None and not run.child.timed_out and run.child.returncode not in (0, 1, 5)
+               and not run.finished())
     if crashed:
         # the process died inside a test (os._exit, a signal): leave that test out, keep the rest
         culprit = next((n for n in nodeids if not (outcomes.get(n) or {}).get("done")), None)

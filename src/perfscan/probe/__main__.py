@@ -79,7 +79,9 @@ def main(argv):
         return 4
     extra, changed = _neutralize(pytest_args)
     state.options["neutralized"] = changed
-    args = ["-p", "perfscan_probe.plugin", "-p", "no:cacheprovider"] + extra + list(pytest_args)
+    # a module that fails to import stops pytest before any test runs; the others are still worth profiling
+    args = (["-p", "perfscan_probe.plugin", "-p", "no:cacheprovider", "--continue-on-collection-errors"]
+            + extra + list(pytest_args))
     if state.mode == "collect":
         args.append("--collect-only")
     try:

@@ -2,7 +2,10 @@
 
 Files written into --out (each atomically, each with "schema_version"):
 - collected.json  {"nodeids": [str], "errors": [str]}            (every pass, at collection)
-- outcomes.json   {"tests": {nodeid: {"outcome", "seconds", "message"}}, "exitstatus", "neutralized": [str]}
+- outcomes.json   {"tests": {nodeid: {"outcome", "seconds", "message", "done"}}, "exitstatus", "neutralized": [str]}
+                  (at the session's end, or on the host's SIGTERM with "exitstatus": null)
+- progress.jsonl  time mode: one [nodeid, {"outcome", ...}] line per finished test (not atomic: a
+                  killed process may leave its last line cut)
 - cpu.json        {"engine", "python", "threads", "phases": {phase: {"wall": s, "stats": [entry]}}, "errors": [str]}
                   entry = [file, line, name, cc, nc, tt, ct, [[caller_index, cc, nc, tt, ct], ...]]
                   (indexes into the same phase's stats list)
@@ -12,6 +15,9 @@ import json
 import os
 
 SCHEMA_VERSION = 1
+
+
+PROGRESS = "progress.jsonl"  # time mode: one [nodeid, outcome entry] line per finished test
 
 
 def write_json(path, data):
