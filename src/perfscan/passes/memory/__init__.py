@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from perfscan import children
-from perfscan.models import Finding, Metric, PassResult
+from perfscan.models import Finding, Metric, PassResult, pytest_options_only
 from perfscan.passes import PassContext, child_env
 from perfscan.probe_host import ProbeRun, run_probe
 from perfscan.sources import FunctionInfo, functions_in, is_project_path, module_name, parse_source, relative_posix
@@ -584,6 +584,17 @@ def _probe_options(ctx: PassContext) -> Dict[str, str]:
             "min_mib": str(ctx.settings.thresholds.floor("memory"))}
 
 
+def _deep_args(ctx: PassContext, phases: Sequence[Mapping[str, Any]],
+               candidates: Sequence[Mapping[str, Any]]) -> List[str]:
+    """The deep run's pytest arguments: only the tests of the candidate phases, in the order they
+    ran (the other tests of a suite of thousands cost minutes and are not traced anyway)."""
+    if ctx.target.exec_command:
+        return []
+    wanted = {str(p.get("test")) for p in candidates}
+    ordered = list(dict.fromkeys(str(p.get("test")) for p in phases if str(p.get("test")) in wanted))
+    return list(pytest_options_only(tuple(ctx.target.pytest_args))) + ordered
+
+
 def _deep_candidates(phases: Sequence[Mapping[str, Any]], floor_mib: float) -> List[Mapping[str, Any]]:
     picked = [p for p in phases if int(p.get("libs") or 0) >= floor_mib * MIB]
     picked.sort(key=lambda p: int(p.get("libs") or 0), reverse=True)
@@ -669,7 +680,8 @@ def run_memory_pass(ctx: PassContext) -> PassResult:
             deep_opts = _probe_options(ctx)
             deep_opts.update({"frames": str(DEEP_FRAMES), "deep": str(spec)})
             deep_run = run_probe("memory", runner=ctx.project.runner, root=root, workdir=ctx.workdir,
-                                 probe_path=ctx.probe_path, pytest_args=pytest_args, timeout=left, options=deep_opts,
+                                 probe_path=ctx.probe_path, pytest_args=_deep_args(ctx, phases, candidates),
+                                 timeout=left, options=deep_opts,
                                  name="memory-deep", exec_command=ctx.target.exec_command,
                                  source_roots=ctx.project.source_roots)
             deep = deep_run.read("memory.json")
