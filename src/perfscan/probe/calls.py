@@ -58,6 +58,8 @@ def _is_test_file(name):
 class CallCounter:
     def __init__(self, root):
         self.root = os.path.realpath(root)
+        # the project's root as given and as resolved: a module's path is matched as a string
+        self._roots = tuple(dict.fromkeys((self.root, os.path.abspath(root))))
         self.functions = []  # [file, first line (decorators included, as code objects say), name, recursion checked]
         self.calls = {p: [] for p in PHASES + ("",)}  # "" = outside the profiled phases
         self.nonprimitive = {p: [] for p in PHASES + ("",)}
@@ -78,12 +80,18 @@ class CallCounter:
         return found
 
     def _classify(self, filename):
+        # Called by the import hook, maybe inside a running event loop: no file system calls for
+        # an absolute path (a blocking-call checker such as anyio's flagged os.path.abspath here).
         if not filename or not filename.endswith(".py"):
             return False
-        path = os.path.realpath(filename)
+        path = os.path.normpath(filename) if os.path.isabs(filename) else os.path.realpath(filename)
         if path.startswith(_PROBE_DIR + os.sep):
             return False
-        rel = os.path.relpath(path, self.root) if path.startswith(self.root + os.sep) else None
+        rel = None
+        for root in self._roots:
+            if path.startswith(root + os.sep):
+                rel = path[len(root) + 1:]
+                break
         if rel is None:
             return False
         parts = rel.split(os.sep)
