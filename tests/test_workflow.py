@@ -182,3 +182,13 @@ def test_thresholds_in_pyproject_change_what_is_reported_and_how_high(tmp_path):
     md = (root / ".codeflash" / "scan-report.md").read_text(encoding="utf-8")
     assert "- Thresholds (from [tool.perfscan.thresholds]): cpu: critical > 100%, high > 5%, medium > 2%;" in md
     assert_unchanged(before, root)
+
+
+def test_a_later_scan_leaves_no_output_of_an_earlier_one(tmp_path):
+    root = write_project(tmp_path / "hot", HOT_LIB)
+    assert run_perfscan(str(root), "--runner", sys.executable, "--passes", "cpu,import", "--format", "html").returncode == 0
+    out = root / ".codeflash"
+    assert (out / "cpu.pstats").is_file() and (out / "scan-report.html").is_file()
+    assert run_perfscan(str(root), "--runner", sys.executable, "--passes", "async").returncode == 0
+    # the profile and the page were of the first scan: beside the second report they would mislead
+    assert sorted(p.name for p in out.iterdir()) == ["scan-report.json", "scan-report.md"]

@@ -167,6 +167,7 @@ def run_scan(settings: Settings, progress: Progress) -> Tuple[ScanResult, Path]:
         write_atomic(out_dir / "scan-report.md", markdown_text)
         for fmt in settings.formats:
             _write_extra_format(fmt, result, out_dir)
+        _remove_stale_outputs(out_dir, result)
         return result, out_dir
     finally:
         children.kill_all()
@@ -222,6 +223,23 @@ def _run_async(ctx: PassContext, ran: frozenset, slow_callbacks: tuple) -> PassR
     except ImportError:
         return _skipped("async", "not run: not implemented yet")
     return run_async_pass(ctx, ran, slow_callbacks)
+
+
+# what earlier scans may have left in the output folder (the two report twins are always rewritten)
+_OWN_OUTPUTS = ("cpu.pstats", "cpu.collapsed", "imports.json", "scan-report.sarif", "scan-report.html")
+
+
+def _remove_stale_outputs(out_dir: Path, result: ScanResult) -> None:
+    """A file of an earlier scan beside this report would be read as this scan's (a profile of
+    other tests, an HTML page of other findings): remove perfscan's own files this scan did not write."""
+    written = {a.path.name for p in result.passes.values() for a in p.artifacts}
+    written |= {f"scan-report.{fmt}" for fmt in result.settings.formats}
+    for name in _OWN_OUTPUTS:
+        if name not in written:
+            try:
+                (out_dir / name).unlink()
+            except OSError:
+                pass
 
 
 def _write_extra_format(fmt: str, result: ScanResult, out_dir: Path) -> None:

@@ -64,6 +64,12 @@ def _annotated(root: ImportNode, classifier: Classifier) -> Dict[str, Any]:
     return doc
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write, then rename: a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -72,6 +78,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(clean_data(data), fh, indent=1)
             fh.write("\n")
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; the reports beside it are not
         os.replace(tmp, path)
     except BaseException:
         try:
