@@ -181,6 +181,16 @@ def test_counter_cost_comes_out_of_the_function_and_the_wall(tiny_tree):
     assert prof.counting_seconds == pytest.approx(taken + 3 * 50e-9)
 
 
+def test_threads_side_by_side_never_hold_more_than_all_of_the_profiled_time(tiny_tree):
+    # 5.7 s of samples in "call" over 1.5 s of main-thread wall: worker threads ran side by side
+    data = sample_json(tiny_tree)
+    data["phases"]["call"]["wall"] = 1.5
+    prof = build_profile(data, tiny_tree, [tiny_tree])
+    assert prof.wall["call"] == pytest.approx(5.7)
+    shares = {fp.qualname: fp.attributable() / prof.total_wall for fp in prof.functions.values()}
+    assert sum(shares.values()) <= 1.0 and shares["bfs"] == pytest.approx(3.5 / 6.7)  # setup 1.0 s + call 5.7 s
+
+
 def test_patterns_from_samples_c_callees_by_line(tiny_tree):
     prof = build_profile(sample_json(tiny_tree), tiny_tree, [tiny_tree])
     found = {f.symbol: f for f in _findings(prof)}
