@@ -36,6 +36,7 @@ GROWTH_MIB = 1.0  # DESIGN.md: growth on every repetition "by 1 MiB or more in a
 DEEP_FRAMES = 25
 DEEP_MAX_PHASES = 8
 DEEP_MIN_SECONDS = 10.0  # time left below which the deep run is not started
+DEEP_CAP_MIN_SECONDS = 20.0  # the deep run may always take this long, and as long as the measured run
 REPLACE_MARGIN = 1.02  # a later peak must hold 2% more to take a group over (the same data stays with its first phase)
 CACHE_DECORATORS = {"lru_cache", "cache", "cached", "memoize", "memoized", "cached_property"}
 PARSERS = {("json", "loads"), ("json", "load"), ("pickle", "loads"), ("pickle", "load"), ("marshal", "loads"),
@@ -679,6 +680,9 @@ def run_memory_pass(ctx: PassContext) -> PassResult:
                                                    for p in candidates]}), encoding="utf-8")
             deep_opts = _probe_options(ctx)
             deep_opts.update({"frames": str(DEEP_FRAMES), "deep": str(spec)})
+            # 25 frames under the peak hook cost 15-40x a heavy test's time (Markdown's 7 phases: 134 s
+            # after a 40 s measured run): a refinement may take as long as the measured run, not the pass
+            left = min(left, max(DEEP_CAP_MIN_SECONDS, run.child.seconds))
             deep_run = run_probe("memory", runner=ctx.project.runner, root=root, workdir=ctx.workdir,
                                  probe_path=ctx.probe_path, pytest_args=_deep_args(ctx, phases, candidates),
                                  timeout=left, options=deep_opts,
@@ -691,9 +695,12 @@ def run_memory_pass(ctx: PassContext) -> PassResult:
             else:
                 moved = _merge_deep(phases, deep)
                 deep_info = {"phases": len(candidates), "attributed_mib": round(_mib(moved), 1),
-                             "seconds": round(deep_run.child.seconds, 2), "overhead": deep.get("overhead")}
+                             "seconds": round(deep_run.child.seconds, 2), "overhead": deep.get("overhead"),
+                             "stopped": deep_run.child.timed_out}
                 notes.append(f"a {DEEP_FRAMES}-frame run of {len(candidates)} test phase(s) attributed "
-                             f"{_mib(moved):.1f} MiB allocated inside libraries to the project functions that called them")
+                             f"{_mib(moved):.1f} MiB allocated inside libraries to the project functions that called them"
+                             + (f" (stopped at its cap of {left:.0f} s, as long as the measured run: the phases it did "
+                                "not reach stay unattributed)" if deep_run.child.timed_out else ""))
 
     locator = _Locator(root, ctx.project.source_roots, ctx.settings.exclude)
     groups = merge_peaks(phases, locator)
