@@ -280,3 +280,21 @@ def test_two_scans_at_once_do_not_collide(tmp_path):
         assert p.returncode == 0
     for r in (a, b):
         assert load_report(r)["project"]["root"] == str(r)
+
+
+def test_a_crash_under_the_sampler_falls_back_to_cprofile(tmp_path):
+    # a test that dies only while the CPU-time timer is armed stands in for a crash the sampling
+    # engine provokes: the CPU pass still gets its profile, from cProfile, and says why
+    root = make(tmp_path, {"tests/test_fragile.py": (
+        "import os, signal\n\n"
+        "def test_fragile():\n"
+        "    if signal.getitimer(signal.ITIMER_PROF)[0] > 0:\n"
+        "        os.kill(os.getpid(), signal.SIGSEGV)\n")})
+    before = tree_state(root)
+    proc, _ = scan(root, "--passes", "cpu")
+    assert proc.returncode == 0, proc.stderr
+    cpu = load_report(root)["passes"]["cpu"]
+    assert cpu["status"] == "ok", cpu
+    assert any("killed by SIGSEGV" in n and "from cProfile instead" in n for n in cpu["notes"]), cpu["notes"]
+    assert any(f["symbol"] == "slow_unique" for f in load_report(root)["findings"])
+    assert_unchanged(before, root)

@@ -131,7 +131,8 @@ def run_scan_command(ns: "argparse.Namespace", extra: List[str], exec_command: S
             for name, p in result.passes.items():
                 for a in p.artifacts:
                     print(f"artifact: {a.path}" + (f"  (open: {a.open_with})" if a.open_with else ""), file=sys.stderr)
-            print(f"report: {out_dir / 'scan-report.md'} (and scan-report.json)", file=sys.stderr)
+            twins = ", ".join(["scan-report.json"] + [f"scan-report.{fmt}" for fmt in settings.formats])
+            print(f"report: {out_dir / 'scan-report.md'} (and {twins})", file=sys.stderr)
         print(clean_text(summary_line(result)))
         if settings.fail_on and any(at_or_above(r.severity, settings.fail_on) for r in result.findings):
             return EXIT_FAIL_ON

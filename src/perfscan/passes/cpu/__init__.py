@@ -108,6 +108,16 @@ def run_cpu_pass(ctx: PassContext, counts: Optional[dict] = None) -> Tuple[PassR
         options["count"] = "0"
     run = run_target("cpu", ctx, options=options)
     data = run.read("cpu.json")
+    fallback_note = ""
+    if (data is None and engine != "cprofile" and run.child.signal_name in ("SIGSEGV", "SIGBUS", "SIGABRT", "SIGILL")
+            and time.monotonic() - start + run.child.seconds * 2 < ctx.timeout):
+        # the sampler reads other threads from a signal handler: if the process died of a crash
+        # during the sampled run, the deterministic profiler still gives the pass its profile
+        fallback_note = (f"the sampled run was {run.child.describe_exit()}; the profile comes from cProfile instead "
+                         "(shares inflated for call-heavy code)")
+        engine, options = "cprofile", {"engine": "cprofile"}
+        run = run_target("cpu", ctx, options=options, name="cpu-cprofile")
+        data = run.read("cpu.json")
     runs = 1
     # A short run gives few samples (one per ~4 ms of CPU): sample it again, within the pass's
     # time, until the pooled phases cover MIN_SAMPLED_SECONDS, so a share near a threshold is not
@@ -126,7 +136,7 @@ def run_cpu_pass(ctx: PassContext, counts: Optional[dict] = None) -> Tuple[PassR
     if data is not None and counts is not None and data.get("engine") == "sample" and not data.get("calls"):
         # counted in another run: nothing of the counters' cost to take out of this one
         data = dict(data, calls=dict(counts, cost_ns={}, method="compiled counters, in the plain run"))
-    notes: List[str] = [engine_note] if engine_note else []
+    notes: List[str] = [n for n in (engine_note, fallback_note) if n]
     failed = run.failed_tests()
     if ctx.target.exec_command and run.command_failure():
         notes.append(f"the command failed ({run.command_failure()}); the profile covers what ran until then")
