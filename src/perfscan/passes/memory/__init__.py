@@ -365,9 +365,12 @@ def _finding_for_group(g: Group) -> Finding:
     line_bytes, line_count = g.lines.get(line, [g.bytes, g.count])
     evidence = f"line {line}: `{src[:120]}`" if src else f"line {line}"
     evidence += f" holds {_mib(line_bytes):.1f} MiB in {line_count:,} allocation(s)"
-    evidence += f"; {g.count:,} allocation(s) in all, alive at the peak of {g.test} ({g.phase})"
+    exec_run = g.test == "exec"  # `perfscan exec`: one run of a command, no test
+    where_peak = "the command's run" if exec_run else f"{g.test} ({g.phase})"
+    whose = "the run's" if exec_run else "the test's"
+    evidence += f"; {g.count:,} allocation(s) in all, alive at the peak of {where_peak}"
     share = 100.0 * g.bytes / g.phase_peak if g.phase_peak else 0.0
-    impact = f"up to {mib:.1f} MiB less peak memory" + (f" ({min(share, 100.0):.0f}% of the test's peak)" if share else "")
+    impact = f"up to {mib:.1f} MiB less peak memory" + (f" ({min(share, 100.0):.0f}% of {whose} peak)" if share else "")
     top_lines = sorted(g.lines.items(), key=lambda kv: kv[1][0], reverse=True)[:5]
     return Finding(
         domain="memory", symbol=g.symbol, qualname=f"{g.module}:{g.qualname}", module=g.module, file=g.rel, line=line,
