@@ -6,7 +6,8 @@ nothing carried over from a previous iteration. Conservative on purpose, no find
 `async for`; `while` loops (polling, retries, consumers); loops with `break`, `return` or
 `yield` (searches and retries); `asyncio.sleep` (deliberate pacing); a call that reads a
 name the loop accumulates (`total = await add(total, x)`); a method on a shared object that
-is ordered by nature (`await conn.execute(row)`, `await ws.send(x)`, `await queue.put(x)`).
+is ordered by nature (`await conn.execute(row)`, `await ws.send(x)`, `await queue.put(x)`), or
+clean-up (`for s in streams: await s.aclose()`).
 
 Why it is bad: each iteration waits for the previous one; N independent requests take N
 times the latency of one instead of about one.
@@ -32,6 +33,8 @@ ORDERED_METHODS = frozenset({
     "fetchmany", "send", "sendall", "send_json", "send_text", "send_bytes", "write", "writelines", "drain",
     "put", "put_nowait", "acquire", "release", "commit", "rollback", "publish", "recv", "receive", "read",
     "readline", "readexactly", "wait", "join",
+    # clean-up: closing resources one by one is ordered on purpose (and cheap), not a missed gather
+    "aclose", "close", "wait_closed", "shutdown", "disconnect", "stop", "unsubscribe",
 })
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
 _COMPS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
