@@ -33,9 +33,9 @@ ORDERED_METHODS = frozenset({
     "fetchmany", "send", "sendall", "send_json", "send_text", "send_bytes", "write", "writelines", "drain",
     "put", "put_nowait", "acquire", "release", "commit", "rollback", "publish", "recv", "receive", "read",
     "readline", "readexactly", "wait", "join",
-    # clean-up: closing resources one by one is ordered on purpose (and cheap), not a missed gather
-    "aclose", "close", "wait_closed", "shutdown", "disconnect", "stop", "unsubscribe",
 })
+# clean-up, on whatever object: closing resources one by one is ordered on purpose, not a missed gather
+CLEANUP_METHODS = frozenset({"aclose", "close", "wait_closed", "shutdown", "disconnect", "stop", "unsubscribe"})
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
 _COMPS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
@@ -54,6 +54,8 @@ def _writes(stmt: ast.AST) -> Set[str]:
 
 def _ordered_receiver(call: ast.Call, fresh: Set[str]) -> bool:
     func = call.func
+    if isinstance(func, ast.Attribute) and func.attr in CLEANUP_METHODS:
+        return True
     if not (isinstance(func, ast.Attribute) and func.attr in ORDERED_METHODS):
         return False
     receiver = pure_chain(func.value)
