@@ -298,3 +298,20 @@ def test_a_crash_under_the_sampler_falls_back_to_cprofile(tmp_path):
     assert any("killed by SIGSEGV" in n and "from cProfile instead" in n for n in cpu["notes"]), cpu["notes"]
     assert any(f["symbol"] == "slow_unique" for f in load_report(root)["findings"])
     assert_unchanged(before, root)
+
+
+def test_the_projects_own_pytest_plugin_is_harness_not_a_hotspot(tmp_path):
+    root = make(tmp_path, {
+        "pyproject.toml": "[project]\nname = 'host'\nversion = '1'\n\n[project.entry-points.pytest11]\nhost = 'host.plugin'\n",
+        "host/plugin.py": ("import pytest\n\n@pytest.fixture(autouse=True)\ndef warm_up():\n"
+                           "    busy = [i * i for i in range(400000)]\n    yield len(busy)\n"),
+        "conftest.py": "pytest_plugins = ['host.plugin']\n",
+    })
+    proc, _ = scan(root, "--passes", "cpu")
+    assert proc.returncode == 0, proc.stderr
+    report = load_report(root)
+    assert not [f for f in report["findings"] if f["module"] == "host.plugin"], report["findings"]
+    assert any(f["symbol"] == "slow_unique" for f in report["findings"])
+    assert any("own pytest plugin (host.plugin)" in n for n in report["passes"]["cpu"]["notes"])
+    # the plugin's time is still in the profile's table: only findings leave it out
+    assert any(r["function"].startswith("host.plugin:") for r in report["passes"]["cpu"]["data"]["top"])

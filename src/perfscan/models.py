@@ -92,6 +92,7 @@ class Project:
     python_version: str
     has_pytest: bool
     has_memray: bool = False
+    pytest_plugins: Tuple[str, ...] = ()  # modules of the project's own pytest11 entry points (test harness)
     pyproject: Mapping[str, Any] = field(default_factory=dict)
     notes: Tuple[str, ...] = ()
 

@@ -133,6 +133,12 @@ def discover_project(settings: Settings, env: Dict[str, str]) -> Project:
             tests_dir = cand
             break
 
+    # the project's own pytest plugins (pytest11 entry points): test harness, not the product
+    plugins: List[str] = []
+    for eps in (proj.get("entry-points"), poetry.get("plugins")):
+        table = eps.get("pytest11") if isinstance(eps, dict) else None
+        if isinstance(table, dict):
+            plugins += [str(v) for v in table.values() if isinstance(v, str)]
     scripts: Dict[str, str] = {}
     for table in (proj.get("scripts"), poetry.get("scripts")):
         if isinstance(table, dict):
@@ -147,6 +153,9 @@ def discover_project(settings: Settings, env: Dict[str, str]) -> Project:
                 if "=" in line:
                     k, v = line.split("=", 1)
                     scripts.setdefault(k.strip(), v.strip())
+            for line in parser.get("options.entry_points", "pytest11", fallback="").splitlines():
+                if "=" in line:
+                    plugins.append(line.split("=", 1)[1].strip())
         except (configparser.Error, UnicodeDecodeError):
             notes.append("setup.cfg could not be read")
 
@@ -167,4 +176,5 @@ def discover_project(settings: Settings, env: Dict[str, str]) -> Project:
     return Project(root=root, name=name, packages=packages, source_roots=tuple(source_roots), tests_dir=tests_dir,
                    console_scripts=tuple(sorted(scripts.items())), dependencies=dependencies, runner=runner,
                    runner_origin=origin, python_version=interp.version, has_pytest=interp.has_pytest,
-                   pyproject=pyproject, notes=tuple(notes), has_memray=interp.has_memray)
+                   pyproject=pyproject, notes=tuple(notes), has_memray=interp.has_memray,
+                   pytest_plugins=tuple(dict.fromkeys(p.split(":", 1)[0].strip() for p in plugins if p.strip())))

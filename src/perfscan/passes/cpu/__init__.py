@@ -151,7 +151,12 @@ def run_cpu_pass(ctx: PassContext, counts: Optional[dict] = None) -> Tuple[PassR
     for err in data.get("errors") or []:
         notes.append(f"profiler: {err}")
     profile = build_profile(data, ctx.project.root, ctx.project.source_roots, ctx.settings.exclude)
-    findings = _findings(profile, "run" if ctx.target.mode == "exec" else "tests", runs, ctx.settings.thresholds.floor("cpu"))
+    harness = () if ctx.target.mode == "exec" else tuple(getattr(ctx.project, "pytest_plugins", ()))
+    findings = _findings(profile, "run" if ctx.target.mode == "exec" else "tests", runs, ctx.settings.thresholds.floor("cpu"),
+                         harness)
+    if harness:
+        notes.append(f"the project's own pytest plugin ({', '.join(harness)}) runs the tests: its functions are "
+                     "not reported as hotspots")
     artifacts = []
     pstats_path = _write_pstats(data, ctx.out_dir)
     if pstats_path is not None:
@@ -207,14 +212,22 @@ def _class_of(tree: ast.Module, qualname: str) -> Optional[ast.ClassDef]:
     return None
 
 
-def _findings(profile: Profile, what: str = "tests", runs: int = 1, floor: float = 2.0) -> List[Finding]:
-    # `what`: "tests", or "run" for the command of `perfscan exec`
+def _is_harness(module: str, harness: Tuple[str, ...]) -> bool:
+    return any(module == m or module.startswith(m + ".") for m in harness)
+
+
+def _findings(profile: Profile, what: str = "tests", runs: int = 1, floor: float = 2.0,
+              harness: Tuple[str, ...] = ()) -> List[Finding]:
+    # `what`: "tests", or "run" for the command of `perfscan exec`; `harness`: the project's own
+    # pytest plugins, which run the tests (an event loop, fixtures) and are no product hotspot
     wall = profile.total_wall
     if wall <= 0:
         return []
     out = []
     aliases_cache: Dict[str, dict] = {}
     for fp in profile.functions.values():
+        if harness and _is_harness(fp.module, harness):
+            continue
         attributable = fp.attributable()
         share = round(100.0 * attributable / wall, 1)
         if share <= floor:
