@@ -28,6 +28,9 @@ def install_probe(workdir: Path) -> Path:
     return dest_root
 
 
+COMMAND_FAILED = "the command failed"  # how a failing `perfscan exec` command's note begins (scan.py looks for it)
+
+
 @dataclass(frozen=True)
 class ProbeRun:
     child: children.ChildResult
@@ -84,6 +87,15 @@ class ProbeRun:
             if nid == "exec":
                 return msg or "failed"
         return None
+
+    def failure_note(self, exec_mode: bool, what: str, kept: str) -> Optional[str]:
+        """The pass note on failures in this run: the command of `perfscan exec`, or the tests
+        (`what`: "profiled", "measured"); `kept` says what of their figures the pass still uses."""
+        if exec_mode:
+            why = self.command_failure()
+            return f"{COMMAND_FAILED} ({why}); {kept}" if why else None
+        failed = self.failed_tests()
+        return f"{len(failed)} {what} test(s) failed; {kept}: {self.failed_summary()}" if failed else None
 
     def neutralized(self) -> Tuple[str, ...]:
         data = self.read("outcomes.json") or {}

@@ -11,14 +11,14 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from perfscan import __version__, children
 from perfscan.deployment import detect_deployment
 from perfscan.errors import UsageError
-from perfscan.models import DOMAINS, PassResult, ScanResult, Settings, Target
+from perfscan.models import PassResult, ScanResult, Settings, Target
 from perfscan.passes import PassContext, child_env
-from perfscan.probe_host import install_probe
+from perfscan.probe_host import COMMAND_FAILED, install_probe
 from perfscan.progress import Progress
 from perfscan.project import discover_project
 from perfscan.ranking import rank
@@ -147,7 +147,7 @@ def run_scan(settings: Settings, progress: Progress) -> Tuple[ScanResult, Path]:
                                 + timing.failed_summary())
         if settings.exec_command:
             # a command that fails at once leaves empty passes that would read "nothing found": say so up front
-            failures = [n for r in results.values() for n in r.notes if n.startswith("the command failed")]
+            failures = [n for r in results.values() for n in r.notes if n.startswith(COMMAND_FAILED)]
             if failures:
                 warnings.append(failures[0].split(";")[0] + "; the figures below cover only what ran before that")
         after = treewatch.snapshot(settings.path, skip=out_dir)

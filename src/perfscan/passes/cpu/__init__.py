@@ -136,13 +136,8 @@ def run_cpu_pass(ctx: PassContext, counts: Optional[dict] = None) -> Tuple[PassR
     if data is not None and counts is not None and data.get("engine") == "sample" and not data.get("calls"):
         # counted in another run: nothing of the counters' cost to take out of this one
         data = dict(data, calls=dict(counts, cost_ns={}, method="compiled counters, in the plain run"))
-    notes: List[str] = [n for n in (engine_note, fallback_note) if n]
-    failed = run.failed_tests()
-    if ctx.target.exec_command and run.command_failure():
-        notes.append(f"the command failed ({run.command_failure()}); the profile covers what ran until then")
-    elif failed:
-        notes.append(f"{len(failed)} profiled test(s) failed; their profile is still used: "
-                     + run.failed_summary())
+    failure = run.failure_note(bool(ctx.target.exec_command), "profiled", "what ran until then is still in the profile")
+    notes: List[str] = [n for n in (engine_note, fallback_note, failure) if n]
     if data is None:
         status = "timed-out" if run.child.timed_out else "failed"
         error = f"the profiled test run {run.child.describe_exit()} and wrote no profile"
@@ -170,7 +165,7 @@ def run_cpu_pass(ctx: PassContext, counts: Optional[dict] = None) -> Tuple[PassR
     error = ""
     if run.child.timed_out:
         status, error = "timed-out", f"the profiled test run timed out after {run.child.seconds:.0f} s; the profile covers the tests that ran"
-    elif run.child.returncode not in (0, 1) and not failed:
+    elif run.child.returncode not in (0, 1) and not failure:
         error = f"the profiled test run {run.child.describe_exit()}"
         status = "failed" if not profile.functions else "ok"
     threads = data.get("threads")

@@ -28,7 +28,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 from perfscan import children
 from perfscan.models import Finding, Metric, PassResult, pytest_options_only
 from perfscan.passes import PassContext, child_env
-from perfscan.probe_host import ProbeRun, run_probe
+from perfscan.probe_host import run_probe
 from perfscan.sources import FunctionInfo, functions_in, is_project_path, module_name, parse_source, relative_posix
 
 MIB = 1024 * 1024
@@ -644,13 +644,8 @@ def run_memory_pass(ctx: PassContext) -> PassResult:
                     pytest_args=pytest_args, timeout=ctx.timeout, options=options, name="memory",
                     exec_command=ctx.target.exec_command, source_roots=ctx.project.source_roots)
     data = run.read("memory.json")
-    notes: List[str] = []
-    failed = run.failed_tests()
-    if ctx.target.exec_command and run.command_failure():
-        notes.append(f"the command failed ({run.command_failure()}); the memory it used until then is still counted")
-    elif failed:
-        notes.append(f"{len(failed)} measured test(s) failed; the memory they used until the failure is still counted: "
-                     + run.failed_summary())
+    failure = run.failure_note(bool(ctx.target.exec_command), "measured", "the memory used until then is still counted")
+    notes: List[str] = [failure] if failure else []
     if data is None:
         status = "timed-out" if run.child.timed_out else "failed"
         tail = run.child.tail(6)
@@ -665,7 +660,7 @@ def run_memory_pass(ctx: PassContext) -> PassResult:
     if run.child.timed_out:
         status = "timed-out"
         error = f"the measured test run timed out after {run.child.seconds:.0f} s; the figures cover the tests that ran"
-    elif run.child.returncode not in (0, 1) and not failed and not phases:
+    elif run.child.returncode not in (0, 1) and not failure and not phases:
         status, error = "failed", f"the measured test run {run.child.describe_exit()}"
 
     # the deep run: 25 frames, only where libraries hold a megabyte at a peak
