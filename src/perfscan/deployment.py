@@ -13,10 +13,8 @@ A word in a comment or a string is never evidence: imports come from the AST.
 from __future__ import annotations
 
 import ast
-import json
 import re
-from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from typing import Dict, List, Set
 
 from perfscan.models import Deployment, Project
 from perfscan.sources import dotted, iter_project_files, module_name, parse_source, relative_posix

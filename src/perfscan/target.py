@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from perfscan.errors import UsageError
 from perfscan.models import Project, Settings, Target
@@ -58,15 +58,16 @@ def select_target(settings: Settings, project: Project, workdir: Path, probe_pat
     err_note = (f"; {len(errors)} collection error(s), the other tests ran: {'; '.join(errors[:2])}"
                 if errors else "")
     outcomes = run.outcomes()
+    # pytest runs in collection order: the first test not done is the one a crash or the slice's end cut
+    unfinished = next((n for n in nodeids if not (outcomes.get(n) or {}).get("done")), None)
     # a crash is a process that died inside a test; pytest's own exit codes (2 interrupted, 3
     # internal error, 4 usage) come after its session finished
     crashed = (run.child.returncode is not None and not run.child.timed_out and run.child.returncode not in (0, 1, 5)
                and not run.finished())
     if crashed:
         # the process died inside a test (os._exit, a signal): leave that test out, keep the rest
-        culprit = next((n for n in nodeids if not (outcomes.get(n) or {}).get("done")), None)
-        rest = tuple(n for n in nodeids if n != culprit)
-        note = (f"the test process {run.child.describe_exit()} during {culprit or 'the run'}; "
+        rest = tuple(n for n in nodeids if n != unfinished)
+        note = (f"the test process {run.child.describe_exit()} during {unfinished or 'the run'}; "
                 f"profiling the other {len(rest)} test(s) without it" + err_note)
         if not rest:
             return Target((), pytest_args, "none", len(nodeids), note), run
@@ -78,9 +79,7 @@ def select_target(settings: Settings, project: Project, workdir: Path, probe_pat
     if not chosen:
         # nothing finished in the slice: profile the first test alone rather than nothing
         chosen = [nodeids[0]]
-    # pytest runs in collection order: the first test with no outcome was the one running at the end
-    running = next((n for n in nodeids if not (outcomes.get(n) or {}).get("done")), None)
-    note = (f"the suite did not finish within {slice_seconds:.0f} s" + (f" (still running: {running})" if running else "")
+    note = (f"the suite did not finish within {slice_seconds:.0f} s" + (f" (still running: {unfinished})" if unfinished else "")
             + f"; profiling {len(chosen)} of {len(nodeids)} tests "
             "(the fastest non-trivial ones, integration tests first)" + err_note)
     return Target(tuple(chosen), pytest_args, "selected", len(nodeids), note, neutralized=neutralized), run

@@ -621,7 +621,7 @@ def _flame_section(result: ScanResult, tree: Optional[Dict[str, Any]], problem: 
     phases = data.get("phase_seconds") or {}
     phase_txt = ", ".join(f"{k} {_fmt_seconds(float(v))}" for k, v in phases.items() if v)
     return (head +
-            f'<p class="lede">An icicle chart: each bar is a function, as wide as its time; what it calls hangs below it. ' +
+            '<p class="lede">An icicle chart: each bar is a function, as wide as its time; what it calls hangs below it. ' +
             (f'Profiled wall time {e(_fmt_seconds(wall))}' + (f' ({e(phase_txt)})' if phase_txt else '') + '; the chart'
              if wall > 0 else 'The chart') +
             f' spans {e(_fmt_seconds(float(tree["t"])))} of code under the tests (the harness left out). '

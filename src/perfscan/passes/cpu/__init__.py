@@ -146,7 +146,7 @@ def run_cpu_pass(ctx: PassContext, counts: Optional[dict] = None) -> Tuple[PassR
     for err in data.get("errors") or []:
         notes.append(f"profiler: {err}")
     profile = build_profile(data, ctx.project.root, ctx.project.source_roots, ctx.settings.exclude)
-    harness = () if ctx.target.mode == "exec" else tuple(getattr(ctx.project, "pytest_plugins", ()))
+    harness = () if ctx.target.mode == "exec" else ctx.project.pytest_plugins
     findings = _findings(profile, "run" if ctx.target.mode == "exec" else "tests", runs, ctx.settings.thresholds.floor("cpu"),
                          harness)
     if harness:

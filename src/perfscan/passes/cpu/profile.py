@@ -132,10 +132,12 @@ def build_profile(cpu_json: Dict[str, Any], root: Path, source_roots: Sequence[P
         return _from_samples(cpu_json, locator)
     functions: Dict[FuncKey, FunctionProfile] = {}
     wall: Dict[str, float] = {}
+    totals: Dict[str, float] = {}  # every function's own time: more than the wall where threads ran side by side
     for phase, data in (cpu_json.get("phases") or {}).items():
         if phase not in PHASES or not isinstance(data, dict):
             continue
         wall[phase] = float(data.get("wall") or 0.0)
+        totals[phase] = 0.0
         stats = data.get("stats") or []
         owners: List[Optional[FunctionProfile]] = []
         folded: List[bool] = []
@@ -156,6 +158,7 @@ def build_profile(cpu_json: Dict[str, Any], root: Path, source_roots: Sequence[P
         for i, entry in enumerate(stats):
             fp = owners[i]
             cc, nc, tt, ct = int(entry[3]), int(entry[4]), float(entry[5]), float(entry[6])
+            totals[phase] += tt
             callers = entry[7] if len(entry) > 7 else []
             if fp is not None:
                 fp.own[phase] += tt
@@ -184,8 +187,6 @@ def build_profile(cpu_json: Dict[str, Any], root: Path, source_roots: Sequence[P
         for p in PHASES:
             if fp.cumulative.get(p, 0.0) < fp.own.get(p, 0.0):
                 fp.cumulative[p] = fp.own[p]
-    totals = {phase: sum(float(e[5]) for e in (data.get("stats") or []))
-              for phase, data in (cpu_json.get("phases") or {}).items() if phase in PHASES and isinstance(data, dict)}
     ran = frozenset(f"{fp.module}:{fp.qualname}" for fp in functions.values())
     return Profile(wall=_cover_threads(wall, totals), functions=functions, ran=ran, engine="cprofile",
                    engine_detail=engine_detail(cpu_json))
