@@ -425,6 +425,17 @@ def _value_where(locator: _Locator, root: Path, rel: str) -> Optional[Tuple[str,
     return rel2, mod, tree, text
 
 
+def _module_value(rec: Mapping[str, Any], locator: _Locator, root: Path) -> Optional[Tuple[str, str, str, Any, Optional[int], str]]:
+    """A module-level value the probe measured: (name, file, module, tree, definition line, its source)."""
+    name = str(rec.get("name", ""))
+    where = _value_where(locator, root, str(rec.get("file") or ""))
+    if where is None:
+        return None
+    rel, mod, tree, text = where
+    line = definition_line(tree, name)
+    return name, rel, mod, tree, line, _source_line(text, line) if line else ""
+
+
 def growth_findings(growth: Sequence[Mapping[str, Any]], locator: _Locator, root: Path) -> List[Finding]:
     out = []
     for rec in growth:
@@ -434,16 +445,13 @@ def growth_findings(growth: Sequence[Mapping[str, Any]], locator: _Locator, root
         grown = sizes[-1] - sizes[0]
         if grown < GROWTH_MIB * MIB or any(b <= a for a, b in zip(sizes, sizes[1:])):
             continue
-        name = str(rec.get("name", ""))
-        where = _value_where(locator, root, str(rec.get("file") or ""))
-        if where is None:
+        site = _module_value(rec, locator, root)
+        if site is None:
             continue
-        rel, mod, tree, text = where
-        line = definition_line(tree, name)
+        name, rel, mod, tree, line, src = site
         reps = len(sizes) - 1
         per = _mib(grown) / reps
         series = " → ".join(f"{_mib(s):.1f}" for s in sizes)
-        src = _source_line(text, line) if line else ""
         evidence = (f"module-level {rec.get('type', 'value')} `{mod}.{name}`"
                     + (f" (line {line}: `{src[:80]}`)" if src else "")
                     + f" held {series} MiB across {reps} repetitions of the target tests, growing on every one")
@@ -470,13 +478,10 @@ def import_findings(values: Sequence[Mapping[str, Any]], locator: _Locator, root
         size = int(rec.get("bytes") or 0)
         if size < floor_mib * MIB:
             continue
-        name = str(rec.get("name", ""))
-        where = _value_where(locator, root, str(rec.get("file") or ""))
-        if where is None:
+        site = _module_value(rec, locator, root)
+        if site is None:
             continue
-        rel, mod, tree, text = where
-        line = definition_line(tree, name)
-        src = _source_line(text, line) if line else ""
+        name, rel, mod, tree, line, src = site
         mib = _mib(size)
         at_least = "at least " if rec.get("truncated") else ""
         cat = _import_category(tree, line)
