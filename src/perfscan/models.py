@@ -201,7 +201,7 @@ class PassResult:
     findings: Tuple[Finding, ...] = ()
     artifacts: Tuple[Artifact, ...] = ()
     notes: Tuple[str, ...] = ()  # lines for the domain's section of the report
-    data: Mapping[str, Any] = field(default_factory=dict)  # section data for the reports (engine, tables)
+    data: Any = field(default_factory=dict)  # the section for the reports: a typed dataclass with to_json(), or a dict
 
 
 @dataclass(frozen=True)

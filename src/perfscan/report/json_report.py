@@ -36,7 +36,10 @@ def finding_dict(r: RankedFinding) -> Dict[str, Any]:
 
 
 def _jsonable(value: Any) -> Any:
-    """Section data as plain JSON values (anything else becomes its string)."""
+    """Section data as plain JSON values (a typed section gives its own; anything else becomes its string)."""
+    to_json = getattr(value, "to_json", None)
+    if callable(to_json):
+        return _jsonable(to_json())
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -1,7 +1,7 @@
 """`.codeflash/scan-report.md` in DESIGN.md's layout (a router parses it: keep the headings' words)."""
 from __future__ import annotations
 
-from typing import Dict, List, Sequence
+from typing import Any, Dict, List, Mapping, Sequence
 
 from perfscan.models import DEFAULT_THRESHOLDS, DOMAIN_TITLES, DOMAINS, PassResult, RankedFinding, ScanResult
 from perfscan.report.describe import PATTERN_WORDS, describe_thresholds, one_line, target_name
@@ -124,35 +124,52 @@ def _calls_cell(calls: object, primitive: object) -> str:
     return f"{calls:,}"
 
 
-def _domain_tables(domain: str, p: PassResult) -> List[str]:
-    d = p.data
-    lines: List[str] = []
-    if domain == "cpu" and d.get("top"):
-        phases = d.get("phase_seconds") or {}
-        lines.append(f"Profiled wall time {d.get('wall_seconds', 0):.2f} s (setup {phases.get('setup', 0):.2f} s, "
-                     f"call {phases.get('call', 0):.2f} s, teardown {phases.get('teardown', 0):.2f} s); threads: {d.get('threads')}.")
-        lines += ["", "| Function | File:line | Attributable | Own | Cumulative | Calls |", "|---|---|---|---|---|---|"]
-        for row in d["top"]:
-            calls = _calls_cell(row.get("calls"), row.get("primitive_calls"))
-            lines.append("| " + " | ".join(cell(x) for x in (row["function"], f"{row['file']}:{row['line']}",
-                                                                f"{row['attributable_pct']}%", f"{row['own_pct']}%",
-                                                                f"{row['cumulative_pct']}%", calls)) + " |")
-    elif domain == "import" and d.get("modules"):
-        lines.append(f"Slowest modules (minimum of {d.get('runs', '?')} runs):")
-        lines += ["", "| Module | Kind | Self | Cumulative | Imported by |", "|---|---|---|---|---|"]
-        for row in d["modules"][:15]:
-            lines.append("| " + " | ".join(cell(x) for x in (row.get("name"), row.get("kind"), f"{row.get('self_ms', 0):.1f} ms",
-                                                                f"{row.get('cumulative_ms', 0):.1f} ms", row.get("imported_by") or "")) + " |")
-    elif domain == "memory" and d.get("top"):
-        # the table is the peak view only; without this line readers took it for every memory finding
-        lines += ["", "Largest project allocation groups alive at a test's peak (a finding from 1 MiB; "
-                  "memory held from import and growth across repetitions are in the findings below):",
-                  "", "| Function | File:line | MiB at peak | Allocations | Category | Reducibility |", "|---|---|---|---|---|---|"]
-        for row in d["top"][:15]:
-            lines.append("| " + " | ".join(cell(x) for x in (row.get("function"), f"{row.get('file')}:{row.get('line')}",
-                                                                f"{row.get('mib', 0):.1f}", row.get("count", ""),
-                                                                row.get("category", ""), row.get("reducibility", ""))) + " |")
+def _cpu_table(d: Mapping[str, Any]) -> List[str]:
+    if not d.get("top"):
+        return []
+    phases = d.get("phase_seconds") or {}
+    lines = [f"Profiled wall time {d.get('wall_seconds', 0):.2f} s (setup {phases.get('setup', 0):.2f} s, "
+             f"call {phases.get('call', 0):.2f} s, teardown {phases.get('teardown', 0):.2f} s); threads: {d.get('threads')}."]
+    lines += ["", "| Function | File:line | Attributable | Own | Cumulative | Calls |", "|---|---|---|---|---|---|"]
+    for row in d["top"]:
+        calls = _calls_cell(row.get("calls"), row.get("primitive_calls"))
+        lines.append("| " + " | ".join(cell(x) for x in (row["function"], f"{row['file']}:{row['line']}",
+                                                            f"{row['attributable_pct']}%", f"{row['own_pct']}%",
+                                                            f"{row['cumulative_pct']}%", calls)) + " |")
     return lines
+
+
+def _import_table(d: Mapping[str, Any]) -> List[str]:
+    if not d.get("modules"):
+        return []
+    lines = [f"Slowest modules (minimum of {d.get('runs', '?')} runs):"]
+    lines += ["", "| Module | Kind | Self | Cumulative | Imported by |", "|---|---|---|---|---|"]
+    for row in d["modules"][:15]:
+        lines.append("| " + " | ".join(cell(x) for x in (row.get("name"), row.get("kind"), f"{row.get('self_ms', 0):.1f} ms",
+                                                            f"{row.get('cumulative_ms', 0):.1f} ms", row.get("imported_by") or "")) + " |")
+    return lines
+
+
+def _memory_table(d: Mapping[str, Any]) -> List[str]:
+    if not d.get("top"):
+        return []
+    # the table is the peak view only; without this line readers took it for every memory finding
+    lines = ["", "Largest project allocation groups alive at a test's peak (a finding from 1 MiB; "
+             "memory held from import and growth across repetitions are in the findings below):",
+             "", "| Function | File:line | MiB at peak | Allocations | Category | Reducibility |", "|---|---|---|---|---|---|"]
+    for row in d["top"][:15]:
+        lines.append("| " + " | ".join(cell(x) for x in (row.get("function"), f"{row.get('file')}:{row.get('line')}",
+                                                            f"{row.get('mib', 0):.1f}", row.get("count", ""),
+                                                            row.get("category", ""), row.get("reducibility", ""))) + " |")
+    return lines
+
+
+_TABLES = {"cpu": _cpu_table, "import": _import_table, "memory": _memory_table}
+
+
+def _domain_tables(domain: str, p: PassResult) -> List[str]:
+    table = _TABLES.get(domain)
+    return table(p.data) if table else []
 
 
 def render_markdown(result: ScanResult) -> str:

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
+from perfscan.locate import is_harness
 from perfscan.models import Artifact, Finding, Metric, PassResult
 from perfscan.passes import PassContext
 from perfscan.passes.cpu.patterns import choose
@@ -207,10 +208,6 @@ def _class_of(tree: ast.Module, qualname: str) -> Optional[ast.ClassDef]:
     return None
 
 
-def _is_harness(module: str, harness: Tuple[str, ...]) -> bool:
-    return any(module == m or module.startswith(m + ".") for m in harness)
-
-
 def _findings(profile: Profile, what: str = "tests", runs: int = 1, floor: float = 2.0,
               harness: Tuple[str, ...] = ()) -> List[Finding]:
     # `what`: "tests", or "run" for the command of `perfscan exec`; `harness`: the project's own
@@ -221,7 +218,7 @@ def _findings(profile: Profile, what: str = "tests", runs: int = 1, floor: float
     out = []
     aliases_cache: Dict[str, dict] = {}
     for fp in profile.functions.values():
-        if harness and _is_harness(fp.module, harness):
+        if harness and is_harness(fp.module, harness):
             continue
         attributable = fp.attributable()
         share = round(100.0 * attributable / wall, 1)

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from perfscan.passes.cpu.samples import aggregate
-from perfscan.sources import FunctionInfo, functions_in, is_project_path, module_name, parse_source, relative_posix
+from perfscan.locate import Locator
+from perfscan.sources import FunctionInfo
 
-FOLDED = ("<listcomp>", "<genexpr>", "<lambda>", "<dictcomp>", "<setcomp>")
 PHASES = ("setup", "call", "teardown")
 
 FuncKey = Tuple[str, str]  # (relative file, qualname)
@@ -81,53 +81,8 @@ class Profile:
         return sum(self.wall.values())
 
 
-class _Locator:
-    """Maps a profiled (file, line, name) to its project function, folding comprehensions."""
-
-    def __init__(self, root: Path, source_roots: Sequence[Path], exclude: Sequence[str]):
-        self.root = root
-        self.source_roots = source_roots
-        self.exclude = exclude
-        self._files: Dict[str, Optional[Tuple[str, str, List[FunctionInfo], Any]]] = {}
-
-    def _file(self, filename: str) -> Optional[Tuple[str, str, List[FunctionInfo], Any]]:
-        if filename in self._files:
-            return self._files[filename]
-        result = None
-        if filename and not filename.startswith("<") and filename != "~":
-            path = Path(filename)
-            if not path.is_absolute():
-                path = self.root / path
-            rel = relative_posix(Path(os.path.realpath(path)), Path(os.path.realpath(self.root)))
-            if rel is not None and is_project_path(rel, self.exclude):
-                parsed = parse_source(path)
-                if parsed.tree is not None:
-                    mod = module_name(path, self.source_roots) or rel[:-3].replace("/", ".")
-                    result = (rel, mod, functions_in(parsed.tree), parsed.tree)
-        self._files[filename] = result
-        return result
-
-    def locate(self, filename: str, line: int, name: str) -> Optional[Tuple[str, str, FunctionInfo, Any]]:
-        found = self._file(filename)
-        if found is None:
-            return None
-        rel, mod, funcs, tree = found
-        if name in FOLDED or name.startswith("<"):
-            # the innermost def whose range holds the line
-            holders = [f for f in funcs if f.first_line <= line <= f.end_lineno]
-            if not holders:
-                return None  # module-level comprehension: import-time work, not a function
-            fn = max(holders, key=lambda f: f.first_line)
-            return rel, mod, fn, tree
-        for fn in funcs:
-            if fn.name == name and line in (fn.first_line, fn.lineno):
-                return rel, mod, fn, tree
-        holders = [f for f in funcs if f.name == name and f.first_line <= line <= f.end_lineno]
-        return (rel, mod, holders[0], tree) if holders else None
-
-
 def build_profile(cpu_json: Dict[str, Any], root: Path, source_roots: Sequence[Path], exclude: Sequence[str] = ()) -> Profile:
-    locator = _Locator(root, source_roots, exclude)
+    locator = Locator(root, source_roots, exclude)
     if isinstance(cpu_json.get("samples"), dict):
         return _from_samples(cpu_json, locator)
     functions: Dict[FuncKey, FunctionProfile] = {}
@@ -143,12 +98,12 @@ def build_profile(cpu_json: Dict[str, Any], root: Path, source_roots: Sequence[P
         folded: List[bool] = []
         for entry in stats:
             file, line, name = entry[0], int(entry[1]), str(entry[2])
-            where = locator.locate(file, line, name)
-            if where is None:
+            where = locator.code_object(file, line, name)
+            if where is None or where.function is None:
                 owners.append(None)
                 folded.append(False)
                 continue
-            rel, mod, info, tree = where
+            rel, mod, info, tree = where.rel, where.module, where.function, where.tree
             key = (rel, info.qualname)
             fp = functions.get(key)
             if fp is None:
@@ -221,7 +176,7 @@ def engine_detail(cpu_json: Dict[str, Any]) -> str:
     return f"sampling ({timing}){counts}"
 
 
-def _from_samples(cpu_json: Dict[str, Any], locator: "_Locator") -> Profile:
+def _from_samples(cpu_json: Dict[str, Any], locator: Locator) -> Profile:
     """The sampling engine: shares from the stacks (samples.py), call counts from the compiled counters."""
     samples = cpu_json["samples"]
     functions: Dict[FuncKey, FunctionProfile] = {}
@@ -231,10 +186,10 @@ def _from_samples(cpu_json: Dict[str, Any], locator: "_Locator") -> Profile:
             wall[phase] = float(data.get("wall") or 0.0)
 
     def function_at(file: str, line: int, name: str) -> Optional[Tuple[FunctionProfile, bool]]:
-        where = locator.locate(file, line, name)
-        if where is None:
+        where = locator.code_object(file, line, name)
+        if where is None or where.function is None:
             return None
-        rel, mod, info, tree = where
+        rel, mod, info, tree = where.rel, where.module, where.function, where.tree
         key = (rel, info.qualname)
         fp = functions.get(key)
         if fp is None:
