@@ -12,7 +12,7 @@ from typing import Dict, FrozenSet, List, Set, Tuple
 import pytest
 
 from perfscan.models import Deployment, Project, Settings, Target
-from perfscan.passes import PassContext
+from perfscan.passes import PassContext, PassInputs
 from perfscan.passes.async_pass import PATTERNS, parse_slow_callback_lines, run_async_pass
 from perfscan.passes.async_pass.aliases import Aliases
 from perfscan.passes.async_pass.analyze import analyze_module
@@ -311,12 +311,13 @@ def test_parse_slow_callback_garbage(junk):
 
 # --- the whole pass on a project on disk ------------------------------------------------------
 
-def make_ctx(root: Path, **settings) -> PassContext:
+def make_ctx(root: Path, ran=frozenset(), slow_callbacks=(), **settings) -> PassContext:
     project = Project(root=root, name=root.name, packages=(), source_roots=(root,), tests_dir=None,
                       console_scripts=(), dependencies=(), runner=("python",), runner_origin="test",
                       python_version="3.11", has_pytest=True)
     return PassContext(Settings(path=root, **settings), project, Deployment("unknown", (), ()),
-                       Target((), (), "none", 0), root, root, root / ".codeflash", 60.0)
+                       Target((), (), "none", 0), root, root, root / ".codeflash", 60.0,
+                       PassInputs(ran=frozenset(ran), slow_callbacks=tuple(slow_callbacks)))
 
 
 def write(root: Path, files: Dict[str, str]) -> Path:
@@ -344,7 +345,7 @@ def orders(tmp_path) -> Path:
 
 
 def test_wsgi_orders_expectations(orders):
-    result = run_async_pass(make_ctx(orders), RAN)
+    result = run_async_pass(make_ctx(orders, ran=RAN))
     assert result.status == "ok" and result.domain == "async"
     got = {(f.symbol, f.pattern): f for f in result.findings}
     assert set(got) == {
@@ -366,7 +367,7 @@ def test_wsgi_orders_expectations(orders):
 def test_wsgi_orders_runtime_confirmation(orders):
     log = (f"Executing <Task finished name='Task-1' coro=<notify() done, defined at "
            f"{orders}/orders/notify.py:23> result=15> took 0.051 seconds")
-    result = run_async_pass(make_ctx(orders), RAN, parse_slow_callback_lines(log, orders))
+    result = run_async_pass(make_ctx(orders, ran=RAN, slow_callbacks=parse_slow_callback_lines(log, orders)))
     confirmed = [f for f in result.findings if f.runtime_confirmed]
     assert [(f.symbol, f.pattern) for f in confirmed] == [("notify", "blocking-call-in-async")]
     assert "0.051 s" in confirmed[0].evidence
@@ -375,7 +376,7 @@ def test_wsgi_orders_runtime_confirmation(orders):
 
 
 def test_hot_path_unknown_without_ran_functions(orders):
-    result = run_async_pass(make_ctx(orders), frozenset())
+    result = run_async_pass(make_ctx(orders, ran=frozenset()))
     assert not any(f.hot_path for f in result.findings)
     assert any("Hot path unknown" in n for n in result.notes)
 
@@ -383,7 +384,7 @@ def test_hot_path_unknown_without_ran_functions(orders):
 def test_no_async_code(tmp_path):
     root = write(tmp_path / "p", {"pkg/__init__.py": "", "pkg/core.py": "import time\ndef f():\n    time.sleep(1)\n",
                                   "tests/test_x.py": "async def test(): pass\n"})
-    result = run_async_pass(make_ctx(root), frozenset())
+    result = run_async_pass(make_ctx(root, ran=frozenset()))
     assert result.findings == () and result.status == "ok"
     assert any(n.startswith("No async code detected") for n in result.notes)
     assert result.data["has_async"] is False
@@ -396,7 +397,7 @@ def test_unparsable_files_are_listed_and_skipped(tmp_path):
         "pkg/broken.py": "async def f(:\n    pass\n",
         "pkg/latin.py": b"async def f():\n    x = '\xff\xfe'\n",
     })
-    result = run_async_pass(make_ctx(root), frozenset())
+    result = run_async_pass(make_ctx(root, ran=frozenset()))
     assert [f.symbol for f in result.findings] == ["f"]
     skipped = result.data["skipped"]
     assert any(s.startswith("pkg/broken.py: ") and "does not parse" in s for s in skipped)
@@ -410,14 +411,14 @@ def test_exclude_and_tests_are_not_project_code(tmp_path):
         "app/gen/stub.py": "import time\nasync def g():\n    time.sleep(1)\n",
         "tests/test_app.py": "import time\nasync def test_h():\n    time.sleep(1)\n",
     })
-    result = run_async_pass(make_ctx(root, exclude=("app/gen",)), frozenset())
+    result = run_async_pass(make_ctx(root, exclude=("app/gen",), ran=frozenset()))
     assert [f.qualname for f in result.findings] == ["app.main:f"]
 
 
 def test_settings_blocking_calls_extend_the_list(tmp_path):
     root = write(tmp_path / "p", {"svc.py": "from mydb import query\nasync def f():\n    query()\n"})
-    assert run_async_pass(make_ctx(root), frozenset()).findings == ()
-    result = run_async_pass(make_ctx(root, blocking_calls=("mydb.query",)), frozenset())
+    assert run_async_pass(make_ctx(root)).findings == ()
+    result = run_async_pass(make_ctx(root, blocking_calls=("mydb.query",), ran=frozenset()))
     assert [(f.symbol, f.pattern) for f in result.findings] == [("f", "blocking-call-in-async")]
 
 
@@ -427,7 +428,7 @@ def test_large_tree(tmp_path):
     files = {f"pkg{i // 100}/m{i}.py": plain for i in range(2000)}
     files.update({f"pkg{i}/aio.py": "import asyncio, time\nasync def f():\n    time.sleep(1)\n" for i in range(20)})
     root = write(tmp_path / "big", files)
-    result = run_async_pass(make_ctx(root), frozenset())
+    result = run_async_pass(make_ctx(root, ran=frozenset()))
     assert len(result.findings) == 20 and result.data["files"] == 2020
 
 
@@ -446,7 +447,7 @@ def test_real_debug_mode_line_confirms_notify(orders):
            f" took 0.052 seconds")
     records = parse_slow_callback_lines(log, orders)
     assert [r[:3] for r in records] == [("orders/notify.py", 25, 0.052)]
-    result = run_async_pass(make_ctx(orders), RAN, records)
+    result = run_async_pass(make_ctx(orders, ran=RAN, slow_callbacks=records))
     assert [(f.symbol, f.pattern) for f in result.findings if f.runtime_confirmed] == [
         ("notify", "blocking-call-in-async")]
 

@@ -17,7 +17,7 @@ from perfscan import __version__, children
 from perfscan.deployment import detect_deployment
 from perfscan.errors import UsageError
 from perfscan.models import PassResult, ScanResult, Settings, Target
-from perfscan.passes import PassContext, child_env
+from perfscan.passes import PassContext, PassInputs, child_env
 from perfscan.probe_host import COMMAND_FAILED, install_probe
 from perfscan.progress import Progress
 from perfscan.project import discover_project
@@ -108,7 +108,8 @@ def run_scan(settings: Settings, progress: Progress) -> Tuple[ScanResult, Path]:
             if remaining() <= RESERVE:
                 results[domain] = PassResult(domain, "timed-out", 0.0, "the scan's budget was spent before this pass could start")
                 continue
-            ctx = PassContext(settings, project, deployment, target, workdir, probe_path, out_dir, timeout_for(domain))
+            inputs = PassInputs(plain_counts=_plain_run_counts(timing, target), slow_callbacks=slow_callbacks, ran=ran)
+            ctx = PassContext(settings, project, deployment, target, workdir, probe_path, out_dir, timeout_for(domain), inputs)
             progress.begin(f"{domain} pass (up to {ctx.timeout:.0f} s)")
             t0 = time.monotonic()
             try:
@@ -117,8 +118,8 @@ def run_scan(settings: Settings, progress: Progress) -> Tuple[ScanResult, Path]:
                         res = _skipped("cpu", f"no tests to profile: {target.note}")
                     else:
                         from perfscan.passes.cpu import run_cpu_pass
-                        res, profile = run_cpu_pass(ctx, _plain_run_counts(timing, target))
-                        ran = profile.ran
+                        res = run_cpu_pass(ctx)
+                        ran = frozenset(res.data.get("ran") or ()) if res.status == "ok" else frozenset()
                 elif domain == "memory":
                     if target.mode == "none":
                         res = _skipped("memory", f"no tests to profile: {target.note}")
@@ -127,7 +128,7 @@ def run_scan(settings: Settings, progress: Progress) -> Tuple[ScanResult, Path]:
                 elif domain == "import":
                     res = _run_optional("perfscan.passes.imports", "run_import_pass", ctx)
                 else:
-                    res = _run_async(ctx, ran if "cpu" in results and results["cpu"].status == "ok" else frozenset(), slow_callbacks)
+                    res = _run_async(ctx)
             except UsageError:
                 raise
             except Exception as exc:  # a pass that breaks is recorded; the others go on
@@ -217,12 +218,12 @@ def _run_memory(ctx: PassContext) -> PassResult:
     return run_memory_pass(ctx)
 
 
-def _run_async(ctx: PassContext, ran: frozenset, slow_callbacks: tuple) -> PassResult:
+def _run_async(ctx: PassContext) -> PassResult:
     try:
         from perfscan.passes.async_pass import run_async_pass
     except ImportError:
         return _skipped("async", "not run: not implemented yet")
-    return run_async_pass(ctx, ran, slow_callbacks)
+    return run_async_pass(ctx)
 
 
 # what earlier scans may have left in the output folder (the two report twins are always rewritten)

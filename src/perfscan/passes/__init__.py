@@ -8,9 +8,18 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Mapping
+from typing import Any, Dict, FrozenSet, Mapping, Optional, Tuple
 
 from perfscan.models import Deployment, Project, Settings, Target
+
+
+@dataclass(frozen=True)
+class PassInputs:
+    """What earlier stages hand a pass, passed explicitly (passes never call each other)."""
+
+    plain_counts: Optional[Mapping[str, Any]] = None  # exact call counts of the plain timing run, when it ran the target
+    slow_callbacks: Tuple[Any, ...] = ()  # asyncio debug mode's slow-callback records of the plain run
+    ran: FrozenSet[str] = frozenset()  # "module:qualname" of every project function the CPU pass saw run
 
 
 @dataclass(frozen=True)
@@ -23,6 +32,7 @@ class PassContext:
     probe_path: Path  # folder holding the `perfscan_probe` package (the child's PYTHONPATH)
     out_dir: Path  # the output folder (.codeflash), for artifacts
     timeout: float  # this pass's share of the budget, in seconds
+    inputs: PassInputs = PassInputs()
 
 
 def child_env(workdir: Path, probe_path: Path) -> Dict[str, str]:

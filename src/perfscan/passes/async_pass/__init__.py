@@ -31,13 +31,13 @@ _SPAWNS = re.compile(r"create_task|ensure_future")  # what the rules for sync de
 MAX_RUNTIME_NOTES = 5
 
 
-def run_async_pass(ctx: PassContext, ran_functions: Iterable[str] = frozenset(),
-                   slow_callbacks: Iterable[Any] = ()) -> PassResult:
+def run_async_pass(ctx: PassContext) -> PassResult:
     started = time.perf_counter()
     root = Path(os.path.realpath(ctx.project.root))
     source_roots = tuple(Path(os.path.realpath(p)) for p in ctx.project.source_roots) or (root,)
     catalog = blocking_catalog(ctx.settings.blocking_calls)
-    ran = frozenset(str(name) for name in (ran_functions or ()))
+    ran = frozenset(str(name) for name in ctx.inputs.ran)
+    slow_callbacks = ctx.inputs.slow_callbacks
     walk_notes: List[str] = []
     skipped: List[str] = []
     errors: List[str] = []

@@ -96,13 +96,13 @@ def amdahl(share_pct: float) -> float:
     return 1.0 / (1.0 - p)
 
 
-def run_cpu_pass(ctx: PassContext, counts: Optional[dict] = None) -> Tuple[PassResult, Profile]:
-    """Returns the pass result and the profile (the async pass wants the set of functions that ran).
+def run_cpu_pass(ctx: PassContext) -> PassResult:
+    """The section's `ran` holds every project function that ran (the async pass wants it).
 
-    `counts`: exact call counts taken in the plain run of the same tests; with them the sampled
-    run carries no counters (their cost would sit inside the shares)."""
+    `ctx.inputs.plain_counts`: exact call counts taken in the plain run of the same tests; with
+    them the sampled run carries no counters (their cost would sit inside the shares)."""
     start = time.monotonic()
-    empty = Profile(wall={}, functions={}, ran=frozenset())
+    counts = dict(ctx.inputs.plain_counts) if ctx.inputs.plain_counts is not None else None
     engine, engine_note = cpu_engine(ctx)
     options = {"engine": engine}
     if counts is not None and engine != "cprofile":
@@ -143,7 +143,7 @@ def run_cpu_pass(ctx: PassContext, counts: Optional[dict] = None) -> Tuple[PassR
         status = "timed-out" if run.child.timed_out else "failed"
         error = f"the profiled test run {run.child.describe_exit()} and wrote no profile"
         tail = run.child.tail(6)
-        return PassResult("cpu", status, time.monotonic() - start, error + (f": {tail}" if tail else ""), notes=tuple(notes)), empty
+        return PassResult("cpu", status, time.monotonic() - start, error + (f": {tail}" if tail else ""), notes=tuple(notes))
     for err in data.get("errors") or []:
         notes.append(f"profiler: {err}")
     profile = build_profile(data, ctx.project.root, ctx.project.source_roots, ctx.settings.exclude)
@@ -180,13 +180,14 @@ def run_cpu_pass(ctx: PassContext, counts: Optional[dict] = None) -> Tuple[PassR
         "threads": threads,
         "counting_seconds": round(profile.counting_seconds, 6),  # the call counters' cost, taken out of the shares
         "functions_seen": len(profile.functions),
+        "ran": profile.ran,  # for the async pass; not written to the JSON report
         "top": _top_table(profile),
         # every project function's attributable seconds: `perfscan diff` compares absolute time, since
         # shares shift when another function gets faster
         "functions": {f"{f.module}:{f.qualname}": round(f.attributable() / runs, 6)
                       for f in sorted(profile.functions.values(), key=lambda f: f.attributable(), reverse=True)[:2000]},
     }
-    return PassResult("cpu", status, time.monotonic() - start, error, tuple(findings), tuple(artifacts), tuple(notes), section), profile
+    return PassResult("cpu", status, time.monotonic() - start, error, tuple(findings), tuple(artifacts), tuple(notes), section)
 
 
 def _top_table(profile: Profile, limit: int = 12) -> List[Dict[str, object]]:
