@@ -16,8 +16,9 @@ import ast
 import re
 from typing import Dict, List, Set
 
+from perfscan.astutil import dotted
 from perfscan.models import Deployment, Project
-from perfscan.sources import dotted, iter_project_files, module_name, parse_source, relative_posix
+from perfscan.sources import iter_project_files, module_name, parse_source, relative_posix
 
 FRAMEWORKS = {"django", "fastapi", "flask", "starlette", "aiohttp", "tornado", "sanic", "litestar", "quart",
               "falcon", "pyramid", "bottle", "cherrypy"}

@@ -183,15 +183,3 @@ def skipped_sources(root: Path) -> List[str]:
             rel = relative_posix(Path(os.path.realpath(parsed.path)), Path(base)) or str(parsed.path)
             out.append(parsed.note.replace(str(parsed.path), rel))
     return sorted(set(out))
-
-
-def dotted(node: ast.AST) -> Optional[str]:
-    """`a.b.c` for an attribute chain on a name, else None."""
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    return None

@@ -13,11 +13,12 @@ import os
 import re
 import time
 from pathlib import Path, PurePosixPath
-from typing import Any, Dict, Iterable, List, Tuple
+from typing import Dict, List, Tuple
 
+from perfscan.astutil import package_of
 from perfscan.models import Finding, PassResult
 from perfscan.passes import PassContext
-from perfscan.passes.async_pass.analyze import analyze_module, package_of
+from perfscan.passes.async_pass.analyze import analyze_module
 from perfscan.passes.async_pass.blocking_call import PATTERN as BLOCKING
 from perfscan.passes.async_pass.blocking_calls import blocking_catalog
 from perfscan.passes.async_pass.registry import PATTERNS, RULES

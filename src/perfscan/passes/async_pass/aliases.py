@@ -1,8 +1,9 @@
-"""Per-module import and alias resolution: the real dotted name behind a name or call.
+"""Per-module name resolution: the real dotted name behind a name or call.
 
-`import time as t` makes `t.sleep` mean `time.sleep`; `from requests import get` makes
-`get` mean `requests.get`; a name bound at module level by a def, class or assignment means
-the project's own `module.name`; an unbound name that is a builtin means `builtins.name`.
+Imports follow the one rule of `perfscan.astutil` (`import time as t` makes `t.sleep` mean
+`time.sleep`; `from .util import f` in `pkg.mod` makes `f` mean `pkg.util.f`); a name bound
+at module level by a def, class or assignment means the project's own `module.name`; an
+unbound name that is a builtin means `builtins.name`.
 A name bound in two different ways (two imports, or an import and an assignment) is
 ambiguous and resolves to nothing: a missed finding is better than a false one.
 """
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 import ast
 import builtins
-from typing import AbstractSet, Dict, FrozenSet, Iterator, List, Optional, Set
+from typing import AbstractSet, Dict, FrozenSet, Optional, Set
+
+from perfscan.astutil import dotted, import_bindings
 
 _BUILTINS: FrozenSet[str] = frozenset(dir(builtins))
 _AMBIGUOUS = ""
@@ -25,36 +28,12 @@ class Aliases:
 
     @classmethod
     def from_tree(cls, tree: ast.Module, module: str, package: str) -> "Aliases":
-        imports: Dict[str, str] = {}
-        modules: Set[str] = set()
-
-        def bind(name: str, target: str) -> None:
-            old = imports.get(name)
-            imports[name] = target if old is None or old == target else _AMBIGUOUS
-
-        # Imports anywhere in the module count: a function-level `import time` is common,
-        # and a name imported two different ways is marked ambiguous by bind().
-        for node in statements(tree):
-            if isinstance(node, ast.Import):
-                for a in node.names:
-                    if a.asname:
-                        bind(a.asname, a.name)
-                        modules.add(a.asname)
-                    else:
-                        top = a.name.split(".")[0]
-                        bind(top, top)
-                        modules.add(top)
-            elif isinstance(node, ast.ImportFrom):
-                base = _absolute(node.module, node.level, package)
-                if base is None:
-                    continue
-                for a in node.names:
-                    if a.name != "*":
-                        bind(a.asname or a.name, f"{base}.{a.name}" if base else a.name)
+        found = import_bindings(tree, package)
+        imports = found.unique()  # a static claim: a name imported two ways resolves to nothing
         bound = frozenset(module_level_bindings(tree))
         for name in bound & set(imports):
             imports[name] = _AMBIGUOUS
-        return cls(imports, frozenset(modules), bound, module)
+        return cls(imports, found.modules, bound, module)
 
     def resolve_name(self, name: str, local: AbstractSet[str] = frozenset()) -> Optional[str]:
         """The dotted name a bare name refers to, or None (a local, or unknown)."""
@@ -71,45 +50,18 @@ class Aliases:
 
     def resolve(self, node: ast.AST, local: AbstractSet[str] = frozenset()) -> Optional[str]:
         """The dotted name of a Name/Attribute chain (`t.sleep` -> `time.sleep`), or None."""
-        attrs = []
-        while isinstance(node, ast.Attribute):
-            attrs.append(node.attr)
-            node = node.value
-        if not isinstance(node, ast.Name):
+        chain = dotted(node)
+        if chain is None:
             return None
-        base = self.resolve_name(node.id, local)
+        head, _, rest = chain.partition(".")
+        base = self.resolve_name(head, local)
         if base is None:
             return None
-        return ".".join([base] + attrs[::-1])
+        return f"{base}.{rest}" if rest else base
 
     def is_module(self, name: str, local: AbstractSet[str] = frozenset()) -> bool:
         """Whether `name` is bound by a plain import of a module (so `name.f()` is a function call)."""
         return name not in local and name in self.modules and bool(self.imports.get(name))
-
-
-def statements(tree: ast.AST) -> Iterator[ast.stmt]:
-    """Every statement, at any depth; expressions (most of a tree) are not entered."""
-    stack: List[ast.AST] = [tree]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.stmt):
-            yield node
-        for name in ("body", "orelse", "finalbody", "handlers", "cases"):
-            value = getattr(node, name, None)
-            if isinstance(value, list):
-                stack.extend(reversed(value))
-
-
-def _absolute(module: Optional[str], level: int, package: str) -> Optional[str]:
-    if not level:
-        return module or None
-    parts = package.split(".") if package else []
-    if level - 1 > len(parts):
-        return None
-    base = parts[: len(parts) - (level - 1)]
-    if module:
-        base.append(module)
-    return ".".join(base)
 
 
 def module_level_bindings(tree: ast.Module) -> Set[str]:

@@ -99,7 +99,3 @@ def _enclosing(qualname: str) -> Optional[str]:
     """`outer` for `outer.<locals>.inner`; None for module-level functions and methods."""
     head, sep, _ = qualname.rpartition(".<locals>.")
     return head if sep else None
-
-
-def package_of(module: str, is_init: bool) -> str:
-    return module if is_init else module.rpartition(".")[0]

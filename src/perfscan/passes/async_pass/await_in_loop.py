@@ -22,7 +22,8 @@ from __future__ import annotations
 import ast
 from typing import List, Optional, Set, Tuple
 
-from perfscan.passes.async_pass.dataflow import own_awaits, pure_chain
+from perfscan.astutil import dotted
+from perfscan.passes.async_pass.dataflow import own_awaits
 from perfscan.passes.async_pass.scope import NESTED_SCOPES, Hit, Scope, walk
 
 PATTERN = "await-in-loop"
@@ -58,7 +59,7 @@ def _ordered_receiver(call: ast.Call, fresh: Set[str]) -> bool:
         return True
     if not (isinstance(func, ast.Attribute) and func.attr in ORDERED_METHODS):
         return False
-    receiver = pure_chain(func.value)
+    receiver = dotted(func.value)
     return receiver is None or receiver.split(".")[0] not in fresh
 
 

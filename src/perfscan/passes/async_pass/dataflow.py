@@ -10,18 +10,8 @@ from __future__ import annotations
 import ast
 from typing import List, Optional, Set, Tuple
 
+from perfscan.astutil import dotted
 from perfscan.passes.async_pass.scope import NESTED_SCOPES, Scope, walk
-
-
-def pure_chain(node: ast.AST) -> Optional[str]:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
-        return None
-    parts.append(node.id)
-    return ".".join(reversed(parts))
 
 
 def related(a: str, b: str) -> bool:
@@ -42,13 +32,13 @@ def _targets(node: ast.AST, writes: Set[str], reads: Set[str]) -> None:
     elif isinstance(node, ast.Name):
         writes.add(node.id)
     elif isinstance(node, ast.Attribute):
-        chain = pure_chain(node)
+        chain = dotted(node)
         if chain is not None:
             writes.add(chain)
         else:
             reads.update(load_chains(node.value))
     elif isinstance(node, ast.Subscript):
-        chain = pure_chain(node.value)
+        chain = dotted(node.value)
         if chain is not None:
             writes.add(chain)
         else:
@@ -59,7 +49,7 @@ def _targets(node: ast.AST, writes: Set[str], reads: Set[str]) -> None:
 def load_chains(node: ast.AST, nodes: Optional[List[ast.AST]] = None) -> Set[str]:
     """The longest Name/Attribute chains read under `node` (`nodes`: its walk, if already made)."""
     nodes = walk(node) if nodes is None else nodes
-    chains = {id(n): pure_chain(n) for n in nodes if isinstance(n, (ast.Name, ast.Attribute))}
+    chains = {id(n): dotted(n) for n in nodes if isinstance(n, (ast.Name, ast.Attribute))}
     inner = {id(n.value) for n in nodes if isinstance(n, ast.Attribute) and chains[id(n)] is not None}
     out: Set[str] = set()
     for n in nodes:
@@ -93,7 +83,7 @@ def effects(scope: Scope, stmt: ast.stmt, value_nodes: Optional[List[ast.AST]] =
             if isinstance(node, ast.NamedExpr):
                 writes.add(node.target.id)
             elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-                receiver = pure_chain(node.func.value)
+                receiver = dotted(node.func.value)
                 if receiver is not None and not _module_path(scope, receiver):
                     writes.add(receiver)
     return reads, writes

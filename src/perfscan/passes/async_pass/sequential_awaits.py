@@ -26,7 +26,8 @@ import ast
 from dataclasses import dataclass
 from typing import Iterator, List, Optional, Set
 
-from perfscan.passes.async_pass.dataflow import any_related, effects, pure_chain, value_of
+from perfscan.astutil import dotted
+from perfscan.passes.async_pass.dataflow import any_related, effects, value_of
 from perfscan.passes.async_pass.scope import Hit, Scope, walk
 
 PATTERN = "sequential-awaits"
@@ -73,7 +74,7 @@ def step_of(scope: Scope, stmt: ast.stmt) -> Optional[Step]:
     func = call.func
     if isinstance(func, ast.Name) and func.id in scope.local:
         return None  # a local callable may read or write any local state
-    shown = pure_chain(func) or _unparse(func)
+    shown = dotted(func) or _unparse(func)
     if callee is None:
         callee = shown
     if callee in ENDS_RUN:

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
+from perfscan.astutil import package_of
 from perfscan.locate import is_harness
 from perfscan.models import Artifact, Finding, Metric, PassResult
 from perfscan.passes import PassContext
@@ -227,7 +228,8 @@ def _findings(profile: Profile, what: str = "tests", runs: int = 1, floor: float
             continue
         tree = fp.tree
         if fp.rel not in aliases_cache:
-            aliases_cache[fp.rel] = module_aliases(tree) if tree is not None else {}
+            package = package_of(fp.module, fp.rel.endswith("__init__.py"))
+            aliases_cache[fp.rel] = module_aliases(tree, package) if tree is not None else {}
         class_node = _class_of(tree, fp.qualname) if tree is not None else None
         if profile.engine == "sample":
             facts = _sampled_facts(fp, class_node, aliases_cache[fp.rel], attributable)

@@ -6,6 +6,8 @@ import ast
 from dataclasses import dataclass
 from typing import Iterator, List, Optional, Set, Tuple
 
+from perfscan.astutil import absolute_module, package_of
+
 
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
@@ -43,20 +45,8 @@ def executed_at_import(tree: ast.Module) -> Iterator[ast.stmt]:
             stack.extend(reversed(block))
 
 
-def _package_of(module: str, is_package: bool) -> str:
-    return module if is_package else module.rpartition(".")[0]
-
-
 def _resolve(node: ast.ImportFrom, module: str, is_package: bool) -> Optional[str]:
-    if not node.level:
-        return node.module
-    package = _package_of(module, is_package)
-    parts = package.split(".") if package else []
-    up = node.level - 1
-    if up > len(parts):
-        return None
-    base = parts[:len(parts) - up] if up else parts
-    return ".".join(base + ([node.module] if node.module else [])) or None
+    return absolute_module(node.module, node.level, package_of(module, is_package)) or None
 
 
 def _prefixes(name: str) -> Set[str]:

@@ -16,7 +16,8 @@ from __future__ import annotations
 import ast
 from typing import Optional
 
-from perfscan.passes.cpu.patterns.astkit import COMPS, dotted, names_in, walk_with_loops
+from perfscan.astutil import dotted
+from perfscan.passes.cpu.patterns.astkit import COMPS, names_in, walk_with_loops
 from perfscan.passes.cpu.patterns.base import FunctionFacts, Match
 
 ID = "nested-loop"

@@ -13,7 +13,8 @@ from __future__ import annotations
 import ast
 from typing import Optional
 
-from perfscan.passes.cpu.patterns.astkit import dotted, walk_with_loops
+from perfscan.astutil import dotted
+from perfscan.passes.cpu.patterns.astkit import walk_with_loops
 from perfscan.passes.cpu.patterns.base import FunctionFacts, Match, builtin
 
 ID = "pop-front"

@@ -17,7 +17,8 @@ from __future__ import annotations
 import ast
 from typing import Optional
 
-from perfscan.passes.cpu.patterns.astkit import dotted, list_bound_names, names_in, walk_with_loops
+from perfscan.astutil import dotted
+from perfscan.passes.cpu.patterns.astkit import list_bound_names, names_in, walk_with_loops
 from perfscan.passes.cpu.patterns.base import FunctionFacts, Match, builtin
 
 ID = "quadratic-membership"
