@@ -1,6 +1,7 @@
 """The host's side of the probe: install it in the private temp folder, run it, read its JSON.
 
-The JSON shape is the contract of `perfscan/probe/contract.py`; SCHEMA_VERSION must match.
+The JSON shape is the contract of `perfscan/probe/contract.py`, whose SCHEMA_VERSION is the one
+both sides check (the host reads only files of that version).
 """
 from __future__ import annotations
 
@@ -13,14 +14,14 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 
 from perfscan import children
 from perfscan.passes import child_env
-from perfscan.probe.contract import PROGRESS
+from perfscan.probe.contract import PROGRESS, SCHEMA_VERSION
 
-SCHEMA_VERSION = 1
 PROBE_SOURCE = Path(__file__).resolve().parent / "probe"
 
 
 def install_probe(workdir: Path) -> Path:
-    """Copy the probe package as `perfscan_probe` into workdir/probe; return the folder for PYTHONPATH."""
+    """Copy the probe package (every module in it) as `perfscan_probe` into workdir/probe;
+    return the folder for PYTHONPATH."""
     dest_root = workdir / "probe"
     dest = dest_root / "perfscan_probe"
     if not dest.exists():

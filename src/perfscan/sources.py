@@ -15,17 +15,9 @@ from fnmatch import fnmatch
 from pathlib import Path, PurePosixPath
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
-SKIP_DIRS = frozenset({
-    ".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", "env", ".env", "node_modules",
-    "build", "dist", "__pycache__", ".codeflash", ".mypy_cache", ".pytest_cache", ".ruff_cache",
-    "site-packages", "dist-packages", "vendor", "_vendor", "vendored", "third_party", ".eggs",
-    "tests", "test", "testing", "docs", "examples", "benchmarks", "bench",
-})
+from perfscan.probe.paths import SKIP_DIRS, is_skipped_dir, is_test_file  # noqa: F401 (SKIP_DIRS: used through this module)
+
 MAX_SOURCE_BYTES = 2_000_000  # a bigger .py is generated code: skipped with a note
-
-
-def is_test_file(name: str) -> bool:
-    return name == "conftest.py" or (name.startswith("test_") and name.endswith(".py")) or name.endswith("_test.py")
 
 
 def relative_posix(path: Path, root: Path) -> Optional[str]:
@@ -41,7 +33,7 @@ def is_project_path(rel: str, exclude: Sequence[str] = ()) -> bool:
     parts = PurePosixPath(rel).parts
     if not parts or not rel.endswith(".py") or ".." in parts:
         return False
-    if any(p in SKIP_DIRS or p.endswith(".egg-info") for p in parts[:-1]):
+    if any(is_skipped_dir(p) for p in parts[:-1]):
         return False
     if is_test_file(parts[-1]):
         return False
@@ -73,7 +65,7 @@ def iter_project_files(root: Path, exclude: Sequence[str] = (), notes: Optional[
                     if relative_posix(Path(target), root) is None:
                         continue  # never follow a link out of the project
                 if entry.is_dir():
-                    if entry.name in SKIP_DIRS or entry.name.startswith(".") or entry.name.endswith(".egg-info"):
+                    if is_skipped_dir(entry.name) or entry.name.startswith("."):
                         continue
                     subdirs.append(Path(entry.path))
                 elif entry.name.endswith(".py") and entry.is_file():

@@ -1,7 +1,9 @@
-"""The four passes. Each is a module with one public function returning a `PassResult`.
+"""The passes, listed in `registry.py`. Each is a package with one function
+`run(ctx: PassContext) -> PassResult`.
 
 Passes do not import each other or ranking. What one pass needs from another (the async pass
-wants the functions the CPU pass saw run) comes as an argument from the orchestrator (scan.py).
+wants the functions the CPU pass saw run) comes from the orchestrator (scan.py) in
+`PassContext.inputs`.
 """
 from __future__ import annotations
 
@@ -62,7 +64,3 @@ def import_env(workdir: Path, project: Project) -> Dict[str, str]:
     env = child_env(workdir, Path(workdir))
     env["PYTHONPATH"] = os.pathsep.join(str(p) for p in project.source_roots)
     return env
-
-
-def section_data(**kw: object) -> Mapping[str, object]:
-    return dict(kw)

@@ -37,22 +37,13 @@ import types
 from importlib.machinery import SourceFileLoader
 
 from .clocks import thread_time
+from .paths import is_skipped_dir, is_test_file
 
 CALLS = "__perfscan_probe_calls__"  # per phase: calls that were not recursive (all calls of a def without a depth counter)
 REC = "__perfscan_probe_rec__"  # per phase: recursive calls (made while the same def was running)
 DEPTH = "__perfscan_probe_depth__"  # how many frames of each depth-counted def are running
 PHASES = ("setup", "call", "teardown")
-SKIP_DIRS = frozenset({
-    ".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", "env", ".env", "node_modules",
-    "build", "dist", "__pycache__", ".codeflash", ".mypy_cache", ".pytest_cache", ".ruff_cache",
-    "site-packages", "dist-packages", "vendor", "_vendor", "vendored", "third_party", ".eggs",
-    "tests", "test", "testing", "docs", "examples", "benchmarks", "bench",
-})
 _PROBE_DIR = os.path.dirname(os.path.realpath(__file__))
-
-
-def _is_test_file(name):
-    return name == "conftest.py" or (name.startswith("test_") and name.endswith(".py")) or name.endswith("_test.py")
 
 
 class CallCounter:
@@ -95,9 +86,9 @@ class CallCounter:
         if rel is None:
             return False
         parts = rel.split(os.sep)
-        if any(p in SKIP_DIRS or p.endswith(".egg-info") for p in parts[:-1]):
+        if any(is_skipped_dir(p) for p in parts[:-1]):
             return False
-        return not _is_test_file(parts[-1])
+        return not is_test_file(parts[-1])
 
     # -- lifetime
     def install(self):

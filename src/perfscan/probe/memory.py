@@ -88,6 +88,7 @@ except ImportError:  # `perfscan exec` in an environment without pytest
         return func
 
 from .clocks import perf_counter
+from .paths import SKIP_DIRS, is_test_file
 from perfscan_probe.contract import write_json
 
 MIB = 1 << 20
@@ -100,13 +101,6 @@ CENSUS_NODE_CAP = 500000  # per value: bounds a walk of a huge structure
 CENSUS_TOTAL_CAP = 3000000
 MONITORING = sys.version_info >= (3, 12)
 
-# Same folders as perfscan.sources.SKIP_DIRS (the probe cannot import the host).
-SKIP_DIRS = frozenset({
-    ".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", "env", ".env", "node_modules",
-    "build", "dist", "__pycache__", ".codeflash", ".mypy_cache", ".pytest_cache", ".ruff_cache",
-    "site-packages", "dist-packages", "vendor", "_vendor", "vendored", "third_party", ".eggs",
-    "tests", "test", "testing", "docs", "examples", "benchmarks", "bench",
-})
 LIB_DIRS = frozenset({".venv", "venv", "env", ".env", "site-packages", "dist-packages", ".tox", ".nox",
                       "node_modules", ".eggs", "vendor", "_vendor", "vendored", "third_party", "build", "dist"})
 
@@ -114,10 +108,6 @@ _SKIP_TYPES = (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, 
                types.CodeType, types.FrameType, types.GeneratorType, types.CoroutineType,
                types.AsyncGeneratorType, type, property, staticmethod, classmethod, types.MappingProxyType)
 _LEAF_TYPES = frozenset({int, float, complex, str, bytes, bool, type(None), range, bytearray})
-
-
-def _is_test_file(name):
-    return name == "conftest.py" or (name.startswith("test_") and name.endswith(".py")) or name.endswith("_test.py")
 
 
 class Classifier:
@@ -152,7 +142,7 @@ class Classifier:
             return "l"
         if any(p in LIB_DIRS or p.endswith(".egg-info") for p in parts[:-1]):
             return "l"
-        if any(p in SKIP_DIRS for p in parts[:-1]) or _is_test_file(parts[-1]):
+        if any(p in SKIP_DIRS for p in parts[:-1]) or is_test_file(parts[-1]):
             return "t"
         for pat in self.exclude:
             if fnmatch(rel, pat) or fnmatch(rel, pat.rstrip("/") + "/*"):

@@ -8,7 +8,7 @@ from perfscan.models import DOMAINS, RankedFinding, ScanResult
 from perfscan.report.describe import one_line
 from perfscan.safetext import clean_data
 
-SCHEMA_VERSION = 1
+REPORT_SCHEMA_VERSION = 1  # the shape of scan-report.json (the probe's files have their own)
 
 
 def finding_dict(r: RankedFinding) -> Dict[str, Any]:
@@ -70,7 +70,7 @@ def to_dict(result: ScanResult) -> Dict[str, Any]:
     for r in result.findings:
         by_sev[r.severity] = by_sev.get(r.severity, 0) + 1
     return {
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": REPORT_SCHEMA_VERSION,
         "tool": {"name": "perfscan", "version": result.tool_version},
         "project": {"root": str(project.root), "name": project.name, "packages": list(project.packages)},
         "python": project.python_version,
