@@ -119,7 +119,7 @@ def run_scan(settings: Settings, progress: Progress) -> Tuple[ScanResult, Path]:
                     else:
                         from perfscan.passes.cpu import run_cpu_pass
                         res = run_cpu_pass(ctx)
-                        ran = frozenset(res.data.get("ran") or ()) if res.status == "ok" else frozenset()
+                        ran = res.data.ran if res.status == "ok" else frozenset()
                 elif domain == "memory":
                     if target.mode == "none":
                         res = _skipped("memory", f"no tests to profile: {target.note}")
