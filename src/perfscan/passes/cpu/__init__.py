@@ -11,6 +11,11 @@ Engines (`--cpu-engine`, `[tool.perfscan] cpu-engine`, or the PERFSCAN_CPU_ENGIN
   a C function (list.pop, sorted), which has no frame, is the function's own samples at the
   lines that call it.
 - auto (default): sample where the probe can sample (POSIX, SIGPROF free), else cprofile.
+
+The stages, a module each: records (cpu.json as typed records, pooled runs) -> profile and
+samples (each project function's own and attributable time) -> findings (shares, patterns,
+evidence); artifacts (cpu.pstats, cpu.collapsed); frames and flame (the icicle chart's tree);
+section (what the reports lay out).
 """
 from __future__ import annotations
 
