@@ -26,9 +26,10 @@ import pytest
 from conftest import REPO, write_project
 
 sys.path.insert(0, str(REPO / "src"))
-from perfscan.passes.cpu import _findings, _sampled_facts  # noqa: E402
+from perfscan.passes.cpu.findings import findings_of as _findings, sampled_facts as _sampled_facts  # noqa: E402
 from perfscan.passes.cpu.patterns import choose  # noqa: E402
-from perfscan.passes.cpu.profile import build_profile  # noqa: E402
+from perfscan.passes.cpu.profile import build_profile as _build_profile  # noqa: E402
+from perfscan.passes.cpu.records import CpuRun, Frame, Stack  # noqa: E402
 from perfscan.passes.cpu.samples import aggregate, c_call_names, occurrences  # noqa: E402
 from perfscan.probe import calls as probe_calls  # noqa: E402
 from perfscan.probe import sampler as probe_sampler  # noqa: E402
@@ -39,12 +40,16 @@ from test_probe_pythons import VERSIONS, venv_with_pytest  # noqa: E402
 
 # frame index -> (function key, folded?) ; None = not project code
 OWNERS = {0: None, 1: ("A", False), 2: ("B", False), 3: ("A", True), 4: None, 5: ("C", False)}
-FRAMES = [["/venv/pytest/python.py", 10, "runtest"], ["/p/a.py", 1, "a"], ["/p/b.py", 1, "b"],
-          ["/p/a.py", 3, "<genexpr>"], ["/usr/lib/python3/json/__init__.py", 183, "dumps"], ["/p/c.py", 1, "c"]]
+FRAMES = [Frame("/venv/pytest/python.py", 10, "runtest"), Frame("/p/a.py", 1, "a"), Frame("/p/b.py", 1, "b"),
+          Frame("/p/a.py", 3, "<genexpr>"), Frame("/usr/lib/python3/json/__init__.py", 183, "dumps"), Frame("/p/c.py", 1, "c")]
+
+
+def build_profile(cpu_json, root, source_roots):
+    return _build_profile(CpuRun.from_json(cpu_json), root, source_roots)
 
 
 def agg(*stacks):
-    entries = [[phase, 0, [[fi, line] for fi, line in frames], w, 1] for phase, frames, w in stacks]
+    entries = [Stack(phase, 0, tuple(frames), w, 1) for phase, frames, w in stacks]
     return aggregate(entries, OWNERS.get, FRAMES, label=lambda k: f"mod:{k}", name=lambda k: k.lower())
 
 

@@ -143,7 +143,7 @@ def _run_pass(spec: Pass, ctx: PassContext) -> PassResult:
 def _cpu_ran(results: Mapping[str, PassResult]) -> FrozenSet[str]:
     """The project functions the CPU pass saw run ("module:qualname"), for the passes after it."""
     res = results.get("cpu")
-    return frozenset(res.data.get("ran") or ()) if res is not None and res.status == "ok" else frozenset()
+    return frozenset(getattr(res.data, "ran", ())) if res is not None and res.status == "ok" else frozenset()
 
 
 def _plain_run_counts(timing: Optional[ProbeRun], target: Target) -> Optional[dict]:

@@ -49,13 +49,6 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _public(data: Any) -> Any:
-    # hand-over values between passes (the CPU pass's set of functions that ran) stay out of the report
-    if isinstance(data, dict) and "ran" in data:
-        return {k: v for k, v in data.items() if k != "ran"}
-    return data
-
-
 def summary_counts(result: ScanResult) -> Dict[str, int]:
     counts = {d: 0 for d in DOMAINS}
     for r in result.findings:
@@ -83,7 +76,7 @@ def to_dict(result: ScanResult) -> Dict[str, Any]:
                    "exec": list(result.target.exec_command), "changed": list(result.target.neutralized)},
         "passes": {name: {"status": p.status, "seconds": round(p.seconds, 2), "error": p.error or None,
                           "notes": list(p.notes), "artifacts": [str(a.path) for a in p.artifacts],
-                          "data": _jsonable(_public(p.data))}
+                          "data": _jsonable(p.data)}
                    for name, p in result.passes.items()},
         "findings": [finding_dict(r) for r in result.findings],
         "summary": {"counts": counts, "by_severity": by_sev,

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Mapping, Sequence
 
 from perfscan.models import DEFAULT_THRESHOLDS, DOMAIN_TITLES, DOMAINS, PassResult, RankedFinding, ScanResult
+from perfscan.passes.cpu.section import CpuSection
 from perfscan.report.describe import PATTERN_WORDS, describe_thresholds, one_line, target_name
 
 SECTION_TITLES = {"cpu": "CPU", "memory": "Memory", "import": "Import Time", "async": "Async (static analysis)"}
@@ -91,7 +92,7 @@ def _section(domain: str, result: ScanResult) -> List[str]:
     p = result.passes.get(domain)
     title = SECTION_TITLES[domain]
     if domain == "cpu" and p is not None:
-        title = f"CPU ({p.data.get('engine', 'cProfile')})"
+        title = f"CPU ({p.data.engine if isinstance(p.data, CpuSection) else 'cProfile'})"
     if domain == "memory" and p is not None and p.data.get("tool"):
         title = f"Memory ({p.data.get('tool')})"
     lines = [f"### {title}", ""]
@@ -124,18 +125,18 @@ def _calls_cell(calls: object, primitive: object) -> str:
     return f"{calls:,}"
 
 
-def _cpu_table(d: Mapping[str, Any]) -> List[str]:
-    if not d.get("top"):
+def _cpu_table(d: object) -> List[str]:
+    if not isinstance(d, CpuSection) or not d.top:
         return []
-    phases = d.get("phase_seconds") or {}
-    lines = [f"Profiled wall time {d.get('wall_seconds', 0):.2f} s (setup {phases.get('setup', 0):.2f} s, "
-             f"call {phases.get('call', 0):.2f} s, teardown {phases.get('teardown', 0):.2f} s); threads: {d.get('threads')}."]
+    phases = d.phase_seconds
+    lines = [f"Profiled wall time {d.wall_seconds:.2f} s (setup {phases.get('setup', 0):.2f} s, "
+             f"call {phases.get('call', 0):.2f} s, teardown {phases.get('teardown', 0):.2f} s); threads: {d.threads}."]
     lines += ["", "| Function | File:line | Attributable | Own | Cumulative | Calls |", "|---|---|---|---|---|---|"]
-    for row in d["top"]:
-        calls = _calls_cell(row.get("calls"), row.get("primitive_calls"))
-        lines.append("| " + " | ".join(cell(x) for x in (row["function"], f"{row['file']}:{row['line']}",
-                                                            f"{row['attributable_pct']}%", f"{row['own_pct']}%",
-                                                            f"{row['cumulative_pct']}%", calls)) + " |")
+    for row in d.top:
+        calls = _calls_cell(row.calls, row.primitive_calls)
+        lines.append("| " + " | ".join(cell(x) for x in (row.function, f"{row.file}:{row.line}",
+                                                            f"{row.attributable_pct}%", f"{row.own_pct}%",
+                                                            f"{row.cumulative_pct}%", calls)) + " |")
     return lines
 
 

@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from perfscan.passes.cpu.samples import aggregate
 from perfscan.locate import Locator
+from perfscan.passes.cpu.records import PHASES, CpuRun, Samples, StatsEntry
+from perfscan.passes.cpu.samples import aggregate
 from perfscan.sources import FunctionInfo
-
-PHASES = ("setup", "call", "teardown")
 
 FuncKey = Tuple[str, str]  # (relative file, qualname)
 
@@ -81,24 +80,21 @@ class Profile:
         return sum(self.wall.values())
 
 
-def build_profile(cpu_json: Dict[str, Any], root: Path, source_roots: Sequence[Path], exclude: Sequence[str] = ()) -> Profile:
+def build_profile(run: CpuRun, root: Path, source_roots: Sequence[Path], exclude: Sequence[str] = ()) -> Profile:
     locator = Locator(root, source_roots, exclude)
-    if isinstance(cpu_json.get("samples"), dict):
-        return _from_samples(cpu_json, locator)
+    if run.samples is not None:
+        return _from_samples(run, run.samples, locator)
     functions: Dict[FuncKey, FunctionProfile] = {}
     wall: Dict[str, float] = {}
     totals: Dict[str, float] = {}  # every function's own time: more than the wall where threads ran side by side
-    for phase, data in (cpu_json.get("phases") or {}).items():
-        if phase not in PHASES or not isinstance(data, dict):
-            continue
-        wall[phase] = float(data.get("wall") or 0.0)
+    for phase, data in run.phases.items():
+        wall[phase] = data.wall
         totals[phase] = 0.0
-        stats = data.get("stats") or []
+        stats = data.stats
         owners: List[Optional[FunctionProfile]] = []
         folded: List[bool] = []
         for entry in stats:
-            file, line, name = entry[0], int(entry[1]), str(entry[2])
-            where = locator.code_object(file, line, name)
+            where = locator.code_object(entry.file, entry.line, entry.name)
             if where is None or where.function is None:
                 owners.append(None)
                 folded.append(False)
@@ -109,34 +105,29 @@ def build_profile(cpu_json: Dict[str, Any], root: Path, source_roots: Sequence[P
             if fp is None:
                 fp = functions[key] = FunctionProfile(rel, info.qualname, mod, info, tree)
             owners.append(fp)
-            folded.append(name != info.name)
+            folded.append(entry.name != info.name)
         for i, entry in enumerate(stats):
             fp = owners[i]
-            cc, nc, tt, ct = int(entry[3]), int(entry[4]), float(entry[5]), float(entry[6])
-            totals[phase] += tt
-            callers = entry[7] if len(entry) > 7 else []
+            totals[phase] += entry.tt
             if fp is not None:
-                fp.own[phase] += tt
+                fp.own[phase] += entry.tt
                 if not folded[i]:
-                    fp.cumulative[phase] += ct
-                    fp.calls_total += nc
-                    fp.calls_primitive += cc
-            for caller in callers:
-                idx, _ccc, c_nc, _c_tt, c_ct = caller[0], caller[1], caller[2], caller[3], caller[4]
-                if not (0 <= idx < len(owners)):
-                    continue
-                owner = owners[idx]
+                    fp.cumulative[phase] += entry.ct
+                    fp.calls_total += entry.nc
+                    fp.calls_primitive += entry.cc
+            for caller in entry.callers:
+                owner = owners[caller.index]
                 if fp is not None and not folded[i]:
-                    label = f"{owner.module}:{owner.qualname}" if owner is not None else _short(stats[idx])
+                    label = f"{owner.module}:{owner.qualname}" if owner is not None else _short(stats[caller.index])
                     if owner is not fp:
-                        fp.callers[label] += int(c_nc)
+                        fp.callers[label] += caller.nc
                 if owner is None:
                     continue
                 if fp is not None and fp is not owner and not folded[i]:
-                    owner.project_callees[phase] += float(c_ct)
-                    owner.project_callee_by_name[fp.info.name] += float(c_ct)
+                    owner.project_callees[phase] += caller.ct
+                    owner.project_callee_by_name[fp.info.name] += caller.ct
                 elif fp is None:
-                    owner.callee_time[(str(entry[0]), str(entry[2]))] += float(c_ct)
+                    owner.callee_time[(entry.file, entry.name)] += caller.ct
     # a function with only folded entries (a generator consumed elsewhere) takes its own time as cumulative
     for fp in functions.values():
         for p in PHASES:
@@ -144,7 +135,7 @@ def build_profile(cpu_json: Dict[str, Any], root: Path, source_roots: Sequence[P
                 fp.cumulative[p] = fp.own[p]
     ran = frozenset(f"{fp.module}:{fp.qualname}" for fp in functions.values())
     return Profile(wall=_cover_threads(wall, totals), functions=functions, ran=ran, engine="cprofile",
-                   engine_detail=engine_detail(cpu_json))
+                   engine_detail=engine_detail(run))
 
 
 def _cover_threads(wall: Dict[str, float], profiled: Dict[str, float]) -> Dict[str, float]:
@@ -153,37 +144,29 @@ def _cover_threads(wall: Dict[str, float], profiled: Dict[str, float]) -> Dict[s
     return {phase: max(seconds, profiled.get(phase, 0.0)) for phase, seconds in wall.items()}
 
 
-def _short(entry: Sequence[Any]) -> str:
-    file, line, name = str(entry[0]), entry[1], str(entry[2])
-    if file == "~":
-        return name
-    return f"{os.path.basename(file)}:{line}({name})"
+def _short(entry: StatsEntry) -> str:
+    if entry.file == "~":
+        return entry.name
+    return f"{os.path.basename(entry.file)}:{entry.line}({entry.name})"
 
 
-def engine_detail(cpu_json: Dict[str, Any]) -> str:
+def engine_detail(run: CpuRun) -> str:
     """What measured, in words, e.g. "sampling (ITIMER_PROF, 1 ms; a sample per 4.0 ms of runnable time) + exact call counts"."""
-    samples = cpu_json.get("samples")
-    if not isinstance(samples, dict):
-        engine = str(cpu_json.get("engine") or "cProfile")
-        asked = cpu_json.get("engine_asked")
-        return f"{engine} (sampling unavailable)" if asked in ("sample", "auto") else engine
-    interval = float(samples.get("interval") or 0.0)
-    mean = samples.get("mean_interval")
-    timing = f"{samples.get('timer', 'ITIMER_PROF')}, {interval * 1000:g} ms"
-    if isinstance(mean, (int, float)) and mean > 0:
-        timing += f"; a sample per {mean * 1000:.1f} ms of {'runnable' if samples.get('clock') == 'runnable' else 'CPU'} time"
-    counts = " + exact call counts" if isinstance(cpu_json.get("calls"), dict) else " (no call counts)"
+    samples = run.samples
+    if samples is None:
+        return f"{run.engine} (sampling unavailable)" if run.engine_asked in ("sample", "auto") else run.engine
+    timing = f"{samples.timer}, {samples.interval * 1000:g} ms"
+    mean = samples.mean_interval
+    if mean is not None and mean > 0:
+        timing += f"; a sample per {mean * 1000:.1f} ms of {'runnable' if samples.clock == 'runnable' else 'CPU'} time"
+    counts = " + exact call counts" if run.calls is not None else " (no call counts)"
     return f"sampling ({timing}){counts}"
 
 
-def _from_samples(cpu_json: Dict[str, Any], locator: Locator) -> Profile:
+def _from_samples(run: CpuRun, samples: Samples, locator: Locator) -> Profile:
     """The sampling engine: shares from the stacks (samples.py), call counts from the compiled counters."""
-    samples = cpu_json["samples"]
     functions: Dict[FuncKey, FunctionProfile] = {}
-    wall: Dict[str, float] = {}
-    for phase, data in (cpu_json.get("phases") or {}).items():
-        if phase in PHASES and isinstance(data, dict):
-            wall[phase] = float(data.get("wall") or 0.0)
+    wall: Dict[str, float] = {phase: data.wall for phase, data in run.phases.items()}
 
     def function_at(file: str, line: int, name: str) -> Optional[Tuple[FunctionProfile, bool]]:
         where = locator.code_object(file, line, name)
@@ -196,7 +179,7 @@ def _from_samples(cpu_json: Dict[str, Any], locator: Locator) -> Profile:
             fp = functions[key] = FunctionProfile(rel, info.qualname, mod, info, tree, counted=False)
         return fp, name != info.name
 
-    frames = samples.get("frames") or []
+    frames = samples.frames
     owners: Dict[int, Optional[Tuple[FuncKey, bool]]] = {}
 
     def owner(fi: int) -> Optional[Tuple[FuncKey, bool]]:
@@ -204,15 +187,14 @@ def _from_samples(cpu_json: Dict[str, Any], locator: Locator) -> Profile:
             found = None
             if 0 <= fi < len(frames):
                 f = frames[fi]
-                hit = function_at(str(f[0]), int(f[1]), str(f[2]))
+                hit = function_at(f.file, f.line, f.name)
                 if hit is not None:
                     found = ((hit[0].rel, hit[0].qualname), hit[1])
             owners[fi] = found
         return owners[fi]
 
-    tests = [str(t) for t in samples.get("tests") or []]
-    stacks = [e for e in samples.get("stacks") or [] if isinstance(e, list) and len(e) >= 4 and str(e[0]) in PHASES]
-    sampled = aggregate(stacks, owner, frames, label=lambda k: f"{functions[k].module}:{functions[k].qualname}",
+    tests = samples.tests
+    sampled = aggregate(samples.stacks, owner, frames, label=lambda k: f"{functions[k].module}:{functions[k].qualname}",
                         name=lambda k: functions[k].info.name)
     for key, sm in sampled.items():
         fp = functions[key]
@@ -227,44 +209,37 @@ def _from_samples(cpu_json: Dict[str, Any], locator: Locator) -> Profile:
         for ti, secs in sm.tests.items():
             if 0 <= ti < len(tests):
                 fp.tests[tests[ti]] += secs
-    calls = cpu_json.get("calls")
     counting = 0.0
     uncounted: Dict[str, float] = {}  # per phase: the counters' cost taken out of the sampled time
-    if isinstance(calls, dict):
-        table = calls.get("functions") or []
-        cost = calls.get("cost_ns") if isinstance(calls.get("cost_ns"), dict) else {}
-        for phase, rows in (calls.get("phases") or {}).items():
-            if phase not in PHASES:
-                continue
+    calls = run.calls
+    if calls is not None:
+        table = calls.functions
+        for phase, rows in calls.phases.items():
             spent_in_phase = 0.0
-            for row in rows or []:
-                i, n, nonprimitive = int(row[0]), int(row[1]), int(row[2])
-                if not (0 <= i < len(table)) or n <= 0:
+            for i, n, nonprimitive in rows:
+                if n <= 0:
                     continue
                 f = table[i]
-                hit = function_at(str(f[0]), int(f[1]), str(f[2]))
+                hit = function_at(f.file, f.line, f.name)
                 if hit is None:
                     continue
                 fp = hit[0]
                 fp.counted = True
                 fp.calls_total += n
                 fp.calls_primitive += n - nonprimitive
-                spent = n * float(cost.get("depth" if (len(f) > 3 and f[3]) else "count") or 0.0) * 1e-9
+                spent = n * (calls.cost_ns.get("depth" if f.depth else "count") or 0.0) * 1e-9
                 spent_in_phase += _uncount(fp, phase, spent)
             uncounted[phase] = spent_in_phase
             if phase in wall:
                 counting += min(spent_in_phase, wall[phase] * 0.5)
                 wall[phase] = max(wall[phase] - spent_in_phase, wall[phase] * 0.5)
     totals: Dict[str, float] = {}
-    for entry in samples.get("stacks") or []:
-        try:
-            totals[str(entry[0])] = totals.get(str(entry[0]), 0.0) + float(entry[3])
-        except (IndexError, TypeError, ValueError):
-            continue
+    for stack in samples.stacks:
+        totals[stack.phase] = totals.get(stack.phase, 0.0) + stack.seconds
     totals = {phase: seconds - uncounted.get(phase, 0.0) for phase, seconds in totals.items()}
     ran = frozenset(f"{fp.module}:{fp.qualname}" for fp in functions.values())
     return Profile(wall=_cover_threads(wall, totals), functions=functions, ran=ran, engine="sample",
-                   engine_detail=engine_detail(cpu_json), counting_seconds=counting)
+                   engine_detail=engine_detail(run), counting_seconds=counting)
 
 
 def _uncount(fp: FunctionProfile, phase: str, spent: float) -> float:

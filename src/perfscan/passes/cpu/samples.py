@@ -1,6 +1,6 @@
 """From the sampling engine's weighted stacks to per-function own, cumulative and attributable time.
 
-The rules of DESIGN.md ("The passes", CPU), stated on stacks. A stack runs outermost to
+The CPU pass's rules, stated on stacks. A stack runs outermost to
 innermost; each frame maps to a project function or to nothing (pytest, stdlib, libraries).
 Comprehension, generator-expression and lambda frames map to the function that defines them,
 and a run of such frames right after their function's frame folds into one occurrence of it.
@@ -25,7 +25,9 @@ import ast
 import builtins
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Hashable, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Hashable, Iterable, List, Optional, Sequence, Tuple
+
+from perfscan.passes.cpu.records import Frame, Stack
 
 # (function key, folded frame?) for a frame index, or None for a frame that is not project code
 Owner = Optional[Tuple[Hashable, bool]]
@@ -64,14 +66,12 @@ def occurrences(stack: Sequence[Tuple[int, int]], owners: Callable[[int], Owner]
     return out
 
 
-def aggregate(stacks: Iterable[Sequence[Any]], owners: Callable[[int], Owner], frames: Sequence[Sequence[Any]],
+def aggregate(stacks: Iterable[Stack], owners: Callable[[int], Owner], frames: Sequence[Frame],
               label: Callable[[Hashable], str], name: Callable[[Hashable], str]) -> Dict[Hashable, Sampled]:
-    """stacks: [phase, test index, [[frame index, line], ...outermost first], seconds, samples].
-    frames: [file, first line, name] by frame index (for non-project callees and callers)."""
+    """frames: the frames table the stacks index (for non-project callees and callers)."""
     out: Dict[Hashable, Sampled] = {}
     for entry in stacks:
-        phase, test, stack, weight = str(entry[0]), int(entry[1]), entry[2], float(entry[3])
-        count = int(entry[4]) if len(entry) > 4 else 1
+        phase, test, stack, weight, count = entry.phase, entry.test, entry.frames, entry.seconds, entry.count
         if weight <= 0 or not stack:
             continue
         occ = occurrences(stack, owners)
@@ -96,7 +96,7 @@ def aggregate(stacks: Iterable[Sequence[Any]], owners: Callable[[int], Owner], f
         if last_key is not None:
             fn = out[last_key]
             fn.own[phase] += weight
-            fn.line_own[int(stack[last][1] or 0)] += weight
+            fn.line_own[stack[last][1]] += weight
         # callees and callers: each distinct one once per sample
         callees: Dict[Hashable, set] = defaultdict(set)
         by_name: Dict[Hashable, set] = defaultdict(set)
@@ -111,7 +111,7 @@ def aggregate(stacks: Iterable[Sequence[Any]], owners: Callable[[int], Owner], f
                 nkey, nstart, _ne = occ[j + 1]
                 if nkey is None:
                     f = frames[stack[nstart][0]]
-                    callees[key].add((str(f[0]), str(f[2])))
+                    callees[key].add((f.file, f.name))
                 elif nkey != key:
                     by_name[key].add(name(nkey))
             if outermost and j > 0:
@@ -128,10 +128,9 @@ def aggregate(stacks: Iterable[Sequence[Any]], owners: Callable[[int], Owner], f
     return out
 
 
-def _short(frame: Sequence[Any]) -> str:
-    file, line, fname = str(frame[0]), frame[1], str(frame[2])
-    base = file.replace("\\", "/").rsplit("/", 1)[-1]
-    return f"{base}:{line}({fname})"
+def _short(frame: Frame) -> str:
+    base = frame.file.replace("\\", "/").rsplit("/", 1)[-1]
+    return f"{base}:{frame.line}({frame.name})"
 
 
 # -- which C functions a line can be running ---------------------------------------------------

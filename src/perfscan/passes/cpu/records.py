@@ -1,0 +1,288 @@
+"""The probe's `cpu.json` as typed records, validated and defaulted once, as it is read.
+
+Shape (the probe's cpu.py, sampler.py and calls.py write it; the probe's contract.py documents it):
+- engine ("cProfile" or "sample"), engine_asked (a fallback says what was asked), python, threads
+- phases: {setup|call|teardown: {"wall": s, "cpu": s, "stats": [entry]}}, entry =
+  [file, line, name, cc, nc, tt, ct, [[caller index, cc, nc, tt, ct], ...]] (cProfile engine)
+- samples (sampling engine): timer, interval, mean_interval, samples, sampled_seconds,
+  handler_seconds, clock, thread_cpu, tests [node id], frames [[file, first line, name]],
+  stacks [[phase, test index, [[frame index, line], ...outermost first], seconds, samples]]
+- calls (compiled counters): functions [[file, first line, name, depth?]],
+  phases {phase: [[function index, calls, recursive calls]]}, cost_ns {"count": ns, "depth": ns}
+- errors [str]
+
+What does not fit the shape (a wrong type, an index out of range) is left out rather than
+raised: a profile with a broken entry still reports everything else.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+
+PHASES = ("setup", "call", "teardown")
+
+
+def _float(value: Any, default: float = 0.0) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return default
+    value = float(value)
+    return value if math.isfinite(value) else default
+
+
+def _int(value: Any, default: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return default
+    return int(value) if math.isfinite(value) else default
+
+
+def _list(value: Any) -> List[Any]:
+    return list(value) if isinstance(value, (list, tuple)) else []
+
+
+def _key(value: Any) -> Optional[Tuple[str, int, str]]:
+    """(file, first line, name) of a code object, from [file, line, name, ...]."""
+    if not isinstance(value, (list, tuple)) or len(value) < 3 or not isinstance(value[1], (int, float)):
+        return None
+    return str(value[0]), _int(value[1]), str(value[2])
+
+
+@dataclass(frozen=True)
+class CallerEdge:
+    """One caller of a cProfile entry: the caller's index in the same phase's table and the edge's figures."""
+
+    index: int
+    cc: int
+    nc: int
+    tt: float
+    ct: float
+
+
+@dataclass(frozen=True)
+class StatsEntry:
+    """One row of cProfile's table for a phase."""
+
+    file: str
+    line: int
+    name: str
+    cc: int  # primitive calls
+    nc: int  # all calls
+    tt: float  # own seconds
+    ct: float  # cumulative seconds
+    callers: Tuple[CallerEdge, ...] = ()
+
+    @property
+    def key(self) -> Tuple[str, int, str]:
+        return self.file, self.line, self.name
+
+    @classmethod
+    def from_json(cls, raw: Any, size: int) -> Optional["StatsEntry"]:
+        """`size`: the phase table's length, which every caller index must fall inside."""
+        key = _key(raw)
+        if key is None or len(raw) < 7:
+            return None
+        callers = []
+        for c in _list(raw[7]) if len(raw) > 7 else []:
+            if isinstance(c, (list, tuple)) and len(c) >= 5 and isinstance(c[0], int) and 0 <= c[0] < size:
+                callers.append(CallerEdge(c[0], _int(c[1]), _int(c[2]), _float(c[3]), _float(c[4])))
+        return cls(*key, _int(raw[3]), _int(raw[4]), _float(raw[5]), _float(raw[6]), tuple(callers))
+
+
+@dataclass(frozen=True)
+class Phase:
+    wall: float = 0.0  # main-thread wall seconds: what every share divides by
+    cpu: float = 0.0  # process CPU seconds
+    stats: Tuple[StatsEntry, ...] = ()  # cProfile engine only
+
+    @classmethod
+    def from_json(cls, raw: Any) -> "Phase":
+        raw = raw if isinstance(raw, dict) else {}
+        rows = _list(raw.get("stats"))
+        entries = [StatsEntry.from_json(r, len(rows)) for r in rows]
+        if any(e is None for e in entries):
+            # a dropped row would shift every caller index after it: keep the table only when whole
+            entries = []
+        return cls(_float(raw.get("wall")), _float(raw.get("cpu")), tuple(e for e in entries if e is not None))
+
+
+@dataclass(frozen=True)
+class Frame:
+    file: str
+    line: int  # the code object's first line
+    name: str
+
+
+@dataclass(frozen=True)
+class Stack:
+    """Samples of one (phase, test, stack): `frames` is ((frame index, line), ...), outermost first."""
+
+    phase: str
+    test: int  # index into Samples.tests
+    frames: Tuple[Tuple[int, int], ...]
+    seconds: float
+    count: int = 1
+
+
+@dataclass(frozen=True)
+class Samples:
+    """The sampling engine's weighted stacks."""
+
+    timer: str = "ITIMER_PROF"
+    interval: float = 0.0
+    mean_interval: Optional[float] = None
+    samples: int = 0
+    sampled_seconds: float = 0.0
+    handler_seconds: float = 0.0
+    clock: Optional[str] = None  # "runnable" or a CPU clock
+    thread_cpu: bool = False
+    tests: Tuple[str, ...] = ()
+    frames: Tuple[Frame, ...] = ()
+    stacks: Tuple[Stack, ...] = ()
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> "Samples":
+        frames = tuple(Frame(*k) for k in (_key(f) for f in _list(raw.get("frames"))) if k is not None)
+        if len(frames) != len(_list(raw.get("frames"))):
+            frames = ()  # indexes into a table with holes would name the wrong code
+        stacks = []
+        for entry in _list(raw.get("stacks")):
+            stack = _stack(entry, len(frames))
+            if stack is not None:
+                stacks.append(stack)
+        mean = raw.get("mean_interval")
+        return cls(timer=str(raw.get("timer") or "ITIMER_PROF"), interval=_float(raw.get("interval")),
+                   mean_interval=_float(mean) if isinstance(mean, (int, float)) and not isinstance(mean, bool) else None,
+                   samples=_int(raw.get("samples")), sampled_seconds=_float(raw.get("sampled_seconds")),
+                   handler_seconds=_float(raw.get("handler_seconds")),
+                   clock=str(raw["clock"]) if raw.get("clock") is not None else None,
+                   thread_cpu=bool(raw.get("thread_cpu")), tests=tuple(str(t) for t in _list(raw.get("tests"))),
+                   frames=frames, stacks=tuple(stacks))
+
+
+def _stack(entry: Any, frames: int) -> Optional[Stack]:
+    if not isinstance(entry, (list, tuple)) or len(entry) < 4 or str(entry[0]) not in PHASES:
+        return None
+    if not isinstance(entry[1], int) or isinstance(entry[1], bool):
+        return None
+    steps = []
+    for step in _list(entry[2]):
+        if not (isinstance(step, (list, tuple)) and len(step) >= 2 and isinstance(step[0], int) and 0 <= step[0] < frames):
+            return None
+        steps.append((step[0], _int(step[1])))  # the line is None where the interpreter knows none
+    return Stack(str(entry[0]), entry[1], tuple(steps), _float(entry[3]), _int(entry[4], 1) if len(entry) > 4 else 1)
+
+
+@dataclass(frozen=True)
+class CountedFunction:
+    file: str
+    line: int  # first line (decorators included), as code objects report it
+    name: str
+    depth: bool = False  # counted with a depth counter (a recursive function): the dearer counter
+
+
+@dataclass(frozen=True)
+class CallCounts:
+    """Exact call counts compiled into the project's functions."""
+
+    functions: Tuple[CountedFunction, ...] = ()
+    phases: Mapping[str, Tuple[Tuple[int, int, int], ...]] = field(default_factory=dict)  # (function index, calls, recursive)
+    cost_ns: Mapping[str, float] = field(default_factory=dict)  # a counter's cost per call: "count", "depth"
+    method: str = "compiled counters"
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> "CallCounts":
+        functions = []
+        for f in _list(raw.get("functions")):
+            key = _key(f)
+            functions.append(CountedFunction(*key, bool(f[3]) if len(f) > 3 else False) if key is not None
+                             else CountedFunction("", 0, ""))  # keeps the indexes of the rows after it
+        phases: Dict[str, Tuple[Tuple[int, int, int], ...]] = {}
+        raw_phases = raw.get("phases") if isinstance(raw.get("phases"), dict) else {}
+        for phase, rows in raw_phases.items():
+            if phase in PHASES:
+                phases[phase] = tuple((r[0], _int(r[1]), _int(r[2])) for r in _list(rows)
+                                      if isinstance(r, (list, tuple)) and len(r) >= 3 and isinstance(r[0], int)
+                                      and 0 <= r[0] < len(functions))
+        cost = raw.get("cost_ns") if isinstance(raw.get("cost_ns"), dict) else {}
+        return cls(tuple(functions), phases, {str(k): _float(v) for k, v in cost.items()},
+                   str(raw.get("method") or "compiled counters"))
+
+
+@dataclass(frozen=True)
+class CpuRun:
+    """One `cpu.json`, or several sampled runs of the same tests pooled by `combine`."""
+
+    engine: str = "cProfile"  # "cProfile" or "sample"
+    engine_asked: Optional[str] = None  # set when the probe fell back from the engine asked
+    python: str = ""
+    threads: Union[int, str, None] = None  # how threads were covered, in words (or a count)
+    phases: Mapping[str, Phase] = field(default_factory=dict)
+    samples: Optional[Samples] = None  # the sampling engine's stacks
+    calls: Optional[CallCounts] = None
+    errors: Tuple[str, ...] = ()
+    runs: int = 1  # sampled runs pooled into this one
+
+    @property
+    def wall(self) -> float:
+        return sum(p.wall for p in self.phases.values())
+
+    @classmethod
+    def from_json(cls, raw: Any) -> "CpuRun":
+        raw = raw if isinstance(raw, dict) else {}
+        raw_phases = raw.get("phases") if isinstance(raw.get("phases"), dict) else {}
+        phases = {name: Phase.from_json(p) for name, p in raw_phases.items() if name in PHASES and isinstance(p, dict)}
+        samples = Samples.from_json(raw["samples"]) if isinstance(raw.get("samples"), dict) else None
+        calls = CallCounts.from_json(raw["calls"]) if isinstance(raw.get("calls"), dict) and raw["calls"] else None
+        threads = raw.get("threads")
+        return cls(engine=str(raw.get("engine") or "cProfile"),
+                   engine_asked=str(raw["engine_asked"]) if raw.get("engine_asked") is not None else None,
+                   python=str(raw.get("python") or ""),
+                   threads=threads if isinstance(threads, (int, str)) and not isinstance(threads, bool) else None,
+                   phases=phases, samples=samples, calls=calls,
+                   errors=tuple(str(e) for e in _list(raw.get("errors"))))
+
+
+def combine(a: CpuRun, b: CpuRun) -> CpuRun:
+    """Pool two sampled runs of the same tests: walls, CPU and sample counts add; b's stacks are
+    re-indexed into a's frames table and tests list. The rest (engine, calls, threads) is a's."""
+    phases = {name: Phase(wall=a.phases.get(name, Phase()).wall + b.phases.get(name, Phase()).wall,
+                          cpu=a.phases.get(name, Phase()).cpu + b.phases.get(name, Phase()).cpu)
+              for name in list(a.phases) + [n for n in b.phases if n not in a.phases]}
+    errors = a.errors + tuple(e for e in b.errors if e not in a.errors)
+    return replace(a, phases=phases, samples=_pool(a.samples, b.samples), errors=errors, runs=a.runs + b.runs)
+
+
+def _pool(a: Optional[Samples], b: Optional[Samples]) -> Optional[Samples]:
+    if a is None or b is None:
+        return a or b
+    frames = list(a.frames)
+    frame_index = {f: i for i, f in enumerate(frames)}
+    tests = list(a.tests)
+    test_index = {t: i for i, t in enumerate(tests)}
+    stacks = list(a.stacks)
+    for s in b.stacks:
+        test = s.test
+        if 0 <= test < len(b.tests):
+            name = b.tests[test]
+            if name not in test_index:
+                test_index[name] = len(tests)
+                tests.append(name)
+            test = test_index[name]
+        steps = []
+        for fi, line in s.frames:
+            frame = b.frames[fi]
+            if frame not in frame_index:
+                frame_index[frame] = len(frames)
+                frames.append(frame)
+            steps.append((frame_index[frame], line))
+        stacks.append(replace(s, test=test, frames=tuple(steps)))
+    return replace(a, samples=a.samples + b.samples, sampled_seconds=a.sampled_seconds + b.sampled_seconds,
+                   handler_seconds=a.handler_seconds + b.handler_seconds,
+                   tests=tuple(tests), frames=tuple(frames), stacks=tuple(stacks))
+
+
+def with_counts(run: CpuRun, counts: Mapping[str, Any]) -> CpuRun:
+    """A sampled run taken without counters, with the exact counts of another run of the same tests
+    (whose counters' cost is not in this run: no cost to take out)."""
+    raw = dict(counts, cost_ns={}, method="compiled counters, in the plain run")
+    return replace(run, calls=CallCounts.from_json(raw))
