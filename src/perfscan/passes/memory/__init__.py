@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import List, Mapping, Optional, Sequence, Tuple
 
 from perfscan.locate import Locator
 from perfscan.models import Finding, PassResult
@@ -25,14 +25,13 @@ from perfscan.passes.memory import notes as note
 from perfscan.passes.memory import tables
 from perfscan.passes.memory.categorize import Category, categorize
 from perfscan.passes.memory.deep import DEEP_MIN_SECONDS, refine_library_peaks
-from perfscan.passes.memory.findings import (allocation_finding, definition_line, growth_findings,
-                                             import_findings)
-from perfscan.passes.memory.groups import Group, group_phase_lines, merge_peaks
+from perfscan.passes.memory.findings import allocation_finding, definition_line, growth_findings, import_findings
+from perfscan.passes.memory.groups import Group, GroupKey, group_phase_lines, merge_peaks
 from perfscan.passes.memory.memray import memray_note, memray_summary, run_memray
-from perfscan.passes.memory.records import MemoryRun
+from perfscan.passes.memory.records import MemoryRun, Phase
 from perfscan.passes.memory.runs import probe_options, run_memory_probe
 from perfscan.passes.memory.section import MemorySection, MemraySummary
-from perfscan.passes.memory.units import MIB, mib
+from perfscan.passes.memory.units import MIB
 from perfscan.probe_host import ProbeRun
 
 __all__ = ["MIB", "Category", "Group", "MemorySection", "categorize", "definition_line", "growth_findings",
@@ -60,35 +59,41 @@ def run_memory_pass(ctx: PassContext) -> PassResult:
         phases, deep = refined.phases, refined.run
         notes += refined.notes
 
-    root = Path(ctx.project.root)
-    locator = Locator(root, ctx.project.source_roots, ctx.settings.exclude)
+    locator = Locator(Path(ctx.project.root), ctx.project.source_roots, ctx.settings.exclude)
     groups = merge_peaks(phases, locator)
-    floor_mib = ctx.settings.thresholds.floor("memory")
-    findings: List[Finding] = [allocation_finding(g) for g in groups.values() if g.bytes >= floor_mib * MIB]
-    findings += import_findings(measured.import_values, locator, root, floor_mib)
-    findings += growth_findings(measured.growth, locator, root)
-    findings.sort(key=lambda f: f.metric.value, reverse=True)
-
-    notes += note.unattributed_note(phases)
-    notes += note.repeat_notes(repeat, measured.repeat, run.child.timed_out)
-    notes += note.source_notes(locator.notes)
-    notes += note.missed_peak_notes(phases)
-    notes += note.snapshot_notes(phases)
+    findings = _findings(ctx, groups, measured, locator)
+    # after the findings: the locator's notes name every source file they read
+    notes += _run_notes(repeat, measured, phases, run.child.timed_out, locator)
     memray, memray_notes = _memray(ctx, pytest_args, deadline, locator)
     notes += memray_notes
-
-    worst = note.worst_unattributed(phases)
     section = MemorySection(
         tool="tracemalloc + memray" if memray is not None else "tracemalloc",
         python=measured.python,
         top=tables.top_rows(groups),
         peak_mib_by_test=tables.peaks_by_test(phases),
-        unattributed_mib=round(mib(worst.unattributed), 1) if worst else 0.0,
+        unattributed_mib=tables.unattributed_mib(phases),
         growth=tables.growth_rows(measured.growth),
         overhead=tables.overhead(measured, run.child.seconds, deep),
         memray=memray,
     )
     return PassResult("memory", status, time.monotonic() - start, error, tuple(findings), (), tuple(notes), section)
+
+
+def _findings(ctx: PassContext, groups: Mapping[GroupKey, Group], measured: MemoryRun, locator: Locator) -> List[Finding]:
+    """Groups at the floor or above, values held from import, growth: largest first."""
+    root = Path(ctx.project.root)
+    floor_mib = ctx.settings.thresholds.floor("memory")
+    findings = [allocation_finding(g) for g in groups.values() if g.bytes >= floor_mib * MIB]
+    findings += import_findings(measured.import_values, locator, root, floor_mib)
+    findings += growth_findings(measured.growth, locator, root)
+    findings.sort(key=lambda f: f.metric.value, reverse=True)
+    return findings
+
+
+def _run_notes(repeat: int, measured: MemoryRun, phases: Sequence[Phase], timed_out: bool,
+               locator: Locator) -> List[str]:
+    return (note.unattributed_note(phases) + note.repeat_notes(repeat, measured.repeat, timed_out)
+            + note.source_notes(locator.notes) + note.missed_peak_notes(phases) + note.snapshot_notes(phases))
 
 
 def _repetitions(ctx: PassContext) -> int:

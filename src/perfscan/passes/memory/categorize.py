@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple, cast
 
 from perfscan.locate import Location
 
@@ -139,7 +139,8 @@ def categorize(tree: ast.AST, func: Optional[ast.AST], line: int) -> Category:
     for node in nodes:
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
             if _is_repeated_list(node):
-                lst = node.left if isinstance(node.left, ast.List) else node.right
+                # _is_repeated_list: one side is the list literal
+                lst = cast(ast.List, node.left if isinstance(node.left, ast.List) else node.right)
                 if any(_is_repeated_list(x) or isinstance(x, ast.List) for x in lst.elts):
                     return Category("array", "medium", "nested lists of Python numbers: use array/numpy or a sparse dict")
                 return Category("array", "medium", f"list of Python {_number_kind(lst)}: array.array or numpy stores each in 8 bytes")

@@ -15,7 +15,7 @@ from perfscan import children
 from perfscan.locate import Location, Locator
 from perfscan.passes import PassContext, child_env
 from perfscan.passes.memory.records import MemrayCapture
-from perfscan.passes.memory.section import MemraySummary, MemrayRow
+from perfscan.passes.memory.section import MemrayRow, MemraySummary
 from perfscan.passes.memory.units import MIB, mib
 
 # Runs in the project's interpreter: reads memray's capture at the run's high-water mark.

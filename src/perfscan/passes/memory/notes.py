@@ -1,9 +1,9 @@
 """The memory section's notes: what the figures leave out, and how the runs went."""
 from __future__ import annotations
 
-from typing import List, Optional, Sequence
+from typing import List, Sequence
 
-from perfscan.passes.memory.records import MemoryRun, Phase, Repeat
+from perfscan.passes.memory.records import MemoryRun, Phase, Repeat, worst_unattributed
 from perfscan.passes.memory.units import MIB, mib
 
 
@@ -12,12 +12,6 @@ def probe_notes(run: MemoryRun) -> List[str]:
     if run.dropped:
         notes.append(f"probe: {run.dropped} record(s) of its memory data could not be read and are left out")
     return notes
-
-
-def worst_unattributed(phases: Sequence[Phase]) -> Optional[Phase]:
-    """The snapshot holding the most with no project frame, when it holds anything."""
-    worst = max((p for p in phases if p.snapshots), key=lambda p: p.unattributed, default=None)
-    return worst if worst is not None and worst.unattributed else None
 
 
 def unattributed_note(phases: Sequence[Phase]) -> List[str]:

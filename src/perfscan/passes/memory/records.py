@@ -9,7 +9,7 @@ a note instead of failing on a damaged file.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
 T = TypeVar("T")
 
@@ -114,6 +114,12 @@ class Phase:
     def unattributed(self) -> int:
         """Bytes at the snapshot with no project frame: made by test code or inside libraries."""
         return self.tests + self.libs
+
+
+def worst_unattributed(phases: Sequence[Phase]) -> Optional[Phase]:
+    """The snapshot holding the most with no project frame, when it holds anything."""
+    worst = max((p for p in phases if p.snapshots), key=lambda p: p.unattributed, default=None)
+    return worst if worst is not None and worst.unattributed else None
 
 
 @dataclass(frozen=True)

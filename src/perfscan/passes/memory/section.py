@@ -54,7 +54,7 @@ class GrowthRow:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> "GrowthRow":
         sizes = d.get("sizes_mib")
-        return cls(name=as_str(d.get("name")), file=optas_str(d.get("file")),
+        return cls(name=as_str(d.get("name")), file=opt_str(d.get("file")),
                    sizes_mib=tuple(as_float(s) for s in sizes) if isinstance(sizes, list) else ())
 
 
@@ -133,7 +133,7 @@ class MemorySection:
         return cls(
             tool=as_str(d.get("tool")),
             measured="top" in d,
-            python=optas_str(d.get("python")),
+            python=opt_str(d.get("python")),
             top=tuple(TopRow.from_json(r) for r in _rows(d.get("top"))),
             peak_mib_by_test=tuple((str(k), as_float(v)) for k, v in peaks.items()) if isinstance(peaks, dict) else (),
             unattributed_mib=as_float(d.get("unattributed_mib")),

@@ -6,7 +6,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 from perfscan.passes.memory.categorize import categorize_at
 from perfscan.passes.memory.deep import DeepRun
 from perfscan.passes.memory.groups import Group, GroupKey
-from perfscan.passes.memory.records import Growth, MemoryRun, Phase
+from perfscan.passes.memory.records import Growth, MemoryRun, Phase, worst_unattributed
 from perfscan.passes.memory.section import GrowthRow, TopRow
 from perfscan.passes.memory.units import MIB, mib
 
@@ -32,6 +32,12 @@ def peaks_by_test(phases: Sequence[Phase]) -> Tuple[Tuple[str, float], ...]:
         if peak > out.get(p.test, -1.0):
             out[p.test] = round(peak, 1)
     return tuple(out.items())
+
+
+def unattributed_mib(phases: Sequence[Phase]) -> float:
+    """The most one test's snapshot held with no project frame."""
+    worst = worst_unattributed(phases)
+    return round(mib(worst.unattributed), 1) if worst else 0.0
 
 
 def growth_rows(growth: Sequence[Growth], limit: int = 10) -> Tuple[GrowthRow, ...]:
