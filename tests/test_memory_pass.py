@@ -33,8 +33,10 @@ sys.path.insert(0, str(REPO / "src"))
 from perfscan.deployment import detect_deployment  # noqa: E402
 from perfscan.models import Target  # noqa: E402
 from perfscan.passes import PassContext  # noqa: E402
-from perfscan.passes.memory import (MIB, _Locator, categorize, definition_line, growth_findings,  # noqa: E402
+from perfscan.locate import Locator  # noqa: E402
+from perfscan.passes.memory import (MIB, categorize, definition_line, growth_findings,  # noqa: E402
                                     group_phase_lines, merge_peaks, run_memory_pass)
+from perfscan.passes.memory.records import Growth, LineRow, Phase  # noqa: E402
 from perfscan.probe_host import install_probe, run_probe  # noqa: E402
 from perfscan.project import discover_project  # noqa: E402
 from perfscan.settings import load_settings  # noqa: E402
@@ -199,9 +201,9 @@ def test_categorize(src_tree, name, line, category, reducibility):
 def test_grouping_folds_comprehension_lines_and_keeps_biggest_line(src_tree):
     root, _tree = src_tree
     f = str(root / "pkg" / "mod.py")
-    locator = _Locator(root, [root], ())
-    groups = group_phase_lines([[f, 13, 30 * MIB, 4000], [f, 14, 1000, 1], [f, 8, 5 * MIB, 90],
-                                [f, 42, 2 * MIB, 10], ["/usr/lib/python3/x.py", 1, 9 * MIB, 1]], locator)
+    locator = Locator(root, [root], ())
+    groups = group_phase_lines([LineRow.from_json(r) for r in [[f, 13, 30 * MIB, 4000], [f, 14, 1000, 1], [f, 8, 5 * MIB, 90],
+                                [f, 42, 2 * MIB, 10], ["/usr/lib/python3/x.py", 1, 9 * MIB, 1]]], locator)
     m = groups[("pkg/mod.py", "matrix")]
     assert m.bytes == 30 * MIB + 1000 and m.count == 4001 and m.biggest_line == 13 and m.symbol == "matrix"
     assert groups[("pkg/mod.py", "snapshots")].bytes == 5 * MIB
@@ -212,13 +214,13 @@ def test_grouping_folds_comprehension_lines_and_keeps_biggest_line(src_tree):
 def test_merge_keeps_each_group_at_its_biggest_peak(src_tree):
     root, _tree = src_tree
     f = str(root / "pkg" / "mod.py")
-    locator = _Locator(root, [root], ())
+    locator = Locator(root, [root], ())
     phases = [
         {"test": "t::a", "phase": "setup", "peak": 12 * MIB, "snapshot": 11 * MIB, "lines": [[f, 8, 10 * MIB, 5]]},
         {"test": "t::b", "phase": "call", "peak": 40 * MIB, "snapshot": 40 * MIB, "lines": [[f, 8, 10 * MIB + 10, 5], [f, 13, 20 * MIB, 9]]},
         {"test": "t::c", "phase": "call", "peak": 50 * MIB, "snapshot": 50 * MIB, "lines": [[f, 13, 31 * MIB, 9]]},
     ]
-    best = merge_peaks(phases, locator)
+    best = merge_peaks([Phase.from_json(p) for p in phases], locator)
     snaps = best[("pkg/mod.py", "snapshots")]
     assert (snaps.test, snaps.phase) == ("t::a", "setup")  # the same data seen again later stays where it was made
     mat = best[("pkg/mod.py", "matrix")]
@@ -230,13 +232,13 @@ def test_definition_line_and_growth_rule(src_tree):
     assert definition_line(tree, "TABLE") == 42
     assert definition_line(tree, "Store.items") == 46
     assert definition_line(tree, "missing") is None
-    locator = _Locator(root, [root], ())
+    locator = Locator(root, [root], ())
     growth = [
         {"module": "pkg.mod", "name": "TABLE", "file": "pkg/mod.py", "type": "dict", "sizes": [1 * MIB, 2 * MIB, 3 * MIB]},
         {"module": "pkg.mod", "name": "Store.items", "file": "pkg/mod.py", "type": "list", "sizes": [0, 3 * MIB, 3 * MIB]},
         {"module": "pkg.mod", "name": "TABLE", "file": "pkg/mod.py", "type": "dict", "sizes": [0, MIB // 4, MIB // 2]},
     ]
-    found = growth_findings(growth, locator, root)
+    found = growth_findings([Growth.from_json(g) for g in growth], locator, root)
     assert len(found) == 1  # not the one that stopped growing, not the small one
     f = found[0]
     assert (f.pattern, f.symbol, f.qualname, f.file, f.line, f.phase) == ("per-request-growth", "TABLE", "pkg.mod:TABLE", "pkg/mod.py", 42, "call")

@@ -5,6 +5,7 @@ from typing import Any, Dict, List, Mapping, Sequence
 
 from perfscan.models import DEFAULT_THRESHOLDS, DOMAIN_TITLES, DOMAINS, PassResult, RankedFinding, ScanResult
 from perfscan.passes.cpu.section import CpuSection
+from perfscan.passes.memory.section import MemorySection
 from perfscan.report.describe import PATTERN_WORDS, describe_thresholds, one_line, target_name
 
 SECTION_TITLES = {"cpu": "CPU", "memory": "Memory", "import": "Import Time", "async": "Async (static analysis)"}
@@ -93,8 +94,9 @@ def _section(domain: str, result: ScanResult) -> List[str]:
     title = SECTION_TITLES[domain]
     if domain == "cpu" and p is not None:
         title = f"CPU ({p.data.engine if isinstance(p.data, CpuSection) else 'cProfile'})"
-    if domain == "memory" and p is not None and p.data.get("tool"):
-        title = f"Memory ({p.data.get('tool')})"
+    if domain == "memory" and p is not None:
+        tool = _memory_data(p.data).tool
+        title = f"Memory ({tool})" if tool else title
     lines = [f"### {title}", ""]
     if p is None:
         lines.append("Not run: this pass was not selected (--passes).")
@@ -151,17 +153,22 @@ def _import_table(d: Mapping[str, Any]) -> List[str]:
     return lines
 
 
-def _memory_table(d: Mapping[str, Any]) -> List[str]:
-    if not d.get("top"):
+def _memory_data(data: object) -> MemorySection:
+    # the pass gives a MemorySection; a result read back from JSON (or a skipped pass) a dict
+    return data if isinstance(data, MemorySection) else MemorySection.from_json(data)
+
+
+def _memory_table(d: object) -> List[str]:
+    m = _memory_data(d)
+    if not m.top:
         return []
     # the table is the peak view only; without this line readers took it for every memory finding
     lines = ["", "Largest project allocation groups alive at a test's peak (a finding from 1 MiB; "
              "memory held from import and growth across repetitions are in the findings below):",
              "", "| Function | File:line | MiB at peak | Allocations | Category | Reducibility |", "|---|---|---|---|---|---|"]
-    for row in d["top"][:15]:
-        lines.append("| " + " | ".join(cell(x) for x in (row.get("function"), f"{row.get('file')}:{row.get('line')}",
-                                                            f"{row.get('mib', 0):.1f}", row.get("count", ""),
-                                                            row.get("category", ""), row.get("reducibility", ""))) + " |")
+    for row in m.top[:15]:
+        lines.append("| " + " | ".join(cell(x) for x in (row.function, f"{row.file}:{row.line}", f"{row.mib:.1f}",
+                                                            row.count, row.category, row.reducibility)) + " |")
     return lines
 
 

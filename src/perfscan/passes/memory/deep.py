@@ -1,0 +1,121 @@
+"""The deep run: 25 frames per allocation, only where libraries hold a megabyte at a test's peak.
+
+The measured run traces 1 frame per allocation (cheap), so bytes allocated inside a library have
+no project frame. When a phase's peak holds the floor or more in library frames, a second run
+traces 25 frames during those phases only, and attributes those bytes to the project function
+that called the library.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, replace
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from perfscan.models import pytest_options_only
+from perfscan.passes import PassContext
+from perfscan.passes.memory.records import MemoryRun, Phase
+from perfscan.passes.memory.runs import probe_options, run_memory_probe
+from perfscan.passes.memory.units import MIB, mib
+
+DEEP_FRAMES = 25
+DEEP_MAX_PHASES = 8
+DEEP_MIN_SECONDS = 10.0  # time left below which the deep run is not started
+DEEP_CAP_MIN_SECONDS = 20.0  # the deep run may always take this long, and as long as the measured run
+
+
+@dataclass(frozen=True)
+class DeepRun:
+    """What the deep run did, for the section's overhead figures."""
+
+    phases: int
+    attributed_mib: float
+    seconds: float
+    overhead: Dict[str, Any]
+    stopped: bool  # it reached its cap
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"phases": self.phases, "attributed_mib": self.attributed_mib, "seconds": self.seconds,
+                "overhead": dict(self.overhead), "stopped": self.stopped}
+
+
+@dataclass(frozen=True)
+class Refined:
+    phases: Tuple[Phase, ...]  # the measured phases, with the deep run's attributions added
+    run: Optional[DeepRun]  # None: no deep run, or it gave nothing
+    notes: Tuple[str, ...]
+
+
+def deep_candidates(phases: Sequence[Phase], floor_mib: float) -> List[Phase]:
+    picked = [p for p in phases if p.libs >= floor_mib * MIB]
+    picked.sort(key=lambda p: p.libs, reverse=True)
+    return picked[:DEEP_MAX_PHASES]
+
+
+def deep_args(ctx: PassContext, phases: Sequence[Phase], candidates: Sequence[Phase]) -> List[str]:
+    """The deep run's pytest arguments: only the tests of the candidate phases, in the order they
+    ran (the other tests of a suite of thousands cost minutes and are not traced anyway)."""
+    if ctx.target.exec_command:
+        return []
+    wanted = {p.test for p in candidates}
+    ordered = list(dict.fromkeys(p.test for p in phases if p.test in wanted))
+    return list(pytest_options_only(tuple(ctx.target.pytest_args))) + ordered
+
+
+def merge_deep(phases: Sequence[Phase], deep: Sequence[Phase]) -> Tuple[Tuple[Phase, ...], int]:
+    """The measured phases with the deep run's attributions added, and the bytes attributed."""
+    out = list(phases)
+    index = {p.key: i for i, p in enumerate(out)}
+    moved = 0
+    for dp in deep:
+        i = index.get(dp.key)
+        rows = dp.lines
+        if i is None or not rows:
+            continue
+        target = out[i]
+        attributed = sum(r.bytes for r in rows)
+        # never move more than the measured run saw in libraries at that peak
+        room = target.libs
+        if attributed > room > 0:
+            scale = room / attributed
+            rows = tuple(replace(r, bytes=int(r.bytes * scale)) for r in rows)
+            attributed = room
+        out[i] = replace(target, lines=target.lines + rows, libs=max(0, room - attributed))
+        moved += attributed
+    return tuple(out), moved
+
+
+def refine_library_peaks(ctx: PassContext, phases: Tuple[Phase, ...], measured_seconds: float,
+                         deadline: float) -> Refined:
+    """Run the deep run where it is needed and there is time, and merge what it attributes."""
+    candidates = deep_candidates(phases, ctx.settings.thresholds.floor("memory"))
+    if not candidates:
+        return Refined(phases, None, ())
+    left = deadline - time.monotonic()
+    if left < DEEP_MIN_SECONDS:
+        return Refined(phases, None, (f"{len(candidates)} test peak(s) hold 1 MiB or more in library frames; "
+                                      "no time left to attribute them",))
+    spec = ctx.workdir / "runs" / "memory-deep-phases.json"
+    spec.parent.mkdir(parents=True, exist_ok=True)
+    # the target is the level of the kept snapshot: the deep run's hook checks at the same returns
+    spec.write_text(json.dumps({"phases": [[p.test, p.phase, max(0, p.snapshot - p.start)] for p in candidates]}),
+                    encoding="utf-8")
+    options = probe_options(ctx, frames=DEEP_FRAMES)
+    options["deep"] = str(spec)
+    # 25 frames under the peak hook cost 15-40x a heavy test's time (Markdown's 7 phases: 134 s
+    # after a 40 s measured run): a refinement may take as long as the measured run, not the pass
+    cap = min(left, max(DEEP_CAP_MIN_SECONDS, measured_seconds))
+    run = run_memory_probe(ctx, "memory-deep", deep_args(ctx, phases, candidates), cap, options)
+    raw = run.read("memory.json")
+    if raw is None:
+        return Refined(phases, None, (f"the {DEEP_FRAMES}-frame run for library allocations {run.child.describe_exit()}; "
+                                      "those bytes stay unattributed",))
+    deep = MemoryRun.from_json(raw)
+    merged, moved = merge_deep(phases, deep.phases)
+    info = DeepRun(len(candidates), round(mib(moved), 1), round(run.child.seconds, 2), deep.overhead,
+                   run.child.timed_out)
+    note = (f"a {DEEP_FRAMES}-frame run of {len(candidates)} test phase(s) attributed "
+            f"{mib(moved):.1f} MiB allocated inside libraries to the project functions that called them"
+            + (f" (stopped at its cap of {cap:.0f} s, as long as the measured run: the phases it did "
+               "not reach stay unattributed)" if run.child.timed_out else ""))
+    return Refined(merged, info, (note,))
