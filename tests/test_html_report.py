@@ -374,13 +374,16 @@ def test_the_cpu_call_tree_is_drawn_and_linked_to_its_finding(tmp_path):
 
 
 def test_odd_section_data_in_a_saved_report_does_not_stop_the_page(tmp_path):
-    report = json.loads(render_json(odd_result(tmp_path, {"flame": "not a tree"})))
-    report["passes"]["import"]["data"]["waterfall"] = {"rows": [{"name": 5, "cumulative_ms": "x"}], "scale_ms": 10}
-    report["passes"]["memory"] = {"status": "ok", "seconds": 1, "data": {"top": [{"mib": "lots"}, "row"]}}
+    report = json.loads(render_json(odd_result(tmp_path, {"flame": {"t": 1, "c": [{"q": ["a list"]}]}})))
+    report["passes"]["import"]["data"]["waterfall"] = {"rows": [{"name": 5, "cumulative_ms": "x"}, 7], "scale_ms": 10}
+    report["passes"]["memory"] = {"status": "ok", "seconds": 1, "data": {"top": [{"mib": "lots", "count": []}, "row"]}}
     page = render_html_from_json(report)
-    assert "No chart: no profile" in page
-    assert "Not shown: could not be drawn (TypeError" in page  # the waterfall's odd row
+    assert "No chart: could not be drawn (TypeError" in page
+    assert parse(page).find(cls="wf-row", data_module="5")
+    assert len(parse(page).find(cls="mem-row")) == 1
     assert len(parse(page).find("tr", cls="finding")) == 2
+    report["passes"]["cpu"]["data"]["flame"] = "not a tree"
+    assert "No chart: no profile" in render_html_from_json(report)
 
 
 def test_page_stays_small_for_a_big_call_tree(tmp_path):

@@ -98,12 +98,16 @@ def compare(base: Mapping[str, Any], head: Mapping[str, Any]) -> List[Change]:
 
 def _cpu_data(report: Mapping[str, Any]) -> Mapping[str, Any]:
     # read from the JSON as written: the comparison needs two of its keys, whatever class holds the section
-    data = ((report.get("passes") or {}).get("cpu") or {}).get("data")
+    data: Any = report
+    for key in ("passes", "cpu", "data"):
+        data = data.get(key) if isinstance(data, Mapping) else None
     return data if isinstance(data, Mapping) else {}
 
 
 def _cpu_seconds(report: Mapping[str, Any]) -> Dict[str, float]:
-    funcs = _cpu_data(report).get("functions") or {}
+    funcs = _cpu_data(report).get("functions")
+    if not isinstance(funcs, Mapping):
+        return {}
     return {str(k): float(v) for k, v in funcs.items() if isinstance(v, (int, float))}
 
 

@@ -84,7 +84,8 @@ def _thresholds(report: Mapping[str, Any]) -> Thresholds:
     table = _obj(report, "thresholds")
     if not table:
         return DEFAULT_THRESHOLDS
-    return Thresholds(tuple((str(domain), tuple((float(bound), str(sev)) for sev, bound in levels.items()))
+    return Thresholds(tuple((str(domain), tuple((float(bound), str(sev)) for sev, bound in levels.items()
+                                                if isinstance(bound, (int, float))))
                             for domain, levels in table.items() if isinstance(levels, Mapping)))
 
 

@@ -5,6 +5,14 @@ from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Tuple
 
 
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _texts(value: Any) -> Tuple[str, ...]:
+    return tuple(str(x) for x in value) if isinstance(value, list) else ()
+
+
 @dataclass(frozen=True)
 class AsyncSection:
     has_async: bool = False  # an `async def` or asyncio anywhere in the project
@@ -22,8 +30,8 @@ class AsyncSection:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "AsyncSection":
-        return cls(has_async=bool(data.get("has_async")), files=int(data.get("files") or 0),
-                   async_files=int(data.get("async_files") or 0), async_functions=int(data.get("async_functions") or 0),
-                   skipped=tuple(str(x) for x in data.get("skipped") or ()),
+        return cls(has_async=bool(data.get("has_async")), files=_count(data.get("files")),
+                   async_files=_count(data.get("async_files")), async_functions=_count(data.get("async_functions")),
+                   skipped=_texts(data.get("skipped")),
                    hot_path_known=bool(data.get("hot_path_known")),
-                   confirmed=tuple(str(x) for x in data.get("confirmed") or ()))
+                   confirmed=_texts(data.get("confirmed")))

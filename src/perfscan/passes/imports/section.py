@@ -11,14 +11,21 @@ from typing import Any, Dict, Mapping, Optional, Tuple, Type, TypeVar
 _Row = TypeVar("_Row")
 
 
-def _row(cls: Type[_Row], data: Any) -> _Row:
+def _field(default: Any, value: Any) -> Any:
+    """A JSON value as the field's type (its default's), the default when it cannot be."""
+    if isinstance(default, str):
+        return default if value is None else str(value)
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else default
+
+
+def _row(cls: Type[_Row], data: Mapping[str, Any]) -> _Row:
     """A row dataclass from a JSON object; keys it does not know are ignored."""
-    known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-    return cls(**{k: v for k, v in dict(data).items() if k in known})
+    return cls(**{f.name: _field(f.default, data[f.name])  # type: ignore[arg-type]
+                  for f in fields(cls) if f.name in data})  # type: ignore[arg-type]
 
 
 def _rows(cls: Type[_Row], items: Any) -> Tuple[_Row, ...]:
-    return tuple(_row(cls, x) for x in items or () if isinstance(x, Mapping))
+    return tuple(_row(cls, x) for x in items if isinstance(x, Mapping)) if isinstance(items, list) else ()
 
 
 @dataclass(frozen=True)
@@ -71,8 +78,8 @@ class Waterfall:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "Waterfall":
-        return cls(rows=_rows(WaterfallRow, data.get("rows")), scale_ms=float(data.get("scale_ms") or 0.0),
-                   kind=str(data.get("kind") or ""), min_ms=float(data.get("min_ms") or 0.0))
+        return cls(rows=_rows(WaterfallRow, data.get("rows")), scale_ms=_field(0.0, data.get("scale_ms")),
+                   kind=_field("", data.get("kind")), min_ms=_field(0.0, data.get("min_ms")))
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,6 @@ class ImportSection:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "ImportSection":
         wf = data.get("waterfall")
-        return cls(runs=int(data.get("runs") or 0), modules=_rows(ModuleRow, data.get("modules")),
-                   roots=_rows(RootRow, data.get("roots")), python=str(data.get("python") or ""),
+        return cls(runs=_field(0, data.get("runs")), modules=_rows(ModuleRow, data.get("modules")),
+                   roots=_rows(RootRow, data.get("roots")), python=_field("", data.get("python")),
                    waterfall=Waterfall.from_json(wf) if isinstance(wf, Mapping) else None)
