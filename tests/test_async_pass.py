@@ -360,7 +360,7 @@ def test_wsgi_orders_expectations(orders):
     assert not archive.hot_path and archive.metric.value == 2
     assert all(f.file == "orders/notify.py" and f.module == "orders.notify" for f in result.findings)
     assert not {f.symbol for f in result.findings} & {"send_email", "send_sms", "push"}
-    assert result.data["has_async"] and result.data["async_functions"] == 7
+    assert result.data.has_async and result.data.async_functions == 7
     assert not any(f.runtime_confirmed for f in result.findings)
 
 
@@ -372,7 +372,7 @@ def test_wsgi_orders_runtime_confirmation(orders):
     assert [(f.symbol, f.pattern) for f in confirmed] == [("notify", "blocking-call-in-async")]
     assert "0.051 s" in confirmed[0].evidence
     assert any(n.startswith("Confirmed at run time") and "notify" in n for n in result.notes)
-    assert result.data["confirmed"] == ["orders.notify:notify"]
+    assert result.data.confirmed == ("orders.notify:notify",)
 
 
 def test_hot_path_unknown_without_ran_functions(orders):
@@ -387,7 +387,7 @@ def test_no_async_code(tmp_path):
     result = run_async_pass(make_ctx(root, ran=frozenset()))
     assert result.findings == () and result.status == "ok"
     assert any(n.startswith("No async code detected") for n in result.notes)
-    assert result.data["has_async"] is False
+    assert result.data.has_async is False
 
 
 def test_unparsable_files_are_listed_and_skipped(tmp_path):
@@ -399,7 +399,7 @@ def test_unparsable_files_are_listed_and_skipped(tmp_path):
     })
     result = run_async_pass(make_ctx(root, ran=frozenset()))
     assert [f.symbol for f in result.findings] == ["f"]
-    skipped = result.data["skipped"]
+    skipped = result.data.skipped
     assert any(s.startswith("pkg/broken.py: ") and "does not parse" in s for s in skipped)
     assert any(s.startswith("pkg/latin.py: ") and "does not decode" in s for s in skipped)
     assert sum("Skipped (does not parse or decode)" in n for n in result.notes) == 2
@@ -429,7 +429,7 @@ def test_large_tree(tmp_path):
     files.update({f"pkg{i}/aio.py": "import asyncio, time\nasync def f():\n    time.sleep(1)\n" for i in range(20)})
     root = write(tmp_path / "big", files)
     result = run_async_pass(make_ctx(root, ran=frozenset()))
-    assert len(result.findings) == 20 and result.data["files"] == 2020
+    assert len(result.findings) == 20 and result.data.files == 2020
 
 
 def test_parse_slow_callback_task_without_a_file_is_not_blamed_on_its_callback(tmp_path):

@@ -1,14 +1,14 @@
-"""The HTML report: one self-contained page, checked in a real headless browser (Debian's chromium).
+"""The HTML report: one self-contained page, drawn from the JSON report's data alone.
 
-The end-to-end test scans a copy of the cli_wordfreq corpus project with `--format html`, lets
-chromium run the page's script and dump the DOM, and checks what a reader would look for: a row
-per finding, the planted hotspot in the CPU chart, the slow module in the import waterfall; it
-also leaves a screenshot in the scan's output folder.
+The acceptance test scans a small project with a planted problem in each measured domain,
+deletes the artifacts the page once read (`cpu.pstats`, `imports.json`), loads the saved
+`scan-report.json` and renders it: the page must be the one the scan wrote, with the ranked
+findings, the waterfall rows and the memory bars. A real headless browser (Debian's chromium)
+runs the page's script when it is installed.
 """
 from __future__ import annotations
 
 import json
-import marshal
 import re
 import shutil
 import struct
@@ -17,17 +17,33 @@ import sys
 from html import unescape as html_unescape
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
-from conftest import CORPUS, copy_project, needs_corpus, run_perfscan
-from perfscan.models import (Artifact, Deployment, Finding, Metric, PassResult, Project, RankedFinding, ScanResult,
-                             Settings, Target)
-from perfscan.report.html import flame_tree, render_html
+from conftest import SLOW_UNIQUE, assert_unchanged, run_perfscan, tree_state, write_project
+from perfscan.models import (Deployment, Finding, Metric, PassResult, Project, RankedFinding, ScanResult, Settings,
+                             Target)
+from perfscan.passes.imports.section import ImportSection, ModuleRow, Waterfall, WaterfallRow
+from perfscan.report.html import render_html, render_html_from_json
+from perfscan.report.json_report import render_json
 
 MAX_PAGE_BYTES = 2 * 1024 * 1024
 ODD = "<script>alert(1)</script> | `tick` <img src=x onerror=\"document.title='pwned'\">\nline two ünï 日本 </script><!--"
+BUSY = "import time as _t\n_s = _t.perf_counter()\nwhile _t.perf_counter() - _s < 0.15:\n    pass\n"
+
+# a planted problem per measured domain: a quadratic dedupe, 20 MB of rows alive at a test's
+# peak, and 150 ms of work when the package is imported
+SHOP = {
+    "pyproject.toml": "[project]\nname = 'shop'\nversion = '1'\n[tool.pytest.ini_options]\ntestpaths = ['tests']\n",
+    "shop/__init__.py": "from shop import catalog\n",
+    "shop/catalog.py": BUSY + "PRICES = {}\n",
+    "shop/core.py": SLOW_UNIQUE + "\n\ndef build(n):\n    return [bytes(1000) for _ in range(n)]\n",
+    "tests/test_shop.py": ("from shop.core import build, slow_unique\n\n"
+                           "def test_unique():\n    assert len(slow_unique([i % 2000 for i in range(20000)])) == 2000\n\n"
+                           "def test_build():\n    assert len(build(20000)) == 20000\n"),
+}
+HOTSPOT = "shop.core:slow_unique"
 
 
 # Injected into a copy of the page: works its controls the way a reader would, then writes what it saw.
@@ -52,7 +68,7 @@ DRIVE_JS = r"""
   document.getElementById("finding-1").querySelector("button.expand").click();
   out.expanded = !document.getElementById("detail-1").hidden;
   out.hl = q(".fr.hl").map(function (b) { return b.getAttribute("data-qualname"); });
-  q('.fr[data-qualname="wordfreq.analysis:unique_words"]')[0].click();
+  q('.fr[data-qualname="HOTSPOT"]')[0].click();
   out.zoomed = q(".fr").length;
   out.resetEnabled = !document.getElementById("flame-reset").disabled;
   document.getElementById("flame-reset").click();
@@ -62,7 +78,7 @@ DRIVE_JS = r"""
   pre.textContent = JSON.stringify(out);
   document.body.appendChild(pre);
 })();
-"""
+""".replace("HOTSPOT", HOTSPOT)
 
 
 def chromium_path() -> Optional[str]:
@@ -136,46 +152,101 @@ def png_size(path: Path) -> Tuple[int, int]:
     return struct.unpack(">II", head[16:24])
 
 
+
+def flame_node(name: str, qual: str, kind: str, seconds: float, where: str = "", *children: Dict[str, Any]) -> Dict[str, Any]:
+    """A node of the CPU pass's call tree, the shape the page's script draws."""
+    return {"n": name, "q": qual, "k": kind, "t": seconds, "f": where, "c": list(children)}
+
+
+def shop_flame() -> Dict[str, Any]:
+    """A call tree for the shop project, written by hand (the shape the CPU pass hands the reports)."""
+    return flame_node("all profiled code", "", "root", 1.0, "",
+                      flame_node("test_unique", "tests.test_shop:test_unique", "test", 1.0, "tests/test_shop.py:3",
+                                 flame_node("slow_unique", HOTSPOT, "project", 0.9, "shop/core.py:1",
+                                            flame_node("list.append", "list.append", "builtin", 0.1))))
+
+
+def embedded(page: str) -> Dict[str, Any]:
+    m = re.search(r'<script type="application/json" id="perfscan-data">(.*?)</script>', page, re.S)
+    assert m, "no data in the page"
+    return json.loads(m.group(1))
+
+
 # ---------------------------------------------------------------------------------------------
-# end to end: a real scan, a real browser
+# end to end: a real scan, then the page from its saved JSON alone
 
 
 @pytest.fixture(scope="module")
-def wordfreq_scan(tmp_path_factory):
-    root = copy_project(CORPUS / "cli_wordfreq", tmp_path_factory.mktemp("html") / "cli_wordfreq")
+def shop_scan(tmp_path_factory) -> Path:
+    root = write_project(tmp_path_factory.mktemp("html") / "shop", SHOP)
+    before = tree_state(root)
     proc = run_perfscan(str(root), "--runner", sys.executable, "--format", "html")
-    return root, proc
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert_unchanged(before, root)
+    return root
+
+
+def saved_report(root: Path, dest: Path) -> Dict[str, Any]:
+    """The scan's output folder copied, with the artifacts the page once read deleted."""
+    out = shutil.copytree(root / ".codeflash", dest)
+    for name in ("cpu.pstats", "imports.json", "scan-report.html"):
+        assert (out / name).is_file(), f"the scan wrote no {name}"
+        (out / name).unlink()
+    return json.loads((out / "scan-report.json").read_text(encoding="utf-8"))
 
 
 @pytest.mark.slow
-@needs_corpus
+def test_page_renders_from_the_saved_json_alone(shop_scan, tmp_path):
+    report = saved_report(shop_scan, tmp_path / "saved")
+    page = render_html_from_json(report)
+    assert page == (shop_scan / ".codeflash" / "scan-report.html").read_text(encoding="utf-8"), \
+        "the page from the saved JSON is not the page the scan wrote"
+    assert len(page.encode("utf-8")) < MAX_PAGE_BYTES
+    assert not re.search(r"""<(script|link|img|iframe)[^>]+(src|href)=["']?(https?:)?//""", page), "the page loads something"
+
+    dom = parse(page)
+    findings = report["findings"]
+    assert {(f["domain"], f["qualname"]) for f in findings} >= {
+        ("cpu", HOTSPOT), ("memory", "shop.core:build"), ("import", "shop.catalog")}, findings
+    assert [int(g["data-rank"]) for g in dom.find("tbody", cls="finding-group")] == [f["rank"] for f in findings]
+    assert len(dom.find("tr", cls="finding")) == len(findings)
+
+    # the waterfall: the import under each top-level module, the slow one linked to its finding
+    (slow,) = [f for f in findings if f["domain"] == "import" and f["module"] == "shop.catalog"]
+    assert dom.find(cls="wf-row", data_module="shop")
+    assert dom.find(cls="wf-row", data_module="shop.catalog", data_rank=str(slow["rank"]))
+    assert "(no import tree was measured)" not in page
+
+    # the memory bars: the project function that held the rows
+    (big,) = [f for f in findings if f["domain"] == "memory" and f["qualname"] == "shop.core:build"]
+    assert dom.find(cls="mem-row", data_qualname="shop.core:build")
+    assert f'href="#finding-{big["rank"]}"' in page
+
+    # the CPU chart: the pass's call tree, with the planted hotspot in it
+    flame = embedded(page)["report"]["passes"]["cpu"]["data"]["flame"]
+    assert dom.find(id="flame-chart") and flame["c"]
+    assert "shop.core:slow_unique" in json.dumps(flame)
+    assert "No chart: no profile" not in page
+
+
+@pytest.mark.slow
 @needs_chromium
-def test_html_report_renders_in_a_browser(wordfreq_scan, tmp_path):
-    root, proc = wordfreq_scan
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = root / ".codeflash"
-    page = out / "scan-report.html"
-    assert page.is_file(), f"no HTML report in {out}: {sorted(p.name for p in out.iterdir())}"
-    assert page.stat().st_size < MAX_PAGE_BYTES, f"the page is {page.stat().st_size} bytes"
-    report = json.loads((out / "scan-report.json").read_text(encoding="utf-8"))
-    raw = page.read_text(encoding="utf-8")
-    assert not re.search(r"""<(script|link|img|iframe)[^>]+(src|href)=["']?(https?:)?//""", raw), "the page loads something from the network"
+def test_page_works_in_a_browser(shop_scan, tmp_path):
+    report = saved_report(shop_scan, tmp_path / "saved")
+    raw = render_html_from_json(report)
+    page = tmp_path / "scan-report.html"
+    page.write_text(raw, encoding="utf-8")
 
     dom = parse(dump_dom(tmp_path, page))
     rows = dom.find("tr", cls="finding")
     assert len(rows) == len(report["findings"]) > 0
-    assert [int(g["data-rank"]) for g in dom.find("tbody", cls="finding-group")] == [f["rank"] for f in report["findings"]]
-
-    # the planted hotspot has a frame in the CPU chart (drawn by the page's script)
-    frames = dom.find(cls="fr", data_qualname="wordfreq.analysis:unique_words")
-    assert frames, "no frame for wordfreq.analysis:unique_words in the CPU chart"
+    # the hotspot has a frame in the CPU chart (drawn by the page's script)
+    frames = dom.find(cls="fr", data_qualname=HOTSPOT)
+    assert frames, f"no frame for {HOTSPOT} in the CPU chart"
     assert "k-project" in frames[0]["class"].split()
     assert any("k-stdlib" in a["class"].split() or "k-builtin" in a["class"].split() for a in dom.find(cls="fr")), \
         "library frames are not told apart from project frames"
-
-    # the slow module is in the waterfall, when the import pass measured anything
-    if report["passes"].get("import", {}).get("status") == "ok" and (out / "imports.json").is_file():
-        assert dom.find(cls="wf-row", data_module="wordfreq.stopwords"), "wordfreq.stopwords is not in the waterfall"
+    assert dom.find(cls="wf-row", data_module="shop.catalog")
 
     # the page's script at work: sorting, filtering, expanding a finding, zooming the chart
     driven = tmp_path / "driven.html"
@@ -198,7 +269,7 @@ def test_html_report_renders_in_a_browser(wordfreq_scan, tmp_path):
         assert got["hl"] and set(got["hl"]) == {top["qualname"]}
     assert got["zoomed"] >= 2 and got["resetEnabled"] is True and got["resetDisabled"] is True
 
-    shot = out / "scan-report.png"
+    shot = tmp_path / "scan-report.png"
     proc = run_chromium(tmp_path, page.resolve().as_uri() + "#finding-1", f"--screenshot={shot}", "--window-size=1400,2000",
                         "--hide-scrollbars")
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -210,7 +281,7 @@ def test_html_report_renders_in_a_browser(wordfreq_scan, tmp_path):
 # escaping: whatever text a project brings stays text
 
 
-def odd_result(root: Path) -> ScanResult:
+def odd_result(root: Path, cpu_data: Optional[Dict[str, Any]] = None) -> ScanResult:
     settings = Settings(path=root)
     project = Project(root=root, name="odd " + ODD, packages=("pkg",), source_roots=(root,), tests_dir=None,
                       console_scripts=(), dependencies=(), runner=(sys.executable,), runner_origin="test",
@@ -219,146 +290,107 @@ def odd_result(root: Path) -> ScanResult:
                       file="pkg/mod.py", line=3, metric=Metric(42.0, "%", "42% " + ODD), pattern="none",
                       evidence="evidence " + ODD, estimated_impact="impact " + ODD, phase="call",
                       details={"callers": ["tests/test_x.py::test[<a|b>`c`\n]"]})
-    imp = Finding(domain="import", symbol="pkg.slow", qualname="pkg.slow", module="pkg.slow", file=None, line=None,
-                  metric=Metric(600.0, "ms", "600 ms self"), pattern="import-time-computation",
+    imp = Finding(domain="import", symbol="pkg.slow" + ODD, qualname="pkg.slow" + ODD, module="pkg.slow" + ODD, file=None,
+                  line=None, metric=Metric(600.0, "ms", "600 ms self"), pattern="import-time-computation",
                   evidence=ODD, estimated_impact=ODD, phase="import", third_party=True)
     ranked = (RankedFinding(finding, 1, "critical", "critical", "note " + ODD, 8.4),
               RankedFinding(imp, 2, "info", "high", ODD, 1.2))
-    passes = {"cpu": PassResult("cpu", "ok", 1.0, findings=(finding,)),
+    modules = (ModuleRow("pkg.slow" + ODD, 600.0, 650.0, "project", ODD, "pkg"),)
+    bars = Waterfall((WaterfallRow("pkg" + ODD, "project", 0, 0.0, 700.0, 50.0, "pkg" + ODD),
+                      WaterfallRow("pkg.slow" + ODD, "project", 1, 10.0, 650.0, 600.0, "pkg" + ODD)), 700.0, "tree", 7.0)
+    passes = {"cpu": PassResult("cpu", "ok", 1.0, findings=(finding,), data=cpu_data or {}),
               "memory": PassResult("memory", "failed", 0.5, error="boom " + ODD),
               "import": PassResult("import", "ok", 1.0, findings=(imp,),
-                                   data={"modules": [{"name": "pkg.slow" + ODD, "self_ms": 600.0, "cumulative_ms": 650.0,
-                                                      "kind": "project", "imported_by": ODD}]})}
+                                   data=ImportSection(runs=3, modules=modules, waterfall=bars))}
     return ScanResult(settings=settings, project=project,
                       deployment=Deployment("cli", ("evidence " + ODD,), ("pkg.cli",)),
                       target=Target(("tests/test_x.py::test[<a|b>`c`\n]",), (), "all", 1, note=ODD),
                       passes=passes, findings=ranked, date="2024-01-02", tool_version="0.1.0", warnings=(ODD,))
 
 
-def test_odd_text_is_escaped(tmp_path):
-    page = render_html(odd_result(tmp_path))
+def odd_flame() -> Dict[str, Any]:
+    return flame_node("all profiled code", "", "root", 2.0, "",
+                      flame_node("f" + ODD, "pkg.mod:f" + ODD, "project", 2.0, "pkg/mod.py:3" + ODD))
+
+
+def pages(result: ScanResult) -> List[str]:
+    """The page of the scan, and the page of its saved JSON: both must hold."""
+    return [render_html(result), render_html_from_json(json.loads(render_json(result)))]
+
+
+@pytest.mark.parametrize("source", ["scan", "saved json"])
+def test_odd_text_is_escaped(tmp_path, source):
+    page = pages(odd_result(tmp_path, {"flame": odd_flame()}))[source == "saved json"]
     # exactly two scripts (the data and the page's own), however many </script> the project's text holds
     assert len(re.findall(r"<script\b", page)) == 2
     assert "<img" not in page and "alert(1)</script>" not in page and "<!--" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "ünï 日本" in page
     # the embedded data gives the text back exactly
-    m = re.search(r'<script type="application/json" id="perfscan-data">(.*?)</script>', page, re.S)
-    data = json.loads(m.group(1))
+    data = embedded(page)
     assert data["report"]["findings"][0]["evidence"] == "evidence " + ODD
     assert data["report"]["findings"][0]["qualname"] == "pkg.mod:f" + ODD
+    assert data["report"]["passes"]["cpu"]["data"]["flame"]["c"][0]["q"] == "pkg.mod:f" + ODD
     # attributes stay attributes
     doc = parse(page)
     groups = doc.find("tbody", cls="finding-group")
     assert [g["data-qualname"] for g in groups][0] == "pkg.mod:f" + ODD
+    assert doc.find(cls="wf-row", data_module="pkg.slow" + ODD, data_rank="2")
     assert doc.title.startswith("perfscan: odd <script>")
 
 
 @needs_chromium
 def test_odd_text_stays_text_in_a_browser(tmp_path):
     page = tmp_path / "odd.html"
-    page.write_text(render_html(odd_result(tmp_path)), encoding="utf-8")
+    page.write_text(render_html(odd_result(tmp_path, {"flame": odd_flame()})), encoding="utf-8")
     dom_text = dump_dom(tmp_path, page)
     dom = parse(dom_text)
     assert not dom.find("img"), "project text became an element"
     assert dom.title == f"perfscan: odd {ODD} (2024-01-02)"  # the onerror= never ran
     assert len(dom.find("script")) == 2
     assert len(dom.find("tr", cls="finding")) == 2
+    assert dom.find(cls="fr", data_qualname="pkg.mod:f" + ODD)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom_text
 
 
-def test_page_without_artifacts_says_why(tmp_path):
-    page = render_html(odd_result(tmp_path))
-    assert "No chart:" in page  # no cpu.pstats next to the report
-    assert 'data-module="pkg.slow' in page  # the waterfall falls back to the pass's module rows
-    assert "boom &lt;script&gt;" in page  # the memory pass's error, escaped
-
-
 # ---------------------------------------------------------------------------------------------
-# the icicle chart's tree, from caller edges
+# the pictures: drawn from the sections, or saying why not
 
 
-def test_flame_tree_from_caller_edges(tmp_path):
-    root = tmp_path / "proj"
-    (root / "pkg").mkdir(parents=True)
-    (root / "tests").mkdir()
-    mod = root / "pkg" / "mod.py"
-    mod.write_text("class Box:\n    def work(self):\n        return [x for x in range(3)]\n\n\n"
-                   "def helper():\n    pass\n\n\ndef fib(n):\n    return fib(n - 1)\n", encoding="utf-8")
-    test = root / "tests" / "test_mod.py"
-    test.write_text("def test_it():\n    pass\n", encoding="utf-8")
-    pyfunc = ("/venv/lib/python3.11/site-packages/_pytest/python.py", 159, "pytest_pyfunc_call")
-    t_it = (str(test), 1, "test_it")
-    work = (str(mod), 2, "work")
-    comp = (str(mod), 3, "<listcomp>")
-    helper = (str(mod), 6, "helper")
-    fib = (str(mod), 10, "fib")
-    sort = ("~", 0, "<built-in method builtins.sorted>")
-    tiny = ("~", 0, "<built-in method builtins.len>")
-    stats = {
-        pyfunc: (1, 1, 0.0, 10.5, {}),
-        t_it: (1, 1, 0.5, 10.5, {pyfunc: (1, 1, 0.5, 10.5)}),
-        work: (1, 1, 1.0, 6.0, {t_it: (1, 1, 1.0, 6.0)}),
-        comp: (1, 1, 1.0, 5.0, {work: (1, 1, 1.0, 5.0)}),
-        sort: (2, 2, 4.0, 4.0, {comp: (1, 1, 2.0, 2.0), helper: (1, 1, 2.0, 2.0)}),
-        helper: (1, 1, 0.0, 2.0, {t_it: (1, 1, 0.0, 2.0)}),
-        fib: (1, 50, 2.0, 2.0, {t_it: (1, 1, 2.0, 2.0), fib: (0, 49, 1.9, 1.9)}),
-        tiny: (1, 1, 0.001, 0.001, {t_it: (1, 1, 0.001, 0.001)}),
-    }
-    out = root / ".codeflash"
-    out.mkdir()
-    (out / "cpu.pstats").write_bytes(marshal.dumps(stats))
-    result = odd_result(root)
-    result = ScanResult(settings=result.settings,
-                        project=Project(root=root, name="proj", packages=("pkg",), source_roots=(root,), tests_dir=root / "tests",
-                                        console_scripts=(), dependencies=(), runner=(sys.executable,), runner_origin="test",
-                                        python_version="3.11.7", has_pytest=True),
-                        deployment=result.deployment, target=result.target,
-                        passes={"cpu": PassResult("cpu", "ok", 1.0, artifacts=(Artifact(out / "cpu.pstats", "profile"),))},
-                        findings=(), date="2024-01-02", tool_version="0.1.0")
-    tree = flame_tree(result)
-    assert tree["t"] == 10.5
-    (test_node,) = tree["c"]  # the harness is left out: the test is the root
-    assert test_node["q"] == "tests.test_mod:test_it" and test_node["k"] == "test"
-    kids = {c["q"]: c for c in test_node["c"]}
-    assert set(kids) == {"pkg.mod:Box.work", "pkg.mod:helper", "pkg.mod:fib"}  # len is under 0.5%: pruned
-    work_node = kids["pkg.mod:Box.work"]
-    assert work_node["k"] == "project" and work_node["t"] == 6.0 and work_node["f"] == "pkg/mod.py:2"
-    # the comprehension folds into its def; sorted's time is split by caller edge (2 s from each caller)
-    assert [(c["q"], c["t"]) for c in work_node["c"]] == [("builtins.sorted", 2.0)]
-    assert [(c["q"], c["t"]) for c in kids["pkg.mod:helper"]["c"]] == [("builtins.sorted", 2.0)]
-    assert kids["pkg.mod:fib"]["c"] == []  # recursion stops at the first repeat
+def test_empty_pictures_say_why(tmp_path):
+    for page in pages(odd_result(tmp_path)):
+        assert "No chart: no profile: the CPU pass recorded no call tree." in page
+        assert "boom &lt;script&gt;" in page  # the memory pass's error, escaped
+        assert 'id="flame-chart"' not in page
 
 
-def test_page_size_stays_small_for_a_big_profile(tmp_path):
-    """A profile with thousands of functions still makes a small page (pruning and the node cap)."""
-    root = tmp_path / "big"
-    root.mkdir()
-    stats = {}
-    prev = ("/venv/lib/python3.11/site-packages/_pytest/python.py", 1, "pytest_pyfunc_call")
-    stats[prev] = (1, 1, 0.0, 100.0, {})
-    def key(i):  # 50 tests, each the top of a chain of 60 library calls
-        if i < 50:
-            return (str(root / "tests" / "test_big.py"), i, f"test_{i}")
-        return (f"/venv/lib/python3.11/site-packages/lib{i % 50}/m{i}.py", i, f"f{i}")
+def test_the_cpu_call_tree_is_drawn_and_linked_to_its_finding(tmp_path):
+    for page in pages(odd_result(tmp_path, {"flame": odd_flame(), "wall_seconds": 2.5, "phase_seconds": {"call": 2.5}})):
+        assert 'id="flame-chart"' in page and 'data-wall="2.5"' in page
+        assert "Profiled wall time 2.5 s (call 2.5 s); the chart spans 2.0 s" in page
+        assert 'href="#flame" data-rank="1">Show in the CPU chart' in page
 
-    for i in range(3000):
-        caller = prev if i < 50 else key(i - 50)
-        stats[key(i)] = (1, 1, 0.01, 2.0 * (0.98 ** (i // 50)), {caller: (1, 1, 0.01, 2.0 * (0.98 ** (i // 50)))})
-    out = root / ".codeflash"
-    out.mkdir()
-    (out / "cpu.pstats").write_bytes(marshal.dumps(stats))
-    base = odd_result(root)
-    result = ScanResult(settings=base.settings, project=base.project, deployment=base.deployment, target=base.target,
-                        passes={"cpu": PassResult("cpu", "ok", 1.0, artifacts=(Artifact(out / "cpu.pstats", "profile"),))},
-                        findings=(), date="2024-01-02", tool_version="0.1.0")
-    page = render_html(result)
-    assert len(page.encode("utf-8")) < MAX_PAGE_BYTES
-    tree = flame_tree(result)
-    assert len(tree["c"]) == 50 and tree["c"][0]["k"] == "test"
-    nodes, depth, stack = 0, 0, [(tree, 0)]
-    while stack:
-        node, d = stack.pop()
-        nodes, depth = nodes + 1, max(depth, d)
-        stack.extend((c, d + 1) for c in node["c"])
-    assert nodes <= 2501 and depth <= 40
+
+def test_odd_section_data_in_a_saved_report_does_not_stop_the_page(tmp_path):
+    report = json.loads(render_json(odd_result(tmp_path, {"flame": {"t": 1, "c": [{"q": ["a list"]}]}})))
+    report["passes"]["import"]["data"]["waterfall"] = {"rows": [{"name": 5, "cumulative_ms": "x"}, 7], "scale_ms": 10}
+    report["passes"]["memory"] = {"status": "ok", "seconds": 1, "data": {"top": [{"mib": "lots", "count": []}, "row"]}}
+    page = render_html_from_json(report)
+    # the CPU section is read back through its typed reader: the odd frame is dropped, not drawn
+    assert embedded(page)["report"]["passes"]["cpu"]["data"]["flame"]["c"] == []
+    assert parse(page).find(cls="wf-row", data_module="5")
+    assert len(parse(page).find(cls="mem-row")) == 1
+    assert len(parse(page).find("tr", cls="finding")) == 2
+    report["passes"]["cpu"]["data"]["flame"] = "not a tree"
+    assert "No chart: no profile" in render_html_from_json(report)
+
+
+def test_page_stays_small_for_a_big_call_tree(tmp_path):
+    """A tree at the CPU pass's limits (2,500 frames, 40 deep) still makes a small page."""
+    def chain(i: int, depth: int) -> Dict[str, Any]:
+        kids = [chain(i, depth + 1)] if depth < 40 else []
+        return flame_node(f"f{i}_{depth}", f"lib{i}.m{depth}:f{i}_{depth}", "library", 2.0 * 0.98 ** depth,
+                          f"/venv/lib/python3.11/site-packages/lib{i}/m{depth}.py:{depth}", *kids)
+    tree = flame_node("all profiled code", "", "root", 100.0, "", *(chain(i, 0) for i in range(61)))
+    for page in pages(odd_result(tmp_path, {"flame": tree})):
+        assert len(page.encode("utf-8")) < MAX_PAGE_BYTES

@@ -90,11 +90,11 @@ def test_cli_wordfreq_stopwords_table(tmp_path):
     assert f.details["cumulative_ms"] >= f.details["self_ms"]
     assert [g.module for g in result.findings] == ["wordfreq.stopwords"]
 
-    assert result.data["runs"] >= 3
-    rows = {m["name"]: m for m in result.data["modules"]}
-    assert rows["wordfreq.stopwords"]["kind"] == "project"
-    assert rows["wordfreq.stopwords"]["imported_by"] == "src/wordfreq/analysis.py:5"
-    assert [r["module"] for r in result.data["roots"]] == ["wordfreq", "wordfreq.cli"]
+    assert result.data.runs >= 3
+    rows = {m.name: m for m in result.data.modules}
+    assert rows["wordfreq.stopwords"].kind == "project"
+    assert rows["wordfreq.stopwords"].imported_by == "src/wordfreq/analysis.py:5"
+    assert [r.module for r in result.data.roots] == ["wordfreq", "wordfreq.cli"]
 
     (artifact,) = result.artifacts
     assert artifact.path.name == "imports.json" and artifact.description == "import tree (JSON)"
@@ -208,8 +208,8 @@ def test_heavy_eager_third_party_import(tmp_path):
     assert f.details["imported_by"] == "app/core.py:2" and f.details["used_in"] == ["report"]
     # needed when app.model is imported (a base class): a local import would not help
     assert not [g for g in result.findings if g.module == "needednow"]
-    rows = {m["name"]: m for m in result.data["modules"]}
-    assert rows["heavylib"]["kind"] == "third-party" and rows["app.core"]["kind"] == "project"
+    rows = {m.name: m for m in result.data.modules}
+    assert rows["heavylib"].kind == "third-party" and rows["app.core"].kind == "project"
 
 
 def test_budget_exceeded_is_timed_out(tmp_path):

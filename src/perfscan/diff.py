@@ -11,9 +11,13 @@ import argparse
 import json
 import sys
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
-SEVERITIES = ("critical", "high", "medium", "low", "info")
+from perfscan.models import SEVERITIES, RankedFinding
+from perfscan.report.json_report import finding_dict
+from perfscan.report.markdown import cell
+from perfscan.report.saved import ranked_findings
+
 # domain -> (absolute band, relative band): a delta must exceed both to count. CPU compares each
 # function's attributable seconds (a share moves when another function gets faster).
 # Bands from the spread of repeated scans of the corpus on a shared 2-core machine (docs/design-notes.md):
@@ -27,17 +31,18 @@ class Change:
     domain: str
     target: str
     pattern: str
-    base: Optional[Dict[str, Any]]
-    head: Optional[Dict[str, Any]]
+    base: Optional[RankedFinding]
+    head: Optional[RankedFinding]
 
     @property
     def severity(self) -> str:
-        f = self.head or self.base or {}
-        return str(f.get("severity", "info"))
+        found = self.head or self.base
+        return found.severity if found else "info"
 
 
-def _target(f: Dict[str, Any]) -> str:
-    return str(f.get("qualname") or f.get("module") or f.get("symbol") or "?")
+def _target(r: RankedFinding) -> str:
+    f = r.finding
+    return f.qualname or f.module or f.symbol or "?"
 
 
 def significant(domain: str, base: float, head: float) -> bool:
@@ -45,107 +50,125 @@ def significant(domain: str, base: float, head: float) -> bool:
     return abs(head - base) > max(absolute, relative * abs(base))
 
 
-def compare(base: Dict[str, Any], head: Dict[str, Any]) -> List[Change]:
-    base_f = list(base.get("findings") or [])
-    head_f = list(head.get("findings") or [])
+def compare(base: Mapping[str, Any], head: Mapping[str, Any]) -> List[Change]:
+    """What changed between two `scan-report.json` documents."""
+    base_f = ranked_findings(base)
+    head_f = ranked_findings(head)
     changes: List[Change] = []
-    used = set()
+    used: Set[int] = set()
+    used_base: Set[int] = set()
 
-    def take(key_fn) -> None:
+    def take(key_fn: Callable[[RankedFinding], Tuple]) -> None:
         index: Dict[Tuple, List[int]] = {}
-        for i, f in enumerate(base_f):
+        for i, r in enumerate(base_f):
             if i not in used_base:
-                index.setdefault(key_fn(f), []).append(i)
-        for j, f in enumerate(head_f):
+                index.setdefault(key_fn(r), []).append(i)
+        for j, r in enumerate(head_f):
             if j in used:
                 continue
-            cands = index.get(key_fn(f))
+            cands = index.get(key_fn(r))
             if cands:
                 i = cands.pop(0)
                 used_base.add(i)
                 used.add(j)
-                changes.append(_changed(base_f[i], f))
+                changes.append(_changed(base_f[i], r))
 
-    used_base: set = set()
-    take(lambda f: (f.get("domain"), _target(f), f.get("pattern")))
-    take(lambda f: (f.get("domain"), _target(f)))
+    take(lambda r: (r.finding.domain, _target(r), r.finding.pattern))
+    take(lambda r: (r.finding.domain, _target(r)))
     base_seconds = _cpu_seconds(base)
-    for j, f in enumerate(head_f):
+    for j, r in enumerate(head_f):
         if j in used:
             continue
-        seen = base_seconds.get(_target(f)) if f.get("domain") == "cpu" else None
+        f = r.finding
+        seen = base_seconds.get(_target(r)) if f.domain == "cpu" else None
         if seen is not None:
             # it ran before too, under the reporting threshold: new only if it got slower
-            worse = significant("cpu", seen, _seconds(f))
-            changes.append(Change("worsened" if worse and _seconds(f) > seen else "unchanged", "cpu", _target(f),
-                                  str(f.get("pattern")), None, f))
+            worse = significant("cpu", seen, _seconds(r))
+            changes.append(Change("worsened" if worse and _seconds(r) > seen else "unchanged", "cpu", _target(r),
+                                  f.pattern, None, r))
         else:
-            changes.append(Change("new", str(f.get("domain")), _target(f), str(f.get("pattern")), None, f))
-    for i, f in enumerate(base_f):
+            changes.append(Change("new", f.domain, _target(r), f.pattern, None, r))
+    for i, r in enumerate(base_f):
         if i not in used_base:
-            changes.append(Change("gone", str(f.get("domain")), _target(f), str(f.get("pattern")), f, None))
+            changes.append(Change("gone", r.finding.domain, _target(r), r.finding.pattern, r, None))
     order = {"new": 0, "worsened": 1, "improved": 2, "gone": 3, "unchanged": 4}
     changes.sort(key=lambda c: (order[c.kind], SEVERITIES.index(c.severity) if c.severity in SEVERITIES else 9))
     return changes
 
 
-def _value(f: Dict[str, Any]) -> float:
-    try:
-        return float((f.get("metric") or {}).get("value") or 0.0)
-    except (TypeError, ValueError):
-        return 0.0
+def _cpu_data(report: Mapping[str, Any]) -> Mapping[str, Any]:
+    # read from the JSON as written: the comparison needs two of its keys, whatever class holds the section
+    data: Any = report
+    for key in ("passes", "cpu", "data"):
+        data = data.get(key) if isinstance(data, Mapping) else None
+    return data if isinstance(data, Mapping) else {}
 
 
-def _cpu_seconds(report: Dict[str, Any]) -> Dict[str, float]:
-    data = ((report.get("passes") or {}).get("cpu") or {}).get("data") or {}
-    funcs = data.get("functions") or {}
+def _cpu_seconds(report: Mapping[str, Any]) -> Dict[str, float]:
+    funcs = _cpu_data(report).get("functions")
+    if not isinstance(funcs, Mapping):
+        return {}
     return {str(k): float(v) for k, v in funcs.items() if isinstance(v, (int, float))}
 
 
-def _seconds(f: Dict[str, Any]) -> float:
-    try:
-        return float((f.get("details") or {}).get("attributable_seconds"))
-    except (TypeError, ValueError):
-        return _value(f)
+def _attributable(r: RankedFinding) -> Optional[float]:
+    value = r.finding.details.get("attributable_seconds")
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def _changed(b: Dict[str, Any], h: Dict[str, Any]) -> Change:
-    domain = str(h.get("domain"))
-    bv, hv = _value(b), _value(h)
-    if domain == "cpu" and (b.get("details") or {}).get("attributable_seconds") is not None \
-            and (h.get("details") or {}).get("attributable_seconds") is not None:
+def _seconds(r: RankedFinding) -> float:
+    seconds = _attributable(r)
+    return seconds if seconds is not None else float(r.finding.metric.value)
+
+
+def _by_seconds(b: RankedFinding, h: RankedFinding) -> bool:
+    """CPU findings are compared by the function's own seconds, not its share, when both have them."""
+    return h.finding.domain == "cpu" and _attributable(b) is not None and _attributable(h) is not None
+
+
+def _changed(b: RankedFinding, h: RankedFinding) -> Change:
+    domain = h.finding.domain
+    if _by_seconds(b, h):
         bv, hv = _seconds(b), _seconds(h)
+    else:
+        bv, hv = float(b.finding.metric.value), float(h.finding.metric.value)
     if significant(domain, bv, hv):
         kind = "worsened" if hv > bv else "improved"
     else:
         kind = "unchanged"
-    pattern = str(h.get("pattern")) if b.get("pattern") == h.get("pattern") else f"{b.get('pattern')} -> {h.get('pattern')}"
-    return Change(kind, domain, _target(h), pattern, b, h)
+    bp, hp = b.finding.pattern, h.finding.pattern
+    return Change(kind, domain, _target(h), hp if bp == hp else f"{bp} -> {hp}", b, h)
 
 
-def _metric(f: Optional[Dict[str, Any]]) -> str:
-    if not f:
+def _metric(r: Optional[RankedFinding]) -> str:
+    if r is None:
         return "-"
-    m = f.get("metric") or {}
-    return f"{m.get('value')} {m.get('unit', '')}".strip()
+    m = r.finding.metric
+    return f"{m.value} {m.unit}".strip()
 
 
 def _sev(c: Change) -> str:
-    b = (c.base or {}).get("severity")
-    h = (c.head or {}).get("severity")
+    b = c.base.severity if c.base else ""
+    h = c.head.severity if c.head else ""
     if b and h and b != h:
         return f"{b} -> {h}"
-    return str(h or b)
+    return h or b
 
 
-def _cell(text: object) -> str:
-    return " ".join(str(text).replace("|", "\\|").replace("`", "\\`").split())
+def _delta(c: Change) -> str:
+    if c.base is None or c.head is None:
+        return ""
+    if _by_seconds(c.base, c.head):
+        # what the classification used: the function's own seconds, not its share
+        return f"{_seconds(c.head) - _seconds(c.base):+.3f} s"
+    d = float(c.head.finding.metric.value) - float(c.base.finding.metric.value)
+    return f"{d:+.1f} {c.head.finding.metric.unit}".strip()
 
 
-def engine_note(base: Dict[str, Any], head: Dict[str, Any]) -> str:
+def engine_note(base: Mapping[str, Any], head: Mapping[str, Any]) -> str:
     """CPU seconds from two engines are not comparable: say so."""
-    def engine(report: Dict[str, Any]) -> str:
-        data = ((report.get("passes") or {}).get("cpu") or {}).get("data") or {}
+    def engine(report: Mapping[str, Any]) -> str:
+        data = _cpu_data(report)
         return str(data.get("engine_id") or data.get("engine") or "")
     b, h = engine(base), engine(head)
     if b and h and b != h:
@@ -160,23 +183,17 @@ def render_markdown(changes: Sequence[Change], note: str = "") -> str:
              "| Change | Severity | Domain | Target | Pattern | Base | Head | Delta |",
              "|---|---|---|---|---|---|---|---|"]
     for c in changes:
-        delta = ""
-        if c.base and c.head:
-            if c.domain == "cpu" and (c.base.get("details") or {}).get("attributable_seconds") is not None \
-                    and (c.head.get("details") or {}).get("attributable_seconds") is not None:
-                # what the classification used: the function's own seconds, not its share
-                delta = f"{_seconds(c.head) - _seconds(c.base):+.3f} s"
-            else:
-                d = _value(c.head) - _value(c.base)
-                delta = f"{d:+.1f} {(c.head.get('metric') or {}).get('unit', '')}".strip()
-        lines.append("| " + " | ".join(_cell(x) for x in (c.kind, _sev(c), c.domain, c.target, c.pattern, _metric(c.base),
-                                                           _metric(c.head), delta)) + " |")
+        lines.append("| " + " | ".join(cell(x) for x in (c.kind, _sev(c), c.domain, c.target, c.pattern, _metric(c.base),
+                                                          _metric(c.head), _delta(c))) + " |")
     return "\n".join(lines) + "\n"
 
 
 def to_json(changes: Sequence[Change]) -> str:
+    def finding(r: Optional[RankedFinding]) -> Optional[Dict[str, Any]]:
+        return finding_dict(r) if r is not None else None
     return json.dumps({"changes": [{"kind": c.kind, "domain": c.domain, "target": c.target, "pattern": c.pattern,
-                                    "severity": _sev(c), "base": c.base, "head": c.head} for c in changes],
+                                    "severity": _sev(c), "base": finding(c.base), "head": finding(c.head)}
+                                   for c in changes],
                        "noise": {d: {"absolute": a, "relative": r} for d, (a, r) in NOISE.items()}}, indent=2) + "\n"
 
 

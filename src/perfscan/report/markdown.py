@@ -5,6 +5,7 @@ from typing import Any, Dict, List, Mapping, Sequence
 
 from perfscan.models import DEFAULT_THRESHOLDS, DOMAIN_TITLES, DOMAINS, PassResult, RankedFinding, ScanResult
 from perfscan.passes.cpu.section import CpuSection
+from perfscan.passes.imports.section import ImportSection
 from perfscan.passes.memory.section import MemorySection
 from perfscan.report.describe import PATTERN_WORDS, describe_thresholds, one_line, target_name
 
@@ -142,14 +143,14 @@ def _cpu_table(d: object) -> List[str]:
     return lines
 
 
-def _import_table(d: Mapping[str, Any]) -> List[str]:
-    if not d.get("modules"):
+def _import_table(d: object) -> List[str]:
+    if not isinstance(d, ImportSection) or not d.modules:
         return []
-    lines = [f"Slowest modules (minimum of {d.get('runs', '?')} runs):"]
+    lines = [f"Slowest modules (minimum of {d.runs} runs):"]
     lines += ["", "| Module | Kind | Self | Cumulative | Imported by |", "|---|---|---|---|---|"]
-    for row in d["modules"][:15]:
-        lines.append("| " + " | ".join(cell(x) for x in (row.get("name"), row.get("kind"), f"{row.get('self_ms', 0):.1f} ms",
-                                                            f"{row.get('cumulative_ms', 0):.1f} ms", row.get("imported_by") or "")) + " |")
+    for row in d.modules[:15]:
+        lines.append("| " + " | ".join(cell(x) for x in (row.name, row.kind, f"{row.self_ms:.1f} ms",
+                                                            f"{row.cumulative_ms:.1f} ms", row.imported_by)) + " |")
     return lines
 
 

@@ -22,6 +22,7 @@ from perfscan.passes.async_pass.analyze import analyze_module
 from perfscan.passes.async_pass.blocking_call import PATTERN as BLOCKING
 from perfscan.passes.async_pass.blocking_calls import blocking_catalog
 from perfscan.passes.async_pass.registry import PATTERNS, RULES
+from perfscan.passes.async_pass.section import AsyncSection
 from perfscan.passes.async_pass.slow_callbacks import Record, matches, parse_slow_callback_lines, valid_records
 from perfscan.sources import FunctionInfo, iter_project_files, module_name, parse_source, relative_posix
 
@@ -88,9 +89,8 @@ def run_async_pass(ctx: PassContext) -> PassResult:
         seconds=time.perf_counter() - started,
         findings=tuple(f for f, _ in found),
         notes=tuple(notes),
-        data={"has_async": has_async, "files": files, "async_files": async_files,
-              "async_functions": async_functions, "skipped": skipped, "hot_path_known": bool(ran),
-              "confirmed": confirmed},
+        data=AsyncSection(has_async=has_async, files=files, async_files=async_files, async_functions=async_functions,
+                          skipped=tuple(skipped), hot_path_known=bool(ran), confirmed=tuple(confirmed)),
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Dict, List, Set, Tuple
+from typing import List, Set, Tuple
 
 from perfscan.models import Artifact, PassResult
 from perfscan.passes import PassContext, import_env
@@ -125,7 +125,7 @@ def run_import_pass(ctx: PassContext) -> PassResult:
             artifacts.append(Artifact(path, "import tree (JSON)", f"python -m json.tool {ARTIFACT_NAME}"))
         except OSError as exc:
             notes.append(f"could not write {path}: {exc.strerror or exc}")
-    data: Dict[str, object] = section_data(measurement, seen, classifier)
+    data = section_data(measurement, seen, classifier)
 
     if measurement.timed_out:
         status = "timed-out"

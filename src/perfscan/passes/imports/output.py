@@ -1,4 +1,4 @@
-"""What the import pass hands the reports: the section's tables and the `imports.json` tree."""
+"""What the import pass hands the reports: its typed section (tables, waterfall) and the `imports.json` tree."""
 from __future__ import annotations
 
 import json
@@ -12,6 +12,8 @@ from perfscan.passes.imports.findings import Blamer, Seen
 from perfscan.safetext import clean_data
 from perfscan.passes.imports.importtime import ImportNode
 from perfscan.passes.imports.measure import Measurement
+from perfscan.passes.imports.section import ImportSection, ModuleRow, RootRow
+from perfscan.passes.imports.waterfall import waterfall
 
 TOP_MODULES = 20
 SLOW_MS = 5.0  # below this a module is not part of the tree's slow part
@@ -21,22 +23,25 @@ def _ms(us: int) -> float:
     return round(us / 1000.0, 1)
 
 
-def section_data(measurement: Measurement, seen: Dict[str, Seen], classifier: Classifier) -> Dict[str, Any]:
-    """{"runs", "modules": the slowest modules (by cumulative time), "roots": one per import}."""
+def section_data(measurement: Measurement, seen: Dict[str, Seen], classifier: Classifier) -> ImportSection:
+    """The slowest modules (by cumulative time), one root per import, and the waterfall of the trees."""
     blamer = Blamer(classifier)
     slow = [s for s in seen.values() if s.cumulative_ms >= SLOW_MS or s.self_ms >= SLOW_MS]
     slow.sort(key=lambda s: (-s.cumulative_ms, -s.self_ms, s.node.name))
-    modules = [{"name": s.node.name, "self_ms": round(s.self_ms, 1), "cumulative_ms": round(s.cumulative_ms, 1),
-                "kind": classifier.kind(s.node.name), "imported_by": blamer.blame(s).text, "target": s.target}
-               for s in slow[:TOP_MODULES]]
+    modules = tuple(ModuleRow(name=s.node.name, self_ms=round(s.self_ms, 1), cumulative_ms=round(s.cumulative_ms, 1),
+                              kind=classifier.kind(s.node.name), imported_by=blamer.blame(s).text, target=s.target)
+                    for s in slow[:TOP_MODULES])
     roots = []
+    trees = []
     for t in measurement.targets:
         tree = t.merged()
-        roots.append({"module": t.module, "runs": t.runs, "error": t.error,
-                      "self_ms": _ms(tree.self_us) if tree else None,
-                      "cumulative_ms": _ms(tree.cumulative_us) if tree else None})
-    return {"runs": measurement.runs, "modules": modules, "roots": roots,
-            "python": measurement.interpreter.get("version", "")}
+        trees.append((t.module, tree))
+        roots.append(RootRow(module=t.module, runs=t.runs, error=t.error,
+                             self_ms=_ms(tree.self_us) if tree else None,
+                             cumulative_ms=_ms(tree.cumulative_us) if tree else None))
+    return ImportSection(runs=measurement.runs, modules=modules, roots=tuple(roots),
+                         python=str(measurement.interpreter.get("version", "")),
+                         waterfall=waterfall(trees, classifier.kind, modules))
 
 
 def tree_document(measurement: Measurement, classifier: Classifier) -> Dict[str, Any]:
