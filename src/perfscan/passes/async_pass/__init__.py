@@ -18,7 +18,7 @@ from typing import Any, Dict, Iterable, List, Tuple
 from perfscan.models import Finding, PassResult
 from perfscan.passes import PassContext
 from perfscan.passes.async_pass.analyze import analyze_module, package_of
-from perfscan.passes.async_pass.blocking_call import PATTERN as BLOCKING
+from perfscan.passes.async_pass.blocking_call import ID as BLOCKING
 from perfscan.passes.async_pass.blocking_calls import blocking_catalog
 from perfscan.passes.async_pass.registry import PATTERNS, RULES
 from perfscan.passes.async_pass.slow_callbacks import Record, matches, parse_slow_callback_lines, valid_records

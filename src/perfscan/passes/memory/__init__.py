@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from perfscan import children
+from perfscan import catalog, children
 from perfscan.models import Finding, Metric, PassResult, pytest_options_only
 from perfscan.passes import PassContext, child_env
 from perfscan.probe_host import run_probe
@@ -374,7 +374,7 @@ def _finding_for_group(g: Group) -> Finding:
     top_lines = sorted(g.lines.items(), key=lambda kv: kv[1][0], reverse=True)[:5]
     return Finding(
         domain="memory", symbol=g.symbol, qualname=f"{g.module}:{g.qualname}", module=g.module, file=g.rel, line=line,
-        metric=Metric(round(mib, 1), "MiB", f"{mib:.1f} MiB alive at the peak"), pattern="large-allocation",
+        metric=Metric(round(mib, 1), "MiB", f"{mib:.1f} MiB alive at the peak"), pattern=catalog.LARGE_ALLOCATION.id,
         evidence=evidence, estimated_impact=impact, phase=g.phase,
         details={"category": cat.category, "reducibility": cat.reducibility, "reason": cat.reason, "count": g.count,
                  "test": g.test, "def_line": g.def_line, "test_peak_mib": round(_mib(g.phase_peak), 1),
@@ -460,7 +460,7 @@ def growth_findings(growth: Sequence[Mapping[str, Any]], locator: _Locator, root
         out.append(Finding(
             domain="memory", symbol=name.split(".")[-1], qualname=f"{mod}:{name}", module=mod, file=rel, line=line,
             metric=Metric(round(_mib(grown), 1), "MiB", f"{_mib(grown):.1f} MiB more after {reps} repetitions"),
-            pattern="per-request-growth", evidence=evidence,
+            pattern=catalog.PER_REQUEST_GROWTH.id, evidence=evidence,
             estimated_impact=f"about {per:.1f} MiB kept per run of the tests, without bound in a long-running process",
             phase="call",
             details={"category": "data structure", "reducibility": "high",
@@ -488,7 +488,7 @@ def import_findings(values: Sequence[Mapping[str, Any]], locator: _Locator, root
         out.append(Finding(
             domain="memory", symbol=name.split(".")[-1], qualname=f"{mod}:{name}", module=mod, file=rel, line=line,
             metric=Metric(round(mib, 1), "MiB", f"{at_least}{mib:.1f} MiB held from import"),
-            pattern="large-allocation",
+            pattern=catalog.LARGE_ALLOCATION.id,
             evidence=(f"module-level {rec.get('type', 'value')} `{mod}.{name}`" + (f" (line {line}: `{src[:80]}`)" if src else "")
                       + f" holds {at_least}{mib:.1f} MiB before the first test runs: made at import, alive in every test"),
             estimated_impact=f"up to {mib:.1f} MiB less resident memory in every process that imports {mod}",
