@@ -18,14 +18,13 @@ def main(argv: list[str] | None = None) -> int:
     if args == ["--version"]:  # the fast path: no parser, no imports
         print(f"perfscan {__version__}")
         return EXIT_OK
-    # the scan goes by no name on the command line (`perfscan scan` scans a folder named scan)
-    name = args[0] if args and args[0] in COMMANDS and args[0] != SCAN else SCAN
-    if name != SCAN:
-        args = args[1:]
+    if args and args[0] != SCAN and args[0] in COMMANDS:
+        name, args = args[0], args[1:]
+    else:
+        name = SCAN  # the scan goes by no name (`perfscan scan` scans a folder named scan)
     import importlib
 
-    module, _ = COMMANDS[name]
-    return int(importlib.import_module(module).main(args))
+    return int(importlib.import_module(COMMANDS[name]).main(args))
 
 
 if __name__ == "__main__":

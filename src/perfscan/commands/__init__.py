@@ -9,10 +9,10 @@ from __future__ import annotations
 EXIT_OK, EXIT_FAIL_ON, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 SCAN = "scan"
-# name -> (module with `main(argv: list[str]) -> int`, one line for help texts)
+# name -> the module with `main(argv: Sequence[str]) -> int`
 COMMANDS = {
-    SCAN: ("perfscan.commands.scan", "profile the project's tests (the default: `perfscan [PATH]`)"),
-    "exec": ("perfscan.commands.exec_cmd", "profile a command instead of tests: `perfscan exec [PATH] -- CMD...`"),
-    "diff": ("perfscan.commands.diff", "compare two scans: `perfscan diff BASE.json HEAD.json`"),
-    "explain": ("perfscan.commands.explain", "describe a pattern: `perfscan explain [PATTERN]`"),
+    SCAN: "perfscan.commands.scan",  # `perfscan [PATH] [options] [-- PYTEST_ARGS...]`
+    "exec": "perfscan.commands.exec_cmd",  # `perfscan exec [PATH] [options] -- CMD [ARGS...]`
+    "diff": "perfscan.commands.diff",  # `perfscan diff BASE.json HEAD.json`
+    "explain": "perfscan.commands.explain",  # `perfscan explain [PATTERN]`
 }
