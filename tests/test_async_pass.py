@@ -64,13 +64,16 @@ def test_fixture_case(name, want):
     assert got.get(name, set()) == want
 
 
-def test_registry_modules_share_the_doc_block():
+def test_registry_modules_declare_a_catalog_pattern():
     import importlib
+
+    from perfscan import catalog
     for rule in RULES:
         mod = importlib.import_module(rule.check.__module__)
-        doc = mod.__doc__ or ""
-        assert doc.startswith(rule.pattern + ":"), rule.pattern
-        assert "Why it is bad" in doc and "Example" in doc, rule.pattern
+        assert mod.ID == rule.pattern, rule.pattern
+        assert (mod.__doc__ or "").startswith(rule.pattern + ":"), rule.pattern
+        row = catalog.get(rule.pattern)
+        assert row.domain == "async" and all(row.section(s) for s in catalog.SECTIONS), rule.pattern
 
 
 # --- blocking calls ----------------------------------------------------------------------------

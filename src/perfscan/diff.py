@@ -7,9 +7,7 @@ see README "Comparing scans"): it is reported as unchanged.
 """
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
@@ -209,26 +207,3 @@ def _load(path: str) -> Dict[str, Any]:
     if not isinstance(data, dict) or "findings" not in data:
         raise UsageError(f"{path} is not a perfscan scan report (no findings); pass two scan-report.json files")
     return data
-
-
-def diff_main(argv: Sequence[str]) -> int:
-    from perfscan.errors import UsageError
-    p = argparse.ArgumentParser(prog="perfscan diff", description="Compare two scans: new, gone, worsened and improved findings.")
-    p.add_argument("base")
-    p.add_argument("head")
-    p.add_argument("--fail-on", choices=SEVERITIES, metavar="SEVERITY",
-                   help="exit 1 when a new or worsened finding is at or above SEVERITY")
-    p.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
-    ns = p.parse_args(list(argv))
-    try:
-        base, head = _load(ns.base), _load(ns.head)
-    except UsageError as exc:
-        print(f"perfscan: error: {exc}", file=sys.stderr)
-        return 2
-    changes = compare(base, head)
-    sys.stdout.write(to_json(changes) if ns.json else render_markdown(changes, engine_note(base, head)))
-    if ns.fail_on:
-        limit = SEVERITIES.index(ns.fail_on)
-        if any(c.kind in ("new", "worsened") and c.severity in SEVERITIES and SEVERITIES.index(c.severity) <= limit for c in changes):
-            return 1
-    return 0

@@ -1,30 +1,14 @@
 """Short descriptions of findings shared by every format."""
 from __future__ import annotations
 
+from typing import Mapping
+
+from perfscan import catalog
 from perfscan.models import DOMAIN_TITLES, RankedFinding, Thresholds
 
-PATTERN_WORDS = {
-    "quadratic-membership": "quadratic membership test",
-    "nested-loop": "nested loop",
-    "pop-front": "pop from the front of a list",
-    "sort-in-loop": "sort inside a loop",
-    "deepcopy": "deepcopy",
-    "repeated-computation": "repeated computation",
-    "string-concat-in-loop": "string concatenation in a loop",
-    "serialize-in-loop": "serialization in a loop",
-    "regex-in-loop": "regex built in a loop",
-    "large-allocation": "large allocation",
-    "per-request-growth": "grows on every request",
-    "import-time-computation": "work at import time",
-    "heavy-eager-import": "heavy eager import",
-    "barrel-import": "barrel import",
-    "blocking-call-in-async": "blocking call in async code",
-    "sequential-awaits": "independent sequential awaits",
-    "await-in-loop": "await in a loop",
-    "cache-on-async": "cache on an async def",
-    "unbounded-gather": "unbounded gather",
-    "dangling-task": "dangling task",
-}
+# id -> the words printed after a finding's metric; the catalog's titles, under the name the
+# renderers import
+PATTERN_WORDS: Mapping[str, str] = catalog.titles()
 
 
 def target_name(r: RankedFinding) -> str:
@@ -38,7 +22,7 @@ def target_name(r: RankedFinding) -> str:
 
 def one_line(r: RankedFinding) -> str:
     f = r.finding
-    pattern = PATTERN_WORDS.get(f.pattern, "") if f.pattern != "none" else ""
+    pattern = PATTERN_WORDS.get(f.pattern, "") if f.pattern != catalog.NO_PATTERN else ""
     text = f"{target_name(r)}: {f.metric.label}"
     if pattern:
         text += f", {pattern}"

@@ -1,16 +1,34 @@
-"""`--format sarif`: SARIF 2.1.0 for code-scanning UIs. One rule per pattern, one result per finding."""
+"""`--format sarif`: SARIF 2.1.0 for code-scanning UIs. One rule per pattern, one result per finding.
+
+A rule's description and help are the pattern's catalog row (`perfscan explain ID` prints the same doc)."""
 from __future__ import annotations
 
 import json
 from typing import Any, Dict, List
 
+from perfscan import catalog
 from perfscan.models import ScanResult
-from perfscan.report.describe import PATTERN_WORDS, one_line
+from perfscan.report.describe import one_line
 from perfscan.safetext import clean_data
 
 LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
+HELP_URI = "https://pypi.org/project/perfscan/"
 # security-severity style score, so UIs can sort by it
 SCORES = {"critical": "9.0", "high": "7.0", "medium": "5.0", "low": "3.0", "info": "1.0"}
+
+
+def _rule(rule_id: str) -> Dict[str, Any]:
+    rule: Dict[str, Any] = {"id": rule_id, "name": "".join(w.capitalize() for w in rule_id.split("-"))}
+    try:
+        pattern = catalog.get(rule_id)
+    except KeyError:  # an id with no catalog row (a test guards against it): name it, nothing more
+        rule["shortDescription"] = {"text": rule_id.replace("-", " ")}
+    else:
+        rule["shortDescription"] = {"text": pattern.title}
+        rule["fullDescription"] = {"text": pattern.section("What it does")}
+        rule["help"] = {"text": pattern.doc, "markdown": pattern.doc}
+    rule["helpUri"] = HELP_URI
+    return rule
 
 
 def render_sarif(result: ScanResult) -> str:
@@ -18,7 +36,7 @@ def render_sarif(result: ScanResult) -> str:
     results: List[Dict[str, Any]] = []
     for r in result.findings:
         f = r.finding
-        rule = f.pattern if f.pattern != "none" else f"{f.domain}-hotspot"
+        rule = catalog.rule_id(f.domain, f.pattern)
         if rule not in rule_ids:
             rule_ids.append(rule)
         res: Dict[str, Any] = {
@@ -38,14 +56,12 @@ def render_sarif(result: ScanResult) -> str:
         else:
             res["locations"] = [{"logicalLocations": [{"fullyQualifiedName": f.module or f.symbol, "kind": "module"}]}]
         results.append(res)
-    rules = [{"id": rid, "name": "".join(w.capitalize() for w in rid.split("-")),
-              "shortDescription": {"text": PATTERN_WORDS.get(rid, rid.replace("-", " "))},
-              "helpUri": "https://pypi.org/project/perfscan/"} for rid in rule_ids]
+    rules = [_rule(rid) for rid in rule_ids]
     log = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
         "runs": [{
-            "tool": {"driver": {"name": "perfscan", "version": result.tool_version, "informationUri": "https://pypi.org/project/perfscan/",
+            "tool": {"driver": {"name": "perfscan", "version": result.tool_version, "informationUri": HELP_URI,
                                 "rules": rules}},
             "originalUriBaseIds": {"PROJECTROOT": {"uri": result.project.root.as_uri() + "/"}},
             "results": results,

@@ -19,7 +19,7 @@ from perfscan.astutil import package_of
 from perfscan.models import Finding, PassResult
 from perfscan.passes import PassContext
 from perfscan.passes.async_pass.analyze import analyze_module
-from perfscan.passes.async_pass.blocking_call import PATTERN as BLOCKING
+from perfscan.passes.async_pass.blocking_call import ID as BLOCKING
 from perfscan.passes.async_pass.blocking_calls import blocking_catalog
 from perfscan.passes.async_pass.registry import PATTERNS, RULES
 from perfscan.passes.async_pass.section import AsyncSection

@@ -1,21 +1,7 @@
 """await-in-loop: an await inside a `for` loop (or comprehension) over independent items.
 
-What it does: flags `for x in xs: ... await f(x) ...` and `[await f(x) for x in xs]` when the
-awaited call uses the loop variable (or a name computed from it in this iteration) and
-nothing carried over from a previous iteration. Conservative on purpose, no finding for:
-`async for`; `while` loops (polling, retries, consumers); loops with `break`, `return` or
-`yield` (searches and retries); `asyncio.sleep` (deliberate pacing); a call that reads a
-name the loop accumulates (`total = await add(total, x)`); a method on a shared object that
-is ordered by nature (`await conn.execute(row)`, `await ws.send(x)`, `await queue.put(x)`), or
-clean-up (`for s in streams: await s.aclose()`).
-
-Why it is bad: each iteration waits for the previous one; N independent requests take N
-times the latency of one instead of about one.
-
-Example:
-    for url in urls:
-        pages.append(await fetch(url))          # flagged
-    pages = await asyncio.gather(*(fetch(u) for u in urls))   # instead (bounded by a Semaphore)
+What it finds and what it leaves alone, why it costs, and an example: its catalog row
+(perfscan/catalog/async_patterns.py; `perfscan explain await-in-loop`).
 """
 from __future__ import annotations
 
@@ -26,7 +12,7 @@ from perfscan.astutil import dotted
 from perfscan.passes.async_pass.dataflow import own_awaits
 from perfscan.passes.async_pass.scope import NESTED_SCOPES, Hit, Scope, walk
 
-PATTERN = "await-in-loop"
+ID = "await-in-loop"
 
 PACING = frozenset({"asyncio.sleep", "anyio.sleep", "trio.sleep"})
 ORDERED_METHODS = frozenset({

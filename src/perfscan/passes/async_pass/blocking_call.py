@@ -1,21 +1,7 @@
 """blocking-call-in-async: a blocking call made directly inside an `async def`.
 
-What it does: finds calls whose real name (after import and alias resolution) is in the
-blocking-call catalog (`blocking_calls.py` plus `[tool.perfscan] blocking-calls`): time.sleep,
-file I/O, subprocesses, sync HTTP clients, sockets, sync database drivers, input().
-
-Why it is bad: a coroutine runs on the event loop's only thread; while the call blocks, no
-other task runs, so one slow call adds its whole duration to every concurrent request.
-
-Example:
-    async def notify(customer):
-        time.sleep(0.05)                 # flagged: use await asyncio.sleep(0.05)
-        await asyncio.to_thread(time.sleep, 0.05)   # fine: runs in a worker thread
-
-Not flagged: calls inside a nested sync def or lambda (handed to to_thread/run_in_executor),
-a function passed uncalled, a method named like a blocking call on an unrelated object, a
-socket method on a socket made non-blocking (`setblocking(False)`, `settimeout(0)`) or called in
-a `try` that catches BlockingIOError.
+What it finds and what it leaves alone, why it costs, and an example: its catalog row
+(perfscan/catalog/async_patterns.py; `perfscan explain blocking-call-in-async`).
 """
 from __future__ import annotations
 
@@ -25,7 +11,7 @@ from typing import Dict, List, Optional, Tuple
 from perfscan.passes.async_pass.blocking_calls import advice, display_name
 from perfscan.passes.async_pass.scope import Hit, Scope
 
-PATTERN = "blocking-call-in-async"
+ID = "blocking-call-in-async"
 
 
 def _nonblocking_socket_lines(fn: ast.AST) -> List[Tuple[int, int]]:

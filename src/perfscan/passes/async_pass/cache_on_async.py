@@ -1,17 +1,7 @@
 """cache-on-async: `functools.cache` / `lru_cache` (any spelling) on an `async def`.
 
-What it does: resolves each decorator of an async def (`@lru_cache`, `@functools.lru_cache(
-maxsize=None)`, `@ft.cache`, `from functools import lru_cache as memo`) and flags the caching
-ones.
-
-Why it is bad: calling an async def returns a coroutine object; the cache stores that object,
-and a coroutine can be awaited only once, so the second call with the same arguments raises
-"RuntimeError: cannot reuse already awaited coroutine" instead of being fast.
-
-Example:
-    @functools.lru_cache(maxsize=None)   # flagged
-    async def customer_profile(customer): ...
-    # instead: cache the awaited result (async_lru.alru_cache, or a dict of results/futures)
+What it finds and what it leaves alone, why it costs, and an example: its catalog row
+(perfscan/catalog/async_patterns.py; `perfscan explain cache-on-async`).
 """
 from __future__ import annotations
 
@@ -20,7 +10,7 @@ from typing import Optional
 
 from perfscan.passes.async_pass.scope import Hit, Scope
 
-PATTERN = "cache-on-async"
+ID = "cache-on-async"
 
 CACHE_DECORATORS = frozenset({
     "functools.cache", "functools.lru_cache", "functools.cached_property",

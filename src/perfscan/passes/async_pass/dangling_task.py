@@ -1,16 +1,7 @@
 """dangling-task: `asyncio.create_task(...)` / `ensure_future(...)` whose result is dropped.
 
-What it does: flags a bare expression statement calling `asyncio.create_task`,
-`asyncio.ensure_future`, or `create_task` on an event loop (`asyncio.get_running_loop()`, a
-name bound to it, or a name ending in `loop`). `tg.create_task` on a TaskGroup is fine.
-
-Why it is bad: the event loop keeps only a weak reference to tasks; a task nobody holds can
-be garbage-collected before it finishes, and its exception is never seen.
-
-Example:
-    asyncio.create_task(send(msg))              # flagged
-    task = asyncio.create_task(send(msg))       # fine: kept
-    BACKGROUND.add(task); task.add_done_callback(BACKGROUND.discard)
+What it finds and what it leaves alone, why it costs, and an example: its catalog row
+(perfscan/catalog/async_patterns.py; `perfscan explain dangling-task`).
 """
 from __future__ import annotations
 
@@ -19,7 +10,7 @@ from typing import List, Optional
 
 from perfscan.passes.async_pass.scope import Hit, Scope
 
-PATTERN = "dangling-task"
+ID = "dangling-task"
 
 SPAWNERS = frozenset({"asyncio.create_task", "asyncio.ensure_future"})
 LOOP_GETTERS = frozenset({"asyncio.get_event_loop", "asyncio.get_running_loop", "asyncio.new_event_loop"})

@@ -1,24 +1,7 @@
 """sequential-awaits: 3 or more awaits in a row that do not depend on each other.
 
-What it does: in each block of an async def, follows runs of simple statements holding one
-await of a call each (`x = await f(a)`, `await g(b)`). Two awaits conflict when one reads or
-writes what the other writes (read/write sets per statement, `self` and `self.db` related),
-when they call the same function or methods of the same object, when they write a global,
-nonlocal or module-level name, or when the callee is a local callable (a closure may read
-anything). Awaits of `asyncio.sleep`/`gather`/`wait`, of a bare name (an existing task) and
-bare zero-argument awaits (`await connect()`: ordered steps) end a run. Three or more
-mutually independent awaits are a finding. When unsure, no finding.
-
-Why it is bad: each await waits for the previous one to finish; independent I/O could
-overlap, taking the time of the slowest instead of the sum.
-
-Example:
-    a = await send_email(c, t)      # flagged: three independent awaits
-    b = await send_sms(c, t)
-    d = await push(c, t)
-    a, b, d = await asyncio.gather(send_email(c, t), send_sms(c, t), push(c, t))   # instead
-
-    a = await fetch(); b = await parse(a); c = await store(b)   # a chain: not flagged
+What it finds and what it leaves alone, why it costs, and an example: its catalog row
+(perfscan/catalog/async_patterns.py; `perfscan explain sequential-awaits`).
 """
 from __future__ import annotations
 
@@ -30,7 +13,7 @@ from perfscan.astutil import dotted
 from perfscan.passes.async_pass.dataflow import any_related, effects, value_of
 from perfscan.passes.async_pass.scope import Hit, Scope, walk
 
-PATTERN = "sequential-awaits"
+ID = "sequential-awaits"
 MIN_RUN = 3
 
 ENDS_RUN = frozenset({

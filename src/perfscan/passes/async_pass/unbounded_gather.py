@@ -1,20 +1,7 @@
 """unbounded-gather: `asyncio.gather(*[... for ...])` over an unbounded collection, no semaphore.
 
-What it does: flags `asyncio.gather` called with a starred comprehension, generator, `map(...)`,
-or a local name bound only to one of those, when neither the function nor the gathered
-coroutine mentions a semaphore or limiter. A comprehension over `range(<small constant>)` or a
-literal tuple is bounded and not flagged.
-
-Why it is bad: every item starts at once: 10,000 customers mean 10,000 open connections or
-sockets, exhausted pools, rate limits and memory spikes.
-
-Example:
-    await asyncio.gather(*[notify(c) for c in customers])      # flagged
-    sem = asyncio.Semaphore(20)
-    async def one(c):
-        async with sem:
-            return await notify(c)
-    await asyncio.gather(*[one(c) for c in customers])         # fine
+What it finds and what it leaves alone, why it costs, and an example: its catalog row
+(perfscan/catalog/async_patterns.py; `perfscan explain unbounded-gather`).
 """
 from __future__ import annotations
 
@@ -24,7 +11,7 @@ from typing import Iterable, List, Optional
 
 from perfscan.passes.async_pass.scope import Hit, Scope, walk
 
-PATTERN = "unbounded-gather"
+ID = "unbounded-gather"
 
 GATHERS = frozenset({"asyncio.gather"})
 SMALL_RANGE = 64

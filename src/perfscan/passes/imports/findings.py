@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
+from perfscan import catalog
 from perfscan.models import Finding, Metric
 from perfscan.passes.imports.astinfo import Statement, bound_names, find_import, uses_of, work_statement
 from perfscan.passes.imports.classify import PROJECT, THIRD_PARTY, Classifier
@@ -131,7 +132,7 @@ def computation_findings(seen: Dict[str, Seen], classifier: Classifier, blamer: 
         out.append(Finding(
             domain="import", symbol=name, qualname=name, module=name, file=rel, line=stmt.line if stmt else None,
             metric=_ms(s.self_ms, "self"),
-            pattern="import-time-computation",
+            pattern=catalog.IMPORT_TIME_COMPUTATION.id,
             evidence=f"imported by {blame.text}; {work}",
             estimated_impact=f"up to {s.self_ms:.0f} ms off every start-up that imports {name} "
                              f"(compute it on first use, or cache it)",
@@ -174,7 +175,7 @@ def heavy_import_findings(seen: Dict[str, Seen], classifier: Classifier, blamer:
         out.append(Finding(
             domain="import", symbol=name, qualname=name, module=name, file=None, line=None,
             metric=_ms(s.cumulative_ms, "cumulative"),
-            pattern="heavy-eager-import",
+            pattern=catalog.HEAVY_EAGER_IMPORT.id,
             evidence=f"imported at the top of {rel}:{stmt.line} ({stmt.text}); {where}",
             estimated_impact=f"up to {s.cumulative_ms:.0f} ms off start-ups that never call "
                              f"{'/'.join(functions) if functions else 'it'}",
@@ -206,7 +207,7 @@ def barrel_findings(seen: Dict[str, Seen], classifier: Classifier, blamer: Blame
         out.append(Finding(
             domain="import", symbol=name, qualname=name, module=name, file=rel, line=stmt.line if stmt else None,
             metric=_ms(waste_ms, "of unneeded submodules"),
-            pattern="barrel-import",
+            pattern=catalog.BARREL_IMPORT.id,
             evidence=(f"{rel} imports {len(subs)} submodules eagerly; a consumer of {cheapest.name} alone also "
                       f"pays {waste_ms:.0f} ms, most of it {heaviest.name} ({heaviest.cumulative_us / 1000:.0f} ms, "
                       f"{at}); load submodules lazily (module __getattr__, PEP 562)"),

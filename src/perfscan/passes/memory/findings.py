@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Sequence
 
+from perfscan import catalog
 from perfscan.locate import Locator
 from perfscan.models import Finding, Metric
 from perfscan.passes.memory.categorize import categorize_at, import_category
@@ -49,7 +50,7 @@ def allocation_finding(g: Group) -> Finding:
     top_lines = sorted(g.lines.items(), key=lambda kv: kv[1][0], reverse=True)[:5]
     return Finding(
         domain="memory", symbol=g.symbol, qualname=f"{g.module}:{g.qualname}", module=g.module, file=g.rel, line=line,
-        metric=Metric(round(size, 1), "MiB", f"{size:.1f} MiB alive at the peak"), pattern="large-allocation",
+        metric=Metric(round(size, 1), "MiB", f"{size:.1f} MiB alive at the peak"), pattern=catalog.LARGE_ALLOCATION.id,
         evidence=evidence, estimated_impact=impact, phase=g.phase,
         details={"category": cat.category, "reducibility": cat.reducibility, "reason": cat.reason, "count": g.count,
                  "test": g.test, "def_line": g.def_line, "test_peak_mib": round(mib(g.phase_peak), 1),
@@ -141,7 +142,7 @@ def growth_findings(growth: Sequence[Growth], locator: Locator, root: Path) -> L
             domain="memory", symbol=site.name.split(".")[-1], qualname=f"{site.module}:{site.name}", module=site.module,
             file=site.rel, line=site.line,
             metric=Metric(round(mib(grown), 1), "MiB", f"{mib(grown):.1f} MiB more after {reps} repetitions"),
-            pattern="per-request-growth", evidence=evidence,
+            pattern=catalog.PER_REQUEST_GROWTH.id, evidence=evidence,
             estimated_impact=f"about {per:.1f} MiB kept per run of the tests, without bound in a long-running process",
             phase="call",
             details={"category": "data structure", "reducibility": "high",
@@ -168,7 +169,7 @@ def import_findings(values: Sequence[ModuleValue], locator: Locator, root: Path,
             domain="memory", symbol=site.name.split(".")[-1], qualname=f"{site.module}:{site.name}", module=site.module,
             file=site.rel, line=site.line,
             metric=Metric(round(size, 1), "MiB", f"{at_least}{size:.1f} MiB held from import"),
-            pattern="large-allocation",
+            pattern=catalog.LARGE_ALLOCATION.id,
             evidence=(site.describe(rec.type)
                       + f" holds {at_least}{size:.1f} MiB before the first test runs: made at import, alive in every test"),
             estimated_impact=f"up to {size:.1f} MiB less resident memory in every process that imports {site.module}",

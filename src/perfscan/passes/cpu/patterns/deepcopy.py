@@ -1,11 +1,8 @@
-"""deepcopy
+"""deepcopy: `copy.deepcopy` in a loop or in a hot function.
 
-What it does: finds `copy.deepcopy` (any import spelling) in a loop or in a hot function.
-Why it is bad: deepcopy walks the whole object graph in Python, with a memo dict, for every
-call; a shallow copy of what actually changes, or building the new value directly, is far cheaper.
-Example:
-    for record in records:
-        rec = copy.deepcopy(record)    # copy only the fields you change: {**record, "word": ...}
+What it finds, why it costs, and an example: its catalog row
+(perfscan/catalog/cpu.py; `perfscan explain deepcopy`).
+
 Backing: the time of copy.deepcopy called from this function.
 """
 from __future__ import annotations

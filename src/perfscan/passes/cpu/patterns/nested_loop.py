@@ -1,15 +1,9 @@
-"""nested-loop
+"""nested-loop: a loop inside a loop over two collections that both grow with the input.
 
-What it does: finds a loop inside a loop where the inner loop walks a collection that does not
-come from the outer loop's current item, so both sizes grow with the input.
-Why it is bad: the work is the product of the two sizes, O(n*m); an index (dict by key) or a
-join usually makes it O(n+m).
-Example:
-    for order in orders:
-        for customer in customers:     # every customer for every order: index customers by id
-            if customer.id == order.customer_id: ...
-Not a finding: iterating the current item's own children (`for w in graph.adj[v]`), or a
-constant-sized inner range. Backing: the function's own time.
+What it finds, why it costs, and an example: its catalog row
+(perfscan/catalog/cpu.py; `perfscan explain nested-loop`).
+
+Backing: the function's own time.
 """
 from __future__ import annotations
 

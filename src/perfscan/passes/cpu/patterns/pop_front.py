@@ -1,11 +1,8 @@
-"""pop-front
+"""pop-front: `list.pop(0)` or `list.insert(0, x)` inside a loop.
 
-What it does: finds `list.pop(0)` or `list.insert(0, x)` inside a loop.
-Why it is bad: removing or adding at the front shifts every element, O(n) per call, so a queue
-drained this way costs O(n^2); `collections.deque.popleft()`/`appendleft()` are O(1).
-Example:
-    while queue:
-        v = queue.pop(0)     # use a deque and popleft()
+What it finds, why it costs, and an example: its catalog row
+(perfscan/catalog/cpu.py; `perfscan explain pop-front`).
+
 Backing: the time of list.pop / list.insert called from this function.
 """
 from __future__ import annotations

@@ -1,15 +1,8 @@
-"""quadratic-membership
+"""quadratic-membership: a membership test or linear scan on a list inside a loop.
 
-What it does: finds, inside a loop, a membership test (`in`, `.index`, `.count`) on a value
-known to be a list or tuple, or an explicit linear scan (`any`/`all` over a generator) over a
-collection other than the loop's own iterable.
-Why it is bad: each test scans the list, so n tests over a growing list cost O(n^2); a set
-or dict answers in O(1).
-Example:
-    seen = []
-    for w in words:
-        if w not in seen:      # scans `seen` every time: use a set
-            seen.append(w)
+What it finds, why it costs, and an example: its catalog row
+(perfscan/catalog/cpu.py; `perfscan explain quadratic-membership`).
+
 Backing: `in` is the function's own time; `.index`/`.count`/`any`/`all` the time of those calls.
 """
 from __future__ import annotations

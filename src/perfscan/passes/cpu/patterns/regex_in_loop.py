@@ -1,13 +1,8 @@
-"""regex-in-loop
+"""regex-in-loop: a regex whose pattern is built inside the loop.
 
-What it does: finds `re.compile(p)` or `re.<fn>(p, ...)` inside a loop where the pattern p is
-built in the loop (an f-string, a concatenation, or a value that changes per iteration).
-Why it is bad: a pattern that changes defeats re's small cache, so each call compiles anew;
-compile once outside the loop (or build one alternation pattern).
-Example:
-    for word in words:
-        if re.search(f"^{word}$", text): ...     # compile once, or use a set lookup
-A constant pattern in a loop is fine (re caches it) and is not reported.
+What it finds, why it costs, and an example: its catalog row
+(perfscan/catalog/cpu.py; `perfscan explain regex-in-loop`).
+
 Backing: the time of the re functions called from this function.
 """
 from __future__ import annotations

@@ -1,13 +1,8 @@
-"""repeated-computation
+"""repeated-computation: recursion with no memoization, or a loop-invariant call inside a loop.
 
-What it does: finds a recursive function with far more total than primitive calls (1,000 times
-and 10,000 calls or more) and no memoization; or a call to a project function with
-loop-invariant arguments inside a loop (not a method call on the loop variable).
-Why it is bad: the same answer is computed again and again: exponential recursion, or a
-constant recomputed per iteration. Memoize (functools.cache) or hoist the call out of the loop.
-Example:
-    def count_paths(r, c):
-        return count_paths(r - 1, c) + count_paths(r, c - 1)   # exponential: add @functools.cache
+What it finds, why it costs, and an example: its catalog row
+(perfscan/catalog/cpu.py; `perfscan explain repeated-computation`).
+
 Backing: the recursion's call counts (all of the function's attributable time); for a hoistable
 call, the time of that callee from this function.
 """

@@ -1,12 +1,8 @@
-"""serialize-in-loop
+"""serialize-in-loop: json, pickle, yaml or marshal dumps/loads inside a loop.
 
-What it does: finds json, pickle, yaml or marshal dumps/loads (and dump/load) inside a loop.
-Why it is bad: each call pays the serializer's set-up (encoder objects, options such as indent
-and sort_keys) and walks its argument again; serialize the whole collection once, or build plain
-values and encode them at the end.
-Example:
-    for order in orders:
-        body += json.dumps(order, indent=2)    # json.dumps(orders) once
+What it finds, why it costs, and an example: its catalog row
+(perfscan/catalog/cpu.py; `perfscan explain serialize-in-loop`).
+
 Backing: the time of the serializer calls from this function.
 """
 from __future__ import annotations

@@ -1,13 +1,8 @@
-"""sort-in-loop
+"""sort-in-loop: sorting, inside a loop, a collection that lives across its iterations.
 
-What it does: finds `sorted(x)` or `x.sort()` inside a loop, where x lives across iterations
-(not a fresh value made from the loop's current item).
-Why it is bad: re-sorting a growing collection on every iteration costs O(n^2 log n); sort once
-after the loop, or keep it ordered with `bisect.insort` or a heap.
-Example:
-    for px in pixels:
-        levels.append(level(px))
-        levels = sorted(levels)    # sort once, after the loop
+What it finds, why it costs, and an example: its catalog row
+(perfscan/catalog/cpu.py; `perfscan explain sort-in-loop`).
+
 Backing: the time of sorted()/list.sort called from this function.
 """
 from __future__ import annotations

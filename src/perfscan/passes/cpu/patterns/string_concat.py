@@ -1,12 +1,8 @@
-"""string-concat-in-loop
+"""string-concat-in-loop: a string built with `+` or `+=` inside a loop.
 
-What it does: finds `s = s + x`, `s = x + s` or `s += x` on a string inside a loop.
-Why it is bad: strings are immutable; each concatenation may copy everything built so far,
-O(n^2) in the worst case. Collect the pieces in a list and `"".join()` them once.
-Example:
-    body = "["
-    for item in items:
-        body = body + json.dumps(item)     # parts.append(...); "".join(parts)
+What it finds, why it costs, and an example: its catalog row
+(perfscan/catalog/cpu.py; `perfscan explain string-concat-in-loop`).
+
 Backing: the function's own time.
 """
 from __future__ import annotations
