@@ -378,7 +378,7 @@ json.dump(rows, open(sys.argv[2], "w"))
 
 
 def top_cprofile(rows, filt):
-    """Attributable time (DESIGN.md): cumulative time minus the cumulative time of the project
+    """Attributable time (docs/design.md): cumulative time minus the cumulative time of the project
     functions it calls directly, other than itself."""
     key_of = {}
     for f, l, n, tt, ct, callers in rows:

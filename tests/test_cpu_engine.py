@@ -1,7 +1,7 @@
 """The sampling CPU engine: stack aggregation (host), call counters and sampler (probe), end to end.
 
 - aggregate(): own, cumulative and attributable from hand-made stacks, with recursion (direct and
-  through another function) and folded comprehensions, exactly as DESIGN.md defines them.
+  through another function) and folded comprehensions, exactly as docs/design.md defines them.
 - build_profile() on a hand-made cpu.json of the sampling engine: functions located in a real
   source tree, exact counts, the counters' cost taken out, C callees backed by line.
 - calls.py: the compiled counters count exactly, keep docstrings and line numbers.

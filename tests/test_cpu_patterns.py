@@ -1,4 +1,4 @@
-"""CPU patterns (DESIGN.md "The passes" CPU, and "Vocabulary"): each pattern on the positive and
+"""CPU patterns (docs/design.md "The passes" CPU, and "Vocabulary"): each pattern on the positive and
 negative cases of tests/fixtures/cpu_patterns_cases.py, then the choice rule `choose()`."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Ranking (DESIGN.md "Ranking"): base severity, deployment adjustments, order. One test per rule."""
+"""Ranking (docs/design.md "Ranking"): base severity, deployment adjustments, order. One test per rule."""
 from __future__ import annotations
 
 import pytest
@@ -231,7 +231,7 @@ def test_user_thresholds_move_the_levels_and_the_magnitude_unit():
     assert base_severity(finding("cpu", 8.0), mine) == "medium"
     assert base_severity(finding("cpu", 30.0), mine) == "high"
     assert base_severity(finding("import", 300.0), mine) == "high"
-    assert base_severity(finding("memory", 50.0), mine) == "high"  # untouched domains keep DESIGN.md's table
+    assert base_severity(finding("memory", 50.0), mine) == "high"  # untouched domains keep docs/design.md's table
     (ranked,) = rank([finding("cpu", 30.0)], "library", thresholds=mine)
     assert (ranked.severity, ranked.magnitude) == ("high", 3.0)  # 30% over a `high` of 10%
 

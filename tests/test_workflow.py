@@ -177,7 +177,7 @@ def test_thresholds_in_pyproject_change_what_is_reported_and_how_high(tmp_path):
     found = {(f["domain"], f["symbol"]): f for f in load_report(root)["findings"]}
     assert found["cpu", "slow_unique"]["severity"] == "high", found["cpu", "slow_unique"]
     assert found["import", "hot"]["pattern"] == "import-time-computation"
-    assert 10 < found["import", "hot"]["metric"]["value"] < 50  # below DESIGN.md's 50 ms, above the project's 10
+    assert 10 < found["import", "hot"]["metric"]["value"] < 50  # below docs/design.md's 50 ms, above the project's 10
     assert load_report(root)["thresholds"]["cpu"] == {"critical": 100.0, "high": 5.0, "medium": 2.0}
     md = (root / ".codeflash" / "scan-report.md").read_text(encoding="utf-8")
     assert "- Thresholds (from [tool.perfscan.thresholds]): cpu: critical > 100%, high > 5%, medium > 2%;" in md

@@ -3,7 +3,7 @@
 Findings are matched by identity: (domain, qualname or module, pattern), then, for what is left,
 (domain, qualname or module) with the pattern changed. A metric change inside the run-to-run
 spread of that domain is not a change (NOISE below; the spread was measured on the corpus,
-see README "Comparing scans"): it is reported as unchanged.
+see docs/design.md "Diff"): it is reported as unchanged.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from perfscan.report.saved import ranked_findings
 
 # domain -> (absolute band, relative band): a delta must exceed both to count. CPU compares each
 # function's attributable seconds (a share moves when another function gets faster).
-# Bands from the spread of repeated scans of the corpus on a shared 2-core machine (docs/design-notes.md):
+# Bands from the spread of repeated scans of the corpus on a shared 2-core machine (docs/design.md "Diff"):
 # import times moved by up to 2x under load, CPU seconds by up to a third, memory by under 5%.
 NOISE = {"cpu": (0.05, 0.35), "memory": (1.0, 0.10), "import": (50.0, 0.50), "async": (0.0, 0.0)}
 

@@ -1,4 +1,4 @@
-"""The values passed between the stages of a scan (DESIGN.md "The flow").
+"""The values passed between the stages of a scan (docs/design.md "The flow").
 
 Every stage takes the previous stage's value and returns one of these frozen dataclasses.
 Passes return `PassResult`s holding unranked `Finding`s; ranking turns them into `RankedFinding`s.
@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional, Tuple
 
 DOMAINS: Tuple[str, ...] = ("cpu", "memory", "import", "async")
-# Tie-break order of domains in the ranking (DESIGN.md "Ranking", rule 3).
+# Tie-break order of domains in the ranking (docs/design.md "Ranking", rule 3).
 DOMAIN_ORDER: Tuple[str, ...] = ("cpu", "memory", "async", "import")
 DOMAIN_TITLES: Mapping[str, str] = {"cpu": "CPU", "memory": "Memory", "import": "Import", "async": "Async"}
 SEVERITIES: Tuple[str, ...] = ("critical", "high", "medium", "low", "info")
@@ -20,7 +20,7 @@ PASS_STATUSES: Tuple[str, ...] = ("ok", "failed", "skipped", "timed-out")
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Severity bounds of the measured domains (DESIGN.md "Ranking", rule 1), user-adjustable.
+    """Severity bounds of the measured domains (docs/design.md "Ranking", rule 1), user-adjustable.
 
     domain -> ((lower bound, exclusive, severity), ...) from the top level down. The lowest bound
     is also where a pass starts reporting: a user who raises it hears about less."""
@@ -78,7 +78,7 @@ class Settings:
 
 @dataclass(frozen=True)
 class Project:
-    """The project as found on disk (DESIGN.md stage "project")."""
+    """The project as found on disk (docs/design.md stage "project")."""
 
     root: Path
     name: str

@@ -1,4 +1,4 @@
-"""Ranking: base severity by domain and metric, deployment adjustments, order (DESIGN.md "Ranking").
+"""Ranking: base severity by domain and metric, deployment adjustments, order (docs/design.md "Ranking").
 
 Pure: takes findings and the deployment, runs nothing. Every rule is a row in a table below.
 """
@@ -8,7 +8,7 @@ from typing import Iterable, List, Tuple
 
 from perfscan.models import DEFAULT_THRESHOLDS, DOMAIN_ORDER, SEVERITIES, Finding, RankedFinding, Thresholds
 
-# The measured domains' bounds are `Thresholds` (models.py): DESIGN.md's table, adjustable in
+# The measured domains' bounds are `Thresholds` (models.py): docs/design.md's table, adjustable in
 # [tool.perfscan.thresholds]. Async has no metric to bound: its levels are rules.
 ASYNC_HIGH = ("sequential-awaits",)  # high wherever found; blocking calls are high on the hot path
 

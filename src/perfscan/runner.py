@@ -1,4 +1,4 @@
-"""Which interpreter runs the project's code (DESIGN.md "Two processes", Runner)."""
+"""Which interpreter runs the project's code (docs/design.md "Two processes", Runner)."""
 from __future__ import annotations
 
 import json

@@ -70,7 +70,7 @@ def parse_formats(value: Any, origin: str) -> Tuple[str, ...]:
 
 
 def parse_thresholds(value: Any, origin: str) -> Thresholds:
-    """`{domain: {severity: bound}}` merged over DESIGN.md's table; each level must stay above the next."""
+    """`{domain: {severity: bound}}` merged over docs/design.md's table; each level must stay above the next."""
     if not isinstance(value, dict):
         raise UsageError(f"{origin} must be a table such as {{ cpu = {{ high = 10 }} }}")
     table = {d: dict((s, b) for b, s in levels) for d, levels in DEFAULT_THRESHOLDS.table}

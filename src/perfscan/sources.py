@@ -1,6 +1,6 @@
 """The project's own source files: which files count as project code, and reading them safely.
 
-Project code (DESIGN.md "The passes"): the project's source files, not tests, not virtual
+Project code (docs/design.md "The passes"): the project's source files, not tests, not virtual
 environments, not site-packages or the standard library, not vendored or generated code.
 Walking never follows a symlink out of the project or into a loop; a file that does not
 decode or parse is skipped with a note.

@@ -11,7 +11,7 @@ a small recursive function). So the counting is compiled into the project's own 
   builtin, so it resolves in any globals; rebinding it at phase boundaries files counts by
   phase at no cost per call. Line numbers are unchanged (the statement takes the first
   statement's position); no bytecode is written to any cache.
-- Primitive calls (DESIGN.md: total vs primitive, for recursion): a plain def whose body calls
+- Primitive calls (docs/design.md: total vs primitive, for recursion): a plain def whose body calls
   its own name gets a depth counter instead (`if depth[i]: nonprimitive[i] += 1 else: calls[i]
   += 1; depth[i] += 1; try: <body> finally: depth[i] -= 1`). Generators and coroutines are not
   depth-counted (a suspended one would keep its depth), nor is recursion through another

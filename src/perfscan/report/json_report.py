@@ -1,4 +1,4 @@
-"""`.codeflash/scan-report.json`: the Markdown report's twin for machines (DESIGN.md "Reports")."""
+"""`.codeflash/scan-report.json`: the Markdown report's twin for machines (docs/design.md "Reports")."""
 from __future__ import annotations
 
 import json

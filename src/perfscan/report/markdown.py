@@ -1,4 +1,4 @@
-"""`.codeflash/scan-report.md` in DESIGN.md's layout (a router parses it: keep the headings' words)."""
+"""`.codeflash/scan-report.md` in docs/design.md's layout (a router parses it: keep the headings' words)."""
 from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Sequence
@@ -198,7 +198,7 @@ def render_markdown(result: ScanResult) -> str:
     for change in result.target.neutralized:
         lines.append(f"- Changed for profiling: {inline(change)}")
     if result.settings.thresholds != DEFAULT_THRESHOLDS:
-        # severities are not DESIGN.md's: whoever reads or compares the report must know
+        # severities are not docs/design.md's: whoever reads or compares the report must know
         lines.append(f"- Thresholds (from [tool.perfscan.thresholds]): {describe_thresholds(result.settings.thresholds)}")
     for w in result.warnings:
         lines.append(f"- Warning: {inline(w)}")

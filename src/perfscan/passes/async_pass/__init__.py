@@ -1,4 +1,4 @@
-"""The async pass: static analysis of the project's async code (DESIGN.md "The passes" -> Async).
+"""The async pass: static analysis of the project's async code (docs/design.md "The passes" -> Async).
 
 Walks project code with `ast` (files that never mention `async` are skipped before parsing),
 resolves imports and aliases per module, and runs the rule table (`registry.py`, one module

@@ -1,4 +1,4 @@
-"""Which calls block the event loop: data, not code (DESIGN.md "The passes" -> Async).
+"""Which calls block the event loop: data, not code (docs/design.md "The passes" -> Async).
 
 Names are the real dotted names after import resolution (`builtins.open`, not `open`).
 An entry `pkg.Class.method` means that method on instances of `pkg.Class`; an instance is

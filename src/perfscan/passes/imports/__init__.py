@@ -1,4 +1,4 @@
-"""The import-time pass (DESIGN.md "The passes", Import time).
+"""The import-time pass (docs/design.md "The passes", Import time).
 
 Runs `<runner> -X importtime -c "import <module>"` for the project's top-level packages and the
 deployment's entry modules (importing a package does not import its submodules), a warm-up run

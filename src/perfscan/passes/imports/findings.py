@@ -1,4 +1,4 @@
-"""The import patterns, from the merged import trees (DESIGN.md "The passes", Import time).
+"""The import patterns, from the merged import trees (docs/design.md "The passes", Import time).
 
 - `import-time-computation`: a project module whose own (self) time is over 50 ms; names the
   module-level statement most likely doing the work.
@@ -24,7 +24,7 @@ from perfscan.passes.imports.classify import PROJECT, THIRD_PARTY, Classifier
 from perfscan.passes.imports.importtime import ImportNode, flatten
 from perfscan.sources import parse_source
 
-DEFAULT_FLOOR_MS = 50.0  # DESIGN.md's `low` bound; [tool.perfscan.thresholds] may move it
+DEFAULT_FLOOR_MS = 50.0  # docs/design.md's `low` bound; [tool.perfscan.thresholds] may move it
 FEW_FUNCTIONS = 3
 
 

@@ -1,4 +1,4 @@
-"""CPU patterns: one module each, one registry, one choice rule (DESIGN.md "The passes", CPU).
+"""CPU patterns: one module each, one registry, one choice rule (docs/design.md "The passes", CPU).
 
 Each pattern returns the best `Match` it finds in a function with the measured seconds that back
 it. The best-backed match wins; with no backing above a tenth of the function's attributable
