@@ -162,13 +162,6 @@ def test_a_damaged_section_reads_with_defaults():
     assert MemorySection.from_json(None) == MemorySection("", measured=False)
 
 
-def test_the_section_reads_by_its_json_keys():
-    section = MemorySection.from_json(SECTION)
-    assert section["tool"] == "tracemalloc + memray"
-    assert section["top"][0]["function"] == "orders.app:list_orders"
-    assert section.get("engine") is None and section.get("growth") == SECTION["growth"]
-
-
 def test_markdown_memory_table_reads_the_section_or_its_json():
     typed = _memory_table(MemorySection.from_json(SECTION))
     assert typed == _memory_table(SECTION)

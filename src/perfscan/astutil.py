@@ -6,6 +6,7 @@ binds `t` to `time`; `import a.b` binds `a`; `from json import dumps` binds `dum
 in `pkg.mod` binds `f` to `pkg.util.f`); one whose package is unknown binds nothing. Imports anywhere in the module count (a
 function-level `import time` is common).
 """
+
 from __future__ import annotations
 
 import ast

@@ -3,6 +3,7 @@
 A child's output never goes to a pipe (a test printing 100 MB must not deadlock the scan).
 Live children are tracked so an interrupt can kill their whole groups.
 """
+
 from __future__ import annotations
 
 import os
@@ -47,7 +48,9 @@ class ChildResult:
     def tail(self, lines: int = 8, which: str = "both") -> str:
         """The last lines of the child's output, for a report."""
         chunks = []
-        paths = {"stdout": [self.stdout_path], "stderr": [self.stderr_path]}.get(which, [self.stdout_path, self.stderr_path])
+        paths = {"stdout": [self.stdout_path], "stderr": [self.stderr_path]}.get(
+            which, [self.stdout_path, self.stderr_path]
+        )
         for path in paths:
             try:
                 with open(path, "rb") as fh:
@@ -75,8 +78,16 @@ def kill_all() -> None:
         _kill_group(proc)
 
 
-def run(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], timeout: float, log_dir: Path,
-        name: str, grace: float = 3.0) -> ChildResult:
+def run(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout: float,
+    log_dir: Path,
+    name: str,
+    grace: float = 3.0,
+) -> ChildResult:
     """Run argv to completion or timeout; stdout and stderr go to files in log_dir."""
     log_dir.mkdir(parents=True, exist_ok=True)
     out_path = log_dir / f"{name}.stdout"
@@ -84,11 +95,25 @@ def run(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], timeout: floa
     start = time.monotonic()
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         try:
-            proc = subprocess.Popen(list(argv), cwd=str(cwd), env=dict(env), stdin=subprocess.DEVNULL,
-                                    stdout=out, stderr=err, start_new_session=True)
+            proc = subprocess.Popen(
+                list(argv),
+                cwd=str(cwd),
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,
+            )
         except OSError as exc:
-            return ChildResult(tuple(argv), None, False, 0.0, out_path, err_path,
-                               start_error=f"cannot start {argv[0]}: {exc.strerror or exc}")
+            return ChildResult(
+                tuple(argv),
+                None,
+                False,
+                0.0,
+                out_path,
+                err_path,
+                start_error=f"cannot start {argv[0]}: {exc.strerror or exc}",
+            )
         _LIVE.add(proc)
         timed_out = False
         try:

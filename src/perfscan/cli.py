@@ -4,6 +4,7 @@
 Nothing but the dispatch happens at import, so `perfscan --version` starts fast: a command's
 module (and argparse, and the scan's stages) is imported only when that command runs.
 """
+
 from __future__ import annotations
 
 import sys

@@ -10,6 +10,7 @@ Order of decision (specific beats general):
 6. an importable package -> library; else unknown
 A word in a comment or a string is never evidence: imports come from the AST.
 """
+
 from __future__ import annotations
 
 import ast
@@ -20,8 +21,21 @@ from perfscan.astutil import dotted
 from perfscan.models import Deployment, Project
 from perfscan.sources import iter_project_files, module_name, parse_source, relative_posix
 
-FRAMEWORKS = {"django", "fastapi", "flask", "starlette", "aiohttp", "tornado", "sanic", "litestar", "quart",
-              "falcon", "pyramid", "bottle", "cherrypy"}
+FRAMEWORKS = {
+    "django",
+    "fastapi",
+    "flask",
+    "starlette",
+    "aiohttp",
+    "tornado",
+    "sanic",
+    "litestar",
+    "quart",
+    "falcon",
+    "pyramid",
+    "bottle",
+    "cherrypy",
+}
 SERVERS = {"uvicorn", "gunicorn", "daphne", "hypercorn", "waitress", "granian"}
 APP_CLASSES = {"Flask", "FastAPI", "Starlette", "Sanic", "Litestar", "Quart", "Application", "App", "Bottle", "Falcon"}
 APP_FACTORIES = {"get_wsgi_application", "get_asgi_application", "make_app", "web.Application"}
@@ -92,7 +106,9 @@ def detect_deployment(project: Project) -> Deployment:
         if path.is_file():
             text = path.read_text(encoding="utf-8", errors="replace")
             serverless.append(name)
-            entries["serverless"] += [m.rsplit(".", 1)[0] for m in re.findall(r"app_function\"?\s*[:=]\s*\"?([\w.]+)", text)]
+            entries["serverless"] += [
+                m.rsplit(".", 1)[0] for m in re.findall(r"app_function\"?\s*[:=]\s*\"?([\w.]+)", text)
+            ]
 
     # --- server configuration files
     procfile = root / "Procfile"
@@ -110,8 +126,12 @@ def detect_deployment(project: Project) -> Deployment:
             parsed = parse_source(path)
             if parsed.tree is not None:
                 for node in parsed.tree.body:
-                    if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "wsgi_app" for t in node.targets) \
-                            and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+                    if (
+                        isinstance(node, ast.Assign)
+                        and any(isinstance(t, ast.Name) and t.id == "wsgi_app" for t in node.targets)
+                        and isinstance(node.value, ast.Constant)
+                        and isinstance(node.value.value, str)
+                    ):
                         entries["server"] += [m.group(1) for m in [_TARGET.fullmatch(node.value.value)] if m]
     dockerfile = root / "Dockerfile"
     if dockerfile.is_file():
@@ -146,7 +166,9 @@ def detect_deployment(project: Project) -> Deployment:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 args = [a.arg for a in node.args.args]
                 if args == ["environ", "start_response"]:
-                    server_strong.append(f"{rel}:{node.lineno} defines a WSGI callable {node.name}(environ, start_response)")
+                    server_strong.append(
+                        f"{rel}:{node.lineno} defines a WSGI callable {node.name}(environ, start_response)"
+                    )
                     entries["server"].append(mod)
                 elif len(args) == 2 and args[0] == "event" and args[1] in ("context", "ctx", "_context"):
                     handler_only.append(f"{rel}:{node.lineno} defines a handler {node.name}(event, context)")
@@ -174,8 +196,10 @@ def detect_deployment(project: Project) -> Deployment:
         model, evidence, ent = "long-running-server", fw_evidence + server_weak, []
     elif project.packages:
         model = "library"
-        evidence = [f"importable package{'s' if len(project.packages) > 1 else ''} {', '.join(project.packages)}; "
-                    "no server, CLI or serverless entry point"]
+        evidence = [
+            f"importable package{'s' if len(project.packages) > 1 else ''} {', '.join(project.packages)}; "
+            "no server, CLI or serverless entry point"
+        ]
         ent = []
     else:
         model, evidence, ent = "unknown", ["no package, entry point or deployment file found"], []
@@ -184,6 +208,11 @@ def detect_deployment(project: Project) -> Deployment:
 
 
 def _is_main_guard(test: ast.AST) -> bool:
-    return (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "__name__"
-            and len(test.comparators) == 1 and isinstance(test.comparators[0], ast.Constant)
-            and test.comparators[0].value == "__main__")
+    return (
+        isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == "__name__"
+        and len(test.comparators) == 1
+        and isinstance(test.comparators[0], ast.Constant)
+        and test.comparators[0].value == "__main__"
+    )

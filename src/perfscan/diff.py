@@ -5,6 +5,7 @@ Findings are matched by identity: (domain, qualname or module, pattern), then, f
 spread of that domain is not a change (NOISE below; the spread was measured on the corpus,
 see docs/design.md "Diff"): it is reported as unchanged.
 """
+
 from __future__ import annotations
 
 import json
@@ -82,8 +83,11 @@ def compare(base: Mapping[str, Any], head: Mapping[str, Any]) -> List[Change]:
         if seen is not None:
             # it ran before too, under the reporting threshold: new only if it got slower
             worse = significant("cpu", seen, _seconds(r))
-            changes.append(Change("worsened" if worse and _seconds(r) > seen else "unchanged", "cpu", _target(r),
-                                  f.pattern, None, r))
+            changes.append(
+                Change(
+                    "worsened" if worse and _seconds(r) > seen else "unchanged", "cpu", _target(r), f.pattern, None, r
+                )
+            )
         else:
             changes.append(Change("new", f.domain, _target(r), f.pattern, None, r))
     for i, r in enumerate(base_f):
@@ -165,9 +169,11 @@ def _delta(c: Change) -> str:
 
 def engine_note(base: Mapping[str, Any], head: Mapping[str, Any]) -> str:
     """CPU seconds from two engines are not comparable: say so."""
+
     def engine(report: Mapping[str, Any]) -> str:
         data = _cpu_data(report)
         return str(data.get("engine_id") or data.get("engine") or "")
+
     b, h = engine(base), engine(head)
     if b and h and b != h:
         return f"Note: the scans measured CPU with different engines ({b} / {h}); CPU changes may be the engines' difference."
@@ -176,27 +182,58 @@ def engine_note(base: Mapping[str, Any], head: Mapping[str, Any]) -> str:
 
 def render_markdown(changes: Sequence[Change], note: str = "") -> str:
     counts = {k: sum(1 for c in changes if c.kind == k) for k in ("new", "worsened", "improved", "gone", "unchanged")}
-    lines = ["## perfscan diff", ""] + ([note, ""] if note else []) + [
-             ", ".join(f"{n} {k}" for k, n in counts.items()), "",
-             "| Change | Severity | Domain | Target | Pattern | Base | Head | Delta |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = (
+        ["## perfscan diff", ""]
+        + ([note, ""] if note else [])
+        + [
+            ", ".join(f"{n} {k}" for k, n in counts.items()),
+            "",
+            "| Change | Severity | Domain | Target | Pattern | Base | Head | Delta |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+    )
     for c in changes:
-        lines.append("| " + " | ".join(cell(x) for x in (c.kind, _sev(c), c.domain, c.target, c.pattern, _metric(c.base),
-                                                          _metric(c.head), _delta(c))) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                cell(x)
+                for x in (c.kind, _sev(c), c.domain, c.target, c.pattern, _metric(c.base), _metric(c.head), _delta(c))
+            )
+            + " |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def to_json(changes: Sequence[Change]) -> str:
     def finding(r: Optional[RankedFinding]) -> Optional[Dict[str, Any]]:
         return finding_dict(r) if r is not None else None
-    return json.dumps({"changes": [{"kind": c.kind, "domain": c.domain, "target": c.target, "pattern": c.pattern,
-                                    "severity": _sev(c), "base": finding(c.base), "head": finding(c.head)}
-                                   for c in changes],
-                       "noise": {d: {"absolute": a, "relative": r} for d, (a, r) in NOISE.items()}}, indent=2) + "\n"
+
+    return (
+        json.dumps(
+            {
+                "changes": [
+                    {
+                        "kind": c.kind,
+                        "domain": c.domain,
+                        "target": c.target,
+                        "pattern": c.pattern,
+                        "severity": _sev(c),
+                        "base": finding(c.base),
+                        "head": finding(c.head),
+                    }
+                    for c in changes
+                ],
+                "noise": {d: {"absolute": a, "relative": r} for d, (a, r) in NOISE.items()},
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 def _load(path: str) -> Dict[str, Any]:
     from perfscan.errors import UsageError
+
     try:
         with open(path, encoding="utf-8") as fh:
             data = json.load(fh)

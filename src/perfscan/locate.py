@@ -8,6 +8,7 @@ expressions and lambdas fold into the `def` around them: their cost is that func
 `is_harness` is the one rule for what runs the tests rather than being tested: the project's own
 pytest plugins (pytest11 entry points) are project files, but their time is not a product hotspot.
 """
+
 from __future__ import annotations
 
 import ast

@@ -3,6 +3,7 @@
 Every stage takes the previous stage's value and returns one of these frozen dataclasses.
 Passes return `PassResult`s holding unranked `Finding`s; ranking turns them into `RankedFinding`s.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -105,13 +106,51 @@ class Deployment:
 
 
 # pytest options whose value is the next argument (`-k expr`); anything else starting with `-` stands alone
-_PYTEST_VALUE_OPTIONS = frozenset({
-    "-k", "-m", "-p", "-c", "-o", "-W", "-r", "--rootdir", "--deselect", "--ignore", "--ignore-glob", "--confcutdir",
-    "--basetemp", "--maxfail", "--tb", "--durations", "--durations-min", "--import-mode", "--log-level",
-    "--log-format", "--log-file", "--log-cli-level", "--override-ini", "--pythonwarnings", "--junitxml", "--junit-xml",
-    "--config-file", "--inifile", "--capture", "--show-capture", "--cov", "--cov-report", "--cov-config", "-n",
-    "--numprocesses", "--dist", "--timeout", "--reruns", "--count", "--randomly-seed", "--hypothesis-seed",
-})
+_PYTEST_VALUE_OPTIONS = frozenset(
+    {
+        "-k",
+        "-m",
+        "-p",
+        "-c",
+        "-o",
+        "-W",
+        "-r",
+        "--rootdir",
+        "--deselect",
+        "--ignore",
+        "--ignore-glob",
+        "--confcutdir",
+        "--basetemp",
+        "--maxfail",
+        "--tb",
+        "--durations",
+        "--durations-min",
+        "--import-mode",
+        "--log-level",
+        "--log-format",
+        "--log-file",
+        "--log-cli-level",
+        "--override-ini",
+        "--pythonwarnings",
+        "--junitxml",
+        "--junit-xml",
+        "--config-file",
+        "--inifile",
+        "--capture",
+        "--show-capture",
+        "--cov",
+        "--cov-report",
+        "--cov-config",
+        "-n",
+        "--numprocesses",
+        "--dist",
+        "--timeout",
+        "--reruns",
+        "--count",
+        "--randomly-seed",
+        "--hypothesis-seed",
+    }
+)
 
 
 def pytest_options_only(args: Tuple[str, ...]) -> Tuple[str, ...]:

@@ -3,6 +3,7 @@
 The JSON shape is the contract of `perfscan/probe/contract.py`, whose SCHEMA_VERSION is the one
 both sides check (the host reads only files of that version).
 """
+
 from __future__ import annotations
 
 import json
@@ -75,8 +76,11 @@ class ProbeRun:
 
     def failed_tests(self) -> Tuple[Tuple[str, str], ...]:
         tests = self.outcomes()
-        return tuple((nid, str(t.get("message", ""))) for nid, t in tests.items()
-                     if isinstance(t, dict) and t.get("outcome") in ("failed", "error"))
+        return tuple(
+            (nid, str(t.get("message", "")))
+            for nid, t in tests.items()
+            if isinstance(t, dict) and t.get("outcome") in ("failed", "error")
+        )
 
     def failed_summary(self, limit: int = 5) -> str:
         """The failed tests as one line for a report: `nodeid (message); ...`."""
@@ -103,10 +107,20 @@ class ProbeRun:
         return tuple(str(x) for x in data.get("neutralized") or ())
 
 
-def run_probe(mode: str, *, runner: Sequence[str], root: Path, workdir: Path, probe_path: Path,
-              pytest_args: Sequence[str], timeout: float, options: Optional[Dict[str, str]] = None,
-              name: Optional[str] = None, exec_command: Sequence[str] = (),
-              source_roots: Sequence[Path] = ()) -> ProbeRun:
+def run_probe(
+    mode: str,
+    *,
+    runner: Sequence[str],
+    root: Path,
+    workdir: Path,
+    probe_path: Path,
+    pytest_args: Sequence[str],
+    timeout: float,
+    options: Optional[Dict[str, str]] = None,
+    name: Optional[str] = None,
+    exec_command: Sequence[str] = (),
+    source_roots: Sequence[Path] = (),
+) -> ProbeRun:
     """Run the probe in `mode` over pytest_args, or over exec_command (a script, module or console script)."""
     name = name or mode
     out_dir = workdir / "runs" / name
@@ -128,7 +142,16 @@ def run_probe(mode: str, *, runner: Sequence[str], root: Path, workdir: Path, pr
 
 def run_target(mode: str, ctx, options: Optional[Dict[str, str]] = None, name: Optional[str] = None) -> ProbeRun:
     """Run the probe over the scan's target: the chosen tests, or the command of `perfscan exec`."""
-    return run_probe(mode, runner=ctx.project.runner, root=ctx.project.root, workdir=ctx.workdir,
-                     probe_path=ctx.probe_path, pytest_args=list(ctx.target.pytest_argv()), timeout=ctx.timeout,
-                     options=options, name=name, exec_command=ctx.target.exec_command,
-                     source_roots=ctx.project.source_roots)
+    return run_probe(
+        mode,
+        runner=ctx.project.runner,
+        root=ctx.project.root,
+        workdir=ctx.workdir,
+        probe_path=ctx.probe_path,
+        pytest_args=list(ctx.target.pytest_argv()),
+        timeout=ctx.timeout,
+        options=options,
+        name=name,
+        exec_command=ctx.target.exec_command,
+        source_roots=ctx.project.source_roots,
+    )

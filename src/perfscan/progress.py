@@ -1,5 +1,6 @@
 """Progress on stderr. On a terminal: a live line per step (elapsed time ticking) and colour;
 elsewhere: plain log lines. --quiet: nothing. NO_COLOR turns colour off."""
+
 from __future__ import annotations
 
 import os
@@ -12,7 +13,11 @@ SEVERITY_COLOURS = {"critical": "1;31", "high": "31", "medium": "33", "low": "36
 
 
 def use_colour(stream) -> bool:
-    return bool(getattr(stream, "isatty", lambda: False)()) and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+    return (
+        bool(getattr(stream, "isatty", lambda: False)())
+        and not os.environ.get("NO_COLOR")
+        and os.environ.get("TERM") != "dumb"
+    )
 
 
 def paint(text: str, code: str, on: bool) -> str:

@@ -1,4 +1,5 @@
 """Project discovery: root, packages, source roots, tests, console scripts, runner."""
+
 from __future__ import annotations
 
 import configparser
@@ -54,7 +55,11 @@ def _packages_from_config(root: Path, pyproject: Mapping[str, Any]) -> Tuple[Lis
     pdir = st.get("package-dir")
     if isinstance(pdir, dict) and isinstance(pdir.get(""), str):
         roots.append(root / pdir[""])
-    hatch = tool.get("hatch", {}).get("build", {}).get("targets", {}).get("wheel", {}) if isinstance(tool.get("hatch"), dict) else {}
+    hatch = (
+        tool.get("hatch", {}).get("build", {}).get("targets", {}).get("wheel", {})
+        if isinstance(tool.get("hatch"), dict)
+        else {}
+    )
     for p in hatch.get("packages", []) or []:
         if isinstance(p, str):
             path = root / p
@@ -77,15 +82,25 @@ def _importables(folder: Path) -> List[str]:
         return out
     for e in entries:
         try:
-            if e.is_dir() and not e.name.startswith(".") and e.name not in SKIP_DIRS and e.name.isidentifier() \
-                    and (Path(e.path) / "__init__.py").is_file():
+            if (
+                e.is_dir()
+                and not e.name.startswith(".")
+                and e.name not in SKIP_DIRS
+                and e.name.isidentifier()
+                and (Path(e.path) / "__init__.py").is_file()
+            ):
                 out.append(e.name)
         except OSError:
             continue
     if not out:  # a single-module project
         for e in entries:
             stem = e.name[:-3]
-            if e.name.endswith(".py") and stem.isidentifier() and stem not in _NOT_PACKAGES and not is_test_file(e.name):
+            if (
+                e.name.endswith(".py")
+                and stem.isidentifier()
+                and stem not in _NOT_PACKAGES
+                and not is_test_file(e.name)
+            ):
                 out.append(stem)
     return out
 
@@ -101,7 +116,9 @@ def discover_project(settings: Settings, env: Dict[str, str]) -> Project:
     if not pyproject:
         notes.append("no pyproject.toml: packages and entry points found from the folder layout")
     proj = pyproject.get("project", {}) if isinstance(pyproject.get("project"), dict) else {}
-    poetry = pyproject.get("tool", {}).get("poetry", {}) if isinstance(pyproject.get("tool", {}).get("poetry"), dict) else {}
+    poetry = (
+        pyproject.get("tool", {}).get("poetry", {}) if isinstance(pyproject.get("tool", {}).get("poetry"), dict) else {}
+    )
     name = str(proj.get("name") or poetry.get("name") or root.name)
 
     names, roots = _packages_from_config(root, pyproject)
@@ -128,7 +145,10 @@ def discover_project(settings: Settings, env: Dict[str, str]) -> Project:
 
     tests_dir: Optional[Path] = None
     testpaths = ini.get("testpaths") or []
-    for cand in ([root / t for t in testpaths] if isinstance(testpaths, list) else []) + [root / "tests", root / "test"]:
+    for cand in ([root / t for t in testpaths] if isinstance(testpaths, list) else []) + [
+        root / "tests",
+        root / "test",
+    ]:
         if cand.is_dir():
             tests_dir = cand
             break
@@ -160,21 +180,41 @@ def discover_project(settings: Settings, env: Dict[str, str]) -> Project:
             notes.append("setup.cfg could not be read")
 
     deps = [d for d in proj.get("dependencies", []) or [] if isinstance(d, str)]
-    for group in (proj.get("optional-dependencies") or {}).values() if isinstance(proj.get("optional-dependencies"), dict) else []:
+    for group in (
+        (proj.get("optional-dependencies") or {}).values()
+        if isinstance(proj.get("optional-dependencies"), dict)
+        else []
+    ):
         deps += [d for d in group if isinstance(d, str)]
     deps += [k for k in (poetry.get("dependencies") or {}) if isinstance(k, str)]
     req = root / "requirements.txt"
     if req.is_file():
         try:
-            deps += [ln for ln in req.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip() and not ln.startswith(("#", "-"))]
+            deps += [
+                ln
+                for ln in req.read_text(encoding="utf-8", errors="replace").splitlines()
+                if ln.strip() and not ln.startswith(("#", "-"))
+            ]
         except OSError:
             pass
     dependencies = tuple(dict.fromkeys(n for n in (_req_name(d) for d in deps) if n and n != "python"))
 
     runner, origin = detect_runner(root, settings.runner, settings.origins.get("runner", "--runner"))
     interp = inspect_interpreter(runner, origin, root, env)
-    return Project(root=root, name=name, packages=packages, source_roots=tuple(source_roots), tests_dir=tests_dir,
-                   console_scripts=tuple(sorted(scripts.items())), dependencies=dependencies, runner=runner,
-                   runner_origin=origin, python_version=interp.version, has_pytest=interp.has_pytest,
-                   pyproject=pyproject, notes=tuple(notes), has_memray=interp.has_memray,
-                   pytest_plugins=tuple(dict.fromkeys(p.split(":", 1)[0].strip() for p in plugins if p.strip())))
+    return Project(
+        root=root,
+        name=name,
+        packages=packages,
+        source_roots=tuple(source_roots),
+        tests_dir=tests_dir,
+        console_scripts=tuple(sorted(scripts.items())),
+        dependencies=dependencies,
+        runner=runner,
+        runner_origin=origin,
+        python_version=interp.version,
+        has_pytest=interp.has_pytest,
+        pyproject=pyproject,
+        notes=tuple(notes),
+        has_memray=interp.has_memray,
+        pytest_plugins=tuple(dict.fromkeys(p.split(":", 1)[0].strip() for p in plugins if p.strip())),
+    )

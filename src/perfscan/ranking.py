@@ -2,6 +2,7 @@
 
 Pure: takes findings and the deployment, runs nothing. Every rule is a row in a table below.
 """
+
 from __future__ import annotations
 
 from typing import Iterable, List, Tuple
@@ -58,11 +59,35 @@ def _memory_startup(f: Finding) -> bool:
 
 
 ADJUSTMENTS = (
-    ("long-running-server", _import, "info", "paid once per process: a server imports at start-up, not per request", True),
-    ("long-running-server", _cpu_fixture, "low", "in test {phase}: one-time start-up work for a server, not per request", False),
-    ("long-running-server", _memory_growth, "critical", "grows with every request: a long-running server runs out of memory", False),
+    (
+        "long-running-server",
+        _import,
+        "info",
+        "paid once per process: a server imports at start-up, not per request",
+        True,
+    ),
+    (
+        "long-running-server",
+        _cpu_fixture,
+        "low",
+        "in test {phase}: one-time start-up work for a server, not per request",
+        False,
+    ),
+    (
+        "long-running-server",
+        _memory_growth,
+        "critical",
+        "grows with every request: a long-running server runs out of memory",
+        False,
+    ),
     ("long-running-server", _memory_startup, "low", "fixed at start-up: allocated once per server process", False),
-    ("serverless", _import, "critical", "cold starts are user-facing latency: every new instance pays this import", False),
+    (
+        "serverless",
+        _import,
+        "critical",
+        "cold starts are user-facing latency: every new instance pays this import",
+        False,
+    ),
     ("library", _import_third_party, "info", "a third-party import of a library: the consumer's choice", False),
     ("unknown", _import, "info", "deployment unknown: import cost may be paid once; use --startup to rank it", True),
 )
@@ -82,8 +107,9 @@ def adjust(finding: Finding, base: str, model: str, startup: bool) -> Tuple[str,
     return base, ""
 
 
-def rank(findings: Iterable[Finding], model: str, startup: bool = False,
-         thresholds: Thresholds = DEFAULT_THRESHOLDS) -> Tuple[RankedFinding, ...]:
+def rank(
+    findings: Iterable[Finding], model: str, startup: bool = False, thresholds: Thresholds = DEFAULT_THRESHOLDS
+) -> Tuple[RankedFinding, ...]:
     """Severity, then magnitude (multiple of the domain's high threshold), then domain order."""
     rows: List[Tuple[Finding, str, str, str, float]] = []
     for f in findings:

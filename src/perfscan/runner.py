@@ -1,4 +1,5 @@
 """Which interpreter runs the project's code (docs/design.md "Two processes", Runner)."""
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,9 @@ def as_runner(command: str, origin: str = "--runner") -> Tuple[str, ...]:
     try:
         argv = tuple(shlex.split(command))
     except ValueError as exc:  # an unclosed quote
-        raise UsageError(f"the runner {command!r} (from {origin}) is not a valid command line ({exc}); "
-                         "fix its quoting") from None
+        raise UsageError(
+            f"the runner {command!r} (from {origin}) is not a valid command line ({exc}); fix its quoting"
+        ) from None
     if not argv:
         raise UsageError("the runner is empty; pass --runner with a command such as 'uv run' or a python path")
     if argv and argv[0] == "$RUNNER":
@@ -83,19 +85,31 @@ def inspect_interpreter(runner: Tuple[str, ...], origin: str, root: Path, env: d
     """Start the runner's python once: its version, and whether it has pytest and memray."""
     log_dir = Path(tempfile.mkdtemp(prefix="perfscan-runner-"))
     try:
-        result = children.run(list(runner) + ["-c", _CHECK], cwd=root, env=env, timeout=60, log_dir=log_dir, name="check")
+        result = children.run(
+            list(runner) + ["-c", _CHECK], cwd=root, env=env, timeout=60, log_dir=log_dir, name="check"
+        )
         if result.start_error:
-            raise UsageError(f"the runner {shlex.join(runner)} (from {origin}) cannot be started: "
-                             f"{result.start_error}; pass --runner with a python that can run the project")
+            raise UsageError(
+                f"the runner {shlex.join(runner)} (from {origin}) cannot be started: "
+                f"{result.start_error}; pass --runner with a python that can run the project"
+            )
         if result.returncode != 0:
             tail = result.tail(2).replace("\n", " ")
-            raise UsageError(f"the runner {shlex.join(runner)} (from {origin}) does not run python ({result.describe_exit()}: "
-                             f"{tail}); pass --runner with a python that can run the project")
+            raise UsageError(
+                f"the runner {shlex.join(runner)} (from {origin}) does not run python ({result.describe_exit()}: "
+                f"{tail}); pass --runner with a python that can run the project"
+            )
         lines = [ln for ln in result.stdout_path.read_text(errors="replace").splitlines() if ln.startswith("{")]
         info = json.loads(lines[-1]) if lines else {}
-        return Interpreter(str(info.get("version", "?")), str(info.get("executable", runner[-1])),
-                           bool(info.get("pytest")), bool(info.get("memray")))
+        return Interpreter(
+            str(info.get("version", "?")),
+            str(info.get("executable", runner[-1])),
+            bool(info.get("pytest")),
+            bool(info.get("memray")),
+        )
     except (ValueError, OSError) as exc:
-        raise UsageError(f"the runner {shlex.join(runner)} (from {origin}) gave no answer ({exc}); pass --runner") from None
+        raise UsageError(
+            f"the runner {shlex.join(runner)} (from {origin}) gave no answer ({exc}); pass --runner"
+        ) from None
     finally:
         shutil.rmtree(log_dir, ignore_errors=True)

@@ -4,6 +4,7 @@ Python hands such bytes over as lone surrogates (U+DC80-U+DCFF, "surrogateescape
 cannot encode: writing one raises, and JSON's `\\udce9` escape is rejected by strict parsers. Every
 file perfscan writes goes through here, so a name reads `caf\\xe9` instead of breaking the report.
 """
+
 from __future__ import annotations
 
 import re
@@ -12,7 +13,7 @@ from typing import Any
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _escape(match: "re.Match[str]") -> str:
+def _escape(match: re.Match[str]) -> str:
     code = ord(match.group())
     if 0xDC80 <= code <= 0xDCFF:  # an undecodable byte, shown the way Python shows bytes
         return f"\\x{code - 0xDC00:02x}"

@@ -4,6 +4,7 @@ It owns the private temp folder, the budget, and the order of the passes (the ta
 `passes/registry.py`); passes do not call each other: what a later pass needs from an earlier
 one (the functions the CPU pass saw run) it hands over in `PassContext.inputs`.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -43,21 +44,32 @@ def run_scan(settings: Settings, progress: Progress) -> Tuple[ScanResult, Path]:
     try:
         probe_path = install_probe(workdir)
         project = discover_project(settings, child_env(workdir, probe_path))
-        progress.say(f"project {project.name}: packages {', '.join(project.packages) or '(none)'}; "
-                     f"python {project.python_version} via {' '.join(project.runner)} ({project.runner_origin})")
+        progress.say(
+            f"project {project.name}: packages {', '.join(project.packages) or '(none)'}; "
+            f"python {project.python_version} via {' '.join(project.runner)} ({project.runner_origin})"
+        )
         deployment = detect_deployment(project)
         progress.say(f"deployment: {deployment.model} ({'; '.join(deployment.evidence[:2])})")
         passes = selected(settings.passes)
         target, timing = _choose_target(settings, project, passes, workdir, probe_path, budget, progress)
         base = PassContext(settings, project, deployment, target, workdir, probe_path, out_dir, 0.0)
         results = _run_passes(passes, base, timing, budget, progress)
-        ranked = rank([f for r in results.values() for f in r.findings], deployment.model, settings.startup,
-                      settings.thresholds)
+        ranked = rank(
+            [f for r in results.values() for f in r.findings], deployment.model, settings.startup, settings.thresholds
+        )
         changed = treewatch.changes(before, treewatch.snapshot(settings.path, skip=out_dir))
         warnings = _warnings(settings, project, timing, results, changed, any(p.needs_tests for p in passes))
-        result = ScanResult(settings=settings, project=project, deployment=deployment, target=target, passes=results,
-                            findings=ranked, date=datetime.date.today().isoformat(), tool_version=__version__,
-                            warnings=tuple(warnings))
+        result = ScanResult(
+            settings=settings,
+            project=project,
+            deployment=deployment,
+            target=target,
+            passes=results,
+            findings=ranked,
+            date=datetime.date.today().isoformat(),
+            tool_version=__version__,
+            warnings=tuple(warnings),
+        )
         _write_reports(result, out_dir)
         return result, out_dir
     finally:
@@ -73,7 +85,9 @@ def output_dir(settings: Settings) -> Path:
         probe.write_text("")
         probe.unlink()
     except OSError as exc:
-        raise UsageError(f"cannot write the report to {out} ({exc.strerror or exc}); pass --out with a writable folder") from None
+        raise UsageError(
+            f"cannot write the report to {out} ({exc.strerror or exc}); pass --out with a writable folder"
+        ) from None
     return out
 
 
@@ -91,8 +105,15 @@ class _Budget:
         return max(1.0, (self.remaining() - RESERVE) * spec.weight / weight)
 
 
-def _choose_target(settings: Settings, project: Project, passes: Sequence[Pass], workdir: Path, probe_path: Path,
-                   budget: _Budget, progress: Progress) -> Tuple[Target, Optional[ProbeRun]]:
+def _choose_target(
+    settings: Settings,
+    project: Project,
+    passes: Sequence[Pass],
+    workdir: Path,
+    probe_path: Path,
+    budget: _Budget,
+    progress: Progress,
+) -> Tuple[Target, Optional[ProbeRun]]:
     """The tests (or command) the test passes profile, and the plain timing run; none without a test pass."""
     if not any(p.needs_tests for p in passes):
         target = Target((), tuple(settings.pytest_args), "none", 0, "no test pass selected")
@@ -102,28 +123,33 @@ def _choose_target(settings: Settings, project: Project, passes: Sequence[Pass],
     options: Dict[str, str] = {}
     for spec in passes:
         options.update(spec.plain_run_options(project))
-    target, timing = select_target(settings, project, workdir, probe_path, max(5.0, budget.remaining() * TIMING_SLICE),
-                                   options)
+    target, timing = select_target(
+        settings, project, workdir, probe_path, max(5.0, budget.remaining() * TIMING_SLICE), options
+    )
     progress.end(f"target: {target.note or target.mode}")
     return target, timing
 
 
-def _run_passes(passes: Sequence[Pass], base: PassContext, timing: Optional[ProbeRun], budget: _Budget,
-                progress: Progress) -> Dict[str, PassResult]:
+def _run_passes(
+    passes: Sequence[Pass], base: PassContext, timing: Optional[ProbeRun], budget: _Budget, progress: Progress
+) -> Dict[str, PassResult]:
     results: Dict[str, PassResult] = {}
     plain_counts = _plain_run_counts(timing, base.target)
     slow_callbacks = _slow_callbacks(timing, base.project.root)
     for i, spec in enumerate(passes):
         if budget.remaining() <= RESERVE:
-            results[spec.domain] = PassResult(spec.domain, "timed-out", 0.0,
-                                              "the scan's budget was spent before this pass could start")
+            results[spec.domain] = PassResult(
+                spec.domain, "timed-out", 0.0, "the scan's budget was spent before this pass could start"
+            )
             continue
         inputs = PassInputs(plain_counts=plain_counts, slow_callbacks=slow_callbacks, ran=_cpu_ran(results))
         ctx = dataclasses.replace(base, timeout=budget.share(spec, passes[i:]), inputs=inputs)
         progress.begin(f"{spec.domain} pass (up to {ctx.timeout:.0f} s)")
         res = results[spec.domain] = _run_pass(spec, ctx)
-        progress.end(f"{spec.domain} pass: {res.status} in {res.seconds:.1f} s, {len(res.findings)} finding(s)"
-                     + (f" ({res.error[:120]})" if res.error else ""))
+        progress.end(
+            f"{spec.domain} pass: {res.status} in {res.seconds:.1f} s, {len(res.findings)} finding(s)"
+            + (f" ({res.error[:120]})" if res.error else "")
+        )
     return results
 
 
@@ -136,8 +162,12 @@ def _run_pass(spec: Pass, ctx: PassContext) -> PassResult:
     except UsageError:
         raise
     except Exception as exc:  # a pass that breaks is recorded; the others go on
-        return PassResult(spec.domain, "failed", time.monotonic() - t0,
-                          f"internal error in the {spec.domain} pass: {type(exc).__name__}: {exc}")
+        return PassResult(
+            spec.domain,
+            "failed",
+            time.monotonic() - t0,
+            f"internal error in the {spec.domain} pass: {type(exc).__name__}: {exc}",
+        )
 
 
 def _cpu_ran(results: Mapping[str, PassResult]) -> FrozenSet[str]:
@@ -161,11 +191,18 @@ def _slow_callbacks(timing: Optional[ProbeRun], root: Path) -> tuple:
     if not data or not data.get("records"):
         return ()
     from perfscan.passes.async_pass.slow_callbacks import parse_slow_callback_lines
+
     return parse_slow_callback_lines("\n".join(str(r) for r in data["records"]), root)
 
 
-def _warnings(settings: Settings, project: Project, timing: Optional[ProbeRun], results: Mapping[str, PassResult],
-              changed: Sequence[str], ran_tests: bool) -> List[str]:
+def _warnings(
+    settings: Settings,
+    project: Project,
+    timing: Optional[ProbeRun],
+    results: Mapping[str, PassResult],
+    changed: Sequence[str],
+    ran_tests: bool,
+) -> List[str]:
     warnings: List[str] = list(settings.notes) + list(project.notes)
     warnings += [f"source file {note}" for note in skipped_sources(project.root)]
     failed = timing.failed_tests() if timing is not None else ()
@@ -178,10 +215,16 @@ def _warnings(settings: Settings, project: Project, timing: Optional[ProbeRun], 
             warnings.append(failures[0].split(";")[0] + "; the figures below cover only what ran before that")
     if changed:
         # perfscan writes only to its output folder; who else wrote is a guess, so say what is known
-        who = ("by the project's own code or another process" if ran_tests or settings.exec_command
-               else "by another process (no test or command of the project ran)")
-        warnings.append(f"files changed in the project during the scan, {who}, not by perfscan: "
-                        + ", ".join(changed[:10]) + (f" and {len(changed) - 10} more" if len(changed) > 10 else ""))
+        who = (
+            "by the project's own code or another process"
+            if ran_tests or settings.exec_command
+            else "by another process (no test or command of the project ran)"
+        )
+        warnings.append(
+            f"files changed in the project during the scan, {who}, not by perfscan: "
+            + ", ".join(changed[:10])
+            + (f" and {len(changed) - 10} more" if len(changed) > 10 else "")
+        )
     return warnings
 
 

@@ -1,4 +1,5 @@
 """Settings: defaults, then `.codeflash/setup.md`, then `[tool.perfscan]`, then the command line."""
+
 from __future__ import annotations
 
 import shlex
@@ -76,13 +77,17 @@ def parse_thresholds(value: Any, origin: str) -> Thresholds:
     table = {d: dict((s, b) for b, s in levels) for d, levels in DEFAULT_THRESHOLDS.table}
     for domain, levels in value.items():
         if domain not in table:
-            raise UsageError(f"{origin}: unknown domain {domain!r}; choose from {', '.join(table)} "
-                             "(async severities are rules, not numbers)")
+            raise UsageError(
+                f"{origin}: unknown domain {domain!r}; choose from {', '.join(table)} "
+                "(async severities are rules, not numbers)"
+            )
         if not isinstance(levels, dict):
             raise UsageError(f"{origin}.{domain} must be a table such as {{ high = 10 }}")
         for severity, bound in levels.items():
             if severity not in table[domain]:
-                raise UsageError(f"{origin}.{domain}: unknown level {severity!r}; choose from {', '.join(table[domain])}")
+                raise UsageError(
+                    f"{origin}.{domain}: unknown level {severity!r}; choose from {', '.join(table[domain])}"
+                )
             if isinstance(bound, bool) or not isinstance(bound, (int, float)) or not bound > 0:
                 raise UsageError(f"{origin}.{domain}.{severity}: {bound!r} is not a positive number")
             table[domain][severity] = float(bound)
@@ -143,15 +148,19 @@ def load_settings(path: Path, cli: Mapping[str, Any]) -> Settings:
             raise UsageError(f"cannot read {setup_path}: {exc.strerror}; fix its permissions or remove it") from None
         setup = parse_setup_md(text)
         if not setup and text.strip():
-            notes.append(".codeflash/setup.md has no Runner, Test command, Profilers or Project root line; it was ignored")
+            notes.append(
+                ".codeflash/setup.md has no Runner, Test command, Profilers or Project root line; it was ignored"
+            )
         runner = setup.get("runner")
         if runner:
             try:
                 shlex.split(runner)
             except ValueError:
                 # configuration, not code: a runner that does not split is ignored, never run
-                notes.append(f".codeflash/setup.md: the runner {runner!r} is not a valid command line and was ignored; "
-                             "fix the file or pass --runner")
+                notes.append(
+                    f".codeflash/setup.md: the runner {runner!r} is not a valid command line and was ignored; "
+                    "fix the file or pass --runner"
+                )
                 runner = None
         if runner:
             values["runner"] = runner

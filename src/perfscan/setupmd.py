@@ -9,6 +9,7 @@ It reads `Key: value` lines, with or without list bullets, bold markers or code 
 
 Unknown keys are ignored; nothing here ever raises on odd text.
 """
+
 from __future__ import annotations
 
 import re
@@ -29,7 +30,9 @@ _KEYS = {
     "project root": "root",
     "root": "root",
 }
-_LINE = re.compile(r"^\s*(?:[-*+]|\d+[.)])?\s*(?:\*\*|__)?([A-Za-z][A-Za-z _-]{0,40}?)(?:\*\*|__)?\s*[:=]\s*(?:\*\*|__)?\s*(.*?)\s*$")
+_LINE = re.compile(
+    r"^\s*(?:[-*+]|\d+[.)])?\s*(?:\*\*|__)?([A-Za-z][A-Za-z _-]{0,40}?)(?:\*\*|__)?\s*[:=]\s*(?:\*\*|__)?\s*(.*?)\s*$"
+)
 
 
 def _clean(value: str) -> str:
@@ -72,11 +75,20 @@ def split_test_command(command: str) -> Tuple[Optional[str], Tuple[str, ...], Op
         return None, (), f"the test command {command!r} is not a valid command line and was ignored"
     at = next((i for i, a in enumerate(argv) if a.rsplit("/", 1)[-1] in _PYTESTS), None)
     if at is None:
-        return None, (), (f"the test command {command!r} does not run pytest; perfscan runs the tests with pytest "
-                          "itself (name pytest arguments after `--`)")
+        return (
+            None,
+            (),
+            (
+                f"the test command {command!r} does not run pytest; perfscan runs the tests with pytest "
+                "itself (name pytest arguments after `--`)"
+            ),
+        )
     prefix = [a for a in argv[:at] if a not in ("$RUNNER", "${RUNNER}")]
     if prefix and prefix[-1] == "-m":
         prefix = prefix[:-1]
-    runner = " ".join(shlex.quote(a) for a in prefix) if prefix and not (
-        len(prefix) == 1 and _PYTHON.match(prefix[0])) else None
-    return runner, tuple(argv[at + 1:]), None
+    runner = (
+        " ".join(shlex.quote(a) for a in prefix)
+        if prefix and not (len(prefix) == 1 and _PYTHON.match(prefix[0]))
+        else None
+    )
+    return runner, tuple(argv[at + 1 :]), None

@@ -5,6 +5,7 @@ environments, not site-packages or the standard library, not vendored or generat
 Walking never follows a symlink out of the project or into a loop; a file that does not
 decode or parse is skipped with a note.
 """
+
 from __future__ import annotations
 
 import ast
@@ -99,7 +100,9 @@ def parse_source(path: Path) -> ParsedSource:
     if cached is not None:
         return cached
     if st.st_size > MAX_SOURCE_BYTES:
-        result = ParsedSource(path, None, "", f"{path}: skipped, {st.st_size / 1e6:.1f} MB is generated code, not parsed")
+        result = ParsedSource(
+            path, None, "", f"{path}: skipped, {st.st_size / 1e6:.1f} MB is generated code, not parsed"
+        )
     else:
         try:
             with tokenize.open(path) as fh:  # honours the PEP 263 coding line
@@ -153,9 +156,17 @@ def functions_in(tree: ast.Module) -> List[FunctionInfo]:
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 qual = prefix + child.name
                 first = min([child.lineno] + [d.lineno for d in child.decorator_list])
-                out.append(FunctionInfo(qual, child.name, child.lineno, first,
-                                        getattr(child, "end_lineno", None) or child.lineno, child,
-                                        isinstance(child, ast.AsyncFunctionDef)))
+                out.append(
+                    FunctionInfo(
+                        qual,
+                        child.name,
+                        child.lineno,
+                        first,
+                        getattr(child, "end_lineno", None) or child.lineno,
+                        child,
+                        isinstance(child, ast.AsyncFunctionDef),
+                    )
+                )
                 visit(child, qual + ".<locals>.")
             elif isinstance(child, ast.ClassDef):
                 visit(child, prefix + child.name + ".")

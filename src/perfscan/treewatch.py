@@ -1,4 +1,5 @@
 """A stat walk of the project before and after the scan: what changed that perfscan did not write."""
+
 from __future__ import annotations
 
 import os

@@ -6,16 +6,33 @@ and async pattern modules; the memory and import passes use `catalog.LARGE_ALLOC
 like), and a test checks that every id a pass can emit has a row here. To add a pattern: a row in
 the domain's module below, then the detection module that emits its id.
 """
+
 from __future__ import annotations
 
 import difflib
 from typing import Dict, List, Mapping, Tuple
 
-from perfscan.catalog.async_patterns import (AWAIT_IN_LOOP, BLOCKING_CALL_IN_ASYNC, CACHE_ON_ASYNC, DANGLING_TASK,
-                                             SEQUENTIAL_AWAITS, UNBOUNDED_GATHER)
+from perfscan.catalog.async_patterns import (
+    AWAIT_IN_LOOP,
+    BLOCKING_CALL_IN_ASYNC,
+    CACHE_ON_ASYNC,
+    DANGLING_TASK,
+    SEQUENTIAL_AWAITS,
+    UNBOUNDED_GATHER,
+)
 from perfscan.catalog.async_patterns import PATTERNS as _ASYNC
-from perfscan.catalog.cpu import (CPU_HOTSPOT, DEEPCOPY, NESTED_LOOP, POP_FRONT, QUADRATIC_MEMBERSHIP, REGEX_IN_LOOP,
-                                  REPEATED_COMPUTATION, SERIALIZE_IN_LOOP, SORT_IN_LOOP, STRING_CONCAT_IN_LOOP)
+from perfscan.catalog.cpu import (
+    CPU_HOTSPOT,
+    DEEPCOPY,
+    NESTED_LOOP,
+    POP_FRONT,
+    QUADRATIC_MEMBERSHIP,
+    REGEX_IN_LOOP,
+    REPEATED_COMPUTATION,
+    SERIALIZE_IN_LOOP,
+    SORT_IN_LOOP,
+    STRING_CONCAT_IN_LOOP,
+)
 from perfscan.catalog.cpu import PATTERNS as _CPU
 from perfscan.catalog.imports import BARREL_IMPORT, HEAVY_EAGER_IMPORT, IMPORT_TIME_COMPUTATION
 from perfscan.catalog.imports import PATTERNS as _IMPORT
@@ -30,12 +47,34 @@ PATTERNS: Tuple[Pattern, ...] = _CPU + _MEMORY + _IMPORT + _ASYNC
 _BY_ID: Dict[str, Pattern] = {p.id: p for p in PATTERNS}
 
 __all__ = [
-    "NO_PATTERN", "PATTERNS", "SECTIONS", "Pattern", "closest", "get", "rule_id", "titles",
-    "CPU_HOTSPOT", "DEEPCOPY", "NESTED_LOOP", "POP_FRONT", "QUADRATIC_MEMBERSHIP", "REGEX_IN_LOOP",
-    "REPEATED_COMPUTATION", "SERIALIZE_IN_LOOP", "SORT_IN_LOOP", "STRING_CONCAT_IN_LOOP",
-    "LARGE_ALLOCATION", "PER_REQUEST_GROWTH",
-    "BARREL_IMPORT", "HEAVY_EAGER_IMPORT", "IMPORT_TIME_COMPUTATION",
-    "AWAIT_IN_LOOP", "BLOCKING_CALL_IN_ASYNC", "CACHE_ON_ASYNC", "DANGLING_TASK", "SEQUENTIAL_AWAITS",
+    "NO_PATTERN",
+    "PATTERNS",
+    "SECTIONS",
+    "Pattern",
+    "closest",
+    "get",
+    "rule_id",
+    "titles",
+    "CPU_HOTSPOT",
+    "DEEPCOPY",
+    "NESTED_LOOP",
+    "POP_FRONT",
+    "QUADRATIC_MEMBERSHIP",
+    "REGEX_IN_LOOP",
+    "REPEATED_COMPUTATION",
+    "SERIALIZE_IN_LOOP",
+    "SORT_IN_LOOP",
+    "STRING_CONCAT_IN_LOOP",
+    "LARGE_ALLOCATION",
+    "PER_REQUEST_GROWTH",
+    "BARREL_IMPORT",
+    "HEAVY_EAGER_IMPORT",
+    "IMPORT_TIME_COMPUTATION",
+    "AWAIT_IN_LOOP",
+    "BLOCKING_CALL_IN_ASYNC",
+    "CACHE_ON_ASYNC",
+    "DANGLING_TASK",
+    "SEQUENTIAL_AWAITS",
     "UNBOUNDED_GATHER",
 ]
 

@@ -1,9 +1,14 @@
 """Async patterns: code that stalls the event loop or gives up concurrency, found statically."""
+
 from __future__ import annotations
 
 from perfscan.catalog.pattern import Pattern
 
-BLOCKING_CALL_IN_ASYNC = Pattern("blocking-call-in-async", "async", "blocking call in async code", """\
+BLOCKING_CALL_IN_ASYNC = Pattern(
+    "blocking-call-in-async",
+    "async",
+    "blocking call in async code",
+    """\
 ## What it does
 Finds calls made directly inside an `async def` whose real name (after import and alias
 resolution) is a known blocking call (perfscan's list plus `[tool.perfscan] blocking-calls`):
@@ -22,9 +27,14 @@ one slow call adds its whole duration to every concurrent request.
 async def notify(customer):
     time.sleep(0.05)                 # flagged: use await asyncio.sleep(0.05)
     await asyncio.to_thread(time.sleep, 0.05)   # fine: runs in a worker thread
-```""")
+```""",
+)
 
-SEQUENTIAL_AWAITS = Pattern("sequential-awaits", "async", "independent sequential awaits", """\
+SEQUENTIAL_AWAITS = Pattern(
+    "sequential-awaits",
+    "async",
+    "independent sequential awaits",
+    """\
 ## What it does
 In each block of an `async def`, follows runs of simple statements holding one await of a call
 each (`x = await f(a)`, `await g(b)`) and reports three or more awaits in a row that do not
@@ -46,9 +56,14 @@ d = await push(c, t)
 a, b, d = await asyncio.gather(send_email(c, t), send_sms(c, t), push(c, t))   # instead
 
 a = await fetch(); b = await parse(a); c = await store(b)   # a chain: not flagged
-```""")
+```""",
+)
 
-AWAIT_IN_LOOP = Pattern("await-in-loop", "async", "await in a loop", """\
+AWAIT_IN_LOOP = Pattern(
+    "await-in-loop",
+    "async",
+    "await in a loop",
+    """\
 ## What it does
 Finds `for x in xs: ... await f(x) ...` and `[await f(x) for x in xs]` when the awaited call uses
 the loop variable (or a name computed from it in this iteration) and nothing carried over from a
@@ -68,9 +83,14 @@ one instead of about one.
 for url in urls:
     pages.append(await fetch(url))          # flagged
 pages = await asyncio.gather(*(fetch(u) for u in urls))   # instead (bounded by a Semaphore)
-```""")
+```""",
+)
 
-CACHE_ON_ASYNC = Pattern("cache-on-async", "async", "cache on an async def", """\
+CACHE_ON_ASYNC = Pattern(
+    "cache-on-async",
+    "async",
+    "cache on an async def",
+    """\
 ## What it does
 Finds `functools.cache`, `functools.lru_cache` or a cachetools decorator, in any spelling
 (`@lru_cache`, `@functools.lru_cache(maxsize=None)`, `@ft.cache`,
@@ -86,9 +106,14 @@ can be awaited only once, so the second call with the same arguments raises
 @functools.lru_cache(maxsize=None)   # flagged
 async def customer_profile(customer): ...
 # instead: cache the awaited result (async_lru.alru_cache, or a dict of results/futures)
-```""")
+```""",
+)
 
-UNBOUNDED_GATHER = Pattern("unbounded-gather", "async", "unbounded gather", """\
+UNBOUNDED_GATHER = Pattern(
+    "unbounded-gather",
+    "async",
+    "unbounded gather",
+    """\
 ## What it does
 Finds `asyncio.gather` called with a starred comprehension, generator, `map(...)`, or a local name
 bound only to one of those, when neither the function nor the gathered coroutine mentions a
@@ -107,9 +132,14 @@ async def one(c):
     async with sem:
         return await notify(c)
 await asyncio.gather(*[one(c) for c in customers])         # fine
-```""")
+```""",
+)
 
-DANGLING_TASK = Pattern("dangling-task", "async", "dangling task", """\
+DANGLING_TASK = Pattern(
+    "dangling-task",
+    "async",
+    "dangling task",
+    """\
 ## What it does
 Finds a bare expression statement calling `asyncio.create_task`, `asyncio.ensure_future`, or
 `create_task` on an event loop (`asyncio.get_running_loop()`, a name bound to it, or a name
@@ -124,6 +154,7 @@ before it finishes, and its exception is never seen.
 asyncio.create_task(send(msg))              # flagged
 task = asyncio.create_task(send(msg))       # fine: kept
 BACKGROUND.add(task); task.add_done_callback(BACKGROUND.discard)
-```""")
+```""",
+)
 
 PATTERNS = (BLOCKING_CALL_IN_ASYNC, SEQUENTIAL_AWAITS, AWAIT_IN_LOOP, CACHE_ON_ASYNC, UNBOUNDED_GATHER, DANGLING_TASK)

@@ -1,11 +1,16 @@
 """CPU patterns: what a hot function does that makes it slow, backed by measured time."""
+
 from __future__ import annotations
 
 from perfscan.catalog.pattern import Pattern
 
 # A hot function with no pattern backed by enough measured time carries pattern "none"; SARIF
 # needs a rule id for it all the same.
-CPU_HOTSPOT = Pattern("cpu-hotspot", "cpu", "cpu hotspot", """\
+CPU_HOTSPOT = Pattern(
+    "cpu-hotspot",
+    "cpu",
+    "cpu hotspot",
+    """\
 ## What it does
 Reports a project function that takes more than 2% of the profiled time by attributable time
 (its cumulative time minus the project functions it calls), when none of the CPU patterns is
@@ -20,9 +25,14 @@ its callers (in the finding's evidence) to see what it repeats.
 ```python
 def score(records):
     return sum(weight(r) * r.value for r in records)   # hot, but no known pattern
-```""")
+```""",
+)
 
-QUADRATIC_MEMBERSHIP = Pattern("quadratic-membership", "cpu", "quadratic membership test", """\
+QUADRATIC_MEMBERSHIP = Pattern(
+    "quadratic-membership",
+    "cpu",
+    "quadratic membership test",
+    """\
 ## What it does
 Finds, inside a loop, a membership test (`in`, `.index`, `.count`) on a value known to be a list
 or tuple, or an explicit linear scan (`any`/`all` over a generator) over a collection other than
@@ -38,9 +48,14 @@ seen = []
 for w in words:
     if w not in seen:      # scans `seen` every time: use a set
         seen.append(w)
-```""")
+```""",
+)
 
-NESTED_LOOP = Pattern("nested-loop", "cpu", "nested loop", """\
+NESTED_LOOP = Pattern(
+    "nested-loop",
+    "cpu",
+    "nested loop",
+    """\
 ## What it does
 Finds a loop inside a loop where the inner loop walks a collection that does not come from the
 outer loop's current item, so both sizes grow with the input. Not a finding: iterating the
@@ -55,9 +70,14 @@ it O(n+m).
 for order in orders:
     for customer in customers:     # every customer for every order: index customers by id
         if customer.id == order.customer_id: ...
-```""")
+```""",
+)
 
-POP_FRONT = Pattern("pop-front", "cpu", "pop from the front of a list", """\
+POP_FRONT = Pattern(
+    "pop-front",
+    "cpu",
+    "pop from the front of a list",
+    """\
 ## What it does
 Finds `list.pop(0)` or `list.insert(0, x)` inside a loop.
 
@@ -69,9 +89,14 @@ costs O(n^2); `collections.deque.popleft()`/`appendleft()` are O(1).
 ```python
 while queue:
     v = queue.pop(0)     # use a deque and popleft()
-```""")
+```""",
+)
 
-SORT_IN_LOOP = Pattern("sort-in-loop", "cpu", "sort inside a loop", """\
+SORT_IN_LOOP = Pattern(
+    "sort-in-loop",
+    "cpu",
+    "sort inside a loop",
+    """\
 ## What it does
 Finds `sorted(x)` or `x.sort()` inside a loop, where x lives across iterations (not a fresh value
 made from the loop's current item).
@@ -85,9 +110,14 @@ or keep it ordered with `bisect.insort` or a heap.
 for px in pixels:
     levels.append(level(px))
     levels = sorted(levels)    # sort once, after the loop
-```""")
+```""",
+)
 
-DEEPCOPY = Pattern("deepcopy", "cpu", "deepcopy", """\
+DEEPCOPY = Pattern(
+    "deepcopy",
+    "cpu",
+    "deepcopy",
+    """\
 ## What it does
 Finds `copy.deepcopy` (any import spelling) in a loop or in a hot function.
 
@@ -99,9 +129,14 @@ of what actually changes, or building the new value directly, is far cheaper.
 ```python
 for record in records:
     rec = copy.deepcopy(record)    # copy only the fields you change: {**record, "word": ...}
-```""")
+```""",
+)
 
-REPEATED_COMPUTATION = Pattern("repeated-computation", "cpu", "repeated computation", """\
+REPEATED_COMPUTATION = Pattern(
+    "repeated-computation",
+    "cpu",
+    "repeated computation",
+    """\
 ## What it does
 Finds a recursive function with far more total than primitive calls (1,000 times and 10,000
 calls or more) and no memoization; or a call to a project function with loop-invariant arguments
@@ -115,9 +150,14 @@ iteration. Memoize (`functools.cache`) or hoist the call out of the loop.
 ```python
 def count_paths(r, c):
     return count_paths(r - 1, c) + count_paths(r, c - 1)   # exponential: add @functools.cache
-```""")
+```""",
+)
 
-STRING_CONCAT_IN_LOOP = Pattern("string-concat-in-loop", "cpu", "string concatenation in a loop", """\
+STRING_CONCAT_IN_LOOP = Pattern(
+    "string-concat-in-loop",
+    "cpu",
+    "string concatenation in a loop",
+    """\
 ## What it does
 Finds `s = s + x`, `s = x + s` or `s += x` on a string inside a loop.
 
@@ -130,9 +170,14 @@ case. Collect the pieces in a list and `"".join()` them once.
 body = "["
 for item in items:
     body = body + json.dumps(item)     # parts.append(...); "".join(parts)
-```""")
+```""",
+)
 
-SERIALIZE_IN_LOOP = Pattern("serialize-in-loop", "cpu", "serialization in a loop", """\
+SERIALIZE_IN_LOOP = Pattern(
+    "serialize-in-loop",
+    "cpu",
+    "serialization in a loop",
+    """\
 ## What it does
 Finds json, pickle, yaml or marshal `dumps`/`loads` (and `dump`/`load`) inside a loop.
 
@@ -145,9 +190,14 @@ encode them at the end.
 ```python
 for order in orders:
     body += json.dumps(order, indent=2)    # json.dumps(orders) once
-```""")
+```""",
+)
 
-REGEX_IN_LOOP = Pattern("regex-in-loop", "cpu", "regex built in a loop", """\
+REGEX_IN_LOOP = Pattern(
+    "regex-in-loop",
+    "cpu",
+    "regex built in a loop",
+    """\
 ## What it does
 Finds `re.compile(p)` or `re.<fn>(p, ...)` inside a loop where the pattern p is built in the loop
 (an f-string, a concatenation, or a value that changes per iteration). A constant pattern in a
@@ -161,7 +211,18 @@ outside the loop (or build one alternation pattern).
 ```python
 for word in words:
     if re.search(f"^{word}$", text): ...     # compile once, or use a set lookup
-```""")
+```""",
+)
 
-PATTERNS = (QUADRATIC_MEMBERSHIP, NESTED_LOOP, POP_FRONT, SORT_IN_LOOP, DEEPCOPY, REPEATED_COMPUTATION,
-            STRING_CONCAT_IN_LOOP, SERIALIZE_IN_LOOP, REGEX_IN_LOOP, CPU_HOTSPOT)
+PATTERNS = (
+    QUADRATIC_MEMBERSHIP,
+    NESTED_LOOP,
+    POP_FRONT,
+    SORT_IN_LOOP,
+    DEEPCOPY,
+    REPEATED_COMPUTATION,
+    STRING_CONCAT_IN_LOOP,
+    SERIALIZE_IN_LOOP,
+    REGEX_IN_LOOP,
+    CPU_HOTSPOT,
+)

@@ -1,9 +1,14 @@
 """Import patterns: what makes start-up slow, blamed on the project import that pulled it in."""
+
 from __future__ import annotations
 
 from perfscan.catalog.pattern import Pattern
 
-IMPORT_TIME_COMPUTATION = Pattern("import-time-computation", "import", "work at import time", """\
+IMPORT_TIME_COMPUTATION = Pattern(
+    "import-time-computation",
+    "import",
+    "work at import time",
+    """\
 ## What it does
 Reports a project module whose own import time (its self time in `-X importtime`, not counting
 the modules it imports) is over 50 ms, and names the module-level statement most likely doing
@@ -22,9 +27,14 @@ RATES = {c: fetch_rate(c) for c in CURRENCIES}     # runs on import
 @functools.cache
 def rates():                                        # instead: on first use
     return {c: fetch_rate(c) for c in CURRENCIES}
-```""")
+```""",
+)
 
-HEAVY_EAGER_IMPORT = Pattern("heavy-eager-import", "import", "heavy eager import", """\
+HEAVY_EAGER_IMPORT = Pattern(
+    "heavy-eager-import",
+    "import",
+    "heavy eager import",
+    """\
 ## What it does
 Reports a third-party module costing over 50 ms to import (cumulative), imported at the top of a
 project module that uses it in at most 3 functions and not at import time.
@@ -41,9 +51,14 @@ import pandas as pd                 # 300 ms on every start-up
 def export(rows):
     import pandas as pd             # instead: paid only when exporting
     return pd.DataFrame(rows).to_csv()
-```""")
+```""",
+)
 
-BARREL_IMPORT = Pattern("barrel-import", "import", "barrel import", """\
+BARREL_IMPORT = Pattern(
+    "barrel-import",
+    "import",
+    "barrel import",
+    """\
 ## What it does
 Reports a project package `__init__.py` that imports two or more of its submodules eagerly, when
 a consumer who needs only the cheapest of them pays over 50 ms for the others (the sum of the
@@ -65,6 +80,7 @@ def __getattr__(name):                    # instead: load on first access
         from shop.reports import build_report
         return build_report
     raise AttributeError(name)
-```""")
+```""",
+)
 
 PATTERNS = (IMPORT_TIME_COMPUTATION, HEAVY_EAGER_IMPORT, BARREL_IMPORT)

@@ -1,9 +1,14 @@
 """Memory patterns: what holds memory at a test's peak, or grows with every request."""
+
 from __future__ import annotations
 
 from perfscan.catalog.pattern import Pattern
 
-LARGE_ALLOCATION = Pattern("large-allocation", "memory", "large allocation", """\
+LARGE_ALLOCATION = Pattern(
+    "large-allocation",
+    "memory",
+    "large allocation",
+    """\
 ## What it does
 Reports a project function whose allocations hold 1 MiB or more (the lowest memory threshold)
 alive at the peak of a test's setup, call or teardown, measured with tracemalloc and attributed
@@ -25,9 +30,14 @@ def load_rows(path):
     text = open(path).read()                 # the whole file, then a copy of it per line
     return [line.split(",") for line in text.splitlines()]
 # instead: iterate the file and yield rows one at a time
-```""")
+```""",
+)
 
-PER_REQUEST_GROWTH = Pattern("per-request-growth", "memory", "grows on every request", """\
+PER_REQUEST_GROWTH = Pattern(
+    "per-request-growth",
+    "memory",
+    "grows on every request",
+    """\
 ## What it does
 For a long-running server (or with `memory-repeat` set), runs the target tests twice more in the
 same process and reports a module-level container that grows on every repetition, by 1 MiB or
@@ -45,6 +55,7 @@ SEEN = []
 def handle(request):
     SEEN.append(request.body)        # kept forever: use deque(maxlen=1000) or drop it
     return process(request)
-```""")
+```""",
+)
 
 PATTERNS = (LARGE_ALLOCATION, PER_REQUEST_GROWTH)

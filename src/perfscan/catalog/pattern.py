@@ -1,4 +1,5 @@
 """One catalog row: a pattern id a finding can carry, with the words and doc shown to users."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,6 +20,6 @@ class Pattern:
         start = self.doc.find(marker)
         if start < 0:
             return ""
-        body = self.doc[start + len(marker):]
+        body = self.doc[start + len(marker) :]
         end = body.find("\n## ")
         return (body if end < 0 else body[:end]).strip()

@@ -3,6 +3,7 @@
 `perfscan [PATH] ...` with no subcommand name runs the scan. A module is imported only when its
 command runs, so `perfscan --version` loads none of them (keep this file free of imports).
 """
+
 from __future__ import annotations
 
 # exit codes of every command

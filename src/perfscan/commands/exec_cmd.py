@@ -2,6 +2,7 @@
 
 The CPU, memory and async passes look at that run; the import pass runs as usual.
 """
+
 from __future__ import annotations
 
 import sys
@@ -16,6 +17,8 @@ def main(argv: Sequence[str]) -> int:
     before, command = split_dashdash(argv)
     ns = scan_parser("perfscan exec", "perfscan exec [PATH] [options] -- CMD [ARGS...]").parse_args(before)
     if not command:
-        print("perfscan: error: exec needs a command after --, e.g. perfscan exec . -- python bench.py", file=sys.stderr)
+        print(
+            "perfscan: error: exec needs a command after --, e.g. perfscan exec . -- python bench.py", file=sys.stderr
+        )
         return EXIT_USAGE
     return run_scan_command(ns, [], exec_command=command)

@@ -1,4 +1,5 @@
 """`perfscan explain [PATTERN]`: a pattern's doc from the catalog, or the list of every pattern."""
+
 from __future__ import annotations
 
 import argparse
@@ -11,9 +12,11 @@ from perfscan.models import DOMAIN_TITLES
 
 
 def main(argv: Sequence[str]) -> int:
-    p = argparse.ArgumentParser(prog="perfscan explain",
-                                description="Describe a pattern a finding names: what it finds, why it costs, an example. "
-                                            "With no PATTERN, list them all.")
+    p = argparse.ArgumentParser(
+        prog="perfscan explain",
+        description="Describe a pattern a finding names: what it finds, why it costs, an example. "
+        "With no PATTERN, list them all.",
+    )
     p.add_argument("pattern", nargs="?", help="a pattern id, as in a report's Pattern column or a SARIF ruleId")
     ns = p.parse_args(list(argv))
     if ns.pattern is None:

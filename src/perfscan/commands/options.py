@@ -1,6 +1,7 @@
 """The options shared by `perfscan [PATH]` and `perfscan exec [PATH] -- CMD`: one parser, and the
 settings values it gives (what the command line sets, before setup.md and pyproject fill the rest).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -10,29 +11,47 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from perfscan import __version__
 from perfscan.models import SEVERITIES
 
-EPILOG = ("Arguments after -- go to every pytest run. Also: `perfscan exec [PATH] -- CMD...` profiles a command; "
-          "`perfscan diff BASE.json HEAD.json` compares two scans; `perfscan explain [PATTERN]` describes a pattern. "
-          "Exit codes: 0 done, 1 --fail-on reached, 2 usage or set-up error, 130 interrupted.")
+EPILOG = (
+    "Arguments after -- go to every pytest run. Also: `perfscan exec [PATH] -- CMD...` profiles a command; "
+    "`perfscan diff BASE.json HEAD.json` compares two scans; `perfscan explain [PATTERN]` describes a pattern. "
+    "Exit codes: 0 done, 1 --fail-on reached, 2 usage or set-up error, 130 interrupted."
+)
 
 
 def scan_parser(prog: str = "perfscan", usage: Optional[str] = None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog=prog, usage=usage,
+        prog=prog,
+        usage=usage,
         description="Profile a Python project across CPU, memory, import time and async in one pass, "
-                    "and write one ranked diagnosis to .codeflash/scan-report.md (and .json).",
-        epilog=EPILOG)
+        "and write one ranked diagnosis to .codeflash/scan-report.md (and .json).",
+        epilog=EPILOG,
+    )
     p.add_argument("path", nargs="?", default=".", help="project root (default: the current folder)")
     p.add_argument("--test", action="append", dest="tests", metavar="NODEID", help="profile this test (repeatable)")
-    p.add_argument("--runner", metavar="CMD", help="command prefix that runs the project's python, e.g. 'uv run' or .venv/bin/python")
+    p.add_argument(
+        "--runner",
+        metavar="CMD",
+        help="command prefix that runs the project's python, e.g. 'uv run' or .venv/bin/python",
+    )
     p.add_argument("--out", metavar="DIR", help="output folder (default: PATH/.codeflash)")
     p.add_argument("--passes", metavar="LIST", help="comma-separated passes: cpu,memory,import,async (default: all)")
-    p.add_argument("--startup", action="store_true", default=None, help="rank import (start-up) findings at their base severity")
-    p.add_argument("--cpu-engine", choices=("auto", "sample", "cprofile"), metavar="ENGINE",
-                   help="CPU engine: auto (default: sampling + exact call counts where possible, else cprofile), sample, cprofile")
+    p.add_argument(
+        "--startup", action="store_true", default=None, help="rank import (start-up) findings at their base severity"
+    )
+    p.add_argument(
+        "--cpu-engine",
+        choices=("auto", "sample", "cprofile"),
+        metavar="ENGINE",
+        help="CPU engine: auto (default: sampling + exact call counts where possible, else cprofile), sample, cprofile",
+    )
     p.add_argument("--budget", type=float, metavar="SECONDS", help="time budget for the whole scan (default 300)")
     p.add_argument("--format", dest="formats", metavar="LIST", help="extra report formats: sarif,html")
-    p.add_argument("--fail-on", choices=SEVERITIES, metavar="SEVERITY",
-                   help="exit 1 when a finding is at or above SEVERITY (critical, high, medium, low, info)")
+    p.add_argument(
+        "--fail-on",
+        choices=SEVERITIES,
+        metavar="SEVERITY",
+        help="exit 1 when a finding is at or above SEVERITY (critical, high, medium, low, info)",
+    )
     p.add_argument("--quiet", action="store_true", default=None, help="print only the summary line")
     p.add_argument("--version", action="version", version=f"perfscan {__version__}")
     return p
@@ -43,7 +62,7 @@ def split_dashdash(argv: Sequence[str]) -> Tuple[List[str], List[str]]:
     args = list(argv)
     if "--" in args:
         i = args.index("--")
-        return args[:i], args[i + 1:]
+        return args[:i], args[i + 1 :]
     return args, []
 
 

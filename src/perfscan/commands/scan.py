@@ -2,6 +2,7 @@
 
 `run_scan_command` is also how `perfscan exec` runs its scan (with the command to profile).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -69,4 +70,3 @@ def run_scan_command(ns: argparse.Namespace, extra: Sequence[str], exec_command:
         return EXIT_INTERRUPTED
     finally:
         signal.signal(signal.SIGTERM, previous)
-

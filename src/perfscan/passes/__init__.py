@@ -5,6 +5,7 @@ Passes do not import each other or ranking. What one pass needs from another (th
 wants the functions the CPU pass saw run) comes from the orchestrator (scan.py) in
 `PassContext.inputs`.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,7 +20,9 @@ from perfscan.models import Deployment, Project, Settings, Target
 class PassInputs:
     """What earlier stages hand a pass, passed explicitly (passes never call each other)."""
 
-    plain_counts: Optional[Mapping[str, Any]] = None  # exact call counts of the plain timing run, when it ran the target
+    plain_counts: Optional[Mapping[str, Any]] = (
+        None  # exact call counts of the plain timing run, when it ran the target
+    )
     slow_callbacks: Tuple[Any, ...] = ()  # asyncio debug mode's slow-callback records of the plain run
     ran: FrozenSet[str] = frozenset()  # "module:qualname" of every project function the CPU pass saw run
 

@@ -7,6 +7,7 @@ order; what a later pass needs from an earlier one travels in `PassContext.input
 To add a pass: a package under `perfscan/passes/` with that function, a row below, and its name
 in `perfscan.models.DOMAINS` (the settings accept the names listed there).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -34,6 +35,7 @@ def _asyncio_debug_mode(project: Project) -> Mapping[str, str]:
 
 def _has_async_code(project: Project) -> bool:
     from perfscan.sources import iter_project_files
+
     for path in iter_project_files(project.root):
         try:
             if b"async def" in path.read_bytes()[:2_000_000]:
@@ -61,13 +63,29 @@ class Pass:
 
 
 PASSES: Tuple[Pass, ...] = (
-    Pass("cpu", "CPU", 3.0, True, "perfscan.passes.cpu", "run_cpu_pass",
-         plain_run_options=_exact_call_counts, artifacts=("cpu.pstats", "cpu.collapsed")),
+    Pass(
+        "cpu",
+        "CPU",
+        3.0,
+        True,
+        "perfscan.passes.cpu",
+        "run_cpu_pass",
+        plain_run_options=_exact_call_counts,
+        artifacts=("cpu.pstats", "cpu.collapsed"),
+    ),
     Pass("memory", "Memory", 4.0, True, "perfscan.passes.memory", "run_memory_pass"),
-    Pass("import", "Import time", 1.5, False, "perfscan.passes.imports", "run_import_pass",
-         artifacts=("imports.json",)),
-    Pass("async", "Async (static analysis)", 0.5, False, "perfscan.passes.async_pass", "run_async_pass",
-         plain_run_options=_asyncio_debug_mode),
+    Pass(
+        "import", "Import time", 1.5, False, "perfscan.passes.imports", "run_import_pass", artifacts=("imports.json",)
+    ),
+    Pass(
+        "async",
+        "Async (static analysis)",
+        0.5,
+        False,
+        "perfscan.passes.async_pass",
+        "run_async_pass",
+        plain_run_options=_asyncio_debug_mode,
+    ),
 )
 
 

@@ -1,4 +1,5 @@
 """Entry point: python -m perfscan_probe <collect|time|cpu|memory> --out DIR [--opt K=V] -- PYTEST_ARGS"""
+
 import importlib.util
 import os
 import signal
@@ -36,19 +37,23 @@ def _neutralize(args):
 class _AsyncioDump:
     def emergency_dump(self):
         from perfscan_probe import asyncdebug
+
         asyncdebug.dump(state.out_dir)
 
 
 def main(argv):
     if not argv or argv[0] not in ("collect", "time", "cpu", "memory"):
-        print("usage: python -m perfscan_probe <collect|time|cpu|memory> --out DIR [--opt K=V] -- PYTEST_ARGS", file=sys.stderr)
+        print(
+            "usage: python -m perfscan_probe <collect|time|cpu|memory> --out DIR [--opt K=V] -- PYTEST_ARGS",
+            file=sys.stderr,
+        )
         return 2
     state.mode = argv[0]
     rest = argv[1:]
     pytest_args = []
     if "--" in rest:
         i = rest.index("--")
-        rest, pytest_args = rest[:i], rest[i + 1:]
+        rest, pytest_args = rest[:i], rest[i + 1 :]
     exec_mode = False
     i = 0
     while i < len(rest):
@@ -68,6 +73,7 @@ def main(argv):
     signal.signal(signal.SIGTERM, _terminate)
     if state.options.get("asyncio_debug") == "1":
         from perfscan_probe import asyncdebug
+
         asyncdebug.enable()
         state.recorders.append(_AsyncioDump())
     if exec_mode:
@@ -80,8 +86,11 @@ def main(argv):
     extra, changed = _neutralize(pytest_args)
     state.options["neutralized"] = changed
     # a module that fails to import stops pytest before any test runs; the others are still worth profiling
-    args = (["-p", "perfscan_probe.plugin", "-p", "no:cacheprovider", "--continue-on-collection-errors"]
-            + extra + list(pytest_args))
+    args = (
+        ["-p", "perfscan_probe.plugin", "-p", "no:cacheprovider", "--continue-on-collection-errors"]
+        + extra
+        + list(pytest_args)
+    )
     if state.mode == "collect":
         args.append("--collect-only")
     try:
@@ -94,11 +103,14 @@ def main(argv):
 
 def _run_exec(command):
     from perfscan_probe.workload import run_command
+
     if state.mode == "cpu":
         from perfscan_probe.cpu import CpuRecorder
+
         recorder = CpuRecorder(state.out_dir)
     elif state.mode == "memory":
         from perfscan_probe.memory import MemoryRecorder
+
         recorder = MemoryRecorder(state.out_dir, dict(state.options, repeat="0"))
     else:
         print("perfscan probe: --exec works with the cpu and memory modes", file=sys.stderr)

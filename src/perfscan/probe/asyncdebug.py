@@ -4,6 +4,7 @@ Debug mode logs "Executing <Handle or Task ...> took N seconds" for every callba
 the loop's slow_callback_duration; those records confirm the async pass's static findings.
 The threshold is lowered to 45 ms (the default, 100 ms, misses short sleeps).
 """
+
 import logging
 import os
 

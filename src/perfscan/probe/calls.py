@@ -28,6 +28,7 @@ a small recursive function). So the counting is compiled into the project's own 
   working folder (the project root), outside virtual environments, site-packages, test folders
   and test files; the host filters again.
 """
+
 import ast
 import builtins
 import gc
@@ -39,7 +40,9 @@ from importlib.machinery import SourceFileLoader
 from .clocks import thread_time
 from .paths import is_skipped_dir, is_test_file
 
-CALLS = "__perfscan_probe_calls__"  # per phase: calls that were not recursive (all calls of a def without a depth counter)
+CALLS = (
+    "__perfscan_probe_calls__"  # per phase: calls that were not recursive (all calls of a def without a depth counter)
+)
 REC = "__perfscan_probe_rec__"  # per phase: recursive calls (made while the same def was running)
 DEPTH = "__perfscan_probe_depth__"  # how many frames of each depth-counted def are running
 PHASES = ("setup", "call", "teardown")
@@ -81,7 +84,7 @@ class CallCounter:
         rel = None
         for root in self._roots:
             if path.startswith(root + os.sep):
-                rel = path[len(root) + 1:]
+                rel = path[len(root) + 1 :]
                 break
         if rel is None:
             return False
@@ -163,7 +166,10 @@ class CallCounter:
             # keeps its running code (and goes uncounted) rather than running the new text
             as_written = {(c.co_firstlineno, c.co_name): c.co_code for c in _code_objects(plain)}
             for sub in _code_objects(code):
-                replacement[(sub.co_filename, sub.co_firstlineno, sub.co_name)] = (sub, as_written.get((sub.co_firstlineno, sub.co_name)))
+                replacement[(sub.co_filename, sub.co_firstlineno, sub.co_name)] = (
+                    sub,
+                    as_written.get((sub.co_firstlineno, sub.co_name)),
+                )
         if not replacement:
             return
         for obj in gc.get_objects():
@@ -185,9 +191,17 @@ class CallCounter:
         for phase in PHASES:
             calls, nonprim = self.calls[phase], self.nonprimitive[phase]
             # [function index, total calls, recursive calls]
-            phases[phase] = [[i, calls[i] + nonprim[i], nonprim[i]] for i in range(len(calls)) if calls[i] or nonprim[i]]
-        return {"method": "compiled counters", "functions": self.functions, "phases": phases,
-                "modules": self.modules, "patched": self.patched, "cost_ns": self.cost_ns}
+            phases[phase] = [
+                [i, calls[i] + nonprim[i], nonprim[i]] for i in range(len(calls)) if calls[i] or nonprim[i]
+            ]
+        return {
+            "method": "compiled counters",
+            "functions": self.functions,
+            "phases": phases,
+            "modules": self.modules,
+            "patched": self.patched,
+            "cost_ns": self.cost_ns,
+        }
 
 
 def _code_objects(code):
@@ -213,8 +227,10 @@ class _Instrument(ast.NodeTransformer):
         at = 1 if _is_docstring(node.body[0]) else 0
         anchor = node.body[min(at, len(node.body) - 1)]
         if depth:
-            head = [ast.If(_item(DEPTH, index, ast.Load()), [_increment(REC, index, 1)], [_increment(CALLS, index, 1)]),
-                    _increment(DEPTH, index, 1)]
+            head = [
+                ast.If(_item(DEPTH, index, ast.Load()), [_increment(REC, index, 1)], [_increment(CALLS, index, 1)]),
+                _increment(DEPTH, index, 1),
+            ]
             rest = node.body[at:] or [ast.Pass()]
             guarded = ast.Try(rest, [], [], [_increment(DEPTH, index, -1)])
             for stmt in head + [guarded.finalbody[0]]:
@@ -368,7 +384,9 @@ def _calibrate(counter, calls=20000, rounds=7):
                 if best[name] is None or dt < best[name]:
                     best[name] = dt
         base = best["empty"]
-        return {"count": max(0.0, (best["counted"] - base) / calls * 1e9),
-                "depth": max(0.0, (best["depth_counted"] - base) / calls * 1e9)}
+        return {
+            "count": max(0.0, (best["counted"] - base) / calls * 1e9),
+            "depth": max(0.0, (best["depth_counted"] - base) / calls * 1e9),
+        }
     except Exception:
         return {}

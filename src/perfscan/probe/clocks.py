@@ -5,6 +5,7 @@ the real function) or delete `sys._getframe`; the probe's measurements must not 
 The real functions are taken when the probe loads, before any test runs, and kept in a dict,
 which no such patcher walks.
 """
+
 import sys
 import time
 

@@ -11,6 +11,7 @@ Files written into --out (each atomically, each with "schema_version"):
                   (indexes into the same phase's stats list)
 - memory.json     see memory.py
 """
+
 import json
 import os
 

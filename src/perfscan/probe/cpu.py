@@ -11,14 +11,16 @@
   ITIMER_PROF, SIGPROF already taken), it falls back to cProfile and says so in "errors".
 - auto: sample where it can run, else cprofile (the same fallback).
 """
+
 import cProfile
 import os
 import sys
 import threading
 
 from perfscan_probe import state
-from .clocks import getframe, perf_counter, process_time
 from perfscan_probe.contract import write_json
+
+from .clocks import getframe, perf_counter, process_time
 
 PHASES = ("setup", "call", "teardown")
 MONITORING = sys.version_info >= (3, 12)
@@ -150,6 +152,7 @@ class SampleRecorder:
     def __init__(self, out_dir, options, engine):
         from perfscan_probe.calls import CallCounter
         from perfscan_probe.sampler import Sampler, available
+
         self.out_dir = out_dir
         self.asked = engine
         self.sampler = Sampler(float(options.get("interval") or 0.001))
@@ -184,8 +187,11 @@ class SampleRecorder:
 
     def _fall_back(self, why):
         self._tried = True
-        self.fallback = CProfileRecorder(self.out_dir, self.errors + ["sampling unavailable (%s): measured with cProfile" % why],
-                                         {"engine_asked": self.asked})
+        self.fallback = CProfileRecorder(
+            self.out_dir,
+            self.errors + ["sampling unavailable (%s): measured with cProfile" % why],
+            {"engine_asked": self.asked},
+        )
         if self.counter is not None:
             self.counter.uninstall()
             self.counter = None
@@ -230,17 +236,22 @@ class SampleRecorder:
         samples = self.sampler.export()
         calls = self.counter.export() if self.counter is not None else None
         errors = self.errors + self.sampler.errors + (self.counter.errors if self.counter is not None else [])
-        write_json(os.path.join(self.out_dir, "cpu.json"), {
-            "engine": "sample",
-            "engine_asked": self.asked,
-            "python": "%d.%d.%d" % sys.version_info[:3],
-            "threads": "all (sampled, per-thread CPU clocks)" if samples["thread_cpu"] else "main thread only (no per-thread CPU clock)",
-            # the contract's per-phase tables stay: wall is what every share divides by
-            "phases": {p: {"wall": self.wall[p], "cpu": self.cpu[p], "stats": []} for p in PHASES},
-            "samples": samples,
-            "calls": calls,
-            "errors": errors,
-        })
+        write_json(
+            os.path.join(self.out_dir, "cpu.json"),
+            {
+                "engine": "sample",
+                "engine_asked": self.asked,
+                "python": "%d.%d.%d" % sys.version_info[:3],
+                "threads": "all (sampled, per-thread CPU clocks)"
+                if samples["thread_cpu"]
+                else "main thread only (no per-thread CPU clock)",
+                # the contract's per-phase tables stay: wall is what every share divides by
+                "phases": {p: {"wall": self.wall[p], "cpu": self.cpu[p], "stats": []} for p in PHASES},
+                "samples": samples,
+                "calls": calls,
+                "errors": errors,
+            },
+        )
 
 
 def _runner_frame(frame):

@@ -70,6 +70,7 @@ memory.json:
 In deep mode "lines" hold only the bytes that a 1-frame run saw in library frames, attributed
 to the innermost project frame within 25 frames; "libs" what still has none.
 """
+
 import gc
 import io
 import json
@@ -82,14 +83,18 @@ from fnmatch import fnmatch
 
 try:
     import pytest
+
     _loop_wrapper = pytest.hookimpl(hookwrapper=True)
 except ImportError:  # `perfscan exec` in an environment without pytest
+
     def _loop_wrapper(func):
         return func
 
+
+from perfscan_probe.contract import write_json
+
 from .clocks import perf_counter
 from .paths import SKIP_DIRS, is_test_file
-from perfscan_probe.contract import write_json
 
 MIB = 1 << 20
 KEEP_LINES = 300
@@ -101,12 +106,43 @@ CENSUS_NODE_CAP = 500000  # per value: bounds a walk of a huge structure
 CENSUS_TOTAL_CAP = 3000000
 MONITORING = sys.version_info >= (3, 12)
 
-LIB_DIRS = frozenset({".venv", "venv", "env", ".env", "site-packages", "dist-packages", ".tox", ".nox",
-                      "node_modules", ".eggs", "vendor", "_vendor", "vendored", "third_party", "build", "dist"})
+LIB_DIRS = frozenset(
+    {
+        ".venv",
+        "venv",
+        "env",
+        ".env",
+        "site-packages",
+        "dist-packages",
+        ".tox",
+        ".nox",
+        "node_modules",
+        ".eggs",
+        "vendor",
+        "_vendor",
+        "vendored",
+        "third_party",
+        "build",
+        "dist",
+    }
+)
 
-_SKIP_TYPES = (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, types.MethodType,
-               types.CodeType, types.FrameType, types.GeneratorType, types.CoroutineType,
-               types.AsyncGeneratorType, type, property, staticmethod, classmethod, types.MappingProxyType)
+_SKIP_TYPES = (
+    types.ModuleType,
+    types.FunctionType,
+    types.BuiltinFunctionType,
+    types.MethodType,
+    types.CodeType,
+    types.FrameType,
+    types.GeneratorType,
+    types.CoroutineType,
+    types.AsyncGeneratorType,
+    type,
+    property,
+    staticmethod,
+    classmethod,
+    types.MappingProxyType,
+)
 _LEAF_TYPES = frozenset({int, float, complex, str, bytes, bool, type(None), range, bytearray})
 
 
@@ -293,7 +329,13 @@ class MemoryRecorder:
         self.import_values = []
         self.growth = []
         self.repeat_info = {"asked": self.repeat, "done": 0, "failures": 0, "seconds": 0.0}
-        self.overhead = {"loop_seconds": 0.0, "snapshot_seconds": 0.0, "snapshots": 0, "census_seconds": 0.0, "skipped": 0}
+        self.overhead = {
+            "loop_seconds": 0.0,
+            "snapshot_seconds": 0.0,
+            "snapshots": 0,
+            "census_seconds": 0.0,
+            "skipped": 0,
+        }
         self.hook = "none"
         self._next = [float("inf")]  # next high-water mark, read by the hook
         self._calls = {}
@@ -357,6 +399,7 @@ class MemoryRecorder:
             mon.set_events(self._tool_id, mon.events.PY_RETURN)
             self.hook = "sys.monitoring"
         else:
+
             def on_event(frame, event, arg):
                 # 'return' also fires at every yield: a generator's yields are sampled like library code
                 if event == "return":
@@ -450,8 +493,21 @@ class MemoryRecorder:
             # a test stopped tracemalloc (its own measurement): what it held before is lost
             self.errors.append("%s: tracemalloc was stopped by an earlier test; restarted here" % nodeid)
             tracemalloc.start(self.frames)
-        rec = {"test": nodeid, "phase": phase, "start": 0, "peak": 0, "end": 0, "snapshot": 0, "snapshots": 0,
-               "caught": "", "lines": [], "rest": 0, "tests": 0, "libs": 0, "lib_files": []}
+        rec = {
+            "test": nodeid,
+            "phase": phase,
+            "start": 0,
+            "peak": 0,
+            "end": 0,
+            "snapshot": 0,
+            "snapshots": 0,
+            "caught": "",
+            "lines": [],
+            "rest": 0,
+            "tests": 0,
+            "libs": 0,
+            "lib_files": [],
+        }
         self.current = rec
         self._calls.clear()
         tracemalloc.reset_peak()
@@ -564,8 +620,16 @@ class MemoryRecorder:
         for key, series in sizes.items():
             if len(series) >= 2 and series[-1] - series[0] >= GROWTH_FLOOR:
                 v = info[key]
-                out.append({"module": v["module"], "name": v["name"], "file": v["file"], "type": v["type"],
-                            "sizes": series, "truncated": truncated[key]})
+                out.append(
+                    {
+                        "module": v["module"],
+                        "name": v["name"],
+                        "file": v["file"],
+                        "type": v["type"],
+                        "sizes": series,
+                        "truncated": truncated[key],
+                    }
+                )
         out.sort(key=lambda r: r["sizes"][-1] - r["sizes"][0], reverse=True)
         return out[:50]
 
@@ -597,8 +661,16 @@ class MemoryRecorder:
                         return out
                     size, nodes, trunc = deep_size(held, min(CENSUS_NODE_CAP, budget))
                     budget -= nodes
-                    out.append({"module": modname, "name": label, "file": rel, "bytes": size,
-                                "truncated": trunc, "type": type(held).__name__})
+                    out.append(
+                        {
+                            "module": modname,
+                            "name": label,
+                            "file": rel,
+                            "bytes": size,
+                            "truncated": trunc,
+                            "type": type(held).__name__,
+                        }
+                    )
         return out
 
     # -- output
@@ -627,16 +699,19 @@ class MemoryRecorder:
             self._uninstall()
         except Exception:
             pass
-        write_json(os.path.join(self.out_dir, "memory.json"), {
-            "python": "%d.%d.%d" % sys.version_info[:3],
-            "frames": self.frames,
-            "hook": self.hook,
-            "mode": self.mode,
-            "threshold": self.threshold,
-            "phases": phases,
-            "import": self.import_values,
-            "growth": self.growth,
-            "repeat": self.repeat_info,
-            "overhead": self.overhead,
-            "errors": self.errors,
-        })
+        write_json(
+            os.path.join(self.out_dir, "memory.json"),
+            {
+                "python": "%d.%d.%d" % sys.version_info[:3],
+                "frames": self.frames,
+                "hook": self.hook,
+                "mode": self.mode,
+                "threshold": self.threshold,
+                "phases": phases,
+                "import": self.import_values,
+                "growth": self.growth,
+                "repeat": self.repeat_info,
+                "overhead": self.overhead,
+                "errors": self.errors,
+            },
+        )

@@ -6,12 +6,41 @@ Standard library only, like the rest of the probe: the host imports it as `perfs
 
 # Folders that hold no project code: version control, virtual environments, builds, caches,
 # vendored code, tests, docs and examples. A `*.egg-info` folder counts too (is_skipped_dir).
-SKIP_DIRS = frozenset({
-    ".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", "env", ".env", "node_modules",
-    "build", "dist", "__pycache__", ".codeflash", ".mypy_cache", ".pytest_cache", ".ruff_cache",
-    "site-packages", "dist-packages", "vendor", "_vendor", "vendored", "third_party", ".eggs",
-    "tests", "test", "testing", "docs", "examples", "benchmarks", "bench",
-})
+SKIP_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        ".tox",
+        ".nox",
+        ".venv",
+        "venv",
+        "env",
+        ".env",
+        "node_modules",
+        "build",
+        "dist",
+        "__pycache__",
+        ".codeflash",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        "site-packages",
+        "dist-packages",
+        "vendor",
+        "_vendor",
+        "vendored",
+        "third_party",
+        ".eggs",
+        "tests",
+        "test",
+        "testing",
+        "docs",
+        "examples",
+        "benchmarks",
+        "bench",
+    }
+)
 
 
 def is_skipped_dir(name):

@@ -1,12 +1,13 @@
 """The pytest plugin: records collection and outcomes, and hands each test phase to the pass's recorder."""
+
 import json
 import os
 
 import pytest
-
 from perfscan_probe import state
-from .clocks import perf_counter
 from perfscan_probe.contract import PROGRESS, write_json
+
+from .clocks import perf_counter
 
 
 class Outcomes:
@@ -57,8 +58,10 @@ class Outcomes:
         self.dump(None)
 
     def dump(self, exitstatus=None):
-        write_json(os.path.join(self.out_dir, "outcomes.json"),
-                   {"tests": self.tests, "exitstatus": exitstatus, "neutralized": state.options.get("neutralized", [])})
+        write_json(
+            os.path.join(self.out_dir, "outcomes.json"),
+            {"tests": self.tests, "exitstatus": exitstatus, "neutralized": state.options.get("neutralized", [])},
+        )
 
 
 def _last_line(report):
@@ -118,6 +121,7 @@ class WallClock:
         if count:
             try:
                 from perfscan_probe.calls import CallCounter
+
                 self.counter = CallCounter(os.getcwd())
                 self.counter.install()
             except Exception as exc:
@@ -142,7 +146,9 @@ class WallClock:
         if self.counter is not None:
             self.counter.uninstall()
             calls = self.counter.export()
-        write_json(os.path.join(self.out_dir, "time.json"), {"phases": self.wall, "calls": calls, "errors": self.errors})
+        write_json(
+            os.path.join(self.out_dir, "time.json"), {"phases": self.wall, "calls": calls, "errors": self.errors}
+        )
 
 
 def pytest_configure(config):
@@ -155,9 +161,11 @@ def pytest_configure(config):
         recorder = WallClock(out, count=state.options.get("count") == "1")
     elif state.mode == "cpu":
         from perfscan_probe.cpu import CpuRecorder
+
         recorder = CpuRecorder(out)
     elif state.mode == "memory":
         from perfscan_probe.memory import MemoryRecorder
+
         recorder = MemoryRecorder(out, state.options)
     if recorder is not None:
         config.pluginmanager.register(recorder, "perfscan-recorder")

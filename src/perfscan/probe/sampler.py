@@ -30,6 +30,7 @@ Why this shape:
   sampling would start, the sampler does not start (the caller falls back); the previous
   handler and timer are restored at the end.
 """
+
 import os
 import signal
 import sys

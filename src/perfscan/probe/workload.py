@@ -4,6 +4,7 @@ The command is what the user would type: `python script.py ARGS`, `python -m mod
 console script name `tool ARGS`. A leading `python` (any spelling) is dropped: the probe already
 runs in the project's interpreter.
 """
+
 import os
 import re
 import runpy
@@ -69,8 +70,13 @@ def run_command(command, recorder, out_dir):
     if code:
         outcome = "failed"
         message = message or "exit code %s" % code
-    write_json(os.path.join(out_dir, "outcomes.json"), {
-        "tests": {"exec": {"outcome": outcome, "seconds": time.perf_counter() - start, "message": message[:300]}},
-        "exitstatus": code, "neutralized": []})
+    write_json(
+        os.path.join(out_dir, "outcomes.json"),
+        {
+            "tests": {"exec": {"outcome": outcome, "seconds": time.perf_counter() - start, "message": message[:300]}},
+            "exitstatus": code,
+            "neutralized": [],
+        },
+    )
     recorder.emergency_dump()
     return 0 if outcome == "passed" else 1

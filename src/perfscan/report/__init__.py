@@ -1,4 +1,5 @@
 """Reports only format: Markdown (the router parses it), JSON (its twin), the summary line."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Short descriptions of findings shared by every format."""
+
 from __future__ import annotations
 
 from typing import Mapping
@@ -34,5 +35,7 @@ _THRESHOLD_UNITS = {"cpu": "%", "memory": " MiB", "import": " ms"}
 
 def describe_thresholds(thresholds: Thresholds) -> str:
     """`cpu: critical > 30%, high > 10%, medium > 2%; ...`"""
-    return "; ".join(f"{d}: " + ", ".join(f"{s} > {b:g}{_THRESHOLD_UNITS.get(d, '')}" for b, s in levels)
-                     for d, levels in thresholds.table)
+    return "; ".join(
+        f"{d}: " + ", ".join(f"{s} > {b:g}{_THRESHOLD_UNITS.get(d, '')}" for b, s in levels)
+        for d, levels in thresholds.table
+    )

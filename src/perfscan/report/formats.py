@@ -7,6 +7,7 @@ written by every scan; the extra formats when the settings ask for them (`--form
 To add a format: a renderer module, a row in EXTRA_FORMATS, and its name in
 `perfscan.settings.FORMATS`.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -33,7 +34,10 @@ REPORT_TWINS: Tuple[ReportFormat, ...] = (
     ReportFormat("md", "scan-report.md", "perfscan.report.markdown", "render_markdown"),
 )
 
-EXTRA_FORMATS: Dict[str, ReportFormat] = {f.name: f for f in (
-    ReportFormat("sarif", "scan-report.sarif", "perfscan.report.sarif", "render_sarif"),
-    ReportFormat("html", "scan-report.html", "perfscan.report.html", "render_html"),
-)}
+EXTRA_FORMATS: Dict[str, ReportFormat] = {
+    f.name: f
+    for f in (
+        ReportFormat("sarif", "scan-report.sarif", "perfscan.report.sarif", "render_sarif"),
+        ReportFormat("html", "scan-report.html", "perfscan.report.html", "render_html"),
+    )
+}

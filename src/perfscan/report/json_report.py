@@ -1,4 +1,5 @@
 """`.codeflash/scan-report.json`: the Markdown report's twin for machines (docs/design.md "Reports")."""
+
 from __future__ import annotations
 
 import json
@@ -68,19 +69,38 @@ def to_dict(result: ScanResult) -> Dict[str, Any]:
         "project": {"root": str(project.root), "name": project.name, "packages": list(project.packages)},
         "python": project.python_version,
         "date": result.date,
-        "deployment": {"model": result.deployment.model, "evidence": list(result.deployment.evidence),
-                       "entry_modules": list(result.deployment.entry_modules)},
+        "deployment": {
+            "model": result.deployment.model,
+            "evidence": list(result.deployment.evidence),
+            "entry_modules": list(result.deployment.entry_modules),
+        },
         "thresholds": {d: {s: b for b, s in levels} for d, levels in result.settings.thresholds.table},
-        "target": {"tests": list(result.target.tests), "pytest_args": list(result.target.pytest_args),
-                   "mode": result.target.mode, "collected": result.target.collected, "note": result.target.note,
-                   "exec": list(result.target.exec_command), "changed": list(result.target.neutralized)},
-        "passes": {name: {"status": p.status, "seconds": round(p.seconds, 2), "error": p.error or None,
-                          "notes": list(p.notes), "artifacts": [str(a.path) for a in p.artifacts],
-                          "data": _jsonable(p.data)}
-                   for name, p in result.passes.items()},
+        "target": {
+            "tests": list(result.target.tests),
+            "pytest_args": list(result.target.pytest_args),
+            "mode": result.target.mode,
+            "collected": result.target.collected,
+            "note": result.target.note,
+            "exec": list(result.target.exec_command),
+            "changed": list(result.target.neutralized),
+        },
+        "passes": {
+            name: {
+                "status": p.status,
+                "seconds": round(p.seconds, 2),
+                "error": p.error or None,
+                "notes": list(p.notes),
+                "artifacts": [str(a.path) for a in p.artifacts],
+                "data": _jsonable(p.data),
+            }
+            for name, p in result.passes.items()
+        },
         "findings": [finding_dict(r) for r in result.findings],
-        "summary": {"counts": counts, "by_severity": by_sev,
-                    "top": one_line(result.findings[0]) if result.findings else None},
+        "summary": {
+            "counts": counts,
+            "by_severity": by_sev,
+            "top": one_line(result.findings[0]) if result.findings else None,
+        },
         "warnings": list(result.warnings),
     }
 

@@ -1,7 +1,8 @@
 """`.codeflash/scan-report.md` in docs/design.md's layout (a router parses it: keep the headings' words)."""
+
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Sequence
+from typing import Dict, List, Sequence
 
 from perfscan.models import DEFAULT_THRESHOLDS, DOMAIN_TITLES, DOMAINS, PassResult, RankedFinding, ScanResult
 from perfscan.passes.cpu.section import CpuSection
@@ -36,7 +37,9 @@ def _scanned_text(result: ScanResult) -> str:
     if t.mode == "none":
         return "no tests"
     n = len(t.tests)
-    how = {"all": "the whole suite", "selected": f"selected from {t.collected}", "user": "named by the user"}.get(t.mode, t.mode)
+    how = {"all": "the whole suite", "selected": f"selected from {t.collected}", "user": "named by the user"}.get(
+        t.mode, t.mode
+    )
     if n <= 3:
         return ", ".join(inline(x) for x in t.tests) + f" ({how})"
     return f"{n} tests ({how})"
@@ -50,13 +53,29 @@ def _pass_line(name: str, p: PassResult) -> str:
 
 
 def _table(findings: Sequence[RankedFinding]) -> List[str]:
-    rows = ["| # | Severity | Domain | Target | Metric | Pattern | Est. Impact | Note |",
-            "|---|---|---|---|---|---|---|---|"]
+    rows = [
+        "| # | Severity | Domain | Target | Metric | Pattern | Est. Impact | Note |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in findings:
         f = r.finding
-        rows.append("| " + " | ".join(cell(x) for x in (
-            r.rank, r.severity, DOMAIN_TITLES.get(f.domain, f.domain), target_name(r), f.metric.label, f.pattern,
-            f.estimated_impact, r.note)) + " |")
+        rows.append(
+            "| "
+            + " | ".join(
+                cell(x)
+                for x in (
+                    r.rank,
+                    r.severity,
+                    DOMAIN_TITLES.get(f.domain, f.domain),
+                    target_name(r),
+                    f.metric.label,
+                    f.pattern,
+                    f.estimated_impact,
+                    r.note,
+                )
+            )
+            + " |"
+        )
     return rows
 
 
@@ -68,8 +87,10 @@ def _recommendations(result: ScanResult) -> List[str]:
     for i, (domain, items) in enumerate(sorted(by_domain.items(), key=lambda kv: kv[1][0].rank), 1):
         best = items[0]
         what = inline(one_line(best))
-        lines.append(f"{i}. **{DOMAIN_TITLES.get(domain, domain)}** — {len(items)} target{'s' if len(items) != 1 else ''} found, "
-                     f"highest estimated impact: {what}; {inline(best.finding.estimated_impact)}")
+        lines.append(
+            f"{i}. **{DOMAIN_TITLES.get(domain, domain)}** — {len(items)} target{'s' if len(items) != 1 else ''} found, "
+            f"highest estimated impact: {what}; {inline(best.finding.estimated_impact)}"
+        )
     if not lines:
         lines.append("No findings: nothing above the thresholds in the passes that ran.")
     return lines
@@ -79,12 +100,14 @@ def _finding_block(r: RankedFinding) -> List[str]:
     f = r.finding
     where = f"{f.file}:{f.line}" if f.file else (f.module or "")
     sev = r.severity if r.severity == r.base_severity else f"{r.severity} (base {r.base_severity})"
-    lines = [f"#### {r.rank}. {inline(f.qualname or f.symbol)} — {inline(f.metric.label)}",
-             f"- Where: {inline(where)}; phase: {f.phase}",
-             f"- Severity: {sev}" + (f"; {inline(r.note)}" if r.note else ""),
-             f"- Pattern: {f.pattern}" + (f" ({PATTERN_WORDS[f.pattern]})" if f.pattern in PATTERN_WORDS else ""),
-             f"- Evidence: {inline(f.evidence)}",
-             f"- Estimated impact: {inline(f.estimated_impact)}"]
+    lines = [
+        f"#### {r.rank}. {inline(f.qualname or f.symbol)} — {inline(f.metric.label)}",
+        f"- Where: {inline(where)}; phase: {f.phase}",
+        f"- Severity: {sev}" + (f"; {inline(r.note)}" if r.note else ""),
+        f"- Pattern: {f.pattern}" + (f" ({PATTERN_WORDS[f.pattern]})" if f.pattern in PATTERN_WORDS else ""),
+        f"- Evidence: {inline(f.evidence)}",
+        f"- Estimated impact: {inline(f.estimated_impact)}",
+    ]
     if f.runtime_confirmed:
         lines.append("- Confirmed at run time")
     return lines
@@ -115,7 +138,10 @@ def _section(domain: str, result: ScanResult) -> List[str]:
     elif p.status == "ok":
         lines.append("No findings above the thresholds.")
     for a in p.artifacts:
-        lines.append(f"- Artifact: `{a.path.name}` ({inline(a.description)})" + (f"; open with `{inline(a.open_with)}`" if a.open_with else ""))
+        lines.append(
+            f"- Artifact: `{a.path.name}` ({inline(a.description)})"
+            + (f"; open with `{inline(a.open_with)}`" if a.open_with else "")
+        )
     return lines + [""]
 
 
@@ -132,14 +158,28 @@ def _cpu_table(d: object) -> List[str]:
     if not isinstance(d, CpuSection) or not d.top:
         return []
     phases = d.phase_seconds
-    lines = [f"Profiled wall time {d.wall_seconds:.2f} s (setup {phases.get('setup', 0):.2f} s, "
-             f"call {phases.get('call', 0):.2f} s, teardown {phases.get('teardown', 0):.2f} s); threads: {d.threads}."]
+    lines = [
+        f"Profiled wall time {d.wall_seconds:.2f} s (setup {phases.get('setup', 0):.2f} s, "
+        f"call {phases.get('call', 0):.2f} s, teardown {phases.get('teardown', 0):.2f} s); threads: {d.threads}."
+    ]
     lines += ["", "| Function | File:line | Attributable | Own | Cumulative | Calls |", "|---|---|---|---|---|---|"]
     for row in d.top:
         calls = _calls_cell(row.calls, row.primitive_calls)
-        lines.append("| " + " | ".join(cell(x) for x in (row.function, f"{row.file}:{row.line}",
-                                                            f"{row.attributable_pct}%", f"{row.own_pct}%",
-                                                            f"{row.cumulative_pct}%", calls)) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                cell(x)
+                for x in (
+                    row.function,
+                    f"{row.file}:{row.line}",
+                    f"{row.attributable_pct}%",
+                    f"{row.own_pct}%",
+                    f"{row.cumulative_pct}%",
+                    calls,
+                )
+            )
+            + " |"
+        )
     return lines
 
 
@@ -149,8 +189,14 @@ def _import_table(d: object) -> List[str]:
     lines = [f"Slowest modules (minimum of {d.runs} runs):"]
     lines += ["", "| Module | Kind | Self | Cumulative | Imported by |", "|---|---|---|---|---|"]
     for row in d.modules[:15]:
-        lines.append("| " + " | ".join(cell(x) for x in (row.name, row.kind, f"{row.self_ms:.1f} ms",
-                                                            f"{row.cumulative_ms:.1f} ms", row.imported_by)) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                cell(x)
+                for x in (row.name, row.kind, f"{row.self_ms:.1f} ms", f"{row.cumulative_ms:.1f} ms", row.imported_by)
+            )
+            + " |"
+        )
     return lines
 
 
@@ -164,12 +210,30 @@ def _memory_table(d: object) -> List[str]:
     if not m.top:
         return []
     # the table is the peak view only; without this line readers took it for every memory finding
-    lines = ["", "Largest project allocation groups alive at a test's peak (a finding from 1 MiB; "
-             "memory held from import and growth across repetitions are in the findings below):",
-             "", "| Function | File:line | MiB at peak | Allocations | Category | Reducibility |", "|---|---|---|---|---|---|"]
+    lines = [
+        "",
+        "Largest project allocation groups alive at a test's peak (a finding from 1 MiB; "
+        "memory held from import and growth across repetitions are in the findings below):",
+        "",
+        "| Function | File:line | MiB at peak | Allocations | Category | Reducibility |",
+        "|---|---|---|---|---|---|",
+    ]
     for row in m.top[:15]:
-        lines.append("| " + " | ".join(cell(x) for x in (row.function, f"{row.file}:{row.line}", f"{row.mib:.1f}",
-                                                            row.count, row.category, row.reducibility)) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                cell(x)
+                for x in (
+                    row.function,
+                    f"{row.file}:{row.line}",
+                    f"{row.mib:.1f}",
+                    row.count,
+                    row.category,
+                    row.reducibility,
+                )
+            )
+            + " |"
+        )
     return lines
 
 
@@ -184,9 +248,12 @@ def _domain_tables(domain: str, p: PassResult) -> List[str]:
 def render_markdown(result: ScanResult) -> str:
     project = result.project
     dep = result.deployment
-    lines = ["# Codeflash Scan Report",
-             f"**Scanned**: {_scanned(result)} | **Date**: {result.date} | **Python**: {project.python_version} | "
-             f"**Deployment**: {dep.model}", ""]
+    lines = [
+        "# Codeflash Scan Report",
+        f"**Scanned**: {_scanned(result)} | **Date**: {result.date} | **Python**: {project.python_version} | "
+        f"**Deployment**: {dep.model}",
+        "",
+    ]
     for name in DOMAINS:
         if name in result.passes:
             lines.append(_pass_line(name, result.passes[name]))
@@ -199,7 +266,9 @@ def render_markdown(result: ScanResult) -> str:
         lines.append(f"- Changed for profiling: {inline(change)}")
     if result.settings.thresholds != DEFAULT_THRESHOLDS:
         # severities are not docs/design.md's: whoever reads or compares the report must know
-        lines.append(f"- Thresholds (from [tool.perfscan.thresholds]): {describe_thresholds(result.settings.thresholds)}")
+        lines.append(
+            f"- Thresholds (from [tool.perfscan.thresholds]): {describe_thresholds(result.settings.thresholds)}"
+        )
     for w in result.warnings:
         lines.append(f"- Warning: {inline(w)}")
     lines += ["", "## Top Targets (ranked by estimated impact)", ""] + _table(result.findings)

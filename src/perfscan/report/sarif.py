@@ -1,6 +1,7 @@
 """`--format sarif`: SARIF 2.1.0 for code-scanning UIs. One rule per pattern, one result per finding.
 
 A rule's description and help are the pattern's catalog row (`perfscan explain ID` prints the same doc)."""
+
 from __future__ import annotations
 
 import json
@@ -43,16 +44,31 @@ def render_sarif(result: ScanResult) -> str:
             "ruleId": rule,
             "ruleIndex": rule_ids.index(rule),
             "level": LEVELS[r.severity],
-            "message": {"text": f"{one_line(r)}. {f.evidence} Estimated impact: {f.estimated_impact}."
-                                + (f" {r.note}." if r.note else "")},
+            "message": {
+                "text": f"{one_line(r)}. {f.evidence} Estimated impact: {f.estimated_impact}."
+                + (f" {r.note}." if r.note else "")
+            },
             "rank": float(max(0.0, 100.0 - r.rank)),
-            "properties": {"severity": r.severity, "baseSeverity": r.base_severity, "domain": f.domain,
-                           "metric": f.metric.label, "rank": r.rank, "qualname": f.qualname, "phase": f.phase},
+            "properties": {
+                "severity": r.severity,
+                "baseSeverity": r.base_severity,
+                "domain": f.domain,
+                "metric": f.metric.label,
+                "rank": r.rank,
+                "qualname": f.qualname,
+                "phase": f.phase,
+            },
         }
         if f.file:
             region = {"startLine": int(f.line)} if f.line else {}
-            res["locations"] = [{"physicalLocation": {"artifactLocation": {"uri": f.file, "uriBaseId": "PROJECTROOT"},
-                                                      **({"region": region} if region else {})}}]
+            res["locations"] = [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": f.file, "uriBaseId": "PROJECTROOT"},
+                        **({"region": region} if region else {}),
+                    }
+                }
+            ]
         else:
             res["locations"] = [{"logicalLocations": [{"fullyQualifiedName": f.module or f.symbol, "kind": "module"}]}]
         results.append(res)
@@ -60,12 +76,20 @@ def render_sarif(result: ScanResult) -> str:
     log = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {"name": "perfscan", "version": result.tool_version, "informationUri": HELP_URI,
-                                "rules": rules}},
-            "originalUriBaseIds": {"PROJECTROOT": {"uri": result.project.root.as_uri() + "/"}},
-            "results": results,
-            "properties": {"deployment": result.deployment.model, "python": result.project.python_version},
-        }],
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "perfscan",
+                        "version": result.tool_version,
+                        "informationUri": HELP_URI,
+                        "rules": rules,
+                    }
+                },
+                "originalUriBaseIds": {"PROJECTROOT": {"uri": result.project.root.as_uri() + "/"}},
+                "results": results,
+                "properties": {"deployment": result.deployment.model, "python": result.project.python_version},
+            }
+        ],
     }
     return json.dumps(clean_data(log), indent=2, ensure_ascii=True) + "\n"

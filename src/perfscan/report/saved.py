@@ -8,15 +8,28 @@ default too, so a hand-written or partial report (two findings to compare) still
 A pass's section data becomes its typed section class where the domain has one (`SECTIONS`);
 any other domain keeps the JSON object as it is.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-from perfscan.models import (DEFAULT_THRESHOLDS, Artifact, Deployment, Finding, Metric, PassResult, Project,
-                             RankedFinding, ScanResult, Settings, Target, Thresholds)
-from perfscan.passes.cpu.section import CpuSection
+from perfscan.models import (
+    DEFAULT_THRESHOLDS,
+    Artifact,
+    Deployment,
+    Finding,
+    Metric,
+    PassResult,
+    Project,
+    RankedFinding,
+    ScanResult,
+    Settings,
+    Target,
+    Thresholds,
+)
 from perfscan.passes.async_pass.section import AsyncSection
+from perfscan.passes.cpu.section import CpuSection
 from perfscan.passes.imports.section import ImportSection
 from perfscan.passes.memory.section import MemorySection
 from perfscan.report.json_report import REPORT_SCHEMA_VERSION
@@ -66,18 +79,30 @@ def ranked_finding(d: Mapping[str, Any]) -> RankedFinding:
     metric = _obj(d, "metric")
     line = d.get("line")
     finding = Finding(
-        domain=str(d.get("domain") or ""), symbol=str(d.get("symbol") or ""), qualname=str(d.get("qualname") or ""),
-        module=_optional_str(d.get("module")), file=_optional_str(d.get("file")),
+        domain=str(d.get("domain") or ""),
+        symbol=str(d.get("symbol") or ""),
+        qualname=str(d.get("qualname") or ""),
+        module=_optional_str(d.get("module")),
+        file=_optional_str(d.get("file")),
         line=line if isinstance(line, int) and not isinstance(line, bool) else None,
         metric=Metric(_number(metric.get("value")), str(metric.get("unit") or ""), str(metric.get("label") or "")),
-        pattern=str(d.get("pattern") or "none"), evidence=str(d.get("evidence") or ""),
-        estimated_impact=str(d.get("estimated_impact") or ""), phase=str(d.get("phase") or ""),
-        runtime_confirmed=bool(d.get("runtime_confirmed")), details=dict(_obj(d, "details")))
+        pattern=str(d.get("pattern") or "none"),
+        evidence=str(d.get("evidence") or ""),
+        estimated_impact=str(d.get("estimated_impact") or ""),
+        phase=str(d.get("phase") or ""),
+        runtime_confirmed=bool(d.get("runtime_confirmed")),
+        details=dict(_obj(d, "details")),
+    )
     severity = str(d.get("severity") or "info")
     rank = d.get("rank")
-    return RankedFinding(finding=finding, rank=rank if isinstance(rank, int) else 0, severity=severity,
-                         base_severity=str(d.get("base_severity") or severity), note=str(d.get("note") or ""),
-                         magnitude=_number(d.get("magnitude")))
+    return RankedFinding(
+        finding=finding,
+        rank=rank if isinstance(rank, int) else 0,
+        severity=severity,
+        base_severity=str(d.get("base_severity") or severity),
+        note=str(d.get("note") or ""),
+        magnitude=_number(d.get("magnitude")),
+    )
 
 
 def ranked_findings(report: Mapping[str, Any]) -> Tuple[RankedFinding, ...]:
@@ -88,17 +113,29 @@ def _thresholds(report: Mapping[str, Any]) -> Thresholds:
     table = _obj(report, "thresholds")
     if not table:
         return DEFAULT_THRESHOLDS
-    return Thresholds(tuple((str(domain), tuple((float(bound), str(sev)) for sev, bound in levels.items()
-                                                if isinstance(bound, (int, float))))
-                            for domain, levels in table.items() if isinstance(levels, Mapping)))
+    return Thresholds(
+        tuple(
+            (
+                str(domain),
+                tuple((float(bound), str(sev)) for sev, bound in levels.items() if isinstance(bound, (int, float))),
+            )
+            for domain, levels in table.items()
+            if isinstance(levels, Mapping)
+        )
+    )
 
 
 def _pass(name: str, p: Mapping[str, Any], findings: Tuple[RankedFinding, ...]) -> PassResult:
-    return PassResult(domain=name, status=str(p.get("status") or "ok"), seconds=_number(p.get("seconds")),
-                      error=str(p.get("error") or ""),
-                      findings=tuple(r.finding for r in findings if r.finding.domain == name),
-                      artifacts=tuple(Artifact(Path(str(a)), "") for a in _list(p, "artifacts")),
-                      notes=_strs(p, "notes"), data=section_from_json(name, p.get("data", {})))
+    return PassResult(
+        domain=name,
+        status=str(p.get("status") or "ok"),
+        seconds=_number(p.get("seconds")),
+        error=str(p.get("error") or ""),
+        findings=tuple(r.finding for r in findings if r.finding.domain == name),
+        artifacts=tuple(Artifact(Path(str(a)), "") for a in _list(p, "artifacts")),
+        notes=_strs(p, "notes"),
+        data=section_from_json(name, p.get("data", {})),
+    )
 
 
 def load_report(report: Mapping[str, Any]) -> ScanResult:
@@ -109,18 +146,41 @@ def load_report(report: Mapping[str, Any]) -> ScanResult:
     project, dep, target = _obj(report, "project"), _obj(report, "deployment"), _obj(report, "target")
     root = Path(str(project.get("root") or "."))
     findings = ranked_findings(report)
-    passes = {str(name): _pass(str(name), p, findings) for name, p in _obj(report, "passes").items()
-              if isinstance(p, Mapping)}
+    passes = {
+        str(name): _pass(str(name), p, findings) for name, p in _obj(report, "passes").items() if isinstance(p, Mapping)
+    }
     return ScanResult(
         settings=Settings(path=root, passes=tuple(passes), thresholds=_thresholds(report)),
-        project=Project(root=root, name=str(project.get("name") or root.name), packages=_strs(project, "packages"),
-                        source_roots=(), tests_dir=None, console_scripts=(), dependencies=(), runner=(),
-                        runner_origin="", python_version=str(report.get("python") or ""), has_pytest=False),
-        deployment=Deployment(model=str(dep.get("model") or "unknown"), evidence=_strs(dep, "evidence"),
-                              entry_modules=_strs(dep, "entry_modules")),
-        target=Target(tests=_strs(target, "tests"), pytest_args=_strs(target, "pytest_args"),
-                      mode=str(target.get("mode") or "none"), collected=int(_number(target.get("collected"), 0)),
-                      note=str(target.get("note") or ""), exec_command=_strs(target, "exec"),
-                      neutralized=_strs(target, "changed")),
-        passes=passes, findings=findings, date=str(report.get("date") or ""),
-        tool_version=str(_obj(report, "tool").get("version") or ""), warnings=_strs(report, "warnings"))
+        project=Project(
+            root=root,
+            name=str(project.get("name") or root.name),
+            packages=_strs(project, "packages"),
+            source_roots=(),
+            tests_dir=None,
+            console_scripts=(),
+            dependencies=(),
+            runner=(),
+            runner_origin="",
+            python_version=str(report.get("python") or ""),
+            has_pytest=False,
+        ),
+        deployment=Deployment(
+            model=str(dep.get("model") or "unknown"),
+            evidence=_strs(dep, "evidence"),
+            entry_modules=_strs(dep, "entry_modules"),
+        ),
+        target=Target(
+            tests=_strs(target, "tests"),
+            pytest_args=_strs(target, "pytest_args"),
+            mode=str(target.get("mode") or "none"),
+            collected=int(_number(target.get("collected"), 0)),
+            note=str(target.get("note") or ""),
+            exec_command=_strs(target, "exec"),
+            neutralized=_strs(target, "changed"),
+        ),
+        passes=passes,
+        findings=findings,
+        date=str(report.get("date") or ""),
+        tool_version=str(_obj(report, "tool").get("version") or ""),
+        warnings=_strs(report, "warnings"),
+    )

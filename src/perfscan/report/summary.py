@@ -1,4 +1,5 @@
 """The one line on stdout, and the aligned table for a terminal."""
+
 from __future__ import annotations
 
 from typing import List
@@ -20,8 +21,16 @@ def top_table(result: ScanResult, limit: int = 10, colour: bool = False) -> str:
     rows: List[List[str]] = [["#", "Severity", "Domain", "Target", "Metric", "Pattern"]]
     for r in result.findings[:limit]:
         f = r.finding
-        rows.append([str(r.rank), r.severity, DOMAIN_TITLES.get(f.domain, f.domain), target_name(r)[:60],
-                     f.metric.label[:40], f.pattern])
+        rows.append(
+            [
+                str(r.rank),
+                r.severity,
+                DOMAIN_TITLES.get(f.domain, f.domain),
+                target_name(r)[:60],
+                f.metric.label[:40],
+                f.pattern,
+            ]
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
     for n, row in enumerate(rows):

@@ -6,6 +6,7 @@ per pattern) on every function. A finding is on the hot path when the CPU pass s
 function run (`ran_functions`, from the orchestrator); blocking-call findings are confirmed at
 run time by asyncio debug mode's slow-callback records (`slow_callbacks`).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -56,8 +57,15 @@ def run_async_pass(ctx: PassContext) -> PassResult:
             skipped.append(f"{rel}: {_reason(parsed.note, path)}")
             continue
         module = module_name(path, source_roots) or _module_from_path(rel)
-        report = analyze_module(parsed.tree, module, rel, package_of(module, path.name == "__init__.py"),
-                                catalog, ran, sync_rules=_SPAWNS.search(parsed.text) is not None)
+        report = analyze_module(
+            parsed.tree,
+            module,
+            rel,
+            package_of(module, path.name == "__init__.py"),
+            catalog,
+            ran,
+            sync_rules=_SPAWNS.search(parsed.text) is not None,
+        )
         async_functions += report.async_functions
         async_files += report.async_functions > 0
         uses_asyncio = uses_asyncio or report.uses_asyncio
@@ -72,11 +80,15 @@ def run_async_pass(ctx: PassContext) -> PassResult:
 
     notes: List[str] = []
     if has_async:
-        notes.append(f"Async code: {_count(async_functions, 'async function')} in {_count(async_files, 'file')} "
-                     f"({_count(files, 'project file')} checked)")
+        notes.append(
+            f"Async code: {_count(async_functions, 'async function')} in {_count(async_files, 'file')} "
+            f"({_count(files, 'project file')} checked)"
+        )
         if not ran:
-            notes.append("Hot path unknown: the CPU pass reported no functions that ran, so blocking calls "
-                         "are ranked as off the hot path")
+            notes.append(
+                "Hot path unknown: the CPU pass reported no functions that ran, so blocking calls "
+                "are ranked as off the hot path"
+            )
     else:
         notes.append(f"{NO_ASYNC} ({_count(files, 'project file')} checked)")
     notes.extend(f"Skipped (does not parse or decode): {item}" for item in skipped)
@@ -89,13 +101,21 @@ def run_async_pass(ctx: PassContext) -> PassResult:
         seconds=time.perf_counter() - started,
         findings=tuple(f for f, _ in found),
         notes=tuple(notes),
-        data=AsyncSection(has_async=has_async, files=files, async_files=async_files, async_functions=async_functions,
-                          skipped=tuple(skipped), hot_path_known=bool(ran), confirmed=tuple(confirmed)),
+        data=AsyncSection(
+            has_async=has_async,
+            files=files,
+            async_files=async_files,
+            async_functions=async_functions,
+            skipped=tuple(skipped),
+            hot_path_known=bool(ran),
+            confirmed=tuple(confirmed),
+        ),
     )
 
 
-def _confirm(found: List[Tuple[Finding, FunctionInfo]], records: List[Record],
-             has_async: bool) -> Tuple[List[Tuple[Finding, FunctionInfo]], List[str], List[str]]:
+def _confirm(
+    found: List[Tuple[Finding, FunctionInfo]], records: List[Record], has_async: bool
+) -> Tuple[List[Tuple[Finding, FunctionInfo]], List[str], List[str]]:
     """Mark blocking-call findings that a slow-callback record falls in; say what matched."""
     notes: List[str] = []
     confirmed: List[str] = []
@@ -107,9 +127,11 @@ def _confirm(found: List[Tuple[Finding, FunctionInfo]], records: List[Record],
     per_finding: Dict[int, List[Record]] = {}
     unmatched: List[Record] = []
     for rec in records:
-        holders = [i for i in blocking
-                   if matches(rec, found[i][0].file or "", found[i][1].first_line, found[i][1].end_lineno,
-                              found[i][1].name)]
+        holders = [
+            i
+            for i in blocking
+            if matches(rec, found[i][0].file or "", found[i][1].first_line, found[i][1].end_lineno, found[i][1].name)
+        ]
         if holders:  # the innermost function holding the line
             best = min(holders, key=lambda i: found[i][1].end_lineno - found[i][1].first_line)
             per_finding.setdefault(best, []).append(rec)
@@ -124,8 +146,10 @@ def _confirm(found: List[Tuple[Finding, FunctionInfo]], records: List[Record],
         details = dict(finding.details, runtime_seconds=secs, runtime_records=len(recs))
         out[i] = (dataclasses.replace(finding, runtime_confirmed=True, evidence=evidence, details=details), fn)
         confirmed.append(finding.qualname)
-        notes.append(f"Confirmed at run time (asyncio debug mode): {finding.symbol} in {finding.file}:"
-                     f"{finding.line} blocked the event loop {secs:.3f} s{times}")
+        notes.append(
+            f"Confirmed at run time (asyncio debug mode): {finding.symbol} in {finding.file}:"
+            f"{finding.line} blocked the event loop {secs:.3f} s{times}"
+        )
     if blocking and not per_finding:
         notes.append("Run-time confirmation: no slow-callback record fell in a function with a blocking call")
     project_only = [r for r in unmatched if not os.path.isabs(r[0]) and has_async]
@@ -153,7 +177,7 @@ def _mentions_async(path: Path) -> bool:
 
 def _reason(note: str, path: Path) -> str:
     prefix = f"{path}: "
-    return note[len(prefix):] if note.startswith(prefix) else (note or "skipped")
+    return note[len(prefix) :] if note.startswith(prefix) else (note or "skipped")
 
 
 def _module_from_path(rel: str) -> str:

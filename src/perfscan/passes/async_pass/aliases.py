@@ -7,6 +7,7 @@ unbound name that is a builtin means `builtins.name`.
 A name bound in two different ways (two imports, or an import and an assignment) is
 ambiguous and resolves to nothing: a missed finding is better than a false one.
 """
+
 from __future__ import annotations
 
 import ast
@@ -27,7 +28,7 @@ class Aliases:
         self.module = module
 
     @classmethod
-    def from_tree(cls, tree: ast.Module, module: str, package: str) -> "Aliases":
+    def from_tree(cls, tree: ast.Module, module: str, package: str) -> Aliases:
         found = import_bindings(tree, package)
         imports = found.unique()  # a static claim: a name imported two ways resolves to nothing
         bound = frozenset(module_level_bindings(tree))
@@ -73,8 +74,9 @@ def module_level_bindings(tree: ast.Module) -> Set[str]:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.add(node.name)
             continue
-        if isinstance(node, (ast.Import, ast.ImportFrom, ast.Lambda, ast.ListComp, ast.SetComp,
-                             ast.DictComp, ast.GeneratorExp)):
+        if isinstance(
+            node, (ast.Import, ast.ImportFrom, ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+        ):
             continue  # imports are resolved apart; the others have their own scope
         if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
             names.add(node.id)

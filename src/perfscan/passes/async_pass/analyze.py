@@ -1,4 +1,5 @@
 """Run the rule table over one parsed module and turn hits into findings."""
+
 from __future__ import annotations
 
 import ast
@@ -37,13 +38,21 @@ def module_types(tree: ast.Module, aliases: Aliases, catalog: BlockingCatalog) -
     return {name: kinds[0] for name, kinds in seen.items() if len(kinds) == 1 and kinds[0]}
 
 
-def analyze_module(tree: ast.Module, module: str, file: str, package: str, catalog: BlockingCatalog,
-                   ran_functions: AbstractSet[str], sync_rules: bool = True) -> ModuleReport:
+def analyze_module(
+    tree: ast.Module,
+    module: str,
+    file: str,
+    package: str,
+    catalog: BlockingCatalog,
+    ran_functions: AbstractSet[str],
+    sync_rules: bool = True,
+) -> ModuleReport:
     """Findings of every rule in one module; `sync_rules=False` skips sync defs (no rule can hit them)."""
     report = ModuleReport()
     aliases = Aliases.from_tree(tree, module, package)
-    report.uses_asyncio = any(target == "asyncio" or target.startswith("asyncio.")
-                              for target in aliases.imports.values())
+    report.uses_asyncio = any(
+        target == "asyncio" or target.startswith("asyncio.") for target in aliases.imports.values()
+    )
     functions = functions_in(tree)
     by_name: Dict[str, List[ast.AST]] = {}
     for fn in functions:
@@ -58,8 +67,13 @@ def analyze_module(tree: ast.Module, module: str, file: str, package: str, catal
             continue
         outer = _enclosing(fn.qualname)
         try:
-            scope = Scope(fn, mod, locals_by_qual.get(outer, frozenset()) if outer else frozenset(),
-                          f"{module}:{fn.qualname}" in ran_functions, hot_known)
+            scope = Scope(
+                fn,
+                mod,
+                locals_by_qual.get(outer, frozenset()) if outer else frozenset(),
+                f"{module}:{fn.qualname}" in ran_functions,
+                hot_known,
+            )
         except Exception as exc:  # e.g. RecursionError on absurdly deep code
             report.errors.append(f"{file}:{fn.lineno}: not analysed ({type(exc).__name__})")
             continue
@@ -74,12 +88,23 @@ def analyze_module(tree: ast.Module, module: str, file: str, package: str, catal
                 continue
             if hit is None:
                 continue
-            report.findings.append(Finding(
-                domain="async", symbol=fn.name, qualname=f"{module}:{fn.qualname}", module=module, file=file,
-                line=hit.line, metric=Metric(hit.value, hit.unit, hit.label), pattern=rule.pattern,
-                evidence=hit.evidence, estimated_impact=hit.impact, phase="static",
-                hot_path=scope.hot_path, details=dict(hit.details),
-            ))
+            report.findings.append(
+                Finding(
+                    domain="async",
+                    symbol=fn.name,
+                    qualname=f"{module}:{fn.qualname}",
+                    module=module,
+                    file=file,
+                    line=hit.line,
+                    metric=Metric(hit.value, hit.unit, hit.label),
+                    pattern=rule.pattern,
+                    evidence=hit.evidence,
+                    estimated_impact=hit.impact,
+                    phase="static",
+                    hot_path=scope.hot_path,
+                    details=dict(hit.details),
+                )
+            )
             report.ranges.append(fn)
     return report
 

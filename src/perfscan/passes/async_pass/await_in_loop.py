@@ -3,6 +3,7 @@
 What it finds and what it leaves alone, why it costs, and an example: its catalog row
 (perfscan/catalog/async_patterns.py; `perfscan explain await-in-loop`).
 """
+
 from __future__ import annotations
 
 import ast
@@ -15,12 +16,41 @@ from perfscan.passes.async_pass.scope import NESTED_SCOPES, Hit, Scope, walk
 ID = "await-in-loop"
 
 PACING = frozenset({"asyncio.sleep", "anyio.sleep", "trio.sleep"})
-ORDERED_METHODS = frozenset({
-    "execute", "executemany", "executescript", "fetch", "fetchrow", "fetchval", "fetchone", "fetchall",
-    "fetchmany", "send", "sendall", "send_json", "send_text", "send_bytes", "write", "writelines", "drain",
-    "put", "put_nowait", "acquire", "release", "commit", "rollback", "publish", "recv", "receive", "read",
-    "readline", "readexactly", "wait", "join",
-})
+ORDERED_METHODS = frozenset(
+    {
+        "execute",
+        "executemany",
+        "executescript",
+        "fetch",
+        "fetchrow",
+        "fetchval",
+        "fetchone",
+        "fetchall",
+        "fetchmany",
+        "send",
+        "sendall",
+        "send_json",
+        "send_text",
+        "send_bytes",
+        "write",
+        "writelines",
+        "drain",
+        "put",
+        "put_nowait",
+        "acquire",
+        "release",
+        "commit",
+        "rollback",
+        "publish",
+        "recv",
+        "receive",
+        "read",
+        "readline",
+        "readexactly",
+        "wait",
+        "join",
+    }
+)
 # clean-up, on whatever object: closing resources one by one is ordered on purpose, not a missed gather
 CLEANUP_METHODS = frozenset({"aclose", "close", "wait_closed", "shutdown", "disconnect", "stop", "unsubscribe"})
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
@@ -97,8 +127,12 @@ def _comp_hit(scope: Scope, comp: ast.AST) -> Optional[Tuple[int, str]]:
     for part in parts:
         for node in own_awaits(part):
             call = node.value
-            if (isinstance(call, ast.Call) and scope.call_name(call) not in PACING and _reads(call) & targets
-                    and not _ordered_receiver(call, targets)):
+            if (
+                isinstance(call, ast.Call)
+                and scope.call_name(call) not in PACING
+                and _reads(call) & targets
+                and not _ordered_receiver(call, targets)
+            ):
                 return node.lineno, _shown(call)
     return None
 
@@ -132,8 +166,10 @@ def check(scope: Scope) -> Optional[Hit]:
         value=n,
         unit="loops",
         label="await inside a loop over items" if n == 1 else f"{n} loops await one item at a time",
-        evidence=(f"await {shown}(...) at line {line} runs once per item, one after another; run the items "
-                  f"concurrently with asyncio.gather or a TaskGroup, bounded by a Semaphore"),
+        evidence=(
+            f"await {shown}(...) at line {line} runs once per item, one after another; run the items "
+            f"concurrently with asyncio.gather or a TaskGroup, bounded by a Semaphore"
+        ),
         impact="N items take N times one await's latency instead of about one",
         details={"lines": [h[0] for h in hits]},
     )

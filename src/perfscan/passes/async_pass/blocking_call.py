@@ -3,6 +3,7 @@
 What it finds and what it leaves alone, why it costs, and an example: its catalog row
 (perfscan/catalog/async_patterns.py; `perfscan explain blocking-call-in-async`).
 """
+
 from __future__ import annotations
 
 import ast
@@ -20,9 +21,12 @@ def _nonblocking_socket_lines(fn: ast.AST) -> List[Tuple[int, int]]:
     spans = []
     for node in ast.walk(fn):
         if isinstance(node, ast.Try) and node.body:
-            caught = [n.id if isinstance(n, ast.Name) else n.attr if isinstance(n, ast.Attribute) else ""
-                      for h in node.handlers if h.type is not None
-                      for n in (h.type.elts if isinstance(h.type, ast.Tuple) else [h.type])]
+            caught = [
+                n.id if isinstance(n, ast.Name) else n.attr if isinstance(n, ast.Attribute) else ""
+                for h in node.handlers
+                if h.type is not None
+                for n in (h.type.elts if isinstance(h.type, ast.Tuple) else [h.type])
+            ]
             if "BlockingIOError" in caught:
                 spans.append((node.body[0].lineno, getattr(node.body[-1], "end_lineno", node.body[-1].lineno)))
     return spans
@@ -32,10 +36,16 @@ def _set_nonblocking(fn: ast.AST) -> set:
     """Receivers (as written) made non-blocking in the function: `s.setblocking(False)`, `s.settimeout(0)`."""
     out = set()
     for node in ast.walk(fn):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and len(node.args) == 1
-                and isinstance(node.args[0], ast.Constant)
-                and ((node.func.attr == "setblocking" and node.args[0].value is False)
-                     or (node.func.attr == "settimeout" and node.args[0].value == 0))):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and len(node.args) == 1
+            and isinstance(node.args[0], ast.Constant)
+            and (
+                (node.func.attr == "setblocking" and node.args[0].value is False)
+                or (node.func.attr == "settimeout" and node.args[0].value == 0)
+            )
+        ):
             out.add(ast.dump(node.func.value))
     return out
 
@@ -52,8 +62,9 @@ def blocking_calls_in(scope: Scope) -> List[Tuple[str, int]]:
                 if name.startswith("socket.socket.") and isinstance(node.func, ast.Attribute):
                     if spans is None:
                         spans, nonblocking = _nonblocking_socket_lines(scope.node), _set_nonblocking(scope.node)
-                    if (ast.dump(node.func.value) in (nonblocking or set())
-                            or any(a <= node.lineno <= b for a, b in spans)):
+                    if ast.dump(node.func.value) in (nonblocking or set()) or any(
+                        a <= node.lineno <= b for a, b in spans
+                    ):
                         continue
                 found.append((name, node.lineno))
     found.sort(key=lambda item: item[1])

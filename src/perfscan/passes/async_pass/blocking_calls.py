@@ -7,6 +7,7 @@ known when a local name or expression comes from the class itself, from a factor
 Users add names with `blocking-calls = ["mylib.fetch", "redis.Redis.get"]` in
 `[tool.perfscan]`; a user entry whose last-but-one part is capitalized adds that class.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,29 +19,59 @@ BLOCKING_CALLS: Tuple[str, ...] = (
     # sleeping
     "time.sleep",
     # files
-    "builtins.open", "io.open", "os.fdopen",
-    "pathlib.Path.open", "pathlib.Path.read_text", "pathlib.Path.write_text",
-    "pathlib.Path.read_bytes", "pathlib.Path.write_bytes",
-    "shutil.copy", "shutil.copy2", "shutil.copyfile", "shutil.copytree", "shutil.rmtree", "shutil.move",
+    "builtins.open",
+    "io.open",
+    "os.fdopen",
+    "pathlib.Path.open",
+    "pathlib.Path.read_text",
+    "pathlib.Path.write_text",
+    "pathlib.Path.read_bytes",
+    "pathlib.Path.write_bytes",
+    "shutil.copy",
+    "shutil.copy2",
+    "shutil.copyfile",
+    "shutil.copytree",
+    "shutil.rmtree",
+    "shutil.move",
     # processes
-    "subprocess.run", "subprocess.call", "subprocess.check_call", "subprocess.check_output",
-    "subprocess.Popen", "subprocess.getoutput", "subprocess.getstatusoutput",
-    "os.system", "os.popen", "os.wait", "os.waitpid",
+    "subprocess.run",
+    "subprocess.call",
+    "subprocess.check_call",
+    "subprocess.check_output",
+    "subprocess.Popen",
+    "subprocess.getoutput",
+    "subprocess.getstatusoutput",
+    "os.system",
+    "os.popen",
+    "os.wait",
+    "os.waitpid",
     # HTTP
     *("requests." + v for v in _HTTP_VERBS),
     *("requests.Session." + v for v in _HTTP_VERBS + ("send",)),
     *("httpx." + v for v in _HTTP_VERBS + ("stream",)),
     *("httpx.Client." + v for v in _HTTP_VERBS + ("send", "stream")),
-    "urllib.request.urlopen", "urllib.request.urlretrieve",
-    "urllib3.request", "urllib3.PoolManager.request",
+    "urllib.request.urlopen",
+    "urllib.request.urlretrieve",
+    "urllib3.request",
+    "urllib3.PoolManager.request",
     # sockets
-    "socket.create_connection", "socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyaddr",
-    *("socket.socket." + m for m in ("connect", "accept", "recv", "recvfrom", "recv_into", "send", "sendall", "sendto")),
+    "socket.create_connection",
+    "socket.getaddrinfo",
+    "socket.gethostbyname",
+    "socket.gethostbyaddr",
+    *(
+        "socket.socket." + m
+        for m in ("connect", "accept", "recv", "recvfrom", "recv_into", "send", "sendall", "sendto")
+    ),
     # sync database drivers
     "sqlite3.connect",
     *("sqlite3.Connection." + m for m in ("execute", "executemany", "executescript", "commit", "rollback")),
     *("sqlite3.Cursor." + m for m in ("execute", "executemany", "executescript", "fetchone", "fetchmany", "fetchall")),
-    "psycopg2.connect", "psycopg.connect", "pymysql.connect", "MySQLdb.connect", "mysql.connector.connect",
+    "psycopg2.connect",
+    "psycopg.connect",
+    "pymysql.connect",
+    "MySQLdb.connect",
+    "mysql.connector.connect",
     "pymongo.MongoClient",
     # console
     "builtins.input",
@@ -48,8 +79,13 @@ BLOCKING_CALLS: Tuple[str, ...] = (
 
 # Classes whose instances have blocking methods above.
 CLASSES: Tuple[str, ...] = (
-    "pathlib.Path", "requests.Session", "httpx.Client", "urllib3.PoolManager",
-    "socket.socket", "sqlite3.Connection", "sqlite3.Cursor",
+    "pathlib.Path",
+    "requests.Session",
+    "httpx.Client",
+    "urllib3.PoolManager",
+    "socket.socket",
+    "sqlite3.Connection",
+    "sqlite3.Cursor",
 )
 
 # Other spellings of those classes.
@@ -129,7 +165,7 @@ def blocking_catalog(extra: Sequence[str] = ()) -> BlockingCatalog:
 def display_name(name: str) -> str:
     """How a user would write the call: `open`, `time.sleep`, `Path.read_text`."""
     if name.startswith("builtins."):
-        return name[len("builtins."):]
+        return name[len("builtins.") :]
     parts = name.split(".")
     for i, part in enumerate(parts[:-1]):
         if part[:1].isupper():

@@ -3,6 +3,7 @@
 What it finds and what it leaves alone, why it costs, and an example: its catalog row
 (perfscan/catalog/async_patterns.py; `perfscan explain cache-on-async`).
 """
+
 from __future__ import annotations
 
 import ast
@@ -12,11 +13,19 @@ from perfscan.passes.async_pass.scope import Hit, Scope
 
 ID = "cache-on-async"
 
-CACHE_DECORATORS = frozenset({
-    "functools.cache", "functools.lru_cache", "functools.cached_property",
-    "cachetools.cached", "cachetools.func.lru_cache", "cachetools.func.ttl_cache",
-    "cachetools.func.lfu_cache", "cachetools.func.rr_cache", "cachetools.func.fifo_cache",
-})
+CACHE_DECORATORS = frozenset(
+    {
+        "functools.cache",
+        "functools.lru_cache",
+        "functools.cached_property",
+        "cachetools.cached",
+        "cachetools.func.lru_cache",
+        "cachetools.func.ttl_cache",
+        "cachetools.func.lfu_cache",
+        "cachetools.func.rr_cache",
+        "cachetools.func.fifo_cache",
+    }
+)
 
 
 def check(scope: Scope) -> Optional[Hit]:
@@ -30,8 +39,10 @@ def check(scope: Scope) -> Optional[Hit]:
                 value=1,
                 unit="decorators",
                 label=f"{name} on async def",
-                evidence=(f"@{name} at line {deco.lineno} caches the coroutine object, which can be awaited "
-                          f"only once; cache the awaited result instead (async_lru.alru_cache or a dict of futures)"),
+                evidence=(
+                    f"@{name} at line {deco.lineno} caches the coroutine object, which can be awaited "
+                    f"only once; cache the awaited result instead (async_lru.alru_cache or a dict of futures)"
+                ),
                 impact="a second call with the same arguments raises RuntimeError instead of hitting the cache",
                 details={"decorator": name},
             )

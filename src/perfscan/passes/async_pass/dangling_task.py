@@ -3,6 +3,7 @@
 What it finds and what it leaves alone, why it costs, and an example: its catalog row
 (perfscan/catalog/async_patterns.py; `perfscan explain dangling-task`).
 """
+
 from __future__ import annotations
 
 import ast
@@ -46,8 +47,9 @@ def check(scope: Scope) -> Optional[Hit]:
             continue
         func = node.value.func
         name = scope.resolve(func)
-        if name in SPAWNERS or (isinstance(func, ast.Attribute) and func.attr == "create_task"
-                                and _is_loop(scope, func.value, loops)):
+        if name in SPAWNERS or (
+            isinstance(func, ast.Attribute) and func.attr == "create_task" and _is_loop(scope, func.value, loops)
+        ):
             lines.append(node.lineno)
     if not lines:
         return None
@@ -58,8 +60,10 @@ def check(scope: Scope) -> Optional[Hit]:
         value=len(lines),
         unit="tasks",
         label=f"{len(lines)} task reference{'s' if len(lines) > 1 else ''} dropped",
-        evidence=(f"task created and dropped at line{'s' if len(lines) > 1 else ''} {where}; keep a reference "
-                  f"(a set plus add_done_callback(set.discard)) or use asyncio.TaskGroup"),
+        evidence=(
+            f"task created and dropped at line{'s' if len(lines) > 1 else ''} {where}; keep a reference "
+            f"(a set plus add_done_callback(set.discard)) or use asyncio.TaskGroup"
+        ),
         impact="the task can be garbage-collected mid-run and its exceptions are lost",
         details={"lines": lines},
     )

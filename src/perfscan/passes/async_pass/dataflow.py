@@ -5,6 +5,7 @@ writes `d`). A method call on an object may change it, so it writes its receiver
 (`self.db.get()` writes `self.db`), except a call on an imported module (`asyncio.sleep`).
 Two chains are related when one is a prefix of the other (`self` and `self.db`).
 """
+
 from __future__ import annotations
 
 import ast
@@ -61,7 +62,9 @@ def load_chains(node: ast.AST, nodes: Optional[List[ast.AST]] = None) -> Set[str
 
 def value_of(stmt: ast.stmt) -> Optional[ast.AST]:
     """The expression a simple statement evaluates (None for `x: int`)."""
-    return getattr(stmt, "value", None) if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Expr)) else stmt
+    return (
+        getattr(stmt, "value", None) if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Expr)) else stmt
+    )
 
 
 def effects(scope: Scope, stmt: ast.stmt, value_nodes: Optional[List[ast.AST]] = None) -> Tuple[Set[str], Set[str]]:

@@ -1,10 +1,17 @@
 """The async rules, in one table: pattern name, check function, and where it applies."""
+
 from __future__ import annotations
 
 from typing import Tuple
 
-from perfscan.passes.async_pass import (await_in_loop, blocking_call, cache_on_async, dangling_task,
-                                        sequential_awaits, unbounded_gather)
+from perfscan.passes.async_pass import (
+    await_in_loop,
+    blocking_call,
+    cache_on_async,
+    dangling_task,
+    sequential_awaits,
+    unbounded_gather,
+)
 from perfscan.passes.async_pass.scope import Rule
 
 RULES: Tuple[Rule, ...] = (

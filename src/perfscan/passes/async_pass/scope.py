@@ -5,6 +5,7 @@ what runs in them is not run by this coroutine (a sync def handed to `asyncio.to
 lambda handed to `run_in_executor` runs in a worker thread). Nested async defs are analysed
 as functions of their own.
 """
+
 from __future__ import annotations
 
 import ast
@@ -34,7 +35,7 @@ class Hit:
 @dataclass(frozen=True)
 class Rule:
     pattern: str
-    check: Callable[["Scope"], Optional[Hit]]
+    check: Callable[[Scope], Optional[Hit]]
     async_only: bool = True  # False: also applies to sync defs (dangling tasks)
 
 
@@ -104,8 +105,9 @@ def local_names(fn: ast.AST, nodes: Sequence[ast.AST], nested: Sequence[ast.AST]
 
 
 class Scope:
-    def __init__(self, info: FunctionInfo, mod: ModuleInfo, outer_locals: FrozenSet[str],
-                 hot_path: bool, hot_known: bool) -> None:
+    def __init__(
+        self, info: FunctionInfo, mod: ModuleInfo, outer_locals: FrozenSet[str], hot_path: bool, hot_known: bool
+    ) -> None:
         self.info = info
         self.node = info.node
         self.mod = mod

@@ -1,4 +1,5 @@
 """The async pass's section of the reports, typed (its JSON keys are the report's `passes.async.data`)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,14 +25,24 @@ class AsyncSection:
     confirmed: Tuple[str, ...] = ()  # qualnames of blocking-call findings confirmed at run time
 
     def to_json(self) -> Dict[str, Any]:
-        return {"has_async": self.has_async, "files": self.files, "async_files": self.async_files,
-                "async_functions": self.async_functions, "skipped": list(self.skipped),
-                "hot_path_known": self.hot_path_known, "confirmed": list(self.confirmed)}
+        return {
+            "has_async": self.has_async,
+            "files": self.files,
+            "async_files": self.async_files,
+            "async_functions": self.async_functions,
+            "skipped": list(self.skipped),
+            "hot_path_known": self.hot_path_known,
+            "confirmed": list(self.confirmed),
+        }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "AsyncSection":
-        return cls(has_async=bool(data.get("has_async")), files=_count(data.get("files")),
-                   async_files=_count(data.get("async_files")), async_functions=_count(data.get("async_functions")),
-                   skipped=_texts(data.get("skipped")),
-                   hot_path_known=bool(data.get("hot_path_known")),
-                   confirmed=_texts(data.get("confirmed")))
+    def from_json(cls, data: Mapping[str, Any]) -> AsyncSection:
+        return cls(
+            has_async=bool(data.get("has_async")),
+            files=_count(data.get("files")),
+            async_files=_count(data.get("async_files")),
+            async_functions=_count(data.get("async_functions")),
+            skipped=_texts(data.get("skipped")),
+            hot_path_known=bool(data.get("hot_path_known")),
+            confirmed=_texts(data.get("confirmed")),
+        )

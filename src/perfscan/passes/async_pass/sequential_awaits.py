@@ -3,6 +3,7 @@
 What it finds and what it leaves alone, why it costs, and an example: its catalog row
 (perfscan/catalog/async_patterns.py; `perfscan explain sequential-awaits`).
 """
+
 from __future__ import annotations
 
 import ast
@@ -16,10 +17,16 @@ from perfscan.passes.async_pass.scope import Hit, Scope, walk
 ID = "sequential-awaits"
 MIN_RUN = 3
 
-ENDS_RUN = frozenset({
-    "asyncio.sleep", "asyncio.gather", "asyncio.wait", "asyncio.as_completed",
-    "anyio.sleep", "trio.sleep",
-})
+ENDS_RUN = frozenset(
+    {
+        "asyncio.sleep",
+        "asyncio.gather",
+        "asyncio.wait",
+        "asyncio.as_completed",
+        "anyio.sleep",
+        "trio.sleep",
+    }
+)
 WRAPPERS = frozenset({"asyncio.wait_for", "asyncio.shield"})
 
 
@@ -97,7 +104,7 @@ def independent_runs(scope: Scope, block: List[ast.stmt]) -> Iterator[List[Step]
         if clash:
             if len(run) >= MIN_RUN:
                 yield run
-            run = run[clash[-1] + 1:]
+            run = run[clash[-1] + 1 :]
         run.append(step)
     if len(run) >= MIN_RUN:
         yield run
@@ -121,8 +128,10 @@ def check(scope: Scope) -> Optional[Hit]:
         value=n,
         unit="awaits",
         label=f"{n} independent sequential awaits",
-        evidence=(f"awaits at lines {lines} ({callees}) do not depend on each other; "
-                  f"run them concurrently with asyncio.gather or a TaskGroup"),
+        evidence=(
+            f"awaits at lines {lines} ({callees}) do not depend on each other; "
+            f"run them concurrently with asyncio.gather or a TaskGroup"
+        ),
         impact=f"waits for the slowest of {n} instead of their sum",
         details={"lines": [s.line for s in best], "callees": [s.shown for s in best]},
     )

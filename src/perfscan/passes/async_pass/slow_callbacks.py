@@ -10,6 +10,7 @@ A record is (file, line, seconds, text): file relative to the project root when 
 A task's record names the task's outermost coroutine only (the one passed to asyncio.run or
 create_task), so a blocking call deeper down is confirmed only when its coroutine is that one.
 """
+
 from __future__ import annotations
 
 import os
@@ -41,7 +42,7 @@ def parse_slow_callback_lines(text: str, root: Any) -> Tuple[Record, ...]:
         took = _TOOK.search(line, start)
         if took is None:
             continue
-        what, seconds = line[start + len("Executing "):took.start() + 1], took.group(1)
+        what, seconds = line[start + len("Executing ") : took.start() + 1], took.group(1)
         try:
             secs = float(seconds)
         except ValueError:
@@ -54,7 +55,7 @@ def parse_slow_callback_lines(text: str, root: Any) -> Tuple[Record, ...]:
             where = (found.group(1), found.group(2)) if found else None
         if where is None:
             continue
-        out.append((normalize_file(where[0].strip(), root), int(where[1]), secs, line[start:took.end()]))
+        out.append((normalize_file(where[0].strip(), root), int(where[1]), secs, line[start : took.end()]))
     return tuple(out)
 
 
@@ -94,8 +95,9 @@ def valid_records(records: Iterable[Any], root: Any) -> List[Record]:
     for rec in records or ():
         try:
             file, line, secs, text = rec
-            out.append((normalize_file(str(file), root), int(line) if line is not None else None,
-                        float(secs), str(text)))
+            out.append(
+                (normalize_file(str(file), root), int(line) if line is not None else None, float(secs), str(text))
+            )
         except (TypeError, ValueError):
             continue
     return out

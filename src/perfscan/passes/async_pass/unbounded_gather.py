@@ -3,6 +3,7 @@
 What it finds and what it leaves alone, why it costs, and an example: its catalog row
 (perfscan/catalog/async_patterns.py; `perfscan explain unbounded-gather`).
 """
+
 from __future__ import annotations
 
 import ast
@@ -22,8 +23,13 @@ _COMPS = (ast.ListComp, ast.SetComp, ast.GeneratorExp)
 def _bounded_iter(node: ast.AST) -> bool:
     if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
         return True
-    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range"
-            and node.args and all(isinstance(a, ast.Constant) and isinstance(a.value, int) for a in node.args)):
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "range"
+        and node.args
+        and all(isinstance(a, ast.Constant) and isinstance(a.value, int) for a in node.args)
+    ):
         return max(a.value for a in node.args) <= SMALL_RANGE  # type: ignore[attr-defined]
     return False
 
@@ -121,8 +127,10 @@ def check(scope: Scope) -> Optional[Hit]:
         value=len(hits),
         unit="calls",
         label="asyncio.gather over an unbounded comprehension",
-        evidence=(f"asyncio.gather({_shape(first_spread)}) at line {first} starts one coroutine per item at once; bound it with "
-                  f"an asyncio.Semaphore (or a worker pool / TaskGroup with a limit)"),
+        evidence=(
+            f"asyncio.gather({_shape(first_spread)}) at line {first} starts one coroutine per item at once; bound it with "
+            f"an asyncio.Semaphore (or a worker pool / TaskGroup with a limit)"
+        ),
         impact="concurrency grows with the input: pool, socket and memory exhaustion on large inputs",
         details={"lines": sorted(call.lineno for call, _ in hits)},
     )

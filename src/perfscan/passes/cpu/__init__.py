@@ -17,6 +17,7 @@ samples (each project function's own and attributable time) -> findings (shares,
 evidence); artifacts (cpu.pstats, cpu.collapsed); frames and flame (the icicle chart's tree);
 section (what the reports lay out).
 """
+
 from __future__ import annotations
 
 import os
@@ -65,21 +66,33 @@ def run_cpu_pass(ctx: PassContext) -> PassResult:
     run = run_target("cpu", ctx, options=options)
     data = _read(run)
     fallback_note = ""
-    if (data is None and engine != "cprofile" and run.child.signal_name in ("SIGSEGV", "SIGBUS", "SIGABRT", "SIGILL")
-            and time.monotonic() - start + run.child.seconds * 2 < ctx.timeout):
+    if (
+        data is None
+        and engine != "cprofile"
+        and run.child.signal_name in ("SIGSEGV", "SIGBUS", "SIGABRT", "SIGILL")
+        and time.monotonic() - start + run.child.seconds * 2 < ctx.timeout
+    ):
         # the sampler reads other threads from a signal handler: if the process died of a crash
         # during the sampled run, the deterministic profiler still gives the pass its profile
-        fallback_note = (f"the sampled run was {run.child.describe_exit()}; the profile comes from cProfile instead "
-                         "(shares inflated for call-heavy code)")
+        fallback_note = (
+            f"the sampled run was {run.child.describe_exit()}; the profile comes from cProfile instead "
+            "(shares inflated for call-heavy code)"
+        )
         engine, options = "cprofile", {"engine": "cprofile"}
         run = run_target("cpu", ctx, options=options, name="cpu-cprofile")
         data = _read(run)
     # A short run gives few samples (one per ~4 ms of CPU): sample it again, within the pass's
     # time, until the pooled phases cover MIN_SAMPLED_SECONDS, so a share near a threshold is not
     # decided by a handful of ticks.
-    while (data is not None and data.engine == "sample" and counts is not None and data.runs < MAX_SAMPLED_RUNS
-           and data.wall < MIN_SAMPLED_SECONDS and run.child.returncode in (0, 1)
-           and time.monotonic() - start + run.child.seconds * 1.5 < ctx.timeout * 0.8):
+    while (
+        data is not None
+        and data.engine == "sample"
+        and counts is not None
+        and data.runs < MAX_SAMPLED_RUNS
+        and data.wall < MIN_SAMPLED_SECONDS
+        and run.child.returncode in (0, 1)
+        and time.monotonic() - start + run.child.seconds * 1.5 < ctx.timeout * 0.8
+    ):
         more = _read(run_target("cpu", ctx, options=options, name=f"cpu-{data.runs + 1}"))
         if more is None or more.engine != "sample":
             break
@@ -92,36 +105,60 @@ def run_cpu_pass(ctx: PassContext) -> PassResult:
         status = "timed-out" if run.child.timed_out else "failed"
         error = f"the profiled test run {run.child.describe_exit()} and wrote no profile"
         tail = run.child.tail(6)
-        return PassResult("cpu", status, time.monotonic() - start, error + (f": {tail}" if tail else ""), notes=tuple(notes))
+        return PassResult(
+            "cpu", status, time.monotonic() - start, error + (f": {tail}" if tail else ""), notes=tuple(notes)
+        )
     notes += [f"profiler: {err}" for err in data.errors]
     profile = build_profile(data, ctx.project.root, ctx.project.source_roots, ctx.settings.exclude)
     harness = () if ctx.target.mode == "exec" else ctx.project.pytest_plugins
-    findings = findings_of(profile, "run" if ctx.target.mode == "exec" else "tests", data.runs,
-                           ctx.settings.thresholds.floor("cpu"), harness)
+    findings = findings_of(
+        profile,
+        "run" if ctx.target.mode == "exec" else "tests",
+        data.runs,
+        ctx.settings.thresholds.floor("cpu"),
+        harness,
+    )
     if harness:
-        notes.append(f"the project's own pytest plugin ({', '.join(harness)}) runs the tests: its functions are "
-                     "not reported as hotspots")
+        notes.append(
+            f"the project's own pytest plugin ({', '.join(harness)}) runs the tests: its functions are "
+            "not reported as hotspots"
+        )
     table = pstats_table(data)
     artifacts = []
     pstats_path = write_pstats(table, ctx.out_dir)
     if pstats_path is not None:
-        artifacts.append(Artifact(pstats_path, "CPU profile of the profiled tests (pstats)",
-                                  f"python -m pstats {pstats_path.name}  (or: snakeviz {pstats_path.name})"))
+        artifacts.append(
+            Artifact(
+                pstats_path,
+                "CPU profile of the profiled tests (pstats)",
+                f"python -m pstats {pstats_path.name}  (or: snakeviz {pstats_path.name})",
+            )
+        )
     collapsed = write_collapsed(data, ctx.out_dir)
     if collapsed is not None:
-        artifacts.append(Artifact(collapsed, "CPU samples of the profiled tests as collapsed stacks (microseconds)",
-                                  f"flamegraph.pl {collapsed.name} > cpu.svg  (or open it in speedscope.app)"))
+        artifacts.append(
+            Artifact(
+                collapsed,
+                "CPU samples of the profiled tests as collapsed stacks (microseconds)",
+                f"flamegraph.pl {collapsed.name} > cpu.svg  (or open it in speedscope.app)",
+            )
+        )
     status = "ok"
     error = ""
     if run.child.timed_out:
-        status, error = "timed-out", f"the profiled test run timed out after {run.child.seconds:.0f} s; the profile covers the tests that ran"
+        status, error = (
+            "timed-out",
+            f"the profiled test run timed out after {run.child.seconds:.0f} s; the profile covers the tests that ran",
+        )
     elif run.child.returncode not in (0, 1) and not failure:
         error = f"the profiled test run {run.child.describe_exit()}"
         status = "failed" if not profile.functions else "ok"
     # the chart names project code with the locator and leaves out the same harness as the findings
     namer = FrameNamer(Locator(ctx.project.root, ctx.project.source_roots, ctx.settings.exclude), harness)
     section = _section(profile, data, engine, flame_tree(table, namer))
-    return PassResult("cpu", status, time.monotonic() - start, error, tuple(findings), tuple(artifacts), tuple(notes), section)
+    return PassResult(
+        "cpu", status, time.monotonic() - start, error, tuple(findings), tuple(artifacts), tuple(notes), section
+    )
 
 
 def _read(run: ProbeRun) -> Optional[CpuRun]:

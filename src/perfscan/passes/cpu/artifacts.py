@@ -3,6 +3,7 @@
 `pstats_table` is also what the pass's icicle chart (flame.py) is built from, so the chart and the
 pstats file show the same profile.
 """
+
 from __future__ import annotations
 
 import marshal

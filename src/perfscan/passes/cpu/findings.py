@@ -4,6 +4,7 @@ A function's share is its attributable time over the wall time of all profiled p
 pattern comes from the pattern modules (patterns/), fed with what the profile says about the
 function (`FunctionFacts`).
 """
+
 from __future__ import annotations
 
 import ast
@@ -35,8 +36,9 @@ def _class_of(tree: ast.Module, qualname: str) -> Optional[ast.ClassDef]:
     return None
 
 
-def findings_of(profile: Profile, what: str = "tests", runs: int = 1, floor: float = 2.0,
-              harness: Tuple[str, ...] = ()) -> List[Finding]:
+def findings_of(
+    profile: Profile, what: str = "tests", runs: int = 1, floor: float = 2.0, harness: Tuple[str, ...] = ()
+) -> List[Finding]:
     # `what`: "tests", or "run" for the command of `perfscan exec`; `harness`: the project's own
     # pytest plugins, which run the tests (an event loop, fixtures) and are no product hotspot
     wall = profile.total_wall
@@ -59,14 +61,21 @@ def findings_of(profile: Profile, what: str = "tests", runs: int = 1, floor: flo
         if profile.engine == "sample":
             facts = sampled_facts(fp, class_node, aliases_cache[fp.rel], attributable)
         else:
+
             def callee_seconds(test: CalleeTest, fp=fp) -> float:
                 return sum(t for (file, name), t in fp.callee_time.items() if test(file, name))
 
-            facts = FunctionFacts(node=fp.info.node, class_node=class_node,
-                                  aliases=aliases_cache[fp.rel], own_seconds=fp.own_total(), attributable_seconds=attributable,
-                                  calls_total=fp.calls_total, calls_primitive=fp.calls_primitive,
-                                  callee_seconds=callee_seconds,
-                                  project_callee_seconds=lambda name, fp=fp: fp.project_callee_by_name.get(name, 0.0))
+            facts = FunctionFacts(
+                node=fp.info.node,
+                class_node=class_node,
+                aliases=aliases_cache[fp.rel],
+                own_seconds=fp.own_total(),
+                attributable_seconds=attributable,
+                calls_total=fp.calls_total,
+                calls_primitive=fp.calls_primitive,
+                callee_seconds=callee_seconds,
+                project_callee_seconds=lambda name, fp=fp: fp.project_callee_by_name.get(name, 0.0),
+            )
         match = choose(facts)
         pattern = match.pattern if match else "none"
         line = match.line if match else fp.info.lineno
@@ -76,27 +85,46 @@ def findings_of(profile: Profile, what: str = "tests", runs: int = 1, floor: flo
             evidence += "; called from " + callers
         phase = fp.main_phase()
         speedup = amdahl(share)
-        details = {"def_line": fp.info.lineno, "own_pct": round(100 * fp.own_total() / wall, 1),
-                   "cumulative_pct": round(100 * fp.cumulative_total() / wall, 1),
-                   "calls": fp.calls_total if fp.counted else None,
-                   "primitive_calls": fp.calls_primitive if fp.counted else None, "callers": _top_callers(fp),
-                   "attributable_seconds": round(attributable / runs, 6),
-                   "phase_seconds": {p: round(fp.attributable(p) / runs, 6) for p in ("setup", "call", "teardown")}}
+        details = {
+            "def_line": fp.info.lineno,
+            "own_pct": round(100 * fp.own_total() / wall, 1),
+            "cumulative_pct": round(100 * fp.cumulative_total() / wall, 1),
+            "calls": fp.calls_total if fp.counted else None,
+            "primitive_calls": fp.calls_primitive if fp.counted else None,
+            "callers": _top_callers(fp),
+            "attributable_seconds": round(attributable / runs, 6),
+            "phase_seconds": {p: round(fp.attributable(p) / runs, 6) for p in ("setup", "call", "teardown")},
+        }
         if fp.tests:
             details["tests"] = [t for t, _ in sorted(fp.tests.items(), key=lambda kv: kv[1], reverse=True)[:3]]
-        out.append(Finding(
-            domain="cpu", symbol=fp.info.name, qualname=f"{fp.module}:{fp.qualname}", module=fp.module, file=fp.rel,
-            line=line, metric=Metric(round(share, 1), "%", f"{round(share, 1):.0f}% of profiled {what[:-1] if what == 'tests' else what} time" if share >= 10
-                                                else f"{share:.1f}% of profiled {what[:-1] if what == 'tests' else what} time"),
-            pattern=pattern, evidence=evidence,
-            estimated_impact=f"up to {speedup:.2f}x on the profiled {what} (Amdahl: {share:.1f}% removed)",
-            phase=phase,
-            details=details,
-        ))
+        out.append(
+            Finding(
+                domain="cpu",
+                symbol=fp.info.name,
+                qualname=f"{fp.module}:{fp.qualname}",
+                module=fp.module,
+                file=fp.rel,
+                line=line,
+                metric=Metric(
+                    round(share, 1),
+                    "%",
+                    f"{round(share, 1):.0f}% of profiled {what[:-1] if what == 'tests' else what} time"
+                    if share >= 10
+                    else f"{share:.1f}% of profiled {what[:-1] if what == 'tests' else what} time",
+                ),
+                pattern=pattern,
+                evidence=evidence,
+                estimated_impact=f"up to {speedup:.2f}x on the profiled {what} (Amdahl: {share:.1f}% removed)",
+                phase=phase,
+                details=details,
+            )
+        )
     return out
 
 
-def sampled_facts(fp: FunctionProfile, class_node: Optional[ast.ClassDef], aliases: dict, attributable: float) -> FunctionFacts:
+def sampled_facts(
+    fp: FunctionProfile, class_node: Optional[ast.ClassDef], aliases: dict, attributable: float
+) -> FunctionFacts:
     """Pattern facts from samples.
 
     A C callee has no frame: its time is the function's own samples at the lines that call it
@@ -111,7 +139,11 @@ def sampled_facts(fp: FunctionProfile, class_node: Optional[ast.ClassDef], alias
         return sum(t for (file, name), t in fp.callee_time.items() if file != "~" and test(file, name))
 
     def c_lines(test: CalleeTest) -> List[int]:
-        return [line for line, names in c_names.items() if fp.line_own.get(line, 0.0) > 0 and any(test("~", n) for n in names)]
+        return [
+            line
+            for line, names in c_names.items()
+            if fp.line_own.get(line, 0.0) > 0 and any(test("~", n) for n in names)
+        ]
 
     def callee_seconds(test: CalleeTest) -> float:
         return python_callees(test) + sum(fp.line_own[line] for line in c_lines(test))
@@ -124,10 +156,17 @@ def sampled_facts(fp: FunctionProfile, class_node: Optional[ast.ClassDef], alias
         return python_callees(test) + sum(fp.line_own[line] for line in lines)
 
     def facts(own: float, callees: Callable[[CalleeTest], float]) -> FunctionFacts:
-        return FunctionFacts(node=fp.info.node, class_node=class_node, aliases=aliases, own_seconds=own,
-                             attributable_seconds=attributable, calls_total=fp.calls_total if fp.counted else 0,
-                             calls_primitive=fp.calls_primitive if fp.counted else 0, callee_seconds=callees,
-                             project_callee_seconds=lambda name: fp.project_callee_by_name.get(name, 0.0))
+        return FunctionFacts(
+            node=fp.info.node,
+            class_node=class_node,
+            aliases=aliases,
+            own_seconds=own,
+            attributable_seconds=attributable,
+            calls_total=fp.calls_total if fp.counted else 0,
+            calls_primitive=fp.calls_primitive if fp.counted else 0,
+            callee_seconds=callees,
+            project_callee_seconds=lambda name: fp.project_callee_by_name.get(name, 0.0),
+        )
 
     choose(facts(fp.own_total(), claiming))
     structural_own = max(fp.own_total() - sum(fp.line_own.get(line, 0.0) for line in claimed), 0.0)
@@ -137,8 +176,9 @@ def sampled_facts(fp: FunctionProfile, class_node: Optional[ast.ClassDef], alias
 def _calls_text(fp: FunctionProfile) -> str:
     if not fp.counted:
         return "calls not counted"
-    return (f"{fp.calls_total:,} call{'' if fp.calls_total == 1 else 's'}"
-            + (f" ({fp.calls_primitive:,} primitive)" if fp.calls_primitive != fp.calls_total else ""))
+    return f"{fp.calls_total:,} call{'' if fp.calls_total == 1 else 's'}" + (
+        f" ({fp.calls_primitive:,} primitive)" if fp.calls_primitive != fp.calls_total else ""
+    )
 
 
 def _top_callers(fp: FunctionProfile) -> List[str]:

@@ -8,6 +8,7 @@ time is shared among its callees in proportion to the caller edges' cumulative t
 Comprehensions and lambdas fold into the function that defines them; recursion stops at the
 first repeat. The tree is pruned so the JSON report stays small whatever the profile.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -34,14 +35,20 @@ class FlameNode:
     kind: str  # project, test, library, stdlib, builtin (harness below a root shows as library); "root" at the top
     seconds: float
     where: str
-    children: Tuple["FlameNode", ...] = ()
+    children: Tuple[FlameNode, ...] = ()
 
     def to_json(self) -> Dict[str, Any]:
-        return {"n": self.name, "q": self.qualname, "k": self.kind, "t": self.seconds, "f": self.where,
-                "c": [c.to_json() for c in self.children]}
+        return {
+            "n": self.name,
+            "q": self.qualname,
+            "k": self.kind,
+            "t": self.seconds,
+            "f": self.where,
+            "c": [c.to_json() for c in self.children],
+        }
 
     @classmethod
-    def from_json(cls, raw: Any, depth: int = 0) -> Optional["FlameNode"]:
+    def from_json(cls, raw: Any, depth: int = 0) -> Optional[FlameNode]:
         """None for what is not a node; malformed children are left out."""
         if not isinstance(raw, dict) or depth > FLAME_MAX_DEPTH + 1:
             return None
@@ -51,8 +58,14 @@ class FlameNode:
         kind = str(raw.get("k") or "")
         children = raw.get("c") if isinstance(raw.get("c"), list) else []
         nodes = (cls.from_json(c, depth + 1) for c in children)
-        return cls(str(raw.get("n") or ""), str(raw.get("q") or ""), kind if kind in KINDS + (ROOT_KIND,) else "library",
-                   float(seconds), str(raw.get("f") or ""), tuple(n for n in nodes if n is not None))
+        return cls(
+            str(raw.get("n") or ""),
+            str(raw.get("q") or ""),
+            kind if kind in KINDS + (ROOT_KIND,) else "library",
+            float(seconds),
+            str(raw.get("f") or ""),
+            tuple(n for n in nodes if n is not None),
+        )
 
 
 def flame_tree(table: Mapping[Key, Row], namer: FrameNamer) -> Optional[FlameNode]:

@@ -6,6 +6,7 @@ the probe by their paths, and the project's own pytest plugins by the one rule
 (`locate.is_harness`) that also keeps them out of the findings. Code outside the project (tests,
 libraries, the standard library) is named by the same matching of code objects to defs.
 """
+
 from __future__ import annotations
 
 import ast
@@ -104,12 +105,15 @@ class FrameNamer:
         real = Path(real_str)
         prefix = str(root).rstrip(os.sep) + os.sep
         if real_str.startswith(prefix):
-            rel = real_str[len(prefix):].replace(os.sep, "/")
+            rel = real_str[len(prefix) :].replace(os.sep, "/")
             parts = rel.split("/")
             if is_project_path(rel, self.locator.exclude):
                 src = self.locator.source(file)
-                module = src.module if src is not None else (module_name(real, self.locator.source_roots)
-                                                             or rel[:-3].replace("/", "."))
+                module = (
+                    src.module
+                    if src is not None
+                    else (module_name(real, self.locator.source_roots) or rel[:-3].replace("/", "."))
+                )
                 kind = "harness" if is_harness(module, self.plugins) else "project"
                 return _Place(kind, module, rel, real, project=True)
             if not any(p in ("site-packages", "dist-packages") for p in parts):

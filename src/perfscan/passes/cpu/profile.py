@@ -11,6 +11,7 @@ Two engines feed it: cProfile's per-phase tables (`stats`), or the sampling engi
 stacks (`samples`, turned into the same quantities by samples.py) with the compiled call counts
 (`calls`). Either way the result is a `Profile` of `FunctionProfile`s.
 """
+
 from __future__ import annotations
 
 import os
@@ -134,8 +135,13 @@ def build_profile(run: CpuRun, root: Path, source_roots: Sequence[Path], exclude
             if fp.cumulative.get(p, 0.0) < fp.own.get(p, 0.0):
                 fp.cumulative[p] = fp.own[p]
     ran = frozenset(f"{fp.module}:{fp.qualname}" for fp in functions.values())
-    return Profile(wall=_cover_threads(wall, totals), functions=functions, ran=ran, engine="cprofile",
-                   engine_detail=engine_detail(run))
+    return Profile(
+        wall=_cover_threads(wall, totals),
+        functions=functions,
+        ran=ran,
+        engine="cprofile",
+        engine_detail=engine_detail(run),
+    )
 
 
 def _cover_threads(wall: Dict[str, float], profiled: Dict[str, float]) -> Dict[str, float]:
@@ -194,8 +200,13 @@ def _from_samples(run: CpuRun, samples: Samples, locator: Locator) -> Profile:
         return owners[fi]
 
     tests = samples.tests
-    sampled = aggregate(samples.stacks, owner, frames, label=lambda k: f"{functions[k].module}:{functions[k].qualname}",
-                        name=lambda k: functions[k].info.name)
+    sampled = aggregate(
+        samples.stacks,
+        owner,
+        frames,
+        label=lambda k: f"{functions[k].module}:{functions[k].qualname}",
+        name=lambda k: functions[k].info.name,
+    )
     for key, sm in sampled.items():
         fp = functions[key]
         for p in PHASES:
@@ -238,8 +249,14 @@ def _from_samples(run: CpuRun, samples: Samples, locator: Locator) -> Profile:
         totals[stack.phase] = totals.get(stack.phase, 0.0) + stack.seconds
     totals = {phase: seconds - uncounted.get(phase, 0.0) for phase, seconds in totals.items()}
     ran = frozenset(f"{fp.module}:{fp.qualname}" for fp in functions.values())
-    return Profile(wall=_cover_threads(wall, totals), functions=functions, ran=ran, engine="sample",
-                   engine_detail=engine_detail(run), counting_seconds=counting)
+    return Profile(
+        wall=_cover_threads(wall, totals),
+        functions=functions,
+        ran=ran,
+        engine="sample",
+        engine_detail=engine_detail(run),
+        counting_seconds=counting,
+    )
 
 
 def _uncount(fp: FunctionProfile, phase: str, spent: float) -> float:

@@ -14,6 +14,7 @@ Shape (the probe's cpu.py, sampler.py and calls.py write it; the probe's contrac
 What does not fit the shape (a wrong type, an index out of range) is left out rather than
 raised: a profile with a broken entry still reports everything else.
 """
+
 from __future__ import annotations
 
 import math
@@ -76,7 +77,7 @@ class StatsEntry:
         return self.file, self.line, self.name
 
     @classmethod
-    def from_json(cls, raw: Any, size: int) -> Optional["StatsEntry"]:
+    def from_json(cls, raw: Any, size: int) -> Optional[StatsEntry]:
         """`size`: the phase table's length, which every caller index must fall inside."""
         key = _key(raw)
         if key is None or len(raw) < 7:
@@ -95,7 +96,7 @@ class Phase:
     stats: Tuple[StatsEntry, ...] = ()  # cProfile engine only
 
     @classmethod
-    def from_json(cls, raw: Any) -> "Phase":
+    def from_json(cls, raw: Any) -> Phase:
         raw = raw if isinstance(raw, dict) else {}
         rows = _list(raw.get("stats"))
         entries = [StatsEntry.from_json(r, len(rows)) for r in rows]
@@ -140,7 +141,7 @@ class Samples:
     stacks: Tuple[Stack, ...] = ()
 
     @classmethod
-    def from_json(cls, raw: Mapping[str, Any]) -> "Samples":
+    def from_json(cls, raw: Mapping[str, Any]) -> Samples:
         frames = tuple(Frame(*k) for k in (_key(f) for f in _list(raw.get("frames"))) if k is not None)
         if len(frames) != len(_list(raw.get("frames"))):
             frames = ()  # indexes into a table with holes would name the wrong code
@@ -150,13 +151,19 @@ class Samples:
             if stack is not None:
                 stacks.append(stack)
         mean = raw.get("mean_interval")
-        return cls(timer=str(raw.get("timer") or "ITIMER_PROF"), interval=_float(raw.get("interval")),
-                   mean_interval=_float(mean) if isinstance(mean, (int, float)) and not isinstance(mean, bool) else None,
-                   samples=_int(raw.get("samples")), sampled_seconds=_float(raw.get("sampled_seconds")),
-                   handler_seconds=_float(raw.get("handler_seconds")),
-                   clock=str(raw["clock"]) if raw.get("clock") is not None else None,
-                   thread_cpu=bool(raw.get("thread_cpu")), tests=tuple(str(t) for t in _list(raw.get("tests"))),
-                   frames=frames, stacks=tuple(stacks))
+        return cls(
+            timer=str(raw.get("timer") or "ITIMER_PROF"),
+            interval=_float(raw.get("interval")),
+            mean_interval=_float(mean) if isinstance(mean, (int, float)) and not isinstance(mean, bool) else None,
+            samples=_int(raw.get("samples")),
+            sampled_seconds=_float(raw.get("sampled_seconds")),
+            handler_seconds=_float(raw.get("handler_seconds")),
+            clock=str(raw["clock"]) if raw.get("clock") is not None else None,
+            thread_cpu=bool(raw.get("thread_cpu")),
+            tests=tuple(str(t) for t in _list(raw.get("tests"))),
+            frames=frames,
+            stacks=tuple(stacks),
+        )
 
 
 def _stack(entry: Any, frames: int) -> Optional[Stack]:
@@ -166,7 +173,9 @@ def _stack(entry: Any, frames: int) -> Optional[Stack]:
         return None
     steps = []
     for step in _list(entry[2]):
-        if not (isinstance(step, (list, tuple)) and len(step) >= 2 and isinstance(step[0], int) and 0 <= step[0] < frames):
+        if not (
+            isinstance(step, (list, tuple)) and len(step) >= 2 and isinstance(step[0], int) and 0 <= step[0] < frames
+        ):
             return None
         steps.append((step[0], _int(step[1])))  # the line is None where the interpreter knows none
     return Stack(str(entry[0]), entry[1], tuple(steps), _float(entry[3]), _int(entry[4], 1) if len(entry) > 4 else 1)
@@ -185,27 +194,41 @@ class CallCounts:
     """Exact call counts compiled into the project's functions."""
 
     functions: Tuple[CountedFunction, ...] = ()
-    phases: Mapping[str, Tuple[Tuple[int, int, int], ...]] = field(default_factory=dict)  # (function index, calls, recursive)
+    phases: Mapping[str, Tuple[Tuple[int, int, int], ...]] = field(
+        default_factory=dict
+    )  # (function index, calls, recursive)
     cost_ns: Mapping[str, float] = field(default_factory=dict)  # a counter's cost per call: "count", "depth"
     method: str = "compiled counters"
 
     @classmethod
-    def from_json(cls, raw: Mapping[str, Any]) -> "CallCounts":
+    def from_json(cls, raw: Mapping[str, Any]) -> CallCounts:
         functions = []
         for f in _list(raw.get("functions")):
             key = _key(f)
-            functions.append(CountedFunction(*key, bool(f[3]) if len(f) > 3 else False) if key is not None
-                             else CountedFunction("", 0, ""))  # keeps the indexes of the rows after it
+            functions.append(
+                CountedFunction(*key, bool(f[3]) if len(f) > 3 else False)
+                if key is not None
+                else CountedFunction("", 0, "")
+            )  # keeps the indexes of the rows after it
         phases: Dict[str, Tuple[Tuple[int, int, int], ...]] = {}
         raw_phases = raw.get("phases") if isinstance(raw.get("phases"), dict) else {}
         for phase, rows in raw_phases.items():
             if phase in PHASES:
-                phases[phase] = tuple((r[0], _int(r[1]), _int(r[2])) for r in _list(rows)
-                                      if isinstance(r, (list, tuple)) and len(r) >= 3 and isinstance(r[0], int)
-                                      and 0 <= r[0] < len(functions))
+                phases[phase] = tuple(
+                    (r[0], _int(r[1]), _int(r[2]))
+                    for r in _list(rows)
+                    if isinstance(r, (list, tuple))
+                    and len(r) >= 3
+                    and isinstance(r[0], int)
+                    and 0 <= r[0] < len(functions)
+                )
         cost = raw.get("cost_ns") if isinstance(raw.get("cost_ns"), dict) else {}
-        return cls(tuple(functions), phases, {str(k): _float(v) for k, v in cost.items()},
-                   str(raw.get("method") or "compiled counters"))
+        return cls(
+            tuple(functions),
+            phases,
+            {str(k): _float(v) for k, v in cost.items()},
+            str(raw.get("method") or "compiled counters"),
+        )
 
 
 @dataclass(frozen=True)
@@ -227,27 +250,35 @@ class CpuRun:
         return sum(p.wall for p in self.phases.values())
 
     @classmethod
-    def from_json(cls, raw: Any) -> "CpuRun":
+    def from_json(cls, raw: Any) -> CpuRun:
         raw = raw if isinstance(raw, dict) else {}
         raw_phases = raw.get("phases") if isinstance(raw.get("phases"), dict) else {}
         phases = {name: Phase.from_json(p) for name, p in raw_phases.items() if name in PHASES and isinstance(p, dict)}
         samples = Samples.from_json(raw["samples"]) if isinstance(raw.get("samples"), dict) else None
         calls = CallCounts.from_json(raw["calls"]) if isinstance(raw.get("calls"), dict) and raw["calls"] else None
         threads = raw.get("threads")
-        return cls(engine=str(raw.get("engine") or "cProfile"),
-                   engine_asked=str(raw["engine_asked"]) if raw.get("engine_asked") is not None else None,
-                   python=str(raw.get("python") or ""),
-                   threads=threads if isinstance(threads, (int, str)) and not isinstance(threads, bool) else None,
-                   phases=phases, samples=samples, calls=calls,
-                   errors=tuple(str(e) for e in _list(raw.get("errors"))))
+        return cls(
+            engine=str(raw.get("engine") or "cProfile"),
+            engine_asked=str(raw["engine_asked"]) if raw.get("engine_asked") is not None else None,
+            python=str(raw.get("python") or ""),
+            threads=threads if isinstance(threads, (int, str)) and not isinstance(threads, bool) else None,
+            phases=phases,
+            samples=samples,
+            calls=calls,
+            errors=tuple(str(e) for e in _list(raw.get("errors"))),
+        )
 
 
 def combine(a: CpuRun, b: CpuRun) -> CpuRun:
     """Pool two sampled runs of the same tests: walls, CPU and sample counts add; b's stacks are
     re-indexed into a's frames table and tests list. The rest (engine, calls, threads) is a's."""
-    phases = {name: Phase(wall=a.phases.get(name, Phase()).wall + b.phases.get(name, Phase()).wall,
-                          cpu=a.phases.get(name, Phase()).cpu + b.phases.get(name, Phase()).cpu)
-              for name in list(a.phases) + [n for n in b.phases if n not in a.phases]}
+    phases = {
+        name: Phase(
+            wall=a.phases.get(name, Phase()).wall + b.phases.get(name, Phase()).wall,
+            cpu=a.phases.get(name, Phase()).cpu + b.phases.get(name, Phase()).cpu,
+        )
+        for name in list(a.phases) + [n for n in b.phases if n not in a.phases]
+    }
     errors = a.errors + tuple(e for e in b.errors if e not in a.errors)
     return replace(a, phases=phases, samples=_pool(a.samples, b.samples), errors=errors, runs=a.runs + b.runs)
 
@@ -276,9 +307,15 @@ def _pool(a: Optional[Samples], b: Optional[Samples]) -> Optional[Samples]:
                 frames.append(frame)
             steps.append((frame_index[frame], line))
         stacks.append(replace(s, test=test, frames=tuple(steps)))
-    return replace(a, samples=a.samples + b.samples, sampled_seconds=a.sampled_seconds + b.sampled_seconds,
-                   handler_seconds=a.handler_seconds + b.handler_seconds,
-                   tests=tuple(tests), frames=tuple(frames), stacks=tuple(stacks))
+    return replace(
+        a,
+        samples=a.samples + b.samples,
+        sampled_seconds=a.sampled_seconds + b.sampled_seconds,
+        handler_seconds=a.handler_seconds + b.handler_seconds,
+        tests=tuple(tests),
+        frames=tuple(frames),
+        stacks=tuple(stacks),
+    )
 
 
 def with_counts(run: CpuRun, counts: Mapping[str, Any]) -> CpuRun:

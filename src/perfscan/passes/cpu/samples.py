@@ -19,6 +19,7 @@ and a run of such frames right after their function's frame folds into one occur
 
 Everything here is pure: plain data in, plain data out.
 """
+
 from __future__ import annotations
 
 import ast
@@ -52,7 +53,9 @@ class Sampled:
         return sum(self.cumulative.get(p, 0.0) - self.under_project_callees.get(p, 0.0) for p in phases)
 
 
-def occurrences(stack: Sequence[Tuple[int, int]], owners: Callable[[int], Owner]) -> List[Tuple[Optional[Hashable], int, int]]:
+def occurrences(
+    stack: Sequence[Tuple[int, int]], owners: Callable[[int], Owner]
+) -> List[Tuple[Optional[Hashable], int, int]]:
     """Split a stack into (function key or None, first frame, last frame) runs, folding comprehensions."""
     out: List[Tuple[Optional[Hashable], int, int]] = []
     for i, (fi, _line) in enumerate(stack):
@@ -66,8 +69,13 @@ def occurrences(stack: Sequence[Tuple[int, int]], owners: Callable[[int], Owner]
     return out
 
 
-def aggregate(stacks: Iterable[Stack], owners: Callable[[int], Owner], frames: Sequence[Frame],
-              label: Callable[[Hashable], str], name: Callable[[Hashable], str]) -> Dict[Hashable, Sampled]:
+def aggregate(
+    stacks: Iterable[Stack],
+    owners: Callable[[int], Owner],
+    frames: Sequence[Frame],
+    label: Callable[[Hashable], str],
+    name: Callable[[Hashable], str],
+) -> Dict[Hashable, Sampled]:
     """frames: the frames table the stacks index (for non-project callees and callers)."""
     out: Dict[Hashable, Sampled] = {}
     for entry in stacks:
@@ -102,7 +110,7 @@ def aggregate(stacks: Iterable[Stack], owners: Callable[[int], Owner], frames: S
         by_name: Dict[Hashable, set] = defaultdict(set)
         callers: Dict[Hashable, str] = {}
         seen = set()
-        for j, (key, start, end) in enumerate(occ):
+        for j, (key, _start, _end) in enumerate(occ):
             if key is None:
                 continue
             outermost = key not in seen
@@ -136,8 +144,14 @@ def _short(frame: Frame) -> str:
 # -- which C functions a line can be running ---------------------------------------------------
 
 # modules whose functions are C functions of another module (cProfile names the C module)
-C_MODULES = {"pickle": "_pickle", "cPickle": "_pickle", "heapq": "_heapq", "bisect": "_bisect",
-             "functools": "_functools", "operator": "_operator"}
+C_MODULES = {
+    "pickle": "_pickle",
+    "cPickle": "_pickle",
+    "heapq": "_heapq",
+    "bisect": "_bisect",
+    "functools": "_functools",
+    "operator": "_operator",
+}
 METHOD_TYPES = ("list", "tuple", "dict", "set", "frozenset", "str", "bytes", "bytearray", "collections.deque")
 _BUILTINS = frozenset(dir(builtins))
 

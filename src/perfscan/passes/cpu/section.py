@@ -4,6 +4,7 @@
 and the reports read; `from_json()` reads it back. `ran` is handed to the async pass and is not
 written to the report.
 """
+
 from __future__ import annotations
 
 import math
@@ -28,17 +29,31 @@ class TopRow:
     primitive_calls: Optional[int]
 
     def to_json(self) -> Dict[str, Any]:
-        return {"function": self.function, "file": self.file, "line": self.line, "attributable_pct": self.attributable_pct,
-                "own_pct": self.own_pct, "cumulative_pct": self.cumulative_pct, "calls": self.calls,
-                "primitive_calls": self.primitive_calls}
+        return {
+            "function": self.function,
+            "file": self.file,
+            "line": self.line,
+            "attributable_pct": self.attributable_pct,
+            "own_pct": self.own_pct,
+            "cumulative_pct": self.cumulative_pct,
+            "calls": self.calls,
+            "primitive_calls": self.primitive_calls,
+        }
 
     @classmethod
-    def from_json(cls, raw: Any) -> Optional["TopRow"]:
+    def from_json(cls, raw: Any) -> Optional[TopRow]:
         if not isinstance(raw, dict) or not isinstance(raw.get("function"), str):
             return None
-        return cls(raw["function"], str(raw.get("file") or ""), _int(raw.get("line")) or 0,
-                   _number(raw.get("attributable_pct")), _number(raw.get("own_pct")),
-                   _number(raw.get("cumulative_pct")), _int(raw.get("calls")), _int(raw.get("primitive_calls")))
+        return cls(
+            raw["function"],
+            str(raw.get("file") or ""),
+            _int(raw.get("line")) or 0,
+            _number(raw.get("attributable_pct")),
+            _number(raw.get("own_pct")),
+            _number(raw.get("cumulative_pct")),
+            _int(raw.get("calls")),
+            _int(raw.get("primitive_calls")),
+        )
 
 
 @dataclass(frozen=True)
@@ -59,41 +74,59 @@ class CpuSection:
     ran: FrozenSet[str] = field(default=frozenset(), compare=False)  # for the async pass; not in the report
 
     def to_json(self) -> Dict[str, Any]:
-        return {"engine": self.engine, "engine_id": self.engine_id, "engine_asked": self.engine_asked,
-                "wall_seconds": self.wall_seconds, "phase_seconds": dict(self.phase_seconds), "threads": self.threads,
-                "counting_seconds": self.counting_seconds, "functions_seen": self.functions_seen,
-                "top": [r.to_json() for r in self.top], "functions": dict(self.functions),
-                "flame": self.flame.to_json() if self.flame is not None else None}
+        return {
+            "engine": self.engine,
+            "engine_id": self.engine_id,
+            "engine_asked": self.engine_asked,
+            "wall_seconds": self.wall_seconds,
+            "phase_seconds": dict(self.phase_seconds),
+            "threads": self.threads,
+            "counting_seconds": self.counting_seconds,
+            "functions_seen": self.functions_seen,
+            "top": [r.to_json() for r in self.top],
+            "functions": dict(self.functions),
+            "flame": self.flame.to_json() if self.flame is not None else None,
+        }
 
     @classmethod
-    def from_json(cls, raw: Any) -> "CpuSection":
+    def from_json(cls, raw: Any) -> CpuSection:
         """The section of a saved report; what is missing or malformed reads as empty."""
         raw = raw if isinstance(raw, dict) else {}
         phases = raw.get("phase_seconds") if isinstance(raw.get("phase_seconds"), dict) else {}
         functions = raw.get("functions") if isinstance(raw.get("functions"), dict) else {}
         top = (TopRow.from_json(r) for r in (raw.get("top") if isinstance(raw.get("top"), list) else []))
         threads = raw.get("threads")
-        return cls(engine=str(raw.get("engine") or "cProfile"), engine_id=str(raw.get("engine_id") or ""),
-                   engine_asked=str(raw.get("engine_asked") or ""), wall_seconds=_number(raw.get("wall_seconds")),
-                   phase_seconds={str(k): _number(v) for k, v in phases.items()},
-                   threads=threads if isinstance(threads, (int, str)) and not isinstance(threads, bool) else None,
-                   counting_seconds=_number(raw.get("counting_seconds")), functions_seen=_int(raw.get("functions_seen")) or 0,
-                   top=tuple(r for r in top if r is not None),
-                   functions={str(k): _number(v) for k, v in functions.items()},
-                   flame=FlameNode.from_json(raw.get("flame")))
-
-    def get(self, key: str, default: Any = None) -> Any:
-        """The JSON view's value at `key`: for a renderer that still reads a section as a mapping."""
-        return self.to_json().get(key, default)
+        return cls(
+            engine=str(raw.get("engine") or "cProfile"),
+            engine_id=str(raw.get("engine_id") or ""),
+            engine_asked=str(raw.get("engine_asked") or ""),
+            wall_seconds=_number(raw.get("wall_seconds")),
+            phase_seconds={str(k): _number(v) for k, v in phases.items()},
+            threads=threads if isinstance(threads, (int, str)) and not isinstance(threads, bool) else None,
+            counting_seconds=_number(raw.get("counting_seconds")),
+            functions_seen=_int(raw.get("functions_seen")) or 0,
+            top=tuple(r for r in top if r is not None),
+            functions={str(k): _number(v) for k, v in functions.items()},
+            flame=FlameNode.from_json(raw.get("flame")),
+        )
 
 
 def top_table(profile: Profile, limit: int = 12) -> Tuple[TopRow, ...]:
     wall = profile.total_wall or 1e-9
     rows = sorted(profile.functions.values(), key=lambda f: f.attributable(), reverse=True)[:limit]
-    return tuple(TopRow(f"{f.module}:{f.qualname}", f.rel, f.info.lineno, round(100 * f.attributable() / wall, 1),
-                        round(100 * f.own_total() / wall, 1), round(100 * f.cumulative_total() / wall, 1),
-                        f.calls_total if f.counted else None, f.calls_primitive if f.counted else None)
-                 for f in rows)
+    return tuple(
+        TopRow(
+            f"{f.module}:{f.qualname}",
+            f.rel,
+            f.info.lineno,
+            round(100 * f.attributable() / wall, 1),
+            round(100 * f.own_total() / wall, 1),
+            round(100 * f.cumulative_total() / wall, 1),
+            f.calls_total if f.counted else None,
+            f.calls_primitive if f.counted else None,
+        )
+        for f in rows
+    )
 
 
 def _number(value: Any) -> float:

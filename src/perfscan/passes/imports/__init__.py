@@ -5,6 +5,7 @@ deployment's entry modules (importing a package does not import its submodules),
 and then at least 3 measured runs each, with bytecode cached in a private PYTHONPYCACHEPREFIX;
 keeps each module's minimum; blames slow modules on the project statement that imported them.
 """
+
 from __future__ import annotations
 
 import os
@@ -57,16 +58,21 @@ def _pycache_dirs(roots: List[Path]) -> Set[str]:
 def _bytecode_note(measurement: Measurement, classifier: Classifier, prefix: Path) -> str:
     """Check that the warm-up really cached the project's bytecode in the private prefix;
     without it every run recompiles and the figures measure the compiler."""
-    raw = [Path(f) for m, f in measurement.module_files.items()
-           if f and f.endswith(".py") and classifier.kind(m) == PROJECT]
+    raw = [
+        Path(f)
+        for m, f in measurement.module_files.items()
+        if f and f.endswith(".py") and classifier.kind(m) == PROJECT
+    ]
     if not raw:
         return ""
     for source in raw:
         mirror = prefix / str(source.parent).lstrip(os.sep)
         if any(mirror.glob(f"{source.stem}.*.pyc")):
             return ""
-    return (f"bytecode was not cached in {prefix} (PYTHONDONTWRITEBYTECODE or a read-only prefix?): "
-            f"the figures include compiling the project's modules")
+    return (
+        f"bytecode was not cached in {prefix} (PYTHONDONTWRITEBYTECODE or a read-only prefix?): "
+        f"the figures include compiling the project's modules"
+    )
 
 
 def _load_note() -> str:
@@ -78,8 +84,10 @@ def _load_note() -> str:
     cpus = os.cpu_count() or 1
     if load <= cpus:
         return ""
-    return (f"the machine was busy (load average {load:.1f} on {cpus} CPUs): import times are wall-clock "
-            f"and come out higher than on an idle machine")
+    return (
+        f"the machine was busy (load average {load:.1f} on {cpus} CPUs): import times are wall-clock "
+        f"and come out higher than on an idle machine"
+    )
 
 
 def run_import_pass(ctx: PassContext) -> PassResult:
@@ -87,16 +95,26 @@ def run_import_pass(ctx: PassContext) -> PassResult:
     project = ctx.project
     targets, notes = _targets(ctx)
     if not targets:
-        return PassResult("import", "skipped", time.monotonic() - start,
-                          notes=tuple(notes + ["no importable package or entry module found in the project "
-                                               f"(looked under {', '.join(str(p) for p in project.source_roots)})"]))
+        return PassResult(
+            "import",
+            "skipped",
+            time.monotonic() - start,
+            notes=tuple(
+                notes
+                + [
+                    "no importable package or entry module found in the project "
+                    f"(looked under {', '.join(str(p) for p in project.source_roots)})"
+                ]
+            ),
+        )
     env = import_env(ctx.workdir, project)
     watched = [p for p in project.source_roots if p.is_dir()]
     before = _pycache_dirs(watched)
     measurement = measure_imports(project, targets, env, ctx.workdir / "imports", ctx.timeout * (1 - _RESERVE))
     if measurement.start_error:
-        return PassResult("import", "failed", time.monotonic() - start, error=measurement.start_error,
-                          notes=tuple(notes))
+        return PassResult(
+            "import", "failed", time.monotonic() - start, error=measurement.start_error, notes=tuple(notes)
+        )
 
     classifier = Classifier(project, measurement.interpreter, measurement.module_files, ctx.settings.exclude)
     trees = [(t.module, t.runs, t.merged()) for t in measurement.targets if t.tree is not None]
@@ -105,13 +123,17 @@ def run_import_pass(ctx: PassContext) -> PassResult:
     notes += [f"import of {e}" for e in errors] + measurement.notes
     runs = measurement.runs
     if trees:
-        notes.insert(0, f"{runs} measured runs per module after a warm-up run, bytecode cached in a private "
-                        f"PYTHONPYCACHEPREFIX; each module's minimum self and cumulative time")
+        notes.insert(
+            0,
+            f"{runs} measured runs per module after a warm-up run, bytecode cached in a private "
+            f"PYTHONPYCACHEPREFIX; each module's minimum self and cumulative time",
+        )
         if runs < MIN_RUNS:
             notes.append(f"only {runs} measured run(s) fit in the time budget: the figures are less stable")
     if trees:
-        notes += [n for n in (_load_note(), _bytecode_note(measurement, classifier, Path(env["PYTHONPYCACHEPREFIX"])))
-                  if n]
+        notes += [
+            n for n in (_load_note(), _bytecode_note(measurement, classifier, Path(env["PYTHONPYCACHEPREFIX"]))) if n
+        ]
     written = sorted(_pycache_dirs(watched) - before)
     if written:
         notes.append("warning: __pycache__ appeared in the project during the import runs: " + ", ".join(written[:5]))
@@ -129,13 +151,23 @@ def run_import_pass(ctx: PassContext) -> PassResult:
 
     if measurement.timed_out:
         status = "timed-out"
-        error = f"the import runs exceeded the pass's {ctx.timeout:.0f} s budget; " \
-                f"{'results are from ' + str(runs) + ' run(s)' if trees else 'nothing was measured'}"
+        error = (
+            f"the import runs exceeded the pass's {ctx.timeout:.0f} s budget; "
+            f"{'results are from ' + str(runs) + ' run(s)' if trees else 'nothing was measured'}"
+        )
     elif not trees:
         status = "failed"
         error = "; ".join(errors) or "no module could be measured"
     else:
         status = "ok"
         error = "; ".join(errors)
-    return PassResult("import", status, time.monotonic() - start, error=error, findings=tuple(findings),
-                      artifacts=tuple(artifacts), notes=tuple(notes), data=data)
+    return PassResult(
+        "import",
+        status,
+        time.monotonic() - start,
+        error=error,
+        findings=tuple(findings),
+        artifacts=tuple(artifacts),
+        notes=tuple(notes),
+        data=data,
+    )

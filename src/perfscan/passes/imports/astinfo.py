@@ -1,5 +1,6 @@
 """What a module's source says about its imports: which statement imported a module, which
 module-level statement does the work, and which functions use an imported name."""
+
 from __future__ import annotations
 
 import ast
@@ -8,11 +9,9 @@ from typing import Iterator, List, Optional, Set, Tuple
 
 from perfscan.astutil import absolute_module, package_of
 
-
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
-_NO_WORK = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.Pass, ast.Global,
-            ast.Nonlocal)
+_NO_WORK = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.Pass, ast.Global, ast.Nonlocal)
 
 
 @dataclass(frozen=True)
@@ -68,8 +67,9 @@ def modules_imported(node: ast.stmt, module: str, is_package: bool) -> Set[str]:
     return out
 
 
-def find_import(tree: ast.Module, source: str, module: str, is_package: bool,
-                imported: str) -> Optional[Tuple[ast.stmt, Statement]]:
+def find_import(
+    tree: ast.Module, source: str, module: str, is_package: bool, imported: str
+) -> Optional[Tuple[ast.stmt, Statement]]:
     """The first statement of `module` that imports `imported`; import-time ones first."""
     at_import = [n for n in executed_at_import(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
     anywhere = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
@@ -101,8 +101,10 @@ def bound_names(node: ast.stmt, imported: str, module: str, is_package: bool) ->
 
 
 def _future_annotations(tree: ast.Module) -> bool:
-    return any(isinstance(n, ast.ImportFrom) and n.module == "__future__"
-               and any(a.name == "annotations" for a in n.names) for n in tree.body)
+    return any(
+        isinstance(n, ast.ImportFrom) and n.module == "__future__" and any(a.name == "annotations" for a in n.names)
+        for n in tree.body
+    )
 
 
 class _Uses(ast.NodeVisitor):
@@ -186,7 +188,8 @@ def _type_checking_block(node: ast.stmt) -> bool:
     test = getattr(node, "test", None)
     return isinstance(node, ast.If) and (
         (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING")
-        or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"))
+        or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+    )
 
 
 def work_statement(tree: ast.Module, source: str) -> Optional[Statement]:

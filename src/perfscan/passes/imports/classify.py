@@ -4,6 +4,7 @@ Decided by where the project's interpreter found each module (reported by the wa
 not by the host's: the project may run another Python with other packages. Python 3.9 has no
 `sys.stdlib_module_names`, so the standard library's folders decide there.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,8 +22,13 @@ NOT_LOADED = "not-loaded"
 
 
 class Classifier:
-    def __init__(self, project: Project, interpreter: Mapping[str, Any],
-                 module_files: Mapping[str, Optional[str]], exclude: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        project: Project,
+        interpreter: Mapping[str, Any],
+        module_files: Mapping[str, Optional[str]],
+        exclude: Sequence[str] = (),
+    ) -> None:
         self.project = project
         self.root = Path(os.path.realpath(project.root))
         self.source_roots = [Path(os.path.realpath(p)) for p in project.source_roots]

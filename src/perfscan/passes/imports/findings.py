@@ -12,6 +12,7 @@ Each finding is blamed on the project import statement that pulled the module in
 project module above it in the tree, and the line of that module's statement importing the
 branch that leads to it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -59,8 +60,9 @@ def first_seen(trees: List[Tuple[str, int, ImportNode]]) -> Dict[str, Seen]:
         for node, ancestors in flatten([root]):
             if node.cached or node.name in seen:
                 continue
-            seen[node.name] = Seen(node, ancestors, target, runs, best_self[node.name] / 1000.0,
-                                   node.cumulative_us / 1000.0)
+            seen[node.name] = Seen(
+                node, ancestors, target, runs, best_self[node.name] / 1000.0, node.cumulative_us / 1000.0
+            )
     return seen
 
 
@@ -108,14 +110,20 @@ def _ms(ms: float, what: str) -> Metric:
 
 
 def _details(seen: Seen, blame: Blame, **extra: object) -> Dict[str, object]:
-    out: Dict[str, object] = {"self_ms": round(seen.self_ms, 1), "cumulative_ms": round(seen.cumulative_ms, 1),
-                              "runs": seen.runs, "imported_by": blame.file_line, "target": seen.target}
+    out: Dict[str, object] = {
+        "self_ms": round(seen.self_ms, 1),
+        "cumulative_ms": round(seen.cumulative_ms, 1),
+        "runs": seen.runs,
+        "imported_by": blame.file_line,
+        "target": seen.target,
+    }
     out.update(extra)
     return out
 
 
-def computation_findings(seen: Dict[str, Seen], classifier: Classifier, blamer: Blamer,
-                         floor_ms: float = DEFAULT_FLOOR_MS) -> List[Finding]:
+def computation_findings(
+    seen: Dict[str, Seen], classifier: Classifier, blamer: Blamer, floor_ms: float = DEFAULT_FLOOR_MS
+) -> List[Finding]:
     out = []
     for name, s in seen.items():
         if s.self_ms <= floor_ms or classifier.kind(name) != PROJECT:
@@ -127,21 +135,35 @@ def computation_findings(seen: Dict[str, Seen], classifier: Classifier, blamer: 
             parsed = parse_source(path)
             stmt = work_statement(parsed.tree, parsed.text) if parsed.tree is not None else None
         blame = blamer.blame(s)
-        work = (f"work at line {stmt.line}: {stmt.text}" if stmt else
-                "no module-level statement stands out (the module's size, or work hidden in a decorator)")
-        out.append(Finding(
-            domain="import", symbol=name, qualname=name, module=name, file=rel, line=stmt.line if stmt else None,
-            metric=_ms(s.self_ms, "self"),
-            pattern=catalog.IMPORT_TIME_COMPUTATION.id,
-            evidence=f"imported by {blame.text}; {work}",
-            estimated_impact=f"up to {s.self_ms:.0f} ms off every start-up that imports {name} "
-                             f"(compute it on first use, or cache it)",
-            phase="import", third_party=False, details=_details(s, blame)))
+        work = (
+            f"work at line {stmt.line}: {stmt.text}"
+            if stmt
+            else "no module-level statement stands out (the module's size, or work hidden in a decorator)"
+        )
+        out.append(
+            Finding(
+                domain="import",
+                symbol=name,
+                qualname=name,
+                module=name,
+                file=rel,
+                line=stmt.line if stmt else None,
+                metric=_ms(s.self_ms, "self"),
+                pattern=catalog.IMPORT_TIME_COMPUTATION.id,
+                evidence=f"imported by {blame.text}; {work}",
+                estimated_impact=f"up to {s.self_ms:.0f} ms off every start-up that imports {name} "
+                f"(compute it on first use, or cache it)",
+                phase="import",
+                third_party=False,
+                details=_details(s, blame),
+            )
+        )
     return out
 
 
-def heavy_import_findings(seen: Dict[str, Seen], classifier: Classifier, blamer: Blamer,
-                          floor_ms: float = DEFAULT_FLOOR_MS) -> List[Finding]:
+def heavy_import_findings(
+    seen: Dict[str, Seen], classifier: Classifier, blamer: Blamer, floor_ms: float = DEFAULT_FLOOR_MS
+) -> List[Finding]:
     out = []
     for name, s in seen.items():
         if s.cumulative_ms <= floor_ms or not s.ancestors or classifier.kind(name) != THIRD_PARTY:
@@ -172,27 +194,40 @@ def heavy_import_findings(seen: Dict[str, Seen], classifier: Classifier, blamer:
             where = f"used only in {', '.join(functions)}: a local import there defers it to the first call"
         else:
             where = f"not used by name in {rel}: import it where it is needed, or drop it"
-        out.append(Finding(
-            domain="import", symbol=name, qualname=name, module=name, file=None, line=None,
-            metric=_ms(s.cumulative_ms, "cumulative"),
-            pattern=catalog.HEAVY_EAGER_IMPORT.id,
-            evidence=f"imported at the top of {rel}:{stmt.line} ({stmt.text}); {where}",
-            estimated_impact=f"up to {s.cumulative_ms:.0f} ms off start-ups that never call "
-                             f"{'/'.join(functions) if functions else 'it'}",
-            phase="import", third_party=True,
-            details=_details(s, blame, importer=importer.name, used_in=list(functions))))
+        out.append(
+            Finding(
+                domain="import",
+                symbol=name,
+                qualname=name,
+                module=name,
+                file=None,
+                line=None,
+                metric=_ms(s.cumulative_ms, "cumulative"),
+                pattern=catalog.HEAVY_EAGER_IMPORT.id,
+                evidence=f"imported at the top of {rel}:{stmt.line} ({stmt.text}); {where}",
+                estimated_impact=f"up to {s.cumulative_ms:.0f} ms off start-ups that never call "
+                f"{'/'.join(functions) if functions else 'it'}",
+                phase="import",
+                third_party=True,
+                details=_details(s, blame, importer=importer.name, used_in=list(functions)),
+            )
+        )
     return out
 
 
-def barrel_findings(seen: Dict[str, Seen], classifier: Classifier, blamer: Blamer,
-                    floor_ms: float = DEFAULT_FLOOR_MS) -> List[Finding]:
+def barrel_findings(
+    seen: Dict[str, Seen], classifier: Classifier, blamer: Blamer, floor_ms: float = DEFAULT_FLOOR_MS
+) -> List[Finding]:
     out = []
     for name, s in seen.items():
         path = classifier.file_of(name)
         if path is None or path.name != "__init__.py" or classifier.kind(name) != PROJECT:
             continue
-        subs = [c for c in s.node.children if not c.cached and c.name.startswith(name + ".")
-                and classifier.kind(c.name) == PROJECT]
+        subs = [
+            c
+            for c in s.node.children
+            if not c.cached and c.name.startswith(name + ".") and classifier.kind(c.name) == PROJECT
+        ]
         if len(subs) < 2:
             continue
         cheapest = min(subs, key=lambda c: c.cumulative_us)
@@ -204,21 +239,40 @@ def barrel_findings(seen: Dict[str, Seen], classifier: Classifier, blamer: Blame
         stmt = blamer.statement(name, heaviest.name)
         at = f"line {stmt.line}: {stmt.text}" if stmt else "its import"
         blame = blamer.blame(s)
-        out.append(Finding(
-            domain="import", symbol=name, qualname=name, module=name, file=rel, line=stmt.line if stmt else None,
-            metric=_ms(waste_ms, "of unneeded submodules"),
-            pattern=catalog.BARREL_IMPORT.id,
-            evidence=(f"{rel} imports {len(subs)} submodules eagerly; a consumer of {cheapest.name} alone also "
-                      f"pays {waste_ms:.0f} ms, most of it {heaviest.name} ({heaviest.cumulative_us / 1000:.0f} ms, "
-                      f"{at}); load submodules lazily (module __getattr__, PEP 562)"),
-            estimated_impact=f"up to {waste_ms:.0f} ms off importing any one submodule of {name}",
-            phase="import", third_party=False,
-            details=_details(s, blame, submodules=[c.name for c in subs], heaviest=heaviest.name,
-                             heaviest_ms=round(heaviest.cumulative_us / 1000.0, 1))))
+        out.append(
+            Finding(
+                domain="import",
+                symbol=name,
+                qualname=name,
+                module=name,
+                file=rel,
+                line=stmt.line if stmt else None,
+                metric=_ms(waste_ms, "of unneeded submodules"),
+                pattern=catalog.BARREL_IMPORT.id,
+                evidence=(
+                    f"{rel} imports {len(subs)} submodules eagerly; a consumer of {cheapest.name} alone also "
+                    f"pays {waste_ms:.0f} ms, most of it {heaviest.name} ({heaviest.cumulative_us / 1000:.0f} ms, "
+                    f"{at}); load submodules lazily (module __getattr__, PEP 562)"
+                ),
+                estimated_impact=f"up to {waste_ms:.0f} ms off importing any one submodule of {name}",
+                phase="import",
+                third_party=False,
+                details=_details(
+                    s,
+                    blame,
+                    submodules=[c.name for c in subs],
+                    heaviest=heaviest.name,
+                    heaviest_ms=round(heaviest.cumulative_us / 1000.0, 1),
+                ),
+            )
+        )
     return out
 
 
 def all_findings(seen: Dict[str, Seen], classifier: Classifier, floor_ms: float = DEFAULT_FLOOR_MS) -> List[Finding]:
     blamer = Blamer(classifier)
-    return (computation_findings(seen, classifier, blamer, floor_ms) + heavy_import_findings(seen, classifier, blamer, floor_ms)
-            + barrel_findings(seen, classifier, blamer, floor_ms))
+    return (
+        computation_findings(seen, classifier, blamer, floor_ms)
+        + heavy_import_findings(seen, classifier, blamer, floor_ms)
+        + barrel_findings(seen, classifier, blamer, floor_ms)
+    )

@@ -15,6 +15,7 @@ lines are placed by a best estimate and never change where timed lines go.
 Anything else on stderr (the program's own output, warnings, tracebacks) is ignored, and the
 parser never raises on arbitrary text.
 """
+
 from __future__ import annotations
 
 import re
@@ -33,10 +34,10 @@ class ImportNode:
     self_us: int
     cumulative_us: int
     depth: int
-    children: List["ImportNode"] = field(default_factory=list)
+    children: List[ImportNode] = field(default_factory=list)
     cached: bool = False  # an `-X importtime=2` line: already loaded, no times
 
-    def walk(self) -> Iterator["ImportNode"]:
+    def walk(self) -> Iterator[ImportNode]:
         """This node and all below it, parents before children."""
         stack = [self]
         while stack:
@@ -50,8 +51,9 @@ class ImportNode:
         stack = [(self, out)]
         while stack:
             node, slot = stack.pop()
-            slot.update(name=node.name, self_us=node.self_us, cumulative_us=node.cumulative_us,
-                        cached=node.cached, children=[])
+            slot.update(
+                name=node.name, self_us=node.self_us, cumulative_us=node.cumulative_us, cached=node.cached, children=[]
+            )
             for child in node.children:
                 sub: Dict[str, Any] = {}
                 slot["children"].append(sub)

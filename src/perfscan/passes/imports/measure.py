@@ -4,6 +4,7 @@ One warm-up run per module fills the private bytecode cache (and reports, after 
 where every loaded module lives, for classification); then every module is measured in rounds,
 one run of each per round, so a time-out still leaves each module measured about equally.
 """
+
 from __future__ import annotations
 
 import json
@@ -94,8 +95,9 @@ class TargetRuns:
             if node.cached:
                 continue
             self.min_self[node.name] = min(node.self_us, self.min_self.get(node.name, node.self_us))
-            self.min_cumulative[node.name] = min(node.cumulative_us,
-                                                 self.min_cumulative.get(node.name, node.cumulative_us))
+            self.min_cumulative[node.name] = min(
+                node.cumulative_us, self.min_cumulative.get(node.name, node.cumulative_us)
+            )
         if self.tree is None:
             self.tree = root
         self.runs += 1
@@ -150,8 +152,9 @@ class _Clock:
         return max(0.1, min(self.remaining(), CHILD_CAP_SECONDS))
 
 
-def measure_imports(project: Project, modules: Sequence[str], env: Dict[str, str], workdir: Path,
-                    budget: float) -> Measurement:
+def measure_imports(
+    project: Project, modules: Sequence[str], env: Dict[str, str], workdir: Path, budget: float
+) -> Measurement:
     """Warm up, then measure `import <module>` for each module, within `budget` seconds."""
     clock = _Clock(budget)
     logs = workdir / "import-logs"
@@ -163,8 +166,9 @@ def measure_imports(project: Project, modules: Sequence[str], env: Dict[str, str
             return result
         info_path = logs / f"warmup-{i}.json"
         argv = list(project.runner) + ["-X", "importtime", "-c", WARMUP_SCRIPT, str(info_path), target.module]
-        child = children.run(argv, cwd=project.root, env=env, timeout=clock.child_timeout(), log_dir=logs,
-                             name=f"warmup-{i}")
+        child = children.run(
+            argv, cwd=project.root, env=env, timeout=clock.child_timeout(), log_dir=logs, name=f"warmup-{i}"
+        )
         warm_seconds += child.seconds
         if child.start_error:
             result.start_error = child.start_error
@@ -207,8 +211,9 @@ def measure_imports(project: Project, modules: Sequence[str], env: Dict[str, str
     return result
 
 
-def _measure_once(project: Project, target: TargetRuns, env: Dict[str, str], clock: "_Clock", logs: Path,
-                  name: str, result: Measurement) -> bool:
+def _measure_once(
+    project: Project, target: TargetRuns, env: Dict[str, str], clock: _Clock, logs: Path, name: str, result: Measurement
+) -> bool:
     """One measured run; False when the pass must stop (cannot start, or out of time)."""
     argv = list(project.runner) + ["-X", "importtime", "-c", f"import {target.module}"]
     child = children.run(argv, cwd=project.root, env=env, timeout=clock.child_timeout(), log_dir=logs, name=name)

@@ -1,4 +1,5 @@
 """What the import pass hands the reports: its typed section (tables, waterfall) and the `imports.json` tree."""
+
 from __future__ import annotations
 
 import json
@@ -9,11 +10,11 @@ from typing import Any, Dict, List
 
 from perfscan.passes.imports.classify import Classifier
 from perfscan.passes.imports.findings import Blamer, Seen
-from perfscan.safetext import clean_data
 from perfscan.passes.imports.importtime import ImportNode
 from perfscan.passes.imports.measure import Measurement
 from perfscan.passes.imports.section import ImportSection, ModuleRow, RootRow
 from perfscan.passes.imports.waterfall import waterfall
+from perfscan.safetext import clean_data
 
 TOP_MODULES = 20
 SLOW_MS = 5.0  # below this a module is not part of the tree's slow part
@@ -28,20 +29,38 @@ def section_data(measurement: Measurement, seen: Dict[str, Seen], classifier: Cl
     blamer = Blamer(classifier)
     slow = [s for s in seen.values() if s.cumulative_ms >= SLOW_MS or s.self_ms >= SLOW_MS]
     slow.sort(key=lambda s: (-s.cumulative_ms, -s.self_ms, s.node.name))
-    modules = tuple(ModuleRow(name=s.node.name, self_ms=round(s.self_ms, 1), cumulative_ms=round(s.cumulative_ms, 1),
-                              kind=classifier.kind(s.node.name), imported_by=blamer.blame(s).text, target=s.target)
-                    for s in slow[:TOP_MODULES])
+    modules = tuple(
+        ModuleRow(
+            name=s.node.name,
+            self_ms=round(s.self_ms, 1),
+            cumulative_ms=round(s.cumulative_ms, 1),
+            kind=classifier.kind(s.node.name),
+            imported_by=blamer.blame(s).text,
+            target=s.target,
+        )
+        for s in slow[:TOP_MODULES]
+    )
     roots = []
     trees = []
     for t in measurement.targets:
         tree = t.merged()
         trees.append((t.module, tree))
-        roots.append(RootRow(module=t.module, runs=t.runs, error=t.error,
-                             self_ms=_ms(tree.self_us) if tree else None,
-                             cumulative_ms=_ms(tree.cumulative_us) if tree else None))
-    return ImportSection(runs=measurement.runs, modules=modules, roots=tuple(roots),
-                         python=str(measurement.interpreter.get("version", "")),
-                         waterfall=waterfall(trees, classifier.kind, modules))
+        roots.append(
+            RootRow(
+                module=t.module,
+                runs=t.runs,
+                error=t.error,
+                self_ms=_ms(tree.self_us) if tree else None,
+                cumulative_ms=_ms(tree.cumulative_us) if tree else None,
+            )
+        )
+    return ImportSection(
+        runs=measurement.runs,
+        modules=modules,
+        roots=tuple(roots),
+        python=str(measurement.interpreter.get("version", "")),
+        waterfall=waterfall(trees, classifier.kind, modules),
+    )
 
 
 def tree_document(measurement: Measurement, classifier: Classifier) -> Dict[str, Any]:
@@ -49,12 +68,22 @@ def tree_document(measurement: Measurement, classifier: Classifier) -> Dict[str,
     targets = []
     for t in measurement.targets:
         tree = t.merged()
-        targets.append({"module": t.module, "runs": t.runs, "error": t.error,
-                        "tree": _annotated(tree, classifier) if tree else None})
-    return {"schema_version": 1, "unit": "us", "runs": measurement.runs,
-            "python": measurement.interpreter.get("version", ""),
-            "note": "minimum self and cumulative time of each module over the runs, warm bytecode cache",
-            "imports": targets}
+        targets.append(
+            {
+                "module": t.module,
+                "runs": t.runs,
+                "error": t.error,
+                "tree": _annotated(tree, classifier) if tree else None,
+            }
+        )
+    return {
+        "schema_version": 1,
+        "unit": "us",
+        "runs": measurement.runs,
+        "python": measurement.interpreter.get("version", ""),
+        "note": "minimum self and cumulative time of each module over the runs, warm bytecode cache",
+        "imports": targets,
+    }
 
 
 def _annotated(root: ImportNode, classifier: Classifier) -> Dict[str, Any]:

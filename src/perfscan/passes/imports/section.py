@@ -3,6 +3,7 @@
 `to_json()` gives the report's JSON keys (`runs`, `modules`, `roots`, `python`, `waterfall`);
 `from_json()` reads them back from a saved `scan-report.json`, a missing key taking its default.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
@@ -20,8 +21,13 @@ def _field(default: Any, value: Any) -> Any:
 
 def _row(cls: Type[_Row], data: Mapping[str, Any]) -> _Row:
     """A row dataclass from a JSON object; keys it does not know are ignored."""
-    return cls(**{f.name: _field(f.default, data[f.name])  # type: ignore[arg-type]
-                  for f in fields(cls) if f.name in data})  # type: ignore[arg-type]
+    return cls(
+        **{
+            f.name: _field(f.default, data[f.name])  # type: ignore[arg-type]
+            for f in fields(cls)
+            if f.name in data
+        }
+    )  # type: ignore[arg-type]
 
 
 def _rows(cls: Type[_Row], items: Any) -> Tuple[_Row, ...]:
@@ -73,13 +79,21 @@ class Waterfall:
     min_ms: float = 0.0  # modules faster than this were left out
 
     def to_json(self) -> Dict[str, Any]:
-        return {"rows": [asdict(r) for r in self.rows], "scale_ms": self.scale_ms, "kind": self.kind,
-                "min_ms": self.min_ms}
+        return {
+            "rows": [asdict(r) for r in self.rows],
+            "scale_ms": self.scale_ms,
+            "kind": self.kind,
+            "min_ms": self.min_ms,
+        }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "Waterfall":
-        return cls(rows=_rows(WaterfallRow, data.get("rows")), scale_ms=_field(0.0, data.get("scale_ms")),
-                   kind=_field("", data.get("kind")), min_ms=_field(0.0, data.get("min_ms")))
+    def from_json(cls, data: Mapping[str, Any]) -> Waterfall:
+        return cls(
+            rows=_rows(WaterfallRow, data.get("rows")),
+            scale_ms=_field(0.0, data.get("scale_ms")),
+            kind=_field("", data.get("kind")),
+            min_ms=_field(0.0, data.get("min_ms")),
+        )
 
 
 @dataclass(frozen=True)
@@ -91,15 +105,23 @@ class ImportSection:
     waterfall: Optional[Waterfall] = None
 
     def to_json(self) -> Dict[str, Any]:
-        out: Dict[str, Any] = {"runs": self.runs, "modules": [asdict(m) for m in self.modules],
-                               "roots": [asdict(r) for r in self.roots], "python": self.python}
+        out: Dict[str, Any] = {
+            "runs": self.runs,
+            "modules": [asdict(m) for m in self.modules],
+            "roots": [asdict(r) for r in self.roots],
+            "python": self.python,
+        }
         if self.waterfall is not None:  # a report written before the pass drew one has no key
             out["waterfall"] = self.waterfall.to_json()
         return out
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "ImportSection":
+    def from_json(cls, data: Mapping[str, Any]) -> ImportSection:
         wf = data.get("waterfall")
-        return cls(runs=_field(0, data.get("runs")), modules=_rows(ModuleRow, data.get("modules")),
-                   roots=_rows(RootRow, data.get("roots")), python=_field("", data.get("python")),
-                   waterfall=Waterfall.from_json(wf) if isinstance(wf, Mapping) else None)
+        return cls(
+            runs=_field(0, data.get("runs")),
+            modules=_rows(ModuleRow, data.get("modules")),
+            roots=_rows(RootRow, data.get("roots")),
+            python=_field("", data.get("python")),
+            waterfall=Waterfall.from_json(wf) if isinstance(wf, Mapping) else None,
+        )

@@ -3,6 +3,7 @@
 The pass computes it once, from the merged trees (each module's minimum over the runs), and
 hands it to the reports in its section; the HTML page only draws the rows.
 """
+
 from __future__ import annotations
 
 from typing import Callable, List, Optional, Sequence, Tuple
@@ -17,8 +18,9 @@ MIN_MS = 1.0
 MAX_ROWS = 60
 
 
-def waterfall(trees: Sequence[Tuple[str, Optional[ImportNode]]], kind_of: Callable[[str], str],
-              modules: Sequence[ModuleRow] = ()) -> Waterfall:
+def waterfall(
+    trees: Sequence[Tuple[str, Optional[ImportNode]]], kind_of: Callable[[str], str], modules: Sequence[ModuleRow] = ()
+) -> Waterfall:
     """Bars for the (top-level module, merged tree) pairs; without any tree, the slowest-modules table."""
     measured = [(target, tree) for target, tree in trees if tree is not None]
     if not measured:
@@ -33,9 +35,17 @@ def waterfall(trees: Sequence[Tuple[str, Optional[ImportNode]]], kind_of: Callab
             cumulative = _ms(node.cumulative_us)
             if cumulative < threshold or node.cached:
                 continue
-            rows.append(WaterfallRow(name=node.name, kind=kind_of(node.name), depth=depth, start_ms=round(start, 2),
-                                     cumulative_ms=round(cumulative, 2), self_ms=round(_ms(node.self_us), 2),
-                                     target=target))
+            rows.append(
+                WaterfallRow(
+                    name=node.name,
+                    kind=kind_of(node.name),
+                    depth=depth,
+                    start_ms=round(start, 2),
+                    cumulative_ms=round(cumulative, 2),
+                    self_ms=round(_ms(node.self_us), 2),
+                    target=target,
+                )
+            )
             # children run one after another: each starts where the previous one ended
             starts, at = [], start
             for child in node.children:
@@ -50,8 +60,13 @@ def waterfall(trees: Sequence[Tuple[str, Optional[ImportNode]]], kind_of: Callab
 
 
 def _from_modules(modules: Sequence[ModuleRow]) -> Waterfall:
-    rows = tuple(WaterfallRow(name=m.name, kind=m.kind, cumulative_ms=m.cumulative_ms, self_ms=m.self_ms,
-                              imported_by=m.imported_by) for m in modules[:MAX_ROWS] if m.name)
+    rows = tuple(
+        WaterfallRow(
+            name=m.name, kind=m.kind, cumulative_ms=m.cumulative_ms, self_ms=m.self_ms, imported_by=m.imported_by
+        )
+        for m in modules[:MAX_ROWS]
+        if m.name
+    )
     return Waterfall(rows=rows, scale_ms=max([r.cumulative_ms for r in rows] or [0.0]), kind="modules" if rows else "")
 
 

@@ -12,6 +12,7 @@ The measured run traces 1 frame per allocation; where libraries hold a megabyte 
 deep run traces 25 frames to find the project caller (deep.py). memray, when the project has it,
 measures the whole run's heap beside (memray.py).
 """
+
 from __future__ import annotations
 
 import time
@@ -34,8 +35,19 @@ from perfscan.passes.memory.section import MemorySection, MemraySummary
 from perfscan.passes.memory.units import MIB
 from perfscan.probe_host import ProbeRun
 
-__all__ = ["MIB", "Category", "Group", "MemorySection", "categorize", "definition_line", "growth_findings",
-           "group_phase_lines", "import_findings", "merge_peaks", "run_memory_pass"]
+__all__ = [
+    "MIB",
+    "Category",
+    "Group",
+    "MemorySection",
+    "categorize",
+    "definition_line",
+    "growth_findings",
+    "group_phase_lines",
+    "import_findings",
+    "merge_peaks",
+    "run_memory_pass",
+]
 
 
 def run_memory_pass(ctx: PassContext) -> PassResult:
@@ -79,7 +91,9 @@ def run_memory_pass(ctx: PassContext) -> PassResult:
     return PassResult("memory", status, time.monotonic() - start, error, tuple(findings), (), tuple(notes), section)
 
 
-def _findings(ctx: PassContext, groups: Mapping[GroupKey, Group], measured: MemoryRun, locator: Locator) -> List[Finding]:
+def _findings(
+    ctx: PassContext, groups: Mapping[GroupKey, Group], measured: MemoryRun, locator: Locator
+) -> List[Finding]:
     """Groups at the floor or above, values held from import, growth: largest first."""
     root = Path(ctx.project.root)
     floor_mib = ctx.settings.thresholds.floor("memory")
@@ -90,10 +104,16 @@ def _findings(ctx: PassContext, groups: Mapping[GroupKey, Group], measured: Memo
     return findings
 
 
-def _run_notes(repeat: int, measured: MemoryRun, phases: Sequence[Phase], timed_out: bool,
-               locator: Locator) -> List[str]:
-    return (note.unattributed_note(phases) + note.repeat_notes(repeat, measured.repeat, timed_out)
-            + note.source_notes(locator.notes) + note.missed_peak_notes(phases) + note.snapshot_notes(phases))
+def _run_notes(
+    repeat: int, measured: MemoryRun, phases: Sequence[Phase], timed_out: bool, locator: Locator
+) -> List[str]:
+    return (
+        note.unattributed_note(phases)
+        + note.repeat_notes(repeat, measured.repeat, timed_out)
+        + note.source_notes(locator.notes)
+        + note.missed_peak_notes(phases)
+        + note.snapshot_notes(phases)
+    )
 
 
 def _repetitions(ctx: PassContext) -> int:
@@ -114,27 +134,43 @@ def _measure(ctx: PassContext, pytest_args: List[str], repeat: int) -> ProbeRun:
 def _no_data(run: ProbeRun, start: float, notes: List[str]) -> PassResult:
     status = "timed-out" if run.child.timed_out else "failed"
     tail = run.child.tail(6)
-    error = f"the measured test run {run.child.describe_exit()} and wrote no memory data" + (f": {tail}" if tail else "")
-    return PassResult("memory", status, time.monotonic() - start, error, notes=tuple(notes),
-                      data=MemorySection("tracemalloc", measured=False))
+    error = f"the measured test run {run.child.describe_exit()} and wrote no memory data" + (
+        f": {tail}" if tail else ""
+    )
+    return PassResult(
+        "memory",
+        status,
+        time.monotonic() - start,
+        error,
+        notes=tuple(notes),
+        data=MemorySection("tracemalloc", measured=False),
+    )
 
 
 def _status(run: ProbeRun, failure: Optional[str], has_phases: bool) -> Tuple[str, str]:
     if run.child.timed_out:
-        return "timed-out", f"the measured test run timed out after {run.child.seconds:.0f} s; the figures cover the tests that ran"
+        return (
+            "timed-out",
+            f"the measured test run timed out after {run.child.seconds:.0f} s; the figures cover the tests that ran",
+        )
     if run.child.returncode not in (0, 1) and not failure and not has_phases:
         return "failed", f"the measured test run {run.child.describe_exit()}"
     return "ok", ""
 
 
-def _memray(ctx: PassContext, pytest_args: List[str], deadline: float,
-            locator: Locator) -> Tuple[Optional[MemraySummary], List[str]]:
+def _memray(
+    ctx: PassContext, pytest_args: List[str], deadline: float, locator: Locator
+) -> Tuple[Optional[MemraySummary], List[str]]:
     """memray's summary of the whole run when the project's interpreter has it and time is left."""
     if not ctx.project.has_memray:
-        return None, ["memray: not available in the project's environment; all figures are tracemalloc's (Python allocations only)"]
+        return None, [
+            "memray: not available in the project's environment; all figures are tracemalloc's (Python allocations only)"
+        ]
     left = deadline - time.monotonic()
     if left < DEEP_MIN_SECONDS:
-        return None, ["memray: importable in the project's environment, but no time was left to run it; figures are tracemalloc's"]
+        return None, [
+            "memray: importable in the project's environment, but no time was left to run it; figures are tracemalloc's"
+        ]
     capture, seconds, problem = run_memray(ctx, pytest_args, left)
     if capture is None:
         return None, [problem]

@@ -5,6 +5,7 @@ no project frame. When a phase's peak holds the floor or more in library frames,
 traces 25 frames during those phases only, and attributes those bytes to the project function
 that called the library.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,13 @@ class DeepRun:
     stopped: bool  # it reached its cap
 
     def to_json(self) -> Dict[str, Any]:
-        return {"phases": self.phases, "attributed_mib": self.attributed_mib, "seconds": self.seconds,
-                "overhead": dict(self.overhead), "stopped": self.stopped}
+        return {
+            "phases": self.phases,
+            "attributed_mib": self.attributed_mib,
+            "seconds": self.seconds,
+            "overhead": dict(self.overhead),
+            "stopped": self.stopped,
+        }
 
 
 @dataclass(frozen=True)
@@ -85,21 +91,26 @@ def merge_deep(phases: Sequence[Phase], deep: Sequence[Phase]) -> Tuple[Tuple[Ph
     return tuple(out), moved
 
 
-def refine_library_peaks(ctx: PassContext, phases: Tuple[Phase, ...], measured_seconds: float,
-                         deadline: float) -> Refined:
+def refine_library_peaks(
+    ctx: PassContext, phases: Tuple[Phase, ...], measured_seconds: float, deadline: float
+) -> Refined:
     """Run the deep run where it is needed and there is time, and merge what it attributes."""
     candidates = deep_candidates(phases, ctx.settings.thresholds.floor("memory"))
     if not candidates:
         return Refined(phases, None, ())
     left = deadline - time.monotonic()
     if left < DEEP_MIN_SECONDS:
-        return Refined(phases, None, (f"{len(candidates)} test peak(s) hold 1 MiB or more in library frames; "
-                                      "no time left to attribute them",))
+        return Refined(
+            phases,
+            None,
+            (f"{len(candidates)} test peak(s) hold 1 MiB or more in library frames; no time left to attribute them",),
+        )
     spec = ctx.workdir / "runs" / "memory-deep-phases.json"
     spec.parent.mkdir(parents=True, exist_ok=True)
     # the target is the level of the kept snapshot: the deep run's hook checks at the same returns
-    spec.write_text(json.dumps({"phases": [[p.test, p.phase, max(0, p.snapshot - p.start)] for p in candidates]}),
-                    encoding="utf-8")
+    spec.write_text(
+        json.dumps({"phases": [[p.test, p.phase, max(0, p.snapshot - p.start)] for p in candidates]}), encoding="utf-8"
+    )
     options = probe_options(ctx, frames=DEEP_FRAMES)
     options["deep"] = str(spec)
     # 25 frames under the peak hook cost 15-40x a heavy test's time (Markdown's 7 phases: 134 s
@@ -108,14 +119,27 @@ def refine_library_peaks(ctx: PassContext, phases: Tuple[Phase, ...], measured_s
     run = run_memory_probe(ctx, "memory-deep", deep_args(ctx, phases, candidates), cap, options)
     raw = run.read("memory.json")
     if raw is None:
-        return Refined(phases, None, (f"the {DEEP_FRAMES}-frame run for library allocations {run.child.describe_exit()}; "
-                                      "those bytes stay unattributed",))
+        return Refined(
+            phases,
+            None,
+            (
+                f"the {DEEP_FRAMES}-frame run for library allocations {run.child.describe_exit()}; "
+                "those bytes stay unattributed",
+            ),
+        )
     deep = MemoryRun.from_json(raw)
     merged, moved = merge_deep(phases, deep.phases)
-    info = DeepRun(len(candidates), round(mib(moved), 1), round(run.child.seconds, 2), deep.overhead,
-                   run.child.timed_out)
-    note = (f"a {DEEP_FRAMES}-frame run of {len(candidates)} test phase(s) attributed "
-            f"{mib(moved):.1f} MiB allocated inside libraries to the project functions that called them"
-            + (f" (stopped at its cap of {cap:.0f} s, as long as the measured run: the phases it did "
-               "not reach stay unattributed)" if run.child.timed_out else ""))
+    info = DeepRun(
+        len(candidates), round(mib(moved), 1), round(run.child.seconds, 2), deep.overhead, run.child.timed_out
+    )
+    note = (
+        f"a {DEEP_FRAMES}-frame run of {len(candidates)} test phase(s) attributed "
+        f"{mib(moved):.1f} MiB allocated inside libraries to the project functions that called them"
+        + (
+            f" (stopped at its cap of {cap:.0f} s, as long as the measured run: the phases it did "
+            "not reach stay unattributed)"
+            if run.child.timed_out
+            else ""
+        )
+    )
     return Refined(merged, info, (note,))

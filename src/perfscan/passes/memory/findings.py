@@ -7,6 +7,7 @@
 - `per-request-growth`: a module-level value grew on every repetition of the tests, by 1 MiB or
   more in all.
 """
+
 from __future__ import annotations
 
 import ast
@@ -46,19 +47,37 @@ def allocation_finding(g: Group) -> Finding:
     whose = "the run's" if exec_run else "the test's"
     evidence += f"; {g.count:,} allocation(s) in all, alive at the peak of {where_peak}"
     share = 100.0 * g.bytes / g.phase_peak if g.phase_peak else 0.0
-    impact = f"up to {size:.1f} MiB less peak memory" + (f" ({min(share, 100.0):.0f}% of {whose} peak)" if share else "")
+    impact = f"up to {size:.1f} MiB less peak memory" + (
+        f" ({min(share, 100.0):.0f}% of {whose} peak)" if share else ""
+    )
     top_lines = sorted(g.lines.items(), key=lambda kv: kv[1][0], reverse=True)[:5]
     return Finding(
-        domain="memory", symbol=g.symbol, qualname=f"{g.module}:{g.qualname}", module=g.module, file=g.rel, line=line,
-        metric=Metric(round(size, 1), "MiB", f"{size:.1f} MiB alive at the peak"), pattern=catalog.LARGE_ALLOCATION.id,
-        evidence=evidence, estimated_impact=impact, phase=g.phase,
-        details={"category": cat.category, "reducibility": cat.reducibility, "reason": cat.reason, "count": g.count,
-                 "test": g.test, "def_line": g.def_line, "test_peak_mib": round(mib(g.phase_peak), 1),
-                 "lines": [{"line": ln, "mib": round(mib(b), 2), "count": c} for ln, (b, c) in top_lines]},
+        domain="memory",
+        symbol=g.symbol,
+        qualname=f"{g.module}:{g.qualname}",
+        module=g.module,
+        file=g.rel,
+        line=line,
+        metric=Metric(round(size, 1), "MiB", f"{size:.1f} MiB alive at the peak"),
+        pattern=catalog.LARGE_ALLOCATION.id,
+        evidence=evidence,
+        estimated_impact=impact,
+        phase=g.phase,
+        details={
+            "category": cat.category,
+            "reducibility": cat.reducibility,
+            "reason": cat.reason,
+            "count": g.count,
+            "test": g.test,
+            "def_line": g.def_line,
+            "test_peak_mib": round(mib(g.phase_peak), 1),
+            "lines": [{"line": ln, "mib": round(mib(b), 2), "count": c} for ln, (b, c) in top_lines],
+        },
     )
 
 
 # -- module-level values: import-time tables and per-request growth
+
 
 def definition_line(tree: ast.Module, name: str) -> Optional[int]:
     """Line of the module-level assignment of `name` (or `Class.attr` in a class body)."""
@@ -107,8 +126,9 @@ class ValueSite:
     def describe(self, type_name: Optional[str], width: int = 80) -> str:
         """`module-level dict `pkg.mod.NAME` (line 3: `NAME = {...}`)`."""
         kind = "value" if type_name is None else type_name
-        return (f"module-level {kind} `{self.module}.{self.name}`"
-                + (f" (line {self.line}: `{self.source[:width]}`)" if self.source else ""))
+        return f"module-level {kind} `{self.module}.{self.name}`" + (
+            f" (line {self.line}: `{self.source[:width]}`)" if self.source else ""
+        )
 
 
 def value_site(name: str, file: str, locator: Locator, root: Path) -> Optional[ValueSite]:
@@ -134,27 +154,41 @@ def growth_findings(growth: Sequence[Growth], locator: Locator, root: Path) -> L
         reps = len(sizes) - 1
         per = mib(grown) / reps
         series = " → ".join(f"{mib(s):.1f}" for s in sizes)
-        evidence = (site.describe(rec.type)
-                    + f" held {series} MiB across {reps} repetitions of the target tests, growing on every one")
+        evidence = (
+            site.describe(rec.type)
+            + f" held {series} MiB across {reps} repetitions of the target tests, growing on every one"
+        )
         if rec.truncated:
             evidence += " (sizes are lower bounds: the walk was capped)"
-        out.append(Finding(
-            domain="memory", symbol=site.name.split(".")[-1], qualname=f"{site.module}:{site.name}", module=site.module,
-            file=site.rel, line=site.line,
-            metric=Metric(round(mib(grown), 1), "MiB", f"{mib(grown):.1f} MiB more after {reps} repetitions"),
-            pattern=catalog.PER_REQUEST_GROWTH.id, evidence=evidence,
-            estimated_impact=f"about {per:.1f} MiB kept per run of the tests, without bound in a long-running process",
-            phase="call",
-            details={"category": "data structure", "reducibility": "high",
-                     "reason": "module-level container that every request adds to and nothing empties: bound it (deque(maxlen), an LRU) or keep it outside the process",
-                     "sizes_mib": [round(mib(s), 2) for s in sizes], "per_repetition_mib": round(per, 2),
-                     "type": rec.type},
-        ))
+        out.append(
+            Finding(
+                domain="memory",
+                symbol=site.name.split(".")[-1],
+                qualname=f"{site.module}:{site.name}",
+                module=site.module,
+                file=site.rel,
+                line=site.line,
+                metric=Metric(round(mib(grown), 1), "MiB", f"{mib(grown):.1f} MiB more after {reps} repetitions"),
+                pattern=catalog.PER_REQUEST_GROWTH.id,
+                evidence=evidence,
+                estimated_impact=f"about {per:.1f} MiB kept per run of the tests, without bound in a long-running process",
+                phase="call",
+                details={
+                    "category": "data structure",
+                    "reducibility": "high",
+                    "reason": "module-level container that every request adds to and nothing empties: bound it (deque(maxlen), an LRU) or keep it outside the process",
+                    "sizes_mib": [round(mib(s), 2) for s in sizes],
+                    "per_repetition_mib": round(per, 2),
+                    "type": rec.type,
+                },
+            )
+        )
     return out
 
 
-def import_findings(values: Sequence[ModuleValue], locator: Locator, root: Path,
-                    floor_mib: float = 1.0) -> List[Finding]:
+def import_findings(
+    values: Sequence[ModuleValue], locator: Locator, root: Path, floor_mib: float = 1.0
+) -> List[Finding]:
     out = []
     for rec in values:
         if rec.bytes < floor_mib * MIB:
@@ -165,16 +199,29 @@ def import_findings(values: Sequence[ModuleValue], locator: Locator, root: Path,
         size = mib(rec.bytes)
         at_least = "at least " if rec.truncated else ""
         cat = import_category(site.tree, site.line)
-        out.append(Finding(
-            domain="memory", symbol=site.name.split(".")[-1], qualname=f"{site.module}:{site.name}", module=site.module,
-            file=site.rel, line=site.line,
-            metric=Metric(round(size, 1), "MiB", f"{at_least}{size:.1f} MiB held from import"),
-            pattern=catalog.LARGE_ALLOCATION.id,
-            evidence=(site.describe(rec.type)
-                      + f" holds {at_least}{size:.1f} MiB before the first test runs: made at import, alive in every test"),
-            estimated_impact=f"up to {size:.1f} MiB less resident memory in every process that imports {site.module}",
-            phase="import",
-            details={"category": cat.category, "reducibility": cat.reducibility, "reason": cat.reason,
-                     "type": rec.type, "truncated": rec.truncated},
-        ))
+        out.append(
+            Finding(
+                domain="memory",
+                symbol=site.name.split(".")[-1],
+                qualname=f"{site.module}:{site.name}",
+                module=site.module,
+                file=site.rel,
+                line=site.line,
+                metric=Metric(round(size, 1), "MiB", f"{at_least}{size:.1f} MiB held from import"),
+                pattern=catalog.LARGE_ALLOCATION.id,
+                evidence=(
+                    site.describe(rec.type)
+                    + f" holds {at_least}{size:.1f} MiB before the first test runs: made at import, alive in every test"
+                ),
+                estimated_impact=f"up to {size:.1f} MiB less resident memory in every process that imports {site.module}",
+                phase="import",
+                details={
+                    "category": cat.category,
+                    "reducibility": cat.reducibility,
+                    "reason": cat.reason,
+                    "type": rec.type,
+                    "truncated": rec.truncated,
+                },
+            )
+        )
     return out

@@ -4,6 +4,7 @@ The probe reduces every snapshot to bytes per line of the innermost project fram
 into the `def` around them (comprehensions and lambdas included, by line range); lines at module
 level form the module's own group, import-time work.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -68,9 +69,15 @@ def group_phase_lines(rows: Sequence[LineRow], locator: Locator) -> Dict[GroupKe
         cur = lines.setdefault(key, {}).setdefault(row.line, [0, 0])
         cur[0] += row.bytes
         cur[1] += row.count
-    return {key: Group(located[key], sum(b for b, _c in by_line.values()), sum(c for _b, c in by_line.values()),
-                       {ln: (b, c) for ln, (b, c) in by_line.items()})
-            for key, by_line in lines.items()}
+    return {
+        key: Group(
+            located[key],
+            sum(b for b, _c in by_line.values()),
+            sum(c for _b, c in by_line.values()),
+            {ln: (b, c) for ln, (b, c) in by_line.items()},
+        )
+        for key, by_line in lines.items()
+    }
 
 
 def merge_peaks(phases: Sequence[Phase], locator: Locator) -> Dict[GroupKey, Group]:
@@ -80,8 +87,12 @@ def merge_peaks(phases: Sequence[Phase], locator: Locator) -> Dict[GroupKey, Gro
         if not ph.lines:
             continue
         for key, g in group_phase_lines(ph.lines, locator).items():
-            g = replace(g, test=ph.test, phase="import" if g.qualname == MODULE_LEVEL else ph.phase,
-                        phase_peak=max(ph.peak, ph.snapshot))
+            g = replace(
+                g,
+                test=ph.test,
+                phase="import" if g.qualname == MODULE_LEVEL else ph.phase,
+                phase_peak=max(ph.peak, ph.snapshot),
+            )
             old = best.get(key)
             if old is None or g.bytes > old.bytes * REPLACE_MARGIN:
                 best[key] = g

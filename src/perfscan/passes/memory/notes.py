@@ -1,4 +1,5 @@
 """The memory section's notes: what the figures leave out, and how the runs went."""
+
 from __future__ import annotations
 
 from typing import List, Sequence
@@ -18,20 +19,26 @@ def unattributed_note(phases: Sequence[Phase]) -> List[str]:
     worst = worst_unattributed(phases)
     if worst is None:
         return []
-    return [f"allocations with no project frame (made by test code or by libraries called from tests) are not findings: "
-            f"up to {mib(worst.unattributed):.1f} MiB at one test's peak ({worst.test}: "
-            f"{mib(worst.tests):.1f} MiB by test code, {mib(worst.libs):.1f} MiB in libraries)"]
+    return [
+        f"allocations with no project frame (made by test code or by libraries called from tests) are not findings: "
+        f"up to {mib(worst.unattributed):.1f} MiB at one test's peak ({worst.test}: "
+        f"{mib(worst.tests):.1f} MiB by test code, {mib(worst.libs):.1f} MiB in libraries)"
+    ]
 
 
 def repeat_notes(asked: int, repeat: Repeat, timed_out: bool) -> List[str]:
     if not asked:
         return []
     if repeat.done < asked:
-        notes = [f"per-request growth: only {repeat.done} of {asked} repetitions of the tests ran"
-                 + (" (timed out)" if timed_out else "")]
+        notes = [
+            f"per-request growth: only {repeat.done} of {asked} repetitions of the tests ran"
+            + (" (timed out)" if timed_out else "")
+        ]
     else:
-        notes = [f"per-request growth: the target tests ran {asked} more times in the same process ({repeat.seconds:.1f} s); "
-                 "module-level containers of the project were measured before and after each"]
+        notes = [
+            f"per-request growth: the target tests ran {asked} more times in the same process ({repeat.seconds:.1f} s); "
+            "module-level containers of the project were measured before and after each"
+        ]
     if repeat.failures:
         notes.append(f"{repeat.failures} test run(s) failed during the repetitions")
     return notes
@@ -47,9 +54,12 @@ def missed_peak_notes(phases: Sequence[Phase]) -> List[str]:
     missed = [p for p in caught if p.snapshot < 0.9 * p.peak and p.peak - p.snapshot >= MIB]
     if not missed:
         return []
-    return [f"{len(missed)} test phase(s) peaked between two checked returns: the snapshot holds less than 90% of "
-            "the peak (" + ", ".join(f"{p.test} ({p.phase}): {mib(p.snapshot):.1f} of {mib(p.peak):.1f} MiB"
-                                     for p in missed[:3]) + ")"]
+    return [
+        f"{len(missed)} test phase(s) peaked between two checked returns: the snapshot holds less than 90% of "
+        "the peak ("
+        + ", ".join(f"{p.test} ({p.phase}): {mib(p.snapshot):.1f} of {mib(p.peak):.1f} MiB" for p in missed[:3])
+        + ")"
+    ]
 
 
 def snapshot_notes(phases: Sequence[Phase]) -> List[str]:

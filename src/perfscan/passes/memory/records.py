@@ -6,6 +6,7 @@ phase that is not an object, a line row that is not [file, line, bytes, count], 
 that are not numbers) is dropped and counted in `MemoryRun.dropped`, so the pass can say so in
 a note instead of failing on a damaged file.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -74,7 +75,7 @@ class LineRow:
     count: int
 
     @classmethod
-    def from_json(cls, raw: Any) -> "LineRow":
+    def from_json(cls, raw: Any) -> LineRow:
         try:
             return cls(str(raw[0]), int(raw[1]), int(raw[2]), int(raw[3]))
         except (TypeError, ValueError, IndexError, KeyError, OverflowError):
@@ -98,13 +99,22 @@ class Phase:
     dropped: int = 0  # line rows that could not be read
 
     @classmethod
-    def from_json(cls, raw: Any) -> "Phase":
+    def from_json(cls, raw: Any) -> Phase:
         d = _object(raw, "a phase record")
         lines, dropped = _parse_all(d.get("lines"), LineRow.from_json)
-        return cls(test=as_str(d.get("test")), phase=as_str(d.get("phase"), "call"), start=as_int(d.get("start")),
-                   peak=as_int(d.get("peak")), snapshot=as_int(d.get("snapshot")), snapshots=as_int(d.get("snapshots")),
-                   lines=lines, tests=as_int(d.get("tests")), libs=as_int(d.get("libs")),
-                   note=as_str(d.get("note")) if d.get("note") else "", dropped=dropped)
+        return cls(
+            test=as_str(d.get("test")),
+            phase=as_str(d.get("phase"), "call"),
+            start=as_int(d.get("start")),
+            peak=as_int(d.get("peak")),
+            snapshot=as_int(d.get("snapshot")),
+            snapshots=as_int(d.get("snapshots")),
+            lines=lines,
+            tests=as_int(d.get("tests")),
+            libs=as_int(d.get("libs")),
+            note=as_str(d.get("note")) if d.get("note") else "",
+            dropped=dropped,
+        )
 
     @property
     def key(self) -> Tuple[str, str]:
@@ -134,10 +144,16 @@ class ModuleValue:
     truncated: bool = False  # the walk was capped: `bytes` is a lower bound
 
     @classmethod
-    def from_json(cls, raw: Any) -> "ModuleValue":
+    def from_json(cls, raw: Any) -> ModuleValue:
         d = _object(raw, "an import-held value")
-        return cls(module=as_str(d.get("module")), name=as_str(d.get("name")), file=as_str(d.get("file") or ""),
-                   type=opt_str(d.get("type")), bytes=as_int(d.get("bytes")), truncated=bool(d.get("truncated")))
+        return cls(
+            module=as_str(d.get("module")),
+            name=as_str(d.get("name")),
+            file=as_str(d.get("file") or ""),
+            type=opt_str(d.get("type")),
+            bytes=as_int(d.get("bytes")),
+            truncated=bool(d.get("truncated")),
+        )
 
 
 @dataclass(frozen=True)
@@ -152,7 +168,7 @@ class Growth:
     truncated: bool = False
 
     @classmethod
-    def from_json(cls, raw: Any) -> "Growth":
+    def from_json(cls, raw: Any) -> Growth:
         d = _object(raw, "a growth record")
         raw_sizes = d.get("sizes") or []
         try:
@@ -161,8 +177,14 @@ class Growth:
             sizes = tuple(int(s) for s in raw_sizes)
         except (TypeError, ValueError, OverflowError):
             raise ValueError(f"growth sizes are not a list of numbers: {raw_sizes!r:.80}") from None
-        return cls(module=as_str(d.get("module")), name=as_str(d.get("name")), file=opt_str(d.get("file")),
-                   type=opt_str(d.get("type")), sizes=sizes, truncated=bool(d.get("truncated")))
+        return cls(
+            module=as_str(d.get("module")),
+            name=as_str(d.get("name")),
+            file=opt_str(d.get("file")),
+            type=opt_str(d.get("type")),
+            sizes=sizes,
+            truncated=bool(d.get("truncated")),
+        )
 
 
 @dataclass(frozen=True)
@@ -174,7 +196,7 @@ class Repeat:
     seconds: float = 0.0
 
     @classmethod
-    def from_json(cls, raw: Any) -> "Repeat":
+    def from_json(cls, raw: Any) -> Repeat:
         d = raw if isinstance(raw, dict) else {}
         return cls(done=as_int(d.get("done")), failures=as_int(d.get("failures")), seconds=as_float(d.get("seconds")))
 
@@ -196,18 +218,25 @@ class MemoryRun:
     dropped: int = 0  # records that could not be read, over the whole file
 
     @classmethod
-    def from_json(cls, raw: Any) -> "MemoryRun":
+    def from_json(cls, raw: Any) -> MemoryRun:
         d = raw if isinstance(raw, dict) else {}
         phases, bad_phases = _parse_all(d.get("phases"), Phase.from_json)
         values, bad_values = _parse_all(d.get("import"), ModuleValue.from_json)
         growth, bad_growth = _parse_all(d.get("growth"), Growth.from_json)
         errors = d.get("errors")
         overhead = d.get("overhead")
-        return cls(python=opt_str(d.get("python")), frames=opt_int(d.get("frames")), hook=opt_str(d.get("hook")),
-                   phases=phases, import_values=values, growth=growth, repeat=Repeat.from_json(d.get("repeat")),
-                   overhead=dict(overhead) if isinstance(overhead, dict) else {},
-                   errors=tuple(str(e) for e in errors) if isinstance(errors, list) else (),
-                   dropped=bad_phases + bad_values + bad_growth + sum(p.dropped for p in phases))
+        return cls(
+            python=opt_str(d.get("python")),
+            frames=opt_int(d.get("frames")),
+            hook=opt_str(d.get("hook")),
+            phases=phases,
+            import_values=values,
+            growth=growth,
+            repeat=Repeat.from_json(d.get("repeat")),
+            overhead=dict(overhead) if isinstance(overhead, dict) else {},
+            errors=tuple(str(e) for e in errors) if isinstance(errors, list) else (),
+            dropped=bad_phases + bad_values + bad_growth + sum(p.dropped for p in phases),
+        )
 
 
 @dataclass(frozen=True)
@@ -218,7 +247,7 @@ class MemrayRecord:
     frames: Tuple[Tuple[str, Optional[int]], ...]  # line None: not a line number
 
     @classmethod
-    def from_json(cls, raw: Any) -> "MemrayRecord":
+    def from_json(cls, raw: Any) -> MemrayRecord:
         try:
             size, frames = int(raw[0]), raw[2]
         except (TypeError, ValueError, IndexError, KeyError, OverflowError):
@@ -240,7 +269,7 @@ class MemrayCapture:
     dropped: int = 0
 
     @classmethod
-    def from_json(cls, raw: Any) -> "MemrayCapture":
+    def from_json(cls, raw: Any) -> MemrayCapture:
         d = raw if isinstance(raw, dict) else {}
         records, dropped = _parse_all(d.get("records"), MemrayRecord.from_json)
         return cls(peak=as_int(d.get("peak")), native=bool(d.get("native")), records=records, dropped=dropped)

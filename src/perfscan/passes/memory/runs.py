@@ -1,4 +1,5 @@
 """Running the memory probe: the options every memory run shares, and one call for a run."""
+
 from __future__ import annotations
 
 import json
@@ -11,13 +12,28 @@ from perfscan.probe_host import ProbeRun, run_probe
 
 def probe_options(ctx: PassContext, frames: int = 1) -> Dict[str, str]:
     """The probe's options: the project, its exclusions, frames traced per allocation, the floor."""
-    return {"root": str(ctx.project.root), "exclude": json.dumps(list(ctx.settings.exclude)), "frames": str(frames),
-            "min_mib": str(ctx.settings.thresholds.floor("memory"))}
+    return {
+        "root": str(ctx.project.root),
+        "exclude": json.dumps(list(ctx.settings.exclude)),
+        "frames": str(frames),
+        "min_mib": str(ctx.settings.thresholds.floor("memory")),
+    }
 
 
-def run_memory_probe(ctx: PassContext, name: str, pytest_args: Sequence[str], timeout: float,
-                     options: Dict[str, str]) -> ProbeRun:
+def run_memory_probe(
+    ctx: PassContext, name: str, pytest_args: Sequence[str], timeout: float, options: Dict[str, str]
+) -> ProbeRun:
     """One run of the memory probe over the target (its tests, or the command of `perfscan exec`)."""
-    return run_probe("memory", runner=ctx.project.runner, root=Path(ctx.project.root), workdir=ctx.workdir,
-                     probe_path=ctx.probe_path, pytest_args=pytest_args, timeout=timeout, options=options, name=name,
-                     exec_command=ctx.target.exec_command, source_roots=ctx.project.source_roots)
+    return run_probe(
+        "memory",
+        runner=ctx.project.runner,
+        root=Path(ctx.project.root),
+        workdir=ctx.workdir,
+        probe_path=ctx.probe_path,
+        pytest_args=pytest_args,
+        timeout=timeout,
+        options=options,
+        name=name,
+        exec_command=ctx.target.exec_command,
+        source_roots=ctx.project.source_roots,
+    )

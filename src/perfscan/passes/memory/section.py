@@ -3,6 +3,7 @@
 `to_json()` gives the `passes.memory.data` object of scan-report.json; `from_json()` reads it
 back (a saved report, `perfscan diff`), with a default for anything missing or mistyped.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -30,14 +31,31 @@ class TopRow:
     phase: str
 
     def to_json(self) -> Dict[str, Any]:
-        return {"function": self.function, "file": self.file, "line": self.line, "mib": self.mib, "count": self.count,
-                "category": self.category, "reducibility": self.reducibility, "test": self.test, "phase": self.phase}
+        return {
+            "function": self.function,
+            "file": self.file,
+            "line": self.line,
+            "mib": self.mib,
+            "count": self.count,
+            "category": self.category,
+            "reducibility": self.reducibility,
+            "test": self.test,
+            "phase": self.phase,
+        }
 
     @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> "TopRow":
-        return cls(function=as_str(d.get("function")), file=as_str(d.get("file")), line=as_int(d.get("line")),
-                   mib=as_float(d.get("mib")), count=as_int(d.get("count")), category=as_str(d.get("category")),
-                   reducibility=as_str(d.get("reducibility")), test=as_str(d.get("test")), phase=as_str(d.get("phase")))
+    def from_json(cls, d: Mapping[str, Any]) -> TopRow:
+        return cls(
+            function=as_str(d.get("function")),
+            file=as_str(d.get("file")),
+            line=as_int(d.get("line")),
+            mib=as_float(d.get("mib")),
+            count=as_int(d.get("count")),
+            category=as_str(d.get("category")),
+            reducibility=as_str(d.get("reducibility")),
+            test=as_str(d.get("test")),
+            phase=as_str(d.get("phase")),
+        )
 
 
 @dataclass(frozen=True)
@@ -52,10 +70,13 @@ class GrowthRow:
         return {"name": self.name, "file": self.file, "sizes_mib": list(self.sizes_mib)}
 
     @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> "GrowthRow":
+    def from_json(cls, d: Mapping[str, Any]) -> GrowthRow:
         sizes = d.get("sizes_mib")
-        return cls(name=as_str(d.get("name")), file=opt_str(d.get("file")),
-                   sizes_mib=tuple(as_float(s) for s in sizes) if isinstance(sizes, list) else ())
+        return cls(
+            name=as_str(d.get("name")),
+            file=opt_str(d.get("file")),
+            sizes_mib=tuple(as_float(s) for s in sizes) if isinstance(sizes, list) else (),
+        )
 
 
 @dataclass(frozen=True)
@@ -69,9 +90,13 @@ class MemrayRow:
         return {"function": self.function, "file": self.file, "line": self.line, "mib": self.mib}
 
     @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> "MemrayRow":
-        return cls(function=as_str(d.get("function")), file=as_str(d.get("file")), line=as_int(d.get("line")),
-                   mib=as_float(d.get("mib")))
+    def from_json(cls, d: Mapping[str, Any]) -> MemrayRow:
+        return cls(
+            function=as_str(d.get("function")),
+            file=as_str(d.get("file")),
+            line=as_int(d.get("line")),
+            mib=as_float(d.get("mib")),
+        )
 
 
 @dataclass(frozen=True)
@@ -85,14 +110,23 @@ class MemraySummary:
     top: Tuple[MemrayRow, ...] = ()
 
     def to_json(self) -> Dict[str, Any]:
-        return {"peak_mib": self.peak_mib, "native": self.native, "seconds": self.seconds,
-                "unattributed_mib": self.unattributed_mib, "top": [r.to_json() for r in self.top]}
+        return {
+            "peak_mib": self.peak_mib,
+            "native": self.native,
+            "seconds": self.seconds,
+            "unattributed_mib": self.unattributed_mib,
+            "top": [r.to_json() for r in self.top],
+        }
 
     @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> "MemraySummary":
-        return cls(peak_mib=as_float(d.get("peak_mib")), native=bool(d.get("native")),
-                   seconds=opt_float(d.get("seconds")), unattributed_mib=as_float(d.get("unattributed_mib")),
-                   top=tuple(MemrayRow.from_json(r) for r in _rows(d.get("top"))))
+    def from_json(cls, d: Mapping[str, Any]) -> MemraySummary:
+        return cls(
+            peak_mib=as_float(d.get("peak_mib")),
+            native=bool(d.get("native")),
+            seconds=opt_float(d.get("seconds")),
+            unattributed_mib=as_float(d.get("unattributed_mib")),
+            top=tuple(MemrayRow.from_json(r) for r in _rows(d.get("top"))),
+        )
 
 
 @dataclass(frozen=True)
@@ -125,7 +159,7 @@ class MemorySection:
         return out
 
     @classmethod
-    def from_json(cls, raw: Any) -> "MemorySection":
+    def from_json(cls, raw: Any) -> MemorySection:
         d = raw if isinstance(raw, dict) else {}
         peaks = d.get("peak_mib_by_test")
         overhead = d.get("overhead")
@@ -141,10 +175,3 @@ class MemorySection:
             overhead=dict(overhead) if isinstance(overhead, dict) else {},
             memray=MemraySummary.from_json(memray) if isinstance(memray, dict) else None,
         )
-
-    # Read access by JSON key, for code that still reads a pass's section as a dict.
-    def __getitem__(self, key: str) -> Any:
-        return self.to_json()[key]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.to_json().get(key, default)

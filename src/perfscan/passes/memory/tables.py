@@ -1,4 +1,5 @@
 """The memory section's tables: the largest groups at a peak, each test's peak, growth."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
@@ -18,9 +19,19 @@ def top_rows(groups: Mapping[GroupKey, Group], limit: int = 15) -> Tuple[TopRow,
     for g in rows:
         line = g.biggest_line
         cat = categorize_at(g.location, line)
-        out.append(TopRow(function=f"{g.module}:{g.qualname}", file=g.rel, line=line, mib=round(mib(g.bytes), 1),
-                          count=g.count, category=cat.category, reducibility=cat.reducibility, test=g.test,
-                          phase=g.phase))
+        out.append(
+            TopRow(
+                function=f"{g.module}:{g.qualname}",
+                file=g.rel,
+                line=line,
+                mib=round(mib(g.bytes), 1),
+                count=g.count,
+                category=cat.category,
+                reducibility=cat.reducibility,
+                test=g.test,
+                phase=g.phase,
+            )
+        )
     return tuple(out)
 
 
@@ -41,8 +52,9 @@ def unattributed_mib(phases: Sequence[Phase]) -> float:
 
 
 def growth_rows(growth: Sequence[Growth], limit: int = 10) -> Tuple[GrowthRow, ...]:
-    return tuple(GrowthRow(f"{r.module}.{r.name}", r.file, tuple(round(mib(s), 2) for s in r.sizes))
-                 for r in growth[:limit])
+    return tuple(
+        GrowthRow(f"{r.module}.{r.name}", r.file, tuple(round(mib(s), 2) for s in r.sizes)) for r in growth[:limit]
+    )
 
 
 def overhead(run: MemoryRun, run_seconds: float, deep: Optional[DeepRun]) -> Dict[str, Any]:

@@ -6,6 +6,7 @@ waterfall (`passes.import.data.waterfall`) and the memory pass's top allocations
 (`passes.memory.data.top`). It reads no artifact and runs nothing, so a saved report renders
 the same page on any machine. The stylesheet and script are package data (`assets/`).
 """
+
 from __future__ import annotations
 
 from typing import Any, Mapping

@@ -4,6 +4,7 @@ CPU: the icicle chart of `passes.cpu.data.flame` (the page's script draws it; th
 its frame and legend). Import: the waterfall of `passes.import.data.waterfall`. Memory: the bars
 of `passes.memory.data.top`. A picture with nothing to show says why.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional, Set
@@ -58,8 +59,10 @@ def qualnames_in(tree: Optional[Mapping[str, Any]], quals: Set[str]) -> Set[str]
 
 
 def flame_section(report: Mapping[str, Any], tree: Optional[Mapping[str, Any]], problem: Optional[str] = None) -> str:
-    head = ('<section id="flame" aria-labelledby="flame-h"><div class="sec-head">'
-            '<h2 id="flame-h">CPU: where the profiled tests spend time</h2></div>')
+    head = (
+        '<section id="flame" aria-labelledby="flame-h"><div class="sec-head">'
+        '<h2 id="flame-h">CPU: where the profiled tests spend time</h2></div>'
+    )
     if tree is None:
         why = problem or _why_not(report, "cpu", "no profile: the CPU pass recorded no call tree")
         return head + f'<p class="empty">No chart: {e(why)}.</p></section>'
@@ -67,20 +70,25 @@ def flame_section(report: Mapping[str, Any], tree: Optional[Mapping[str, Any]], 
     wall = number(data.get("wall_seconds"))
     phases = data.get("phase_seconds") or {}
     phase_txt = ", ".join(f"{k} {fmt_seconds(number(v))}" for k, v in phases.items() if number(v))
-    return (head +
-            '<p class="lede">An icicle chart: each bar is a function, as wide as its time; what it calls hangs below it. ' +
-            (f'Profiled wall time {e(fmt_seconds(wall))}' + (f' ({e(phase_txt)})' if phase_txt else '') + '; the chart'
-             if wall > 0 else 'The chart') +
-            f' spans {e(fmt_seconds(number(tree["t"])))} of code under the tests (the harness left out). '
-            f'Built from the profile\'s caller edges, so the stacks are approximate. Click a bar (or press Enter on it) to zoom in; Escape zooms out.</p>'
-            '<div class="legend" aria-label="Legend"><span class="sw k-project"></span>project'
-            '<span class="sw k-test"></span>tests<span class="sw k-library"></span>libraries'
-            '<span class="sw k-stdlib"></span>standard library<span class="sw k-builtin"></span>built-ins'
-            '<span class="sw hl"></span>selected finding'
-            '<button type="button" id="flame-reset" class="btn" disabled>Reset zoom</button></div>'
-            f'<div id="flame-chart" class="flame" data-wall="{wall:.6g}" role="group" aria-label="CPU icicle chart">'
-            '<noscript><p class="empty">The chart is drawn by the page\'s script; the findings table has the same functions.</p></noscript></div>'
-            '<p id="flame-info" class="info" aria-live="polite">Hover or focus a bar for its details.</p></section>')
+    return (
+        head
+        + '<p class="lede">An icicle chart: each bar is a function, as wide as its time; what it calls hangs below it. '
+        + (
+            f"Profiled wall time {e(fmt_seconds(wall))}" + (f" ({e(phase_txt)})" if phase_txt else "") + "; the chart"
+            if wall > 0
+            else "The chart"
+        )
+        + f" spans {e(fmt_seconds(number(tree['t'])))} of code under the tests (the harness left out). "
+        f"Built from the profile's caller edges, so the stacks are approximate. Click a bar (or press Enter on it) to zoom in; Escape zooms out.</p>"
+        '<div class="legend" aria-label="Legend"><span class="sw k-project"></span>project'
+        '<span class="sw k-test"></span>tests<span class="sw k-library"></span>libraries'
+        '<span class="sw k-stdlib"></span>standard library<span class="sw k-builtin"></span>built-ins'
+        '<span class="sw hl"></span>selected finding'
+        '<button type="button" id="flame-reset" class="btn" disabled>Reset zoom</button></div>'
+        f'<div id="flame-chart" class="flame" data-wall="{wall:.6g}" role="group" aria-label="CPU icicle chart">'
+        '<noscript><p class="empty">The chart is drawn by the page\'s script; the findings table has the same functions.</p></noscript></div>'
+        '<p id="flame-info" class="info" aria-live="polite">Hover or focus a bar for its details.</p></section>'
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -92,51 +100,66 @@ def waterfall_of(report: Mapping[str, Any]) -> Waterfall:
     return Waterfall.from_json(wf) if isinstance(wf, Mapping) else Waterfall()
 
 
-def waterfall_section(report: Mapping[str, Any], wf: Waterfall, finding_ranks: Mapping[str, int],
-                      problem: Optional[str] = None) -> str:
-    head = ('<section id="waterfall" aria-labelledby="wf-h"><div class="sec-head">'
-            '<h2 id="wf-h">Import time: the slow part of the import tree</h2></div>')
+def waterfall_section(
+    report: Mapping[str, Any], wf: Waterfall, finding_ranks: Mapping[str, int], problem: Optional[str] = None
+) -> str:
+    head = (
+        '<section id="waterfall" aria-labelledby="wf-h"><div class="sec-head">'
+        '<h2 id="wf-h">Import time: the slow part of the import tree</h2></div>'
+    )
     scale = wf.scale_ms
     if not wf.rows or scale <= 0:
         why = problem or _why_not(report, "import", "no module took long enough to show")
         return head + f'<p class="empty">No waterfall: {e(why)}.</p></section>'
     tree = wf.kind == "tree"
     if tree:
-        lede = (f'Each bar is one module, placed when its import started and as long as its cumulative import time '
-                f'(the darker end is its own code). Modules under {fmt_ms(wf.min_ms)} '
-                f'are left out. Minimum of the measured runs, warm bytecode cache.')
+        lede = (
+            f"Each bar is one module, placed when its import started and as long as its cumulative import time "
+            f"(the darker end is its own code). Modules under {fmt_ms(wf.min_ms)} "
+            f"are left out. Minimum of the measured runs, warm bytecode cache."
+        )
     else:
-        lede = 'The slowest modules by cumulative import time (no import tree was measured).'
-    out = [head, f'<p class="lede">{e(lede)}</p>',
-           '<div class="legend"><span class="sw k-project"></span>project<span class="sw k-third-party"></span>third-party'
-           '<span class="sw k-stdlib"></span>standard library<span class="sw self"></span>own code</div>',
-           '<div class="wf" role="table" aria-label="Import waterfall"><div class="wf-row wf-axis" role="row">'
-           '<span class="wf-name" role="columnheader">module</span><span class="wf-track" role="columnheader">'
-           f'<span class="tick" style="left:0">0</span><span class="tick" style="left:50%">{e(fmt_ms(scale / 2))}</span>'
-           f'<span class="tick end">{e(fmt_ms(scale))}</span></span><span class="wf-ms" role="columnheader">cumulative</span></div>']
+        lede = "The slowest modules by cumulative import time (no import tree was measured)."
+    out = [
+        head,
+        f'<p class="lede">{e(lede)}</p>',
+        '<div class="legend"><span class="sw k-project"></span>project<span class="sw k-third-party"></span>third-party'
+        '<span class="sw k-stdlib"></span>standard library<span class="sw self"></span>own code</div>',
+        '<div class="wf" role="table" aria-label="Import waterfall"><div class="wf-row wf-axis" role="row">'
+        '<span class="wf-name" role="columnheader">module</span><span class="wf-track" role="columnheader">'
+        f'<span class="tick" style="left:0">0</span><span class="tick" style="left:50%">{e(fmt_ms(scale / 2))}</span>'
+        f'<span class="tick end">{e(fmt_ms(scale))}</span></span><span class="wf-ms" role="columnheader">cumulative</span></div>',
+    ]
     last_target = None
     for r in wf.rows:
         if tree and r.target != last_target:
             last_target = r.target
-            out.append(f'<div class="wf-row wf-group" role="row"><span class="wf-name" role="rowheader">import {e(last_target)}</span></div>')
+            out.append(
+                f'<div class="wf-row wf-group" role="row"><span class="wf-name" role="rowheader">import {e(last_target)}</span></div>'
+            )
         cum, own, start = number(r.cumulative_ms), number(r.self_ms), number(r.start_ms)
         left = 100.0 * start / scale
         width = max(100.0 * cum / scale, 0.2)
         self_w = 100.0 * min(own, cum) / cum if cum else 0
         rank = finding_ranks.get("import|" + r.name)
         kind = r.kind if r.kind in ("project", "third-party", "stdlib") else "other"
-        title = (f'{r.name} ({r.kind or "module"}): {fmt_ms(cum)} cumulative, '
-                 f'{fmt_ms(own)} own' + (f', started at {fmt_ms(start)}' if tree else "")
-                 + (f'; {r.imported_by}' if r.imported_by else ""))
+        title = (
+            f"{r.name} ({r.kind or 'module'}): {fmt_ms(cum)} cumulative, "
+            f"{fmt_ms(own)} own"
+            + (f", started at {fmt_ms(start)}" if tree else "")
+            + (f"; {r.imported_by}" if r.imported_by else "")
+        )
         badge = f'<a class="rank" href="#finding-{rank}" data-rank="{rank}">#{rank}</a>' if rank else ""
         rank_attr = f' data-rank="{rank}"' if rank else ""
-        out.append(f'<div class="wf-row" role="row" data-module="{e(r.name)}"{rank_attr}>'
-                   f'<span class="wf-name" role="rowheader" style="padding-left:{0.4 + 0.9 * number(r.depth):.1f}em" title="{e(title)}">'
-                   f'{e(r.name)}{badge}</span>'
-                   f'<span class="wf-track" role="cell"><span class="wf-bar k-{kind}" style="left:{left:.3f}%;width:{width:.3f}%" title="{e(title)}">'
-                   f'<span class="wf-self" style="width:{self_w:.1f}%"></span></span></span>'
-                   f'<span class="wf-ms" role="cell">{e(fmt_ms(cum))}</span></div>')
-    out.append('</div></section>')
+        out.append(
+            f'<div class="wf-row" role="row" data-module="{e(r.name)}"{rank_attr}>'
+            f'<span class="wf-name" role="rowheader" style="padding-left:{0.4 + 0.9 * number(r.depth):.1f}em" title="{e(title)}">'
+            f"{e(r.name)}{badge}</span>"
+            f'<span class="wf-track" role="cell"><span class="wf-bar k-{kind}" style="left:{left:.3f}%;width:{width:.3f}%" title="{e(title)}">'
+            f'<span class="wf-self" style="width:{self_w:.1f}%"></span></span></span>'
+            f'<span class="wf-ms" role="cell">{e(fmt_ms(cum))}</span></div>'
+        )
+    out.append("</div></section>")
     return "\n".join(out)
 
 
@@ -149,43 +172,78 @@ def memory_rows(report: Mapping[str, Any]) -> List[Dict[str, Any]]:
     rows = []
     for r in _section_data(report, "memory").get("top") or []:
         if isinstance(r, Mapping):
-            rows.append({"function": str(r.get("function") or ""), "file": r.get("file"), "line": r.get("line"),
-                         "mib": number(r.get("mib")), "count": r.get("count"), "category": r.get("category") or "",
-                         "reducibility": r.get("reducibility") or ""})
+            rows.append(
+                {
+                    "function": str(r.get("function") or ""),
+                    "file": r.get("file"),
+                    "line": r.get("line"),
+                    "mib": number(r.get("mib")),
+                    "count": r.get("count"),
+                    "category": r.get("category") or "",
+                    "reducibility": r.get("reducibility") or "",
+                }
+            )
     if not rows and "memory" in report["passes"]:
         for f in report["findings"]:
             if f["domain"] == "memory" and f["metric"]["unit"] == "MiB":
                 details = f["details"]
-                rows.append({"function": f["qualname"], "file": f["file"], "line": f["line"],
-                             "mib": number(f["metric"]["value"]), "count": details.get("count"),
-                             "category": details.get("category", ""), "reducibility": details.get("reducibility", "")})
+                rows.append(
+                    {
+                        "function": f["qualname"],
+                        "file": f["file"],
+                        "line": f["line"],
+                        "mib": number(f["metric"]["value"]),
+                        "count": details.get("count"),
+                        "category": details.get("category", ""),
+                        "reducibility": details.get("reducibility", ""),
+                    }
+                )
     rows.sort(key=lambda r: -r["mib"])
     return rows[:MEMORY_MAX_ROWS]
 
 
-def memory_section(report: Mapping[str, Any], rows: List[Dict[str, Any]], finding_ranks: Mapping[str, int],
-                   problem: Optional[str] = None) -> str:
-    head = ('<section id="memory" aria-labelledby="mem-h"><div class="sec-head">'
-            '<h2 id="mem-h">Memory: top allocations alive at the peak</h2></div>')
+def memory_section(
+    report: Mapping[str, Any],
+    rows: List[Dict[str, Any]],
+    finding_ranks: Mapping[str, int],
+    problem: Optional[str] = None,
+) -> str:
+    head = (
+        '<section id="memory" aria-labelledby="mem-h"><div class="sec-head">'
+        '<h2 id="mem-h">Memory: top allocations alive at the peak</h2></div>'
+    )
     if not rows:
         why = problem or _why_not(report, "memory", "no project function held more than the threshold at the peak")
         return head + f'<p class="empty">No allocations to show: {e(why)}.</p></section>'
     top = max(r["mib"] for r in rows) or 1.0
     data = _section_data(report, "memory")
     engine = data.get("tool") or data.get("engine") or ""
-    out = [head, f'<p class="lede">MiB alive at the peak of each test, by the project function that allocated it'
-                 f'{" (" + e(engine) + ")" if engine else ""}.</p>', '<div class="mem" role="table" aria-label="Memory top allocations">']
+    out = [
+        head,
+        f'<p class="lede">MiB alive at the peak of each test, by the project function that allocated it'
+        f"{' (' + e(engine) + ')' if engine else ''}.</p>",
+        '<div class="mem" role="table" aria-label="Memory top allocations">',
+    ]
     for r in rows:
-        loc = f'{r["file"]}:{r["line"]}' if r["file"] and r["line"] else (r["file"] or "")
+        loc = f"{r['file']}:{r['line']}" if r["file"] and r["line"] else (r["file"] or "")
         qual = r["function"]
         rank = finding_ranks.get("memory|" + qual)
         badge = f'<a class="rank" href="#finding-{rank}" data-rank="{rank}">#{rank}</a>' if rank else ""
-        extra = " · ".join(x for x in (f'{r["count"]:,} allocations' if isinstance(r["count"], int) else "",
-                                       str(r["category"]), f'reducibility {r["reducibility"]}' if r["reducibility"] else "") if x)
-        out.append(f'<div class="mem-row" role="row" data-qualname="{e(qual)}">'
-                   f'<span class="mem-name" role="rowheader"><span class="fn">{e(qual)}</span>{badge}'
-                   f'<span class="loc">{e(loc)}</span></span>'
-                   f'<span class="mem-track" role="cell"><span class="mem-bar" style="width:{max(100.0 * r["mib"] / top, 0.5):.2f}%"></span></span>'
-                   f'<span class="mem-val" role="cell"><b>{r["mib"]:.1f} MiB</b><span class="loc">{e(extra)}</span></span></div>')
-    out.append('</div></section>')
+        extra = " · ".join(
+            x
+            for x in (
+                f"{r['count']:,} allocations" if isinstance(r["count"], int) else "",
+                str(r["category"]),
+                f"reducibility {r['reducibility']}" if r["reducibility"] else "",
+            )
+            if x
+        )
+        out.append(
+            f'<div class="mem-row" role="row" data-qualname="{e(qual)}">'
+            f'<span class="mem-name" role="rowheader"><span class="fn">{e(qual)}</span>{badge}'
+            f'<span class="loc">{e(loc)}</span></span>'
+            f'<span class="mem-track" role="cell"><span class="mem-bar" style="width:{max(100.0 * r["mib"] / top, 0.5):.2f}%"></span></span>'
+            f'<span class="mem-val" role="cell"><b>{r["mib"]:.1f} MiB</b><span class="loc">{e(extra)}</span></span></div>'
+        )
+    out.append("</div></section>")
     return "\n".join(out)

@@ -4,9 +4,10 @@ Everything is inline (no network, no CDN). The page is written here, in Python, 
 project-provided string escaped; the script only adds sorting, filtering, zoom and highlighting,
 and draws the icicle chart from the report embedded in the page.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Mapping, TypeVar
+from typing import Any, Callable, Dict, TypeVar
 
 from perfscan.passes.imports.section import Waterfall
 from perfscan.report.html import charts
@@ -49,8 +50,12 @@ def render_page(report: Dict[str, Any]) -> str:
     tree = _guarded(problems, "flame", lambda: charts.flame_of(report), None)
     waterfall = _guarded(problems, "waterfall", lambda: charts.waterfall_of(report), Waterfall())
     mem_rows = _guarded(problems, "memory", lambda: charts.memory_rows(report), [])
-    in_flame = _guarded(problems, "flame", lambda: charts.qualnames_in(
-        tree, {f["qualname"] for f in report["findings"] if f["domain"] == "cpu"}), set())
+    in_flame = _guarded(
+        problems,
+        "flame",
+        lambda: charts.qualnames_in(tree, {f["qualname"] for f in report["findings"] if f["domain"] == "cpu"}),
+        set(),
+    )
     wf_names = {r.name for r in waterfall.rows}
     mem_names = {r["function"] for r in mem_rows}
     charted: Dict[str, str] = {}
@@ -69,21 +74,33 @@ def render_page(report: Dict[str, Any]) -> str:
         tree = None
     pictures = [
         _drawn("flame", lambda: charts.flame_section(report, tree, problems.get("flame"))),
-        _drawn("waterfall", lambda: charts.waterfall_section(report, waterfall, finding_ranks, problems.get("waterfall"))),
+        _drawn(
+            "waterfall", lambda: charts.waterfall_section(report, waterfall, finding_ranks, problems.get("waterfall"))
+        ),
         _drawn("memory", lambda: charts.memory_section(report, mem_rows, finding_ranks, problems.get("memory"))),
     ]
     title = f"perfscan: {report['project']['name']} ({report['date']})"
-    nav = ('<nav class="toc" aria-label="Sections"><a href="#findings">Findings</a><a href="#flame">CPU chart</a>'
-           '<a href="#waterfall">Import waterfall</a><a href="#memory">Memory</a></nav>')
-    body = "\n".join([
-        header(report), nav, summary(report), findings_table(report, charted), *pictures,
-        f'<footer>Written by perfscan {e(report["tool"]["version"])} on {e(report["date"])}. The same findings are in '
-        f'<code>scan-report.md</code> and <code>scan-report.json</code>; the full profile is <code>cpu.pstats</code>, '
-        f'the import tree <code>imports.json</code>.</footer>',
-    ])
-    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-            "<meta name=\"color-scheme\" content=\"light dark\">\n"
-            f"<title>{e(title)}</title>\n<style>{asset('page.css')}</style>\n</head>\n<body>\n<main>\n{body}\n</main>\n"
-            f'<script type="application/json" id="perfscan-data">{json_for_script({"report": _embedded(report)})}</script>\n'
-            f"<script>{asset('page.js')}</script>\n</body>\n</html>\n")
+    nav = (
+        '<nav class="toc" aria-label="Sections"><a href="#findings">Findings</a><a href="#flame">CPU chart</a>'
+        '<a href="#waterfall">Import waterfall</a><a href="#memory">Memory</a></nav>'
+    )
+    body = "\n".join(
+        [
+            header(report),
+            nav,
+            summary(report),
+            findings_table(report, charted),
+            *pictures,
+            f"<footer>Written by perfscan {e(report['tool']['version'])} on {e(report['date'])}. The same findings are in "
+            f"<code>scan-report.md</code> and <code>scan-report.json</code>; the full profile is <code>cpu.pstats</code>, "
+            f"the import tree <code>imports.json</code>.</footer>",
+        ]
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        '<meta name="color-scheme" content="light dark">\n'
+        f"<title>{e(title)}</title>\n<style>{asset('page.css')}</style>\n</head>\n<body>\n<main>\n{body}\n</main>\n"
+        f'<script type="application/json" id="perfscan-data">{json_for_script({"report": _embedded(report)})}</script>\n'
+        f"<script>{asset('page.js')}</script>\n</body>\n</html>\n"
+    )

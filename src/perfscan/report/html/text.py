@@ -1,4 +1,5 @@
 """Turning report values into page text: escaping, embedded JSON, durations, a finding's details."""
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,13 @@ def e(value: Any) -> str:
 def json_for_script(data: Any) -> str:
     """JSON safe inside <script>: no `</script>`, `<!--` or `&` can survive."""
     text = json.dumps(clean_data(data), ensure_ascii=False, separators=(",", ":"), default=str)
-    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
 
 
 def fmt_seconds(s: float) -> str:
@@ -46,9 +52,14 @@ def _value_text(v: Any) -> str:
 
 
 _DETAIL_LABELS = {
-    "def_line": ("Defined at line", ""), "own_pct": ("Own time", "%"), "cumulative_pct": ("Cumulative time", "%"),
-    "calls": ("Calls", ""), "primitive_calls": ("Primitive calls", ""), "callers": ("Top callers", ""),
-    "attributable_seconds": ("Attributable time", " s"), "phase_seconds": ("Attributable by phase (s)", ""),
+    "def_line": ("Defined at line", ""),
+    "own_pct": ("Own time", "%"),
+    "cumulative_pct": ("Cumulative time", "%"),
+    "calls": ("Calls", ""),
+    "primitive_calls": ("Primitive calls", ""),
+    "callers": ("Top callers", ""),
+    "attributable_seconds": ("Attributable time", " s"),
+    "phase_seconds": ("Attributable by phase (s)", ""),
 }
 
 

@@ -4,12 +4,22 @@ Each pattern returns the best `Match` it finds in a function with the measured s
 it. The best-backed match wins; with no backing above a tenth of the function's attributable
 time the label is `none`: a false label costs more trust than a missing one.
 """
+
 from __future__ import annotations
 
 from typing import Optional
 
-from perfscan.passes.cpu.patterns import (deepcopy, nested_loop, pop_front, quadratic_membership, regex_in_loop,
-                                          repeated_computation, serialize_in_loop, sort_in_loop, string_concat)
+from perfscan.passes.cpu.patterns import (
+    deepcopy,
+    nested_loop,
+    pop_front,
+    quadratic_membership,
+    regex_in_loop,
+    repeated_computation,
+    serialize_in_loop,
+    sort_in_loop,
+    string_concat,
+)
 from perfscan.passes.cpu.patterns.base import FunctionFacts, Match
 
 # Order breaks ties between equally backed matches: cheaper, more specific fixes first.

@@ -4,6 +4,7 @@ Loops include comprehensions. A name is *per-iteration* in a loop when it is the
 or is assigned inside the loop body from an expression that reads a per-iteration name: a
 collection bound that way is fresh on every iteration, so work on it is not repeated work.
 """
+
 from __future__ import annotations
 
 import ast
@@ -211,8 +212,11 @@ def _mutated_names(func: ast.AST, class_node: Optional[ast.ClassDef]) -> Set[str
     out: Set[str] = set()
     for scope in scopes:
         for node in ast.walk(scope):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-                    and node.func.attr in ("append", "extend", "insert", "__iadd__"):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("append", "extend", "insert", "__iadd__")
+            ):
                 name = dotted(node.func.value)
                 if name:
                     out.add(name)
@@ -226,8 +230,12 @@ def _mutated_names(func: ast.AST, class_node: Optional[ast.ClassDef]) -> Set[str
 def _constant_list_names(func: ast.AST) -> Set[str]:
     out: Set[str] = set()
     for node in ast.walk(func):
-        if isinstance(node, ast.Assign) and isinstance(node.value, (ast.List, ast.Tuple)) and node.value.elts \
-                and all(isinstance(e, ast.Constant) for e in node.value.elts):
+        if (
+            isinstance(node, ast.Assign)
+            and isinstance(node.value, (ast.List, ast.Tuple))
+            and node.value.elts
+            and all(isinstance(e, ast.Constant) for e in node.value.elts)
+        ):
             for t in node.targets:
                 if isinstance(t, ast.Name):
                     out.add(t.id)

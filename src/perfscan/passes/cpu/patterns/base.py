@@ -1,4 +1,5 @@
 """What every CPU pattern gets (`FunctionFacts`) and returns (`Match`)."""
+
 from __future__ import annotations
 
 import ast
@@ -18,8 +19,12 @@ class FunctionFacts:
     attributable_seconds: float
     calls_total: int
     calls_primitive: int
-    callee_seconds: Callable[[CalleeTest], float] = field(default=lambda test: 0.0)  # time in matching callees, from this function
-    project_callee_seconds: Callable[[str], float] = field(default=lambda name: 0.0)  # time in a project function by name
+    callee_seconds: Callable[[CalleeTest], float] = field(
+        default=lambda test: 0.0
+    )  # time in matching callees, from this function
+    project_callee_seconds: Callable[[str], float] = field(
+        default=lambda name: 0.0
+    )  # time in a project function by name
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,7 @@ def python_function(path_suffixes: tuple, names: tuple) -> CalleeTest:
     def test(file: str, name: str) -> bool:
         f = file.replace("\\", "/")
         return name in names and any(f.endswith(s) for s in path_suffixes)
+
     return test
 
 

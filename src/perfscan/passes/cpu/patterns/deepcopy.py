@@ -5,6 +5,7 @@ What it finds, why it costs, and an example: its catalog row
 
 Backing: the time of copy.deepcopy called from this function.
 """
+
 from __future__ import annotations
 
 import ast

@@ -5,6 +5,7 @@ What it finds, why it costs, and an example: its catalog row
 
 Backing: the function's own time.
 """
+
 from __future__ import annotations
 
 import ast
@@ -31,8 +32,13 @@ def _range_over_whole(iter_node: ast.AST, per_iteration: set) -> bool:
         return False
     for arg in iter_node.args:
         for sub in ast.walk(arg):
-            if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id == "len" and sub.args \
-                    and not (names_in(sub.args[0]) & per_iteration):
+            if (
+                isinstance(sub, ast.Call)
+                and isinstance(sub.func, ast.Name)
+                and sub.func.id == "len"
+                and sub.args
+                and not (names_in(sub.args[0]) & per_iteration)
+            ):
                 return True
     return False
 
@@ -54,6 +60,10 @@ def match(facts: FunctionFacts) -> Optional[Match]:
         if not any(lp.iter_node is None or _grows(lp.iter_node) for lp in outer):
             continue
         inner = dotted(iter_node) or ast.unparse(iter_node)
-        return Match(ID, node.lineno, f"inner loop over `{inner}` inside another loop (line {node.lineno}): "
-                     "index one side by key", facts.own_seconds)
+        return Match(
+            ID,
+            node.lineno,
+            f"inner loop over `{inner}` inside another loop (line {node.lineno}): index one side by key",
+            facts.own_seconds,
+        )
     return None

@@ -5,6 +5,7 @@ What it finds, why it costs, and an example: its catalog row
 
 Backing: the time of list.pop / list.insert called from this function.
 """
+
 from __future__ import annotations
 
 import ast
@@ -24,10 +25,19 @@ def match(facts: FunctionFacts) -> Optional[Match]:
             continue
         attr = node.func.attr
         first = node.args[0] if node.args else None
-        if attr in ("pop", "insert") and isinstance(first, ast.Constant) and first.value == 0 \
-                and (attr == "pop" and len(node.args) == 1 or attr == "insert" and len(node.args) == 2):
+        if (
+            attr in ("pop", "insert")
+            and isinstance(first, ast.Constant)
+            and first.value == 0
+            and (attr == "pop" and len(node.args) == 1 or attr == "insert" and len(node.args) == 2)
+        ):
             secs = facts.callee_seconds(builtin(f"'{attr}' of 'list'"))
             name = dotted(node.func.value) or "a list"
-            return Match(ID, node.lineno, f"`{name}.{attr}(0{', ...' if attr == 'insert' else ''})` in a loop (line {node.lineno}) "
-                         f"shifts the whole list: use collections.deque", secs)
+            return Match(
+                ID,
+                node.lineno,
+                f"`{name}.{attr}(0{', ...' if attr == 'insert' else ''})` in a loop (line {node.lineno}) "
+                f"shifts the whole list: use collections.deque",
+                secs,
+            )
     return None

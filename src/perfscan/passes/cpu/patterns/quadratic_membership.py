@@ -5,6 +5,7 @@ What it finds, why it costs, and an example: its catalog row
 
 Backing: `in` is the function's own time; `.index`/`.count`/`any`/`all` the time of those calls.
 """
+
 from __future__ import annotations
 
 import ast
@@ -28,22 +29,46 @@ def match(facts: FunctionFacts) -> Optional[Match]:
         if isinstance(node, ast.Compare) and any(isinstance(op, (ast.In, ast.NotIn)) for op in node.ops):
             for op, right in zip(node.ops, node.comparators):
                 if isinstance(op, (ast.In, ast.NotIn)) and dotted(right) in lists:
-                    found = Match(ID, node.lineno, f"`{'not in' if isinstance(op, ast.NotIn) else 'in'} {dotted(right)}` "
-                                  f"on a list inside a loop (line {node.lineno}): use a set", facts.own_seconds)
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("index", "count") \
-                and dotted(node.func.value) in lists:
+                    found = Match(
+                        ID,
+                        node.lineno,
+                        f"`{'not in' if isinstance(op, ast.NotIn) else 'in'} {dotted(right)}` "
+                        f"on a list inside a loop (line {node.lineno}): use a set",
+                        facts.own_seconds,
+                    )
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("index", "count")
+            and dotted(node.func.value) in lists
+        ):
             secs = facts.callee_seconds(builtin(f"'{node.func.attr}' of 'list'", f"'{node.func.attr}' of 'tuple'"))
-            found = Match(ID, node.lineno, f"`{dotted(node.func.value)}.{node.func.attr}()` scans a list inside a loop "
-                          f"(line {node.lineno}): use a dict or set", secs)
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("any", "all") \
-                and len(node.args) == 1 and isinstance(node.args[0], (ast.GeneratorExp, ast.ListComp)):
+            found = Match(
+                ID,
+                node.lineno,
+                f"`{dotted(node.func.value)}.{node.func.attr}()` scans a list inside a loop "
+                f"(line {node.lineno}): use a dict or set",
+                secs,
+            )
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("any", "all")
+            and len(node.args) == 1
+            and isinstance(node.args[0], (ast.GeneratorExp, ast.ListComp))
+        ):
             scanned = node.args[0].generators[0].iter
             own_iters = {dotted(lp.iter_node) for lp in site.loops if lp.iter_node is not None}
             # a scan over something fresh each iteration (derived from the loop variable) is not repeated
             if dotted(scanned) and dotted(scanned) not in own_iters and not (names_in(scanned) & site.per_iteration()):
                 secs = facts.callee_seconds(builtin(f"builtins.{node.func.id}"))
-                found = Match(ID, node.lineno, f"`{node.func.id}(... for ... in {dotted(scanned)})` is a linear scan inside a loop "
-                              f"(line {node.lineno}): index it by key in a dict or set", secs)
+                found = Match(
+                    ID,
+                    node.lineno,
+                    f"`{node.func.id}(... for ... in {dotted(scanned)})` is a linear scan inside a loop "
+                    f"(line {node.lineno}): index it by key in a dict or set",
+                    secs,
+                )
         if found and (best is None or found.backing > best.backing):
             best = found
     return best

@@ -5,6 +5,7 @@ What it finds, why it costs, and an example: its catalog row
 
 Backing: the time of the re functions called from this function.
 """
+
 from __future__ import annotations
 
 import ast
@@ -27,9 +28,16 @@ def match(facts: FunctionFacts) -> Optional[Match]:
         if not name.startswith("re.") or name.split(".")[-1] not in FUNCS:
             continue
         pattern = node.args[0]
-        built = isinstance(pattern, (ast.JoinedStr, ast.BinOp)) or (
-            isinstance(pattern, ast.Call) and not isinstance(pattern, ast.Constant)) or bool(names_in(pattern) & site.per_iteration())
+        built = (
+            isinstance(pattern, (ast.JoinedStr, ast.BinOp))
+            or (isinstance(pattern, ast.Call) and not isinstance(pattern, ast.Constant))
+            or bool(names_in(pattern) & site.per_iteration())
+        )
         if built:
-            return Match(ID, node.lineno, f"{name} with a pattern built in the loop (line {node.lineno}): compile it once",
-                         facts.callee_seconds(TIMED))
+            return Match(
+                ID,
+                node.lineno,
+                f"{name} with a pattern built in the loop (line {node.lineno}): compile it once",
+                facts.callee_seconds(TIMED),
+            )
     return None

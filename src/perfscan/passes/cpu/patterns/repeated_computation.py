@@ -6,6 +6,7 @@ What it finds, why it costs, and an example: its catalog row
 Backing: the recursion's call counts (all of the function's attributable time); for a hoistable
 call, the time of that callee from this function.
 """
+
 from __future__ import annotations
 
 import ast
@@ -22,8 +23,13 @@ def match(facts: FunctionFacts) -> Optional[Match]:
     total, prim = facts.calls_total, max(facts.calls_primitive, 1)
     if total >= 10_000 and total >= 1000 * prim and not (decorator_names(facts.node, facts.aliases) & MEMO):
         line = getattr(facts.node, "lineno", 0)
-        return Match(ID, line, f"{total:,} calls for {facts.calls_primitive:,} outside calls: the recursion recomputes "
-                     "the same subproblems; memoize it (functools.cache)", facts.attributable_seconds)
+        return Match(
+            ID,
+            line,
+            f"{total:,} calls for {facts.calls_primitive:,} outside calls: the recursion recomputes "
+            "the same subproblems; memoize it (functools.cache)",
+            facts.attributable_seconds,
+        )
     best = None
     for site in walk_with_loops(facts.node):
         node = site.node
@@ -39,8 +45,13 @@ def match(facts: FunctionFacts) -> Optional[Match]:
             continue
         secs = facts.project_callee_seconds(node.func.id)
         if secs > 0 and (best is None or secs > best.backing):
-            best = Match(ID, node.lineno, f"`{node.func.id}(...)` is called with the same arguments on every iteration "
-                         f"(line {node.lineno}): compute it once before the loop", secs)
+            best = Match(
+                ID,
+                node.lineno,
+                f"`{node.func.id}(...)` is called with the same arguments on every iteration "
+                f"(line {node.lineno}): compute it once before the loop",
+                secs,
+            )
     return best
 
 

@@ -5,6 +5,7 @@ What it finds, why it costs, and an example: its catalog row
 
 Backing: the time of the serializer calls from this function.
 """
+
 from __future__ import annotations
 
 import ast
@@ -17,10 +18,24 @@ ID = "serialize-in-loop"
 MODULES = ("json", "pickle", "cPickle", "_pickle", "yaml", "marshal", "simplejson", "orjson", "ujson")
 FUNCS = ("dumps", "loads", "dump", "load", "safe_load", "safe_dump")
 TIMED = either(
-    python_function(("/json/__init__.py", "/json/encoder.py", "/json/decoder.py", "/yaml/__init__.py",
-                     "/simplejson/__init__.py"), FUNCS + ("encode", "decode", "iterencode")),
-    builtin("_pickle.dumps", "_pickle.loads", "_pickle.dump", "_pickle.load", "marshal.dumps", "marshal.loads",
-            "marshal.dump", "marshal.load", "orjson.dumps", "orjson.loads", "ujson.dumps", "ujson.loads"),
+    python_function(
+        ("/json/__init__.py", "/json/encoder.py", "/json/decoder.py", "/yaml/__init__.py", "/simplejson/__init__.py"),
+        FUNCS + ("encode", "decode", "iterencode"),
+    ),
+    builtin(
+        "_pickle.dumps",
+        "_pickle.loads",
+        "_pickle.dump",
+        "_pickle.load",
+        "marshal.dumps",
+        "marshal.loads",
+        "marshal.dump",
+        "marshal.load",
+        "orjson.dumps",
+        "orjson.loads",
+        "ujson.dumps",
+        "ujson.loads",
+    ),
 )
 
 
@@ -32,6 +47,10 @@ def match(facts: FunctionFacts) -> Optional[Match]:
         name = resolve(node.func, facts.aliases) or ""
         mod, _, fn = name.rpartition(".")
         if mod.split(".")[0] in MODULES and fn in FUNCS:
-            return Match(ID, node.lineno, f"{name} called in a loop (line {node.lineno}): serialize the collection once",
-                         facts.callee_seconds(TIMED))
+            return Match(
+                ID,
+                node.lineno,
+                f"{name} called in a loop (line {node.lineno}): serialize the collection once",
+                facts.callee_seconds(TIMED),
+            )
     return None

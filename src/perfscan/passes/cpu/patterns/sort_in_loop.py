@@ -5,6 +5,7 @@ What it finds, why it costs, and an example: its catalog row
 
 Backing: the time of sorted()/list.sort called from this function.
 """
+
 from __future__ import annotations
 
 import ast
@@ -41,6 +42,11 @@ def match(facts: FunctionFacts) -> Optional[Match]:
             continue
         name = carried[0]
         secs = facts.callee_seconds(builtin("builtins.sorted", "'sort' of 'list'"))
-        return Match(ID, node.lineno, f"`{name}` is sorted on every iteration (line {node.lineno}): "
-                     "sort once after the loop, or keep it ordered with bisect.insort", secs)
+        return Match(
+            ID,
+            node.lineno,
+            f"`{name}` is sorted on every iteration (line {node.lineno}): "
+            "sort once after the loop, or keep it ordered with bisect.insort",
+            secs,
+        )
     return None

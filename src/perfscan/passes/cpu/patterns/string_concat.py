@@ -5,6 +5,7 @@ What it finds, why it costs, and an example: its catalog row
 
 Backing: the function's own time.
 """
+
 from __future__ import annotations
 
 import ast
@@ -23,7 +24,11 @@ def _stringish(node: ast.AST) -> bool:
         return True
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("str", "repr", "format"):
         return True
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("join", "format", "strip", "upper", "lower"):
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("join", "format", "strip", "upper", "lower")
+    ):
         return True
     if isinstance(node, ast.IfExp):
         return _stringish(node.body) or _stringish(node.orelse)
@@ -37,8 +42,12 @@ def _string_names(func: ast.AST) -> Set[str]:
     for node in ast.walk(func):
         if isinstance(node, ast.Assign) and _stringish(node.value):
             out |= {t.id for t in node.targets if isinstance(t, ast.Name)}
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(node.annotation, ast.Name) \
-                and node.annotation.id == "str":
+        elif (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(node.annotation, ast.Name)
+            and node.annotation.id == "str"
+        ):
             out.add(node.target.id)
     return out
 
@@ -60,13 +69,30 @@ def match(facts: FunctionFacts) -> Optional[Match]:
         if isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Add) and isinstance(node.target, ast.Name):
             name = node.target.id
             if name in strings or _stringish(node.value):
-                return Match(ID, node.lineno, f"`{name} += ...` builds a string in a loop (line {node.lineno}): "
-                             "append the parts to a list and join once", facts.own_seconds)
-        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
-                and isinstance(node.value, ast.BinOp) and isinstance(node.value.op, ast.Add):
+                return Match(
+                    ID,
+                    node.lineno,
+                    f"`{name} += ...` builds a string in a loop (line {node.lineno}): "
+                    "append the parts to a list and join once",
+                    facts.own_seconds,
+                )
+        elif (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and isinstance(node.value, ast.BinOp)
+            and isinstance(node.value.op, ast.Add)
+        ):
             name = node.targets[0].id
             ops = list(_operands(node.value))
-            if any(isinstance(o, ast.Name) and o.id == name for o in ops) and (name in strings or any(_stringish(o) for o in ops)):
-                return Match(ID, node.lineno, f"`{name} = {name} + ...` builds a string in a loop (line {node.lineno}): "
-                             "append the parts to a list and join once", facts.own_seconds)
+            if any(isinstance(o, ast.Name) and o.id == name for o in ops) and (
+                name in strings or any(_stringish(o) for o in ops)
+            ):
+                return Match(
+                    ID,
+                    node.lineno,
+                    f"`{name} = {name} + ...` builds a string in a loop (line {node.lineno}): "
+                    "append the parts to a list and join once",
+                    facts.own_seconds,
+                )
     return None
