@@ -1,6 +1,6 @@
 """The HTML report: one self-contained page, checked in a real headless browser (Debian's chromium).
 
-The end-to-end test scans a copy of the cli_wordfreq corpus project with `--format html`, lets
+The end-to-end test scans a copy of the cli_logstats corpus project with `--format html`, lets
 chromium run the page's script and dump the DOM, and checks what a reader would look for: a row
 per finding, the planted hotspot in the CPU chart, the slow module in the import waterfall; it
 also leaves a screenshot in the scan's output folder.
@@ -21,7 +21,7 @@ from typing import Dict, List, Optional, Tuple
 
 import pytest
 
-from conftest import CORPUS, copy_project, needs_corpus, run_perfscan
+from conftest import CORPUS, copy_project, run_perfscan
 from perfscan.models import (Artifact, Deployment, Finding, Metric, PassResult, Project, RankedFinding, ScanResult,
                              Settings, Target)
 from perfscan.report.html import flame_tree, render_html
@@ -52,7 +52,7 @@ DRIVE_JS = r"""
   document.getElementById("finding-1").querySelector("button.expand").click();
   out.expanded = !document.getElementById("detail-1").hidden;
   out.hl = q(".fr.hl").map(function (b) { return b.getAttribute("data-qualname"); });
-  q('.fr[data-qualname="wordfreq.analysis:unique_words"]')[0].click();
+  q('.fr[data-qualname="logstats.report:distinct_paths"]')[0].click();
   out.zoomed = q(".fr").length;
   out.resetEnabled = !document.getElementById("flame-reset").disabled;
   document.getElementById("flame-reset").click();
@@ -141,17 +141,16 @@ def png_size(path: Path) -> Tuple[int, int]:
 
 
 @pytest.fixture(scope="module")
-def wordfreq_scan(tmp_path_factory):
-    root = copy_project(CORPUS / "cli_wordfreq", tmp_path_factory.mktemp("html") / "cli_wordfreq")
+def logstats_scan(tmp_path_factory):
+    root = copy_project(CORPUS / "cli_logstats", tmp_path_factory.mktemp("html") / "cli_logstats")
     proc = run_perfscan(str(root), "--runner", sys.executable, "--format", "html")
     return root, proc
 
 
 @pytest.mark.slow
-@needs_corpus
 @needs_chromium
-def test_html_report_renders_in_a_browser(wordfreq_scan, tmp_path):
-    root, proc = wordfreq_scan
+def test_html_report_renders_in_a_browser(logstats_scan, tmp_path):
+    root, proc = logstats_scan
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = root / ".codeflash"
     page = out / "scan-report.html"
@@ -167,15 +166,15 @@ def test_html_report_renders_in_a_browser(wordfreq_scan, tmp_path):
     assert [int(g["data-rank"]) for g in dom.find("tbody", cls="finding-group")] == [f["rank"] for f in report["findings"]]
 
     # the planted hotspot has a frame in the CPU chart (drawn by the page's script)
-    frames = dom.find(cls="fr", data_qualname="wordfreq.analysis:unique_words")
-    assert frames, "no frame for wordfreq.analysis:unique_words in the CPU chart"
+    frames = dom.find(cls="fr", data_qualname="logstats.report:distinct_paths")
+    assert frames, "no frame for logstats.report:distinct_paths in the CPU chart"
     assert "k-project" in frames[0]["class"].split()
     assert any("k-stdlib" in a["class"].split() or "k-builtin" in a["class"].split() for a in dom.find(cls="fr")), \
         "library frames are not told apart from project frames"
 
     # the slow module is in the waterfall, when the import pass measured anything
     if report["passes"].get("import", {}).get("status") == "ok" and (out / "imports.json").is_file():
-        assert dom.find(cls="wf-row", data_module="wordfreq.stopwords"), "wordfreq.stopwords is not in the waterfall"
+        assert dom.find(cls="wf-row", data_module="logstats.geoip"), "logstats.geoip is not in the waterfall"
 
     # the page's script at work: sorting, filtering, expanding a finding, zooming the chart
     driven = tmp_path / "driven.html"

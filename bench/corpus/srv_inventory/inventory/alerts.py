@@ -47,3 +47,8 @@ async def current_prices(articles):
 
 async def alert_all(articles, text):
     return await asyncio.gather(*[restock_alert(a, text) for a in articles])
+
+
+async def archive_alert(path, article, text):
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(f"{article}: {text}\n")
