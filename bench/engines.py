@@ -10,8 +10,8 @@ does:
 
 - plain: the probe's `time` mode (no profiler; time.json has the phases' wall time), nothing
   else loaded: the baseline of the overhead ratios.
-- truth: the same with a small pytest plugin that times each planted function at its call sites
-  (perf_counter around the call, the way the corpus README's ground truth was measured): the
+- truth: the same with bench/truth_plugin.py, which times each planted function at its call sites
+  (perf_counter around the call, as bench/truth.py measures each project's TRUTH.md): the
   ground truth of this machine, this round. (Its timers cost a little, so it is not the baseline.)
 - one run per engine (`cpu` mode, `--opt engine=...`): the overhead ratio is the phases' wall
   time in cpu.json over the plain run's; the shares are what the CPU pass computes from
@@ -24,8 +24,10 @@ call counters in the same run, what auto runs when no plain run counted the same
 
 Output: Markdown on stdout and in bench/engines-last-run.md (not committed): the overhead per
 project and engine, each planted function's share per engine with its absolute error in
-percentage points against the in-run truth and against the corpus README's table, and the two
-medians the acceptance of the engine is judged by. Figures are median (min-max) over rounds.
+percentage points against the in-run truth (and, for the external corpus's six functions, against
+its README's table), and the two medians the acceptance of the engine is judged by. The functions
+measured are the "truth" section of each project's EXPECTED.json (bench/corpus by default;
+--corpus DIR or $PERFSCAN_CORPUS for an external corpus). Figures are median (min-max) over rounds.
 Progress goes to stderr. Standard library and this checkout's src/ only.
 """
 from __future__ import annotations
@@ -47,11 +49,11 @@ sys.path.insert(0, str(REPO / "src"))
 from perfscan.passes.cpu.profile import build_profile  # noqa: E402
 from perfscan.probe_host import install_probe, run_probe  # noqa: E402
 
-# project -> [(module, qualname, README truth % or None, recursive, direct project callees)]: the
-# README's six, then extensions measured the same way (marked "+"; no README figure). A call-site
-# timer measures inclusive time; the engines rank by attributable time (inclusive minus the
-# direct project callees), so the callees listed are timed too and taken out of the truth.
-TARGETS = {
+# The external corpus's README table: project -> [(module, qualname, README truth %, recursive,
+# direct project callees)], used when a project has no "truth" section in its EXPECTED.json. A
+# call-site timer measures inclusive time; the engines rank by attributable time (inclusive minus
+# the direct project callees), so the callees listed are timed too and taken out of the truth.
+EXTERNAL_TARGETS = {
     "cli_wordfreq": [("wordfreq.analysis", "unique_words", 91.0, False, ()),
                      ("wordfreq.analysis", "normalize", 3.4, False, ())],
     "lib_graph": [("graphkit.search", "bfs_order", 75.0, False, ()),
@@ -62,6 +64,21 @@ TARGETS = {
                     ("orders.store", "OrderStore.add_many", None, False, (("orders.store", "OrderStore.add"),))],
     "clean_lib": [],
 }
+
+
+def targets_of(project: Path):
+    """[(module, qualname, reference % or None, recursive, callees)] of a corpus project."""
+    truth = json.loads((project / "EXPECTED.json").read_text(encoding="utf-8")).get("truth")
+    if truth is None:
+        return EXTERNAL_TARGETS.get(project.name, [])
+    out = []
+    for t in truth.get("cpu", []):
+        module, qualname = t["function"].split(":")
+        callees = tuple(tuple(c.split(":")) for c in t.get("callees", []))
+        out.append((module, qualname, None, bool(t.get("recursive")), callees))
+    return out
+
+
 ENGINES = {
     "default": {"engine": "sample", "count": "0"},
     "sample-counting": {"engine": "sample"},
@@ -69,99 +86,6 @@ ENGINES = {
 }
 LIMIT_OVERHEAD = 1.25
 LIMIT_ERROR = 5.0
-
-TRUTH_PLUGIN = '''"""Times planted functions at their call sites (bench/engines.py ground truth), and the phases' CPU."""
-import importlib, json, os, sys, time
-
-import pytest
-
-_SPENT = {}
-_CALLEES = {}  # target -> seconds in its direct project callees, called from it
-_ACTIVE = []  # targets running, innermost last
-_CPU = [0.0]
-
-
-def _cpu_of_phase():
-    t0 = time.process_time()
-    yield
-    _CPU[0] += time.process_time() - t0
-
-
-@pytest.hookimpl(hookwrapper=True, tryfirst=True)
-def pytest_runtest_setup(item):
-    yield from _cpu_of_phase()
-
-
-@pytest.hookimpl(hookwrapper=True, tryfirst=True)
-def pytest_runtest_call(item):
-    yield from _cpu_of_phase()
-
-
-@pytest.hookimpl(hookwrapper=True, tryfirst=True)
-def pytest_runtest_teardown(item, nextitem):
-    yield from _cpu_of_phase()
-
-
-def _timed(key, fn):
-    _SPENT.setdefault(key, 0.0)
-    _CALLEES.setdefault(key, 0.0)
-
-    def timed(*args, **kwargs):
-        _ACTIVE.append(key)
-        t0 = time.perf_counter()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            _SPENT[key] += time.perf_counter() - t0
-            _ACTIVE.pop()
-    timed.__wrapped__ = fn
-    return timed
-
-
-def _callee(parent, fn):
-    def timed(*args, **kwargs):
-        if not _ACTIVE or _ACTIVE[-1] != parent:
-            return fn(*args, **kwargs)
-        t0 = time.perf_counter()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            _CALLEES[parent] += time.perf_counter() - t0
-    timed.__wrapped__ = fn
-    return timed
-
-
-def _replace(module, qualname, make, skip_own_module=False):
-    mod = importlib.import_module(module)
-    if "." in qualname:
-        cls_name, meth = qualname.split(".", 1)
-        cls = getattr(mod, cls_name)
-        setattr(cls, meth, make(cls.__dict__[meth]))
-        return
-    fn = getattr(mod, qualname)
-    wrapped = make(fn)
-    for other in list(sys.modules.values()):
-        names = getattr(other, "__dict__", None)
-        if not isinstance(names, dict) or (skip_own_module and other is mod):
-            continue  # a recursive function's own calls stay unwrapped: only outside calls are timed
-        for name, value in list(names.items()):
-            if value is fn:
-                names[name] = wrapped
-
-
-def pytest_collection_finish(session):
-    for module, qualname, recursive, callees in json.loads(os.environ.get("ENGINES_BENCH_TARGETS", "[]")):
-        key = module + ":" + qualname
-        _replace(module, qualname, lambda fn, key=key: _timed(key, fn), skip_own_module=recursive)
-        for cmod, cqual in callees:
-            _replace(cmod, cqual, lambda fn, key=key: _callee(key, fn))
-
-
-def pytest_sessionfinish(session, exitstatus):
-    with open(os.environ["ENGINES_BENCH_OUT"], "w") as fh:
-        json.dump({"spent": _SPENT, "callees": _CALLEES, "cpu": _CPU[0]}, fh)
-'''
-
 
 def log(msg: str) -> None:
     print(f"[engines] {msg}", file=sys.stderr, flush=True)
@@ -185,11 +109,11 @@ class Project:
         self.workdir = tmp / name / "work"
         self.workdir.mkdir(parents=True)
         self.probe = install_probe(self.workdir)
-        (self.probe / "engines_bench_truth.py").write_text(TRUTH_PLUGIN, encoding="utf-8")
+        shutil.copyfile(BENCH_DIR / "truth_plugin.py", self.probe / "truth_plugin.py")
         self.runner = runner
         self.timeout = timeout
         self.source_roots = [self.root / "src"] if (self.root / "src").is_dir() else [self.root]
-        self.targets = TARGETS.get(name, [])
+        self.targets = targets_of(corpus / name)
         self.runs = 0
 
     def _run(self, mode, pytest_args, options=None):
@@ -209,9 +133,11 @@ class Project:
     def truth(self):
         """(phases' wall, {qualname: truth share %}, phases' CPU)"""
         out = self.workdir / f"truth-{self.runs}.json"
-        os.environ["ENGINES_BENCH_TARGETS"] = json.dumps([[m, q, r, [list(c) for c in cs]] for m, q, _t, r, cs in self.targets])
-        os.environ["ENGINES_BENCH_OUT"] = str(out)
-        run = self._run("time", ["-p", "engines_bench_truth"])
+        os.environ["TRUTH_TARGETS"] = json.dumps({"cpu": [{"function": f"{m}:{q}", "recursive": r,
+                                                            "callees": [":".join(c) for c in cs]}
+                                                           for m, q, _t, r, cs in self.targets]})
+        os.environ["TRUTH_OUT"] = str(out)
+        run = self._run("time", ["-p", "truth_plugin"])
         data = run.read("time.json")
         if data is None:
             log(f"{self.name}: truth run failed: {run.child.tail(5)}")
@@ -229,7 +155,7 @@ class Project:
             attributable = inclusive - float(callees.get(f"{m}:{q}", 0.0))
             shares[q] = 100.0 * attributable / wall if wall > 0 else None
             shares[q + " (inclusive)"] = 100.0 * inclusive / wall if wall > 0 else None
-        return wall, shares, timed.get("cpu")
+        return wall, shares, (timed.get("phases") or {}).get("cpu")
 
     def engine(self, options):
         """(phases' wall, {qualname: attributable share %}, phases' CPU, cpu.json's engine)"""
@@ -254,14 +180,19 @@ class Project:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--projects", default=",".join(TARGETS))
+    ap.add_argument("--projects", help="comma-separated projects (default: every project of the corpus)")
     ap.add_argument("--engines", default=",".join(ENGINES))
     ap.add_argument("--runner", default=sys.executable, help="the project's python (default: this one)")
-    ap.add_argument("--corpus", default=os.environ.get("PERFSCAN_CORPUS", str(REPO.parent / "shared" / "corpus")))
+    ap.add_argument("--corpus", default=os.environ.get("PERFSCAN_CORPUS", str(BENCH_DIR / "corpus")),
+                    help="corpus folder (default: $PERFSCAN_CORPUS, else bench/corpus)")
     ap.add_argument("--timeout", type=float, default=600.0)
     args = ap.parse_args(argv)
     corpus = Path(args.corpus)
-    projects = [p for p in args.projects.split(",") if p]
+    projects = ([p for p in args.projects.split(",") if p] if args.projects else
+                sorted(p.name for p in corpus.iterdir() if (p / "EXPECTED.json").is_file()) if corpus.is_dir() else [])
+    if not projects:
+        print(f"engines: no corpus project in {corpus}", file=sys.stderr)
+        return 2
     engines = [e for e in args.engines.split(",") if e]
     for e in engines:
         if e not in ENGINES:
@@ -295,7 +226,8 @@ def main(argv=None) -> int:
                             details[v] = detail
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    text = render(results, projects, engines, details, args, time.monotonic() - started)
+    targets = {p: targets_of(corpus / p) for p in projects}
+    text = render(results, projects, engines, details, args, time.monotonic() - started, targets)
     print(text)
     try:
         (BENCH_DIR / "engines-last-run.md").write_text(text, encoding="utf-8")
@@ -304,7 +236,7 @@ def main(argv=None) -> int:
     return 0
 
 
-def render(results, projects, engines, details, args, seconds) -> str:
+def render(results, projects, engines, details, args, seconds, targets) -> str:
     py = os.popen(f"{args.runner} -c 'import sys; print(sys.version.split()[0])'").read().strip() or "?"
     lines = [f"# CPU engines: overhead and share error ({args.rounds} rounds, interleaved; Python {py}; "
              f"{os.cpu_count()} CPUs; load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}; {seconds:.0f} s)", ""]
@@ -335,14 +267,14 @@ def render(results, projects, engines, details, args, seconds) -> str:
               "on the machine."]
     lines += ["", "## Attributable share (%) and absolute error (percentage points) against ground truth", "",
               "Truth here: this machine's, in the same rounds: call-site timers with no profiler, minus the time of the "
-              "function's direct project callees (attributable, as the engines rank). README: the corpus table "
+              "function's direct project callees (attributable, as the engines rank). README: the external corpus's table "
               "(inclusive time, compared with the engine's inclusive share where the function has project callees). "
               "Each engine cell: share median (min-max) / error vs the same round's truth / error vs README.", "",
               "| function | truth here | README | " + " | ".join(engines) + " |", "|---|---|---|" + "---|" * len(engines)]
     errors_here = {e: [] for e in engines}
     errors_readme = {e: [] for e in engines}
     for p in projects:
-        for module, qual, readme, _rec, callees in TARGETS.get(p, []):
+        for module, qual, readme, _rec, callees in targets[p]:
             truth = [r[1].get(qual) if r[1] else None for r in results[p]["truth"]]
             # the README's figure is inclusive time: for a function with project callees it is
             # compared with the engine's inclusive (cumulative) share
@@ -364,9 +296,9 @@ def render(results, projects, engines, details, args, seconds) -> str:
                 err_here = statistics.median(paired) if paired else None
                 readme_vals = [r[1].get(readme_key) for r in results[p][e] if r[1] and r[1].get(readme_key) is not None]
                 err_readme = abs(statistics.median(readme_vals) - readme) if readme is not None and readme_vals else None
-                if readme is not None:  # the acceptance figures use the README's six functions
-                    if err_here is not None:
-                        errors_here[e].append(err_here)
+                if err_here is not None:
+                    errors_here[e].append(err_here)
+                if err_readme is not None:  # only the external corpus's README has figures
                     errors_readme[e].append(err_readme)
                 cell = fmt_range(vals, 1)
                 if callees and readme_vals:
@@ -375,17 +307,18 @@ def render(results, projects, engines, details, args, seconds) -> str:
                 cell += f" / {err_readme:.1f}" if err_readme is not None else ""
                 row.append(cell)
             lines.append("| " + " | ".join(row) + " |")
-    lines.append("| **median error, README's six (here / README)** | | | " + " | ".join(
-        (f"**{statistics.median(errors_here[e]):.1f} / {statistics.median(errors_readme[e]):.1f}**"
-         if errors_here[e] and errors_readme[e] else "n/a") for e in engines) + " |")
-    lines += ["", "## Acceptance (issue 9): median overhead <= %.2fx, median share error <= %g points" % (LIMIT_OVERHEAD, LIMIT_ERROR), ""]
+    lines.append("| **median error (here / README)** | | | " + " | ".join(
+        (f"**{statistics.median(errors_here[e]):.1f}" + (f" / {statistics.median(errors_readme[e]):.1f}" if errors_readme[e] else "")
+         + "**" if errors_here[e] else "n/a") for e in engines) + " |")
+    lines += ["", "## Acceptance: median overhead <= %.2fx, median share error <= %g points" % (LIMIT_OVERHEAD, LIMIT_ERROR), ""]
     for e in engines:
         ov = statistics.median(per_engine_medians[e]) if per_engine_medians[e] else None
         er = statistics.median(errors_here[e]) if errors_here[e] else None
         er2 = statistics.median(errors_readme[e]) if errors_readme[e] else None
         ok = ov is not None and er is not None and ov <= LIMIT_OVERHEAD and er <= LIMIT_ERROR
-        lines.append(f"- {e}: overhead {ov:.2f}x, error {er:.1f} points (vs README {er2:.1f}): {'meets' if ok else 'does not meet'} both"
-                     if ov is not None and er is not None and er2 is not None else f"- {e}: n/a")
+        vs_readme = f" (vs README {er2:.1f})" if er2 is not None else ""
+        lines.append(f"- {e}: overhead {ov:.2f}x, error {er:.1f} points{vs_readme}: {'meets' if ok else 'does not meet'} both"
+                     if ov is not None and er is not None else f"- {e}: n/a")
     return "\n".join(lines) + "\n"
 
 

@@ -13,7 +13,9 @@ from typing import Dict, List, Optional, Tuple
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = Path(os.environ.get("PERFSCAN_CORPUS", REPO.parent / "shared" / "corpus"))
+# the accuracy corpus: small projects with planted problems, each with its EXPECTED.json
+CORPUS = REPO / "bench" / "corpus"
+SCORER = REPO / "bench" / "score.py"
 
 
 # a quadratic dedupe: the one planted hotspot of the small projects the tests build
@@ -27,15 +29,8 @@ SLOW_UNIQUE = (
 )
 
 
-def corpus_available() -> bool:
-    return (CORPUS / "score.py").is_file()
-
-
-needs_corpus = pytest.mark.skipif(not corpus_available(), reason=f"the shared corpus is not at {CORPUS}")
-
-
 def copy_project(src: Path, dest: Path) -> Path:
-    shutil.copytree(src, dest, symlinks=True)
+    shutil.copytree(src, dest, symlinks=True, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", ".codeflash"))
     for dirpath, dirnames, filenames in os.walk(dest):
         for name in dirnames + filenames:
             p = os.path.join(dirpath, name)
@@ -75,7 +70,7 @@ def run_perfscan(*args: str, cwd: Optional[Path] = None, timeout: float = 400) -
 
 
 def score(project: str, report: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(CORPUS / "score.py"), str(CORPUS / project / "EXPECTED.json"), str(report)],
+    return subprocess.run([sys.executable, str(SCORER), str(CORPUS / project / "EXPECTED.json"), str(report)],
                           capture_output=True, text=True, timeout=60)
 
 

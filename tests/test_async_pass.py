@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import ast
 import re
-import shutil
 import textwrap
 import time
 from pathlib import Path
@@ -18,9 +17,9 @@ from perfscan.passes.async_pass.aliases import Aliases
 from perfscan.passes.async_pass.analyze import analyze_module
 from perfscan.passes.async_pass.blocking_calls import blocking_catalog
 from perfscan.passes.async_pass.registry import RULES
+from conftest import CORPUS, copy_project
 
 FIXTURE = Path(__file__).parent / "fixtures" / "async_cases.py"
-CORPUS = Path("/work/shared/corpus/wsgi_orders")
 EXPECT = re.compile(r"#\s*expect:\s*(.+)$")
 
 
@@ -334,52 +333,50 @@ def write(root: Path, files: Dict[str, str]) -> Path:
     return root
 
 
-RAN = frozenset({"orders.notify:notify", "orders.notify:send_email", "orders.notify:send_sms",
-                 "orders.notify:push"})
+RAN = frozenset({"inventory.alerts:restock_alert", "inventory.alerts:email_supplier", "inventory.alerts:post_webhook",
+                 "inventory.alerts:page_buyer", "inventory.alerts:current_prices", "inventory.alerts:fetch_price"})
 
 
 @pytest.fixture
-def orders(tmp_path) -> Path:
-    if not CORPUS.is_dir():
-        pytest.skip("corpus not available")
-    root = tmp_path / "wsgi_orders"
-    shutil.copytree(CORPUS, root)
+def inventory(tmp_path) -> Path:
+    root = tmp_path / "srv_inventory"
+    copy_project(CORPUS / "srv_inventory", root)
     return root
 
 
-def test_wsgi_orders_expectations(orders):
-    result = run_async_pass(make_ctx(orders, ran=RAN))
+def test_srv_inventory_expectations(inventory):
+    result = run_async_pass(make_ctx(inventory, ran=RAN))
     assert result.status == "ok" and result.domain == "async"
     got = {(f.symbol, f.pattern): f for f in result.findings}
     assert set(got) == {
-        ("notify", "blocking-call-in-async"), ("notify", "sequential-awaits"),
-        ("customer_profile", "cache-on-async"), ("archive", "blocking-call-in-async"),
-        ("notify_all", "unbounded-gather"),
+        ("restock_alert", "blocking-call-in-async"), ("restock_alert", "sequential-awaits"),
+        ("supplier_of", "cache-on-async"), ("current_prices", "await-in-loop"),
+        ("alert_all", "unbounded-gather"), ("archive_alert", "blocking-call-in-async"),
     }
-    assert got["notify", "blocking-call-in-async"].hot_path
-    assert got["notify", "blocking-call-in-async"].metric.label == "time.sleep on the hot path"
-    assert got["notify", "sequential-awaits"].metric.value == 3
-    archive = got["archive", "blocking-call-in-async"]
-    assert not archive.hot_path and archive.metric.value == 2
-    assert all(f.file == "orders/notify.py" and f.module == "orders.notify" for f in result.findings)
-    assert not {f.symbol for f in result.findings} & {"send_email", "send_sms", "push"}
-    assert result.data.has_async and result.data.async_functions == 7
+    assert got["restock_alert", "blocking-call-in-async"].hot_path
+    assert got["restock_alert", "blocking-call-in-async"].metric.label == "time.sleep on the hot path"
+    assert got["restock_alert", "sequential-awaits"].metric.value == 3
+    archive = got["archive_alert", "blocking-call-in-async"]
+    assert not archive.hot_path and archive.metric.value == 1
+    assert all(f.file == "inventory/alerts.py" and f.module == "inventory.alerts" for f in result.findings)
+    assert not {f.symbol for f in result.findings} & {"email_supplier", "post_webhook", "page_buyer", "fetch_price"}
+    assert result.data.has_async and result.data.async_functions == 9
     assert not any(f.runtime_confirmed for f in result.findings)
 
 
-def test_wsgi_orders_runtime_confirmation(orders):
-    log = (f"Executing <Task finished name='Task-1' coro=<notify() done, defined at "
-           f"{orders}/orders/notify.py:23> result=15> took 0.051 seconds")
-    result = run_async_pass(make_ctx(orders, ran=RAN, slow_callbacks=parse_slow_callback_lines(log, orders)))
+def test_srv_inventory_runtime_confirmation(inventory):
+    log = (f"Executing <Task finished name='Task-1' coro=<restock_alert() done, defined at "
+           f"{inventory}/inventory/alerts.py:27> result=9> took 0.041 seconds")
+    result = run_async_pass(make_ctx(inventory, ran=RAN, slow_callbacks=parse_slow_callback_lines(log, inventory)))
     confirmed = [f for f in result.findings if f.runtime_confirmed]
-    assert [(f.symbol, f.pattern) for f in confirmed] == [("notify", "blocking-call-in-async")]
-    assert "0.051 s" in confirmed[0].evidence
-    assert any(n.startswith("Confirmed at run time") and "notify" in n for n in result.notes)
-    assert result.data.confirmed == ("orders.notify:notify",)
+    assert [(f.symbol, f.pattern) for f in confirmed] == [("restock_alert", "blocking-call-in-async")]
+    assert "0.041 s" in confirmed[0].evidence
+    assert any(n.startswith("Confirmed at run time") and "restock_alert" in n for n in result.notes)
+    assert result.data.confirmed == ("inventory.alerts:restock_alert",)
 
 
-def test_hot_path_unknown_without_ran_functions(orders):
-    result = run_async_pass(make_ctx(orders, ran=frozenset()))
+def test_hot_path_unknown_without_ran_functions(inventory):
+    result = run_async_pass(make_ctx(inventory, ran=frozenset()))
     assert not any(f.hot_path for f in result.findings)
     assert any("Hot path unknown" in n for n in result.notes)
 
@@ -441,18 +438,18 @@ def test_parse_slow_callback_task_without_a_file_is_not_blamed_on_its_callback(t
     assert parse_slow_callback_lines(text, tmp_path) == ()
 
 
-def test_real_debug_mode_line_confirms_notify(orders):
-    # As asyncio 3.11 logs it when notify() runs as the task's coroutine (loop debug, 0.04 s threshold).
-    log = (f"WARNING:asyncio:Executing <Task pending name='Task-1' coro=<notify() running at "
-           f"{orders}/orders/notify.py:25> wait_for=<Future pending cb=[Task.task_wakeup()] created at "
+def test_real_debug_mode_line_confirms_restock_alert(inventory):
+    # As asyncio 3.11 logs it when restock_alert() runs as the task's coroutine (loop debug, 0.04 s threshold).
+    log = (f"WARNING:asyncio:Executing <Task pending name='Task-1' coro=<restock_alert() running at "
+           f"{inventory}/inventory/alerts.py:29> wait_for=<Future pending cb=[Task.task_wakeup()] created at "
            f"/usr/lib/python3.11/asyncio/base_events.py:427> cb=[_run_until_complete_cb() at "
            f"/usr/lib/python3.11/asyncio/base_events.py:180] created at /usr/lib/python3.11/asyncio/tasks.py:680>"
            f" took 0.052 seconds")
-    records = parse_slow_callback_lines(log, orders)
-    assert [r[:3] for r in records] == [("orders/notify.py", 25, 0.052)]
-    result = run_async_pass(make_ctx(orders, ran=RAN, slow_callbacks=records))
+    records = parse_slow_callback_lines(log, inventory)
+    assert [r[:3] for r in records] == [("inventory/alerts.py", 29, 0.052)]
+    result = run_async_pass(make_ctx(inventory, ran=RAN, slow_callbacks=records))
     assert [(f.symbol, f.pattern) for f in result.findings if f.runtime_confirmed] == [
-        ("notify", "blocking-call-in-async")]
+        ("restock_alert", "blocking-call-in-async")]
 
 
 @pytest.mark.parametrize("spread, shown", [("*[send(u) for u in users]", "gather(*[...])"),

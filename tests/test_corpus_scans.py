@@ -1,20 +1,30 @@
-"""End to end: perfscan scans each corpus project for real, and score.py checks the report."""
+"""End to end: perfscan scans each project of the in-repo corpus (bench/corpus) for real, and
+bench/score.py checks the report against the project's EXPECTED.json."""
 from __future__ import annotations
 
+import importlib.util
 import json
+import subprocess
+import sys
 
 import pytest
 
-from conftest import CORPUS, assert_unchanged, load_report, needs_corpus, run_perfscan, score, tree_state
-import sys
+from conftest import CORPUS, SCORER, assert_unchanged, copy_project, load_report, run_perfscan, score, tree_state
 
-PROJECTS = ["cli_wordfreq", "lib_graph", "lambda_thumbs", "wsgi_orders", "clean_lib"]
+PROJECTS = sorted(p.name for p in CORPUS.iterdir() if (p / "EXPECTED.json").is_file())
+
+
+def test_the_corpus_covers_every_deployment_and_domain():
+    expected = [json.loads((CORPUS / name / "EXPECTED.json").read_text(encoding="utf-8")) for name in PROJECTS]
+    assert {e["deployment"] for e in expected} == {"cli", "long-running-server", "serverless", "library"}
+    assert {r["domain"] for e in expected for r in e["expect"]} == {"cpu", "memory", "import", "async"}
+    assert any(not e["expect"] and {"domain": "cpu", "pattern_other_than": ["none"]} in e["forbid"] for e in expected), \
+        "no clean project where labelling any anti-pattern is forbidden"
 
 
 @pytest.fixture(scope="module")
 def scans(tmp_path_factory):
     """Scan every corpus project once (all passes); the tests below read the reports."""
-    from conftest import copy_project
     out = {}
     for name in PROJECTS:
         root = copy_project(CORPUS / name, tmp_path_factory.mktemp(name) / name)
@@ -24,7 +34,6 @@ def scans(tmp_path_factory):
     return out
 
 
-@needs_corpus
 @pytest.mark.parametrize("name", PROJECTS)
 def test_scan_meets_expectations(scans, name):
     root, before, proc = scans[name]
@@ -43,7 +52,7 @@ def test_scan_meets_expectations(scans, name):
 
 # How close to a severity threshold a measurement may sit and still land one level off: the
 # sampling engine resolves about 4 ms of CPU per sample, and import times are wall-clock minimums
-# on a shared machine. The corpus's figures come from another machine (corpus/README.md).
+# on a shared machine. The corpus's figures come from one machine (each project's TRUTH.md).
 # domain -> {(upper level, lower level): the threshold between them}
 BOUNDARIES = {
     "cpu": {("critical", "high"): 20.0, ("high", "medium"): 5.0, ("medium", "low"): 2.0},
@@ -78,18 +87,48 @@ def near_threshold_miss(line: str, report: dict) -> bool:
 
 
 def _score_module():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("corpus_score", CORPUS / "score.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    if "corpus_score" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("corpus_score", SCORER)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules["corpus_score"] = mod  # its dataclasses look their module up there
+        spec.loader.exec_module(mod)
+    return sys.modules["corpus_score"]
+
+
+def test_scorer_says_what_holds_and_what_does_not(tmp_path):
+    expected = {"deployment": "library",
+                "expect": [{"domain": "cpu", "file": "pkg/a.py", "symbol": "slow", "severity": ["high"], "max_rank": 1},
+                           {"domain": "import", "module": "pkg.b", "pattern": ["import-time-computation"]}],
+                "forbid": [{"domain": "cpu", "symbol": "fine", "pattern_other_than": ["none"]}]}
+    good = {"deployment": {"model": "library"}, "findings": [
+        {"rank": 1, "domain": "cpu", "file": "pkg/a.py", "symbol": "slow", "qualname": "pkg.a:slow", "severity": "high", "pattern": "none"},
+        {"rank": 2, "domain": "cpu", "file": "pkg/a.py", "symbol": "fine", "qualname": "pkg.a:fine", "severity": "low", "pattern": "none"},
+        {"rank": 3, "domain": "import", "module": "pkg.b", "symbol": "pkg.b", "file": None, "severity": "medium",
+         "pattern": "import-time-computation"}]}
+    bad = json.loads(json.dumps(good))
+    bad["findings"][0]["rank"], bad["findings"][1]["rank"] = 2, 1  # the planted one ranks below max_rank
+    bad["findings"][1]["pattern"] = "nested-loop"  # a label where only "none" is allowed
+    bad["findings"].append({"rank": 4, "domain": "memory", "file": "tests/test_a.py", "symbol": "t", "severity": "low"})
+    paths = {}
+    for name, report in (("good", good), ("bad", bad), ("expected", expected)):
+        paths[name] = tmp_path / f"{name}.json"
+        paths[name].write_text(json.dumps(report), encoding="utf-8")
+    ok = subprocess.run([sys.executable, str(SCORER), str(paths["expected"]), str(paths["good"])], capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0, ok.stdout
+    assert ok.stdout.splitlines()[-1] == "score: 2/2 expected, 0 forbidden, 0 outside project"
+    no = subprocess.run([sys.executable, str(SCORER), str(paths["expected"]), str(paths["bad"])], capture_output=True, text=True, timeout=60)
+    assert no.returncode == 1
+    assert no.stdout.splitlines()[-1] == "score: 1/2 expected, 1 forbidden, 1 outside project"
+    assert [ln.split()[0] for ln in no.stdout.splitlines()[:-1]] == ["MISS", "ok", "FORBIDDEN", "OUTSIDE"]
+    usage = subprocess.run([sys.executable, str(SCORER), str(paths["expected"])], capture_output=True, text=True, timeout=60)
+    assert usage.returncode == 2 and "usage" in usage.stderr
 
 
 def test_near_threshold_rule_is_narrow():
-    report = {"findings": [{"domain": "cpu", "file": "graphkit/search.py", "symbol": "count_paths", "qualname": "graphkit.search:count_paths",
+    report = {"findings": [{"domain": "cpu", "file": "mesh/regions.py", "symbol": "staircase_count", "qualname": "mesh.regions:staircase_count",
                             "pattern": "repeated-computation", "severity": "medium", "base_severity": "medium", "rank": 4,
                             "metric": {"value": 4.4}}]}
-    rule = '{"domain": "cpu", "file": "graphkit/search.py", "symbol": "count_paths", "severity": ["high"], "pattern": ["repeated-computation"]}'
+    rule = '{"domain": "cpu", "file": "mesh/regions.py", "symbol": "staircase_count", "severity": ["high"], "pattern": ["repeated-computation"]}'
     assert near_threshold_miss("MISS " + rule + " -- reported: medium", report)
     report["findings"][0]["metric"]["value"] = 3.0  # far from 5% (near 2%, which is not between medium and high): a real miss
     assert not near_threshold_miss("MISS " + rule + " -- reported: medium", report)
@@ -98,7 +137,6 @@ def test_near_threshold_rule_is_narrow():
     assert not near_threshold_miss("MISS " + rule + " -- reported: medium", report)
 
 
-@needs_corpus
 @pytest.mark.parametrize("name", PROJECTS)
 def test_findings_point_into_the_project(scans, name):
     root, _, _ = scans[name]
@@ -108,9 +146,8 @@ def test_findings_point_into_the_project(scans, name):
             assert (root / f["file"]).is_file(), f
 
 
-@needs_corpus
 def test_json_report_schema(scans):
-    root, _, _ = scans["cli_wordfreq"]
+    root, _, _ = scans["cli_logstats"]
     data = load_report(root)
     for key in ("schema_version", "tool", "project", "python", "date", "deployment", "target", "passes", "findings", "summary"):
         assert key in data

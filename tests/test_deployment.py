@@ -10,7 +10,7 @@ import pytest
 from perfscan.deployment import detect_deployment
 from perfscan.project import discover_project
 from perfscan.settings import load_settings
-from conftest import CORPUS, needs_corpus, write_project
+from conftest import CORPUS, write_project
 
 
 def detect(root):
@@ -18,8 +18,7 @@ def detect(root):
     return detect_deployment(discover_project(settings, dict(os.environ)))
 
 
-@needs_corpus
-@pytest.mark.parametrize("name", ["cli_wordfreq", "lib_graph", "lambda_thumbs", "wsgi_orders", "clean_lib"])
+@pytest.mark.parametrize("name", ["cli_logstats", "lib_mesh", "fn_resize", "srv_inventory", "clean_ledger"])
 def test_corpus_models(name):
     expected = json.loads((CORPUS / name / "EXPECTED.json").read_text())["deployment"]
     dep = detect(CORPUS / name)
@@ -27,11 +26,10 @@ def test_corpus_models(name):
     assert dep.evidence
 
 
-@needs_corpus
 def test_entry_modules_for_the_import_pass():
-    assert detect(CORPUS / "cli_wordfreq").entry_modules == ("wordfreq.cli",)
-    assert detect(CORPUS / "wsgi_orders").entry_modules[0] == "orders.app"
-    assert detect(CORPUS / "lambda_thumbs").entry_modules == ("thumbs.handler",)
+    assert detect(CORPUS / "cli_logstats").entry_modules == ("logstats.cli",)
+    assert detect(CORPUS / "srv_inventory").entry_modules[0] == "inventory.wsgi"
+    assert detect(CORPUS / "fn_resize").entry_modules == ("resize.handler",)
 
 
 def test_fastapi_app_object(tmp_path):

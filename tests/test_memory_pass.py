@@ -4,10 +4,10 @@
   the deep size of what a value holds, the host's grouping (comprehension lines folded into their
   def, a group kept at the peak where it held the most), the category of an allocating line, the
   definition line of a module-level name, the growth rule.
-- End to end on copies of the corpus: cli_wordfreq's progress_snapshots (a temporary freed before
-  the test ends), lib_graph's adjacency_matrix, wsgi_orders' per-request growth of `_AUDIT`
-  (deployment detected as a server), clean_lib with no finding above 10 MiB. No finding points
-  outside the project, and the project tree is unchanged but for .codeflash/.
+- End to end on copies of the corpus (bench/corpus): cli_logstats' sliding_windows (a temporary
+  freed before the test ends), lib_mesh's distance_matrix, srv_inventory's per-request growth of
+  `_RECENT_EXPORTS` (deployment detected as a server), clean_ledger with no finding above 10 MiB.
+  No finding points outside the project, and the project tree is unchanged but for .codeflash/.
 - Bad input: a failing test still yields the memory it used; a run cut by its timeout reports
   what was measured; a heap too big to snapshot is skipped, not copied; library allocations are
   attributed by the 25-frame run; the probe runs under every Python 3.9-3.13 on the machine.
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CORPUS, REPO, assert_unchanged, copy_project, needs_corpus, tree_state, write_project
+from conftest import CORPUS, REPO, assert_unchanged, copy_project, tree_state, write_project
 
 sys.path.insert(0, str(REPO / "src"))
 from perfscan.deployment import detect_deployment  # noqa: E402
@@ -247,50 +247,47 @@ def test_definition_line_and_growth_rule(src_tree):
 
 # -- end to end on the corpus ------------------------------------------------------------------
 
-@needs_corpus
-def test_cli_wordfreq_progress_snapshots(tmp_path):
-    root = copy_project(CORPUS / "cli_wordfreq", tmp_path / "cli_wordfreq")
+def test_cli_logstats_sliding_windows(tmp_path):
+    root = copy_project(CORPUS / "cli_logstats", tmp_path / "cli_logstats")
     _ctx, result = run_pass(root)
     assert result.status == "ok", result.error
-    [f] = by_symbol(result, "progress_snapshots")
-    assert f.pattern == "large-allocation" and f.file == "src/wordfreq/analysis.py"
-    assert f.qualname == "wordfreq.analysis:progress_snapshots" and f.module == "wordfreq.analysis"
-    assert 30 <= f.metric.value <= 50 and f.metric.unit == "MiB", f.metric
-    assert f.phase == "call" and f.details["test"].endswith("test_end_to_end")
+    [f] = by_symbol(result, "sliding_windows")
+    assert f.pattern == "large-allocation" and f.file == "src/logstats/report.py"
+    assert f.qualname == "logstats.report:sliding_windows" and f.module == "logstats.report"
+    assert 25 <= f.metric.value <= 45 and f.metric.unit == "MiB", f.metric  # 34.5 MiB in TRUTH.md
+    assert f.phase == "call" and f.details["test"].endswith("test_summarize_a_day")
     assert f.details["category"] == "data structure" and f.details["reducibility"] == "high"
-    assert "snaps.append(words[:end])" in f.evidence
-    assert result.data["tool"] == "tracemalloc"
-    assert result.data["top"][0]["function"] == "wordfreq.analysis:progress_snapshots"
-    assert result.data["peak_mib_by_test"]["tests/test_cli.py::test_end_to_end"] >= f.metric.value
+    assert "windows.append(sizes[start:start + width])" in f.evidence
+    assert result.data.to_json()["tool"] == "tracemalloc"
+    assert result.data.to_json()["top"][0]["function"] == "logstats.report:sliding_windows"
+    assert result.data.to_json()["peak_mib_by_test"]["tests/test_logstats.py::test_summarize_a_day"] >= f.metric.value
     assert any("memray" in n for n in result.notes)
 
 
-@needs_corpus
-def test_lib_graph_adjacency_matrix(tmp_path):
-    root = copy_project(CORPUS / "lib_graph", tmp_path / "lib_graph")
+def test_lib_mesh_distance_matrix(tmp_path):
+    root = copy_project(CORPUS / "lib_mesh", tmp_path / "lib_mesh")
     _ctx, result = run_pass(root)
     assert result.status == "ok", result.error
-    [f] = by_symbol(result, "adjacency_matrix")
-    assert f.file == "graphkit/matrix.py" and 25 <= f.metric.value <= 40, f.metric
-    assert f.details["category"] == "array"
+    [f] = by_symbol(result, "distance_matrix")
+    assert f.file == "mesh/dense.py" and 25 <= f.metric.value <= 45, f.metric  # 37.0 MiB in TRUTH.md
+    assert f.details["test"].endswith("test_distance_matrix")
 
 
-@needs_corpus
-def test_wsgi_orders_per_request_growth(tmp_path):
-    root = copy_project(CORPUS / "wsgi_orders", tmp_path / "wsgi_orders")
+def test_srv_inventory_per_request_growth(tmp_path):
+    root = copy_project(CORPUS / "srv_inventory", tmp_path / "srv_inventory")
     ctx, result = run_pass(root)
     assert ctx.deployment.model == "long-running-server"
     assert result.status == "ok", result.error
     [f] = [f for f in result.findings if f.pattern == "per-request-growth"]
-    assert (f.symbol, f.qualname, f.module, f.file, f.line) == ("_AUDIT", "orders.app:_AUDIT", "orders.app", "orders/app.py", 7)
+    assert (f.symbol, f.qualname, f.module, f.file, f.line) == (
+        "_RECENT_EXPORTS", "inventory.wsgi:_RECENT_EXPORTS", "inventory.wsgi", "inventory/wsgi.py", 7)
     assert f.metric.value > 1 and "2 repetitions" in f.metric.label and f.phase == "call"
-    prices = by_symbol(result, "PRICES")
-    assert prices and prices[0].phase == "import"  # made at import: low for a server, by ranking
+    barcodes = by_symbol(result, "BARCODES")
+    assert barcodes and barcodes[0].phase == "import"  # made at import: low for a server, by ranking
 
 
-@needs_corpus
-def test_clean_lib_has_nothing_big(tmp_path):
-    root = copy_project(CORPUS / "clean_lib", tmp_path / "clean_lib")
+def test_clean_ledger_has_nothing_big(tmp_path):
+    root = copy_project(CORPUS / "clean_ledger", tmp_path / "clean_ledger")
     _ctx, result = run_pass(root)
     assert result.status == "ok", result.error
     assert all(f.metric.value <= 10 for f in result.findings), [(f.symbol, f.metric) for f in result.findings]
@@ -427,7 +424,7 @@ def test_memray_measures_the_whole_run_when_importable(tmp_path):
     root = write_project(tmp_path / "tiny", TINY)
     ctx, result = run_pass(root, runner=_python_with_memray())
     assert ctx.project.has_memray
-    assert result.data["tool"] == "tracemalloc + memray"
-    memray = result.data["memray"]
+    assert result.data.to_json()["tool"] == "tracemalloc + memray"
+    memray = result.data.to_json()["memray"]
     assert memray["peak_mib"] > 4 and memray["top"][0]["function"] == "tiny.work:prefixes"
     assert any(n.startswith("memray") and "tracemalloc measured" in n for n in result.notes)

@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from conftest import SLOW_UNIQUE, REPO, assert_unchanged, load_report, needs_corpus, run_perfscan, tree_state, write_project
+from conftest import SLOW_UNIQUE, REPO, assert_unchanged, load_report, run_perfscan, tree_state, write_project
 
 HOT_LIB = {
     "pyproject.toml": "[project]\nname = 'hot'\nversion = '1'\n",
@@ -114,24 +114,23 @@ def test_exec_without_command_is_usage_error(tmp_path):
     assert proc.returncode == 2 and "needs a command" in proc.stderr
 
 
-@needs_corpus
 def test_diff_after_a_fix_shows_the_hotspot_gone_and_nothing_new(corpus_copy, tmp_path):
-    root = corpus_copy("cli_wordfreq")
+    root = corpus_copy("cli_logstats")
     args = ["--runner", sys.executable, "--passes", "cpu"]
     assert run_perfscan(str(root), *args).returncode == 0
     base = tmp_path / "base.json"
     base.write_text((root / ".codeflash" / "scan-report.json").read_text())
-    analysis = root / "src" / "wordfreq" / "analysis.py"
+    analysis = root / "src" / "logstats" / "report.py"
     fixed = analysis.read_text().replace(
-        '    seen = []\n    for word in words:\n        if word not in seen:\n            seen.append(word)\n    return seen\n',
-        '    seen = {}\n    for word in words:\n        if word not in seen:\n            seen[word] = None\n    return list(seen)\n')
+        '    paths = []\n    for rec in records:\n        if rec["path"] not in paths:\n            paths.append(rec["path"])\n    return paths\n',
+        '    paths = {}\n    for rec in records:\n        if rec["path"] not in paths:\n            paths[rec["path"]] = None\n    return list(paths)\n')
     assert fixed != analysis.read_text()
     analysis.write_text(fixed)
     assert run_perfscan(str(root), *args).returncode == 0
     head = root / ".codeflash" / "scan-report.json"
     proc = run_perfscan("diff", str(base), str(head))
     md = proc.stdout
-    row = [ln for ln in md.splitlines() if "unique_words" in ln]
+    row = [ln for ln in md.splitlines() if "distinct_paths" in ln]
     assert row and (row[0].startswith("| gone") or row[0].startswith("| improved")), md
     assert not [ln for ln in md.splitlines() if ln.startswith("| new")], md
     assert proc.returncode == 0, md

@@ -1,0 +1,2 @@
+"""Access-log statistics."""
+__version__ = "0.2.0"
