@@ -206,7 +206,7 @@ def _warnings(
     warnings: List[str] = list(settings.notes) + list(project.notes)
     warnings += [f"source file {note}" for note in skipped_sources(project.root)]
     failed = timing.failed_tests() if timing is not None else ()
-    if failed:
+    if failed and timing is not None:
         warnings.append(f"{len(failed)} test(s) failed in the plain run: " + timing.failed_summary())
     if settings.exec_command:
         # a command that fails at once leaves empty passes that would read "nothing found": say so up front

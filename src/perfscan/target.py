@@ -130,7 +130,8 @@ def pick_fast_tests(outcomes: Dict[str, Dict], seconds: float) -> List[str]:
             continue
         rows.append((0 if INTEGRATION.search(nid) else 1, secs, nid))
     rows.sort()
-    chosen, total = [], 0.0
+    chosen: List[str] = []
+    total = 0.0
     for _, secs, nid in rows:
         if total + secs > seconds and chosen:
             continue

@@ -63,7 +63,7 @@ def walk(roots: Any, skip: Tuple[type, ...] = (), skipped: Optional[List[ast.AST
     innermost loop of the pass, and the inlined form is about twice as fast.
     """
     out: List[ast.AST] = []
-    stack = list(roots) if isinstance(roots, list) else [roots]
+    stack: List[ast.AST] = list(roots) if isinstance(roots, list) else [roots]
     AST, contexts = ast.AST, ast.expr_context
     while stack:
         node = stack.pop()

@@ -102,7 +102,7 @@ def check(scope: Scope) -> Optional[Hit]:
         for arg in node.args:
             if not isinstance(arg, ast.Starred):
                 continue
-            value = arg.value
+            value: ast.AST = arg.value
             if isinstance(value, ast.Name) and value.id in scope.local:
                 value = _single_binding(scope, value.id) or value
             spread = _fan_out(scope, value)

@@ -65,6 +65,9 @@ def findings_of(
             def callee_seconds(test: CalleeTest, fp=fp) -> float:
                 return sum(t for (file, name), t in fp.callee_time.items() if test(file, name))
 
+            def project_callee_seconds(name: str, fp: FunctionProfile = fp) -> float:
+                return fp.project_callee_by_name.get(name, 0.0)
+
             facts = FunctionFacts(
                 node=fp.info.node,
                 class_node=class_node,
@@ -74,7 +77,7 @@ def findings_of(
                 calls_total=fp.calls_total,
                 calls_primitive=fp.calls_primitive,
                 callee_seconds=callee_seconds,
-                project_callee_seconds=lambda name, fp=fp: fp.project_callee_by_name.get(name, 0.0),
+                project_callee_seconds=project_callee_seconds,
             )
         match = choose(facts)
         pattern = match.pattern if match else "none"
@@ -193,5 +196,5 @@ def _callers_text(fp: FunctionProfile) -> str:
     total = sum(fp.caller_seconds.values())
     if total <= 0:
         return ""
-    top = sorted(fp.caller_seconds.items(), key=lambda kv: kv[1], reverse=True)[:3]
-    return ", ".join(f"{c} ({100 * t / total:.0f}% of its samples)" for c, t in top)
+    shares = sorted(fp.caller_seconds.items(), key=lambda kv: kv[1], reverse=True)[:3]
+    return ", ".join(f"{c} ({100 * t / total:.0f}% of its samples)" for c, t in shares)

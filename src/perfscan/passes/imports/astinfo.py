@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
-from typing import Iterator, List, Optional, Set, Tuple
+from typing import Iterator, List, Optional, Set, Tuple, cast
 
 from perfscan.astutil import absolute_module, package_of
 
@@ -37,7 +37,8 @@ def executed_at_import(tree: ast.Module) -> Iterator[ast.stmt]:
         if isinstance(node, (ast.If, ast.With, ast.AsyncWith)):
             blocks = [node.body, getattr(node, "orelse", [])]
         elif isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
-            blocks = [node.body] + [h.body for h in node.handlers] + [node.orelse, node.finalbody]
+            tried = cast(ast.Try, node)  # TryStar (3.11+) has Try's fields
+            blocks = [tried.body] + [h.body for h in tried.handlers] + [tried.orelse, tried.finalbody]
         elif isinstance(node, ast.ClassDef):
             blocks = [node.body]
         for block in reversed(blocks):
