@@ -30,7 +30,7 @@ def _loop_names(scope: Scope) -> FrozenSet[str]:
     return frozenset(good - bad)
 
 
-def _is_loop(scope: Scope, node: ast.AST, loops: frozenset) -> bool:
+def _is_loop(scope: Scope, node: ast.AST, loops: FrozenSet[str]) -> bool:
     if isinstance(node, ast.Call):
         return scope.resolve(node.func) in LOOP_GETTERS
     if isinstance(node, ast.Name):

@@ -23,14 +23,9 @@ _COMPS = (ast.ListComp, ast.SetComp, ast.GeneratorExp)
 def _bounded_iter(node: ast.AST) -> bool:
     if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
         return True
-    if (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Name)
-        and node.func.id == "range"
-        and node.args
-        and all(isinstance(a, ast.Constant) and isinstance(a.value, int) for a in node.args)
-    ):
-        return max(a.value for a in node.args) <= SMALL_RANGE  # type: ignore[attr-defined]
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range" and node.args:
+        bounds = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, int)]
+        return len(bounds) == len(node.args) and max(bounds) <= SMALL_RANGE
     return False
 
 

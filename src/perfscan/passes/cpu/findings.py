@@ -8,7 +8,7 @@ function (`FunctionFacts`).
 from __future__ import annotations
 
 import ast
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Set, Tuple
 
 from perfscan.astutil import package_of
 from perfscan.locate import is_harness
@@ -45,7 +45,7 @@ def findings_of(
     if wall <= 0:
         return []
     out = []
-    aliases_cache: Dict[str, dict] = {}
+    aliases_cache: Dict[str, Dict[str, str]] = {}
     for fp in profile.functions.values():
         if harness and is_harness(fp.module, harness):
             continue
@@ -62,7 +62,7 @@ def findings_of(
             facts = sampled_facts(fp, class_node, aliases_cache[fp.rel], attributable)
         else:
 
-            def callee_seconds(test: CalleeTest, fp=fp) -> float:
+            def callee_seconds(test: CalleeTest, fp: FunctionProfile = fp) -> float:
                 return sum(t for (file, name), t in fp.callee_time.items() if test(file, name))
 
             def project_callee_seconds(name: str, fp: FunctionProfile = fp) -> float:
@@ -126,7 +126,7 @@ def findings_of(
 
 
 def sampled_facts(
-    fp: FunctionProfile, class_node: Optional[ast.ClassDef], aliases: dict, attributable: float
+    fp: FunctionProfile, class_node: Optional[ast.ClassDef], aliases: Dict[str, str], attributable: float
 ) -> FunctionFacts:
     """Pattern facts from samples.
 
@@ -151,7 +151,7 @@ def sampled_facts(
     def callee_seconds(test: CalleeTest) -> float:
         return python_callees(test) + sum(fp.line_own[line] for line in c_lines(test))
 
-    claimed: set = set()
+    claimed: Set[int] = set()
 
     def claiming(test: CalleeTest) -> float:
         lines = c_lines(test)
