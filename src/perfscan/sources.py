@@ -14,7 +14,7 @@ import tokenize
 from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path, PurePosixPath
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 # re-exported: the host reads the probe's rule for project code through this module
 from perfscan.probe.paths import SKIP_DIRS as SKIP_DIRS
@@ -146,7 +146,7 @@ class FunctionInfo:
     lineno: int  # the def line
     first_line: int  # first decorator line (what code objects report)
     end_lineno: int
-    node: ast.AST
+    node: Union[ast.FunctionDef, ast.AsyncFunctionDef]
     is_async: bool
 
 

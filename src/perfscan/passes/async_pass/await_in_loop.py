@@ -7,7 +7,7 @@ What it finds and what it leaves alone, why it costs, and an example: its catalo
 from __future__ import annotations
 
 import ast
-from typing import List, Optional, Set, Tuple
+from typing import List, Optional, Set, Tuple, Union
 
 from perfscan.astutil import dotted
 from perfscan.passes.async_pass.dataflow import own_awaits
@@ -117,12 +117,14 @@ def _for_loop_hit(scope: Scope, loop: ast.For) -> Optional[Tuple[int, str]]:
     return None
 
 
-def _comp_hit(scope: Scope, comp: ast.AST) -> Optional[Tuple[int, str]]:
-    gens = comp.generators  # type: ignore[attr-defined]
+def _comp_hit(
+    scope: Scope, comp: Union[ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp]
+) -> Optional[Tuple[int, str]]:
+    gens = comp.generators
     if any(g.is_async for g in gens):
         return None
     targets = set().union(*(_names(g.target) for g in gens))
-    parts = [comp.key, comp.value] if isinstance(comp, ast.DictComp) else [comp.elt]  # type: ignore[attr-defined]
+    parts = [comp.key, comp.value] if isinstance(comp, ast.DictComp) else [comp.elt]
     for part in parts:
         for node in own_awaits(part):
             call = node.value

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Iterable, List, Optional
+from typing import Iterable, List, Optional, Union
 
 from perfscan.passes.async_pass.scope import Hit, Scope, walk
 
@@ -18,6 +18,7 @@ GATHERS = frozenset({"asyncio.gather"})
 SMALL_RANGE = 64
 _LIMITER = re.compile(r"semaphore|limiter|capacity|(^|_)sem(s|a)?(_|$)|pool", re.IGNORECASE)
 _COMPS = (ast.ListComp, ast.SetComp, ast.GeneratorExp)
+Spread = Union[ast.Call, ast.ListComp, ast.SetComp, ast.GeneratorExp]  # what a gather fans out
 
 
 def _bounded_iter(node: ast.AST) -> bool:
@@ -29,7 +30,7 @@ def _bounded_iter(node: ast.AST) -> bool:
     return False
 
 
-def _fan_out(scope: Scope, node: ast.AST) -> Optional[ast.AST]:
+def _fan_out(scope: Scope, node: ast.AST) -> Optional[Spread]:
     """The comprehension or map() call that `node` spreads, if it is unbounded."""
     if isinstance(node, _COMPS):
         return None if _bounded_iter(node.generators[0].iter) else node
@@ -55,12 +56,12 @@ def _single_binding(scope: Scope, name: str) -> Optional[ast.AST]:
     return None
 
 
-def _callees(spread: ast.AST) -> List[str]:
+def _callees(spread: Spread) -> List[str]:
     """Simple names of the coroutines the fan-out calls (`notify` in `[notify(c) for c in cs]`)."""
     if isinstance(spread, ast.Call):  # map(fn, items)
         target: Optional[ast.AST] = spread.args[0]
     else:
-        target = spread.elt.func if isinstance(spread.elt, ast.Call) else None  # type: ignore[attr-defined]
+        target = spread.elt.func if isinstance(spread.elt, ast.Call) else None
     if isinstance(target, ast.Attribute):
         return [target.attr]
     if isinstance(target, ast.Name):
