@@ -12,14 +12,14 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Optional, Sequence, Set
+from typing import Mapping, Optional, Sequence, Set, Tuple
 
-_LIVE: Set[subprocess.Popen] = set()
+_LIVE: Set[subprocess.Popen[bytes]] = set()
 
 
 @dataclass(frozen=True)
 class ChildResult:
-    argv: tuple
+    argv: Tuple[str, ...]
     returncode: Optional[int]  # None when it could not start
     timed_out: bool
     seconds: float
@@ -65,7 +65,7 @@ class ChildResult:
         return "\n".join(chunks[-lines:])
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError, OSError):

@@ -57,8 +57,8 @@ def compare(base: Mapping[str, Any], head: Mapping[str, Any]) -> List[Change]:
     used: Set[int] = set()
     used_base: Set[int] = set()
 
-    def take(key_fn: Callable[[RankedFinding], Tuple]) -> None:
-        index: Dict[Tuple, List[int]] = {}
+    def take(key_fn: Callable[[RankedFinding], Tuple[Any, ...]]) -> None:
+        index: Dict[Tuple[Any, ...], List[int]] = {}
         for i, r in enumerate(base_f):
             if i not in used_base:
                 index.setdefault(key_fn(r), []).append(i)

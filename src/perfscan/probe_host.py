@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Dict, Optional, Sequence, Tuple
 
 from perfscan import children
-from perfscan.passes import child_env
+from perfscan.passes import PassContext, child_env
 from perfscan.probe.contract import PROGRESS, SCHEMA_VERSION
 
 PROBE_SOURCE = Path(__file__).resolve().parent / "probe"
@@ -140,7 +140,9 @@ def run_probe(
     return ProbeRun(child, out_dir)
 
 
-def run_target(mode: str, ctx, options: Optional[Dict[str, str]] = None, name: Optional[str] = None) -> ProbeRun:
+def run_target(
+    mode: str, ctx: PassContext, options: Optional[Dict[str, str]] = None, name: Optional[str] = None
+) -> ProbeRun:
     """Run the probe over the scan's target: the chosen tests, or the command of `perfscan exec`."""
     return run_probe(
         mode,

@@ -7,12 +7,12 @@ import os
 import sys
 import threading
 import time
-from typing import Optional
+from typing import Optional, TextIO
 
 SEVERITY_COLOURS = {"critical": "1;31", "high": "31", "medium": "33", "low": "36", "info": "2"}
 
 
-def use_colour(stream) -> bool:
+def use_colour(stream: TextIO) -> bool:
     return (
         bool(getattr(stream, "isatty", lambda: False)())
         and not os.environ.get("NO_COLOR")
@@ -25,7 +25,7 @@ def paint(text: str, code: str, on: bool) -> str:
 
 
 class Progress:
-    def __init__(self, quiet: bool = False, stream=None):
+    def __init__(self, quiet: bool = False, stream: Optional[TextIO] = None):
         self.quiet = quiet
         self.stream = stream or sys.stderr
         self.start = time.monotonic()

@@ -75,7 +75,7 @@ def _packages_from_config(root: Path, pyproject: Mapping[str, Any]) -> Tuple[Lis
 
 
 def _importables(folder: Path) -> List[str]:
-    out = []
+    out: List[str] = []
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except OSError:

@@ -11,7 +11,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 from perfscan import children
 from perfscan.errors import UsageError
@@ -81,7 +81,7 @@ _CHECK = (
 )
 
 
-def inspect_interpreter(runner: Tuple[str, ...], origin: str, root: Path, env: dict) -> Interpreter:
+def inspect_interpreter(runner: Tuple[str, ...], origin: str, root: Path, env: Dict[str, str]) -> Interpreter:
     """Start the runner's python once: its version, and whether it has pytest and memray."""
     log_dir = Path(tempfile.mkdtemp(prefix="perfscan-runner-"))
     try:

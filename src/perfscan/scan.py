@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
 from perfscan import __version__, children, treewatch
 from perfscan.deployment import detect_deployment
@@ -30,6 +30,9 @@ from perfscan.report import write_atomic
 from perfscan.report.formats import EXTRA_FORMATS, REPORT_TWINS
 from perfscan.sources import skipped_sources
 from perfscan.target import select_target
+
+if TYPE_CHECKING:  # the passes load only when they run
+    from perfscan.passes.async_pass.slow_callbacks import Record
 
 TIMING_SLICE = 0.2  # share of the budget the timing run of the whole suite may take
 RESERVE = 3.0  # seconds kept for ranking and reports
@@ -176,7 +179,7 @@ def _cpu_ran(results: Mapping[str, PassResult]) -> FrozenSet[str]:
     return frozenset(getattr(res.data, "ran", ())) if res is not None and res.status == "ok" else frozenset()
 
 
-def _plain_run_counts(timing: Optional[ProbeRun], target: Target) -> Optional[dict]:
+def _plain_run_counts(timing: Optional[ProbeRun], target: Target) -> Optional[Dict[str, Any]]:
     """Call counts of the plain run, when it ran exactly the tests the CPU pass profiles."""
     if timing is None or target.mode != "all" or timing.child.timed_out or timing.child.returncode not in (0, 1):
         return None
@@ -185,7 +188,7 @@ def _plain_run_counts(timing: Optional[ProbeRun], target: Target) -> Optional[di
     return calls if isinstance(calls, dict) and calls.get("functions") is not None else None
 
 
-def _slow_callbacks(timing: Optional[ProbeRun], root: Path) -> tuple:
+def _slow_callbacks(timing: Optional[ProbeRun], root: Path) -> Tuple[Record, ...]:
     """asyncio's slow-callback records from the timing run, when debug mode was on."""
     data = timing.read("asyncio.json") if timing is not None else None
     if not data or not data.get("records"):
@@ -206,7 +209,7 @@ def _warnings(
     warnings: List[str] = list(settings.notes) + list(project.notes)
     warnings += [f"source file {note}" for note in skipped_sources(project.root)]
     failed = timing.failed_tests() if timing is not None else ()
-    if failed:
+    if failed and timing is not None:
         warnings.append(f"{len(failed)} test(s) failed in the plain run: " + timing.failed_summary())
     if settings.exec_command:
         # a command that fails at once leaves empty passes that would read "nothing found": say so up front

@@ -45,7 +45,8 @@ def read_pyproject(root: Path) -> Dict[str, Any]:
         return {}
     try:
         with open(path, "rb") as fh:
-            return tomllib.load(fh)
+            data: Dict[str, Any] = tomllib.load(fh)
+            return data
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path} is not valid TOML ({exc}); fix it or move it aside to scan") from None
     except OSError as exc:

@@ -14,9 +14,12 @@ import tokenize
 from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path, PurePosixPath
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
-from perfscan.probe.paths import SKIP_DIRS, is_skipped_dir, is_test_file  # noqa: F401 (SKIP_DIRS: used through this module)
+# re-exported: the host reads the probe's rule for project code through this module
+from perfscan.probe.paths import SKIP_DIRS as SKIP_DIRS
+from perfscan.probe.paths import is_skipped_dir as is_skipped_dir
+from perfscan.probe.paths import is_test_file as is_test_file
 
 MAX_SOURCE_BYTES = 2_000_000  # a bigger .py is generated code: skipped with a note
 
@@ -143,7 +146,7 @@ class FunctionInfo:
     lineno: int  # the def line
     first_line: int  # first decorator line (what code objects report)
     end_lineno: int
-    node: ast.AST
+    node: Union[ast.FunctionDef, ast.AsyncFunctionDef]
     is_async: bool
 
 

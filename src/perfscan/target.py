@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from perfscan.errors import UsageError
 from perfscan.models import Project, Settings, Target
@@ -118,7 +118,7 @@ def select_target(
     return Target(tuple(chosen), pytest_args, "selected", len(nodeids), note, neutralized=neutralized), run
 
 
-def pick_fast_tests(outcomes: Dict[str, Dict], seconds: float) -> List[str]:
+def pick_fast_tests(outcomes: Dict[str, Dict[str, Any]], seconds: float) -> List[str]:
     """Fastest non-trivial passing tests, integration tests first, within `seconds` in total."""
     rows = []
     for nid, t in outcomes.items():
@@ -130,7 +130,8 @@ def pick_fast_tests(outcomes: Dict[str, Dict], seconds: float) -> List[str]:
             continue
         rows.append((0 if INTEGRATION.search(nid) else 1, secs, nid))
     rows.sort()
-    chosen, total = [], 0.0
+    chosen: List[str] = []
+    total = 0.0
     for _, secs, nid in rows:
         if total + secs > seconds and chosen:
             continue

@@ -5,7 +5,7 @@ import os
 import signal
 import sys
 
-from perfscan_probe import state
+from . import state
 
 
 def _terminate(signum, frame):
@@ -36,7 +36,7 @@ def _neutralize(args):
 
 class _AsyncioDump:
     def emergency_dump(self):
-        from perfscan_probe import asyncdebug
+        from . import asyncdebug
 
         asyncdebug.dump(state.out_dir)
 
@@ -72,7 +72,7 @@ def main(argv):
             i += 1
     signal.signal(signal.SIGTERM, _terminate)
     if state.options.get("asyncio_debug") == "1":
-        from perfscan_probe import asyncdebug
+        from . import asyncdebug
 
         asyncdebug.enable()
         state.recorders.append(_AsyncioDump())
@@ -102,14 +102,14 @@ def main(argv):
 
 
 def _run_exec(command):
-    from perfscan_probe.workload import run_command
+    from .workload import run_command
 
     if state.mode == "cpu":
-        from perfscan_probe.cpu import CpuRecorder
+        from .cpu import CpuRecorder
 
         recorder = CpuRecorder(state.out_dir)
     elif state.mode == "memory":
-        from perfscan_probe.memory import MemoryRecorder
+        from .memory import MemoryRecorder
 
         recorder = MemoryRecorder(state.out_dir, dict(state.options, repeat="0"))
     else:

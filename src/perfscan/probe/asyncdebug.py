@@ -8,7 +8,7 @@ The threshold is lowered to 45 ms (the default, 100 ms, misses short sleeps).
 import logging
 import os
 
-from perfscan_probe.contract import write_json
+from .contract import write_json
 
 SLOW_SECONDS = 0.045
 
@@ -46,7 +46,7 @@ def enable():
         self.slow_callback_duration = SLOW_SECONDS
         self.set_debug(True)
 
-    base_events.BaseEventLoop.__init__ = init
+    base_events.BaseEventLoop.__init__ = init  # type: ignore[method-assign]  # the patch is the point
     _handler = _Collect()
     logger = logging.getLogger("asyncio")
     logger.addHandler(_handler)

@@ -36,6 +36,7 @@ import os
 import sys
 import types
 from importlib.machinery import SourceFileLoader
+from typing import Any, Dict, List
 
 from .clocks import thread_time
 from .paths import is_skipped_dir, is_test_file
@@ -55,8 +56,8 @@ class CallCounter:
         # the project's root as given and as resolved: a module's path is matched as a string
         self._roots = tuple(dict.fromkeys((self.root, os.path.abspath(root))))
         self.functions = []  # [file, first line (decorators included, as code objects say), name, recursion checked]
-        self.calls = {p: [] for p in PHASES + ("",)}  # "" = outside the profiled phases
-        self.nonprimitive = {p: [] for p in PHASES + ("",)}
+        self.calls: Dict[str, List[int]] = {p: [] for p in PHASES + ("",)}  # "" = outside the profiled phases
+        self.nonprimitive: Dict[str, List[int]] = {p: [] for p in PHASES + ("",)}
         self.modules = 0
         self.patched = 0
         self.errors = []
@@ -272,11 +273,12 @@ def _is_generator(node):
 
 def _locate(stmt, anchor):
     for node in ast.walk(stmt):
+        # `_attributes` says the node has positions, which the AST types cannot narrow on
         if "lineno" in node._attributes:
-            node.lineno = anchor.lineno
-            node.col_offset = anchor.col_offset
-            node.end_lineno = anchor.lineno
-            node.end_col_offset = anchor.col_offset
+            for name in ("lineno", "end_lineno"):
+                setattr(node, name, anchor.lineno)
+            for name in ("col_offset", "end_col_offset"):
+                setattr(node, name, anchor.col_offset)
 
 
 def _is_docstring(stmt):
@@ -370,18 +372,18 @@ def _calibrate(counter, calls=20000, rounds=7):
         tree = ast.parse(_CALIBRATION)
         _Instrument(counter, "<perfscan-calibration>").visit(ast.Module([n for n in tree.body[1:]], []))
         ast.fix_missing_locations(tree)
-        ns = {}
+        ns: Dict[str, Any] = {}
         exec(compile(tree, "<perfscan-calibration>", "exec"), ns)
-        best = {"empty": None, "counted": None, "depth_counted": None}
+        best: Dict[str, float] = {}  # no rounds leaves it empty: the KeyError below returns {}
         loop = range(calls)
         for _ in range(rounds):
-            for name in best:
+            for name in ("empty", "counted", "depth_counted"):
                 fn = ns[name]
                 t0 = thread_time()
                 for i in loop:
                     fn(i)
                 dt = thread_time() - t0
-                if best[name] is None or dt < best[name]:
+                if name not in best or dt < best[name]:
                     best[name] = dt
         base = best["empty"]
         return {

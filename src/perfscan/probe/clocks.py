@@ -8,8 +8,9 @@ which no such patcher walks.
 
 import sys
 import time
+from typing import Any, Callable, Dict
 
-_REAL = {
+_REAL: Dict[str, Callable[..., Any]] = {
     "perf_counter": time.perf_counter,
     "process_time": time.process_time,
     "thread_time": time.thread_time,

@@ -16,11 +16,11 @@ import cProfile
 import os
 import sys
 import threading
+from typing import Any, Dict, List
 
-from perfscan_probe import state
-from perfscan_probe.contract import write_json
-
+from . import state
 from .clocks import getframe, perf_counter, process_time
+from .contract import write_json
 
 PHASES = ("setup", "call", "teardown")
 MONITORING = sys.version_info >= (3, 12)
@@ -111,7 +111,7 @@ class CProfileRecorder:
 
 def _stats_of(profilers):
     """Merge profilers into one pstats-shaped table, serialised as a list with caller indexes."""
-    merged = {}
+    merged: Dict[Any, List[Any]] = {}  # function -> [cc, nc, tt, ct, callers]
     for prof in profilers:
         try:
             prof.disable()
@@ -150,8 +150,8 @@ class SampleRecorder:
     """Samples for the shares, compiled counters for the call counts, in one run."""
 
     def __init__(self, out_dir, options, engine):
-        from perfscan_probe.calls import CallCounter
-        from perfscan_probe.sampler import Sampler, available
+        from .calls import CallCounter
+        from .sampler import Sampler, available
 
         self.out_dir = out_dir
         self.asked = engine

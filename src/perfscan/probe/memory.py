@@ -80,6 +80,7 @@ import threading
 import tracemalloc
 import types
 from fnmatch import fnmatch
+from typing import Any, Dict, List, Tuple
 
 try:
     import pytest
@@ -91,9 +92,8 @@ except ImportError:  # `perfscan exec` in an environment without pytest
         return func
 
 
-from perfscan_probe.contract import write_json
-
 from .clocks import perf_counter
+from .contract import write_json
 from .paths import SKIP_DIRS, is_test_file
 
 MIB = 1 << 20
@@ -195,15 +195,15 @@ def summarize(traces, classifier, deep=False):
     tracemalloc is still tracing while this runs, so the per-trace loop allocates nothing (no
     int arithmetic): sizes are collected per traceback and summed by the C `sum`.
     """
-    by_tb = {}
+    by_tb: Dict[Any, List[int]] = {}  # traceback -> sizes of its traces
     for tr in traces:
         sizes = by_tb.get(tr[2])
         if sizes is None:
             sizes = by_tb[tr[2]] = []
         sizes.append(tr[1])
-    lines = {}
+    lines: Dict[Tuple[str, int], List[int]] = {}  # (file, line) -> [bytes, traces]
     tests = libs = 0
-    lib_files = {}
+    lib_files: Dict[str, int] = {}
     kind = classifier.kind
     for tb, sizes in by_tb.items():
         size = sum(sizes)
@@ -349,7 +349,7 @@ class MemoryRecorder:
         nxt = self._next
         get = tracemalloc.get_traced_memory
         snap = self._snapshot
-        kinds = {}  # co_filename -> whether returns there are checked before they get hot
+        kinds: Dict[str, bool] = {}  # co_filename -> whether returns there are checked before they get hot
         kind = self.classifier.kind
         count = [0]
         calls = self._calls  # co_name -> checked returns in this phase (cleared at each phase start)
@@ -375,7 +375,7 @@ class MemoryRecorder:
             count[0] = 0
             return True
 
-        if MONITORING:
+        if sys.version_info >= (3, 12):  # MONITORING, spelled so the checker knows sys.monitoring
             mon = sys.monitoring
             if self._tool_id is None:
                 for tid in (4, 3, 5, 2):
@@ -422,7 +422,7 @@ class MemoryRecorder:
             self.hook = "setprofile"
 
     def _uninstall(self):
-        if MONITORING:
+        if sys.version_info >= (3, 12):  # MONITORING, spelled so the checker knows sys.monitoring
             if self._tool_id is not None:
                 mon = sys.monitoring
                 try:
@@ -456,7 +456,7 @@ class MemoryRecorder:
         t0 = perf_counter()
         spent = 0.0
         try:
-            traces = tracemalloc._get_traces()
+            traces = tracemalloc._get_traces()  # type: ignore[attr-defined]  # private: the raw traces, no Snapshot copy
             summary = summarize(traces, self.classifier, deep=self.mode == "deep")
             del traces
         except Exception as exc:  # never break the test for a measurement
@@ -635,7 +635,7 @@ class MemoryRecorder:
 
     def _census(self):
         """Every module-level value of the project's modules, with the bytes it holds."""
-        out = []
+        out: List[Dict[str, Any]] = []
         budget = CENSUS_TOTAL_CAP
         for modname, mod in sorted(list(sys.modules.items()), key=lambda kv: kv[0]):
             filename = getattr(mod, "__file__", None)

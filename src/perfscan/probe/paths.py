@@ -43,11 +43,11 @@ SKIP_DIRS = frozenset(
 )
 
 
-def is_skipped_dir(name):
+def is_skipped_dir(name: str) -> bool:
     """Whether a folder of this name holds no project code."""
     return name in SKIP_DIRS or name.endswith(".egg-info")
 
 
-def is_test_file(name):
+def is_test_file(name: str) -> bool:
     """Whether a file of this name is a test module or a conftest.py."""
     return name == "conftest.py" or (name.startswith("test_") and name.endswith(".py")) or name.endswith("_test.py")

@@ -2,12 +2,13 @@
 
 import json
 import os
+from typing import Optional
 
 import pytest
-from perfscan_probe import state
-from perfscan_probe.contract import PROGRESS, write_json
 
+from . import state
 from .clocks import perf_counter
+from .contract import PROGRESS, write_json
 
 
 class Outcomes:
@@ -120,7 +121,7 @@ class WallClock:
         self.errors = []
         if count:
             try:
-                from perfscan_probe.calls import CallCounter
+                from .calls import CallCounter
 
                 self.counter = CallCounter(os.getcwd())
                 self.counter.install()
@@ -156,15 +157,15 @@ def pytest_configure(config):
     outcomes = Outcomes(out)
     config.pluginmanager.register(outcomes, "perfscan-outcomes")
     state.recorders.append(outcomes)
-    recorder = None
+    recorder: Optional[object] = None
     if state.mode == "time":
         recorder = WallClock(out, count=state.options.get("count") == "1")
     elif state.mode == "cpu":
-        from perfscan_probe.cpu import CpuRecorder
+        from .cpu import CpuRecorder
 
         recorder = CpuRecorder(out)
     elif state.mode == "memory":
-        from perfscan_probe.memory import MemoryRecorder
+        from .memory import MemoryRecorder
 
         recorder = MemoryRecorder(out, state.options)
     if recorder is not None:

@@ -36,6 +36,7 @@ import signal
 import sys
 import threading
 import time
+from typing import Any, Dict, List, Optional
 
 from .clocks import current_frames, thread_time
 
@@ -93,7 +94,7 @@ class _Clocks:
         # that list while sys._current_frames() still shows it, and the CPU clock of a thread
         # whose stack is gone crashes the process (pthread_getcpuclockid reads its descriptor).
         # The handler holds the GIL, so a listed thread cannot finish meanwhile.
-        thread = threading._active.get(ident)
+        thread = threading._active.get(ident)  # type: ignore[attr-defined]  # private, but the only live-thread table
         if thread is None:
             return None
         cpu = _cpu_of(ident)
@@ -162,7 +163,7 @@ class Sampler:
         self._prev_handler = None
         self._prev_timer = (0.0, 0.0)
         self._replaced_noted = False
-        self._clocks = None
+        self._clocks: Optional[_Clocks] = None
         self._thread_hook_set = False
         self._busy = False
 
@@ -173,9 +174,9 @@ class Sampler:
             return why
         self._prev_handler = signal.getsignal(signal.SIGPROF)
         self._prev_timer = signal.getitimer(signal.ITIMER_PROF)
-        self._clocks = _Clocks()
-        self._baseline_threads()
-        self._last_main = self._clocks.main(self._main)
+        clocks = self._clocks = _Clocks()
+        self._baseline_threads(clocks)
+        self._last_main = clocks.main(self._main)
         # Python's default: no SA_RESTART. A wait interrupted by the signal returns EINTR, Python
         # runs the handler and retries the call (PEP 475); with SA_RESTART the kernel would
         # restart a futex wait itself and a main thread in join() would never sample a worker.
@@ -194,7 +195,8 @@ class Sampler:
             return
         self.installed = False
         try:
-            self._clocks.close()
+            if self._clocks is not None:
+                self._clocks.close()
         except Exception:
             pass
         if self._thread_hook_set and _thread_profile_hook() is _block_sigprof_in_new_thread:
@@ -229,11 +231,11 @@ class Sampler:
         self.base = None
 
     # -- sampling
-    def _baseline_threads(self):
+    def _baseline_threads(self, clocks):
         self._last_thread = {}
         for ident in current_frames():
             if ident != self._main:
-                self._last_thread[ident] = self._clocks.other(ident)
+                self._last_thread[ident] = clocks.other(ident)
 
     def _handler(self, signum, frame):
         if self._busy:
@@ -246,6 +248,8 @@ class Sampler:
 
     def _sample(self, frame):
         clocks = self._clocks
+        if clocks is None:
+            return  # not installed
         now = clocks.main(self._main)
         weight = now - self._last_main
         phase = self.phase
@@ -262,7 +266,7 @@ class Sampler:
                     entry[1] += 1
                 self.samples += 1
                 self.sampled_seconds += weight
-            self._sample_threads(phase, test)
+            self._sample_threads(clocks, phase, test)
         else:
             for ident in current_frames():
                 if ident != self._main:
@@ -271,13 +275,12 @@ class Sampler:
         self.handler_seconds += end - now
         self._last_main = end
 
-    def _sample_threads(self, phase, test):
+    def _sample_threads(self, clocks, phase, test):
         frames = current_frames()
         if len(frames) < 2:
             return
         last = self._last_thread
         stacks = self.stacks
-        clocks = self._clocks
         for ident, f in frames.items():
             if ident == self._main:
                 continue
@@ -303,8 +306,8 @@ class Sampler:
     # -- output
     def export(self):
         """The contract's "samples" object: frames table and weighted stacks (outermost first)."""
-        frames = []
-        index = {}
+        frames: List[List[Any]] = []  # [file, first line, name]
+        index: Dict[Any, int] = {}  # code object -> its row in frames
         out = []
         for (phase, test, stack), (seconds, count) in self.stacks.items():
             encoded = []

@@ -1,6 +1,8 @@
 """Configuration handed from `python -m perfscan_probe` to the pytest plugin (same process)."""
 
+from typing import Any, Dict, List
+
 mode = "collect"  # collect | time | cpu | memory
 out_dir = "."
-options = {}  # extra per-mode options (e.g. memory repetitions)
-recorders = []  # objects with an `emergency_dump()` method, called on SIGTERM
+options: Dict[str, str] = {}  # extra per-mode options (e.g. memory repetitions)
+recorders: List[Any] = []  # objects with an `emergency_dump()` method, called on SIGTERM

@@ -11,7 +11,7 @@ import runpy
 import sys
 import time
 
-from perfscan_probe.contract import write_json
+from .contract import write_json
 
 _PYTHON = re.compile(r"^python(\d+(\.\d+)?)?(\.exe)?$")
 
@@ -21,8 +21,10 @@ def _console_script(name):
         from importlib.metadata import entry_points
     except ImportError:  # pragma: no cover
         return None
-    eps = entry_points()
-    group = eps.select(group="console_scripts") if hasattr(eps, "select") else eps.get("console_scripts", [])
+    if sys.version_info >= (3, 10):
+        group = entry_points(group="console_scripts")
+    else:
+        group = entry_points().get("console_scripts", [])
     for ep in group:
         if ep.name == name:
             return ep

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ast
 import builtins
-from typing import AbstractSet, Dict, FrozenSet, Optional, Set
+from typing import AbstractSet, Dict, FrozenSet, List, Optional, Set
 
 from perfscan.astutil import dotted, import_bindings
 
@@ -68,7 +68,7 @@ class Aliases:
 def module_level_bindings(tree: ast.Module) -> Set[str]:
     """Names a module binds itself (defs, classes, assignments), outside functions and classes."""
     names: Set[str] = set()
-    stack = list(tree.body)
+    stack: List[ast.AST] = list(tree.body)
     while stack:
         node = stack.pop()
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):

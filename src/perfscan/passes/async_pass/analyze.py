@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
-from typing import AbstractSet, Dict, List, Optional, Set
+from typing import AbstractSet, Dict, FrozenSet, List, Optional, Set
 
 from perfscan.models import Finding, Metric
 from perfscan.passes.async_pass.aliases import Aliases
@@ -58,7 +58,7 @@ def analyze_module(
     for fn in functions:
         by_name.setdefault(fn.name, []).append(fn.node)
     mod = ModuleInfo(module, file, aliases, catalog, by_name, module_types(tree, aliases, catalog))
-    locals_by_qual: Dict[str, frozenset] = {}
+    locals_by_qual: Dict[str, FrozenSet[str]] = {}
     hot_known = bool(ran_functions)
     holders = set() if sync_rules else _enclosing_async(functions)
     for fn in functions:

@@ -7,7 +7,7 @@ What it finds and what it leaves alone, why it costs, and an example: its catalo
 from __future__ import annotations
 
 import ast
-from typing import List, Optional, Set, Tuple
+from typing import List, Optional, Set, Tuple, Union
 
 from perfscan.astutil import dotted
 from perfscan.passes.async_pass.dataflow import own_awaits
@@ -84,7 +84,7 @@ def _for_loop_hit(scope: Scope, loop: ast.For) -> Optional[Tuple[int, str]]:
     if any(isinstance(n, (ast.Return, ast.Yield, ast.YieldFrom)) for n in body):
         return None  # a search or a generator: the order is the point
     nodes = walk(loop.body, _LOOPS + _COMPS + NESTED_SCOPES)  # inner loops are judged on their own
-    awaits = [n for n in nodes if isinstance(n, ast.Await) and isinstance(n.value, ast.Call)]
+    awaits = [(n, n.value) for n in nodes if isinstance(n, ast.Await) and isinstance(n.value, ast.Call)]
     if not awaits or any(isinstance(n, ast.Break) for n in nodes):
         return None
     targets = _names(loop.target)
@@ -102,9 +102,8 @@ def _for_loop_hit(scope: Scope, loop: ast.For) -> Optional[Tuple[int, str]]:
             fresh |= writes[index] - reads[index]
         # Augmented, conditional or self-referencing writes carry over to the next iteration.
         carried |= writes[index] & reads[index] if plain else writes[index]
-    for node in awaits:
-        call = node.value
-        if scope.call_name(call) in PACING:  # type: ignore[arg-type]
+    for node, call in awaits:
+        if scope.call_name(call) in PACING:
             continue
         used = _reads(call)
         if not used & fresh or used & carried:
@@ -112,18 +111,20 @@ def _for_loop_hit(scope: Scope, loop: ast.For) -> Optional[Tuple[int, str]]:
         index = position.get(id(node), 0)
         if used & set().union(*writes[index:]):
             continue  # written at or after the await: the next iteration sees it
-        if _ordered_receiver(call, fresh):  # type: ignore[arg-type]
+        if _ordered_receiver(call, fresh):
             continue
-        return node.lineno, _shown(call)  # type: ignore[arg-type]
+        return node.lineno, _shown(call)
     return None
 
 
-def _comp_hit(scope: Scope, comp: ast.AST) -> Optional[Tuple[int, str]]:
-    gens = comp.generators  # type: ignore[attr-defined]
+def _comp_hit(
+    scope: Scope, comp: Union[ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp]
+) -> Optional[Tuple[int, str]]:
+    gens = comp.generators
     if any(g.is_async for g in gens):
         return None
     targets = set().union(*(_names(g.target) for g in gens))
-    parts = [comp.key, comp.value] if isinstance(comp, ast.DictComp) else [comp.elt]  # type: ignore[attr-defined]
+    parts = [comp.key, comp.value] if isinstance(comp, ast.DictComp) else [comp.elt]
     for part in parts:
         for node in own_awaits(part):
             call = node.value

@@ -7,7 +7,7 @@ What it finds and what it leaves alone, why it costs, and an example: its catalo
 from __future__ import annotations
 
 import ast
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 from perfscan.passes.async_pass.blocking_calls import advice, display_name
 from perfscan.passes.async_pass.scope import Hit, Scope
@@ -32,7 +32,7 @@ def _nonblocking_socket_lines(fn: ast.AST) -> List[Tuple[int, int]]:
     return spans
 
 
-def _set_nonblocking(fn: ast.AST) -> set:
+def _set_nonblocking(fn: ast.AST) -> Set[str]:
     """Receivers (as written) made non-blocking in the function: `s.setblocking(False)`, `s.settimeout(0)`."""
     out = set()
     for node in ast.walk(fn):
@@ -54,7 +54,7 @@ def blocking_calls_in(scope: Scope) -> List[Tuple[str, int]]:
     """(real name, line) of each blocking call the function makes itself."""
     found = []
     spans: Optional[List[Tuple[int, int]]] = None
-    nonblocking: Optional[set] = None
+    nonblocking: Optional[Set[str]] = None
     for node in scope.nodes:
         if isinstance(node, ast.Call):
             name = scope.call_name(node)

@@ -7,7 +7,7 @@ What it finds and what it leaves alone, why it costs, and an example: its catalo
 from __future__ import annotations
 
 import ast
-from typing import List, Optional
+from typing import FrozenSet, List, Optional, Set
 
 from perfscan.passes.async_pass.scope import Hit, Scope
 
@@ -18,9 +18,10 @@ LOOP_GETTERS = frozenset({"asyncio.get_event_loop", "asyncio.get_running_loop", 
 LOOP_NAMES = frozenset({"loop", "_loop", "event_loop", "_event_loop"})
 
 
-def _loop_names(scope: Scope) -> frozenset:
+def _loop_names(scope: Scope) -> FrozenSet[str]:
     """Local names assigned only from asyncio.get_running_loop() and friends."""
-    good, bad = set(), set()
+    good: Set[str] = set()
+    bad: Set[str] = set()
     for node in scope.nodes:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             value = node.value
@@ -29,7 +30,7 @@ def _loop_names(scope: Scope) -> frozenset:
     return frozenset(good - bad)
 
 
-def _is_loop(scope: Scope, node: ast.AST, loops: frozenset) -> bool:
+def _is_loop(scope: Scope, node: ast.AST, loops: FrozenSet[str]) -> bool:
     if isinstance(node, ast.Call):
         return scope.resolve(node.func) in LOOP_GETTERS
     if isinstance(node, ast.Name):

@@ -54,9 +54,10 @@ def load_chains(node: ast.AST, nodes: Optional[List[ast.AST]] = None) -> Set[str
     inner = {id(n.value) for n in nodes if isinstance(n, ast.Attribute) and chains[id(n)] is not None}
     out: Set[str] = set()
     for n in nodes:
-        chain = chains.get(id(n))
-        if chain is not None and id(n) not in inner and isinstance(n.ctx, ast.Load):  # type: ignore[attr-defined]
-            out.add(chain)
+        if isinstance(n, (ast.Name, ast.Attribute)) and id(n) not in inner and isinstance(n.ctx, ast.Load):
+            chain = chains[id(n)]
+            if chain is not None:
+                out.add(chain)
     return out
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from perfscan.passes.async_pass.aliases import Aliases
 from perfscan.passes.async_pass.blocking_calls import BlockingCatalog
@@ -63,7 +63,7 @@ def walk(roots: Any, skip: Tuple[type, ...] = (), skipped: Optional[List[ast.AST
     innermost loop of the pass, and the inlined form is about twice as fast.
     """
     out: List[ast.AST] = []
-    stack = list(roots) if isinstance(roots, list) else [roots]
+    stack: List[ast.AST] = list(roots) if isinstance(roots, list) else [roots]
     AST, contexts = ast.AST, ast.expr_context
     while stack:
         node = stack.pop()
@@ -81,8 +81,8 @@ def walk(roots: Any, skip: Tuple[type, ...] = (), skipped: Optional[List[ast.AST
     return out
 
 
-def all_args(fn: ast.AST) -> List[ast.arg]:
-    a = fn.args  # type: ignore[attr-defined]
+def all_args(fn: Union[ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda]) -> List[ast.arg]:
+    a = fn.args
     out = list(getattr(a, "posonlyargs", [])) + list(a.args) + list(a.kwonlyargs)
     out += [x for x in (a.vararg, a.kwarg) if x is not None]
     return out
@@ -96,11 +96,13 @@ def declared_outer(nodes: Sequence[ast.AST]) -> Set[str]:
     return out
 
 
-def local_names(fn: ast.AST, nodes: Sequence[ast.AST], nested: Sequence[ast.AST]) -> Set[str]:
+def local_names(
+    fn: Union[ast.FunctionDef, ast.AsyncFunctionDef], nodes: Sequence[ast.AST], nested: Sequence[ast.AST]
+) -> Set[str]:
     """Names this function binds itself (parameters, assignments, nested defs), not globals."""
     names = {a.arg for a in all_args(fn)}
     names.update(n.id for n in nodes if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del)))
-    names.update(n.name for n in nested if not isinstance(n, ast.Lambda))  # type: ignore[attr-defined]
+    names.update(n.name for n in nested if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)))
     return names - declared_outer(nodes)
 
 
@@ -116,7 +118,7 @@ class Scope:
         self.hot_path = hot_path
         self.hot_known = hot_known
         nested: List[ast.AST] = []
-        self.nodes: List[ast.AST] = own_nodes(self.node.body, nested)  # type: ignore[attr-defined]
+        self.nodes: List[ast.AST] = own_nodes(self.node.body, nested)
         self.awaits: List[ast.Await] = [n for n in self.nodes if isinstance(n, ast.Await)]
         self.outer_declared = frozenset(declared_outer(self.nodes))
         own = local_names(self.node, self.nodes, nested)

@@ -40,7 +40,7 @@ class Step:
 
 
 def blocks(scope: Scope) -> Iterator[List[ast.stmt]]:
-    yield list(scope.node.body)  # type: ignore[attr-defined]
+    yield list(scope.node.body)
     for node in scope.nodes:
         for name in ("body", "orelse", "finalbody"):
             value = getattr(node, name, None)

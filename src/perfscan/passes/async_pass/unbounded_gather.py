@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Iterable, List, Optional
+from typing import Iterable, List, Optional, Union
 
 from perfscan.passes.async_pass.scope import Hit, Scope, walk
 
@@ -18,23 +18,19 @@ GATHERS = frozenset({"asyncio.gather"})
 SMALL_RANGE = 64
 _LIMITER = re.compile(r"semaphore|limiter|capacity|(^|_)sem(s|a)?(_|$)|pool", re.IGNORECASE)
 _COMPS = (ast.ListComp, ast.SetComp, ast.GeneratorExp)
+Spread = Union[ast.Call, ast.ListComp, ast.SetComp, ast.GeneratorExp]  # what a gather fans out
 
 
 def _bounded_iter(node: ast.AST) -> bool:
     if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
         return True
-    if (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Name)
-        and node.func.id == "range"
-        and node.args
-        and all(isinstance(a, ast.Constant) and isinstance(a.value, int) for a in node.args)
-    ):
-        return max(a.value for a in node.args) <= SMALL_RANGE  # type: ignore[attr-defined]
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range" and node.args:
+        bounds = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, int)]
+        return len(bounds) == len(node.args) and max(bounds) <= SMALL_RANGE
     return False
 
 
-def _fan_out(scope: Scope, node: ast.AST) -> Optional[ast.AST]:
+def _fan_out(scope: Scope, node: ast.AST) -> Optional[Spread]:
     """The comprehension or map() call that `node` spreads, if it is unbounded."""
     if isinstance(node, _COMPS):
         return None if _bounded_iter(node.generators[0].iter) else node
@@ -60,12 +56,12 @@ def _single_binding(scope: Scope, name: str) -> Optional[ast.AST]:
     return None
 
 
-def _callees(spread: ast.AST) -> List[str]:
+def _callees(spread: Spread) -> List[str]:
     """Simple names of the coroutines the fan-out calls (`notify` in `[notify(c) for c in cs]`)."""
     if isinstance(spread, ast.Call):  # map(fn, items)
         target: Optional[ast.AST] = spread.args[0]
     else:
-        target = spread.elt.func if isinstance(spread.elt, ast.Call) else None  # type: ignore[attr-defined]
+        target = spread.elt.func if isinstance(spread.elt, ast.Call) else None
     if isinstance(target, ast.Attribute):
         return [target.attr]
     if isinstance(target, ast.Name):
@@ -102,7 +98,7 @@ def check(scope: Scope) -> Optional[Hit]:
         for arg in node.args:
             if not isinstance(arg, ast.Starred):
                 continue
-            value = arg.value
+            value: ast.AST = arg.value
             if isinstance(value, ast.Name) and value.id in scope.local:
                 value = _single_binding(scope, value.id) or value
             spread = _fan_out(scope, value)

@@ -8,7 +8,7 @@ function (`FunctionFacts`).
 from __future__ import annotations
 
 import ast
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Set, Tuple
 
 from perfscan.astutil import package_of
 from perfscan.locate import is_harness
@@ -45,7 +45,7 @@ def findings_of(
     if wall <= 0:
         return []
     out = []
-    aliases_cache: Dict[str, dict] = {}
+    aliases_cache: Dict[str, Dict[str, str]] = {}
     for fp in profile.functions.values():
         if harness and is_harness(fp.module, harness):
             continue
@@ -62,8 +62,11 @@ def findings_of(
             facts = sampled_facts(fp, class_node, aliases_cache[fp.rel], attributable)
         else:
 
-            def callee_seconds(test: CalleeTest, fp=fp) -> float:
+            def callee_seconds(test: CalleeTest, fp: FunctionProfile = fp) -> float:
                 return sum(t for (file, name), t in fp.callee_time.items() if test(file, name))
+
+            def project_callee_seconds(name: str, fp: FunctionProfile = fp) -> float:
+                return fp.project_callee_by_name.get(name, 0.0)
 
             facts = FunctionFacts(
                 node=fp.info.node,
@@ -74,7 +77,7 @@ def findings_of(
                 calls_total=fp.calls_total,
                 calls_primitive=fp.calls_primitive,
                 callee_seconds=callee_seconds,
-                project_callee_seconds=lambda name, fp=fp: fp.project_callee_by_name.get(name, 0.0),
+                project_callee_seconds=project_callee_seconds,
             )
         match = choose(facts)
         pattern = match.pattern if match else "none"
@@ -123,7 +126,7 @@ def findings_of(
 
 
 def sampled_facts(
-    fp: FunctionProfile, class_node: Optional[ast.ClassDef], aliases: dict, attributable: float
+    fp: FunctionProfile, class_node: Optional[ast.ClassDef], aliases: Dict[str, str], attributable: float
 ) -> FunctionFacts:
     """Pattern facts from samples.
 
@@ -148,7 +151,7 @@ def sampled_facts(
     def callee_seconds(test: CalleeTest) -> float:
         return python_callees(test) + sum(fp.line_own[line] for line in c_lines(test))
 
-    claimed: set = set()
+    claimed: Set[int] = set()
 
     def claiming(test: CalleeTest) -> float:
         lines = c_lines(test)
@@ -193,5 +196,5 @@ def _callers_text(fp: FunctionProfile) -> str:
     total = sum(fp.caller_seconds.values())
     if total <= 0:
         return ""
-    top = sorted(fp.caller_seconds.items(), key=lambda kv: kv[1], reverse=True)[:3]
-    return ", ".join(f"{c} ({100 * t / total:.0f}% of its samples)" for c, t in top)
+    shares = sorted(fp.caller_seconds.items(), key=lambda kv: kv[1], reverse=True)[:3]
+    return ", ".join(f"{c} ({100 * t / total:.0f}% of its samples)" for c, t in shares)

@@ -56,7 +56,9 @@ class FlameNode:
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
             return None
         kind = str(raw.get("k") or "")
-        children = raw.get("c") if isinstance(raw.get("c"), list) else []
+        children = raw.get("c")
+        if not isinstance(children, list):
+            children = []
         nodes = (cls.from_json(c, depth + 1) for c in children)
         return cls(
             str(raw.get("n") or ""),

@@ -18,7 +18,7 @@ import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 from perfscan.locate import Locator
 from perfscan.passes.cpu.records import PHASES, CpuRun, Samples, StatsEntry
@@ -71,7 +71,7 @@ class FunctionProfile:
 class Profile:
     wall: Dict[str, float]
     functions: Dict[FuncKey, FunctionProfile]
-    ran: frozenset  # "module:qualname" of every project function that ran
+    ran: FrozenSet[str]  # "module:qualname" of every project function that ran
     engine: str = "cprofile"  # "cprofile" or "sample"
     engine_detail: str = "cProfile"  # for the report's CPU heading
     counting_seconds: float = 0.0  # the call counters' measured cost, taken out of the sampled times and the wall

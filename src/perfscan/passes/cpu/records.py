@@ -41,6 +41,10 @@ def _list(value: Any) -> List[Any]:
     return list(value) if isinstance(value, (list, tuple)) else []
 
 
+def _dict(value: Any) -> Dict[Any, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _key(value: Any) -> Optional[Tuple[str, int, str]]:
     """(file, first line, name) of a code object, from [file, line, name, ...]."""
     if not isinstance(value, (list, tuple)) or len(value) < 3 or not isinstance(value[1], (int, float)):
@@ -211,8 +215,7 @@ class CallCounts:
                 else CountedFunction("", 0, "")
             )  # keeps the indexes of the rows after it
         phases: Dict[str, Tuple[Tuple[int, int, int], ...]] = {}
-        raw_phases = raw.get("phases") if isinstance(raw.get("phases"), dict) else {}
-        for phase, rows in raw_phases.items():
+        for phase, rows in _dict(raw.get("phases")).items():
             if phase in PHASES:
                 phases[phase] = tuple(
                     (r[0], _int(r[1]), _int(r[2]))
@@ -222,11 +225,10 @@ class CallCounts:
                     and isinstance(r[0], int)
                     and 0 <= r[0] < len(functions)
                 )
-        cost = raw.get("cost_ns") if isinstance(raw.get("cost_ns"), dict) else {}
         return cls(
             tuple(functions),
             phases,
-            {str(k): _float(v) for k, v in cost.items()},
+            {str(k): _float(v) for k, v in _dict(raw.get("cost_ns")).items()},
             str(raw.get("method") or "compiled counters"),
         )
 

@@ -26,12 +26,13 @@ import ast
 import builtins
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Hashable, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Hashable, Iterable, List, Optional, Sequence, Set, Tuple, TypeVar
 
 from perfscan.passes.cpu.records import Frame, Stack
 
+K = TypeVar("K", bound=Hashable)  # the caller's function key
 # (function key, folded frame?) for a frame index, or None for a frame that is not project code
-Owner = Optional[Tuple[Hashable, bool]]
+Owner = Optional[Tuple[K, bool]]
 
 
 @dataclass
@@ -54,10 +55,10 @@ class Sampled:
 
 
 def occurrences(
-    stack: Sequence[Tuple[int, int]], owners: Callable[[int], Owner]
-) -> List[Tuple[Optional[Hashable], int, int]]:
+    stack: Sequence[Tuple[int, int]], owners: Callable[[int], Owner[K]]
+) -> List[Tuple[Optional[K], int, int]]:
     """Split a stack into (function key or None, first frame, last frame) runs, folding comprehensions."""
-    out: List[Tuple[Optional[Hashable], int, int]] = []
+    out: List[Tuple[Optional[K], int, int]] = []
     for i, (fi, _line) in enumerate(stack):
         owner = owners(fi)
         key = owner[0] if owner is not None else None
@@ -71,19 +72,19 @@ def occurrences(
 
 def aggregate(
     stacks: Iterable[Stack],
-    owners: Callable[[int], Owner],
+    owners: Callable[[int], Owner[K]],
     frames: Sequence[Frame],
-    label: Callable[[Hashable], str],
-    name: Callable[[Hashable], str],
-) -> Dict[Hashable, Sampled]:
+    label: Callable[[K], str],
+    name: Callable[[K], str],
+) -> Dict[K, Sampled]:
     """frames: the frames table the stacks index (for non-project callees and callers)."""
-    out: Dict[Hashable, Sampled] = {}
+    out: Dict[K, Sampled] = {}
     for entry in stacks:
         phase, test, stack, weight, count = entry.phase, entry.test, entry.frames, entry.seconds, entry.count
         if weight <= 0 or not stack:
             continue
         occ = occurrences(stack, owners)
-        innermost: Dict[Hashable, int] = {}
+        innermost: Dict[K, int] = {}
         for j, (key, _s, _e) in enumerate(occ):
             if key is not None:
                 innermost[key] = j
@@ -106,10 +107,10 @@ def aggregate(
             fn.own[phase] += weight
             fn.line_own[stack[last][1]] += weight
         # callees and callers: each distinct one once per sample
-        callees: Dict[Hashable, set] = defaultdict(set)
-        by_name: Dict[Hashable, set] = defaultdict(set)
-        callers: Dict[Hashable, str] = {}
-        seen = set()
+        callees: Dict[K, Set[Tuple[str, str]]] = defaultdict(set)
+        by_name: Dict[K, Set[str]] = defaultdict(set)
+        callers: Dict[K, str] = {}
+        seen: Set[K] = set()
         for j, (key, _start, _end) in enumerate(occ):
             if key is None:
                 continue

@@ -17,6 +17,7 @@ from perfscan.models import Artifact, PassResult
 from perfscan.passes import PassContext, import_env
 from perfscan.passes.imports.classify import PROJECT, Classifier
 from perfscan.passes.imports.findings import all_findings, first_seen
+from perfscan.passes.imports.importtime import ImportNode
 from perfscan.passes.imports.measure import MIN_RUNS, Measurement, measure_imports
 from perfscan.passes.imports.output import section_data, tree_document, write_json_atomic
 from perfscan.sources import SKIP_DIRS
@@ -117,7 +118,11 @@ def run_import_pass(ctx: PassContext) -> PassResult:
         )
 
     classifier = Classifier(project, measurement.interpreter, measurement.module_files, ctx.settings.exclude)
-    trees = [(t.module, t.runs, t.merged()) for t in measurement.targets if t.tree is not None]
+    trees: List[Tuple[str, int, ImportNode]] = []
+    for t in measurement.targets:
+        tree = t.merged()  # None when the target's import was never measured
+        if tree is not None:
+            trees.append((t.module, t.runs, tree))
     seen = first_seen(trees)
     errors = [f"{t.module}: {t.error}" for t in measurement.targets if t.error]
     notes += [f"import of {e}" for e in errors] + measurement.notes

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
-from typing import Iterator, List, Optional, Set, Tuple
+from typing import Iterator, List, Optional, Set, Tuple, Union, cast
 
 from perfscan.astutil import absolute_module, package_of
 
@@ -37,7 +37,8 @@ def executed_at_import(tree: ast.Module) -> Iterator[ast.stmt]:
         if isinstance(node, (ast.If, ast.With, ast.AsyncWith)):
             blocks = [node.body, getattr(node, "orelse", [])]
         elif isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
-            blocks = [node.body] + [h.body for h in node.handlers] + [node.orelse, node.finalbody]
+            tried = cast(ast.Try, node)  # TryStar (3.11+) has Try's fields
+            blocks = [tried.body] + [h.body for h in tried.handlers] + [tried.orelse, tried.finalbody]
         elif isinstance(node, ast.ClassDef):
             blocks = [node.body]
         for block in reversed(blocks):
@@ -131,22 +132,22 @@ class _Uses(ast.NodeVisitor):
         if node is not None and not self.lazy_annotations:
             self.visit(node)
 
-    def _function(self, node: ast.AST) -> None:
+    def _function(self, node: Union[ast.FunctionDef, ast.AsyncFunctionDef]) -> None:
         # decorators, defaults and (eager) annotations run where the def is, not in the body
-        for d in node.decorator_list:  # type: ignore[attr-defined]
+        for d in node.decorator_list:
             self.visit(d)
-        args = node.args  # type: ignore[attr-defined]
+        args = node.args
         for d in list(args.defaults) + [d for d in args.kw_defaults if d is not None]:
             self.visit(d)
         for a in list(args.posonlyargs) + list(args.args) + list(args.kwonlyargs) + [args.vararg, args.kwarg]:
             if a is not None:
                 self._annotation(a.annotation)
-        self._annotation(node.returns)  # type: ignore[attr-defined]
-        name = node.name  # type: ignore[attr-defined]
+        self._annotation(node.returns)
+        name = node.name
         qual = ".".join(self.prefix + [name])
         self.prefix += [name, "<locals>"]
         self.current.append(qual)
-        for stmt in node.body:  # type: ignore[attr-defined]
+        for stmt in node.body:
             self.visit(stmt)
         self.current.pop()
         del self.prefix[-2:]

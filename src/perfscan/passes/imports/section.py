@@ -7,9 +7,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Dict, Mapping, Optional, Tuple, Type, TypeVar
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Tuple, Type, TypeVar
 
-_Row = TypeVar("_Row")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+_Row = TypeVar("_Row", bound="DataclassInstance")
 
 
 def _field(default: Any, value: Any) -> Any:
@@ -21,13 +24,7 @@ def _field(default: Any, value: Any) -> Any:
 
 def _row(cls: Type[_Row], data: Mapping[str, Any]) -> _Row:
     """A row dataclass from a JSON object; keys it does not know are ignored."""
-    return cls(
-        **{
-            f.name: _field(f.default, data[f.name])  # type: ignore[arg-type]
-            for f in fields(cls)
-            if f.name in data
-        }
-    )  # type: ignore[arg-type]
+    return cls(**{f.name: _field(f.default, data[f.name]) for f in fields(cls) if f.name in data})
 
 
 def _rows(cls: Type[_Row], items: Any) -> Tuple[_Row, ...]:

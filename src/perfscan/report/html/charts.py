@@ -169,7 +169,7 @@ def waterfall_section(
 
 def memory_rows(report: Mapping[str, Any]) -> List[Dict[str, Any]]:
     """The memory pass's top allocations; without that table, its findings measured in MiB."""
-    rows = []
+    rows: List[Dict[str, Any]] = []
     for r in _section_data(report, "memory").get("top") or []:
         if isinstance(r, Mapping):
             rows.append(

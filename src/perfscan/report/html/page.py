@@ -7,7 +7,7 @@ and draws the icicle chart from the report embedded in the page.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, TypeVar
+from typing import Any, Callable, Dict, List, Set, TypeVar
 
 from perfscan.passes.imports.section import Waterfall
 from perfscan.report.html import charts
@@ -49,8 +49,8 @@ def render_page(report: Dict[str, Any]) -> str:
     problems: Dict[str, str] = {}
     tree = _guarded(problems, "flame", lambda: charts.flame_of(report), None)
     waterfall = _guarded(problems, "waterfall", lambda: charts.waterfall_of(report), Waterfall())
-    mem_rows = _guarded(problems, "memory", lambda: charts.memory_rows(report), [])
-    in_flame = _guarded(
+    mem_rows: List[Dict[str, Any]] = _guarded(problems, "memory", lambda: charts.memory_rows(report), [])
+    in_flame: Set[str] = _guarded(
         problems,
         "flame",
         lambda: charts.qualnames_in(tree, {f["qualname"] for f in report["findings"] if f["domain"] == "cpu"}),

@@ -7,7 +7,7 @@ time the label is `none`: a false label costs more trust than a missing one.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import List, Optional
 
 from perfscan.passes.cpu.patterns import (
     deepcopy,
@@ -49,6 +49,6 @@ def choose(facts: FunctionFacts) -> Optional[Match]:
     return best
 
 
-def all_matches(facts: FunctionFacts) -> list:
+def all_matches(facts: FunctionFacts) -> List[Match]:
     """Every pattern that matches, with its backing (for the report's evidence)."""
     return [m for m in (module.match(facts) for module in REGISTRY) if m is not None]

@@ -182,8 +182,10 @@ def list_bound_names(func: ast.AST, class_node: Optional[ast.ClassDef] = None) -
                 for t in node.targets:
                     if isinstance(t, ast.Name) and not prefix_self:
                         known.add(t.id)
-                    elif isinstance(t, ast.Attribute) and dotted(t) and dotted(t).startswith("self."):
-                        known.add(dotted(t))
+                    elif isinstance(t, ast.Attribute):
+                        name = dotted(t)
+                        if name and name.startswith("self."):
+                            known.add(name)
             elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and not prefix_self:
                 ann = ast.dump(node.annotation)
                 if "'list'" in ann or "'List'" in ann or (node.value is not None and is_list_expr(node.value)):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Optional, Tuple
 
 # (file, name) of a profiled callee -> whether it is the call a pattern is about
 CalleeTest = Callable[[str, str], bool]
@@ -40,7 +40,7 @@ def builtin(*names: str) -> CalleeTest:
     return lambda file, name: file == "~" and any(n in name for n in names)
 
 
-def python_function(path_suffixes: tuple, names: tuple) -> CalleeTest:
+def python_function(path_suffixes: Tuple[str, ...], names: Tuple[str, ...]) -> CalleeTest:
     def test(file: str, name: str) -> bool:
         f = file.replace("\\", "/")
         return name in names and any(f.endswith(s) for s in path_suffixes)

@@ -9,7 +9,7 @@ Backing: the function's own time.
 from __future__ import annotations
 
 import ast
-from typing import Optional
+from typing import Optional, Set
 
 from perfscan.astutil import dotted
 from perfscan.passes.cpu.patterns.astkit import COMPS, names_in, walk_with_loops
@@ -26,7 +26,7 @@ def _grows(iter_node: ast.AST) -> bool:
     return bool(names_in(iter_node))
 
 
-def _range_over_whole(iter_node: ast.AST, per_iteration: set) -> bool:
+def _range_over_whole(iter_node: ast.AST, per_iteration: Set[str]) -> bool:
     """`range(i + 1, len(xs))`: an index range over a whole collection, not the current item's children."""
     if not (isinstance(iter_node, ast.Call) and isinstance(iter_node.func, ast.Name) and iter_node.func.id == "range"):
         return False

@@ -10,9 +10,9 @@ call, the time of that callee from this function.
 from __future__ import annotations
 
 import ast
-from typing import Optional
+from typing import Optional, Set
 
-from perfscan.passes.cpu.patterns.astkit import decorator_names, names_in, walk_with_loops
+from perfscan.passes.cpu.patterns.astkit import Site, decorator_names, names_in, walk_with_loops
 from perfscan.passes.cpu.patterns.base import FunctionFacts, Match
 
 ID = "repeated-computation"
@@ -55,8 +55,8 @@ def match(facts: FunctionFacts) -> Optional[Match]:
     return best
 
 
-def _assigned_in_loops(site) -> set:
-    out = set()
+def _assigned_in_loops(site: Site) -> Set[str]:
+    out: Set[str] = set()
     for lp in site.loops:
         for node in ast.walk(lp.node):
             if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):

@@ -9,7 +9,7 @@ Backing: the time of sorted()/list.sort called from this function.
 from __future__ import annotations
 
 import ast
-from typing import Optional
+from typing import List, Optional
 
 from perfscan.passes.cpu.patterns.astkit import root_name, walk_with_loops
 from perfscan.passes.cpu.patterns.base import FunctionFacts, Match, builtin
@@ -17,7 +17,7 @@ from perfscan.passes.cpu.patterns.base import FunctionFacts, Match, builtin
 ID = "sort-in-loop"
 
 
-def _concatenated(node: ast.AST) -> list:
+def _concatenated(node: ast.AST) -> List[ast.AST]:
     """`acc + [x]` sorts what `acc` carries across iterations: look at every operand."""
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         return _concatenated(node.left) + _concatenated(node.right)

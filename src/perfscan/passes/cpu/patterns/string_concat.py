@@ -9,7 +9,7 @@ Backing: the function's own time.
 from __future__ import annotations
 
 import ast
-from typing import Optional, Set
+from typing import Iterator, Optional, Set
 
 from perfscan.passes.cpu.patterns.astkit import walk_with_loops
 from perfscan.passes.cpu.patterns.base import FunctionFacts, Match
@@ -52,7 +52,7 @@ def _string_names(func: ast.AST) -> Set[str]:
     return out
 
 
-def _operands(node: ast.AST):
+def _operands(node: ast.AST) -> Iterator[ast.AST]:
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         yield from _operands(node.left)
         yield from _operands(node.right)
