@@ -1,4 +1,5 @@
 """bench: the async pass alone over a generated tree of many small files."""
+
 from __future__ import annotations
 
 import json
@@ -82,7 +83,17 @@ def bench_async_tree(ctx, rounds, files):
     log(f"async tree: {n} files generated")
     walls, pass_s, other, nfind = [], [], [], []
     for i in range(1, rounds + 1):
-        argv = [ctx.host_python, "-m", "perfscan", root, "--passes", "async", "--runner", shlex.join(ctx.runner), "--quiet"]
+        argv = [
+            ctx.host_python,
+            "-m",
+            "perfscan",
+            root,
+            "--passes",
+            "async",
+            "--runner",
+            shlex.join(ctx.runner),
+            "--quiet",
+        ]
         c = run_child(argv, root, ctx.perfscan_env, ctx.work / "logs" / "async-tree", f"scan-{i}", ctx.timeout)
         report = root / ".codeflash" / "scan-report.json"
         if c.rc not in (0, 1) or not report.exists():
@@ -101,10 +112,12 @@ def bench_async_tree(ctx, rounds, files):
             other.append(f"{p.get('status')}: {p.get('error')}")
         log(f"async tree round {i}: scan {c.seconds:.1f} s, async pass {p.get('status')} {p.get('seconds')}")
     async_files = sum(1 for k in range(1, n) if k % 5 == 0)
-    row = [f"{n:,} files ({async_files:,} with async code)", spread(walls, secs) or tally(other),
-           spread(pass_s, secs) or (tally(other) if other else "n/a"),
-           tally(nfind) if nfind else "-"]
+    row = [
+        f"{n:,} files ({async_files:,} with async code)",
+        spread(walls, secs) or tally(other),
+        spread(pass_s, secs) or (tally(other) if other else "n/a"),
+        tally(nfind) if nfind else "-",
+    ]
     if pass_s and other:
         row[2] += f"; {len(other)}/{rounds} rounds {tally(other)}"
     return row
-

@@ -1,4 +1,5 @@
 """bench: child processes with a timeout, in their own process group, output to files."""
+
 from __future__ import annotations
 
 import os
@@ -60,8 +61,15 @@ def run_child(argv, cwd, env, logdir, name, timeout):
     start = time.perf_counter()
     with open(out, "wb") as fo, open(err, "wb") as fe:
         try:
-            proc = subprocess.Popen([str(a) for a in argv], cwd=str(cwd), env=env, stdin=subprocess.DEVNULL,
-                                    stdout=fo, stderr=fe, start_new_session=True)
+            proc = subprocess.Popen(
+                [str(a) for a in argv],
+                cwd=str(cwd),
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=fo,
+                stderr=fe,
+                start_new_session=True,
+            )
         except OSError as exc:
             return Child(argv, None, 0.0, out, err, start_error=f"cannot start {argv[0]}: {exc.strerror or exc}")
         _LIVE.add(proc)

@@ -30,6 +30,7 @@ measured are the "truth" section of each project's EXPECTED.json (bench/corpus b
 --corpus DIR or $PERFSCAN_CORPUS for an external corpus). Figures are median (min-max) over rounds.
 Progress goes to stderr. Standard library and this checkout's src/ only.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,14 +55,22 @@ from perfscan.probe_host import install_probe, run_probe  # noqa: E402
 # call-site timer measures inclusive time; the engines rank by attributable time (inclusive minus
 # the direct project callees), so the callees listed are timed too and taken out of the truth.
 EXTERNAL_TARGETS = {
-    "cli_wordfreq": [("wordfreq.analysis", "unique_words", 91.0, False, ()),
-                     ("wordfreq.analysis", "normalize", 3.4, False, ())],
-    "lib_graph": [("graphkit.search", "bfs_order", 75.0, False, ()),
-                  ("graphkit.search", "count_paths", 7.5, True, ())],
+    "cli_wordfreq": [
+        ("wordfreq.analysis", "unique_words", 91.0, False, ()),
+        ("wordfreq.analysis", "normalize", 3.4, False, ()),
+    ],
+    "lib_graph": [("graphkit.search", "bfs_order", 75.0, False, ()), ("graphkit.search", "count_paths", 7.5, True, ())],
     "lambda_thumbs": [("thumbs.handler", "median_brightness", 96.0, False, ())],
-    "wsgi_orders": [("orders.app", "list_orders", 36.0, False,
-                     (("orders.store", "OrderStore.for_customer"), ("orders.store", "OrderStore.total"))),
-                    ("orders.store", "OrderStore.add_many", None, False, (("orders.store", "OrderStore.add"),))],
+    "wsgi_orders": [
+        (
+            "orders.app",
+            "list_orders",
+            36.0,
+            False,
+            (("orders.store", "OrderStore.for_customer"), ("orders.store", "OrderStore.total")),
+        ),
+        ("orders.store", "OrderStore.add_many", None, False, (("orders.store", "OrderStore.add"),)),
+    ],
     "clean_lib": [],
 }
 
@@ -86,6 +95,7 @@ ENGINES = {
 }
 LIMIT_OVERHEAD = 1.25
 LIMIT_ERROR = 5.0
+
 
 def log(msg: str) -> None:
     print(f"[engines] {msg}", file=sys.stderr, flush=True)
@@ -118,8 +128,17 @@ class Project:
 
     def _run(self, mode, pytest_args, options=None):
         self.runs += 1
-        return run_probe(mode, runner=[self.runner], root=self.root, workdir=self.workdir, probe_path=self.probe,
-                         pytest_args=pytest_args, timeout=self.timeout, options=options, name=f"{mode}-{self.runs}")
+        return run_probe(
+            mode,
+            runner=[self.runner],
+            root=self.root,
+            workdir=self.workdir,
+            probe_path=self.probe,
+            pytest_args=pytest_args,
+            timeout=self.timeout,
+            options=options,
+            name=f"{mode}-{self.runs}",
+        )
 
     def bare(self):
         """(phases' wall, {}, None): a plain run with nothing loaded, the overhead baseline."""
@@ -133,9 +152,14 @@ class Project:
     def truth(self):
         """(phases' wall, {qualname: truth share %}, phases' CPU)"""
         out = self.workdir / f"truth-{self.runs}.json"
-        os.environ["TRUTH_TARGETS"] = json.dumps({"cpu": [{"function": f"{m}:{q}", "recursive": r,
-                                                            "callees": [":".join(c) for c in cs]}
-                                                           for m, q, _t, r, cs in self.targets]})
+        os.environ["TRUTH_TARGETS"] = json.dumps(
+            {
+                "cpu": [
+                    {"function": f"{m}:{q}", "recursive": r, "callees": [":".join(c) for c in cs]}
+                    for m, q, _t, r, cs in self.targets
+                ]
+            }
+        )
         os.environ["TRUTH_OUT"] = str(out)
         run = self._run("time", ["-p", "truth_plugin"])
         data = run.read("time.json")
@@ -173,7 +197,9 @@ class Project:
         for _m, q, _t, _r, _c in self.targets:
             found = [fp for fp in profile.functions.values() if fp.qualname == q]
             shares[q] = 100.0 * sum(fp.attributable() for fp in found) / total if total > 0 else None
-            shares[q + " (inclusive)"] = 100.0 * sum(fp.cumulative_total() for fp in found) / total if total > 0 else None
+            shares[q + " (inclusive)"] = (
+                100.0 * sum(fp.cumulative_total() for fp in found) / total if total > 0 else None
+            )
         return wall, shares, cpu, profile.engine_detail
 
 
@@ -183,13 +209,21 @@ def main(argv=None) -> int:
     ap.add_argument("--projects", help="comma-separated projects (default: every project of the corpus)")
     ap.add_argument("--engines", default=",".join(ENGINES))
     ap.add_argument("--runner", default=sys.executable, help="the project's python (default: this one)")
-    ap.add_argument("--corpus", default=os.environ.get("PERFSCAN_CORPUS", str(BENCH_DIR / "corpus")),
-                    help="corpus folder (default: $PERFSCAN_CORPUS, else bench/corpus)")
+    ap.add_argument(
+        "--corpus",
+        default=os.environ.get("PERFSCAN_CORPUS", str(BENCH_DIR / "corpus")),
+        help="corpus folder (default: $PERFSCAN_CORPUS, else bench/corpus)",
+    )
     ap.add_argument("--timeout", type=float, default=600.0)
     args = ap.parse_args(argv)
     corpus = Path(args.corpus)
-    projects = ([p for p in args.projects.split(",") if p] if args.projects else
-                sorted(p.name for p in corpus.iterdir() if (p / "EXPECTED.json").is_file()) if corpus.is_dir() else [])
+    projects = (
+        [p for p in args.projects.split(",") if p]
+        if args.projects
+        else sorted(p.name for p in corpus.iterdir() if (p / "EXPECTED.json").is_file())
+        if corpus.is_dir()
+        else []
+    )
     if not projects:
         print(f"engines: no corpus project in {corpus}", file=sys.stderr)
         return 2
@@ -211,7 +245,7 @@ def main(argv=None) -> int:
         objs = {p: Project(p, corpus, tmp, args.runner, args.timeout) for p in projects}
         variants = ["plain", "truth"] + engines
         for rnd in range(args.rounds):
-            order = variants[rnd % len(variants):] + variants[:rnd % len(variants)]
+            order = variants[rnd % len(variants) :] + variants[: rnd % len(variants)]
             for p in projects:
                 for v in order:
                     log(f"round {rnd + 1}/{args.rounds} {p} {v}")
@@ -238,12 +272,20 @@ def main(argv=None) -> int:
 
 def render(results, projects, engines, details, args, seconds, targets) -> str:
     py = os.popen(f"{args.runner} -c 'import sys; print(sys.version.split()[0])'").read().strip() or "?"
-    lines = [f"# CPU engines: overhead and share error ({args.rounds} rounds, interleaved; Python {py}; "
-             f"{os.cpu_count()} CPUs; load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}; {seconds:.0f} s)", ""]
+    lines = [
+        f"# CPU engines: overhead and share error ({args.rounds} rounds, interleaved; Python {py}; "
+        f"{os.cpu_count()} CPUs; load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}; {seconds:.0f} s)",
+        "",
+    ]
     for e in engines:
         lines.append(f"- {e}: {details.get(e, 'n/a')}")
-    lines += ["", "## Overhead: wall time of the test phases under the engine / without a profiler (same round)", "",
-              "| project | plain (s) | " + " | ".join(engines) + " |", "|---|---|" + "---|" * len(engines)]
+    lines += [
+        "",
+        "## Overhead: wall time of the test phases under the engine / without a profiler (same round)",
+        "",
+        "| project | plain (s) | " + " | ".join(engines) + " |",
+        "|---|---|" + "---|" * len(engines),
+    ]
     per_engine_medians = {e: [] for e in engines}
     per_engine_cpu = {e: [] for e in engines}
     for p in projects:
@@ -253,49 +295,68 @@ def render(results, projects, engines, details, args, seconds, targets) -> str:
         for e in engines:
             ratios = [r[0] / b for r, b in zip(results[p][e], plain) if r[0] is not None and b]
             cpu_ratios = [r[2] / b for r, b in zip(results[p][e], plain_cpu) if r[2] is not None and b]
-            row.append(fmt_range(ratios, 2, "x") + (f"; CPU {statistics.median(cpu_ratios):.2f}x" if cpu_ratios else ""))
+            row.append(
+                fmt_range(ratios, 2, "x") + (f"; CPU {statistics.median(cpu_ratios):.2f}x" if cpu_ratios else "")
+            )
             if ratios:
                 per_engine_medians[e].append(statistics.median(ratios))
             if cpu_ratios:
                 per_engine_cpu[e].append(statistics.median(cpu_ratios))
         lines.append("| " + " | ".join(row) + " |")
-    lines.append("| **median over projects** | | " + " | ".join(
-        (f"**{statistics.median(per_engine_medians[e]):.2f}x**" if per_engine_medians[e] else "n/a")
-        + (f"; CPU {statistics.median(per_engine_cpu[e]):.2f}x" if per_engine_cpu[e] else "") for e in engines) + " |")
-    lines += ["", "Wall is the issue's figure, over a plain run with nothing loaded; CPU (process CPU time of the same "
-              "phases, over the truth run's, whose call-site timers cost a little) is less sensitive to other load "
-              "on the machine."]
-    lines += ["", "## Attributable share (%) and absolute error (percentage points) against ground truth", "",
-              "Truth here: this machine's, in the same rounds: call-site timers with no profiler, minus the time of the "
-              "function's direct project callees (attributable, as the engines rank). README: the external corpus's table "
-              "(inclusive time, compared with the engine's inclusive share where the function has project callees). "
-              "Each engine cell: share median (min-max) / error vs the same round's truth / error vs README.", "",
-              "| function | truth here | README | " + " | ".join(engines) + " |", "|---|---|---|" + "---|" * len(engines)]
+    lines.append(
+        "| **median over projects** | | "
+        + " | ".join(
+            (f"**{statistics.median(per_engine_medians[e]):.2f}x**" if per_engine_medians[e] else "n/a")
+            + (f"; CPU {statistics.median(per_engine_cpu[e]):.2f}x" if per_engine_cpu[e] else "")
+            for e in engines
+        )
+        + " |"
+    )
+    lines += [
+        "",
+        "Wall is the issue's figure, over a plain run with nothing loaded; CPU (process CPU time of the same "
+        "phases, over the truth run's, whose call-site timers cost a little) is less sensitive to other load "
+        "on the machine.",
+    ]
+    lines += [
+        "",
+        "## Attributable share (%) and absolute error (percentage points) against ground truth",
+        "",
+        "Truth here: this machine's, in the same rounds: call-site timers with no profiler, minus the time of the "
+        "function's direct project callees (attributable, as the engines rank). README: the external corpus's table "
+        "(inclusive time, compared with the engine's inclusive share where the function has project callees). "
+        "Each engine cell: share median (min-max) / error vs the same round's truth / error vs README.",
+        "",
+        "| function | truth here | README | " + " | ".join(engines) + " |",
+        "|---|---|---|" + "---|" * len(engines),
+    ]
     errors_here = {e: [] for e in engines}
     errors_readme = {e: [] for e in engines}
     for p in projects:
-        for module, qual, readme, _rec, callees in targets[p]:
+        for _module, qual, readme, _rec, callees in targets[p]:
             truth = [r[1].get(qual) if r[1] else None for r in results[p]["truth"]]
             # the README's figure is inclusive time: for a function with project callees it is
             # compared with the engine's inclusive (cumulative) share
             readme_key = qual + " (inclusive)" if callees else qual
-            truth_med = statistics.median([t for t in truth if t is not None]) if any(t is not None for t in truth) else None
             inclusive_truth = [r[1].get(readme_key) if r[1] else None for r in results[p]["truth"]]
-            row = [f"{p} `{qual}`" + ("" if readme is not None else " +"),
-                   fmt_range(truth, 1) + (f"; inclusive {fmt_range(inclusive_truth, 1)}" if callees else ""),
-                   (f"{readme:g}" + (" (inclusive)" if callees else "")) if readme is not None else "-"]
+            row = [
+                f"{p} `{qual}`" + ("" if readme is not None else " +"),
+                fmt_range(truth, 1) + (f"; inclusive {fmt_range(inclusive_truth, 1)}" if callees else ""),
+                (f"{readme:g}" + (" (inclusive)" if callees else "")) if readme is not None else "-",
+            ]
             for e in engines:
                 shares = [r[1].get(qual) if r[1] else None for r in results[p][e]]
                 vals = [v for v in shares if v is not None]
                 if not vals:
                     row.append("n/a")
                     continue
-                med = statistics.median(vals)
                 # per-round error against the same round's truth, then the median
                 paired = [abs(s - t) for s, t in zip(shares, truth) if s is not None and t is not None]
                 err_here = statistics.median(paired) if paired else None
                 readme_vals = [r[1].get(readme_key) for r in results[p][e] if r[1] and r[1].get(readme_key) is not None]
-                err_readme = abs(statistics.median(readme_vals) - readme) if readme is not None and readme_vals else None
+                err_readme = (
+                    abs(statistics.median(readme_vals) - readme) if readme is not None and readme_vals else None
+                )
                 if err_here is not None:
                     errors_here[e].append(err_here)
                 if err_readme is not None:  # only the external corpus's README has figures
@@ -307,18 +368,36 @@ def render(results, projects, engines, details, args, seconds, targets) -> str:
                 cell += f" / {err_readme:.1f}" if err_readme is not None else ""
                 row.append(cell)
             lines.append("| " + " | ".join(row) + " |")
-    lines.append("| **median error (here / README)** | | | " + " | ".join(
-        (f"**{statistics.median(errors_here[e]):.1f}" + (f" / {statistics.median(errors_readme[e]):.1f}" if errors_readme[e] else "")
-         + "**" if errors_here[e] else "n/a") for e in engines) + " |")
-    lines += ["", "## Acceptance: median overhead <= %.2fx, median share error <= %g points" % (LIMIT_OVERHEAD, LIMIT_ERROR), ""]
+    lines.append(
+        "| **median error (here / README)** | | | "
+        + " | ".join(
+            (
+                f"**{statistics.median(errors_here[e]):.1f}"
+                + (f" / {statistics.median(errors_readme[e]):.1f}" if errors_readme[e] else "")
+                + "**"
+                if errors_here[e]
+                else "n/a"
+            )
+            for e in engines
+        )
+        + " |"
+    )
+    lines += [
+        "",
+        f"## Acceptance: median overhead <= {LIMIT_OVERHEAD:.2f}x, median share error <= {LIMIT_ERROR:g} points",
+        "",
+    ]
     for e in engines:
         ov = statistics.median(per_engine_medians[e]) if per_engine_medians[e] else None
         er = statistics.median(errors_here[e]) if errors_here[e] else None
         er2 = statistics.median(errors_readme[e]) if errors_readme[e] else None
         ok = ov is not None and er is not None and ov <= LIMIT_OVERHEAD and er <= LIMIT_ERROR
         vs_readme = f" (vs README {er2:.1f})" if er2 is not None else ""
-        lines.append(f"- {e}: overhead {ov:.2f}x, error {er:.1f} points{vs_readme}: {'meets' if ok else 'does not meet'} both"
-                     if ov is not None and er is not None else f"- {e}: n/a")
+        lines.append(
+            f"- {e}: overhead {ov:.2f}x, error {er:.1f} points{vs_readme}: {'meets' if ok else 'does not meet'} both"
+            if ov is not None and er is not None
+            else f"- {e}: n/a"
+        )
     return "\n".join(lines) + "\n"
 
 

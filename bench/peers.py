@@ -1,5 +1,6 @@
 """bench: the peers (pyinstrument, Scalene, py-spy, cProfile) on a corpus project's tests: their
 private venv, one run each, and which project function their profile puts on top."""
+
 from __future__ import annotations
 
 import collections
@@ -12,8 +13,13 @@ from children import log, run_child
 
 REPO = Path(__file__).resolve().parent.parent
 PEERS = ("pyinstrument", "scalene", "py-spy", "cprofile")
-PEER_TITLES = {"perfscan": "perfscan cpu pass", "pyinstrument": "pyinstrument", "scalene": "Scalene (--cpu-only)",
-               "py-spy": "py-spy", "cprofile": "cProfile"}
+PEER_TITLES = {
+    "perfscan": "perfscan cpu pass",
+    "pyinstrument": "pyinstrument",
+    "scalene": "Scalene (--cpu-only)",
+    "py-spy": "py-spy",
+    "cprofile": "cProfile",
+}
 PEER_PACKAGES = ("pyinstrument", "scalene", "py-spy", "pytest")
 PYTEST_ARGS = ("-q", "-p", "no:cacheprovider")
 
@@ -33,10 +39,20 @@ class Peers:
         return self.bin / name
 
     def _have(self):
-        have = {"pyinstrument": self.tool("pyinstrument").exists(), "scalene": self.tool("scalene").exists(),
-                "py-spy": self.tool("py-spy").exists()}
+        have = {
+            "pyinstrument": self.tool("pyinstrument").exists(),
+            "scalene": self.tool("scalene").exists(),
+            "py-spy": self.tool("py-spy").exists(),
+        }
         if self.python.exists():
-            c = run_child([self.python, "-c", "import pytest"], self.work, dict(os.environ), self.work / "logs", "peers-pytest", 60)
+            c = run_child(
+                [self.python, "-c", "import pytest"],
+                self.work,
+                dict(os.environ),
+                self.work / "logs",
+                "peers-pytest",
+                60,
+            )
             have["pytest"] = c.ok
         else:
             have["pytest"] = False
@@ -46,7 +62,9 @@ class Peers:
         logs = self.work / "logs"
         if not self.python.exists():
             log(f"creating the peers' venv {self.venv}")
-            c = run_child([self.runner_python, "-m", "venv", self.venv], REPO, dict(os.environ), logs, "peers-venv", self.timeout)
+            c = run_child(
+                [self.runner_python, "-m", "venv", self.venv], REPO, dict(os.environ), logs, "peers-venv", self.timeout
+            )
             if not c.ok:
                 for p in ("pyinstrument", "scalene", "py-spy"):
                     self.missing[p] = f"no venv: {c.why()}"
@@ -54,15 +72,27 @@ class Peers:
         have = self._have()
         if not all(have.values()):
             log(f"installing {', '.join(PEER_PACKAGES)} into {self.venv} (cached for later runs)")
-            c = run_child([self.python, "-m", "pip", "install", "-q", "--disable-pip-version-check", *PEER_PACKAGES],
-                          REPO, dict(os.environ), logs, "peers-pip", self.timeout)
+            c = run_child(
+                [self.python, "-m", "pip", "install", "-q", "--disable-pip-version-check", *PEER_PACKAGES],
+                REPO,
+                dict(os.environ),
+                logs,
+                "peers-pip",
+                self.timeout,
+            )
             have = self._have()
             if not c.ok:
                 # one package failing stops pip altogether: try each alone so the others still run
                 for pkg in PEER_PACKAGES:
                     if not have[pkg]:
-                        run_child([self.python, "-m", "pip", "install", "-q", "--disable-pip-version-check", pkg],
-                                  REPO, dict(os.environ), logs, f"peers-pip-{pkg}", self.timeout)
+                        run_child(
+                            [self.python, "-m", "pip", "install", "-q", "--disable-pip-version-check", pkg],
+                            REPO,
+                            dict(os.environ),
+                            logs,
+                            f"peers-pip-{pkg}",
+                            self.timeout,
+                        )
                 have = self._have()
             reason = c.why() if not c.ok else "installed, but its command is missing"
             for p in ("pyinstrument", "scalene", "py-spy"):
@@ -72,9 +102,11 @@ class Peers:
                 self.missing_pytest = True
                 for p in ("pyinstrument", "scalene", "py-spy"):
                     self.missing.setdefault(p, f"pytest does not install in the peers' venv: {reason}")
-        code = ("import json, importlib.metadata as m\nout = {}\n"
-                "for n in ('pyinstrument', 'scalene', 'py-spy', 'pytest'):\n"
-                "    try: out[n] = m.version(n)\n    except Exception: pass\nprint(json.dumps(out))")
+        code = (
+            "import json, importlib.metadata as m\nout = {}\n"
+            "for n in ('pyinstrument', 'scalene', 'py-spy', 'pytest'):\n"
+            "    try: out[n] = m.version(n)\n    except Exception: pass\nprint(json.dumps(out))"
+        )
         c = run_child([self.python, "-c", code], REPO, dict(os.environ), logs, "peers-versions", 60)
         try:
             self.versions = json.loads(c.text("out").strip().splitlines()[-1])
@@ -101,9 +133,13 @@ class ProjectFilter:
             r = Path(os.path.relpath(full, self.root)).as_posix()
             parts = r.split("/")
             name = parts[-1]
-            if not (set(parts[:-1]) & {"tests", "test", "site-packages", "dist-packages", ".venv", "venv", ".codeflash"}
-                    or name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py")
-                    or not name.endswith(".py")):
+            if not (
+                set(parts[:-1]) & {"tests", "test", "site-packages", "dist-packages", ".venv", "venv", ".codeflash"}
+                or name == "conftest.py"
+                or name.startswith("test_")
+                or name.endswith("_test.py")
+                or not name.endswith(".py")
+            ):
                 rel = r
         self._cache[path] = rel
         return rel
@@ -165,7 +201,9 @@ def top_scalene(path, filt):
         for fn in info.get("functions", []):
             key = filt.function(fname, fn.get("line"))
             if key:
-                times[key] += sum(float(fn.get(k) or 0) for k in ("n_cpu_percent_python", "n_cpu_percent_c", "n_sys_percent"))
+                times[key] += sum(
+                    float(fn.get(k) or 0) for k in ("n_cpu_percent_python", "n_cpu_percent_c", "n_sys_percent")
+                )
     if not data.get("files"):
         raise ValueError("Scalene wrote no profile")
     return top_of(times)
@@ -184,15 +222,15 @@ def top_cprofile(rows, filt):
     """Attributable time, as perfscan ranks: cumulative time minus the cumulative time of the project
     functions it calls directly, other than itself."""
     key_of = {}
-    for f, l, n, tt, ct, callers in rows:
-        key_of[(f, l, n)] = filt.function(f, n)
+    for f, line, n, _tt, _ct, _callers in rows:
+        key_of[(f, line, n)] = filt.function(f, n)
     att = collections.Counter()
-    for f, l, n, tt, ct, callers in rows:
-        k = key_of[(f, l, n)]
+    for f, line, n, _tt, ct, _callers in rows:
+        k = key_of[(f, line, n)]
         if k:
             att[k] += ct
-    for f, l, n, tt, ct, callers in rows:
-        callee = key_of[(f, l, n)]
+    for f, line, n, _tt, _ct, callers in rows:
+        callee = key_of[(f, line, n)]
         if not callee:
             continue
         for cf, cl, cn, cct in callers:
@@ -215,8 +253,19 @@ def run_peer(ctx, name, copy, logs, peer, i):
     if peer == "pyinstrument":
         argv = [peers.tool("pyinstrument"), "-r", "json", "-o", out, *pytest_m]
     elif peer == "scalene":
-        argv = [peers.tool("scalene"), "run", "--cpu-only", "--program-path", copy, "-o", out,
-                "-m", "pytest", "---", *PYTEST_ARGS]
+        argv = [
+            peers.tool("scalene"),
+            "run",
+            "--cpu-only",
+            "--program-path",
+            copy,
+            "-o",
+            out,
+            "-m",
+            "pytest",
+            "---",
+            *PYTEST_ARGS,
+        ]
     elif peer == "py-spy":
         argv = [peers.tool("py-spy"), "record", "-o", out, "--format", "speedscope", "--", peers.python, *pytest_m]
     else:
@@ -240,8 +289,7 @@ def run_peer(ctx, name, copy, logs, peer, i):
             top = top_speedscope(out, filt)
         else:
             dump = out.with_suffix(".pstats.json")
-            d = run_child([*ctx.runner, "-c", PSTATS_DUMP, out, dump], copy, ctx.env, logs,
-                          f"pstats-{i}", 120)
+            d = run_child([*ctx.runner, "-c", PSTATS_DUMP, out, dump], copy, ctx.env, logs, f"pstats-{i}", 120)
             if not d.ok:
                 raise ValueError(f"pstats: {d.why()}")
             top = top_cprofile(json.loads(dump.read_text("utf-8")), filt)

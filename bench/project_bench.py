@@ -1,4 +1,5 @@
 """bench: one corpus project measured round by round (plain run, scan, peers) and its table cells."""
+
 from __future__ import annotations
 
 import collections
@@ -14,8 +15,9 @@ from score import matches, rank_of, score
 
 
 def copy_project(src, dst):
-    shutil.copytree(src, dst, symlinks=True,
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".codeflash", ".pytest_cache"))
+    shutil.copytree(
+        src, dst, symlinks=True, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".codeflash", ".pytest_cache")
+    )
     for root, dirs, files in os.walk(dst):  # an external corpus may have no write bits
         for name in dirs + files:
             p = os.path.join(root, name)
@@ -49,8 +51,14 @@ class ProjectBench:
             log(f"{self.name}: warm-up run did not pass ({c.why()}); timings still reported")
 
     def run_plain(self, tag):
-        return run_child([*self.ctx.runner, "-m", "pytest", *PYTEST_ARGS], self.copy, self.ctx.env, self.logs,
-                         f"plain-{tag}", self.ctx.timeout)
+        return run_child(
+            [*self.ctx.runner, "-m", "pytest", *PYTEST_ARGS],
+            self.copy,
+            self.ctx.env,
+            self.logs,
+            f"plain-{tag}",
+            self.ctx.timeout,
+        )
 
     def round(self, i):
         order = ["plain", "scan"] + ([] if self.ctx.peers is None else ["plain-venv", *PEERS])
@@ -72,8 +80,14 @@ class ProjectBench:
         peers = self.ctx.peers
         if not peers.python.exists() or peers.missing_pytest:
             return None
-        c = run_child([peers.python, "-m", "pytest", *PYTEST_ARGS], self.copy, self.ctx.env, self.logs,
-                      f"plain-venv-{i}", self.ctx.timeout)
+        c = run_child(
+            [peers.python, "-m", "pytest", *PYTEST_ARGS],
+            self.copy,
+            self.ctx.env,
+            self.logs,
+            f"plain-venv-{i}",
+            self.ctx.timeout,
+        )
         log(f"{self.name} round {i}: plain in the peers' venv {c.seconds:.1f} s" + ("" if c.ok else f" ({c.why()})"))
         return c.seconds if not (c.timed_out or c.start_error) else None
 
@@ -98,8 +112,13 @@ class ProjectBench:
 
     def score(self, report):
         result = score(self.expected, report)
-        return {"line": result.summary, "met": result.met, "total": result.total, "forbidden": result.forbidden,
-                "outside": result.outside}
+        return {
+            "line": result.summary,
+            "met": result.met,
+            "total": result.total,
+            "forbidden": result.forbidden,
+            "outside": result.outside,
+        }
 
     def planted_ranks(self, report):
         """For each expect rule: the best rank of a finding matching it (score.py's matching);
@@ -160,17 +179,30 @@ class ProjectBench:
         scan_r = spread([s / p for s, p in ok if p], ratio) or tally(errors)
         if ok and errors:
             scan_r += f"; {len(errors)}/{len(self.scans)} failed: {tally(errors)}"
-        return [self.name, spread(self.plain, secs), scan_s, scan_r,
-                self.pass_cell("cpu", True), self.pass_cell("memory", True),
-                self.pass_cell("import", False), self.pass_cell("async", False)]
+        return [
+            self.name,
+            spread(self.plain, secs),
+            scan_s,
+            scan_r,
+            self.pass_cell("cpu", True),
+            self.pass_cell("memory", True),
+            self.pass_cell("import", False),
+            self.pass_cell("async", False),
+        ]
 
     def accuracy_cells(self):
         scored = [s for s in self.scans if s.get("report")]
         if not scored:
             reason = tally([s["error"] for s in self.scans])
             return [self.name, reason, "-", "-", "-", "-"]
-        deps = [((s["report"].get("deployment") or {}).get("model") if isinstance(s["report"].get("deployment"), dict)
-                 else s["report"].get("deployment")) for s in scored]
+        deps = [
+            (
+                (s["report"].get("deployment") or {}).get("model")
+                if isinstance(s["report"].get("deployment"), dict)
+                else s["report"].get("deployment")
+            )
+            for s in scored
+        ]
         dep = tally(deps)
         want = self.expected.get("deployment")
         dep_cell = f"{dep} (ok)" if dep == want else f"{dep} (expected {want})"
@@ -243,10 +275,10 @@ class ProjectBench:
             over.append(cell)
             ok_runs = [r for r in runs if r[0] is not None]
             if ok_runs:
-                t = self.top_cell([r[1] if r[1] is not None or not r[2].startswith("unreadable") else f"n/a: {r[2]}"
-                                   for r in ok_runs])
+                t = self.top_cell(
+                    [r[1] if r[1] is not None or not r[2].startswith("unreadable") else f"n/a: {r[2]}" for r in ok_runs]
+                )
             else:
                 t = f"{PEER_TITLES[peer]}: {tally(failed)}" if failed else "not run"
             top.append(t)
         return over, top
-

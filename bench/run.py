@@ -22,6 +22,7 @@ median (min-max) over the rounds; nothing asserts a wall-clock limit. Standard l
 The work is split by job: children.py (child processes), project_bench.py (one project's
 rounds), peers.py (the other profilers), async_tree.py (the generated tree), report.py (Markdown).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,6 +50,7 @@ CORPUS = BENCH_DIR / "corpus"
 
 # --------------------------------------------------------------------------- set-up
 
+
 def resolve_runner(spec):
     """A runner is a command prefix; a python is appended unless it ends in one (as perfscan does)."""
     argv = shlex.split(spec) if spec else [sys.executable]
@@ -64,8 +66,12 @@ def resolve_runner(spec):
 def base_env(pycache):
     """The environment of the measured runs: no inherited pytest or perfscan settings, no
     PYTHONPATH, bytecode in a private prefix (the copy stays clean; all runs share the cache)."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PYTEST_", "PERFSCAN_")) and k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONDONTWRITEBYTECODE")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PYTEST_", "PERFSCAN_"))
+        and k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONDONTWRITEBYTECODE")
+    }
     env["PYTHONPYCACHEPREFIX"] = str(pycache)
     env["NO_COLOR"] = "1"
     env["PYTHONHASHSEED"] = "0"
@@ -73,8 +79,9 @@ def base_env(pycache):
 
 
 def copy_project(src, dst):
-    shutil.copytree(src, dst, symlinks=True,
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".codeflash", ".pytest_cache"))
+    shutil.copytree(
+        src, dst, symlinks=True, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".codeflash", ".pytest_cache")
+    )
     for root, dirs, files in os.walk(dst):  # the shared corpus has no write bits
         for name in dirs + files:
             p = os.path.join(root, name)
@@ -100,16 +107,32 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description="perfscan benchmarks: scan cost, pass overheads, accuracy, peers.")
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     p.add_argument("--projects", help="comma-separated corpus projects (default: all of them)")
-    p.add_argument("--quick", action="store_true",
-                   help="the project with the most planted problems, one round, no peers, small async tree (for CI)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="the project with the most planted problems, one round, no peers, small async tree (for CI)",
+    )
     p.add_argument("--no-peers", action="store_true", help="skip pyinstrument, Scalene, py-spy and cProfile")
-    p.add_argument("--runner", help="the project's python (command prefix) for the tests and perfscan's --runner (default: this python)")
+    p.add_argument(
+        "--runner",
+        help="the project's python (command prefix) for the tests and perfscan's --runner (default: this python)",
+    )
     p.add_argument("--corpus", help="corpus folder (default: $PERFSCAN_CORPUS, else bench/corpus)")
-    p.add_argument("--async-files", type=int, help="files in the generated async tree (default 10000; 1000 with --quick; 0 skips it)")
-    p.add_argument("--timeout", type=float, default=600.0, help="timeout of each child process in seconds (default 600)")
-    p.add_argument("--peers-venv", default=str(BENCH_DIR / ".venv-peers"), help="venv for the peers (default bench/.venv-peers)")
+    p.add_argument(
+        "--async-files",
+        type=int,
+        help="files in the generated async tree (default 10000; 1000 with --quick; 0 skips it)",
+    )
+    p.add_argument(
+        "--timeout", type=float, default=600.0, help="timeout of each child process in seconds (default 600)"
+    )
+    p.add_argument(
+        "--peers-venv", default=str(BENCH_DIR / ".venv-peers"), help="venv for the peers (default bench/.venv-peers)"
+    )
     p.add_argument("--out", default=str(BENCH_DIR / "last-run.md"), help="Markdown output (default bench/last-run.md)")
-    p.add_argument("--keep", action="store_true", help="keep the temp folder (copies, logs, reports) and print its path")
+    p.add_argument(
+        "--keep", action="store_true", help="keep the temp folder (copies, logs, reports) and print its path"
+    )
     a = p.parse_args(argv)
     if a.quick:
         a.rounds, a.no_peers = 1, True

@@ -9,6 +9,7 @@ nothing forbidden is reported and every cpu, memory and async finding points int
 1 otherwise; 2 on bad usage or unreadable input. The rule format is in bench/corpus/README.md.
 Standard library only, so an external corpus can be scored the same way.
 """
+
 from __future__ import annotations
 
 import json
@@ -134,7 +135,10 @@ def score(expected: Mapping[str, Any], report: Mapping[str, Any]) -> Score:
             out.lines.append(f"ok   {json.dumps(rule)}")
             continue
         near = [f for f in findings if matches(f, {k: rule[k] for k in PLACE_KEYS if k in rule}, strict=False)]
-        seen = "; ".join(f"{f.get('severity')}/{f.get('pattern')}/rank {f.get('rank')}" for f in near) or "no finding there"
+        seen = (
+            "; ".join(f"{f.get('severity')}/{f.get('pattern')}/rank {f.get('rank')}" for f in near)
+            or "no finding there"
+        )
         out.lines.append(f"MISS {json.dumps(rule)} -- reported: {seen}")
 
     for rule in expected.get("bonus") or []:
@@ -145,8 +149,10 @@ def score(expected: Mapping[str, Any], report: Mapping[str, Any]) -> Score:
         for f in findings:
             if forbidden(f, rule):
                 out.forbidden += 1
-                out.lines.append(f"FORBIDDEN {json.dumps(rule)} -- {f.get('domain')} {f.get('symbol')} "
-                                 f"{f.get('severity')}/{f.get('pattern')}")
+                out.lines.append(
+                    f"FORBIDDEN {json.dumps(rule)} -- {f.get('domain')} {f.get('symbol')} "
+                    f"{f.get('severity')}/{f.get('pattern')}"
+                )
 
     for f in findings:
         if f.get("domain") in ("cpu", "memory", "async") and outside_project(f):

@@ -21,6 +21,7 @@ Figures are the median over --rounds (default 3) runs. Markdown goes to stdout; 
 also to each project's TRUTH.md (machine and date included), next to its EXPECTED.json, from
 which the expected severities are set. Standard library only.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,8 +59,11 @@ def source_root(project: Path) -> Path:
 
 
 def clean_env(pycache: Path, extra_path: Optional[Path] = None) -> Dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "PERFSCAN_", "TRUTH_"))
-           and k not in ("PYTHONPATH", "PYTHONHOME")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PYTEST_", "PERFSCAN_", "TRUTH_")) and k not in ("PYTHONPATH", "PYTHONHOME")
+    }
     env["PYTHONPYCACHEPREFIX"] = str(pycache)
     env["PYTHONHASHSEED"] = "0"
     if extra_path is not None:
@@ -74,10 +78,18 @@ def run_tests(copy: Path, runner: str, targets: Dict[str, Any], work: Path, time
     env = clean_env(work / "pycache", BENCH_DIR)
     env["TRUTH_TARGETS"] = json.dumps({k: targets.get(k, []) for k in ("cpu", "memory")})
     env["TRUTH_OUT"] = str(out)
-    proc = subprocess.run([runner, "-m", "pytest", *PYTEST_ARGS, "-p", "truth_plugin"], cwd=str(copy), env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [runner, "-m", "pytest", *PYTEST_ARGS, "-p", "truth_plugin"],
+        cwd=str(copy),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     if not out.is_file():
-        raise RuntimeError(f"the test run wrote no figures (exit {proc.returncode}): {proc.stdout[-500:]}{proc.stderr[-500:]}")
+        raise RuntimeError(
+            f"the test run wrote no figures (exit {proc.returncode}): {proc.stdout[-500:]}{proc.stderr[-500:]}"
+        )
     data = json.loads(out.read_text(encoding="utf-8"))
     if data.get("exitstatus"):
         log(f"{copy.name}: the tests did not all pass (exit {data['exitstatus']}); figures still taken")
@@ -89,8 +101,14 @@ def import_times(copy: Path, runner: str, module: str, work: Path, rounds: int, 
     env = clean_env(work / "pycache", source_root(copy))
     best: Dict[str, float] = {}
     for i in range(rounds + 1):  # the first run writes the bytecode and is not counted
-        proc = subprocess.run([runner, "-X", "importtime", "-c", f"import {module}"], cwd=str(copy), env=env,
-                              capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(
+            [runner, "-X", "importtime", "-c", f"import {module}"],
+            cwd=str(copy),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if proc.returncode != 0:
             raise RuntimeError(f"import {module} failed: {proc.stderr.strip().splitlines()[-1:]}")
         if i == 0:
@@ -136,8 +154,14 @@ def cpu_rows(result: Dict[str, Any]) -> List[List[str]]:
             spent = run["spent"].get(key, 0.0)
             shares.append(100.0 * (spent - run["callees"].get(key, 0.0)) / wall)
             inclusive.append(100.0 * spent / wall)
-        rows.append([f"`{key}`", _fmt(shares, "%"), _fmt(inclusive, "%") if t.get("callees") else "same",
-                     level("cpu", _median(shares))])
+        rows.append(
+            [
+                f"`{key}`",
+                _fmt(shares, "%"),
+                _fmt(inclusive, "%") if t.get("callees") else "same",
+                level("cpu", _median(shares)),
+            ]
+        )
     return rows
 
 
@@ -147,17 +171,31 @@ def memory_rows(result: Dict[str, Any]) -> List[List[str]]:
         if "function" in t:
             key = t["function"]
             held = [run["memory"].get(key, 0) / MIB for run in result["runs"]]
-            rows.append([f"`{key}`", "returned, alive at its caller's peak", _fmt(held, " MiB"), level("memory", _median(held))])
+            rows.append(
+                [f"`{key}`", "returned, alive at its caller's peak", _fmt(held, " MiB"), level("memory", _median(held))]
+            )
         elif t.get("growth"):
             key = t["value"]
             grown = [(run["values"][key][-1] - run["values"][key][0]) / MIB for run in result["runs"]]
-            rows.append([f"`{key}`", "module-level value: growth over one run of the suite", _fmt(grown, " MiB"),
-                         "critical on a server when it grows on every run"])
+            rows.append(
+                [
+                    f"`{key}`",
+                    "module-level value: growth over one run of the suite",
+                    _fmt(grown, " MiB"),
+                    "critical on a server when it grows on every run",
+                ]
+            )
         else:
             key = t["value"]
             start = [run["values"][key][0] / MIB for run in result["runs"]]
-            rows.append([f"`{key}`", "module-level value at the first test (made at import)", _fmt(start, " MiB"),
-                         level("memory", _median(start))])
+            rows.append(
+                [
+                    f"`{key}`",
+                    "module-level value at the first test (made at import)",
+                    _fmt(start, " MiB"),
+                    level("memory", _median(start)),
+                ]
+            )
     return rows
 
 
@@ -168,8 +206,14 @@ def import_rows(result: Dict[str, Any]) -> List[List[str]]:
         t = result["imports"].get(name, {})
         # a barrel package's cost to a consumer is what it pulls in: its cumulative time
         figure = t.get("cumulative_ms") if barrel else t.get("self_ms")
-        rows.append([f"`{name}`" + (" (barrel)" if barrel else ""), f"{t.get('self_ms', float('nan')):.0f} ms",
-                     f"{t.get('cumulative_ms', float('nan')):.0f} ms", level("import", figure)])
+        rows.append(
+            [
+                f"`{name}`" + (" (barrel)" if barrel else ""),
+                f"{t.get('self_ms', float('nan')):.0f} ms",
+                f"{t.get('cumulative_ms', float('nan')):.0f} ms",
+                level("import", figure),
+            ]
+        )
     return rows
 
 
@@ -181,9 +225,11 @@ def _import_entry(entry: Any) -> Tuple[str, bool]:
 
 
 # The base levels of perfscan's default thresholds (before deployment adjustments).
-LEVELS = {"cpu": ((20, "critical"), (5, "high"), (2, "medium")),
-          "memory": ((100, "critical"), (10, "high"), (1, "medium")),
-          "import": ((500, "high"), (100, "medium"), (50, "low"))}
+LEVELS = {
+    "cpu": ((20, "critical"), (5, "high"), (2, "medium")),
+    "memory": ((100, "critical"), (10, "high"), (1, "medium")),
+    "import": ((500, "high"), (100, "medium"), (50, "low")),
+}
 
 
 def level(domain: str, value: Optional[float]) -> str:
@@ -211,20 +257,36 @@ def table(header: List[str], rows: List[List[str]]) -> str:
 
 def render(name: str, result: Dict[str, Any], runner_version: str, rounds: int) -> str:
     now = datetime.datetime.now().strftime("%Y-%m-%d")
-    lines = [f"# {name}: ground truth", "",
-             f"Measured by `bench/truth.py` with no profiler on {now}: {os.cpu_count()} CPUs, {platform.platform()}, "
-             f"Python {runner_version}; median (min-max) of {rounds} runs. Levels are perfscan's default "
-             "thresholds before the deployment adjustment; EXPECTED.json allows the neighbouring level "
-             "where a figure sits near a threshold.", ""]
+    lines = [
+        f"# {name}: ground truth",
+        "",
+        f"Measured by `bench/truth.py` with no profiler on {now}: {os.cpu_count()} CPUs, {platform.platform()}, "
+        f"Python {runner_version}; median (min-max) of {rounds} runs. Levels are perfscan's default "
+        "thresholds before the deployment adjustment; EXPECTED.json allows the neighbouring level "
+        "where a figure sits near a threshold.",
+        "",
+    ]
     if result["targets"].get("cpu"):
-        lines += ["## CPU: share of the test phases' wall time", "",
-                  table(["function", "attributable share", "inclusive share", "level"], cpu_rows(result)), ""]
+        lines += [
+            "## CPU: share of the test phases' wall time",
+            "",
+            table(["function", "attributable share", "inclusive share", "level"], cpu_rows(result)),
+            "",
+        ]
     if result["targets"].get("memory"):
-        lines += ["## Memory: deep size (sys.getsizeof walk, no tracemalloc)", "",
-                  table(["what", "measured", "size", "level"], memory_rows(result)), ""]
+        lines += [
+            "## Memory: deep size (sys.getsizeof walk, no tracemalloc)",
+            "",
+            table(["what", "measured", "size", "level"], memory_rows(result)),
+            "",
+        ]
     if result["targets"].get("import"):
-        lines += ["## Import time: `-X importtime`, minimum over the runs", "",
-                  table(["module", "self", "cumulative", "level"], import_rows(result)), ""]
+        lines += [
+            "## Import time: `-X importtime`, minimum over the runs",
+            "",
+            table(["module", "self", "cumulative", "level"], import_rows(result)),
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -238,10 +300,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--write", action="store_true", help="write each project's TRUTH.md")
     args = ap.parse_args(argv)
     corpus = Path(args.corpus).resolve()
-    names = args.projects.split(",") if args.projects else sorted(
-        p.name for p in corpus.iterdir() if (p / "EXPECTED.json").is_file() and targets_of(p))
-    version = subprocess.run([args.runner, "-c", "import platform; print(platform.python_version())"],
-                             capture_output=True, text=True, timeout=60).stdout.strip() or "?"
+    names = (
+        args.projects.split(",")
+        if args.projects
+        else sorted(p.name for p in corpus.iterdir() if (p / "EXPECTED.json").is_file() and targets_of(p))
+    )
+    version = (
+        subprocess.run(
+            [args.runner, "-c", "import platform; print(platform.python_version())"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout.strip()
+        or "?"
+    )
     for name in names:
         project = corpus / name
         if not (project / "EXPECTED.json").is_file():

@@ -19,6 +19,7 @@ callees, and the memory figures in bytes. Memory sizing wraps outside the CPU ti
 function that is both keeps its own time clean.
 Standard library and pytest only; never imports perfscan.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -101,6 +102,7 @@ def _timed(key, fn):
         finally:
             _SPENT[key] += time.perf_counter() - t0
             _ACTIVE.pop()
+
     timed.__wrapped__ = fn
     return timed
 
@@ -116,6 +118,7 @@ def _callee(parent, name, fn):
             return fn(*args, **kwargs)
         finally:
             _CALLEES[parent] += time.perf_counter() - t0
+
     timed.__wrapped__ = fn
     return timed
 
@@ -131,6 +134,7 @@ def _sized(key, fn):
         _SIZING["wall"] += time.perf_counter() - w0
         _SIZING["cpu"] += time.process_time() - c0
         return result
+
     sized.__wrapped__ = fn
     return sized
 
@@ -179,5 +183,14 @@ def pytest_sessionfinish(session, exitstatus):
     out = os.environ.get("TRUTH_OUT")
     if out:
         with open(out, "w", encoding="utf-8") as fh:
-            json.dump({"phases": _PHASES, "spent": _SPENT, "callees": _CALLEES, "memory": _MEMORY,
-                       "values": _VALUES, "exitstatus": int(exitstatus)}, fh)
+            json.dump(
+                {
+                    "phases": _PHASES,
+                    "spent": _SPENT,
+                    "callees": _CALLEES,
+                    "memory": _MEMORY,
+                    "values": _VALUES,
+                    "exitstatus": int(exitstatus),
+                },
+                fh,
+            )

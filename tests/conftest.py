@@ -1,4 +1,5 @@
 """Shared helpers: corpus copies, running perfscan for real, proving the tree is unchanged."""
+
 from __future__ import annotations
 
 import json
@@ -8,7 +9,7 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import pytest
 
@@ -30,7 +31,9 @@ SLOW_UNIQUE = (
 
 
 def copy_project(src: Path, dest: Path) -> Path:
-    shutil.copytree(src, dest, symlinks=True, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", ".codeflash"))
+    shutil.copytree(
+        src, dest, symlinks=True, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", ".codeflash")
+    )
     for dirpath, dirnames, filenames in os.walk(dest):
         for name in dirnames + filenames:
             p = os.path.join(dirpath, name)
@@ -65,13 +68,23 @@ def assert_unchanged(before: Dict[str, bytes], root: Path, allowed: Tuple[str, .
 def run_perfscan(*args: str, cwd: Optional[Path] = None, timeout: float = 400) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO / "src")
-    return subprocess.run([sys.executable, "-m", "perfscan", *args], cwd=str(cwd or REPO), env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "perfscan", *args],
+        cwd=str(cwd or REPO),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def score(project: str, report: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCORER), str(CORPUS / project / "EXPECTED.json"), str(report)],
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, str(SCORER), str(CORPUS / project / "EXPECTED.json"), str(report)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def load_report(root: Path) -> dict:
@@ -82,6 +95,7 @@ def load_report(root: Path) -> dict:
 def corpus_copy(tmp_path):
     def make(name: str) -> Path:
         return copy_project(CORPUS / name, tmp_path / name)
+
     return make
 
 

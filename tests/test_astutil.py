@@ -1,4 +1,5 @@
 """The one import rule the CPU patterns and the async pass share (perfscan.astutil)."""
+
 from __future__ import annotations
 
 import ast

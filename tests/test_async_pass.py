@@ -1,4 +1,5 @@
 """The async pass: each pattern on positive and negative cases, aliases, and the whole pass."""
+
 from __future__ import annotations
 
 import ast
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Dict, FrozenSet, List, Set, Tuple
 
 import pytest
+from conftest import CORPUS, copy_project
 
 from perfscan.models import Deployment, Project, Settings, Target
 from perfscan.passes import PassContext, PassInputs
@@ -17,7 +19,6 @@ from perfscan.passes.async_pass.aliases import Aliases
 from perfscan.passes.async_pass.analyze import analyze_module
 from perfscan.passes.async_pass.blocking_calls import blocking_catalog
 from perfscan.passes.async_pass.registry import RULES
-from conftest import CORPUS, copy_project
 
 FIXTURE = Path(__file__).parent / "fixtures" / "async_cases.py"
 EXPECT = re.compile(r"#\s*expect:\s*(.+)$")
@@ -36,6 +37,7 @@ def patterns(src: str, **kw) -> Dict[str, Set[str]]:
 
 
 # --- the fixture: every function's `# expect:` comment -------------------------------------
+
 
 def _fixture_cases() -> List[Tuple[str, Set[str]]]:
     cases = []
@@ -67,6 +69,7 @@ def test_registry_modules_declare_a_catalog_pattern():
     import importlib
 
     from perfscan import catalog
+
     for rule in RULES:
         mod = importlib.import_module(rule.check.__module__)
         assert mod.ID == rule.pattern, rule.pattern
@@ -76,6 +79,7 @@ def test_registry_modules_declare_a_catalog_pattern():
 
 
 # --- blocking calls ----------------------------------------------------------------------------
+
 
 def test_blocking_line_metric_and_evidence():
     (f,) = analyze("""
@@ -139,11 +143,14 @@ def test_blocking_user_extension():
     """
     assert patterns(src) == {}
     assert patterns(src, extra=("mylib.fetch", "redis.Redis.get")) == {
-        "f": {"blocking-call-in-async"}, "g": {"blocking-call-in-async"}}
+        "f": {"blocking-call-in-async"},
+        "g": {"blocking-call-in-async"},
+    }
 
 
 def test_blocking_not_fooled_by_own_definitions():
-    assert patterns("""
+    assert (
+        patterns("""
         import time
         def sleep(x):
             return x
@@ -152,18 +159,23 @@ def test_blocking_not_fooled_by_own_definitions():
         async def g():
             import time
             time = None
-    """) == {}
+    """)
+        == {}
+    )
 
 
 def test_blocking_ambiguous_import_is_not_guessed():
-    assert patterns("""
+    assert (
+        patterns("""
         try:
             from time import sleep
         except ImportError:
             from mylib import sleep
         async def f():
             sleep(1)
-    """) == {}
+    """)
+        == {}
+    )
 
 
 def test_blocking_function_level_import_and_sqlite_chain():
@@ -189,19 +201,24 @@ def test_nested_async_def_is_its_own_function():
 
 
 def test_enclosing_parameter_shadows_import():
-    assert patterns("""
+    assert (
+        patterns("""
         from time import sleep
         def make(sleep):
             async def inner():
                 sleep(1)
             return inner
-    """) == {}
+    """)
+        == {}
+    )
 
 
 # --- aliases --------------------------------------------------------------------------------
 
+
 def test_aliases_resolve_every_spelling():
-    tree = ast.parse(textwrap.dedent("""
+    tree = ast.parse(
+        textwrap.dedent("""
         import time as t
         import os.path
         import urllib.request as ur
@@ -210,7 +227,8 @@ def test_aliases_resolve_every_spelling():
         from ..pkg import thing as other
         def helper(): pass
         X = 1
-    """))
+    """)
+    )
     a = Aliases.from_tree(tree, "pkg.sub.mod", "pkg.sub")
     r = lambda s: a.resolve(ast.parse(s, mode="eval").body)  # noqa: E731
     assert r("t.sleep") == "time.sleep"
@@ -227,8 +245,11 @@ def test_aliases_resolve_every_spelling():
 
 # --- sequential awaits ----------------------------------------------------------------------
 
+
 def test_sequential_metric_and_line():
-    (f,) = [f for f in analyze("""
+    (f,) = [
+        f
+        for f in analyze("""
         async def a(x): return x
         async def b(x): return x
         async def c(x): return x
@@ -238,7 +259,9 @@ def test_sequential_metric_and_line():
             q = await b(x)
             r = await c(x)
             return p, q, r
-    """) if f.pattern == "sequential-awaits"]
+    """)
+        if f.pattern == "sequential-awaits"
+    ]
     assert (f.symbol, f.line, f.metric.value, f.metric.unit) == ("run", 7, 3, "awaits")
     assert f.metric.label == "3 independent sequential awaits" and "asyncio.gather" in f.evidence
 
@@ -255,12 +278,15 @@ def test_sequential_finds_the_independent_tail_after_a_dependency():
 
 
 def test_sequential_attribute_writes_conflict_with_reads_of_the_owner():
-    assert patterns("""
+    assert (
+        patterns("""
         async def run(self, x):
             self.a = await f(x)
             b = await g(self)
             c = await h(x)
-    """) == {}
+    """)
+        == {}
+    )
 
 
 def test_sequential_different_receivers_do_not_conflict_but_related_ones_do():
@@ -270,15 +296,19 @@ def test_sequential_different_receivers_do_not_conflict_but_related_ones_do():
             b = await self.orders.get(2)
             c = await self.stock.get(3)
     """) == {"run": {"sequential-awaits"}}
-    assert patterns("""
+    assert (
+        patterns("""
         async def run(self):
             a = await self.users.get(1)
             b = await self.load()
             c = await self.stock.get(3)
-    """) == {}
+    """)
+        == {}
+    )
 
 
 # --- runtime records ----------------------------------------------------------------------
+
 
 def test_parse_slow_callback_task_and_handle(tmp_path):
     root = tmp_path / "proj"
@@ -294,13 +324,24 @@ def test_parse_slow_callback_task_and_handle(tmp_path):
         "Executing <Task pending coro=<x() running at"
     )
     recs = parse_slow_callback_lines(text, root)
-    assert [r[:3] for r in recs] == [("orders/notify.py", 23, 0.051), ("orders/app.py", 12, 0.2),
-                                     ("/elsewhere/lib.py", 40, 1.5)]
+    assert [r[:3] for r in recs] == [
+        ("orders/notify.py", 23, 0.051),
+        ("orders/app.py", 12, 0.2),
+        ("/elsewhere/lib.py", 40, 1.5),
+    ]
     assert recs[0][3].startswith("Executing <Task finished")
 
 
-JUNK = ["", "Executing", "took 1 seconds", "\x00" * 100, "Executing <" * 1000 + " seconds", None, 42,
-        "Executing <Task coro=<f() done, defined at x.py:1> took 1 seconds" + "x" * 70000]
+JUNK = [
+    "",
+    "Executing",
+    "took 1 seconds",
+    "\x00" * 100,
+    "Executing <" * 1000 + " seconds",
+    None,
+    42,
+    "Executing <Task coro=<f() done, defined at x.py:1> took 1 seconds" + "x" * 70000,
+]
 
 
 @pytest.mark.parametrize("junk", JUNK, ids=[f"junk{i}" for i in range(len(JUNK))])
@@ -313,13 +354,32 @@ def test_parse_slow_callback_garbage(junk):
 
 # --- the whole pass on a project on disk ------------------------------------------------------
 
+
 def make_ctx(root: Path, ran=frozenset(), slow_callbacks=(), **settings) -> PassContext:
-    project = Project(root=root, name=root.name, packages=(), source_roots=(root,), tests_dir=None,
-                      console_scripts=(), dependencies=(), runner=("python",), runner_origin="test",
-                      python_version="3.11", has_pytest=True)
-    return PassContext(Settings(path=root, **settings), project, Deployment("unknown", (), ()),
-                       Target((), (), "none", 0), root, root, root / ".codeflash", 60.0,
-                       PassInputs(ran=frozenset(ran), slow_callbacks=tuple(slow_callbacks)))
+    project = Project(
+        root=root,
+        name=root.name,
+        packages=(),
+        source_roots=(root,),
+        tests_dir=None,
+        console_scripts=(),
+        dependencies=(),
+        runner=("python",),
+        runner_origin="test",
+        python_version="3.11",
+        has_pytest=True,
+    )
+    return PassContext(
+        Settings(path=root, **settings),
+        project,
+        Deployment("unknown", (), ()),
+        Target((), (), "none", 0),
+        root,
+        root,
+        root / ".codeflash",
+        60.0,
+        PassInputs(ran=frozenset(ran), slow_callbacks=tuple(slow_callbacks)),
+    )
 
 
 def write(root: Path, files: Dict[str, str]) -> Path:
@@ -333,8 +393,16 @@ def write(root: Path, files: Dict[str, str]) -> Path:
     return root
 
 
-RAN = frozenset({"inventory.alerts:restock_alert", "inventory.alerts:email_supplier", "inventory.alerts:post_webhook",
-                 "inventory.alerts:page_buyer", "inventory.alerts:current_prices", "inventory.alerts:fetch_price"})
+RAN = frozenset(
+    {
+        "inventory.alerts:restock_alert",
+        "inventory.alerts:email_supplier",
+        "inventory.alerts:post_webhook",
+        "inventory.alerts:page_buyer",
+        "inventory.alerts:current_prices",
+        "inventory.alerts:fetch_price",
+    }
+)
 
 
 @pytest.fixture
@@ -349,9 +417,12 @@ def test_srv_inventory_expectations(inventory):
     assert result.status == "ok" and result.domain == "async"
     got = {(f.symbol, f.pattern): f for f in result.findings}
     assert set(got) == {
-        ("restock_alert", "blocking-call-in-async"), ("restock_alert", "sequential-awaits"),
-        ("supplier_of", "cache-on-async"), ("current_prices", "await-in-loop"),
-        ("alert_all", "unbounded-gather"), ("archive_alert", "blocking-call-in-async"),
+        ("restock_alert", "blocking-call-in-async"),
+        ("restock_alert", "sequential-awaits"),
+        ("supplier_of", "cache-on-async"),
+        ("current_prices", "await-in-loop"),
+        ("alert_all", "unbounded-gather"),
+        ("archive_alert", "blocking-call-in-async"),
     }
     assert got["restock_alert", "blocking-call-in-async"].hot_path
     assert got["restock_alert", "blocking-call-in-async"].metric.label == "time.sleep on the hot path"
@@ -365,8 +436,10 @@ def test_srv_inventory_expectations(inventory):
 
 
 def test_srv_inventory_runtime_confirmation(inventory):
-    log = (f"Executing <Task finished name='Task-1' coro=<restock_alert() done, defined at "
-           f"{inventory}/inventory/alerts.py:27> result=9> took 0.041 seconds")
+    log = (
+        f"Executing <Task finished name='Task-1' coro=<restock_alert() done, defined at "
+        f"{inventory}/inventory/alerts.py:27> result=9> took 0.041 seconds"
+    )
     result = run_async_pass(make_ctx(inventory, ran=RAN, slow_callbacks=parse_slow_callback_lines(log, inventory)))
     confirmed = [f for f in result.findings if f.runtime_confirmed]
     assert [(f.symbol, f.pattern) for f in confirmed] == [("restock_alert", "blocking-call-in-async")]
@@ -382,8 +455,14 @@ def test_hot_path_unknown_without_ran_functions(inventory):
 
 
 def test_no_async_code(tmp_path):
-    root = write(tmp_path / "p", {"pkg/__init__.py": "", "pkg/core.py": "import time\ndef f():\n    time.sleep(1)\n",
-                                  "tests/test_x.py": "async def test(): pass\n"})
+    root = write(
+        tmp_path / "p",
+        {
+            "pkg/__init__.py": "",
+            "pkg/core.py": "import time\ndef f():\n    time.sleep(1)\n",
+            "tests/test_x.py": "async def test(): pass\n",
+        },
+    )
     result = run_async_pass(make_ctx(root, ran=frozenset()))
     assert result.findings == () and result.status == "ok"
     assert any(n.startswith("No async code detected") for n in result.notes)
@@ -391,12 +470,15 @@ def test_no_async_code(tmp_path):
 
 
 def test_unparsable_files_are_listed_and_skipped(tmp_path):
-    root = write(tmp_path / "p", {
-        "pkg/__init__.py": "",
-        "pkg/good.py": "import time\nasync def f():\n    time.sleep(1)\n",
-        "pkg/broken.py": "async def f(:\n    pass\n",
-        "pkg/latin.py": b"async def f():\n    x = '\xff\xfe'\n",
-    })
+    root = write(
+        tmp_path / "p",
+        {
+            "pkg/__init__.py": "",
+            "pkg/good.py": "import time\nasync def f():\n    time.sleep(1)\n",
+            "pkg/broken.py": "async def f(:\n    pass\n",
+            "pkg/latin.py": b"async def f():\n    x = '\xff\xfe'\n",
+        },
+    )
     result = run_async_pass(make_ctx(root, ran=frozenset()))
     assert [f.symbol for f in result.findings] == ["f"]
     skipped = result.data.skipped
@@ -406,11 +488,14 @@ def test_unparsable_files_are_listed_and_skipped(tmp_path):
 
 
 def test_exclude_and_tests_are_not_project_code(tmp_path):
-    root = write(tmp_path / "p", {
-        "app/main.py": "import time\nasync def f():\n    time.sleep(1)\n",
-        "app/gen/stub.py": "import time\nasync def g():\n    time.sleep(1)\n",
-        "tests/test_app.py": "import time\nasync def test_h():\n    time.sleep(1)\n",
-    })
+    root = write(
+        tmp_path / "p",
+        {
+            "app/main.py": "import time\nasync def f():\n    time.sleep(1)\n",
+            "app/gen/stub.py": "import time\nasync def g():\n    time.sleep(1)\n",
+            "tests/test_app.py": "import time\nasync def test_h():\n    time.sleep(1)\n",
+        },
+    )
     result = run_async_pass(make_ctx(root, exclude=("app/gen",), ran=frozenset()))
     assert [f.qualname for f in result.findings] == ["app.main:f"]
 
@@ -433,30 +518,42 @@ def test_large_tree(tmp_path):
 
 
 def test_parse_slow_callback_task_without_a_file_is_not_blamed_on_its_callback(tmp_path):
-    text = ("WARNING:asyncio:Executing <Task pending name='Task-1' coro=<go() running at <string>:7> "
-            f"cb=[_done() at {tmp_path}/app.py:180] created at /usr/lib/asyncio/runners.py:100> took 0.080 seconds")
+    text = (
+        "WARNING:asyncio:Executing <Task pending name='Task-1' coro=<go() running at <string>:7> "
+        f"cb=[_done() at {tmp_path}/app.py:180] created at /usr/lib/asyncio/runners.py:100> took 0.080 seconds"
+    )
     assert parse_slow_callback_lines(text, tmp_path) == ()
 
 
 def test_real_debug_mode_line_confirms_restock_alert(inventory):
     # As asyncio 3.11 logs it when restock_alert() runs as the task's coroutine (loop debug, 0.04 s threshold).
-    log = (f"WARNING:asyncio:Executing <Task pending name='Task-1' coro=<restock_alert() running at "
-           f"{inventory}/inventory/alerts.py:29> wait_for=<Future pending cb=[Task.task_wakeup()] created at "
-           f"/usr/lib/python3.11/asyncio/base_events.py:427> cb=[_run_until_complete_cb() at "
-           f"/usr/lib/python3.11/asyncio/base_events.py:180] created at /usr/lib/python3.11/asyncio/tasks.py:680>"
-           f" took 0.052 seconds")
+    log = (
+        f"WARNING:asyncio:Executing <Task pending name='Task-1' coro=<restock_alert() running at "
+        f"{inventory}/inventory/alerts.py:29> wait_for=<Future pending cb=[Task.task_wakeup()] created at "
+        f"/usr/lib/python3.11/asyncio/base_events.py:427> cb=[_run_until_complete_cb() at "
+        f"/usr/lib/python3.11/asyncio/base_events.py:180] created at /usr/lib/python3.11/asyncio/tasks.py:680>"
+        f" took 0.052 seconds"
+    )
     records = parse_slow_callback_lines(log, inventory)
     assert [r[:3] for r in records] == [("inventory/alerts.py", 29, 0.052)]
     result = run_async_pass(make_ctx(inventory, ran=RAN, slow_callbacks=records))
     assert [(f.symbol, f.pattern) for f in result.findings if f.runtime_confirmed] == [
-        ("restock_alert", "blocking-call-in-async")]
+        ("restock_alert", "blocking-call-in-async")
+    ]
 
 
-@pytest.mark.parametrize("spread, shown", [("*[send(u) for u in users]", "gather(*[...])"),
-                                           ("*(send(u) for u in users)", "gather(*(... for ...))"),
-                                           ("*map(send, users)", "gather(*map(...))")])
+@pytest.mark.parametrize(
+    "spread, shown",
+    [
+        ("*[send(u) for u in users]", "gather(*[...])"),
+        ("*(send(u) for u in users)", "gather(*(... for ...))"),
+        ("*map(send, users)", "gather(*map(...))"),
+    ],
+)
 def test_unbounded_gather_evidence_quotes_the_shape_in_the_source(spread, shown):
-    (f,) = [f for f in analyze(f"""
+    (f,) = [
+        f
+        for f in analyze(f"""
         import asyncio
 
         async def send(u):
@@ -464,5 +561,7 @@ def test_unbounded_gather_evidence_quotes_the_shape_in_the_source(spread, shown)
 
         async def blast(users):
             await asyncio.gather({spread})
-    """) if f.pattern == "unbounded-gather"]
+    """)
+        if f.pattern == "unbounded-gather"
+    ]
     assert f.evidence.startswith(f"asyncio.{shown} at line 8 "), f.evidence

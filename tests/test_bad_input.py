@@ -1,4 +1,5 @@
 """Bad input: each case gets a clear message or a note in the report, and the scan still finishes."""
+
 from __future__ import annotations
 
 import os
@@ -6,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import SLOW_UNIQUE, assert_unchanged, load_report, run_perfscan, tree_state, write_project
 
 SLOW_LIB = {
@@ -16,9 +16,15 @@ SLOW_LIB = {
 
 
 def test_no_pyproject_still_scans(tmp_path):
-    root = write_project(tmp_path / "p", dict(SLOW_LIB, **{
-        "tests/test_core.py": "from calc.core import slow_unique\n\ndef test_u():\n    assert len(slow_unique([i % 3000 for i in range(30000)])) == 3000\n",
-    }))
+    root = write_project(
+        tmp_path / "p",
+        dict(
+            SLOW_LIB,
+            **{
+                "tests/test_core.py": "from calc.core import slow_unique\n\ndef test_u():\n    assert len(slow_unique([i % 3000 for i in range(30000)])) == 3000\n",
+            },
+        ),
+    )
     before = tree_state(root)
     proc = run_perfscan(str(root), "--runner", sys.executable, "--passes", "cpu,async")
     assert proc.returncode == 0, proc.stderr
@@ -30,9 +36,15 @@ def test_no_pyproject_still_scans(tmp_path):
 
 
 def test_no_tests_says_so_and_runs_static_passes(tmp_path):
-    root = write_project(tmp_path / "p", dict(SLOW_LIB, **{
-        "pyproject.toml": "[project]\nname = 'calc'\nversion = '1'\n",
-    }))
+    root = write_project(
+        tmp_path / "p",
+        dict(
+            SLOW_LIB,
+            **{
+                "pyproject.toml": "[project]\nname = 'calc'\nversion = '1'\n",
+            },
+        ),
+    )
     before = tree_state(root)
     proc = run_perfscan(str(root), "--runner", sys.executable)
     assert proc.returncode == 0, proc.stderr
@@ -46,13 +58,19 @@ def test_no_tests_says_so_and_runs_static_passes(tmp_path):
 
 
 def test_failing_test_profile_still_used(tmp_path):
-    root = write_project(tmp_path / "p", dict(SLOW_LIB, **{
-        "tests/test_core.py": (
-            "from calc.core import slow_unique\n\n"
-            "def test_fails_after_work():\n"
-            "    assert len(slow_unique([i % 3000 for i in range(30000)])) == 7, 'wrong count'\n"
+    root = write_project(
+        tmp_path / "p",
+        dict(
+            SLOW_LIB,
+            **{
+                "tests/test_core.py": (
+                    "from calc.core import slow_unique\n\n"
+                    "def test_fails_after_work():\n"
+                    "    assert len(slow_unique([i % 3000 for i in range(30000)])) == 7, 'wrong count'\n"
+                ),
+            },
         ),
-    }))
+    )
     before = tree_state(root)
     proc = run_perfscan(str(root), "--runner", sys.executable, "--passes", "cpu")
     assert proc.returncode == 0, proc.stderr
@@ -80,7 +98,7 @@ def test_unclosed_quote_in_a_command_line_is_a_one_line_error(tmp_path, where):
         args = ["--runner", "'oops"]
     else:
         key = "runner" if where == "pyproject-runner" else "pytest-args"
-        files["pyproject.toml"] = files["pyproject.toml"] + f"\n[tool.perfscan]\n{key} = \"-k 'oops\"\n"
+        files["pyproject.toml"] = files["pyproject.toml"] + f'\n[tool.perfscan]\n{key} = "-k \'oops"\n'
     root = write_project(tmp_path / "p", files)
     before = tree_state(root)
     proc = run_perfscan(str(root), *args)
@@ -109,9 +127,15 @@ def test_path_that_does_not_exist(tmp_path):
 
 
 def test_relative_runner_path_is_relative_to_where_the_user_stands(tmp_path):
-    root = write_project(tmp_path / "p", dict(SLOW_LIB, **{
-        "tests/test_core.py": "from calc.core import slow_unique\n\ndef test_u():\n    assert len(slow_unique([i % 500 for i in range(5000)])) == 500\n",
-    }))
+    root = write_project(
+        tmp_path / "p",
+        dict(
+            SLOW_LIB,
+            **{
+                "tests/test_core.py": "from calc.core import slow_unique\n\ndef test_u():\n    assert len(slow_unique([i % 500 for i in range(5000)])) == 500\n",
+            },
+        ),
+    )
     (tmp_path / "bin").mkdir()
     os.symlink(sys.executable, tmp_path / "bin" / "python")
     proc = run_perfscan("p", "--runner", "bin/python", "--passes", "cpu", cwd=tmp_path)

@@ -1,4 +1,5 @@
 """The pattern catalog: every id a pass can emit has a row, and the reports' words come from it."""
+
 from __future__ import annotations
 
 import ast
@@ -8,10 +9,20 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-
 from conftest import REPO
+
 from perfscan import catalog
-from perfscan.models import Deployment, Finding, Metric, PassResult, Project, RankedFinding, ScanResult, Settings, Target
+from perfscan.models import (
+    Deployment,
+    Finding,
+    Metric,
+    PassResult,
+    Project,
+    RankedFinding,
+    ScanResult,
+    Settings,
+    Target,
+)
 from perfscan.passes.async_pass.registry import RULES
 from perfscan.passes.cpu.patterns import REGISTRY
 from perfscan.report.describe import one_line
@@ -100,34 +111,92 @@ def test_every_row_has_the_doc_block():
 def test_report_words_are_the_catalog_titles_and_did_not_change():
     titles = catalog.titles()
     assert {k: titles[k] for k in REPORT_WORDS} == REPORT_WORDS
-    finding = Finding(domain="import", symbol="pkg.slow", qualname="pkg.slow", module="pkg.slow", file=None, line=None,
-                      metric=Metric(600.0, "ms", "600 ms self"), pattern="import-time-computation",
-                      evidence="", estimated_impact="", phase="import")
-    assert one_line(RankedFinding(finding, 1, "high", "high", "", 1.0)) == \
-        "pkg.slow: 600 ms self, work at import time [high Import]"
+    finding = Finding(
+        domain="import",
+        symbol="pkg.slow",
+        qualname="pkg.slow",
+        module="pkg.slow",
+        file=None,
+        line=None,
+        metric=Metric(600.0, "ms", "600 ms self"),
+        pattern="import-time-computation",
+        evidence="",
+        estimated_impact="",
+        phase="import",
+    )
+    assert (
+        one_line(RankedFinding(finding, 1, "high", "high", "", 1.0))
+        == "pkg.slow: 600 ms self, work at import time [high Import]"
+    )
 
 
-@pytest.mark.parametrize("text,first", [("quadratic", "quadratic-membership"), ("nested_loops", "nested-loop"),
-                                        ("deep-copy", "deepcopy"), ("await", "await-in-loop")])
+@pytest.mark.parametrize(
+    "text,first",
+    [
+        ("quadratic", "quadratic-membership"),
+        ("nested_loops", "nested-loop"),
+        ("deep-copy", "deepcopy"),
+        ("await", "await-in-loop"),
+    ],
+)
 def test_closest_ids_for_a_typo_or_a_part(text, first):
     assert first in catalog.closest(text)
 
 
 def _result(root: Path) -> ScanResult:
-    project = Project(root=root, name="p", packages=("pkg",), source_roots=(root,), tests_dir=None, console_scripts=(),
-                      dependencies=(), runner=(sys.executable,), runner_origin="test", python_version="3.11.7",
-                      has_pytest=True)
-    hot = Finding(domain="cpu", symbol="f", qualname="pkg.mod:f", module="pkg.mod", file="pkg/mod.py", line=3,
-                  metric=Metric(42.0, "%", "42% of profiled test time"), pattern=catalog.NO_PATTERN,
-                  evidence="e", estimated_impact="i", phase="call")
-    member = Finding(domain="cpu", symbol="g", qualname="pkg.mod:g", module="pkg.mod", file="pkg/mod.py", line=9,
-                     metric=Metric(30.0, "%", "30% of profiled test time"), pattern="quadratic-membership",
-                     evidence="e", estimated_impact="i", phase="call")
-    ranked = (RankedFinding(hot, 1, "critical", "critical", "", 9.0), RankedFinding(member, 2, "critical", "critical", "", 8.0))
-    return ScanResult(settings=Settings(path=root), project=project, deployment=Deployment("library", (), ()),
-                      target=Target(("tests/test_x.py::test",), (), "all", 1),
-                      passes={"cpu": PassResult("cpu", "ok", 1.0, findings=(hot, member))},
-                      findings=ranked, date="2024-01-02", tool_version="0.1.0")
+    project = Project(
+        root=root,
+        name="p",
+        packages=("pkg",),
+        source_roots=(root,),
+        tests_dir=None,
+        console_scripts=(),
+        dependencies=(),
+        runner=(sys.executable,),
+        runner_origin="test",
+        python_version="3.11.7",
+        has_pytest=True,
+    )
+    hot = Finding(
+        domain="cpu",
+        symbol="f",
+        qualname="pkg.mod:f",
+        module="pkg.mod",
+        file="pkg/mod.py",
+        line=3,
+        metric=Metric(42.0, "%", "42% of profiled test time"),
+        pattern=catalog.NO_PATTERN,
+        evidence="e",
+        estimated_impact="i",
+        phase="call",
+    )
+    member = Finding(
+        domain="cpu",
+        symbol="g",
+        qualname="pkg.mod:g",
+        module="pkg.mod",
+        file="pkg/mod.py",
+        line=9,
+        metric=Metric(30.0, "%", "30% of profiled test time"),
+        pattern="quadratic-membership",
+        evidence="e",
+        estimated_impact="i",
+        phase="call",
+    )
+    ranked = (
+        RankedFinding(hot, 1, "critical", "critical", "", 9.0),
+        RankedFinding(member, 2, "critical", "critical", "", 8.0),
+    )
+    return ScanResult(
+        settings=Settings(path=root),
+        project=project,
+        deployment=Deployment("library", (), ()),
+        target=Target(("tests/test_x.py::test",), (), "all", 1),
+        passes={"cpu": PassResult("cpu", "ok", 1.0, findings=(hot, member))},
+        findings=ranked,
+        date="2024-01-02",
+        tool_version="0.1.0",
+    )
 
 
 def test_sarif_rules_carry_the_catalog_doc(tmp_path):

@@ -1,4 +1,5 @@
 """The command line: the subcommand table, `perfscan explain`, and a `--version` that loads nothing."""
+
 from __future__ import annotations
 
 import importlib
@@ -7,8 +8,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO, run_perfscan
+
 from perfscan import catalog
 from perfscan.commands import COMMANDS, SCAN
 
@@ -55,8 +56,10 @@ def test_scan_has_no_name_on_the_command_line(tmp_path):
 
 def test_version_loads_no_command():
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
-    code = ("import sys; from perfscan.cli import main; main(['--version']); "
-            "print(sorted(m for m in sys.modules if m.startswith('perfscan') or m in ('argparse', 'dataclasses')))")
+    code = (
+        "import sys; from perfscan.cli import main; main(['--version']); "
+        "print(sorted(m for m in sys.modules if m.startswith('perfscan') or m in ('argparse', 'dataclasses')))"
+    )
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     version, loaded = proc.stdout.splitlines()

@@ -1,5 +1,6 @@
 """End to end: perfscan scans each project of the in-repo corpus (bench/corpus) for real, and
 bench/score.py checks the report against the project's EXPECTED.json."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -8,7 +9,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import CORPUS, SCORER, assert_unchanged, copy_project, load_report, run_perfscan, score, tree_state
 
 PROJECTS = sorted(p.name for p in CORPUS.iterdir() if (p / "EXPECTED.json").is_file())
@@ -18,8 +18,9 @@ def test_the_corpus_covers_every_deployment_and_domain():
     expected = [json.loads((CORPUS / name / "EXPECTED.json").read_text(encoding="utf-8")) for name in PROJECTS]
     assert {e["deployment"] for e in expected} == {"cli", "long-running-server", "serverless", "library"}
     assert {r["domain"] for e in expected for r in e["expect"]} == {"cpu", "memory", "import", "async"}
-    assert any(not e["expect"] and {"domain": "cpu", "pattern_other_than": ["none"]} in e["forbid"] for e in expected), \
-        "no clean project where labelling any anti-pattern is forbidden"
+    assert any(
+        not e["expect"] and {"domain": "cpu", "pattern_other_than": ["none"]} in e["forbid"] for e in expected
+    ), "no clean project where labelling any anti-pattern is forbidden"
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +77,9 @@ def near_threshold_miss(line: str, report: dict) -> bool:
     loose = {k: v for k, v in rule.items() if k not in ("severity", "max_rank")}
     score_mod = _score_module()
     for f in report.get("findings", []):
-        if not score_mod.matches(f, loose, strict=False) or f.get("severity") != f.get("base_severity", f.get("severity")):
+        if not score_mod.matches(f, loose, strict=False) or f.get("severity") != f.get(
+            "base_severity", f.get("severity")
+        ):
             continue
         value = float(f["metric"]["value"])
         for (upper, lower), t in BOUNDARIES[domain].items():
@@ -96,15 +99,46 @@ def _score_module():
 
 
 def test_scorer_says_what_holds_and_what_does_not(tmp_path):
-    expected = {"deployment": "library",
-                "expect": [{"domain": "cpu", "file": "pkg/a.py", "symbol": "slow", "severity": ["high"], "max_rank": 1},
-                           {"domain": "import", "module": "pkg.b", "pattern": ["import-time-computation"]}],
-                "forbid": [{"domain": "cpu", "symbol": "fine", "pattern_other_than": ["none"]}]}
-    good = {"deployment": {"model": "library"}, "findings": [
-        {"rank": 1, "domain": "cpu", "file": "pkg/a.py", "symbol": "slow", "qualname": "pkg.a:slow", "severity": "high", "pattern": "none"},
-        {"rank": 2, "domain": "cpu", "file": "pkg/a.py", "symbol": "fine", "qualname": "pkg.a:fine", "severity": "low", "pattern": "none"},
-        {"rank": 3, "domain": "import", "module": "pkg.b", "symbol": "pkg.b", "file": None, "severity": "medium",
-         "pattern": "import-time-computation"}]}
+    expected = {
+        "deployment": "library",
+        "expect": [
+            {"domain": "cpu", "file": "pkg/a.py", "symbol": "slow", "severity": ["high"], "max_rank": 1},
+            {"domain": "import", "module": "pkg.b", "pattern": ["import-time-computation"]},
+        ],
+        "forbid": [{"domain": "cpu", "symbol": "fine", "pattern_other_than": ["none"]}],
+    }
+    good = {
+        "deployment": {"model": "library"},
+        "findings": [
+            {
+                "rank": 1,
+                "domain": "cpu",
+                "file": "pkg/a.py",
+                "symbol": "slow",
+                "qualname": "pkg.a:slow",
+                "severity": "high",
+                "pattern": "none",
+            },
+            {
+                "rank": 2,
+                "domain": "cpu",
+                "file": "pkg/a.py",
+                "symbol": "fine",
+                "qualname": "pkg.a:fine",
+                "severity": "low",
+                "pattern": "none",
+            },
+            {
+                "rank": 3,
+                "domain": "import",
+                "module": "pkg.b",
+                "symbol": "pkg.b",
+                "file": None,
+                "severity": "medium",
+                "pattern": "import-time-computation",
+            },
+        ],
+    }
     bad = json.loads(json.dumps(good))
     bad["findings"][0]["rank"], bad["findings"][1]["rank"] = 2, 1  # the planted one ranks below max_rank
     bad["findings"][1]["pattern"] = "nested-loop"  # a label where only "none" is allowed
@@ -113,24 +147,50 @@ def test_scorer_says_what_holds_and_what_does_not(tmp_path):
     for name, report in (("good", good), ("bad", bad), ("expected", expected)):
         paths[name] = tmp_path / f"{name}.json"
         paths[name].write_text(json.dumps(report), encoding="utf-8")
-    ok = subprocess.run([sys.executable, str(SCORER), str(paths["expected"]), str(paths["good"])], capture_output=True, text=True, timeout=60)
+    ok = subprocess.run(
+        [sys.executable, str(SCORER), str(paths["expected"]), str(paths["good"])],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert ok.returncode == 0, ok.stdout
     assert ok.stdout.splitlines()[-1] == "score: 2/2 expected, 0 forbidden, 0 outside project"
-    no = subprocess.run([sys.executable, str(SCORER), str(paths["expected"]), str(paths["bad"])], capture_output=True, text=True, timeout=60)
+    no = subprocess.run(
+        [sys.executable, str(SCORER), str(paths["expected"]), str(paths["bad"])],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert no.returncode == 1
     assert no.stdout.splitlines()[-1] == "score: 1/2 expected, 1 forbidden, 1 outside project"
     assert [ln.split()[0] for ln in no.stdout.splitlines()[:-1]] == ["MISS", "ok", "FORBIDDEN", "OUTSIDE"]
-    usage = subprocess.run([sys.executable, str(SCORER), str(paths["expected"])], capture_output=True, text=True, timeout=60)
+    usage = subprocess.run(
+        [sys.executable, str(SCORER), str(paths["expected"])], capture_output=True, text=True, timeout=60
+    )
     assert usage.returncode == 2 and "usage" in usage.stderr
 
 
 def test_near_threshold_rule_is_narrow():
-    report = {"findings": [{"domain": "cpu", "file": "mesh/regions.py", "symbol": "staircase_count", "qualname": "mesh.regions:staircase_count",
-                            "pattern": "repeated-computation", "severity": "medium", "base_severity": "medium", "rank": 4,
-                            "metric": {"value": 4.4}}]}
+    report = {
+        "findings": [
+            {
+                "domain": "cpu",
+                "file": "mesh/regions.py",
+                "symbol": "staircase_count",
+                "qualname": "mesh.regions:staircase_count",
+                "pattern": "repeated-computation",
+                "severity": "medium",
+                "base_severity": "medium",
+                "rank": 4,
+                "metric": {"value": 4.4},
+            }
+        ]
+    }
     rule = '{"domain": "cpu", "file": "mesh/regions.py", "symbol": "staircase_count", "severity": ["high"], "pattern": ["repeated-computation"]}'
     assert near_threshold_miss("MISS " + rule + " -- reported: medium", report)
-    report["findings"][0]["metric"]["value"] = 3.0  # far from 5% (near 2%, which is not between medium and high): a real miss
+    report["findings"][0]["metric"]["value"] = (
+        3.0  # far from 5% (near 2%, which is not between medium and high): a real miss
+    )
     assert not near_threshold_miss("MISS " + rule + " -- reported: medium", report)
     report["findings"][0]["metric"]["value"] = 4.4
     report["findings"][0]["pattern"] = "none"  # the wrong pattern is never excused
@@ -149,15 +209,49 @@ def test_findings_point_into_the_project(scans, name):
 def test_json_report_schema(scans):
     root, _, _ = scans["cli_logstats"]
     data = load_report(root)
-    for key in ("schema_version", "tool", "project", "python", "date", "deployment", "target", "passes", "findings", "summary"):
+    for key in (
+        "schema_version",
+        "tool",
+        "project",
+        "python",
+        "date",
+        "deployment",
+        "target",
+        "passes",
+        "findings",
+        "summary",
+    ):
         assert key in data
     ranks = [f["rank"] for f in data["findings"]]
     assert ranks == list(range(1, len(ranks) + 1))
     for f in data["findings"]:
-        for key in ("rank", "severity", "base_severity", "domain", "symbol", "qualname", "module", "file", "line", "metric",
-                    "pattern", "evidence", "estimated_impact", "note", "phase", "runtime_confirmed"):
+        for key in (
+            "rank",
+            "severity",
+            "base_severity",
+            "domain",
+            "symbol",
+            "qualname",
+            "module",
+            "file",
+            "line",
+            "metric",
+            "pattern",
+            "evidence",
+            "estimated_impact",
+            "note",
+            "phase",
+            "runtime_confirmed",
+        ):
             assert key in f, key
     md = (root / ".codeflash" / "scan-report.md").read_text(encoding="utf-8")
-    for heading in ("## Top Targets (ranked by estimated impact)", "## Domain Recommendations", "## Detailed Findings",
-                    "### CPU (", "### Memory", "### Import Time", "### Async (static analysis)"):
+    for heading in (
+        "## Top Targets (ranked by estimated impact)",
+        "## Domain Recommendations",
+        "## Detailed Findings",
+        "### CPU (",
+        "### Memory",
+        "### Import Time",
+        "### Async (static analysis)",
+    ):
         assert heading in md

@@ -9,6 +9,7 @@
 - The probe in sample mode on a tiny project, under every Python 3.9-3.13 on the machine: the
   planted function dominates, setup-phase work lands in setup, threads are sampled, counts exact.
 """
+
 from __future__ import annotations
 
 import ast
@@ -22,11 +23,13 @@ import traceback
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, write_project
 
 sys.path.insert(0, str(REPO / "src"))
-from perfscan.passes.cpu.findings import findings_of as _findings, sampled_facts as _sampled_facts  # noqa: E402
+from test_probe_pythons import VERSIONS, venv_with_pytest  # noqa: E402
+
+from perfscan.passes.cpu.findings import findings_of as _findings  # noqa: E402
+from perfscan.passes.cpu.findings import sampled_facts as _sampled_facts
 from perfscan.passes.cpu.patterns import choose  # noqa: E402
 from perfscan.passes.cpu.profile import build_profile as _build_profile  # noqa: E402
 from perfscan.passes.cpu.records import CpuRun, Frame, Stack  # noqa: E402
@@ -34,14 +37,19 @@ from perfscan.passes.cpu.samples import aggregate, c_call_names, occurrences  # 
 from perfscan.probe import calls as probe_calls  # noqa: E402
 from perfscan.probe import sampler as probe_sampler  # noqa: E402
 from perfscan.probe_host import SCHEMA_VERSION, install_probe, run_probe  # noqa: E402
-from test_probe_pythons import VERSIONS, venv_with_pytest  # noqa: E402
 
 # -- aggregate() on hand-made stacks -------------------------------------------------------------
 
 # frame index -> (function key, folded?) ; None = not project code
 OWNERS = {0: None, 1: ("A", False), 2: ("B", False), 3: ("A", True), 4: None, 5: ("C", False)}
-FRAMES = [Frame("/venv/pytest/python.py", 10, "runtest"), Frame("/p/a.py", 1, "a"), Frame("/p/b.py", 1, "b"),
-          Frame("/p/a.py", 3, "<genexpr>"), Frame("/usr/lib/python3/json/__init__.py", 183, "dumps"), Frame("/p/c.py", 1, "c")]
+FRAMES = [
+    Frame("/venv/pytest/python.py", 10, "runtest"),
+    Frame("/p/a.py", 1, "a"),
+    Frame("/p/b.py", 1, "b"),
+    Frame("/p/a.py", 3, "<genexpr>"),
+    Frame("/usr/lib/python3/json/__init__.py", 183, "dumps"),
+    Frame("/p/c.py", 1, "c"),
+]
 
 
 def build_profile(cpu_json, root, source_roots):
@@ -62,8 +70,10 @@ def test_own_and_cumulative_count_once_under_recursion():
 
 
 def test_attributable_is_judged_at_the_innermost_occurrence():
-    out = agg(("call", [(0, 5), (1, 2), (2, 7), (1, 9)], 1.0),   # a -> b -> a(innermost): a's
-              ("call", [(0, 5), (1, 2), (1, 3), (2, 8)], 3.0))   # a -> a -> b(innermost): b's
+    out = agg(
+        ("call", [(0, 5), (1, 2), (2, 7), (1, 9)], 1.0),  # a -> b -> a(innermost): a's
+        ("call", [(0, 5), (1, 2), (1, 3), (2, 8)], 3.0),
+    )  # a -> a -> b(innermost): b's
     a, b = out["A"], out["B"]
     assert a.cumulative["call"] == 4.0 and b.cumulative["call"] == 4.0
     assert a.attributable("call") == 1.0  # recursion stays in, the direct project callee b goes out
@@ -76,8 +86,7 @@ def test_attributable_is_judged_at_the_innermost_occurrence():
 def test_a_project_function_reached_through_library_code_owns_its_time():
     # a -> json.dumps (library) -> c: c's time is c's, not a's (a context manager, sorted(key=...),
     # next() on a project generator all look like this); a keeps the library's own time
-    out = agg(("call", [(0, 5), (1, 2), (4, 190), (5, 4)], 3.0),
-              ("call", [(0, 5), (1, 2), (4, 190)], 1.0))
+    out = agg(("call", [(0, 5), (1, 2), (4, 190), (5, 4)], 3.0), ("call", [(0, 5), (1, 2), (4, 190)], 1.0))
     a, c = out["A"], out["C"]
     assert a.cumulative["call"] == 4.0 and a.attributable("call") == 1.0
     assert c.attributable("call") == 3.0
@@ -85,9 +94,11 @@ def test_a_project_function_reached_through_library_code_owns_its_time():
 
 def test_comprehension_frames_fold_into_their_function():
     # a -> a's genexpr (folded) is one occurrence of a: own time of a, at the genexpr's line
-    out = agg(("call", [(0, 5), (1, 2), (3, 3)], 1.5),
-              # a -> genexpr -> json.dumps: a's callee time, no own time for anybody
-              ("call", [(0, 5), (1, 2), (3, 3), (4, 190)], 0.5))
+    out = agg(
+        ("call", [(0, 5), (1, 2), (3, 3)], 1.5),
+        # a -> genexpr -> json.dumps: a's callee time, no own time for anybody
+        ("call", [(0, 5), (1, 2), (3, 3), (4, 190)], 0.5),
+    )
     assert set(out) == {"A"}
     a = out["A"]
     assert a.own["call"] == 1.5 and a.line_own == {3: 1.5}
@@ -107,7 +118,7 @@ def test_phases_tests_and_callers():
 
 # -- build_profile() on a hand-made cpu.json -----------------------------------------------------
 
-SOURCE = textwrap.dedent('''\
+SOURCE = textwrap.dedent("""\
     def bfs(graph, queue):
         order = []
         while queue:
@@ -130,29 +141,55 @@ SOURCE = textwrap.dedent('''\
         if n < 2:
             return n
         return fib(n - 1) + fib(n - 2)
-    ''')
+    """)
 
 
 def sample_json(root: Path, cost_ns=None):
     f = str(root / "pkg" / "algo.py")
-    frames = [["/venv/_pytest/python.py", 1, "pytest_pyfunc_call"], [f, 1, "bfs"], [f, 11, "dedupe"],
-              [f, 16, "<listcomp>"], [f, 19, "fib"]]
+    frames = [
+        ["/venv/_pytest/python.py", 1, "pytest_pyfunc_call"],
+        [f, 1, "bfs"],
+        [f, 11, "dedupe"],
+        [f, 16, "<listcomp>"],
+        [f, 19, "fib"],
+    ]
     stacks = [
-        ["call", 0, [[0, 2], [1, 4]], 3.0, 300],     # bfs at its pop(0) line
-        ["call", 0, [[0, 2], [1, 6]], 0.5, 50],      # bfs at the inner loop
-        ["call", 1, [[0, 2], [2, 14]], 2.0, 200],    # dedupe at the `in` test
+        ["call", 0, [[0, 2], [1, 4]], 3.0, 300],  # bfs at its pop(0) line
+        ["call", 0, [[0, 2], [1, 6]], 0.5, 50],  # bfs at the inner loop
+        ["call", 1, [[0, 2], [2, 14]], 2.0, 200],  # dedupe at the `in` test
         ["call", 1, [[0, 2], [2, 16], [3, 16]], 0.2, 20],
         ["setup", 1, [[0, 2], [4, 22], [4, 22], [4, 20]], 0.8, 80],
     ]
-    return {"engine": "sample", "python": "3.11.7", "threads": "all",
-            "phases": {"setup": {"wall": 1.0, "stats": []}, "call": {"wall": 9.0, "stats": []}, "teardown": {"wall": 0.0, "stats": []}},
-            "samples": {"timer": "ITIMER_PROF", "interval": 0.001, "mean_interval": 0.004, "clock": "runnable",
-                        "tests": ["t::one", "t::two"], "frames": frames, "stacks": stacks},
-            "calls": {"functions": [[f, 1, "bfs", False], [f, 11, "dedupe", False], [f, 19, "fib", True],
-                                    ["<perfscan-calibration>", 5, "counted", False]],
-                      "phases": {"setup": [[2, 21891, 21890]], "call": [[0, 1, 0], [1, 2, 0], [3, 99, 0]], "teardown": []},
-                      "cost_ns": cost_ns or {}},
-            "errors": []}
+    return {
+        "engine": "sample",
+        "python": "3.11.7",
+        "threads": "all",
+        "phases": {
+            "setup": {"wall": 1.0, "stats": []},
+            "call": {"wall": 9.0, "stats": []},
+            "teardown": {"wall": 0.0, "stats": []},
+        },
+        "samples": {
+            "timer": "ITIMER_PROF",
+            "interval": 0.001,
+            "mean_interval": 0.004,
+            "clock": "runnable",
+            "tests": ["t::one", "t::two"],
+            "frames": frames,
+            "stacks": stacks,
+        },
+        "calls": {
+            "functions": [
+                [f, 1, "bfs", False],
+                [f, 11, "dedupe", False],
+                [f, 19, "fib", True],
+                ["<perfscan-calibration>", 5, "counted", False],
+            ],
+            "phases": {"setup": [[2, 21891, 21890]], "call": [[0, 1, 0], [1, 2, 0], [3, 99, 0]], "teardown": []},
+            "cost_ns": cost_ns or {},
+        },
+        "errors": [],
+    }
 
 
 @pytest.fixture
@@ -217,7 +254,8 @@ def test_structural_own_excludes_lines_a_call_pattern_claims(tiny_tree):
 
 
 def test_c_call_names():
-    tree = ast.parse(textwrap.dedent('''\
+    tree = ast.parse(
+        textwrap.dedent("""\
         import pickle
         from json import dumps as enc
         def f(items):
@@ -227,7 +265,8 @@ def test_c_call_names():
             def inner():
                 return len(items)
             return enc(out), any(i for i in items)
-        '''))
+        """)
+    )
     names = c_call_names(tree.body[2], {"pickle": "pickle", "enc": "json.dumps"})
     assert names[4] == ["<built-in method builtins.sorted>"]
     assert "<method 'pop' of 'list' objects>" in names[5]
@@ -237,6 +276,7 @@ def test_c_call_names():
 
 
 # -- probe: compiled call counters -----------------------------------------------------------------
+
 
 @pytest.fixture
 def counter():
@@ -313,6 +353,7 @@ def test_counter_finds_project_files_only(tmp_path):
 
 # -- probe: the sampler in this process ------------------------------------------------------------
 
+
 @pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="no ITIMER_PROF")
 def test_sampler_samples_and_restores_sigprof():
     before = signal.getsignal(signal.SIGPROF)
@@ -337,6 +378,7 @@ def test_sampler_samples_and_restores_sigprof():
 def test_sampler_leaves_a_taken_sigprof_alone():
     def theirs(signum, frame):
         pass
+
     old = signal.signal(signal.SIGPROF, theirs)
     try:
         s = probe_sampler.Sampler(0.001)
@@ -395,8 +437,16 @@ def test_probe_sample_mode(version, tmp_path):
     root = write_project(tmp_path / "tiny", PROJECT)
     workdir = Path(tempfile.mkdtemp(dir=tmp_path))
     probe = install_probe(workdir)
-    run = run_probe("cpu", runner=[str(python)], root=root, workdir=workdir, probe_path=probe, pytest_args=[],
-                    timeout=120, options={"engine": "sample"})
+    run = run_probe(
+        "cpu",
+        runner=[str(python)],
+        root=root,
+        workdir=workdir,
+        probe_path=probe,
+        pytest_args=[],
+        timeout=120,
+        options={"engine": "sample"},
+    )
     assert run.child.returncode == 0, run.child.tail(20)
     data = run.read("cpu.json")
     assert data is not None and data["schema_version"] == SCHEMA_VERSION
@@ -425,12 +475,22 @@ def test_probe_falls_back_to_cprofile_when_the_project_owns_sigprof(tmp_path):
     if not hasattr(signal, "setitimer"):
         pytest.skip("no ITIMER_PROF")
     files = dict(PROJECT)
-    files["tests/conftest.py"] = ("import signal\nsignal.signal(signal.SIGPROF, lambda *a: None)\n" + PROJECT["tests/conftest.py"])
+    files["tests/conftest.py"] = (
+        "import signal\nsignal.signal(signal.SIGPROF, lambda *a: None)\n" + PROJECT["tests/conftest.py"]
+    )
     root = write_project(tmp_path / "tiny", files)
     workdir = Path(tempfile.mkdtemp(dir=tmp_path))
     probe = install_probe(workdir)
-    run = run_probe("cpu", runner=[sys.executable], root=root, workdir=workdir, probe_path=probe,
-                    pytest_args=["-k", "hot"], timeout=120, options={"engine": "auto"})
+    run = run_probe(
+        "cpu",
+        runner=[sys.executable],
+        root=root,
+        workdir=workdir,
+        probe_path=probe,
+        pytest_args=["-k", "hot"],
+        timeout=120,
+        options={"engine": "auto"},
+    )
     data = run.read("cpu.json")
     assert data is not None and data["engine"] == "cProfile" and data["engine_asked"] == "auto"
     assert any("sampling unavailable (SIGPROF already has a handler" in e for e in data["errors"]), data["errors"]
@@ -444,22 +504,34 @@ def test_threads_finishing_while_the_main_thread_joins_do_not_crash_the_sampler(
     # reading its CPU clock once crashed the test process with SIGSEGV on every run of this test
     if not hasattr(signal, "setitimer"):
         pytest.skip("no ITIMER_PROF")
-    root = write_project(tmp_path / "threads", {
-        "pyproject.toml": "[project]\nname = 'threads'\nversion = '1'\n",
-        "threads/__init__.py": "def spin(n):\n    s = 0\n    for i in range(n):\n        s += i\n    return s\n",
-        "tests/test_threads.py": (
-            "import threading\nfrom threads import spin\n\n"
-            "def test_finish_together():\n"
-            "    for _ in range(30):\n"
-            "        barrier = threading.Barrier(100)\n"
-            "        def worker():\n            spin(20000)\n            barrier.wait()\n"
-            "        workers = [threading.Thread(target=worker) for _ in range(100)]\n"
-            "        for w in workers:\n            w.start()\n"
-            "        for w in workers:\n            w.join()\n"),
-    })
+    root = write_project(
+        tmp_path / "threads",
+        {
+            "pyproject.toml": "[project]\nname = 'threads'\nversion = '1'\n",
+            "threads/__init__.py": "def spin(n):\n    s = 0\n    for i in range(n):\n        s += i\n    return s\n",
+            "tests/test_threads.py": (
+                "import threading\nfrom threads import spin\n\n"
+                "def test_finish_together():\n"
+                "    for _ in range(30):\n"
+                "        barrier = threading.Barrier(100)\n"
+                "        def worker():\n            spin(20000)\n            barrier.wait()\n"
+                "        workers = [threading.Thread(target=worker) for _ in range(100)]\n"
+                "        for w in workers:\n            w.start()\n"
+                "        for w in workers:\n            w.join()\n"
+            ),
+        },
+    )
     workdir = Path(tempfile.mkdtemp(dir=tmp_path))
-    run = run_probe("cpu", runner=[sys.executable], root=root, workdir=workdir, probe_path=install_probe(workdir),
-                    pytest_args=[], timeout=120, options={"engine": "sample", "count": "0"})
+    run = run_probe(
+        "cpu",
+        runner=[sys.executable],
+        root=root,
+        workdir=workdir,
+        probe_path=install_probe(workdir),
+        pytest_args=[],
+        timeout=120,
+        options={"engine": "sample", "count": "0"},
+    )
     assert run.child.returncode == 0, run.child.describe_exit() + ": " + run.child.tail(20)
     samples = run.read("cpu.json")["samples"]
     in_workers = sum(st[3] for st in samples["stacks"] if any(samples["frames"][fi][2] == "worker" for fi, _ in st[2]))
@@ -481,16 +553,27 @@ PATCHING_TESTS = {
         "    t0 = time.thread_time()\n"
         "    while time.thread_time() - t0 < 0.3:\n"
         "        pass\n\n"
-        "def test_c_after():\n    spin(0.05)\n"),
+        "def test_c_after():\n    spin(0.05)\n"
+    ),
 }
 
 
-@pytest.mark.parametrize("mode, options", [("cpu", {"engine": "sample"}), ("cpu", {"engine": "cprofile"}), ("time", {})])
+@pytest.mark.parametrize(
+    "mode, options", [("cpu", {"engine": "sample"}), ("cpu", {"engine": "cprofile"}), ("time", {})]
+)
 def test_tests_that_patch_the_clock_or_frames_do_not_fool_the_probe(tmp_path, mode, options):
     root = write_project(tmp_path / "patchy", PATCHING_TESTS)
     workdir = Path(tempfile.mkdtemp(dir=tmp_path))
-    run = run_probe(mode, runner=[sys.executable], root=root, workdir=workdir, probe_path=install_probe(workdir),
-                    pytest_args=[], timeout=120, options=options)
+    run = run_probe(
+        mode,
+        runner=[sys.executable],
+        root=root,
+        workdir=workdir,
+        probe_path=install_probe(workdir),
+        pytest_args=[],
+        timeout=120,
+        options=options,
+    )
     assert run.child.returncode == 0, run.child.tail(20)
     assert run.failed_tests() == (), run.failed_summary()
     data = run.read("cpu.json" if mode == "cpu" else "time.json")

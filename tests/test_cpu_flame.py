@@ -2,13 +2,13 @@
 real scan of a small project: the planted hot function hangs under its test, the harness (pytest,
 pluggy, the probe and the project's own pytest plugin) is never a root, and the chart names
 functions as the findings do."""
+
 from __future__ import annotations
 
 import sys
 from typing import Iterator, List
 
 import pytest
-
 from conftest import REPO, SLOW_UNIQUE, assert_unchanged, load_report, run_perfscan, tree_state, write_project
 
 sys.path.insert(0, str(REPO / "src"))
@@ -19,11 +19,15 @@ PROJECT = {
     "host/__init__.py": "",
     "host/work.py": SLOW_UNIQUE + "\n\ndef helper(n):\n    return slow_unique(list(range(n)) * 2)\n",
     # the project's own pytest plugin: it runs the tests (an autouse fixture), it is not the product
-    "host/plugin.py": ("import pytest\n\n\ndef warm(n):\n    return sum(i * i for i in range(n))\n\n\n"
-                       "@pytest.fixture(autouse=True)\ndef warm_up():\n    yield warm(300000)\n"),
+    "host/plugin.py": (
+        "import pytest\n\n\ndef warm(n):\n    return sum(i * i for i in range(n))\n\n\n"
+        "@pytest.fixture(autouse=True)\ndef warm_up():\n    yield warm(300000)\n"
+    ),
     "conftest.py": "pytest_plugins = ['host.plugin']\n",
-    "tests/test_work.py": ("from host.work import helper\n\n\ndef test_hot():\n    assert len(helper(2500)) == 2500\n\n\n"
-                           "def test_small():\n    assert helper(10)\n"),
+    "tests/test_work.py": (
+        "from host.work import helper\n\n\ndef test_hot():\n    assert len(helper(2500)) == 2500\n\n\n"
+        "def test_small():\n    assert helper(10)\n"
+    ),
 }
 FLAME_KEYS = {"n", "q", "k", "t", "f", "c"}
 
@@ -53,8 +57,19 @@ def test_flame_tree_in_the_cpu_section(tmp_path, engine):
     assert_unchanged(before, root, allowed=(".codeflash",))
     report = load_report(root)
     data = report["passes"]["cpu"]["data"]
-    assert set(data) == {"engine", "engine_id", "engine_asked", "wall_seconds", "phase_seconds", "threads",
-                         "counting_seconds", "functions_seen", "top", "functions", "flame"}  # `ran` stays out
+    assert set(data) == {
+        "engine",
+        "engine_id",
+        "engine_asked",
+        "wall_seconds",
+        "phase_seconds",
+        "threads",
+        "counting_seconds",
+        "functions_seen",
+        "top",
+        "functions",
+        "flame",
+    }  # `ran` stays out
     flame = data["flame"]
     assert all(set(n) == FLAME_KEYS for n in nodes(flame))
     assert (flame["n"], flame["k"]) == ("all profiled code", "root") and flame["t"] > 0

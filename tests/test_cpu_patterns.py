@@ -1,5 +1,6 @@
 """CPU patterns (docs/design.md "The passes" CPU, and "Vocabulary"): each pattern on the positive and
 negative cases of tests/fixtures/cpu_patterns_cases.py, then the choice rule `choose()`."""
+
 from __future__ import annotations
 
 import ast
@@ -58,8 +59,13 @@ def facts_for(name: str) -> FunctionFacts:
     calls = CALLS.search(LINES[node.lineno - 1])
     total, primitive = (int(calls.group(1)), int(calls.group(2))) if calls else (1, 1)
     return FunctionFacts(
-        node=node, class_node=class_node, aliases=ALIASES,
-        own_seconds=1.0, attributable_seconds=1.0, calls_total=total, calls_primitive=primitive,
+        node=node,
+        class_node=class_node,
+        aliases=ALIASES,
+        own_seconds=1.0,
+        attributable_seconds=1.0,
+        calls_total=total,
+        calls_primitive=primitive,
         callee_seconds=lambda test: 1.0,
         project_callee_seconds=lambda fn: 1.0 if fn in PROJECT_FUNCTIONS else 0.0,
     )
@@ -73,8 +79,17 @@ def marked_line(name: str) -> int:
 
 
 def test_every_pattern_has_positive_and_negative_cases():
-    assert set(MODULES) == {"quadratic_membership", "nested_loop", "pop_front", "sort_in_loop", "deepcopy",
-                            "repeated_computation", "string_concat", "serialize_in_loop", "regex_in_loop"}
+    assert set(MODULES) == {
+        "quadratic_membership",
+        "nested_loop",
+        "pop_front",
+        "sort_in_loop",
+        "deepcopy",
+        "repeated_computation",
+        "string_concat",
+        "serialize_in_loop",
+        "regex_in_loop",
+    }
     for mod in MODULES:
         assert [n for n in _names("pos") if _pattern_of(n) == mod], f"no positive case for {mod}"
         assert [n for n in _names("neg") if _pattern_of(n) == mod], f"no negative case for {mod}"
@@ -85,8 +100,10 @@ KNOWN_BUGS: dict = {}  # case name -> reason, for a bug found and not yet fixed 
 
 
 def _params(names):
-    return [pytest.param(n, marks=pytest.mark.xfail(reason=KNOWN_BUGS[n], strict=True)) if n in KNOWN_BUGS else n
-            for n in names]
+    return [
+        pytest.param(n, marks=pytest.mark.xfail(reason=KNOWN_BUGS[n], strict=True)) if n in KNOWN_BUGS else n
+        for n in names
+    ]
 
 
 @pytest.mark.parametrize("name", _params(_names("pos")))
@@ -96,7 +113,9 @@ def test_positive_case_matches_on_the_offending_line(name):
     assert isinstance(found, Match), f"{module.ID} missed {name}"
     assert found.pattern == module.ID
     line = marked_line(name)
-    assert found.line == line, f"points at {found.line}: {LINES[found.line - 1].strip()!r}, expected {LINES[line - 1].strip()!r}"
+    assert found.line == line, (
+        f"points at {found.line}: {LINES[found.line - 1].strip()!r}, expected {LINES[line - 1].strip()!r}"
+    )
     assert found.backing > 0
     assert found.evidence
 
@@ -115,16 +134,29 @@ def test_clean_code_matches_no_pattern(name, pattern):
 
 # --- choose(): the best-backed pattern, or none ---------------------------------------------
 
-def _facts_from_source(src: str, *, callees: Dict[Tuple[str, str], float] = None, own=0.0, attributable=1.0,
-                       calls_total=1, calls_primitive=1) -> FunctionFacts:
+
+def _facts_from_source(
+    src: str,
+    *,
+    callees: Dict[Tuple[str, str], float] = None,
+    own=0.0,
+    attributable=1.0,
+    calls_total=1,
+    calls_primitive=1,
+) -> FunctionFacts:
     """Facts for the single function in src; callee_seconds sums the seconds of the sample
     profiled callees (file, name) that the pattern's test accepts, as cProfile's caller data would."""
     tree = ast.parse(textwrap.dedent(src))
     node = next(n for n in tree.body if isinstance(n, ast.FunctionDef))
     samples = callees or {}
     return FunctionFacts(
-        node=node, class_node=None, aliases=astkit.module_aliases(tree),
-        own_seconds=own, attributable_seconds=attributable, calls_total=calls_total, calls_primitive=calls_primitive,
+        node=node,
+        class_node=None,
+        aliases=astkit.module_aliases(tree),
+        own_seconds=own,
+        attributable_seconds=attributable,
+        calls_total=calls_total,
+        calls_primitive=calls_primitive,
         callee_seconds=lambda test: sum(s for (f, n), s in samples.items() if test(f, n)),
     )
 

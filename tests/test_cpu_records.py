@@ -1,5 +1,6 @@
 """The CPU pass's typed records: cpu.json read once (malformed input never raises), sampled runs
 pooled by combine(), and the report section read back from its JSON."""
+
 from __future__ import annotations
 
 import sys
@@ -7,7 +8,6 @@ import textwrap
 from dataclasses import replace
 
 import pytest
-
 from conftest import REPO, write_project
 
 sys.path.insert(0, str(REPO / "src"))
@@ -16,7 +16,7 @@ from perfscan.passes.cpu.profile import build_profile  # noqa: E402
 from perfscan.passes.cpu.records import CpuRun, Frame, combine, with_counts  # noqa: E402
 from perfscan.passes.cpu.section import CpuSection  # noqa: E402
 
-SOURCE = textwrap.dedent('''\
+SOURCE = textwrap.dedent("""\
     def bfs(graph, queue):
         order = []
         while queue:
@@ -31,7 +31,7 @@ SOURCE = textwrap.dedent('''\
             if w not in seen:
                 seen.append(w)
         return seen
-    ''')
+    """)
 
 
 @pytest.fixture
@@ -41,24 +41,64 @@ def tree(tmp_path):
 
 def sampled(root, frames, stacks, tests, wall=1.0, errors=()):
     f = str(root / "pkg" / "algo.py")
-    table = {"bfs": [f, 1, "bfs"], "dedupe": [f, 9, "dedupe"], "pytest": ["/venv/_pytest/python.py", 1, "pytest_pyfunc_call"]}
-    return {"engine": "sample", "python": "3.11.7", "threads": "all",
-            "phases": {"setup": {"wall": 0.0, "cpu": 0.0, "stats": []}, "call": {"wall": wall, "cpu": wall, "stats": []}},
-            "samples": {"timer": "ITIMER_PROF", "interval": 0.001, "mean_interval": 0.004, "clock": "runnable",
-                        "samples": 10, "sampled_seconds": wall, "handler_seconds": 0.01,
-                        "tests": list(tests), "frames": [table[n] for n in frames], "stacks": stacks},
-            "calls": None, "errors": list(errors)}
+    table = {
+        "bfs": [f, 1, "bfs"],
+        "dedupe": [f, 9, "dedupe"],
+        "pytest": ["/venv/_pytest/python.py", 1, "pytest_pyfunc_call"],
+    }
+    return {
+        "engine": "sample",
+        "python": "3.11.7",
+        "threads": "all",
+        "phases": {"setup": {"wall": 0.0, "cpu": 0.0, "stats": []}, "call": {"wall": wall, "cpu": wall, "stats": []}},
+        "samples": {
+            "timer": "ITIMER_PROF",
+            "interval": 0.001,
+            "mean_interval": 0.004,
+            "clock": "runnable",
+            "samples": 10,
+            "sampled_seconds": wall,
+            "handler_seconds": 0.01,
+            "tests": list(tests),
+            "frames": [table[n] for n in frames],
+            "stacks": stacks,
+        },
+        "calls": None,
+        "errors": list(errors),
+    }
 
 
 MALFORMED = [
-    None, [], "cpu", 3, {}, {"phases": "x"}, {"phases": {"call": None}}, {"phases": {"call": {"wall": "1", "stats": "x"}}},
+    None,
+    [],
+    "cpu",
+    3,
+    {},
+    {"phases": "x"},
+    {"phases": {"call": None}},
+    {"phases": {"call": {"wall": "1", "stats": "x"}}},
     {"phases": {"call": {"wall": float("nan"), "stats": [["f.py", "one", "g", 1, 1, 0.1, 0.1]]}}},
     {"phases": {"call": {"wall": 1.0, "stats": [["f.py", 1, "g", 1, 1, 0.1, 0.1, [[5, 1, 1, 0.1, 0.1]]]]}}},
-    {"samples": "x"}, {"samples": {"frames": "x", "stacks": [1, [2]]}},
-    {"samples": {"frames": [["f.py", 1, "g"]], "stacks": [["call", 0, [[7, 1]], 1.0, 1], ["nophase", 0, [], 1, 1],
-                                                           ["call", "t", [[0, 1]], 1.0, 1], ["call", 0, [[0, None]], "s"]]}},
-    {"calls": {"functions": [None, ["f.py", 1]], "phases": {"call": [[9, 1, 0], "x", [0, "n", 0]], "bogus": [[0, 1, 0]]},
-               "cost_ns": "x"}},
+    {"samples": "x"},
+    {"samples": {"frames": "x", "stacks": [1, [2]]}},
+    {
+        "samples": {
+            "frames": [["f.py", 1, "g"]],
+            "stacks": [
+                ["call", 0, [[7, 1]], 1.0, 1],
+                ["nophase", 0, [], 1, 1],
+                ["call", "t", [[0, 1]], 1.0, 1],
+                ["call", 0, [[0, None]], "s"],
+            ],
+        }
+    },
+    {
+        "calls": {
+            "functions": [None, ["f.py", 1]],
+            "phases": {"call": [[9, 1, 0], "x", [0, "n", 0]], "bogus": [[0, 1, 0]]},
+            "cost_ns": "x",
+        }
+    },
     {"engine": None, "threads": True, "errors": "boom", "engine_asked": 5},
 ]
 
@@ -77,8 +117,12 @@ def test_malformed_cpu_json_reads_without_raising_and_profiles_empty(raw, tree):
 
 
 def test_a_stack_with_a_broken_step_is_left_out_and_the_rest_kept(tree):
-    raw = sampled(tree, ["pytest", "bfs"], [["call", 0, [[0, 2], [1, 4]], 0.75, 3], ["call", 0, [[0, 2], [9, 4]], 5.0, 9]],
-                  ["t::a"])
+    raw = sampled(
+        tree,
+        ["pytest", "bfs"],
+        [["call", 0, [[0, 2], [1, 4]], 0.75, 3], ["call", 0, [[0, 2], [9, 4]], 5.0, 9]],
+        ["t::a"],
+    )
     run = CpuRun.from_json(raw)
     assert len(run.samples.stacks) == 1 and run.samples.stacks[0].seconds == 0.75
     bfs = next(iter(build_profile(run, tree, [tree]).functions.values()))
@@ -86,12 +130,27 @@ def test_a_stack_with_a_broken_step_is_left_out_and_the_rest_kept(tree):
 
 
 def test_combine_pools_two_sampled_runs(tree):
-    a = CpuRun.from_json(sampled(tree, ["pytest", "bfs"], [["call", 0, [[0, 2], [1, 4]], 1.0, 10]], ["t::a"],
-                                 wall=1.0, errors=["slow handler"]))
+    a = CpuRun.from_json(
+        sampled(
+            tree,
+            ["pytest", "bfs"],
+            [["call", 0, [[0, 2], [1, 4]], 1.0, 10]],
+            ["t::a"],
+            wall=1.0,
+            errors=["slow handler"],
+        )
+    )
     # the second run lists its frames and tests in another order, and adds a test and a function
-    b = CpuRun.from_json(sampled(tree, ["dedupe", "pytest", "bfs"],
-                                 [["call", 1, [[1, 2], [2, 4]], 2.0, 20], ["call", 0, [[1, 2], [0, 12]], 0.5, 5]],
-                                 ["t::b", "t::a"], wall=3.0, errors=["slow handler", "late thread"]))
+    b = CpuRun.from_json(
+        sampled(
+            tree,
+            ["dedupe", "pytest", "bfs"],
+            [["call", 1, [[1, 2], [2, 4]], 2.0, 20], ["call", 0, [[1, 2], [0, 12]], 0.5, 5]],
+            ["t::b", "t::a"],
+            wall=3.0,
+            errors=["slow handler", "late thread"],
+        )
+    )
     both = combine(a, b)
     assert both.runs == 2 and both.engine == "sample"
     assert both.phases["call"].wall == pytest.approx(4.0) and both.wall == pytest.approx(4.0)
@@ -100,8 +159,11 @@ def test_combine_pools_two_sampled_runs(tree):
     assert s.tests == ("t::a", "t::b") and len(s.frames) == 3 and s.samples == 20
     assert s.sampled_seconds == pytest.approx(4.0) and s.handler_seconds == pytest.approx(0.02)
     named = [tuple((s.frames[fi].name, line) for fi, line in st.frames) + (s.tests[st.test],) for st in s.stacks]
-    assert named == [(("pytest_pyfunc_call", 2), ("bfs", 4), "t::a"), (("pytest_pyfunc_call", 2), ("bfs", 4), "t::a"),
-                     (("pytest_pyfunc_call", 2), ("dedupe", 12), "t::b")]
+    assert named == [
+        (("pytest_pyfunc_call", 2), ("bfs", 4), "t::a"),
+        (("pytest_pyfunc_call", 2), ("bfs", 4), "t::a"),
+        (("pytest_pyfunc_call", 2), ("dedupe", 12), "t::b"),
+    ]
     fns = {fp.qualname: fp for fp in build_profile(both, tree, [tree]).functions.values()}
     assert fns["bfs"].attributable() == pytest.approx(3.0) and dict(fns["bfs"].tests) == {"t::a": 3.0}
     assert dict(fns["dedupe"].tests) == {"t::b": 0.5}
@@ -112,8 +174,9 @@ def test_counts_of_the_plain_run_are_exact_and_cost_nothing(tree):
     f = str(tree / "pkg" / "algo.py")
     run = CpuRun.from_json(sampled(tree, ["pytest", "bfs"], [["call", 0, [[0, 2], [1, 4]], 1.0, 10]], ["t::a"]))
     assert run.calls is None
-    counted = with_counts(run, {"functions": [[f, 1, "bfs", False]], "phases": {"call": [[0, 7, 2]]},
-                                "cost_ns": {"count": 1e6}})
+    counted = with_counts(
+        run, {"functions": [[f, 1, "bfs", False]], "phases": {"call": [[0, 7, 2]]}, "cost_ns": {"count": 1e6}}
+    )
     assert counted.calls.cost_ns == {} and counted.calls.method.endswith("in the plain run")
     profile = build_profile(counted, tree, [tree])
     bfs = next(iter(profile.functions.values()))
@@ -125,13 +188,37 @@ def test_frames_are_values():
     assert Frame("a.py", 1, "f") == Frame("a.py", 1, "f") and len({Frame("a.py", 1, "f"), Frame("a.py", 1, "f")}) == 1
 
 
-SECTION = {"engine": "cProfile", "engine_id": "cprofile", "engine_asked": "cprofile", "wall_seconds": 2.0,
-           "phase_seconds": {"setup": 0.5, "call": 1.5, "teardown": 0.0}, "threads": 1, "counting_seconds": 0.0,
-           "functions_seen": 1, "top": [{"function": "pkg.algo:bfs", "file": "pkg/algo.py", "line": 1, "attributable_pct": 50.0,
-                                          "own_pct": 40.0, "cumulative_pct": 60.0, "calls": None, "primitive_calls": None}],
-           "functions": {"pkg.algo:bfs": 1.0},
-           "flame": {"n": "all profiled code", "q": "", "k": "root", "t": 1.0, "f": "",
-                     "c": [{"n": "bfs", "q": "pkg.algo:bfs", "k": "project", "t": 1.0, "f": "pkg/algo.py:1", "c": []}]}}
+SECTION = {
+    "engine": "cProfile",
+    "engine_id": "cprofile",
+    "engine_asked": "cprofile",
+    "wall_seconds": 2.0,
+    "phase_seconds": {"setup": 0.5, "call": 1.5, "teardown": 0.0},
+    "threads": 1,
+    "counting_seconds": 0.0,
+    "functions_seen": 1,
+    "top": [
+        {
+            "function": "pkg.algo:bfs",
+            "file": "pkg/algo.py",
+            "line": 1,
+            "attributable_pct": 50.0,
+            "own_pct": 40.0,
+            "cumulative_pct": 60.0,
+            "calls": None,
+            "primitive_calls": None,
+        }
+    ],
+    "functions": {"pkg.algo:bfs": 1.0},
+    "flame": {
+        "n": "all profiled code",
+        "q": "",
+        "k": "root",
+        "t": 1.0,
+        "f": "",
+        "c": [{"n": "bfs", "q": "pkg.algo:bfs", "k": "project", "t": 1.0, "f": "pkg/algo.py:1", "c": []}],
+    },
+}
 
 
 def test_section_json_round_trips_and_keeps_ran_out():
@@ -141,9 +228,16 @@ def test_section_json_round_trips_and_keeps_ran_out():
     assert handed.ran == {"pkg.algo:bfs"} and "ran" not in handed.to_json()
 
 
-@pytest.mark.parametrize("raw", [None, [], {"top": "x", "functions": [1], "phase_seconds": None, "flame": []},
-                                 {"top": [None, {"function": 3}], "wall_seconds": "2", "flame": {"t": "x"}},
-                                 {"flame": {"n": "r", "t": 1, "k": "weird", "c": [None, {"t": None}, {"n": "ok", "t": 0.5}]}}])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        None,
+        [],
+        {"top": "x", "functions": [1], "phase_seconds": None, "flame": []},
+        {"top": [None, {"function": 3}], "wall_seconds": "2", "flame": {"t": "x"}},
+        {"flame": {"n": "r", "t": 1, "k": "weird", "c": [None, {"t": None}, {"n": "ok", "t": 0.5}]}},
+    ],
+)
 def test_a_malformed_section_reads_as_empty_parts(raw):
     section = CpuSection.from_json(raw)
     assert section.top == () and section.wall_seconds == 0.0

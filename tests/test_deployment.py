@@ -1,4 +1,5 @@
 """Deployment model from real evidence: files and imports read with ast."""
+
 from __future__ import annotations
 
 import json
@@ -6,11 +7,11 @@ import os
 import sys
 
 import pytest
+from conftest import CORPUS, write_project
 
 from perfscan.deployment import detect_deployment
 from perfscan.project import discover_project
 from perfscan.settings import load_settings
-from conftest import CORPUS, write_project
 
 
 def detect(root):
@@ -33,7 +34,9 @@ def test_entry_modules_for_the_import_pass():
 
 
 def test_fastapi_app_object(tmp_path):
-    root = write_project(tmp_path, {"svc/__init__.py": "", "svc/main.py": "from fastapi import FastAPI\napp = FastAPI()\n"})
+    root = write_project(
+        tmp_path, {"svc/__init__.py": "", "svc/main.py": "from fastapi import FastAPI\napp = FastAPI()\n"}
+    )
     dep = detect(root)
     assert dep.model == "long-running-server"
     assert "svc.main" in dep.entry_modules
@@ -41,7 +44,9 @@ def test_fastapi_app_object(tmp_path):
 
 
 def test_words_in_comments_and_strings_are_not_evidence(tmp_path):
-    root = write_project(tmp_path, {"pkg/__init__.py": '# deploy with gunicorn and flask\nDOC = "import flask; app = Flask()"\n'})
+    root = write_project(
+        tmp_path, {"pkg/__init__.py": '# deploy with gunicorn and flask\nDOC = "import flask; app = Flask()"\n'}
+    )
     assert detect(root).model == "library"
 
 
@@ -52,7 +57,10 @@ def test_lambda_handler_signature_alone(tmp_path):
 
 
 def test_click_main_module_is_cli(tmp_path):
-    root = write_project(tmp_path, {"tool/__init__.py": "", "tool/__main__.py": "import click\n\n@click.command()\ndef main():\n    pass\n"})
+    root = write_project(
+        tmp_path,
+        {"tool/__init__.py": "", "tool/__main__.py": "import click\n\n@click.command()\ndef main():\n    pass\n"},
+    )
     assert detect(root).model == "cli"
 
 

@@ -1,11 +1,12 @@
 """Hostile projects: whatever the project does, the scan finishes within its budget, the report
 says what happened, and the project is left as it was (apart from .codeflash/ and what its own
 tests wrote)."""
+
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -14,8 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from conftest import SLOW_UNIQUE, REPO, assert_unchanged, load_report, run_perfscan, tree_state, write_project
+from conftest import REPO, SLOW_UNIQUE, assert_unchanged, load_report, run_perfscan, tree_state, write_project
 
 BASE = {
     "pyproject.toml": "[project]\nname = 'host'\nversion = '1'\n",
@@ -40,7 +40,10 @@ def make(tmp_path, extra_files, name="p"):
 
 
 def test_syntax_error_file_is_skipped_and_listed(tmp_path):
-    root = make(tmp_path, {"host/broken.py": "def oops(:\n    pass\n", "host/aio.py": "import time\nasync def f():\n    time.sleep(1)\n"})
+    root = make(
+        tmp_path,
+        {"host/broken.py": "def oops(:\n    pass\n", "host/aio.py": "import time\nasync def f():\n    time.sleep(1)\n"},
+    )
     before = tree_state(root)
     proc, _ = scan(root)
     assert proc.returncode == 0, proc.stderr
@@ -52,7 +55,9 @@ def test_syntax_error_file_is_skipped_and_listed(tmp_path):
 
 def test_latin1_file(tmp_path):
     root = make(tmp_path, {})
-    (root / "host" / "legacy.py").write_bytes(b"# -*- coding: latin-1 -*-\nNAME = '\xe9t\xe9'\n\nasync def g():\n    return NAME\n")
+    (root / "host" / "legacy.py").write_bytes(
+        b"# -*- coding: latin-1 -*-\nNAME = '\xe9t\xe9'\n\nasync def g():\n    return NAME\n"
+    )
     (root / "host" / "undeclared.py").write_bytes(b"NAME = '\xe9t\xe9'\n")
     before = tree_state(root)
     proc, _ = scan(root)
@@ -93,8 +98,16 @@ def test_hanging_test_costs_its_pass_not_the_scan(tmp_path):
 def test_hanging_named_test_times_out_the_pass(tmp_path):
     root = make(tmp_path, {"tests/test_hang.py": "import time\n\ndef test_hang():\n    time.sleep(3600)\n"})
     budget = 30
-    proc, secs = scan(root, "--budget", str(budget), "--test", "tests/test_hang.py::test_hang", "--passes", "cpu,async",
-                      timeout=budget + 60)
+    proc, secs = scan(
+        root,
+        "--budget",
+        str(budget),
+        "--test",
+        "tests/test_hang.py::test_hang",
+        "--passes",
+        "cpu,async",
+        timeout=budget + 60,
+    )
     assert proc.returncode == 0, proc.stderr
     assert secs < budget + 10
     cpu = load_report(root)["passes"]["cpu"]
@@ -115,7 +128,10 @@ def test_crashing_test_is_left_out(tmp_path):
 
 
 def test_killed_test_process_names_the_signal(tmp_path):
-    root = make(tmp_path, {"tests/test_core.py": "import os, signal\n\ndef test_kill():\n    os.kill(os.getpid(), signal.SIGKILL)\n"})
+    root = make(
+        tmp_path,
+        {"tests/test_core.py": "import os, signal\n\ndef test_kill():\n    os.kill(os.getpid(), signal.SIGKILL)\n"},
+    )
     proc, _ = scan(root, "--test", "tests/test_core.py::test_kill", "--passes", "cpu")
     assert proc.returncode == 0, proc.stderr
     cpu = load_report(root)["passes"]["cpu"]
@@ -123,7 +139,12 @@ def test_killed_test_process_names_the_signal(tmp_path):
 
 
 def test_test_printing_50_mb(tmp_path):
-    root = make(tmp_path, {"tests/test_loud.py": "import sys\n\ndef test_loud():\n    for _ in range(50):\n        sys.stdout.write('x' * (1 << 20) + '\\n')\n"})
+    root = make(
+        tmp_path,
+        {
+            "tests/test_loud.py": "import sys\n\ndef test_loud():\n    for _ in range(50):\n        sys.stdout.write('x' * (1 << 20) + '\\n')\n"
+        },
+    )
     before = tree_state(root)
     proc, secs = scan(root, "-s" if False else "--budget", "120", "--", "-s")
     assert proc.returncode == 0, proc.stderr
@@ -145,10 +166,16 @@ def test_a_test_module_that_cannot_be_imported_does_not_stop_the_others(tmp_path
 
 
 def test_odd_parametrized_ids(tmp_path):
-    root = make(tmp_path, {"tests/test_odd.py": (
-        "import pytest\n\n"
-        "@pytest.mark.parametrize('v', ['a|b', '`tick`', 'new\\nline', 'ünï|`x`'], ids=['a|b', '`tick`', 'new\\nline', 'ünï|`x`'])\n"
-        "def test_odd(v):\n    assert 0, v\n")})
+    root = make(
+        tmp_path,
+        {
+            "tests/test_odd.py": (
+                "import pytest\n\n"
+                "@pytest.mark.parametrize('v', ['a|b', '`tick`', 'new\\nline', 'ünï|`x`'], ids=['a|b', '`tick`', 'new\\nline', 'ünï|`x`'])\n"
+                "def test_odd(v):\n    assert 0, v\n"
+            )
+        },
+    )
     before = tree_state(root)
     proc, _ = scan(root)
     assert proc.returncode == 0, proc.stderr
@@ -173,8 +200,14 @@ def test_odd_parametrized_ids(tmp_path):
 
 def test_undecodable_names_in_test_files_and_ids(tmp_path):
     # a file name holding a latin-1 byte and a test id holding a lone surrogate both reach the report
-    root = make(tmp_path, {"tests/test_ids.py": (
-        "import pytest\n\n@pytest.mark.parametrize('v', ['sur\\udce9'])\ndef test_id(v):\n    assert 0, v\n")})
+    root = make(
+        tmp_path,
+        {
+            "tests/test_ids.py": (
+                "import pytest\n\n@pytest.mark.parametrize('v', ['sur\\udce9'])\ndef test_id(v):\n    assert 0, v\n"
+            )
+        },
+    )
     with open(os.path.join(os.fsencode(root / "tests"), b"test_caf\xe9.py"), "wb") as fh:
         fh.write(b"def test_named():\n    assert 0\n")
     before = tree_state(root)
@@ -237,7 +270,12 @@ def test_malformed_setup_md_is_noted(tmp_path):
 
 
 def test_files_written_by_the_tests_are_listed(tmp_path):
-    root = make(tmp_path, {"tests/test_writes.py": "from pathlib import Path\n\ndef test_w():\n    Path('written-by-test.txt').write_text('x')\n"})
+    root = make(
+        tmp_path,
+        {
+            "tests/test_writes.py": "from pathlib import Path\n\ndef test_w():\n    Path('written-by-test.txt').write_text('x')\n"
+        },
+    )
     before = tree_state(root)
     proc, _ = scan(root)
     assert proc.returncode == 0, proc.stderr
@@ -247,7 +285,10 @@ def test_files_written_by_the_tests_are_listed(tmp_path):
 
 def test_xdist_and_coverage_addopts_are_neutralized(tmp_path):
     pytest.importorskip("xdist")
-    root = make(tmp_path, {"pyproject.toml": "[project]\nname='host'\nversion='1'\n[tool.pytest.ini_options]\naddopts = '-n 2'\n"})
+    root = make(
+        tmp_path,
+        {"pyproject.toml": "[project]\nname='host'\nversion='1'\n[tool.pytest.ini_options]\naddopts = '-n 2'\n"},
+    )
     proc, _ = scan(root)
     assert proc.returncode == 0, proc.stderr
     assert "-n 0" in markdown(root)
@@ -258,8 +299,13 @@ def test_sigint_kills_children_and_leaves_no_report(tmp_path):
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"), TMPDIR=str(tmpdir))
-    proc = subprocess.Popen([sys.executable, "-m", "perfscan", str(root), "--runner", sys.executable], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "perfscan", str(root), "--runner", sys.executable],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(4)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
@@ -273,8 +319,16 @@ def test_sigint_kills_children_and_leaves_no_report(tmp_path):
 def test_two_scans_at_once_do_not_collide(tmp_path):
     a, b = make(tmp_path, {}, "a"), make(tmp_path, {}, "b")
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
-    procs = [subprocess.Popen([sys.executable, "-m", "perfscan", str(r), "--runner", sys.executable, "--quiet"], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for r in (a, b)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "perfscan", str(r), "--runner", sys.executable, "--quiet"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for r in (a, b)
+    ]
     for p in procs:
         p.communicate(timeout=300)
         assert p.returncode == 0
@@ -285,11 +339,17 @@ def test_two_scans_at_once_do_not_collide(tmp_path):
 def test_a_crash_under_the_sampler_falls_back_to_cprofile(tmp_path):
     # a test that dies only while the CPU-time timer is armed stands in for a crash the sampling
     # engine provokes: the CPU pass still gets its profile, from cProfile, and says why
-    root = make(tmp_path, {"tests/test_fragile.py": (
-        "import os, signal\n\n"
-        "def test_fragile():\n"
-        "    if signal.getitimer(signal.ITIMER_PROF)[0] > 0:\n"
-        "        os.kill(os.getpid(), signal.SIGSEGV)\n")})
+    root = make(
+        tmp_path,
+        {
+            "tests/test_fragile.py": (
+                "import os, signal\n\n"
+                "def test_fragile():\n"
+                "    if signal.getitimer(signal.ITIMER_PROF)[0] > 0:\n"
+                "        os.kill(os.getpid(), signal.SIGSEGV)\n"
+            )
+        },
+    )
     before = tree_state(root)
     proc, _ = scan(root, "--passes", "cpu")
     assert proc.returncode == 0, proc.stderr
@@ -301,12 +361,17 @@ def test_a_crash_under_the_sampler_falls_back_to_cprofile(tmp_path):
 
 
 def test_the_projects_own_pytest_plugin_is_harness_not_a_hotspot(tmp_path):
-    root = make(tmp_path, {
-        "pyproject.toml": "[project]\nname = 'host'\nversion = '1'\n\n[project.entry-points.pytest11]\nhost = 'host.plugin'\n",
-        "host/plugin.py": ("import pytest\n\n@pytest.fixture(autouse=True)\ndef warm_up():\n"
-                           "    busy = [i * i for i in range(400000)]\n    yield len(busy)\n"),
-        "conftest.py": "pytest_plugins = ['host.plugin']\n",
-    })
+    root = make(
+        tmp_path,
+        {
+            "pyproject.toml": "[project]\nname = 'host'\nversion = '1'\n\n[project.entry-points.pytest11]\nhost = 'host.plugin'\n",
+            "host/plugin.py": (
+                "import pytest\n\n@pytest.fixture(autouse=True)\ndef warm_up():\n"
+                "    busy = [i * i for i in range(400000)]\n    yield len(busy)\n"
+            ),
+            "conftest.py": "pytest_plugins = ['host.plugin']\n",
+        },
+    )
     proc, _ = scan(root, "--passes", "cpu")
     assert proc.returncode == 0, proc.stderr
     report = load_report(root)

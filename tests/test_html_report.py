@@ -6,6 +6,7 @@ deletes the artifacts the page once read (`cpu.pstats`, `imports.json`), loads t
 findings, the waterfall rows and the memory bars. A real headless browser (Debian's chromium)
 runs the page's script when it is installed.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,16 +21,27 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
-
 from conftest import SLOW_UNIQUE, assert_unchanged, run_perfscan, tree_state, write_project
-from perfscan.models import (Deployment, Finding, Metric, PassResult, Project, RankedFinding, ScanResult, Settings,
-                             Target)
+
+from perfscan.models import (
+    Deployment,
+    Finding,
+    Metric,
+    PassResult,
+    Project,
+    RankedFinding,
+    ScanResult,
+    Settings,
+    Target,
+)
 from perfscan.passes.imports.section import ImportSection, ModuleRow, Waterfall, WaterfallRow
 from perfscan.report.html import render_html, render_html_from_json
 from perfscan.report.json_report import render_json
 
 MAX_PAGE_BYTES = 2 * 1024 * 1024
-ODD = "<script>alert(1)</script> | `tick` <img src=x onerror=\"document.title='pwned'\">\nline two ünï 日本 </script><!--"
+ODD = (
+    "<script>alert(1)</script> | `tick` <img src=x onerror=\"document.title='pwned'\">\nline two ünï 日本 </script><!--"
+)
 BUSY = "import time as _t\n_s = _t.perf_counter()\nwhile _t.perf_counter() - _s < 0.15:\n    pass\n"
 
 # a planted problem per measured domain: a quadratic dedupe, 20 MB of rows alive at a test's
@@ -39,9 +51,11 @@ SHOP = {
     "shop/__init__.py": "from shop import catalog\n",
     "shop/catalog.py": BUSY + "PRICES = {}\n",
     "shop/core.py": SLOW_UNIQUE + "\n\ndef build(n):\n    return [bytes(1000) for _ in range(n)]\n",
-    "tests/test_shop.py": ("from shop.core import build, slow_unique\n\n"
-                           "def test_unique():\n    assert len(slow_unique([i % 2000 for i in range(20000)])) == 2000\n\n"
-                           "def test_build():\n    assert len(build(20000)) == 20000\n"),
+    "tests/test_shop.py": (
+        "from shop.core import build, slow_unique\n\n"
+        "def test_unique():\n    assert len(slow_unique([i % 2000 for i in range(20000)])) == 2000\n\n"
+        "def test_build():\n    assert len(build(20000)) == 20000\n"
+    ),
 }
 HOTSPOT = "shop.core:slow_unique"
 
@@ -91,13 +105,26 @@ def chromium_path() -> Optional[str]:
 
 needs_chromium = pytest.mark.skipif(
     chromium_path() is None,
-    reason="headless chromium not found: install it with `apt-get install -y chromium` (.ci/run does this)")
+    reason="headless chromium not found: install it with `apt-get install -y chromium` (.ci/run does this)",
+)
 
 
 def run_chromium(tmp: Path, url: str, *extra: str) -> subprocess.CompletedProcess:
-    argv = [chromium_path(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--disable-dev-shm-usage", f"--user-data-dir={tmp / 'chromium-profile'}", *extra, url]
+    argv = [
+        chromium_path(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={tmp / 'chromium-profile'}",
+        *extra,
+        url,
+    ]
     return subprocess.run(argv, capture_output=True, text=True, timeout=180, cwd=str(tmp))
 
 
@@ -152,18 +179,37 @@ def png_size(path: Path) -> Tuple[int, int]:
     return struct.unpack(">II", head[16:24])
 
 
-
-def flame_node(name: str, qual: str, kind: str, seconds: float, where: str = "", *children: Dict[str, Any]) -> Dict[str, Any]:
+def flame_node(
+    name: str, qual: str, kind: str, seconds: float, where: str = "", *children: Dict[str, Any]
+) -> Dict[str, Any]:
     """A node of the CPU pass's call tree, the shape the page's script draws."""
     return {"n": name, "q": qual, "k": kind, "t": seconds, "f": where, "c": list(children)}
 
 
 def shop_flame() -> Dict[str, Any]:
     """A call tree for the shop project, written by hand (the shape the CPU pass hands the reports)."""
-    return flame_node("all profiled code", "", "root", 1.0, "",
-                      flame_node("test_unique", "tests.test_shop:test_unique", "test", 1.0, "tests/test_shop.py:3",
-                                 flame_node("slow_unique", HOTSPOT, "project", 0.9, "shop/core.py:1",
-                                            flame_node("list.append", "list.append", "builtin", 0.1))))
+    return flame_node(
+        "all profiled code",
+        "",
+        "root",
+        1.0,
+        "",
+        flame_node(
+            "test_unique",
+            "tests.test_shop:test_unique",
+            "test",
+            1.0,
+            "tests/test_shop.py:3",
+            flame_node(
+                "slow_unique",
+                HOTSPOT,
+                "project",
+                0.9,
+                "shop/core.py:1",
+                flame_node("list.append", "list.append", "builtin", 0.1),
+            ),
+        ),
+    )
 
 
 def embedded(page: str) -> Dict[str, Any]:
@@ -199,15 +245,21 @@ def saved_report(root: Path, dest: Path) -> Dict[str, Any]:
 def test_page_renders_from_the_saved_json_alone(shop_scan, tmp_path):
     report = saved_report(shop_scan, tmp_path / "saved")
     page = render_html_from_json(report)
-    assert page == (shop_scan / ".codeflash" / "scan-report.html").read_text(encoding="utf-8"), \
+    assert page == (shop_scan / ".codeflash" / "scan-report.html").read_text(encoding="utf-8"), (
         "the page from the saved JSON is not the page the scan wrote"
+    )
     assert len(page.encode("utf-8")) < MAX_PAGE_BYTES
-    assert not re.search(r"""<(script|link|img|iframe)[^>]+(src|href)=["']?(https?:)?//""", page), "the page loads something"
+    assert not re.search(r"""<(script|link|img|iframe)[^>]+(src|href)=["']?(https?:)?//""", page), (
+        "the page loads something"
+    )
 
     dom = parse(page)
     findings = report["findings"]
     assert {(f["domain"], f["qualname"]) for f in findings} >= {
-        ("cpu", HOTSPOT), ("memory", "shop.core:build"), ("import", "shop.catalog")}, findings
+        ("cpu", HOTSPOT),
+        ("memory", "shop.core:build"),
+        ("import", "shop.catalog"),
+    }, findings
     assert [int(g["data-rank"]) for g in dom.find("tbody", cls="finding-group")] == [f["rank"] for f in findings]
     assert len(dom.find("tr", cls="finding")) == len(findings)
 
@@ -244,8 +296,9 @@ def test_page_works_in_a_browser(shop_scan, tmp_path):
     frames = dom.find(cls="fr", data_qualname=HOTSPOT)
     assert frames, f"no frame for {HOTSPOT} in the CPU chart"
     assert "k-project" in frames[0]["class"].split()
-    assert any("k-stdlib" in a["class"].split() or "k-builtin" in a["class"].split() for a in dom.find(cls="fr")), \
+    assert any("k-stdlib" in a["class"].split() or "k-builtin" in a["class"].split() for a in dom.find(cls="fr")), (
         "library frames are not told apart from project frames"
+    )
     assert dom.find(cls="wf-row", data_module="shop.catalog")
 
     # the page's script at work: sorting, filtering, expanding a finding, zooming the chart
@@ -270,8 +323,13 @@ def test_page_works_in_a_browser(shop_scan, tmp_path):
     assert got["zoomed"] >= 2 and got["resetEnabled"] is True and got["resetDisabled"] is True
 
     shot = tmp_path / "scan-report.png"
-    proc = run_chromium(tmp_path, page.resolve().as_uri() + "#finding-1", f"--screenshot={shot}", "--window-size=1400,2000",
-                        "--hide-scrollbars")
+    proc = run_chromium(
+        tmp_path,
+        page.resolve().as_uri() + "#finding-1",
+        f"--screenshot={shot}",
+        "--window-size=1400,2000",
+        "--hide-scrollbars",
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert shot.is_file() and shot.stat().st_size > 20_000, "the screenshot is missing or blank"
     assert png_size(shot) == (1400, 2000)
@@ -283,34 +341,90 @@ def test_page_works_in_a_browser(shop_scan, tmp_path):
 
 def odd_result(root: Path, cpu_data: Optional[Dict[str, Any]] = None) -> ScanResult:
     settings = Settings(path=root)
-    project = Project(root=root, name="odd " + ODD, packages=("pkg",), source_roots=(root,), tests_dir=None,
-                      console_scripts=(), dependencies=(), runner=(sys.executable,), runner_origin="test",
-                      python_version="3.11.7", has_pytest=True)
-    finding = Finding(domain="cpu", symbol="f" + ODD, qualname="pkg.mod:f" + ODD, module="pkg.mod",
-                      file="pkg/mod.py", line=3, metric=Metric(42.0, "%", "42% " + ODD), pattern="none",
-                      evidence="evidence " + ODD, estimated_impact="impact " + ODD, phase="call",
-                      details={"callers": ["tests/test_x.py::test[<a|b>`c`\n]"]})
-    imp = Finding(domain="import", symbol="pkg.slow" + ODD, qualname="pkg.slow" + ODD, module="pkg.slow" + ODD, file=None,
-                  line=None, metric=Metric(600.0, "ms", "600 ms self"), pattern="import-time-computation",
-                  evidence=ODD, estimated_impact=ODD, phase="import", third_party=True)
-    ranked = (RankedFinding(finding, 1, "critical", "critical", "note " + ODD, 8.4),
-              RankedFinding(imp, 2, "info", "high", ODD, 1.2))
+    project = Project(
+        root=root,
+        name="odd " + ODD,
+        packages=("pkg",),
+        source_roots=(root,),
+        tests_dir=None,
+        console_scripts=(),
+        dependencies=(),
+        runner=(sys.executable,),
+        runner_origin="test",
+        python_version="3.11.7",
+        has_pytest=True,
+    )
+    finding = Finding(
+        domain="cpu",
+        symbol="f" + ODD,
+        qualname="pkg.mod:f" + ODD,
+        module="pkg.mod",
+        file="pkg/mod.py",
+        line=3,
+        metric=Metric(42.0, "%", "42% " + ODD),
+        pattern="none",
+        evidence="evidence " + ODD,
+        estimated_impact="impact " + ODD,
+        phase="call",
+        details={"callers": ["tests/test_x.py::test[<a|b>`c`\n]"]},
+    )
+    imp = Finding(
+        domain="import",
+        symbol="pkg.slow" + ODD,
+        qualname="pkg.slow" + ODD,
+        module="pkg.slow" + ODD,
+        file=None,
+        line=None,
+        metric=Metric(600.0, "ms", "600 ms self"),
+        pattern="import-time-computation",
+        evidence=ODD,
+        estimated_impact=ODD,
+        phase="import",
+        third_party=True,
+    )
+    ranked = (
+        RankedFinding(finding, 1, "critical", "critical", "note " + ODD, 8.4),
+        RankedFinding(imp, 2, "info", "high", ODD, 1.2),
+    )
     modules = (ModuleRow("pkg.slow" + ODD, 600.0, 650.0, "project", ODD, "pkg"),)
-    bars = Waterfall((WaterfallRow("pkg" + ODD, "project", 0, 0.0, 700.0, 50.0, "pkg" + ODD),
-                      WaterfallRow("pkg.slow" + ODD, "project", 1, 10.0, 650.0, 600.0, "pkg" + ODD)), 700.0, "tree", 7.0)
-    passes = {"cpu": PassResult("cpu", "ok", 1.0, findings=(finding,), data=cpu_data or {}),
-              "memory": PassResult("memory", "failed", 0.5, error="boom " + ODD),
-              "import": PassResult("import", "ok", 1.0, findings=(imp,),
-                                   data=ImportSection(runs=3, modules=modules, waterfall=bars))}
-    return ScanResult(settings=settings, project=project,
-                      deployment=Deployment("cli", ("evidence " + ODD,), ("pkg.cli",)),
-                      target=Target(("tests/test_x.py::test[<a|b>`c`\n]",), (), "all", 1, note=ODD),
-                      passes=passes, findings=ranked, date="2024-01-02", tool_version="0.1.0", warnings=(ODD,))
+    bars = Waterfall(
+        (
+            WaterfallRow("pkg" + ODD, "project", 0, 0.0, 700.0, 50.0, "pkg" + ODD),
+            WaterfallRow("pkg.slow" + ODD, "project", 1, 10.0, 650.0, 600.0, "pkg" + ODD),
+        ),
+        700.0,
+        "tree",
+        7.0,
+    )
+    passes = {
+        "cpu": PassResult("cpu", "ok", 1.0, findings=(finding,), data=cpu_data or {}),
+        "memory": PassResult("memory", "failed", 0.5, error="boom " + ODD),
+        "import": PassResult(
+            "import", "ok", 1.0, findings=(imp,), data=ImportSection(runs=3, modules=modules, waterfall=bars)
+        ),
+    }
+    return ScanResult(
+        settings=settings,
+        project=project,
+        deployment=Deployment("cli", ("evidence " + ODD,), ("pkg.cli",)),
+        target=Target(("tests/test_x.py::test[<a|b>`c`\n]",), (), "all", 1, note=ODD),
+        passes=passes,
+        findings=ranked,
+        date="2024-01-02",
+        tool_version="0.1.0",
+        warnings=(ODD,),
+    )
 
 
 def odd_flame() -> Dict[str, Any]:
-    return flame_node("all profiled code", "", "root", 2.0, "",
-                      flame_node("f" + ODD, "pkg.mod:f" + ODD, "project", 2.0, "pkg/mod.py:3" + ODD))
+    return flame_node(
+        "all profiled code",
+        "",
+        "root",
+        2.0,
+        "",
+        flame_node("f" + ODD, "pkg.mod:f" + ODD, "project", 2.0, "pkg/mod.py:3" + ODD),
+    )
 
 
 def pages(result: ScanResult) -> List[str]:
@@ -365,7 +479,9 @@ def test_empty_pictures_say_why(tmp_path):
 
 
 def test_the_cpu_call_tree_is_drawn_and_linked_to_its_finding(tmp_path):
-    for page in pages(odd_result(tmp_path, {"flame": odd_flame(), "wall_seconds": 2.5, "phase_seconds": {"call": 2.5}})):
+    for page in pages(
+        odd_result(tmp_path, {"flame": odd_flame(), "wall_seconds": 2.5, "phase_seconds": {"call": 2.5}})
+    ):
         assert 'id="flame-chart"' in page and 'data-wall="2.5"' in page
         assert "Profiled wall time 2.5 s (call 2.5 s); the chart spans 2.0 s" in page
         assert 'href="#flame" data-rank="1">Show in the CPU chart' in page
@@ -387,10 +503,18 @@ def test_odd_section_data_in_a_saved_report_does_not_stop_the_page(tmp_path):
 
 def test_page_stays_small_for_a_big_call_tree(tmp_path):
     """A tree at the CPU pass's limits (2,500 frames, 40 deep) still makes a small page."""
+
     def chain(i: int, depth: int) -> Dict[str, Any]:
         kids = [chain(i, depth + 1)] if depth < 40 else []
-        return flame_node(f"f{i}_{depth}", f"lib{i}.m{depth}:f{i}_{depth}", "library", 2.0 * 0.98 ** depth,
-                          f"/venv/lib/python3.11/site-packages/lib{i}/m{depth}.py:{depth}", *kids)
+        return flame_node(
+            f"f{i}_{depth}",
+            f"lib{i}.m{depth}:f{i}_{depth}",
+            "library",
+            2.0 * 0.98**depth,
+            f"/venv/lib/python3.11/site-packages/lib{i}/m{depth}.py:{depth}",
+            *kids,
+        )
+
     tree = flame_node("all profiled code", "", "root", 100.0, "", *(chain(i, 0) for i in range(61)))
     for page in pages(odd_result(tmp_path, {"flame": tree})):
         assert len(page.encode("utf-8")) < MAX_PAGE_BYTES

@@ -4,6 +4,7 @@ Made-up projects spend their import time in busy-wait loops on the clock, so the
 clear of the 50 ms threshold however fast or busy the machine is. The corpus projects' figures
 depend on the machine; the ones their EXPECTED.json is set from are in each TRUTH.md.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,13 +18,14 @@ from pathlib import Path
 from typing import Dict, Optional, Set
 
 import pytest
+from conftest import CORPUS
 
 from perfscan.deployment import detect_deployment
 from perfscan.models import Deployment, PassResult, Settings, Target
 from perfscan.passes import PassContext
 from perfscan.passes.imports import run_import_pass
 from perfscan.project import discover_project
-from conftest import CORPUS
+
 pytestmark = pytest.mark.slow
 
 BUSY = "import time as _t\n_s = _t.perf_counter()\nwhile _t.perf_counter() - _s < {seconds}:\n    pass\n"
@@ -47,8 +49,9 @@ def write(root: Path, files: Dict[str, str]) -> Path:
     return root
 
 
-def scan(root: Path, tmp_path: Path, timeout: float = 120.0, deployment: Optional[Deployment] = None,
-         **project_changes) -> PassResult:
+def scan(
+    root: Path, tmp_path: Path, timeout: float = 120.0, deployment: Optional[Deployment] = None, **project_changes
+) -> PassResult:
     """Run the pass with its output and work folders outside the project; check the project
     got no new file (no __pycache__ above all)."""
     settings = Settings(path=root, runner=sys.executable, origins={"runner": "test"})
@@ -59,8 +62,9 @@ def scan(root: Path, tmp_path: Path, timeout: float = 120.0, deployment: Optiona
     workdir = Path(tempfile.mkdtemp(dir=tmp_path, prefix="work-"))
     out_dir = tmp_path / "out"
     before = files_of(root)
-    ctx = PassContext(settings, project, deployment, Target((), (), "none", 0), workdir, workdir / "probe",
-                      out_dir, timeout)
+    ctx = PassContext(
+        settings, project, deployment, Target((), (), "none", 0), workdir, workdir / "probe", out_dir, timeout
+    )
     result = run_import_pass(ctx)
     assert files_of(root) == before, "the import pass wrote into the project"
     assert result.domain == "import"
@@ -77,10 +81,8 @@ def test_cli_logstats_geoip_table(tmp_path):
     result = scan(copy_corpus("cli_logstats", tmp_path), tmp_path)
     assert result.status == "ok", result.error
     f = only(result, "import-time-computation", "logstats.geoip")
-    assert (f.symbol, f.qualname, f.file, f.line) == ("logstats.geoip", "logstats.geoip",
-                                                      "src/logstats/geoip.py", 21)
-    assert f.evidence == ("imported by src/logstats/report.py:5; "
-                          "work at line 21: PREFIXES = _prefix_table()")
+    assert (f.symbol, f.qualname, f.file, f.line) == ("logstats.geoip", "logstats.geoip", "src/logstats/geoip.py", 21)
+    assert f.evidence == ("imported by src/logstats/report.py:5; work at line 21: PREFIXES = _prefix_table()")
     assert f.metric.unit == "ms" and f.metric.value > 50  # ~185 ms in TRUTH.md
     assert f.metric.label == f"{f.metric.value:.0f} ms self"
     assert (f.phase, f.third_party, f.domain) == ("import", False, "import")
@@ -140,12 +142,15 @@ def test_srv_inventory_barcodes(tmp_path):
 
 
 def test_failing_package_is_recorded_and_others_go_on(tmp_path):
-    root = write(tmp_path / "proj", {
-        "pyproject.toml": '[project]\nname = "two"\n',
-        "good/__init__.py": "print('hello on stdout from good')\nfrom . import slow\n",
-        "good/slow.py": BUSY.format(seconds=0.12) + "TABLE = {}\n",
-        "broken/__init__.py": "import json\nraise ValueError('boom at import')\n",
-    })
+    root = write(
+        tmp_path / "proj",
+        {
+            "pyproject.toml": '[project]\nname = "two"\n',
+            "good/__init__.py": "print('hello on stdout from good')\nfrom . import slow\n",
+            "good/slow.py": BUSY.format(seconds=0.12) + "TABLE = {}\n",
+            "broken/__init__.py": "import json\nraise ValueError('boom at import')\n",
+        },
+    )
     result = scan(root, tmp_path)
     assert result.status == "ok"
     assert "broken" in result.error and "ValueError: boom at import" in result.error
@@ -157,10 +162,11 @@ def test_failing_package_is_recorded_and_others_go_on(tmp_path):
 
 
 def test_nothing_measurable_fails(tmp_path):
-    root = write(tmp_path / "proj", {"pyproject.toml": '[project]\nname = "bad"\n',
-                                     "broken/__init__.py": "raise RuntimeError('nope')\n"})
-    result = scan(root, tmp_path, packages=("nosuchpkg",),
-                  deployment=Deployment("library", (), ()))
+    root = write(
+        tmp_path / "proj",
+        {"pyproject.toml": '[project]\nname = "bad"\n', "broken/__init__.py": "raise RuntimeError('nope')\n"},
+    )
+    result = scan(root, tmp_path, packages=("nosuchpkg",), deployment=Deployment("library", (), ()))
     assert result.status == "failed"
     assert "nosuchpkg" in result.error and "ModuleNotFoundError" in result.error
 
@@ -174,14 +180,19 @@ def test_no_importable_package_is_skipped(tmp_path):
 
 
 def test_heavy_eager_third_party_import(tmp_path):
-    site = write(tmp_path / "fake-site" / "site-packages", {
-        "heavylib/__init__.py": BUSY.format(seconds=0.12) + "def crunch(x):\n    return x\n",
-        "needednow/__init__.py": BUSY.format(seconds=0.08) + "BASE = object\n",
-    })
-    root = write(tmp_path / "proj", {
-        "pyproject.toml": '[project]\nname = "app"\n',
-        "app/__init__.py": "from . import core, model\n",
-        "app/core.py": """\
+    site = write(
+        tmp_path / "fake-site" / "site-packages",
+        {
+            "heavylib/__init__.py": BUSY.format(seconds=0.12) + "def crunch(x):\n    return x\n",
+            "needednow/__init__.py": BUSY.format(seconds=0.08) + "BASE = object\n",
+        },
+    )
+    root = write(
+        tmp_path / "proj",
+        {
+            "pyproject.toml": '[project]\nname = "app"\n',
+            "app/__init__.py": "from . import core, model\n",
+            "app/core.py": """\
             import json
             import heavylib
 
@@ -191,13 +202,14 @@ def test_heavy_eager_third_party_import(tmp_path):
             def other():
                 return json.dumps({})
             """,
-        "app/model.py": """\
+            "app/model.py": """\
             from needednow import BASE
 
             class Model(BASE):
                 pass
             """,
-    })
+        },
+    )
     result = scan(root, tmp_path, source_roots=(root, site))
     assert result.status == "ok", result.error
     f = only(result, "heavy-eager-import", "heavylib")
@@ -212,8 +224,10 @@ def test_heavy_eager_third_party_import(tmp_path):
 
 
 def test_budget_exceeded_is_timed_out(tmp_path):
-    root = write(tmp_path / "proj", {"pyproject.toml": '[project]\nname = "slowpkg"\n',
-                                     "slowpkg/__init__.py": BUSY.format(seconds=3)})
+    root = write(
+        tmp_path / "proj",
+        {"pyproject.toml": '[project]\nname = "slowpkg"\n', "slowpkg/__init__.py": BUSY.format(seconds=3)},
+    )
     result = scan(root, tmp_path, timeout=2.0)
     assert result.status == "timed-out"
     assert "budget" in result.error
@@ -221,9 +235,14 @@ def test_budget_exceeded_is_timed_out(tmp_path):
 
 def test_bytecode_goes_to_the_private_prefix_despite_dontwritebytecode(tmp_path, monkeypatch):
     monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
-    root = write(tmp_path / "proj", {"pyproject.toml": '[project]\nname = "tiny"\n',
-                                     "tiny/__init__.py": "from . import part\n",
-                                     "tiny/part.py": "X = 1\n"})
+    root = write(
+        tmp_path / "proj",
+        {
+            "pyproject.toml": '[project]\nname = "tiny"\n',
+            "tiny/__init__.py": "from . import part\n",
+            "tiny/part.py": "X = 1\n",
+        },
+    )
     result = scan(root, tmp_path)
     assert result.status == "ok"
     assert not any("bytecode was not cached" in n for n in result.notes)

@@ -1,4 +1,5 @@
 """The import waterfall the import pass hands the HTML page: bars from merged import trees."""
+
 from __future__ import annotations
 
 import json
@@ -16,11 +17,15 @@ KINDS = {"app": "project", "app.db": "project", "sqlite3": "stdlib", "yaml": "th
 
 
 def test_bars_start_where_the_previous_sibling_ended():
-    app = node("app", 10, 300,
-               node("sqlite3", 2, 0.5),  # under 1% of the slowest import: left out
-               node("app.db", 40, 200, node("yaml", 150, 160)),
-               node("json", 0, 0, cached=True),  # already loaded: no bar
-               node("sqlite3", 5, 89.5))
+    app = node(
+        "app",
+        10,
+        300,
+        node("sqlite3", 2, 0.5),  # under 1% of the slowest import: left out
+        node("app.db", 40, 200, node("yaml", 150, 160)),
+        node("json", 0, 0, cached=True),  # already loaded: no bar
+        node("sqlite3", 5, 89.5),
+    )
     cli = node("app.cli", 50, 50)
     wf = waterfall([("app.cli", cli), ("app", app), ("broken", None)], lambda m: KINDS.get(m, "stdlib"))
     assert wf.kind == "tree" and wf.scale_ms == 300.0 and wf.min_ms == 3.0
@@ -44,7 +49,10 @@ def test_a_big_tree_keeps_only_its_slowest_bars_in_tree_order():
 
 
 def test_without_a_tree_the_slowest_modules_make_the_bars():
-    modules = (ModuleRow("app", 5.0, 120.0, "project", "", "app"), ModuleRow("yaml", 80.0, 90.0, "third-party", "app/x.py:1", "app"))
+    modules = (
+        ModuleRow("app", 5.0, 120.0, "project", "", "app"),
+        ModuleRow("yaml", 80.0, 90.0, "third-party", "app/x.py:1", "app"),
+    )
     wf = waterfall([("app", None)], lambda m: "project", modules)
     assert wf.kind == "modules" and wf.scale_ms == 120.0
     assert [(r.name, r.start_ms, r.imported_by) for r in wf.rows] == [("app", 0.0, ""), ("yaml", 0.0, "app/x.py:1")]
@@ -53,9 +61,13 @@ def test_without_a_tree_the_slowest_modules_make_the_bars():
 
 def test_the_section_reads_back_what_it_writes():
     app = node("app", 10, 300, node("app.db", 40, 200))
-    section = ImportSection(runs=3, modules=(ModuleRow("app.db", 40.0, 200.0, "project", "app/__init__.py:1", "app"),),
-                            roots=(RootRow("app", 3, "", 10.0, 300.0), RootRow("gone", 0, "ModuleNotFoundError", None, None)),
-                            python="3.11.7", waterfall=waterfall([("app", app)], lambda m: "project"))
+    section = ImportSection(
+        runs=3,
+        modules=(ModuleRow("app.db", 40.0, 200.0, "project", "app/__init__.py:1", "app"),),
+        roots=(RootRow("app", 3, "", 10.0, 300.0), RootRow("gone", 0, "ModuleNotFoundError", None, None)),
+        python="3.11.7",
+        waterfall=waterfall([("app", app)], lambda m: "project"),
+    )
     text = json.dumps(section.to_json())
     assert set(json.loads(text)) == {"runs", "modules", "roots", "python", "waterfall"}
     assert ImportSection.from_json(json.loads(text)) == section

@@ -6,6 +6,7 @@ hand-written from CPython 3.14's documented `-X importtime=2` format: already-lo
 `cached` in both columns, and CPython prints their names right-aligned in the indentation field
 (`%*s`), so a short name is padded and a long one is not indented at all.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,10 +35,13 @@ def by_name(roots, name):
     raise AssertionError(name)
 
 
-@pytest.mark.parametrize("fixture, json_cum, decoder_self, decoder_cum, text_cum", [
-    ("py3.9_json_email.txt", 12376, 661, 11282, 27859),
-    ("py3.13_json_email.txt", 13046, 645, 12071, 18874),
-])
+@pytest.mark.parametrize(
+    "fixture, json_cum, decoder_self, decoder_cum, text_cum",
+    [
+        ("py3.9_json_email.txt", 12376, 661, 11282, 27859),
+        ("py3.13_json_email.txt", 13046, 645, 12071, 18874),
+    ],
+)
 def test_real_output_nests_by_indentation(fixture, json_cum, decoder_self, decoder_cum, text_cum):
     roots = parse_importtime(load(fixture))
     json_root = find_root(roots, "json")
@@ -79,11 +83,14 @@ def test_python314_importtime2_cached_lines():
     assert json_root.cumulative_us == 6777
     # timed structure unaffected by the cached lines
     timed = {n.name for n, _ in flatten(roots) if not n.cached}
-    assert timed == {"json", "json.decoder", "re", "enum", "types", "copyreg", "json.scanner", "_json",
-                     "json.encoder"}
+    assert timed == {"json", "json.decoder", "re", "enum", "types", "copyreg", "json.scanner", "_json", "json.encoder"}
     decoder = by_name(roots, "json.decoder")
     assert [(c.name, c.cached) for c in decoder.children] == [
-        ("re", False), ("json", True), ("json.scanner", False), ("_json", True)]
+        ("re", False),
+        ("json", True),
+        ("json.scanner", False),
+        ("_json", True),
+    ]
     scanner = by_name(roots, "json.scanner")
     assert [(c.name, c.cached) for c in scanner.children] == [("re", True), ("_json", False)]
     enum = by_name(roots, "enum")
@@ -91,39 +98,46 @@ def test_python314_importtime2_cached_lines():
     encoder = by_name(roots, "json.encoder")
     assert [(c.name, c.cached) for c in encoder.children] == [("re", True), ("_json", True)]
     assert [(c.name, c.cached) for c in json_root.children] == [
-        ("json.decoder", False), ("json.encoder", False), ("codecs", True)]
+        ("json.decoder", False),
+        ("json.encoder", False),
+        ("codecs", True),
+    ]
     cached = [n for n, _ in flatten(roots) if n.cached]
     assert all(n.self_us == 0 and n.cumulative_us == 0 and not n.children for n in cached)
 
 
 def test_cached_lines_indented_like_timed_ones_are_read_as_indentation():
     # the style of the proposal on discuss.python.org: cached names indented like timed ones
-    text = "\n".join([
-        "import time: self [us] | cumulative | imported package",
-        "import time: cached    | cached     |     _io",
-        "import time:       151 |        151 |     _wmi",
-        "import time:     18290 |      18440 |   platform",
-        "import time: cached    | cached     |   os",
-        "import time:     10955 |      29766 | uuid",
-    ])
+    text = "\n".join(
+        [
+            "import time: self [us] | cumulative | imported package",
+            "import time: cached    | cached     |     _io",
+            "import time:       151 |        151 |     _wmi",
+            "import time:     18290 |      18440 |   platform",
+            "import time: cached    | cached     |   os",
+            "import time:     10955 |      29766 | uuid",
+        ]
+    )
     roots = parse_importtime(text)
     assert shape(roots[0]) == {"uuid": [{"platform": [{"_io": []}, {"_wmi": []}]}, {"os": []}]}
 
 
 def test_noise_is_ignored():
-    text = "\n".join([
-        "hello from the package",
-        "import time: self [us] | cumulative | imported package",
-        "import time:       100 |        100 |   child",
-        "/x/mod.py:3: DeprecationWarning: something",
-        "  warnings.warn('something')",
-        "import time:   not a number |  1 | x",
-        "import time: cached | 12 | half-cached",
-        "partial lineimport time:        50 |        150 | parent",
-        "Traceback (most recent call last):",
-        '  File "<string>", line 1, in <module>',
-        "ValueError: boom",
-    ])
+    text = "\n".join(
+        [
+            "hello from the package",
+            "import time: self [us] | cumulative | imported package",
+            "import time:       100 |        100 |   child",
+            "/x/mod.py:3: DeprecationWarning: something",
+            "  warnings.warn('something')",
+            "import time:   not a number |  1 | x",
+            "import time: cached | 12 | half-cached",
+            "partial lineimport time:        50 |        150 | parent",
+            "Traceback (most recent call last):",
+            '  File "<string>", line 1, in <module>',
+            "ValueError: boom",
+        ]
+    )
     roots = parse_importtime(text)
     assert shape(roots[0]) == {"parent": [{"child": []}]}
     assert roots[0].cumulative_us == 150
@@ -132,22 +146,26 @@ def test_noise_is_ignored():
 
 def test_find_root_takes_the_target_not_what_the_traceback_imported():
     # Python 3.13 imports traceback & co. after a failing import, at depth 0
-    text = "\n".join([
-        "import time:       100 |        100 |   pk",
-        "import time:       331 |        431 | pk.bad",
-        "import time:      1000 |       1000 | traceback",
-    ])
+    text = "\n".join(
+        [
+            "import time:       100 |        100 |   pk",
+            "import time:       331 |        431 | pk.bad",
+            "import time:      1000 |       1000 | traceback",
+        ]
+    )
     roots = parse_importtime(text)
     assert find_root(roots, "pk.bad").cumulative_us == 431
     assert find_root(roots, "missing") is None
 
 
 def test_broken_indentation_still_gives_a_consistent_tree():
-    text = "\n".join([
-        "import time:        10 |         10 |           deep",  # depth 5, no parents in between
-        "import time:        20 |         30 | top",
-        "import time:         5 |          5 |     orphan",  # output cut off: never adopted
-    ])
+    text = "\n".join(
+        [
+            "import time:        10 |         10 |           deep",  # depth 5, no parents in between
+            "import time:        20 |         30 | top",
+            "import time:         5 |          5 |     orphan",  # output cut off: never adopted
+        ]
+    )
     roots = parse_importtime(text)
     assert [r.name for r in roots] == ["top", "orphan"]
     assert roots[0].children[0].depth == 1 and roots[1].depth == 0
@@ -175,10 +193,16 @@ def test_never_raises_on_arbitrary_text(text):
 
 line = st.builds(
     lambda a, b, indent, name, cached: (
-        f"import time: cached    | cached     | {' ' * indent}{name}" if cached
-        else f"import time: {a:9d} | {b:10d} | {' ' * indent}{name}"),
-    st.integers(0, 10 ** 7), st.integers(0, 10 ** 7), st.integers(0, 40),
-    st.from_regex(r"[A-Za-z_][A-Za-z0-9_.]{0,20}", fullmatch=True), st.booleans())
+        f"import time: cached    | cached     | {' ' * indent}{name}"
+        if cached
+        else f"import time: {a:9d} | {b:10d} | {' ' * indent}{name}"
+    ),
+    st.integers(0, 10**7),
+    st.integers(0, 10**7),
+    st.integers(0, 40),
+    st.from_regex(r"[A-Za-z_][A-Za-z0-9_.]{0,20}", fullmatch=True),
+    st.booleans(),
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -201,6 +225,7 @@ def test_a_findings_label_agrees_with_its_stored_value(ms):
     # The JSON value and the Markdown label are read side by side: 363.45 ms once read
     # "363 ms self" beside a value of 363.5.
     from perfscan.passes.imports.findings import _ms
+
     metric = _ms(ms, "self")
     assert metric.value == round(ms, 1)
     assert metric.label == f"{metric.value:.0f} ms self"

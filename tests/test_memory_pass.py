@@ -12,12 +12,12 @@
   what was measured; a heap too big to snapshot is skipped, not copied; library allocations are
   attributed by the 25-frame run; the probe runs under every Python 3.9-3.13 on the machine.
 """
+
 from __future__ import annotations
 
 import ast
-import io
 import atexit
-import json
+import io
 import os
 import shutil
 import sys
@@ -26,16 +26,22 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from conftest import CORPUS, REPO, assert_unchanged, copy_project, tree_state, write_project
 
 sys.path.insert(0, str(REPO / "src"))
 from perfscan.deployment import detect_deployment  # noqa: E402
+from perfscan.locate import Locator  # noqa: E402
 from perfscan.models import Target  # noqa: E402
 from perfscan.passes import PassContext  # noqa: E402
-from perfscan.locate import Locator  # noqa: E402
-from perfscan.passes.memory import (MIB, categorize, definition_line, growth_findings,  # noqa: E402
-                                    group_phase_lines, merge_peaks, run_memory_pass)
+from perfscan.passes.memory import (  # noqa: E402
+    MIB,
+    categorize,
+    definition_line,
+    group_phase_lines,
+    growth_findings,
+    merge_peaks,
+    run_memory_pass,
+)
 from perfscan.passes.memory.records import Growth, LineRow, Phase  # noqa: E402
 from perfscan.probe_host import install_probe, run_probe  # noqa: E402
 from perfscan.project import discover_project  # noqa: E402
@@ -76,6 +82,7 @@ def by_symbol(result, symbol):
 
 # -- the probe's summary of traces -------------------------------------------------------------
 
+
 def test_summarize_attributes_to_innermost_project_frame(tmp_path):
     root = write_project(tmp_path, {"pkg/mod.py": "x = 1\n", "tests/test_x.py": "", "pkg/conftest.py": ""})
     cl = probe_memory.Classifier(str(root))
@@ -84,8 +91,14 @@ def test_summarize_attributes_to_innermost_project_frame(tmp_path):
     tb_via_lib = ((lib, 5), (mod, 12), (test, 3))
     tb_test = ((test, 4),)
     tb_lib = ((lib, 7),)
-    traces = [(0, 1000, tb_direct, 1), (0, 500, tb_direct, 1), (0, 300, tb_via_lib, 3), (0, 40, tb_test, 1),
-              (0, 7, tb_lib, 1), (0, 3, ((str(root / "pkg" / "conftest.py"), 1),), 1)]
+    traces = [
+        (0, 1000, tb_direct, 1),
+        (0, 500, tb_direct, 1),
+        (0, 300, tb_via_lib, 3),
+        (0, 40, tb_test, 1),
+        (0, 7, tb_lib, 1),
+        (0, 3, ((str(root / "pkg" / "conftest.py"), 1),), 1),
+    ]
     s = probe_memory.summarize(traces, cl)
     assert [mod, 10, 1500, 2] in s["lines"] and [mod, 12, 300, 1] in s["lines"]
     assert s["tests"] == 43 and s["libs"] == 7
@@ -119,7 +132,7 @@ def test_deep_size_counts_what_a_container_holds():
 
 # -- the host's grouping and categories --------------------------------------------------------
 
-SOURCE = textwrap.dedent('''\
+SOURCE = textwrap.dedent("""\
     import functools
     import json
 
@@ -169,7 +182,7 @@ SOURCE = textwrap.dedent('''\
 
         def add(self, x):
             self.items.append(x)
-    ''')
+    """)
 
 
 @pytest.fixture
@@ -182,15 +195,18 @@ def _func(tree, name):
     return next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == name)
 
 
-@pytest.mark.parametrize("name,line,category,reducibility", [
-    ("snapshots", 8, "data structure", "high"),
-    ("matrix", 13, "array", "medium"),
-    ("parse", 18, "parsed data", "medium"),
-    ("slurp", 22, "buffer", "medium"),
-    ("cached", 28, "cache", "medium"),
-    ("concat", 34, "buffer", "high"),
-    ("plain", 39, "data structure", "medium"),
-])
+@pytest.mark.parametrize(
+    "name,line,category,reducibility",
+    [
+        ("snapshots", 8, "data structure", "high"),
+        ("matrix", 13, "array", "medium"),
+        ("parse", 18, "parsed data", "medium"),
+        ("slurp", 22, "buffer", "medium"),
+        ("cached", 28, "cache", "medium"),
+        ("concat", 34, "buffer", "high"),
+        ("plain", 39, "data structure", "medium"),
+    ],
+)
 def test_categorize(src_tree, name, line, category, reducibility):
     _root, tree = src_tree
     cat = categorize(tree, _func(tree, name), line)
@@ -202,8 +218,19 @@ def test_grouping_folds_comprehension_lines_and_keeps_biggest_line(src_tree):
     root, _tree = src_tree
     f = str(root / "pkg" / "mod.py")
     locator = Locator(root, [root], ())
-    groups = group_phase_lines([LineRow.from_json(r) for r in [[f, 13, 30 * MIB, 4000], [f, 14, 1000, 1], [f, 8, 5 * MIB, 90],
-                                [f, 42, 2 * MIB, 10], ["/usr/lib/python3/x.py", 1, 9 * MIB, 1]]], locator)
+    groups = group_phase_lines(
+        [
+            LineRow.from_json(r)
+            for r in [
+                [f, 13, 30 * MIB, 4000],
+                [f, 14, 1000, 1],
+                [f, 8, 5 * MIB, 90],
+                [f, 42, 2 * MIB, 10],
+                ["/usr/lib/python3/x.py", 1, 9 * MIB, 1],
+            ]
+        ],
+        locator,
+    )
     m = groups[("pkg/mod.py", "matrix")]
     assert m.bytes == 30 * MIB + 1000 and m.count == 4001 and m.biggest_line == 13 and m.symbol == "matrix"
     assert groups[("pkg/mod.py", "snapshots")].bytes == 5 * MIB
@@ -217,7 +244,13 @@ def test_merge_keeps_each_group_at_its_biggest_peak(src_tree):
     locator = Locator(root, [root], ())
     phases = [
         {"test": "t::a", "phase": "setup", "peak": 12 * MIB, "snapshot": 11 * MIB, "lines": [[f, 8, 10 * MIB, 5]]},
-        {"test": "t::b", "phase": "call", "peak": 40 * MIB, "snapshot": 40 * MIB, "lines": [[f, 8, 10 * MIB + 10, 5], [f, 13, 20 * MIB, 9]]},
+        {
+            "test": "t::b",
+            "phase": "call",
+            "peak": 40 * MIB,
+            "snapshot": 40 * MIB,
+            "lines": [[f, 8, 10 * MIB + 10, 5], [f, 13, 20 * MIB, 9]],
+        },
         {"test": "t::c", "phase": "call", "peak": 50 * MIB, "snapshot": 50 * MIB, "lines": [[f, 13, 31 * MIB, 9]]},
     ]
     best = merge_peaks([Phase.from_json(p) for p in phases], locator)
@@ -234,18 +267,38 @@ def test_definition_line_and_growth_rule(src_tree):
     assert definition_line(tree, "missing") is None
     locator = Locator(root, [root], ())
     growth = [
-        {"module": "pkg.mod", "name": "TABLE", "file": "pkg/mod.py", "type": "dict", "sizes": [1 * MIB, 2 * MIB, 3 * MIB]},
-        {"module": "pkg.mod", "name": "Store.items", "file": "pkg/mod.py", "type": "list", "sizes": [0, 3 * MIB, 3 * MIB]},
+        {
+            "module": "pkg.mod",
+            "name": "TABLE",
+            "file": "pkg/mod.py",
+            "type": "dict",
+            "sizes": [1 * MIB, 2 * MIB, 3 * MIB],
+        },
+        {
+            "module": "pkg.mod",
+            "name": "Store.items",
+            "file": "pkg/mod.py",
+            "type": "list",
+            "sizes": [0, 3 * MIB, 3 * MIB],
+        },
         {"module": "pkg.mod", "name": "TABLE", "file": "pkg/mod.py", "type": "dict", "sizes": [0, MIB // 4, MIB // 2]},
     ]
     found = growth_findings([Growth.from_json(g) for g in growth], locator, root)
     assert len(found) == 1  # not the one that stopped growing, not the small one
     f = found[0]
-    assert (f.pattern, f.symbol, f.qualname, f.file, f.line, f.phase) == ("per-request-growth", "TABLE", "pkg.mod:TABLE", "pkg/mod.py", 42, "call")
+    assert (f.pattern, f.symbol, f.qualname, f.file, f.line, f.phase) == (
+        "per-request-growth",
+        "TABLE",
+        "pkg.mod:TABLE",
+        "pkg/mod.py",
+        42,
+        "call",
+    )
     assert f.metric.value == 2.0 and f.metric.unit == "MiB" and "2 repetitions" in f.metric.label
 
 
 # -- end to end on the corpus ------------------------------------------------------------------
+
 
 def test_cli_logstats_sliding_windows(tmp_path):
     root = copy_project(CORPUS / "cli_logstats", tmp_path / "cli_logstats")
@@ -280,7 +333,12 @@ def test_srv_inventory_per_request_growth(tmp_path):
     assert result.status == "ok", result.error
     [f] = [f for f in result.findings if f.pattern == "per-request-growth"]
     assert (f.symbol, f.qualname, f.module, f.file, f.line) == (
-        "_RECENT_EXPORTS", "inventory.wsgi:_RECENT_EXPORTS", "inventory.wsgi", "inventory/wsgi.py", 7)
+        "_RECENT_EXPORTS",
+        "inventory.wsgi:_RECENT_EXPORTS",
+        "inventory.wsgi",
+        "inventory/wsgi.py",
+        7,
+    )
     assert f.metric.value > 1 and "2 repetitions" in f.metric.label and f.phase == "call"
     barcodes = by_symbol(result, "BARCODES")
     assert barcodes and barcodes[0].phase == "import"  # made at import: low for a server, by ranking
@@ -310,12 +368,20 @@ BIG = {
 
 
 def test_failing_test_still_yields_its_memory(tmp_path):
-    root = write_project(tmp_path / "p", dict(BIG, **{"tests/test_big.py": (
-        "from big.work import build\n\n"
-        "def test_fails():\n"
-        "    data = build(20000)\n"
-        "    assert len(data) == 0\n"
-    )}))
+    root = write_project(
+        tmp_path / "p",
+        dict(
+            BIG,
+            **{
+                "tests/test_big.py": (
+                    "from big.work import build\n\n"
+                    "def test_fails():\n"
+                    "    data = build(20000)\n"
+                    "    assert len(data) == 0\n"
+                )
+            },
+        ),
+    )
     _ctx, result = run_pass(root)
     [f] = by_symbol(result, "build")
     assert f.metric.value >= 15
@@ -323,26 +389,42 @@ def test_failing_test_still_yields_its_memory(tmp_path):
 
 
 def test_timeout_reports_what_was_measured(tmp_path):
-    root = write_project(tmp_path / "p", dict(BIG, **{"tests/test_big.py": (
-        "import time\nfrom big.work import build\n\n"
-        "def test_a_big():\n"
-        "    assert len(build(20000)) == 20000\n\n"
-        "def test_b_hangs():\n"
-        "    time.sleep(60)\n"
-    )}))
+    root = write_project(
+        tmp_path / "p",
+        dict(
+            BIG,
+            **{
+                "tests/test_big.py": (
+                    "import time\nfrom big.work import build\n\n"
+                    "def test_a_big():\n"
+                    "    assert len(build(20000)) == 20000\n\n"
+                    "def test_b_hangs():\n"
+                    "    time.sleep(60)\n"
+                )
+            },
+        ),
+    )
     _ctx, result = run_pass(root, timeout=8.0)
     assert result.status == "timed-out"
     assert by_symbol(result, "build")  # measured before the timeout
 
 
 def test_library_allocations_attributed_by_the_deep_run(tmp_path):
-    root = write_project(tmp_path / "p", dict(BIG, **{"tests/test_big.py": (
-        "from big.work import clone\n\n"
-        "def test_clone():\n"
-        "    rows = [[i, i + 1] for i in range(30000)]\n"
-        "    copies = clone(rows)\n"
-        "    assert len(copies) == len(rows)\n"
-    )}))
+    root = write_project(
+        tmp_path / "p",
+        dict(
+            BIG,
+            **{
+                "tests/test_big.py": (
+                    "from big.work import clone\n\n"
+                    "def test_clone():\n"
+                    "    rows = [[i, i + 1] for i in range(30000)]\n"
+                    "    copies = clone(rows)\n"
+                    "    assert len(copies) == len(rows)\n"
+                )
+            },
+        ),
+    )
     _ctx, result = run_pass(root)
     [f] = by_symbol(result, "clone")
     assert f.metric.value >= 1.5 and f.line == 7
@@ -350,18 +432,33 @@ def test_library_allocations_attributed_by_the_deep_run(tmp_path):
 
 
 def test_heap_too_big_to_snapshot_is_skipped(tmp_path):
-    root = write_project(tmp_path / "p", dict(BIG, **{"tests/test_big.py": (
-        "from big.work import build\n\n"
-        "def test_big():\n"
-        "    assert len(build(30000)) == 30000\n"
-    )}))
+    root = write_project(
+        tmp_path / "p",
+        dict(
+            BIG,
+            **{
+                "tests/test_big.py": (
+                    "from big.work import build\n\ndef test_big():\n    assert len(build(30000)) == 30000\n"
+                )
+            },
+        ),
+    )
     workdir = Path(tempfile.mkdtemp(prefix="perfscan-work-", dir=tmp_path))
     probe = install_probe(workdir)
     # a machine with 4 MiB left: the project's conftest stands in for /proc/meminfo
     (root / "conftest.py").write_text(
-        "import perfscan_probe.memory as m\nm._available_memory = lambda: 4 * 1024 * 1024\n", encoding="utf-8")
-    run = run_probe("memory", runner=[sys.executable], root=root, workdir=workdir, probe_path=probe, pytest_args=[],
-                    timeout=120, options={"root": str(root), "max_trace_mib": "0.5"})
+        "import perfscan_probe.memory as m\nm._available_memory = lambda: 4 * 1024 * 1024\n", encoding="utf-8"
+    )
+    run = run_probe(
+        "memory",
+        runner=[sys.executable],
+        root=root,
+        workdir=workdir,
+        probe_path=probe,
+        pytest_args=[],
+        timeout=120,
+        options={"root": str(root), "max_trace_mib": "0.5"},
+    )
     data = run.read("memory.json")
     [phase] = [p for p in data["phases"] if p["phase"] == "call"]
     assert phase["snapshots"] == 0 and "too many live allocations" in phase["note"]
@@ -396,8 +493,16 @@ def test_probe_under_each_python(version, tmp_path):
     root = write_project(tmp_path / "tiny", TINY)
     workdir = Path(tempfile.mkdtemp(prefix="perfscan-work-", dir=tmp_path))
     probe = install_probe(workdir)
-    run = run_probe("memory", runner=[str(python)], root=root, workdir=workdir, probe_path=probe, pytest_args=[],
-                    timeout=180, options={"root": str(root), "repeat": "2"})
+    run = run_probe(
+        "memory",
+        runner=[str(python)],
+        root=root,
+        workdir=workdir,
+        probe_path=probe,
+        pytest_args=[],
+        timeout=180,
+        options={"root": str(root), "repeat": "2"},
+    )
     data = run.read("memory.json")
     assert data is not None, run.child.tail(20)
     assert data["python"].startswith(version + ".")
@@ -419,7 +524,9 @@ def _python_with_memray():
     return other if other and shutil.which(other) else None
 
 
-@pytest.mark.skipif(_python_with_memray() is None, reason="no Python with memray here (set PERFSCAN_TEST_MEMRAY_PYTHON)")
+@pytest.mark.skipif(
+    _python_with_memray() is None, reason="no Python with memray here (set PERFSCAN_TEST_MEMRAY_PYTHON)"
+)
 def test_memray_measures_the_whole_run_when_importable(tmp_path):
     root = write_project(tmp_path / "tiny", TINY)
     ctx, result = run_pass(root, runner=_python_with_memray())

@@ -3,6 +3,7 @@
 A damaged memory.json (a record missing, a field of the wrong type) must give defaults or a
 note in the report, never a traceback; the section's JSON must keep the report's keys and shapes.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,24 +14,42 @@ from conftest import REPO
 sys.path.insert(0, str(REPO / "src"))
 from perfscan.models import PassResult  # noqa: E402
 from perfscan.passes.memory.notes import probe_notes  # noqa: E402
-from perfscan.passes.memory.records import (Growth, LineRow, MemoryRun, MemrayCapture, ModuleValue,  # noqa: E402
-                                            Phase, Repeat)
+from perfscan.passes.memory.records import Growth, LineRow, MemoryRun, MemrayCapture, ModuleValue, Phase, Repeat  # noqa: E402
 from perfscan.passes.memory.section import MemorySection  # noqa: E402
 from perfscan.report.markdown import _domain_tables, _memory_table  # noqa: E402
 
 MIB = 1024 * 1024
 
-GOOD_PHASE = {"test": "tests/test_a.py::test_a", "phase": "call", "start": 100, "peak": 5 * MIB, "end": 200,
-              "snapshot": 4 * MIB, "snapshots": 2, "caught": "return", "lines": [["/p/a.py", 3, 2 * MIB, 10]],
-              "rest": 0, "tests": 1000, "libs": 2000, "lib_files": [["/lib/x.py", 2000]]}
+GOOD_PHASE = {
+    "test": "tests/test_a.py::test_a",
+    "phase": "call",
+    "start": 100,
+    "peak": 5 * MIB,
+    "end": 200,
+    "snapshot": 4 * MIB,
+    "snapshots": 2,
+    "caught": "return",
+    "lines": [["/p/a.py", 3, 2 * MIB, 10]],
+    "rest": 0,
+    "tests": 1000,
+    "libs": 2000,
+    "lib_files": [["/lib/x.py", 2000]],
+}
 
 
 # -- records ------------------------------------------------------------------------------------
 
+
 def test_a_well_formed_phase_reads_every_field():
     p = Phase.from_json(GOOD_PHASE)
-    assert (p.test, p.phase, p.start, p.peak, p.snapshot, p.snapshots) == ("tests/test_a.py::test_a", "call", 100,
-                                                                          5 * MIB, 4 * MIB, 2)
+    assert (p.test, p.phase, p.start, p.peak, p.snapshot, p.snapshots) == (
+        "tests/test_a.py::test_a",
+        "call",
+        100,
+        5 * MIB,
+        4 * MIB,
+        2,
+    )
     assert p.lines == (LineRow("/p/a.py", 3, 2 * MIB, 10),)
     assert (p.tests, p.libs, p.unattributed, p.note, p.dropped) == (1000, 2000, 3000, "", 0)
 
@@ -42,8 +61,17 @@ def test_a_phase_with_missing_keys_takes_defaults():
 
 
 def test_a_phase_with_wrong_types_takes_defaults_and_counts_bad_lines():
-    p = Phase.from_json({"test": None, "phase": 3, "peak": "lots", "snapshot": [1], "libs": None, "note": 0,
-                         "lines": [["/p/a.py", "x", 1, 1], ["/p/a.py", 4], "row", None, ["/p/a.py", 5, 7, 1]]})
+    p = Phase.from_json(
+        {
+            "test": None,
+            "phase": 3,
+            "peak": "lots",
+            "snapshot": [1],
+            "libs": None,
+            "note": 0,
+            "lines": [["/p/a.py", "x", 1, 1], ["/p/a.py", 4], "row", None, ["/p/a.py", 5, 7, 1]],
+        }
+    )
     assert (p.test, p.phase, p.peak, p.snapshot, p.libs, p.note) == ("", "3", 0, 0, 0, "")
     assert p.lines == (LineRow("/p/a.py", 5, 7, 1),)
     assert p.dropped == 4
@@ -70,15 +98,22 @@ def test_module_values_and_growth_default_or_drop():
 
 
 def test_a_damaged_memory_json_reads_with_a_note_not_a_traceback():
-    raw = {"python": 3.11, "frames": "1", "hook": None,
-           "phases": [GOOD_PHASE, "not a phase", None, dict(GOOD_PHASE, lines=[["/p/a.py"]])],
-           "import": [{"name": "T", "file": "a.py", "bytes": MIB}, 7],
-           "growth": [{"name": "G", "sizes": [0, MIB, 2 * MIB]}, {"name": "H", "sizes": "big"}],
-           "repeat": {"done": "two", "failures": None, "seconds": "x"},
-           "overhead": ["not", "a", "dict"], "errors": "one error"}
+    raw = {
+        "python": 3.11,
+        "frames": "1",
+        "hook": None,
+        "phases": [GOOD_PHASE, "not a phase", None, dict(GOOD_PHASE, lines=[["/p/a.py"]])],
+        "import": [{"name": "T", "file": "a.py", "bytes": MIB}, 7],
+        "growth": [{"name": "G", "sizes": [0, MIB, 2 * MIB]}, {"name": "H", "sizes": "big"}],
+        "repeat": {"done": "two", "failures": None, "seconds": "x"},
+        "overhead": ["not", "a", "dict"],
+        "errors": "one error",
+    }
     run = MemoryRun.from_json(raw)
     assert (run.python, run.frames, run.hook) == ("3.11", 1, None)
-    assert len(run.phases) == 2 and [v.name for v in run.import_values] == ["T"] and [g.name for g in run.growth] == ["G"]
+    assert (
+        len(run.phases) == 2 and [v.name for v in run.import_values] == ["T"] and [g.name for g in run.growth] == ["G"]
+    )
     assert run.repeat == Repeat(0, 0, 0.0) and run.overhead == {} and run.errors == ()
     assert run.dropped == 2 + 1 + 1 + 1  # two phases, one value, one growth record, one line row
     assert probe_notes(run) == ["probe: 5 record(s) of its memory data could not be read and are left out"]
@@ -96,9 +131,18 @@ def test_probe_errors_become_notes():
 
 
 def test_memray_capture_keeps_readable_records_and_frames():
-    cap = MemrayCapture.from_json({"peak": "9", "native": 1, "records": [
-        [4096, 2, [["/p/a.py", 3, "f"], ["/lib/x.so", "?", "g"], "junk", ["short"]]],
-        ["big", 1, []], [10], None]})
+    cap = MemrayCapture.from_json(
+        {
+            "peak": "9",
+            "native": 1,
+            "records": [
+                [4096, 2, [["/p/a.py", 3, "f"], ["/lib/x.so", "?", "g"], "junk", ["short"]]],
+                ["big", 1, []],
+                [10],
+                None,
+            ],
+        }
+    )
     assert (cap.peak, cap.native, cap.dropped) == (9, True, 3)
     [rec] = cap.records
     assert rec.size == 4096 and rec.frames == (("/p/a.py", 3), ("/lib/x.so", None))
@@ -111,21 +155,57 @@ def test_memray_capture_keeps_readable_records_and_frames():
 SECTION = {
     "tool": "tracemalloc + memray",
     "python": "3.11.7",
-    "top": [{"function": "orders.app:list_orders", "file": "orders/app.py", "line": 16, "mib": 1.6, "count": 162,
-             "category": "data structure", "reducibility": "low", "test": "tests/test_app.py::test_orders_endpoint",
-             "phase": "call"},
-            {"function": "orders.store:<module>", "file": "orders/store.py", "line": 3, "mib": 0.8, "count": 11948,
-             "category": "cache", "reducibility": "medium", "test": "tests/test_app.py::test_not_found",
-             "phase": "import"}],
+    "top": [
+        {
+            "function": "orders.app:list_orders",
+            "file": "orders/app.py",
+            "line": 16,
+            "mib": 1.6,
+            "count": 162,
+            "category": "data structure",
+            "reducibility": "low",
+            "test": "tests/test_app.py::test_orders_endpoint",
+            "phase": "call",
+        },
+        {
+            "function": "orders.store:<module>",
+            "file": "orders/store.py",
+            "line": 3,
+            "mib": 0.8,
+            "count": 11948,
+            "category": "cache",
+            "reducibility": "medium",
+            "test": "tests/test_app.py::test_not_found",
+            "phase": "import",
+        },
+    ],
     "peak_mib_by_test": {"tests/test_app.py::test_orders_endpoint": 34.4, "tests/test_app.py::test_not_found": 34.5},
     "unattributed_mib": 31.8,
     "growth": [{"name": "orders.app._AUDIT", "file": "orders/app.py", "sizes_mib": [32.22, 64.45, 96.67]}],
-    "overhead": {"loop_seconds": 4.54, "snapshot_seconds": 0.8, "snapshots": 32, "census_seconds": 0.69, "skipped": 0,
-                 "frames": 1, "hook": "setprofile", "run_seconds": 6.91,
-                 "deep_run": {"phases": 1, "attributed_mib": 4.7, "seconds": 3.3,
-                              "overhead": {"loop_seconds": 2.76, "snapshots": 1}, "stopped": False}},
-    "memray": {"peak_mib": 120.5, "native": True, "seconds": 12.25, "unattributed_mib": 80.1,
-               "top": [{"function": "orders.app:list_orders", "file": "orders/app.py", "line": 16, "mib": 30.2}]},
+    "overhead": {
+        "loop_seconds": 4.54,
+        "snapshot_seconds": 0.8,
+        "snapshots": 32,
+        "census_seconds": 0.69,
+        "skipped": 0,
+        "frames": 1,
+        "hook": "setprofile",
+        "run_seconds": 6.91,
+        "deep_run": {
+            "phases": 1,
+            "attributed_mib": 4.7,
+            "seconds": 3.3,
+            "overhead": {"loop_seconds": 2.76, "snapshots": 1},
+            "stopped": False,
+        },
+    },
+    "memray": {
+        "peak_mib": 120.5,
+        "native": True,
+        "seconds": 12.25,
+        "unattributed_mib": 80.1,
+        "top": [{"function": "orders.app:list_orders", "file": "orders/app.py", "line": 16, "mib": 30.2}],
+    },
 }
 
 
@@ -152,8 +232,16 @@ def test_a_pass_that_measured_nothing_names_its_tool_alone():
 
 
 def test_a_damaged_section_reads_with_defaults():
-    section = MemorySection.from_json({"top": [1, {"mib": "x", "line": None}], "peak_mib_by_test": [1, 2],
-                                       "growth": "none", "overhead": None, "memray": [], "unattributed_mib": "?"})
+    section = MemorySection.from_json(
+        {
+            "top": [1, {"mib": "x", "line": None}],
+            "peak_mib_by_test": [1, 2],
+            "growth": "none",
+            "overhead": None,
+            "memray": [],
+            "unattributed_mib": "?",
+        }
+    )
     assert section.tool == "" and section.measured
     [row] = section.top
     assert (row.function, row.file, row.line, row.mib, row.count) == ("", "", 0, 0.0, 0)
@@ -180,12 +268,18 @@ def test_memray_summary_sums_stacks_by_their_innermost_project_function(tmp_path
     (tmp_path / "pkg" / "__init__.py").write_text("")
     (tmp_path / "pkg" / "work.py").write_text("def build(n):\n    return [bytes(100) for _ in range(n)]\n")
     work = str(tmp_path / "pkg" / "work.py")
-    cap = MemrayCapture.from_json({"peak": 50 * MIB, "native": True, "records": [
-        [3 * MIB, 1, [["/usr/lib/libc.so", None, "malloc"], [work, 2, "<listcomp>"], [work, 1, "build"]]],
-        [MIB, 1, [[work, 2, "build"]]],
-        [5 * MIB, 1, [["/usr/lib/python3/json/decoder.py", 10, "decode"]]],
-        [MIB // 20, 1, [[work, 0, "<module>"]]],
-    ]})
+    cap = MemrayCapture.from_json(
+        {
+            "peak": 50 * MIB,
+            "native": True,
+            "records": [
+                [3 * MIB, 1, [["/usr/lib/libc.so", None, "malloc"], [work, 2, "<listcomp>"], [work, 1, "build"]]],
+                [MIB, 1, [[work, 2, "build"]]],
+                [5 * MIB, 1, [["/usr/lib/python3/json/decoder.py", 10, "decode"]]],
+                [MIB // 20, 1, [[work, 0, "<module>"]]],
+            ],
+        }
+    )
     summary = memray_summary(cap, 1.5, Locator(tmp_path, [tmp_path]))
     assert (summary.peak_mib, summary.native, summary.seconds, summary.unattributed_mib) == (50.0, True, 1.5, 5.0)
     assert [(r.function, r.file, r.line, r.mib) for r in summary.top] == [("pkg.work:build", "pkg/work.py", 2, 4.0)]

@@ -3,10 +3,10 @@
 pyenv's interpreters have no pytest, so each gets a venv with pytest, made once and cached
 (PERFSCAN_TEST_CACHE, default ~/.cache/perfscan-tests).
 """
+
 from __future__ import annotations
 
 import glob
-import json
 import os
 import shutil
 import subprocess
@@ -15,7 +15,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, write_project
 
 sys.path.insert(0, str(REPO / "src"))
@@ -43,7 +42,9 @@ def venv_with_pytest(version: str) -> Path:
     if not marker.exists():
         shutil.rmtree(venv, ignore_errors=True)
         subprocess.run([base, "-m", "venv", str(venv)], check=True, timeout=300, capture_output=True)
-        proc = subprocess.run([str(python), "-m", "pip", "install", "-q", "pytest"], timeout=600, capture_output=True, text=True)
+        proc = subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "pytest"], timeout=600, capture_output=True, text=True
+        )
         if proc.returncode != 0:
             pytest.skip(f"cannot install pytest for Python {version}: {proc.stderr.strip()[-200:]}")
         marker.write_text("ok")
@@ -82,7 +83,9 @@ def test_probe_cpu_mode(version, tmp_path):
     root = write_project(tmp_path / "tiny", PROJECT)
     workdir = Path(tempfile.mkdtemp(dir=tmp_path))
     probe = install_probe(workdir)
-    run = run_probe("cpu", runner=[str(python)], root=root, workdir=workdir, probe_path=probe, pytest_args=[], timeout=120)
+    run = run_probe(
+        "cpu", runner=[str(python)], root=root, workdir=workdir, probe_path=probe, pytest_args=[], timeout=120
+    )
     assert run.child.returncode == 0, run.child.tail(20)
     collected = run.read("collected.json")
     assert collected is not None and len(collected["nodeids"]) == 2

@@ -1,4 +1,5 @@
 """Ranking (docs/design.md "Ranking"): base severity, deployment adjustments, order. One test per rule."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,18 +8,31 @@ from perfscan.models import MODELS, Finding, Metric
 from perfscan.ranking import adjust, at_or_above, base_severity, rank
 
 UNITS = {"cpu": "%", "memory": "MiB", "import": "ms", "async": "calls"}
-DEFAULT_PATTERN = {"cpu": "none", "memory": "large-allocation", "import": "import-time-computation",
-                   "async": "await-in-loop"}
+DEFAULT_PATTERN = {
+    "cpu": "none",
+    "memory": "large-allocation",
+    "import": "import-time-computation",
+    "async": "await-in-loop",
+}
 DEFAULT_PHASE = {"cpu": "call", "memory": "call", "import": "import", "async": "static"}
 
 
 def finding(domain, value=1.0, *, name=None, pattern=None, phase=None, hot_path=False, third_party=False):
     name = name or f"{domain}_{value}"
     return Finding(
-        domain=domain, symbol=name, qualname=f"pkg.mod:{name}", module="pkg.mod", file="pkg/mod.py", line=1,
+        domain=domain,
+        symbol=name,
+        qualname=f"pkg.mod:{name}",
+        module="pkg.mod",
+        file="pkg/mod.py",
+        line=1,
         metric=Metric(value, UNITS[domain], f"{value} {UNITS[domain]}"),
-        pattern=pattern or DEFAULT_PATTERN[domain], evidence="", estimated_impact="",
-        phase=phase or DEFAULT_PHASE[domain], hot_path=hot_path, third_party=third_party,
+        pattern=pattern or DEFAULT_PATTERN[domain],
+        evidence="",
+        estimated_impact="",
+        phase=phase or DEFAULT_PHASE[domain],
+        hot_path=hot_path,
+        third_party=third_party,
     )
 
 
@@ -29,39 +43,63 @@ def only(findings, model, startup=False):
 
 # --- 1. base severity ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("share, severity", [
-    (25.0, "critical"), (20.0, "high"), (10.0, "high"), (5.0, "medium"), (3.0, "medium"),
-])
+
+@pytest.mark.parametrize(
+    "share, severity",
+    [
+        (25.0, "critical"),
+        (20.0, "high"),
+        (10.0, "high"),
+        (5.0, "medium"),
+        (3.0, "medium"),
+    ],
+)
 def test_cpu_base_severity_by_attributable_share(share, severity):
     assert base_severity(finding("cpu", share)) == severity
 
 
-@pytest.mark.parametrize("mib, severity", [
-    (150.0, "critical"), (100.0, "high"), (50.0, "high"), (5.0, "medium"),
-])
+@pytest.mark.parametrize(
+    "mib, severity",
+    [
+        (150.0, "critical"),
+        (100.0, "high"),
+        (50.0, "high"),
+        (5.0, "medium"),
+    ],
+)
 def test_memory_base_severity_by_mib_at_peak(mib, severity):
     assert base_severity(finding("memory", mib)) == severity
 
 
-@pytest.mark.parametrize("ms, severity", [
-    (600.0, "high"), (500.0, "medium"), (200.0, "medium"), (75.0, "low"),
-])
+@pytest.mark.parametrize(
+    "ms, severity",
+    [
+        (600.0, "high"),
+        (500.0, "medium"),
+        (200.0, "medium"),
+        (75.0, "low"),
+    ],
+)
 def test_import_base_severity_by_milliseconds(ms, severity):
     assert base_severity(finding("import", ms)) == severity
 
 
-@pytest.mark.parametrize("pattern, hot_path, severity", [
-    ("blocking-call-in-async", True, "high"),
-    ("blocking-call-in-async", False, "medium"),
-    ("sequential-awaits", False, "high"),
-    ("cache-on-async", False, "medium"),
-    ("await-in-loop", True, "medium"),
-])
+@pytest.mark.parametrize(
+    "pattern, hot_path, severity",
+    [
+        ("blocking-call-in-async", True, "high"),
+        ("blocking-call-in-async", False, "medium"),
+        ("sequential-awaits", False, "high"),
+        ("cache-on-async", False, "medium"),
+        ("await-in-loop", True, "medium"),
+    ],
+)
 def test_async_base_severity_by_pattern(pattern, hot_path, severity):
     assert base_severity(finding("async", 1, pattern=pattern, hot_path=hot_path)) == severity
 
 
 # --- 2. deployment adjustments ---------------------------------------------------------------
+
 
 def test_server_import_is_info_with_a_note():
     r = only([finding("import", 600.0)], "long-running-server")
@@ -146,6 +184,7 @@ def test_adjust_leaves_unaffected_domains_alone():
 
 # --- 3. order --------------------------------------------------------------------------------
 
+
 def test_order_severity_before_magnitude():
     critical_small = finding("cpu", 21.0)  # critical, magnitude 4.2
     high_big = finding("memory", 95.0)  # high, magnitude 9.5
@@ -186,10 +225,14 @@ def test_order_ties_broken_by_domain_cpu_memory_async_import():
 
 def _mixed():
     return [
-        finding("cpu", 25.0, name="a"), finding("cpu", 3.0, name="b", phase="setup"),
-        finding("memory", 150.0, name="c", phase="import"), finding("memory", 12.0, name="d", pattern="per-request-growth"),
-        finding("import", 600.0, name="e"), finding("import", 75.0, name="f", third_party=True),
-        finding("async", 1, name="g", pattern="sequential-awaits"), finding("async", 1, name="h", pattern="dangling-task"),
+        finding("cpu", 25.0, name="a"),
+        finding("cpu", 3.0, name="b", phase="setup"),
+        finding("memory", 150.0, name="c", phase="import"),
+        finding("memory", 12.0, name="d", pattern="per-request-growth"),
+        finding("import", 600.0, name="e"),
+        finding("import", 75.0, name="f", third_party=True),
+        finding("async", 1, name="g", pattern="sequential-awaits"),
+        finding("async", 1, name="h", pattern="dangling-task"),
     ]
 
 
@@ -224,8 +267,10 @@ def test_at_or_above():
 
 # --- user thresholds ([tool.perfscan.thresholds]) --------------------------------------------
 
+
 def test_user_thresholds_move_the_levels_and_the_magnitude_unit():
     from perfscan.settings import parse_thresholds
+
     mine = parse_thresholds({"cpu": {"high": 10, "critical": 40}, "import": {"high": 200}}, "t")
     assert base_severity(finding("cpu", 8.0)) == "high"
     assert base_severity(finding("cpu", 8.0), mine) == "medium"
@@ -234,4 +279,3 @@ def test_user_thresholds_move_the_levels_and_the_magnitude_unit():
     assert base_severity(finding("memory", 50.0), mine) == "high"  # untouched domains keep docs/design.md's table
     (ranked,) = rank([finding("cpu", 30.0)], "library", thresholds=mine)
     assert (ranked.severity, ranked.magnitude) == ("high", 3.0)  # 30% over a `high` of 10%
-

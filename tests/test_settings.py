@@ -1,15 +1,16 @@
 """Settings layers and the lenient setup.md parser."""
+
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from conftest import write_project
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from perfscan.errors import UsageError
 from perfscan.settings import load_settings
 from perfscan.setupmd import parse_setup_md
-from conftest import write_project
 
 SETUP_MD = """# Setup
 - **Runner**: `uv run`
@@ -21,7 +22,12 @@ Project root: `.`
 
 def test_setup_md_bullets_bold_and_code_spans():
     got = parse_setup_md(SETUP_MD)
-    assert got == {"runner": "uv run", "test_command": "$RUNNER -m pytest tests/", "profilers": "cProfile, memray", "root": "."}
+    assert got == {
+        "runner": "uv run",
+        "test_command": "$RUNNER -m pytest tests/",
+        "profilers": "cProfile, memray",
+        "root": ".",
+    }
 
 
 def test_setup_md_ignores_prose_and_unknown_keys():
@@ -36,10 +42,13 @@ def test_setup_md_never_raises(text):
 
 
 def test_precedence_defaults_setupmd_pyproject_cli(tmp_path):
-    root = write_project(tmp_path, {
-        ".codeflash/setup.md": "- Runner: `uv run`\n",
-        "pyproject.toml": "[tool.perfscan]\nbudget = 90\npasses = ['cpu', 'import']\npytest-args = ['-m', 'not slow']\n",
-    })
+    root = write_project(
+        tmp_path,
+        {
+            ".codeflash/setup.md": "- Runner: `uv run`\n",
+            "pyproject.toml": "[tool.perfscan]\nbudget = 90\npasses = ['cpu', 'import']\npytest-args = ['-m', 'not slow']\n",
+        },
+    )
     s = load_settings(root, {})
     assert s.runner == "uv run" and s.origins["runner"] == ".codeflash/setup.md"
     assert s.budget == 90.0 and s.passes == ("cpu", "import") and s.pytest_args == ("-m", "not slow")
@@ -50,21 +59,27 @@ def test_precedence_defaults_setupmd_pyproject_cli(tmp_path):
 
 
 def test_pyproject_runner_beats_setup_md(tmp_path):
-    root = write_project(tmp_path, {".codeflash/setup.md": "Runner: uv run\n", "pyproject.toml": "[tool.perfscan]\nrunner = '.venv/bin/python'\n"})
+    root = write_project(
+        tmp_path,
+        {".codeflash/setup.md": "Runner: uv run\n", "pyproject.toml": "[tool.perfscan]\nrunner = '.venv/bin/python'\n"},
+    )
     assert load_settings(root, {}).runner == ".venv/bin/python"
 
 
-@pytest.mark.parametrize("toml, message", [
-    ("[tool.perfscan]\nbudget = 'soon'\n", "budget"),
-    ("[tool.perfscan]\npasses = ['gpu']\n", "unknown pass"),
-    ("[tool.perfscan]\ncolour = true\n", "unknown key"),
-    ("[project\nname = 'x'\n", "not valid TOML"),
-    ("[tool.perfscan.thresholds]\nasync = { high = 1 }\n", "unknown domain 'async'"),
-    ("[tool.perfscan.thresholds]\ncpu = { low = 1 }\n", "unknown level 'low'; choose from critical, high, medium"),
-    ("[tool.perfscan.thresholds]\ncpu = { high = 30 }\n", r"critical \(20\) must be above high \(30\)"),
-    ("[tool.perfscan.thresholds]\nmemory = { medium = -1 }\n", "not a positive number"),
-    ("[tool.perfscan]\nthresholds = 5\n", "must be a table"),
-])
+@pytest.mark.parametrize(
+    "toml, message",
+    [
+        ("[tool.perfscan]\nbudget = 'soon'\n", "budget"),
+        ("[tool.perfscan]\npasses = ['gpu']\n", "unknown pass"),
+        ("[tool.perfscan]\ncolour = true\n", "unknown key"),
+        ("[project\nname = 'x'\n", "not valid TOML"),
+        ("[tool.perfscan.thresholds]\nasync = { high = 1 }\n", "unknown domain 'async'"),
+        ("[tool.perfscan.thresholds]\ncpu = { low = 1 }\n", "unknown level 'low'; choose from critical, high, medium"),
+        ("[tool.perfscan.thresholds]\ncpu = { high = 30 }\n", r"critical \(20\) must be above high \(30\)"),
+        ("[tool.perfscan.thresholds]\nmemory = { medium = -1 }\n", "not a positive number"),
+        ("[tool.perfscan]\nthresholds = 5\n", "must be a table"),
+    ],
+)
 def test_bad_configuration_is_a_usage_error(tmp_path, toml, message):
     write_project(tmp_path, {"pyproject.toml": toml})
     with pytest.raises(UsageError, match=message):
@@ -85,12 +100,15 @@ def test_thresholds_from_pyproject_merge_over_the_design_table(tmp_path):
     assert t.floor("import") == 20.0 and t.levels("cpu") == ((20.0, "critical"), (5.0, "high"), (2.0, "medium"))
 
 
-@pytest.mark.parametrize("command, runner, args", [
-    ("$RUNNER -m pytest tests/ -x", None, ("tests/", "-x")),
-    ("uv run pytest -q tests/unit", "uv run", ("-q", "tests/unit")),
-    ("poetry run python -m pytest", "poetry run python", ()),
-    ('python -m pytest -m "not slow"', None, ("-m", "not slow")),
-])
+@pytest.mark.parametrize(
+    "command, runner, args",
+    [
+        ("$RUNNER -m pytest tests/ -x", None, ("tests/", "-x")),
+        ("uv run pytest -q tests/unit", "uv run", ("-q", "tests/unit")),
+        ("poetry run python -m pytest", "poetry run python", ()),
+        ('python -m pytest -m "not slow"', None, ("-m", "not slow")),
+    ],
+)
 def test_setup_md_test_command_gives_pytest_args_and_runner(tmp_path, command, runner, args):
     write_project(tmp_path, {".codeflash/setup.md": f"- Test command: `{command}`\n"})
     s = load_settings(tmp_path, {})
@@ -98,8 +116,13 @@ def test_setup_md_test_command_gives_pytest_args_and_runner(tmp_path, command, r
 
 
 def test_setup_md_test_command_is_the_lowest_layer(tmp_path):
-    write_project(tmp_path, {".codeflash/setup.md": "- Runner: `.venv/bin/python`\n- Test command: `uv run pytest tests/a`\n",
-                             "pyproject.toml": "[tool.perfscan]\npytest-args = ['tests/b']\n"})
+    write_project(
+        tmp_path,
+        {
+            ".codeflash/setup.md": "- Runner: `.venv/bin/python`\n- Test command: `uv run pytest tests/a`\n",
+            "pyproject.toml": "[tool.perfscan]\npytest-args = ['tests/b']\n",
+        },
+    )
     s = load_settings(tmp_path, {})
     assert s.runner == ".venv/bin/python" and s.pytest_args == ("tests/b",)
     assert load_settings(tmp_path, {"pytest_args": ("tests/c",)}).pytest_args == ("tests/c",)

@@ -1,4 +1,5 @@
 """The package's shape: every module imports, no import cycle, the probe an island, the tables complete."""
+
 from __future__ import annotations
 
 import ast
@@ -109,8 +110,9 @@ def test_cycles_are_found():
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 
-@pytest.mark.parametrize("name", [n for n in _modules() if not n.startswith("perfscan.probe.")
-                                  and not n.endswith("__main__")])
+@pytest.mark.parametrize(
+    "name", [n for n in _modules() if not n.startswith("perfscan.probe.") and not n.endswith("__main__")]
+)
 def test_every_host_module_imports(name):
     importlib.import_module(name)
 
@@ -120,12 +122,15 @@ def test_the_probe_stands_alone(tmp_path):
     probe = install_probe(tmp_path / "work")
     names = sorted(p.stem for p in (probe / "perfscan_probe").glob("*.py") if p.stem not in ("__init__", "__main__"))
     assert {"paths", "contract", "calls", "memory"} <= set(names)
-    code = ("import importlib, json, sys\n"
-            f"for n in {names!r}: importlib.import_module('perfscan_probe.' + n)\n"
-            "print(json.dumps(sorted(m for m in sys.modules if m == 'perfscan' or m.startswith('perfscan.'))))\n")
+    code = (
+        "import importlib, json, sys\n"
+        f"for n in {names!r}: importlib.import_module('perfscan_probe.' + n)\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m == 'perfscan' or m.startswith('perfscan.'))))\n"
+    )
     env = {"PYTHONPATH": str(probe), "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == []
 

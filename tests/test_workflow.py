@@ -1,15 +1,14 @@
 """CI gates, diffs, SARIF, exec: perfscan where its users already work."""
+
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import jsonschema
 import pytest
-
-from conftest import SLOW_UNIQUE, REPO, assert_unchanged, load_report, run_perfscan, tree_state, write_project
+from conftest import REPO, SLOW_UNIQUE, assert_unchanged, load_report, run_perfscan, tree_state, write_project
 
 HOT_LIB = {
     "pyproject.toml": "[project]\nname = 'hot'\nversion = '1'\n",
@@ -22,7 +21,9 @@ HOT_LIB = {
 @pytest.fixture(scope="module")
 def hot_scan(tmp_path_factory):
     root = write_project(tmp_path_factory.mktemp("hot") / "hot", HOT_LIB)
-    proc = run_perfscan(str(root), "--runner", sys.executable, "--passes", "cpu,async", "--format", "sarif", "--fail-on", "critical")
+    proc = run_perfscan(
+        str(root), "--runner", sys.executable, "--passes", "cpu,async", "--format", "sarif", "--fail-on", "critical"
+    )
     return root, proc
 
 
@@ -34,8 +35,14 @@ def test_fail_on_reached_exits_1(hot_scan):
 
 
 def test_fail_on_not_reached_exits_0(tmp_path):
-    root = write_project(tmp_path / "calm", {"pyproject.toml": "[project]\nname='calm'\nversion='1'\n", "calm/__init__.py": "X = 1\n",
-                                             "tests/test_x.py": "def test_x():\n    assert 1\n"})
+    root = write_project(
+        tmp_path / "calm",
+        {
+            "pyproject.toml": "[project]\nname='calm'\nversion='1'\n",
+            "calm/__init__.py": "X = 1\n",
+            "tests/test_x.py": "def test_x():\n    assert 1\n",
+        },
+    )
     proc = run_perfscan(str(root), "--runner", sys.executable, "--passes", "cpu,async", "--fail-on", "low")
     assert proc.returncode == 0, proc.stderr
 
@@ -60,16 +67,38 @@ def test_quiet_prints_only_the_summary_line(tmp_path):
 
 
 def test_exec_profiles_a_script(tmp_path):
-    root = write_project(tmp_path / "app", {
-        "pyproject.toml": "[project]\nname='app'\nversion='1'\n",
-        "app/__init__.py": "",
-        "app/work.py": "def crunch(n):\n    acc = []\n    for i in range(n):\n        acc = sorted(acc + [i % 97])\n    return len(acc)\n",
-        "bench.py": "import sys\nfrom app.work import crunch\n\nif __name__ == '__main__':\n    print(crunch(int(sys.argv[1])))\n",
-    })
+    root = write_project(
+        tmp_path / "app",
+        {
+            "pyproject.toml": "[project]\nname='app'\nversion='1'\n",
+            "app/__init__.py": "",
+            "app/work.py": "def crunch(n):\n    acc = []\n    for i in range(n):\n        acc = sorted(acc + [i % 97])\n    return len(acc)\n",
+            "bench.py": "import sys\nfrom app.work import crunch\n\nif __name__ == '__main__':\n    print(crunch(int(sys.argv[1])))\n",
+        },
+    )
     before = tree_state(root)
-    proc = subprocess.run([sys.executable, "-m", "perfscan", "exec", str(root), "--runner", sys.executable, "--passes", "cpu",
-                           "--", "python", "bench.py", "3000"], cwd=str(root), env={**__import__("os").environ, "PYTHONPATH": str(REPO / "src")},
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "perfscan",
+            "exec",
+            str(root),
+            "--runner",
+            sys.executable,
+            "--passes",
+            "cpu",
+            "--",
+            "python",
+            "bench.py",
+            "3000",
+        ],
+        cwd=str(root),
+        env={**__import__("os").environ, "PYTHONPATH": str(REPO / "src")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     report = load_report(root)
     assert report["target"]["mode"] == "exec" and report["target"]["exec"] == ["python", "bench.py", "3000"]
@@ -90,7 +119,9 @@ def test_exec_runs_a_module_of_a_src_layout_project(tmp_path):
     # not installed anywhere: `-m app.cli` finds src/ the way the project's tests would
     root = write_project(tmp_path / "app", SRC_APP)
     before = tree_state(root)
-    proc = run_perfscan("exec", str(root), "--runner", sys.executable, "--passes", "cpu", "--", "python", "-m", "app.cli", "3000")
+    proc = run_perfscan(
+        "exec", str(root), "--runner", sys.executable, "--passes", "cpu", "--", "python", "-m", "app.cli", "3000"
+    )
     assert proc.returncode == 0, proc.stderr
     report = load_report(root)
     assert not [w for w in report["warnings"] if "command failed" in w], report["warnings"]
@@ -101,7 +132,9 @@ def test_exec_runs_a_module_of_a_src_layout_project(tmp_path):
 
 def test_exec_of_a_failing_command_says_so_up_front(tmp_path):
     root = write_project(tmp_path / "app", SRC_APP)
-    proc = run_perfscan("exec", str(root), "--runner", sys.executable, "--passes", "cpu,memory", "--", "python", "-m", "app.nosuch")
+    proc = run_perfscan(
+        "exec", str(root), "--runner", sys.executable, "--passes", "cpu,memory", "--", "python", "-m", "app.nosuch"
+    )
     assert proc.returncode == 0, proc.stderr
     report = load_report(root)
     (warning,) = [w for w in report["warnings"] if "command failed" in w]
@@ -123,7 +156,8 @@ def test_diff_after_a_fix_shows_the_hotspot_gone_and_nothing_new(corpus_copy, tm
     analysis = root / "src" / "logstats" / "report.py"
     fixed = analysis.read_text().replace(
         '    paths = []\n    for rec in records:\n        if rec["path"] not in paths:\n            paths.append(rec["path"])\n    return paths\n',
-        '    paths = {}\n    for rec in records:\n        if rec["path"] not in paths:\n            paths[rec["path"]] = None\n    return list(paths)\n')
+        '    paths = {}\n    for rec in records:\n        if rec["path"] not in paths:\n            paths[rec["path"]] = None\n    return list(paths)\n',
+    )
     assert fixed != analysis.read_text()
     analysis.write_text(fixed)
     assert run_perfscan(str(root), *args).returncode == 0
@@ -140,7 +174,17 @@ def test_diff_after_a_fix_shows_the_hotspot_gone_and_nothing_new(corpus_copy, tm
 
 def test_diff_flags_a_new_finding(tmp_path):
     base = {"findings": []}
-    head = {"findings": [{"domain": "cpu", "qualname": "m:f", "pattern": "none", "severity": "high", "metric": {"value": 12.0, "unit": "%"}}]}
+    head = {
+        "findings": [
+            {
+                "domain": "cpu",
+                "qualname": "m:f",
+                "pattern": "none",
+                "severity": "high",
+                "metric": {"value": 12.0, "unit": "%"},
+            }
+        ]
+    }
     (tmp_path / "a.json").write_text(json.dumps(base))
     (tmp_path / "b.json").write_text(json.dumps(head))
     proc = run_perfscan("diff", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--fail-on", "high")
@@ -148,7 +192,13 @@ def test_diff_flags_a_new_finding(tmp_path):
 
 
 def test_diff_ignores_changes_inside_the_noise(tmp_path):
-    f = {"domain": "cpu", "qualname": "m:f", "pattern": "none", "severity": "high", "metric": {"value": 12.0, "unit": "%"}}
+    f = {
+        "domain": "cpu",
+        "qualname": "m:f",
+        "pattern": "none",
+        "severity": "high",
+        "metric": {"value": 12.0, "unit": "%"},
+    }
     g = dict(f, metric={"value": 12.5, "unit": "%"})
     (tmp_path / "a.json").write_text(json.dumps({"findings": [f]}))
     (tmp_path / "b.json").write_text(json.dumps({"findings": [g]}))
@@ -164,12 +214,18 @@ def test_diff_bad_input_is_usage_error(tmp_path):
 
 def test_thresholds_in_pyproject_change_what_is_reported_and_how_high(tmp_path):
     busy = "import time as _t\n_s = _t.perf_counter()\nwhile _t.perf_counter() - _s < 0.02:\n    pass\n"
-    root = write_project(tmp_path / "hot", dict(HOT_LIB, **{
-        # no share can exceed 100%, so nothing is critical; a 20 ms import is reported from 10 ms
-        "pyproject.toml": HOT_LIB["pyproject.toml"]
-        + "\n[tool.perfscan.thresholds]\ncpu = { critical = 100 }\nimport = { low = 10 }\n",
-        "hot/__init__.py": busy,
-    }))
+    root = write_project(
+        tmp_path / "hot",
+        dict(
+            HOT_LIB,
+            **{
+                # no share can exceed 100%, so nothing is critical; a 20 ms import is reported from 10 ms
+                "pyproject.toml": HOT_LIB["pyproject.toml"]
+                + "\n[tool.perfscan.thresholds]\ncpu = { critical = 100 }\nimport = { low = 10 }\n",
+                "hot/__init__.py": busy,
+            },
+        ),
+    )
     before = tree_state(root)
     proc = run_perfscan(str(root), "--runner", sys.executable, "--passes", "cpu,import")
     assert proc.returncode == 0, proc.stderr
@@ -185,7 +241,10 @@ def test_thresholds_in_pyproject_change_what_is_reported_and_how_high(tmp_path):
 
 def test_a_later_scan_leaves_no_output_of_an_earlier_one(tmp_path):
     root = write_project(tmp_path / "hot", HOT_LIB)
-    assert run_perfscan(str(root), "--runner", sys.executable, "--passes", "cpu,import", "--format", "html").returncode == 0
+    assert (
+        run_perfscan(str(root), "--runner", sys.executable, "--passes", "cpu,import", "--format", "html").returncode
+        == 0
+    )
     out = root / ".codeflash"
     assert (out / "cpu.pstats").is_file() and (out / "scan-report.html").is_file()
     assert run_perfscan(str(root), "--runner", sys.executable, "--passes", "async").returncode == 0
