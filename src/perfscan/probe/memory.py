@@ -1,19 +1,8 @@
 """Memory recorder: what is alive at each test phase's peak, and which module-level containers grow.
 
-How the peak is caught. tracemalloc traces from the start of the test loop (collection is not
-traced: the import pass measures import-time work, and module-level data made at import is
-measured by the census below). At the start of each phase the peak is reset; a hook runs at
-Python function returns (sys.monitoring PY_RETURN from 3.12, sys.setprofile 'return' before)
-and compares the traced size with the next high-water mark; on a new mark (1 MiB above the
-phase's start, then max(1 MiB, 5% of the phase's growth) above the last snapshot, wider when a
-snapshot was slow) it takes a snapshot and at once reduces it to a per-line summary, so only
-one full snapshot ever exists. A temporary freed before the test ends is still alive when its
-holder returns (the event fires before the frame's locals go), so it is caught; a background
-poller misses it (the GIL switch interval is longer than such a temporary lives). Every return
-of project and test code is checked until a function gets hot (HOT_RETURNS in a phase); hot
-functions, generators' yields and library code are sampled (one in LIB_SAMPLE), because each
-check allocates and its allocations are traced too. tracemalloc's own peak for the phase is
-recorded beside the snapshot, so a missed peak shows.
+How the peak is caught (peakhook.py): tracemalloc traces from the start of the test loop; at
+each phase's start the peak is reset, and a hook at Python function returns takes a snapshot at
+each new high-water mark and at once reduces it to a per-line summary (attribution.py).
 
 Why 1 frame by default. tracemalloc's cost grows with the frames per allocation: on 3.12+ each
 frame's line number is found by scanning the code's location table, and most of the 25 frames
@@ -71,16 +60,10 @@ In deep mode "lines" hold only the bytes that a 1-frame run saw in library frame
 to the innermost project frame within 25 frames; "libs" what still has none.
 """
 
-import gc
-import io
 import json
 import os
 import sys
-import threading
 import tracemalloc
-import types
-from fnmatch import fnmatch
-from typing import Any, Dict, List, Tuple
 
 try:
     import pytest
@@ -92,189 +75,16 @@ except ImportError:  # `perfscan exec` in an environment without pytest
         return func
 
 
+from .attribution import Classifier as Classifier
+from .attribution import summarize as summarize
+from .census import census, growth_records
+from .census import deep_size as deep_size
 from .clocks import perf_counter
 from .contract import write_json
-from .paths import SKIP_DIRS, is_test_file
+from .peakhook import MONITORING, install, uninstall
 
 MIB = 1 << 20
-KEEP_LINES = 300
-GROWTH_FLOOR = 64 * 1024
-LIB_SAMPLE = 16  # one library return in this many is checked
-HOT_RETURNS = 200  # checked returns per function and phase before it is sampled too (below 256: small ints)
 MAX_SNAPSHOTS = 50  # per phase; past it the steps widen to 25%
-CENSUS_NODE_CAP = 500000  # per value: bounds a walk of a huge structure
-CENSUS_TOTAL_CAP = 3000000
-MONITORING = sys.version_info >= (3, 12)
-
-LIB_DIRS = frozenset(
-    {
-        ".venv",
-        "venv",
-        "env",
-        ".env",
-        "site-packages",
-        "dist-packages",
-        ".tox",
-        ".nox",
-        "node_modules",
-        ".eggs",
-        "vendor",
-        "_vendor",
-        "vendored",
-        "third_party",
-        "build",
-        "dist",
-    }
-)
-
-_SKIP_TYPES = (
-    types.ModuleType,
-    types.FunctionType,
-    types.BuiltinFunctionType,
-    types.MethodType,
-    types.CodeType,
-    types.FrameType,
-    types.GeneratorType,
-    types.CoroutineType,
-    types.AsyncGeneratorType,
-    type,
-    property,
-    staticmethod,
-    classmethod,
-    types.MappingProxyType,
-)
-_LEAF_TYPES = frozenset({int, float, complex, str, bytes, bool, type(None), range, bytearray})
-
-
-class Classifier:
-    """Project code ('p'), test code under the root ('t'), or anything else ('l')."""
-
-    def __init__(self, root, exclude=()):
-        self.root = os.path.realpath(root) if root else ""
-        self.exclude = list(exclude)
-        self._cache = {}
-
-    def rel(self, filename):
-        if not self.root or not filename or filename.startswith("<"):
-            return None
-        path = filename if os.path.isabs(filename) else os.path.join(self.root, filename)
-        real = os.path.realpath(path)
-        if real != self.root and not real.startswith(self.root + os.sep):
-            return None
-        return os.path.relpath(real, self.root).replace(os.sep, "/")
-
-    def kind(self, filename):
-        k = self._cache.get(filename)
-        if k is None:
-            k = self._cache[filename] = self._kind(filename)
-        return k
-
-    def _kind(self, filename):
-        rel = self.rel(filename)
-        if rel is None or not rel.endswith(".py"):
-            return "l"
-        parts = rel.split("/")
-        if ".." in parts:
-            return "l"
-        if any(p in LIB_DIRS or p.endswith(".egg-info") for p in parts[:-1]):
-            return "l"
-        if any(p in SKIP_DIRS for p in parts[:-1]) or is_test_file(parts[-1]):
-            return "t"
-        for pat in self.exclude:
-            if fnmatch(rel, pat) or fnmatch(rel, pat.rstrip("/") + "/*"):
-                return "l"
-        return "p"
-
-
-def summarize(traces, classifier, deep=False):
-    """Reduce raw traces to per-line totals of their innermost project frame.
-
-    traces: tracemalloc._get_traces() items (domain, size, traceback innermost first, ...).
-    deep: keep only traces whose innermost frame is library code (what a 1-frame run could not
-    attribute).
-    tracemalloc is still tracing while this runs, so the per-trace loop allocates nothing (no
-    int arithmetic): sizes are collected per traceback and summed by the C `sum`.
-    """
-    by_tb: Dict[Any, List[int]] = {}  # traceback -> sizes of its traces
-    for tr in traces:
-        sizes = by_tb.get(tr[2])
-        if sizes is None:
-            sizes = by_tb[tr[2]] = []
-        sizes.append(tr[1])
-    lines: Dict[Tuple[str, int], List[int]] = {}  # (file, line) -> [bytes, traces]
-    tests = libs = 0
-    lib_files: Dict[str, int] = {}
-    kind = classifier.kind
-    for tb, sizes in by_tb.items():
-        size = sum(sizes)
-        first = kind(tb[0][0]) if tb else "l"
-        if deep and first != "l":
-            continue
-        key = None
-        for frame in tb:
-            if kind(frame[0]) == "p":
-                key = (frame[0], frame[1])
-                break
-        if key is not None:
-            cur = lines.get(key)
-            if cur is None:
-                lines[key] = [size, len(sizes)]
-            else:
-                cur[0] += size
-                cur[1] += len(sizes)
-        elif first == "t":
-            tests += size
-        else:
-            libs += size
-            name = tb[0][0] if tb else "?"
-            lib_files[name] = lib_files.get(name, 0) + size
-    ordered = sorted(lines.items(), key=lambda kv: kv[1][0], reverse=True)
-    top = [[k[0], k[1], v[0], v[1]] for k, v in ordered[:KEEP_LINES]]
-    rest = sum(v[0] for _, v in ordered[KEEP_LINES:])
-    files = sorted(lib_files.items(), key=lambda kv: kv[1], reverse=True)[:5]
-    return {"lines": top, "rest": rest, "tests": tests, "libs": libs, "lib_files": [[f, b] for f, b in files]}
-
-
-def deep_size(obj, cap=CENSUS_NODE_CAP):
-    """Bytes of obj and of everything it holds (not modules, functions, classes, frames).
-
-    Returns (bytes, nodes, truncated)."""
-    seen = set()
-    stack = [obj]
-    total = 0
-    nodes = 0
-    getsizeof = sys.getsizeof
-    get_referents = gc.get_referents
-    leaf = _LEAF_TYPES
-    while stack:
-        o = stack.pop()
-        i = id(o)
-        if i in seen:
-            continue
-        seen.add(i)
-        if nodes and isinstance(o, _SKIP_TYPES):
-            continue
-        try:
-            total += getsizeof(o, 0)
-        except Exception:
-            pass
-        nodes += 1
-        if nodes >= cap:
-            return total, nodes, True
-        if type(o) in leaf:
-            continue
-        try:
-            refs = get_referents(o)
-        except Exception:
-            continue
-        if isinstance(o, dict):
-            # a dict with only str keys does not report them to the GC: count them explicitly
-            stack.extend(o.keys())
-        elif isinstance(o, io.BytesIO):
-            # its __sizeof__ already counts its buffer, which some versions also report as a referent
-            refs = [r for r in refs if type(r) is not bytes]
-        stack.extend(refs)
-    return total, nodes, False
 
 
 def _available_memory():
@@ -290,14 +100,6 @@ def _available_memory():
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         return 0
-
-
-def _measurable(value):
-    return not isinstance(value, _SKIP_TYPES) or _is_lru_cache(value)
-
-
-def _is_lru_cache(value):
-    return type(value).__name__ == "_lru_cache_wrapper"
 
 
 class MemoryRecorder:
@@ -343,99 +145,6 @@ class MemoryRecorder:
         self._tool_id = None
         self._dumped = False
         self._loop_t0 = None
-
-    # -- the hook that catches the peak
-    def _install(self):
-        nxt = self._next
-        get = tracemalloc.get_traced_memory
-        snap = self._snapshot
-        kinds: Dict[str, bool] = {}  # co_filename -> whether returns there are checked before they get hot
-        kind = self.classifier.kind
-        count = [0]
-        calls = self._calls  # co_name -> checked returns in this phase (cleared at each phase start)
-
-        # Each check allocates (get_traced_memory's tuple and ints) and those allocations are
-        # traced, so checks are what the hook costs. Returns of project and test code are checked
-        # (a temporary's holder returns there) until a function has returned HOT_RETURNS times in
-        # the phase (deep recursion, tight helpers); past that, and in libraries, one return in
-        # LIB_SAMPLE is checked. The counters stay small ints, which allocate nothing.
-        def wanted(code):
-            every = kinds.get(code.co_filename)
-            if every is None:
-                every = kinds[code.co_filename] = kind(code.co_filename) != "l"
-            if every:
-                n = calls.get(code.co_name, 0)
-                if n < HOT_RETURNS:
-                    calls[code.co_name] = n + 1
-                    return True
-            c = count[0] + 1
-            if c < LIB_SAMPLE:
-                count[0] = c
-                return False
-            count[0] = 0
-            return True
-
-        if sys.version_info >= (3, 12):  # MONITORING, spelled so the checker knows sys.monitoring
-            mon = sys.monitoring
-            if self._tool_id is None:
-                for tid in (4, 3, 5, 2):
-                    try:
-                        mon.use_tool_id(tid, "perfscan-memory")
-                    except ValueError:
-                        continue
-                    self._tool_id = tid
-                    break
-                if self._tool_id is None:
-                    self.errors.append("sys.monitoring: no free tool id; peaks are taken at phase ends")
-                    return
-
-                def on_return(code, offset, retval):
-                    if wanted(code):
-                        cur = get()[0]
-                        if cur >= nxt[0]:
-                            snap(cur, "return")
-
-                mon.register_callback(self._tool_id, mon.events.PY_RETURN, on_return)
-            mon.set_events(self._tool_id, mon.events.PY_RETURN)
-            self.hook = "sys.monitoring"
-        else:
-
-            def on_event(frame, event, arg):
-                # 'return' also fires at every yield: a generator's yields are sampled like library code
-                if event == "return":
-                    code = frame.f_code
-                    if code.co_flags & 0x20:
-                        c = count[0] + 1
-                        if c < LIB_SAMPLE:
-                            count[0] = c
-                            return
-                        count[0] = 0
-                    elif not wanted(code):
-                        return
-                    cur = get()[0]
-                    if cur >= nxt[0]:
-                        snap(cur, "return")
-
-            self._profile_fn = on_event
-            sys.setprofile(on_event)
-            threading.setprofile(on_event)
-            self.hook = "setprofile"
-
-    def _uninstall(self):
-        if sys.version_info >= (3, 12):  # MONITORING, spelled so the checker knows sys.monitoring
-            if self._tool_id is not None:
-                mon = sys.monitoring
-                try:
-                    mon.set_events(self._tool_id, 0)
-                    mon.register_callback(self._tool_id, mon.events.PY_RETURN, None)
-                    mon.free_tool_id(self._tool_id)
-                except Exception:
-                    pass
-                self._tool_id = None
-        else:
-            if sys.getprofile() is getattr(self, "_profile_fn", None):
-                sys.setprofile(None)
-            threading.setprofile(None)
 
     def _snapshot(self, cur, how):
         rec = self.current
@@ -514,11 +223,11 @@ class MemoryRecorder:
         rec["start"] = tracemalloc.get_traced_memory()[0]
         if self.mode == "deep":
             self._next[0] = rec["start"] + max(MIB, int(self.deep[(nodeid, phase)] * 0.95))
-            self._install()
+            install(self)
         else:
             self._next[0] = rec["start"] + self.threshold
             if not MONITORING and sys.getprofile() is not getattr(self, "_profile_fn", None):
-                self._install()  # a test replaced our hook: put it back for this phase
+                install(self)  # a test replaced our hook: put it back for this phase
 
     def stop(self, nodeid, phase):
         rec = self.current
@@ -538,7 +247,7 @@ class MemoryRecorder:
         self.current = None
         self.phases.append(rec)
         if self.mode == "deep":
-            self._uninstall()
+            uninstall(self)
             tracemalloc.stop()
 
     # -- the loop
@@ -547,12 +256,12 @@ class MemoryRecorder:
         if self.mode == "measure":
             t0 = perf_counter()
             try:
-                self.import_values = [v for v in self._census() if v["bytes"] >= self.threshold]
+                self.import_values = [v for v in census(self.classifier) if v["bytes"] >= self.threshold]
             except Exception as exc:
                 self.errors.append("census at start: %s" % exc)
             self.overhead["census_seconds"] += perf_counter() - t0
             tracemalloc.start(self.frames)
-            self._install()
+            install(self)
         self._measuring = True
         self._loop_t0 = perf_counter()
 
@@ -561,7 +270,7 @@ class MemoryRecorder:
         self.overhead["loop_seconds"] = perf_counter() - self._loop_t0
         self._loop_t0 = None
         if self.mode == "measure":
-            self._uninstall()
+            uninstall(self)
             tracemalloc.stop()
 
     @_loop_wrapper
@@ -584,7 +293,7 @@ class MemoryRecorder:
         t0 = perf_counter()
         items = list(session.items)
         try:
-            before = self._census()
+            before = census(self.classifier)
         except Exception as exc:
             self.errors.append("census before the repetitions: %s" % exc)
             return
@@ -604,7 +313,7 @@ class MemoryRecorder:
                     self.repeat_info["seconds"] = perf_counter() - t0
                     return
             t1 = perf_counter()
-            after = self._census()
+            after = census(self.classifier)
             self.overhead["census_seconds"] += perf_counter() - t1
             for v in after:
                 key = (v["module"], v["name"])
@@ -613,65 +322,7 @@ class MemoryRecorder:
                     truncated[key] = truncated[key] or v["truncated"]
             self.repeat_info["done"] += 1
             self.repeat_info["seconds"] = perf_counter() - t0
-            self.growth = self._growth_records(sizes, info, truncated)
-
-    def _growth_records(self, sizes, info, truncated):
-        out = []
-        for key, series in sizes.items():
-            if len(series) >= 2 and series[-1] - series[0] >= GROWTH_FLOOR:
-                v = info[key]
-                out.append(
-                    {
-                        "module": v["module"],
-                        "name": v["name"],
-                        "file": v["file"],
-                        "type": v["type"],
-                        "sizes": series,
-                        "truncated": truncated[key],
-                    }
-                )
-        out.sort(key=lambda r: r["sizes"][-1] - r["sizes"][0], reverse=True)
-        return out[:50]
-
-    def _census(self):
-        """Every module-level value of the project's modules, with the bytes it holds."""
-        out: List[Dict[str, Any]] = []
-        budget = CENSUS_TOTAL_CAP
-        for modname, mod in sorted(list(sys.modules.items()), key=lambda kv: kv[0]):
-            filename = getattr(mod, "__file__", None)
-            if not filename or self.classifier.kind(filename) != "p":
-                continue
-            rel = self.classifier.rel(filename)
-            try:
-                namespace = list(vars(mod).items())
-            except TypeError:
-                continue
-            for name, value in namespace:
-                if name.startswith("__"):
-                    continue
-                targets = []
-                if isinstance(value, type) and getattr(value, "__module__", None) == modname:
-                    for attr, held in list(vars(value).items()):
-                        if not attr.startswith("__") and _measurable(held):
-                            targets.append(("%s.%s" % (name, attr), held))
-                elif _measurable(value):
-                    targets.append((name, value))
-                for label, held in targets:
-                    if budget <= 0:
-                        return out
-                    size, nodes, trunc = deep_size(held, min(CENSUS_NODE_CAP, budget))
-                    budget -= nodes
-                    out.append(
-                        {
-                            "module": modname,
-                            "name": label,
-                            "file": rel,
-                            "bytes": size,
-                            "truncated": trunc,
-                            "type": type(held).__name__,
-                        }
-                    )
-        return out
+            self.growth = growth_records(sizes, info, truncated)
 
     # -- output
     def pytest_sessionfinish(self, session, exitstatus):
@@ -694,9 +345,9 @@ class MemoryRecorder:
             phases.append(rec)
         partial = getattr(self, "_write_partial_growth", None)
         if not self.growth and partial is not None:
-            self.growth = self._growth_records(*partial)
+            self.growth = growth_records(*partial)
         try:
-            self._uninstall()
+            uninstall(self)
         except Exception:
             pass
         write_json(

@@ -1,0 +1,123 @@
+"""Which code a frame belongs to (project, test, library) and per-line totals of traced memory.
+
+Used by the memory recorder (memory.py) to reduce a tracemalloc snapshot at once, so only one
+full snapshot ever exists, and by its census to pick the project's modules.
+"""
+
+import os
+from fnmatch import fnmatch
+from typing import Any, Dict, List, Tuple
+
+from .paths import SKIP_DIRS, is_test_file
+
+KEEP_LINES = 300
+
+LIB_DIRS = frozenset(
+    {
+        ".venv",
+        "venv",
+        "env",
+        ".env",
+        "site-packages",
+        "dist-packages",
+        ".tox",
+        ".nox",
+        "node_modules",
+        ".eggs",
+        "vendor",
+        "_vendor",
+        "vendored",
+        "third_party",
+        "build",
+        "dist",
+    }
+)
+
+
+class Classifier:
+    """Project code ('p'), test code under the root ('t'), or anything else ('l')."""
+
+    def __init__(self, root, exclude=()):
+        self.root = os.path.realpath(root) if root else ""
+        self.exclude = list(exclude)
+        self._cache = {}
+
+    def rel(self, filename):
+        if not self.root or not filename or filename.startswith("<"):
+            return None
+        path = filename if os.path.isabs(filename) else os.path.join(self.root, filename)
+        real = os.path.realpath(path)
+        if real != self.root and not real.startswith(self.root + os.sep):
+            return None
+        return os.path.relpath(real, self.root).replace(os.sep, "/")
+
+    def kind(self, filename):
+        k = self._cache.get(filename)
+        if k is None:
+            k = self._cache[filename] = self._kind(filename)
+        return k
+
+    def _kind(self, filename):
+        rel = self.rel(filename)
+        if rel is None or not rel.endswith(".py"):
+            return "l"
+        parts = rel.split("/")
+        if ".." in parts:
+            return "l"
+        if any(p in LIB_DIRS or p.endswith(".egg-info") for p in parts[:-1]):
+            return "l"
+        if any(p in SKIP_DIRS for p in parts[:-1]) or is_test_file(parts[-1]):
+            return "t"
+        for pat in self.exclude:
+            if fnmatch(rel, pat) or fnmatch(rel, pat.rstrip("/") + "/*"):
+                return "l"
+        return "p"
+
+
+def summarize(traces, classifier, deep=False):
+    """Reduce raw traces to per-line totals of their innermost project frame.
+
+    traces: tracemalloc._get_traces() items (domain, size, traceback innermost first, ...).
+    deep: keep only traces whose innermost frame is library code (what a 1-frame run could not
+    attribute).
+    tracemalloc is still tracing while this runs, so the per-trace loop allocates nothing (no
+    int arithmetic): sizes are collected per traceback and summed by the C `sum`.
+    """
+    by_tb: Dict[Any, List[int]] = {}  # traceback -> sizes of its traces
+    for tr in traces:
+        sizes = by_tb.get(tr[2])
+        if sizes is None:
+            sizes = by_tb[tr[2]] = []
+        sizes.append(tr[1])
+    lines: Dict[Tuple[str, int], List[int]] = {}  # (file, line) -> [bytes, traces]
+    tests = libs = 0
+    lib_files: Dict[str, int] = {}
+    kind = classifier.kind
+    for tb, sizes in by_tb.items():
+        size = sum(sizes)
+        first = kind(tb[0][0]) if tb else "l"
+        if deep and first != "l":
+            continue
+        key = None
+        for frame in tb:
+            if kind(frame[0]) == "p":
+                key = (frame[0], frame[1])
+                break
+        if key is not None:
+            cur = lines.get(key)
+            if cur is None:
+                lines[key] = [size, len(sizes)]
+            else:
+                cur[0] += size
+                cur[1] += len(sizes)
+        elif first == "t":
+            tests += size
+        else:
+            libs += size
+            name = tb[0][0] if tb else "?"
+            lib_files[name] = lib_files.get(name, 0) + size
+    ordered = sorted(lines.items(), key=lambda kv: kv[1][0], reverse=True)
+    top = [[k[0], k[1], v[0], v[1]] for k, v in ordered[:KEEP_LINES]]
+    rest = sum(v[0] for _, v in ordered[KEEP_LINES:])
+    files = sorted(lib_files.items(), key=lambda kv: kv[1], reverse=True)[:5]
+    return {"lines": top, "rest": rest, "tests": tests, "libs": libs, "lib_files": [[f, b] for f, b in files]}

@@ -1,0 +1,122 @@
+"""The return hook that catches each phase's memory peak for the memory recorder (memory.py).
+
+How the peak is caught. tracemalloc traces from the start of the test loop (collection is not
+traced: the import pass measures import-time work, and module-level data made at import is
+measured by the census in census.py). At the start of each phase the peak is reset; a hook runs at
+Python function returns (sys.monitoring PY_RETURN from 3.12, sys.setprofile 'return' before)
+and compares the traced size with the next high-water mark; on a new mark (1 MiB above the
+phase's start, then max(1 MiB, 5% of the phase's growth) above the last snapshot, wider when a
+snapshot was slow) it takes a snapshot and at once reduces it to a per-line summary, so only
+one full snapshot ever exists. A temporary freed before the test ends is still alive when its
+holder returns (the event fires before the frame's locals go), so it is caught; a background
+poller misses it (the GIL switch interval is longer than such a temporary lives). Every return
+of project and test code is checked until a function gets hot (HOT_RETURNS in a phase); hot
+functions, generators' yields and library code are sampled (one in LIB_SAMPLE), because each
+check allocates and its allocations are traced too. tracemalloc's own peak for the phase is
+recorded beside the snapshot, so a missed peak shows.
+"""
+
+import sys
+import threading
+import tracemalloc
+from typing import Dict
+
+LIB_SAMPLE = 16  # one library return in this many is checked
+HOT_RETURNS = 200  # checked returns per function and phase before it is sampled too (below 256: small ints)
+MONITORING = sys.version_info >= (3, 12)
+
+
+def install(recorder):
+    """Hook Python function returns to snapshot at the recorder's next high-water mark."""
+    nxt = recorder._next
+    get = tracemalloc.get_traced_memory
+    snap = recorder._snapshot
+    kinds: Dict[str, bool] = {}  # co_filename -> whether returns there are checked before they get hot
+    kind = recorder.classifier.kind
+    count = [0]
+    calls = recorder._calls  # co_name -> checked returns in this phase (cleared at each phase start)
+
+    # Each check allocates (get_traced_memory's tuple and ints) and those allocations are
+    # traced, so checks are what the hook costs. Returns of project and test code are checked
+    # (a temporary's holder returns there) until a function has returned HOT_RETURNS times in
+    # the phase (deep recursion, tight helpers); past that, and in libraries, one return in
+    # LIB_SAMPLE is checked. The counters stay small ints, which allocate nothing.
+    def wanted(code):
+        every = kinds.get(code.co_filename)
+        if every is None:
+            every = kinds[code.co_filename] = kind(code.co_filename) != "l"
+        if every:
+            n = calls.get(code.co_name, 0)
+            if n < HOT_RETURNS:
+                calls[code.co_name] = n + 1
+                return True
+        c = count[0] + 1
+        if c < LIB_SAMPLE:
+            count[0] = c
+            return False
+        count[0] = 0
+        return True
+
+    if sys.version_info >= (3, 12):  # MONITORING, spelled so the checker knows sys.monitoring
+        mon = sys.monitoring
+        if recorder._tool_id is None:
+            for tid in (4, 3, 5, 2):
+                try:
+                    mon.use_tool_id(tid, "perfscan-memory")
+                except ValueError:
+                    continue
+                recorder._tool_id = tid
+                break
+            if recorder._tool_id is None:
+                recorder.errors.append("sys.monitoring: no free tool id; peaks are taken at phase ends")
+                return
+
+            def on_return(code, offset, retval):
+                if wanted(code):
+                    cur = get()[0]
+                    if cur >= nxt[0]:
+                        snap(cur, "return")
+
+            mon.register_callback(recorder._tool_id, mon.events.PY_RETURN, on_return)
+        mon.set_events(recorder._tool_id, mon.events.PY_RETURN)
+        recorder.hook = "sys.monitoring"
+    else:
+
+        def on_event(frame, event, arg):
+            # 'return' also fires at every yield: a generator's yields are sampled like library code
+            if event == "return":
+                code = frame.f_code
+                if code.co_flags & 0x20:
+                    c = count[0] + 1
+                    if c < LIB_SAMPLE:
+                        count[0] = c
+                        return
+                    count[0] = 0
+                elif not wanted(code):
+                    return
+                cur = get()[0]
+                if cur >= nxt[0]:
+                    snap(cur, "return")
+
+        recorder._profile_fn = on_event
+        sys.setprofile(on_event)
+        threading.setprofile(on_event)
+        recorder.hook = "setprofile"
+
+
+def uninstall(recorder):
+    """Remove the hook install() put in place."""
+    if sys.version_info >= (3, 12):  # MONITORING, spelled so the checker knows sys.monitoring
+        if recorder._tool_id is not None:
+            mon = sys.monitoring
+            try:
+                mon.set_events(recorder._tool_id, 0)
+                mon.register_callback(recorder._tool_id, mon.events.PY_RETURN, None)
+                mon.free_tool_id(recorder._tool_id)
+            except Exception:
+                pass
+            recorder._tool_id = None
+    else:
+        if sys.getprofile() is getattr(recorder, "_profile_fn", None):
+            sys.setprofile(None)
+        threading.setprofile(None)
