@@ -45,16 +45,19 @@ ODD = (
 BUSY = "import time as _t\n_s = _t.perf_counter()\nwhile _t.perf_counter() - _s < 0.15:\n    pass\n"
 
 # a planted problem per measured domain: a quadratic dedupe, 20 MB of rows alive at a test's
-# peak, and 150 ms of work when the package is imported
+# peak, and 150 ms of work when the package is imported; a JSON export puts standard-library
+# frames in the CPU chart
 SHOP = {
     "pyproject.toml": "[project]\nname = 'shop'\nversion = '1'\n[tool.pytest.ini_options]\ntestpaths = ['tests']\n",
     "shop/__init__.py": "from shop import catalog\n",
     "shop/catalog.py": BUSY + "PRICES = {}\n",
-    "shop/core.py": SLOW_UNIQUE + "\n\ndef build(n):\n    return [bytes(1000) for _ in range(n)]\n",
+    "shop/core.py": "import json\n\n" + SLOW_UNIQUE + "\n\ndef build(n):\n    return [bytes(1000) for _ in range(n)]\n"
+    "\n\ndef export(rows):\n    return json.dumps(rows)\n",
     "tests/test_shop.py": (
-        "from shop.core import build, slow_unique\n\n"
+        "from shop.core import build, export, slow_unique\n\n"
         "def test_unique():\n    assert len(slow_unique([i % 2000 for i in range(20000)])) == 2000\n\n"
-        "def test_build():\n    assert len(build(20000)) == 20000\n"
+        "def test_build():\n    assert len(build(20000)) == 20000\n\n"
+        "def test_export():\n    assert export([{'id': i, 'name': str(i)} for i in range(200000)])\n"
     ),
 }
 HOTSPOT = "shop.core:slow_unique"
