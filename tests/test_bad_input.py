@@ -35,7 +35,7 @@ def test_no_pyproject_still_scans(tmp_path):
     assert_unchanged(before, root)
 
 
-def test_no_tests_says_so_and_runs_static_passes(tmp_path):
+def test_no_tests_is_an_error_and_static_passes_still_run(tmp_path):
     root = write_project(
         tmp_path / "p",
         dict(
@@ -47,14 +47,44 @@ def test_no_tests_says_so_and_runs_static_passes(tmp_path):
     )
     before = tree_state(root)
     proc = run_perfscan(str(root), "--runner", sys.executable)
-    assert proc.returncode == 0, proc.stderr
+    # the CPU and memory passes measured nothing: an error, with the report written and the reason
+    assert proc.returncode == 2, proc.stderr
+    assert "Top: no tests" in proc.stdout
+    assert proc.stderr.strip().splitlines()[-1].startswith("perfscan: error: no tests")
     report = load_report(root)
+    assert report["summary"]["unmeasured"].startswith("no tests")
     assert report["target"]["mode"] == "none"
     assert report["passes"]["cpu"]["status"] == "skipped"
     assert "no tests" in report["passes"]["cpu"]["error"]
     assert report["passes"]["async"]["status"] == "ok"
     assert "no tests" in (root / ".codeflash" / "scan-report.md").read_text()
     assert_unchanged(before, root)
+
+
+def test_collection_error_fails_the_scan_even_with_fail_on_and_quiet(tmp_path):
+    root = write_project(
+        tmp_path / "p",
+        dict(SLOW_LIB, **{"tests/test_core.py": "import not_installed_anywhere\n\ndef test_u():\n    pass\n"}),
+    )
+    before = tree_state(root)
+    proc = run_perfscan(str(root), "--runner", sys.executable, "--fail-on", "low", "--quiet")
+    assert proc.returncode == 2, proc.stderr
+    (summary,) = proc.stdout.strip().splitlines()
+    assert "Top: no tests" in summary and "not_installed_anywhere" in summary, summary
+    (error,) = proc.stderr.strip().splitlines()
+    assert error.startswith("perfscan: error: no tests") and "--passes import,async" in error
+    md = (root / ".codeflash" / "scan-report.md").read_text()
+    assert "measured nothing" in md and "the scan exits 2" in md
+    assert_unchanged(before, root)
+
+
+def test_static_passes_alone_need_no_tests(tmp_path):
+    root = write_project(
+        tmp_path / "p", dict(SLOW_LIB, **{"pyproject.toml": "[project]\nname = 'calc'\nversion = '1'\n"})
+    )
+    proc = run_perfscan(str(root), "--runner", sys.executable, "--passes", "import,async", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert load_report(root)["summary"]["unmeasured"] is None
 
 
 def test_failing_test_profile_still_used(tmp_path):

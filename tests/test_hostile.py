@@ -74,8 +74,14 @@ def test_symlink_loop(tmp_path):
     os.symlink("/", root / "host" / "outside")
     before = tree_state(root)
     proc, secs = scan(root, "--budget", "120")
-    assert proc.returncode == 0, proc.stderr
-    assert load_report(root)["passes"]["async"]["status"] == "ok"
+    report = load_report(root)
+    assert report["passes"]["async"]["status"] == "ok"
+    # pytest itself walks into `/` and never finishes collecting: the scan finishes, says so and
+    # fails, since its test passes measured nothing
+    if report["target"]["mode"] == "none":
+        assert proc.returncode == 2 and report["summary"]["unmeasured"].startswith("no tests"), proc.stderr
+    else:
+        assert proc.returncode == 0, proc.stderr
     assert_unchanged(before, root)
 
 

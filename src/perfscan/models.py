@@ -264,3 +264,6 @@ class ScanResult:
     date: str
     tool_version: str
     warnings: Tuple[str, ...] = ()
+    # why the test passes measured nothing ("no tests ran: ..."), "" when they measured: such a
+    # scan is an error (exit 2), never a green result
+    unmeasured: str = ""

@@ -72,6 +72,7 @@ def run_scan(settings: Settings, progress: Progress) -> Tuple[ScanResult, Path]:
             date=datetime.date.today().isoformat(),
             tool_version=__version__,
             warnings=tuple(warnings),
+            unmeasured=_unmeasured(passes, target),
         )
         _write_reports(result, out_dir)
         return result, out_dir
@@ -196,6 +197,14 @@ def _slow_callbacks(timing: Optional[ProbeRun], root: Path) -> Tuple[Record, ...
     from perfscan.passes.async_pass.slow_callbacks import parse_slow_callback_lines
 
     return parse_slow_callback_lines("\n".join(str(r) for r in data["records"]), root)
+
+
+def _unmeasured(passes: Sequence[Pass], target: Target) -> str:
+    """Why the selected test passes measured nothing, or "" when they had tests to run."""
+    if target.mode != "none" or not any(p.needs_tests for p in passes):
+        return ""
+    note = target.note or "no tests were found"
+    return note if note.startswith("no tests") else f"no tests ran: {note}"
 
 
 def _warnings(

@@ -58,6 +58,14 @@ def run_scan_command(ns: argparse.Namespace, extra: Sequence[str], exec_command:
             twins = ", ".join(["scan-report.json"] + [f"scan-report.{fmt}" for fmt in settings.formats])
             print(f"report: {out_dir / 'scan-report.md'} (and {twins})", file=sys.stderr)
         print(clean_text(summary_line(result)))
+        if result.unmeasured:
+            # a CI job must not go green on a scan that profiled nothing, --fail-on or not
+            print(
+                f"perfscan: error: {clean_text(result.unmeasured)}; run the tests with the project's python "
+                "(--runner), or pass --passes import,async to scan without them",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
         if settings.fail_on and any(at_or_above(r.severity, settings.fail_on) for r in result.findings):
             return EXIT_FAIL_ON
         return EXIT_OK

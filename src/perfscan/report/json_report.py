@@ -100,6 +100,7 @@ def to_dict(result: ScanResult) -> Dict[str, Any]:
             "counts": counts,
             "by_severity": by_sev,
             "top": one_line(result.findings[0]) if result.findings else None,
+            "unmeasured": result.unmeasured or None,
         },
         "warnings": list(result.warnings),
     }

@@ -269,6 +269,10 @@ def render_markdown(result: ScanResult) -> str:
         lines.append(
             f"- Thresholds (from [tool.perfscan.thresholds]): {describe_thresholds(result.settings.thresholds)}"
         )
+    if result.unmeasured:
+        lines.append(
+            f"- Warning: the CPU and memory passes measured nothing ({inline(result.unmeasured)}); the scan exits 2"
+        )
     for w in result.warnings:
         lines.append(f"- Warning: {inline(w)}")
     lines += ["", "## Top Targets (ranked by estimated impact)", ""] + _table(result.findings)

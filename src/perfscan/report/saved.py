@@ -183,4 +183,5 @@ def load_report(report: Mapping[str, Any]) -> ScanResult:
         date=str(report.get("date") or ""),
         tool_version=str(_obj(report, "tool").get("version") or ""),
         warnings=_strs(report, "warnings"),
+        unmeasured=str(_obj(report, "summary").get("unmeasured") or ""),
     )

@@ -13,7 +13,10 @@ from perfscan.report.json_report import summary_counts
 def summary_line(result: ScanResult) -> str:
     counts = summary_counts(result)
     parts = [f"{DOMAIN_TITLES[d]}: {counts.get(d, 0)} targets" for d in DOMAINS]
-    top = one_line(result.findings[0]) if result.findings else "nothing above the thresholds"
+    if result.unmeasured:
+        top = result.unmeasured
+    else:
+        top = one_line(result.findings[0]) if result.findings else "nothing above the thresholds"
     return "[scan] " + " | ".join(parts) + f" | Top: {top}"
 
 
