@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, 
 
 from perfscan.models import SEVERITIES, RankedFinding
 from perfscan.report.json_report import finding_dict
-from perfscan.report.markdown import cell
+from perfscan.report.markdown import table_row
 from perfscan.report.saved import ranked_findings
 
 # domain -> (absolute band, relative band): a delta must exceed both to count. CPU compares each
@@ -194,12 +194,7 @@ def render_markdown(changes: Sequence[Change], note: str = "") -> str:
     )
     for c in changes:
         lines.append(
-            "| "
-            + " | ".join(
-                cell(x)
-                for x in (c.kind, _sev(c), c.domain, c.target, c.pattern, _metric(c.base), _metric(c.head), _delta(c))
-            )
-            + " |"
+            table_row(c.kind, _sev(c), c.domain, c.target, c.pattern, _metric(c.base), _metric(c.head), _delta(c))
         )
     return "\n".join(lines) + "\n"
 

@@ -20,6 +20,11 @@ def cell(text: object) -> str:
     return " ".join(s.replace("\r", " ").replace("\n", " ").split())
 
 
+def table_row(*cells: object) -> str:
+    """One Markdown table row of escaped cells."""
+    return "| " + " | ".join(cell(x) for x in cells) + " |"
+
+
 def inline(text: object) -> str:
     """Text outside tables: one line, no stray code spans."""
     return " ".join(str(text).replace("`", "'").split())
@@ -60,21 +65,16 @@ def _table(findings: Sequence[RankedFinding]) -> List[str]:
     for r in findings:
         f = r.finding
         rows.append(
-            "| "
-            + " | ".join(
-                cell(x)
-                for x in (
-                    r.rank,
-                    r.severity,
-                    DOMAIN_TITLES.get(f.domain, f.domain),
-                    target_name(r),
-                    f.metric.label,
-                    f.pattern,
-                    f.estimated_impact,
-                    r.note,
-                )
+            table_row(
+                r.rank,
+                r.severity,
+                DOMAIN_TITLES.get(f.domain, f.domain),
+                target_name(r),
+                f.metric.label,
+                f.pattern,
+                f.estimated_impact,
+                r.note,
             )
-            + " |"
         )
     return rows
 
@@ -166,19 +166,14 @@ def _cpu_table(d: object) -> List[str]:
     for row in d.top:
         calls = _calls_cell(row.calls, row.primitive_calls)
         lines.append(
-            "| "
-            + " | ".join(
-                cell(x)
-                for x in (
-                    row.function,
-                    f"{row.file}:{row.line}",
-                    f"{row.attributable_pct}%",
-                    f"{row.own_pct}%",
-                    f"{row.cumulative_pct}%",
-                    calls,
-                )
+            table_row(
+                row.function,
+                f"{row.file}:{row.line}",
+                f"{row.attributable_pct}%",
+                f"{row.own_pct}%",
+                f"{row.cumulative_pct}%",
+                calls,
             )
-            + " |"
         )
     return lines
 
@@ -190,12 +185,7 @@ def _import_table(d: object) -> List[str]:
     lines += ["", "| Module | Kind | Self | Cumulative | Imported by |", "|---|---|---|---|---|"]
     for row in d.modules[:15]:
         lines.append(
-            "| "
-            + " | ".join(
-                cell(x)
-                for x in (row.name, row.kind, f"{row.self_ms:.1f} ms", f"{row.cumulative_ms:.1f} ms", row.imported_by)
-            )
-            + " |"
+            table_row(row.name, row.kind, f"{row.self_ms:.1f} ms", f"{row.cumulative_ms:.1f} ms", row.imported_by)
         )
     return lines
 
@@ -220,19 +210,9 @@ def _memory_table(d: object) -> List[str]:
     ]
     for row in m.top[:15]:
         lines.append(
-            "| "
-            + " | ".join(
-                cell(x)
-                for x in (
-                    row.function,
-                    f"{row.file}:{row.line}",
-                    f"{row.mib:.1f}",
-                    row.count,
-                    row.category,
-                    row.reducibility,
-                )
+            table_row(
+                row.function, f"{row.file}:{row.line}", f"{row.mib:.1f}", row.count, row.category, row.reducibility
             )
-            + " |"
         )
     return lines
 
