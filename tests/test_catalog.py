@@ -59,11 +59,16 @@ REPORT_WORDS = {
 
 
 def _pattern_arguments():
-    """(file, line, value) of every `pattern=` given to a Finding in the passes, as source text."""
+    """(file, line, value) of every `pattern=` given to a Finding in the passes (directly, or through a
+    helper method named `finding`), as source text."""
     for path in sorted(PASSES.rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Finding":
+            makes_finding = isinstance(node, ast.Call) and (
+                (isinstance(node.func, ast.Name) and node.func.id == "Finding")
+                or (isinstance(node.func, ast.Attribute) and node.func.attr == "finding")
+            )
+            if makes_finding:
                 for kw in node.keywords:
                     if kw.arg == "pattern":
                         yield path.relative_to(REPO).as_posix(), node.lineno, kw.value

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Any, List, Optional, Sequence
 
 from perfscan import catalog
 from perfscan.locate import Locator
@@ -130,6 +130,18 @@ class ValueSite:
             f" (line {self.line}: `{self.source[:width]}`)" if self.source else ""
         )
 
+    def finding(self, **measured: Any) -> Finding:
+        """A memory finding about this value; `measured` gives the metric, pattern, evidence and the rest."""
+        return Finding(
+            domain="memory",
+            symbol=self.name.split(".")[-1],
+            qualname=f"{self.module}:{self.name}",
+            module=self.module,
+            file=self.rel,
+            line=self.line,
+            **measured,
+        )
+
 
 def value_site(name: str, file: str, locator: Locator, root: Path) -> Optional[ValueSite]:
     src = locator.source(str(root / file))
@@ -161,13 +173,7 @@ def growth_findings(growth: Sequence[Growth], locator: Locator, root: Path) -> L
         if rec.truncated:
             evidence += " (sizes are lower bounds: the walk was capped)"
         out.append(
-            Finding(
-                domain="memory",
-                symbol=site.name.split(".")[-1],
-                qualname=f"{site.module}:{site.name}",
-                module=site.module,
-                file=site.rel,
-                line=site.line,
+            site.finding(
                 metric=Metric(round(mib(grown), 1), "MiB", f"{mib(grown):.1f} MiB more after {reps} repetitions"),
                 pattern=catalog.PER_REQUEST_GROWTH.id,
                 evidence=evidence,
@@ -200,13 +206,7 @@ def import_findings(
         at_least = "at least " if rec.truncated else ""
         cat = import_category(site.tree, site.line)
         out.append(
-            Finding(
-                domain="memory",
-                symbol=site.name.split(".")[-1],
-                qualname=f"{site.module}:{site.name}",
-                module=site.module,
-                file=site.rel,
-                line=site.line,
+            site.finding(
                 metric=Metric(round(size, 1), "MiB", f"{at_least}{size:.1f} MiB held from import"),
                 pattern=catalog.LARGE_ALLOCATION.id,
                 evidence=(
