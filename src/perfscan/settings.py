@@ -9,6 +9,7 @@ from typing import Any, Dict, List, Mapping, Tuple
 
 from perfscan.errors import UsageError
 from perfscan.models import DEFAULT_THRESHOLDS, DOMAINS, SEVERITIES, Settings, Thresholds
+from perfscan.report.formats import EXTRA_FORMATS
 from perfscan.setupmd import parse_setup_md, split_test_command
 
 if sys.version_info >= (3, 11):
@@ -16,7 +17,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.9/3.10
     import tomli as tomllib
 
-FORMATS = ("sarif", "html")
+FORMATS = tuple(EXTRA_FORMATS)  # the extra report formats --format accepts (the table in report/formats.py)
 # [tool.perfscan] key -> (Settings field, kind)
 TOOL_KEYS: Mapping[str, Tuple[str, str]] = {
     "test": ("tests", "list"),

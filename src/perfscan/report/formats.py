@@ -4,8 +4,7 @@ A renderer is one function `render(result: ScanResult) -> str`, named by module 
 that a format's code is imported only when it is written. The two twins (JSON and Markdown) are
 written by every scan; the extra formats when the settings ask for them (`--format`).
 
-To add a format: a renderer module, a row in EXTRA_FORMATS, and its name in
-`perfscan.settings.FORMATS`.
+To add a format: a renderer module and a row in EXTRA_FORMATS (`--format` accepts its name).
 """
 
 from __future__ import annotations
