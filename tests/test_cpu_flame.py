@@ -69,7 +69,15 @@ def test_flame_tree_in_the_cpu_section(tmp_path, engine):
         "top",
         "functions",
         "flame",
-    }  # `ran` stays out
+        "waiting",
+        "wait_seconds",
+        "harness_wait_seconds",
+        "waits",
+        "wait_sites",
+        "flame_wall",
+    }  # `ran` and `waited_lines` stay out
+    # the sampling engine measures waiting, and its wall chart has the CPU chart's shape
+    assert bool(data["waiting"]) == (engine == "sample") and (data["flame_wall"] is not None) == (engine == "sample")
     flame = data["flame"]
     assert all(set(n) == FLAME_KEYS for n in nodes(flame))
     assert (flame["n"], flame["k"]) == ("all profiled code", "root") and flame["t"] > 0

@@ -13,7 +13,8 @@ import pytest
 
 from perfscan.passes.cpu import patterns
 from perfscan.passes.cpu.patterns import astkit
-from perfscan.passes.cpu.patterns.base import FunctionFacts, Match
+from perfscan.passes.cpu.patterns.base import FunctionFacts, Match, QuerySite
+from perfscan.passes.cpu.waitfacts import wait_sites
 
 FIXTURE = Path(__file__).parent / "fixtures" / "cpu_patterns_cases.py"
 SOURCE = FIXTURE.read_text(encoding="utf-8")
@@ -25,6 +26,7 @@ MODULES = {m.__name__.rsplit(".", 1)[-1]: m for m in patterns.REGISTRY}
 # a project function is one defined at the fixture's top level
 PROJECT_FUNCTIONS = {n.name for n in TREE.body if isinstance(n, ast.FunctionDef)}
 CALLS = re.compile(r"#\s*calls:\s*(\d+)/(\d+)")
+STATEMENTS = re.compile(r"#\s*statements:\s*(\d+)")
 
 
 def _cases() -> Dict[str, Tuple[ast.AST, Optional[ast.ClassDef]]]:
@@ -58,6 +60,8 @@ def facts_for(name: str) -> FunctionFacts:
     node, class_node = CASES[name]
     calls = CALLS.search(LINES[node.lineno - 1])
     total, primitive = (int(calls.group(1)), int(calls.group(2))) if calls else (1, 1)
+    lines = range(node.lineno, node.end_lineno + 1)
+    waits = {i: 1.0 for i in lines if "# waits" in LINES[i - 1]}
     return FunctionFacts(
         node=node,
         class_node=class_node,
@@ -68,7 +72,24 @@ def facts_for(name: str) -> FunctionFacts:
         calls_primitive=primitive,
         callee_seconds=lambda test: 1.0,
         project_callee_seconds=lambda fn: 1.0 if fn in PROJECT_FUNCTIONS else 0.0,
+        wait_sites=wait_sites(node, ALIASES, waits, {}, {}, {}, 1),
+        queries=tuple(_queries(node, lines)),
+        wall_seconds=1.0 + len(waits),
     )
+
+
+def _queries(node: ast.AST, lines: range) -> List[QuerySite]:
+    """`# statements: N` lines: N statements of the line's string's shape, in the function's own loop."""
+    out = []
+    for i in lines:
+        found = STATEMENTS.search(LINES[i - 1])
+        if found is None:
+            continue
+        text = re.search(r'"([^"]*)"', LINES[i - 1])
+        loop = astkit.loop_around(node, i)
+        where = ("cases.py", getattr(loop.node, "lineno", 0), "") if loop is not None else None
+        out.append(QuerySite(i, text.group(1) if text else "SELECT ... FROM price", int(found.group(1)), 1.0, where))
+    return out
 
 
 def marked_line(name: str) -> int:
@@ -89,6 +110,10 @@ def test_every_pattern_has_positive_and_negative_cases():
         "string_concat",
         "serialize_in_loop",
         "regex_in_loop",
+        "sleep_in_code",
+        "lock_contention",
+        "io_in_loop",
+        "n_plus_one_query",
     }
     for mod in MODULES:
         assert [n for n in _names("pos") if _pattern_of(n) == mod], f"no positive case for {mod}"

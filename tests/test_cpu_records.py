@@ -207,6 +207,8 @@ SECTION = {
             "cumulative_pct": 60.0,
             "calls": None,
             "primitive_calls": None,
+            "wall_pct": 62.5,
+            "wait_pct": 12.5,
         }
     ],
     "functions": {"pkg.algo:bfs": 1.0},
@@ -217,6 +219,39 @@ SECTION = {
         "t": 1.0,
         "f": "",
         "c": [{"n": "bfs", "q": "pkg.algo:bfs", "k": "project", "t": 1.0, "f": "pkg/algo.py:1", "c": []}],
+    },
+    "waiting": "waiting sampled on the wall clock every 5 ms",
+    "wait_seconds": 0.25,
+    "harness_wait_seconds": 0.1,
+    "waits": {"pkg.algo:bfs": 0.25},
+    "wait_sites": [
+        {
+            "function": "pkg.algo:bfs",
+            "file": "pkg/algo.py",
+            "line": 4,
+            "call": "sock.recv",
+            "kind": "io",
+            "seconds": 0.25,
+            "pct": 12.5,
+            "count": 40,
+        }
+    ],
+    "flame_wall": {
+        "n": "all profiled code",
+        "q": "",
+        "k": "root",
+        "t": 1.25,
+        "f": "",
+        "c": [
+            {
+                "n": "bfs",
+                "q": "pkg.algo:bfs",
+                "k": "project",
+                "t": 1.25,
+                "f": "pkg/algo.py:1",
+                "c": [{"n": "waiting", "q": "waiting", "k": "waiting", "t": 0.25, "f": "", "c": []}],
+            }
+        ],
     },
 }
 

@@ -18,7 +18,8 @@ from perfscan.report.markdown import table_row
 from perfscan.report.saved import ranked_findings
 
 # domain -> (absolute band, relative band): a delta must exceed both to count. CPU compares each
-# function's attributable seconds (a share moves when another function gets faster).
+# function's wall seconds, its attributable CPU plus its waiting (a share moves when another
+# function gets faster); a report made before waiting was measured has CPU seconds alone.
 # Bands from the spread of repeated scans of the corpus on a shared 2-core machine (docs/design.md "Diff"):
 # import times moved by up to 2x under load, CPU seconds by up to a third, memory by under 5%.
 NOISE = {"cpu": (0.05, 0.35), "memory": (1.0, 0.10), "import": (50.0, 0.50), "async": (0.0, 0.0)}
@@ -107,15 +108,28 @@ def _cpu_data(report: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _cpu_seconds(report: Mapping[str, Any]) -> Dict[str, float]:
-    funcs = _cpu_data(report).get("functions")
+    """Every function's wall seconds in a report's CPU section: CPU (`functions`) plus waiting (`waits`)."""
+    data = _cpu_data(report)
+    funcs, waits = data.get("functions"), data.get("waits")
     if not isinstance(funcs, Mapping):
         return {}
-    return {str(k): float(v) for k, v in funcs.items() if isinstance(v, (int, float))}
+    out = {str(k): float(v) for k, v in funcs.items() if isinstance(v, (int, float))}
+    if isinstance(waits, Mapping):
+        for k, v in waits.items():
+            if isinstance(v, (int, float)):
+                out[str(k)] = out.get(str(k), 0.0) + float(v)
+    return out
+
+
+def _detail(r: RankedFinding, key: str) -> Optional[float]:
+    value = r.finding.details.get(key)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _attributable(r: RankedFinding) -> Optional[float]:
-    value = r.finding.details.get("attributable_seconds")
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    """The function's wall seconds (CPU plus waiting), or its CPU seconds in a report without waiting."""
+    wall = _detail(r, "wall_seconds")
+    return wall if wall is not None else _detail(r, "attributable_seconds")
 
 
 def _seconds(r: RankedFinding) -> float:
@@ -161,8 +175,13 @@ def _delta(c: Change) -> str:
     if c.base is None or c.head is None:
         return ""
     if _by_seconds(c.base, c.head):
-        # what the classification used: the function's own seconds, not its share
-        return f"{_seconds(c.head) - _seconds(c.base):+.3f} s"
+        # what the classification used: the function's own seconds, not its share, and how they split
+        text = f"{_seconds(c.head) - _seconds(c.base):+.3f} s"
+        split = [(_detail(r, "cpu_seconds"), _detail(r, "wall_seconds")) for r in (c.base, c.head)]
+        (cpu_b, wall_b), (cpu_h, wall_h) = split
+        if cpu_b is not None and wall_b is not None and cpu_h is not None and wall_h is not None:
+            text += f" (CPU {cpu_h - cpu_b:+.3f} s, waiting {(wall_h - cpu_h) - (wall_b - cpu_b):+.3f} s)"
+        return text
     d = float(c.head.finding.metric.value) - float(c.base.finding.metric.value)
     return f"{d:+.1f} {c.head.finding.metric.unit}".strip()
 

@@ -146,7 +146,9 @@ def _run_passes(
                 spec.domain, "timed-out", 0.0, "the scan's budget was spent before this pass could start"
             )
             continue
-        inputs = PassInputs(plain_counts=plain_counts, slow_callbacks=slow_callbacks, ran=_cpu_ran(results))
+        inputs = PassInputs(
+            plain_counts=plain_counts, slow_callbacks=slow_callbacks, ran=_cpu_ran(results), waits=_cpu_waits(results)
+        )
         ctx = dataclasses.replace(base, timeout=budget.share(spec, passes[i:]), inputs=inputs)
         progress.begin(f"{spec.domain} pass (up to {ctx.timeout:.0f} s)")
         res = results[spec.domain] = _run_pass(spec, ctx)
@@ -172,6 +174,12 @@ def _run_pass(spec: Pass, ctx: PassContext) -> PassResult:
             time.monotonic() - t0,
             f"internal error in the {spec.domain} pass: {type(exc).__name__}: {exc}",
         )
+
+
+def _cpu_waits(results: Mapping[str, PassResult]) -> Mapping[str, Mapping[int, float]]:
+    """Where the CPU pass measured project code waiting (the async pass confirms blocking calls with it)."""
+    res = results.get("cpu")
+    return dict(getattr(res.data, "waited_lines", {})) if res is not None and res.status == "ok" else {}
 
 
 def _cpu_ran(results: Mapping[str, PassResult]) -> FrozenSet[str]:

@@ -39,11 +39,13 @@ from perfscan.catalog.imports import PATTERNS as _IMPORT
 from perfscan.catalog.memory import LARGE_ALLOCATION, PER_REQUEST_GROWTH
 from perfscan.catalog.memory import PATTERNS as _MEMORY
 from perfscan.catalog.pattern import SECTIONS, Pattern
+from perfscan.catalog.waiting import IO_IN_LOOP, LOCK_CONTENTION, N_PLUS_ONE_QUERY, SLEEP_IN_CODE
+from perfscan.catalog.waiting import PATTERNS as _WAITING
 
 # What a CPU finding carries when no pattern is backed by enough measured time.
 NO_PATTERN = "none"
 
-PATTERNS: Tuple[Pattern, ...] = _CPU + _MEMORY + _IMPORT + _ASYNC
+PATTERNS: Tuple[Pattern, ...] = _CPU + _WAITING + _MEMORY + _IMPORT + _ASYNC
 _BY_ID: Dict[str, Pattern] = {p.id: p for p in PATTERNS}
 
 __all__ = [
@@ -65,6 +67,10 @@ __all__ = [
     "SERIALIZE_IN_LOOP",
     "SORT_IN_LOOP",
     "STRING_CONCAT_IN_LOOP",
+    "N_PLUS_ONE_QUERY",
+    "IO_IN_LOOP",
+    "SLEEP_IN_CODE",
+    "LOCK_CONTENTION",
     "LARGE_ALLOCATION",
     "PER_REQUEST_GROWTH",
     "BARREL_IMPORT",

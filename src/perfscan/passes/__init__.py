@@ -9,7 +9,7 @@ wants the functions the CPU pass saw run) comes from the orchestrator (scan.py) 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, FrozenSet, Mapping, Optional, Tuple
 
@@ -25,6 +25,8 @@ class PassInputs:
     )
     slow_callbacks: Tuple[Any, ...] = ()  # asyncio debug mode's slow-callback records of the plain run
     ran: FrozenSet[str] = frozenset()  # "module:qualname" of every project function the CPU pass saw run
+    # "module:qualname" -> {line: seconds per run} where the CPU pass measured project code waiting
+    waits: Mapping[str, Mapping[int, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

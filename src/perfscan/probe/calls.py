@@ -24,6 +24,8 @@ a small recursive function). So the counting is compiled into the project's own 
 - Project modules imported before the hook (by conftest.py, which pytest loads before any
   plugin's configure) are compiled the same way and their functions get the counted code in
   place (`function.__code__`), found with one scan of the garbage collector's objects.
+- Call sites that can wait (a sleep, a statement, a socket, a lock) get counters of their own
+  in the same compile step (sitecounts.py): the waiting patterns report how many calls waited.
 - "Project" here is a cheap over-approximation of the host's rule: a .py file under the
   working folder (the project root), outside virtual environments, site-packages, test folders
   and test files; the host filters again.
@@ -40,6 +42,7 @@ from typing import Any, Dict, List
 
 from .clocks import thread_time
 from .paths import is_skipped_dir, is_test_file
+from .sitecounts import SITES, SiteCounter
 
 CALLS = (
     "__perfscan_probe_calls__"  # per phase: calls that were not recursive (all calls of a def without a depth counter)
@@ -66,6 +69,7 @@ class CallCounter:
         self.cost_ns = {}
         self._finder = None
         self._project = {}
+        self.sites = SiteCounter()
 
     # -- which files
     def is_project(self, filename):
@@ -99,6 +103,7 @@ class CallCounter:
         setattr(builtins, CALLS, self._current[0])
         setattr(builtins, REC, self._current[1])
         setattr(builtins, DEPTH, self.depth)
+        setattr(builtins, SITES, self.sites.table(""))
         self.cost_ns = _calibrate(self)
         self._finder = _Finder(self)
         sys.meta_path.insert(0, self._finder)
@@ -118,9 +123,11 @@ class CallCounter:
 
     def start(self, phase):
         self._bind(self.calls.get(phase, self.calls[""]), self.nonprimitive.get(phase, self.nonprimitive[""]))
+        setattr(builtins, SITES, self.sites.table(phase))
 
     def stop(self, phase):
         self._bind(self.calls[""], self.nonprimitive[""])
+        setattr(builtins, SITES, self.sites.table(""))
 
     def _bind(self, calls, nonprimitive):
         self._current[0] = calls
@@ -141,6 +148,7 @@ class CallCounter:
     def compile(self, source, filename):
         tree = ast.parse(source, filename)
         _Instrument(self, filename).visit(tree)
+        self.sites.instrument(tree, filename)
         self.modules += 1
         return compile(tree, filename, "exec", dont_inherit=True)
 
@@ -202,6 +210,7 @@ class CallCounter:
             "modules": self.modules,
             "patched": self.patched,
             "cost_ns": self.cost_ns,
+            "sites": self.sites.export(),
         }
 
 

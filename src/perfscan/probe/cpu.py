@@ -10,6 +10,10 @@
   counts compiled into the project's functions (calls.py). Where sampling cannot run (no
   ITIMER_PROF, SIGPROF already taken), it falls back to cProfile and says so in "errors".
 - auto: sample where it can run, else cprofile (the same fallback).
+
+Every engine also counts the database statements the tests run, by project line and shape
+(queries.py), for the n-plus-one-query pattern; the sampling engine records waiting time beside
+its CPU samples (waiting.py).
 """
 
 import cProfile
@@ -25,6 +29,7 @@ from .contract import write_json
 PHASES = ("setup", "call", "teardown")
 MONITORING = sys.version_info >= (3, 12)
 ENGINES = ("cprofile", "sample", "auto")
+WAIT_INTERVAL = 0.005  # the waiting sampler's period (waiting.py); --opt wait_interval=0 turns it off
 
 
 def CpuRecorder(out_dir, options=None):
@@ -33,14 +38,27 @@ def CpuRecorder(out_dir, options=None):
     engine = str(options.get("engine") or "cprofile").lower()
     if engine not in ENGINES:
         engine = "cprofile"
+    queries = _queries(options)
     if engine == "cprofile":
-        return CProfileRecorder(out_dir)
-    return SampleRecorder(out_dir, options, engine)
+        return CProfileRecorder(out_dir, queries=queries)
+    return SampleRecorder(out_dir, options, engine, queries)
+
+
+def _queries(options):
+    """The statement counter, installed now: connections made while tests are imported count too."""
+    from .queries import QueryRecorder
+
+    if str(options.get("queries", "1")) == "0":
+        return None
+    recorder = QueryRecorder(os.getcwd())
+    why = recorder.install()
+    return recorder if not why else None
 
 
 class CProfileRecorder:
-    def __init__(self, out_dir, errors=None, extra=None):
+    def __init__(self, out_dir, errors=None, extra=None, queries=None):
         self.out_dir = out_dir
+        self.queries = queries
         self.extra = extra or {}  # added fields of cpu.json (a fallback says what was asked)
         self.profilers = {p: cProfile.Profile() for p in PHASES}
         self.wall = {p: 0.0 for p in PHASES}
@@ -65,6 +83,8 @@ class CProfileRecorder:
         self.phase = phase
         if not MONITORING:
             threading.setprofile(self._thread_hook)
+        if self.queries is not None:
+            self.queries.start_phase(nodeid, phase)
         self._t0 = perf_counter()
         self._c0 = process_time()
         try:
@@ -80,6 +100,8 @@ class CProfileRecorder:
             self._active = False
         self.wall[phase] += perf_counter() - self._t0
         self.cpu[phase] += process_time() - self._c0
+        if self.queries is not None:
+            self.queries.stop_phase()
         if not MONITORING:
             threading.setprofile(None)
         self.phase = None
@@ -103,6 +125,7 @@ class CProfileRecorder:
             "python": "%d.%d.%d" % sys.version_info[:3],
             "threads": len(self.thread_profiles) if not MONITORING else "all (sys.monitoring)",
             "phases": phases,
+            "queries": _stop_queries(self.queries),
             "errors": self.errors,
         }
         data.update(self.extra)
@@ -149,13 +172,16 @@ def _stats_of(profilers):
 class SampleRecorder:
     """Samples for the shares, compiled counters for the call counts, in one run."""
 
-    def __init__(self, out_dir, options, engine):
+    def __init__(self, out_dir, options, engine, queries=None):
         from .calls import CallCounter
         from .sampler import Sampler, available
 
         self.out_dir = out_dir
         self.asked = engine
-        self.sampler = Sampler(float(options.get("interval") or 0.001))
+        self.queries = queries
+        self.sampler = Sampler(
+            float(options.get("interval") or 0.001), float(options.get("wait_interval") or WAIT_INTERVAL)
+        )
         self.wall = {p: 0.0 for p in PHASES}
         self.cpu = {p: 0.0 for p in PHASES}
         self.errors = []
@@ -191,6 +217,7 @@ class SampleRecorder:
             self.out_dir,
             self.errors + ["sampling unavailable (%s): measured with cProfile" % why],
             {"engine_asked": self.asked},
+            self.queries,
         )
         if self.counter is not None:
             self.counter.uninstall()
@@ -205,6 +232,8 @@ class SampleRecorder:
         if self.counter is not None:
             self.counter.start(phase)
         self.sampler.start(nodeid, phase, _runner_frame(getframe(1)))
+        if self.queries is not None:
+            self.queries.start_phase(nodeid, phase)
         self._c0 = process_time()
         self._t0 = perf_counter()
 
@@ -214,6 +243,8 @@ class SampleRecorder:
         self.wall[phase] += perf_counter() - self._t0
         self.cpu[phase] += process_time() - self._c0
         self.sampler.stop(nodeid, phase)
+        if self.queries is not None:
+            self.queries.stop_phase()
         if self.counter is not None:
             self.counter.stop(phase)
         self.phase = None
@@ -236,6 +267,8 @@ class SampleRecorder:
         samples = self.sampler.export()
         calls = self.counter.export() if self.counter is not None else None
         errors = self.errors + self.sampler.errors + (self.counter.errors if self.counter is not None else [])
+        if self.sampler.waits is not None:
+            errors += self.sampler.waits.errors
         write_json(
             os.path.join(self.out_dir, "cpu.json"),
             {
@@ -249,9 +282,17 @@ class SampleRecorder:
                 "phases": {p: {"wall": self.wall[p], "cpu": self.cpu[p], "stats": []} for p in PHASES},
                 "samples": samples,
                 "calls": calls,
+                "queries": _stop_queries(self.queries),
                 "errors": errors,
             },
         )
+
+
+def _stop_queries(queries):
+    if queries is None:
+        return None
+    queries.stop()
+    return queries.export()
 
 
 def _runner_frame(frame):

@@ -26,6 +26,9 @@ Why this shape:
   client's app thread), and the main thread, never interrupted, would sample nobody. Blocked
   elsewhere, the signal goes to the main thread, interrupts its wait (EINTR: Python installs
   handlers without SA_RESTART) and the handler samples the worker.
+- Waiting (a thread blocked in a socket, a sleep, a lock) is no CPU time and never sampled here:
+  a wall-clock sampler thread (waiting.py) records it beside these samples, under the same
+  phases, tests and frames table ("waits" in the export).
 - A project's own SIGPROF use is respected: if a handler or timer is already installed when
   sampling would start, the sampler does not start (the caller falls back); the previous
   handler and timer are restored at the end.
@@ -38,7 +41,7 @@ import threading
 import time
 from typing import Any, Dict, List, Optional
 
-from .clocks import current_frames, thread_time
+from .clocks import current_frames, perf_counter, thread_time
 
 try:
     from _thread import get_ident as _get_ident
@@ -90,29 +93,38 @@ class _Clocks:
         return thread_time() + self._wait_of(ident)
 
     def other(self, ident):
+        """Runnable seconds of a thread `threading` lists (None for others): cpu() + delay()."""
+        cpu = self.cpu(ident)
+        return None if cpu is None else cpu + self.delay(ident)
+
+    def cpu(self, ident):
         # Only a thread `threading` still lists is sure to be alive: a finishing thread leaves
         # that list while sys._current_frames() still shows it, and the CPU clock of a thread
         # whose stack is gone crashes the process (pthread_getcpuclockid reads its descriptor).
-        # The handler holds the GIL, so a listed thread cannot finish meanwhile.
-        thread = threading._active.get(ident)  # type: ignore[attr-defined]  # private, but the only live-thread table
+        # Nothing here lets the GIL go, so a listed thread cannot finish meanwhile.
+        if threading._active.get(ident) is None:  # type: ignore[attr-defined]  # private, but the only live-thread table
+            return None
+        return _cpu_of(ident)
+
+    def delay(self, ident):
+        """Seconds the thread waited for a CPU (0 without schedstat). Reading it lets the GIL go
+        (os.pread): other threads run, and may finish, meanwhile; read their stacks first."""
+        if self.kind != "runnable":
+            return 0.0
+        thread = threading._active.get(ident)  # type: ignore[attr-defined]
         if thread is None:
-            return None
-        cpu = _cpu_of(ident)
-        if cpu is None:
-            return None
-        if self.kind == "runnable":
-            nid = getattr(thread, "native_id", None)
-            held = self.fds.get(ident)
-            if held is not None and held[0] != nid:
-                os.close(held[1])
-                del self.fds[ident]
-                held = None
-            if held is None and nid is not None:
-                fd = self._open(nid)
-                if fd is not None:
-                    self.fds[ident] = (nid, fd)
-            cpu += self._wait_of(ident)
-        return cpu
+            return 0.0
+        nid = getattr(thread, "native_id", None)
+        held = self.fds.get(ident)
+        if held is not None and held[0] != nid:
+            os.close(held[1])
+            del self.fds[ident]
+            held = None
+        if held is None and nid is not None:
+            fd = self._open(nid)
+            if fd is not None:
+                self.fds[ident] = (nid, fd)
+        return self._wait_of(ident)
 
     def close(self):
         for _nid, fd in self.fds.values():
@@ -143,12 +155,16 @@ def available():
 
 
 class Sampler:
-    def __init__(self, interval=0.001):
+    def __init__(self, interval=0.001, wait_interval=0.005):
         self.interval = float(interval)
+        self.wait_interval = float(wait_interval)  # 0: no waiting sampler
+        self.waits = None  # the waiting sampler (waiting.py), while it runs and after
         self.stacks = {}  # (phase, test index, stack) -> [seconds, samples]
         self.tests = []
         self._test_index = {}
+        self.walls = {}  # (phase, test index) -> main-thread wall seconds
         self.phase = None
+        self.phase_started = None  # perf_counter() at the phase's start (the waiting sampler's ticks straddle it)
         self.test = -1
         self.base = None  # the frame that called start(): frames from it outwards are the runner's
         self.errors = []
@@ -159,7 +175,8 @@ class Sampler:
         self.installed = False
         self._main = _get_ident()
         self._last_main = 0.0
-        self._last_thread = {}
+        self._last_thread = {}  # ident -> runnable seconds at the last sample
+        self._last_cpu = {}  # ident -> CPU seconds at the last sample
         self._prev_handler = None
         self._prev_timer = (0.0, 0.0)
         self._replaced_noted = False
@@ -188,12 +205,23 @@ class Sampler:
             threading.setprofile(_block_sigprof_in_new_thread)
         signal.setitimer(signal.ITIMER_PROF, self.interval, self.interval)
         self.installed = True
+        if self.wait_interval > 0:
+            from .waiting import WaitSampler
+
+            waits = WaitSampler(self, self.wait_interval, os.getcwd())
+            why = waits.start()
+            if why:
+                self.errors.append("waiting time not measured: %s" % why)
+            else:
+                self.waits = waits
         return ""
 
     def uninstall(self):
         if not self.installed:
             return
         self.installed = False
+        if self.waits is not None:
+            self.waits.stop()
         try:
             if self._clocks is not None:
                 self._clocks.close()
@@ -224,9 +252,13 @@ class Sampler:
             self.tests.append(nodeid)
         self.base = base
         self.test = idx
+        self.phase_started = perf_counter()
         self.phase = phase
 
     def stop(self, nodeid, phase):
+        if self.phase is not None and self.phase_started is not None:
+            key = (self.phase, self.test)
+            self.walls[key] = self.walls.get(key, 0.0) + perf_counter() - self.phase_started
         self.phase = None
         self.base = None
 
@@ -235,7 +267,10 @@ class Sampler:
         self._last_thread = {}
         for ident in current_frames():
             if ident != self._main:
-                self._last_thread[ident] = clocks.other(ident)
+                cpu = clocks.cpu(ident)
+                if cpu is not None:
+                    self._last_cpu[ident] = cpu
+                    self._last_thread[ident] = cpu + clocks.delay(ident)
 
     def _handler(self, signum, frame):
         if self._busy:
@@ -268,9 +303,7 @@ class Sampler:
                 self.sampled_seconds += weight
             self._sample_threads(clocks, phase, test)
         else:
-            for ident in current_frames():
-                if ident != self._main:
-                    self._last_thread[ident] = clocks.other(ident)
+            self._baseline_threads(clocks)
         end = clocks.main(self._main)
         self.handler_seconds += end - now
         self._last_main = end
@@ -279,21 +312,30 @@ class Sampler:
         frames = current_frames()
         if len(frames) < 2:
             return
-        last = self._last_thread
-        stacks = self.stacks
+        # Stacks first, while nothing has let the GIL go: reading a run delay does (os.pread),
+        # and a thread that finishes meanwhile leaves frames that crash the walk.
+        taken = []
         for ident, f in frames.items():
             if ident == self._main:
                 continue
-            cpu = clocks.other(ident)
+            cpu = clocks.cpu(ident)
             if cpu is None:
                 continue  # no clock for this thread: its CPU cannot be told from its waits
+            ran = cpu != self._last_cpu.get(ident)
+            self._last_cpu[ident] = cpu
+            taken.append((ident, cpu, _stack(f, None) if ran else None))
+        del frames, f
+        last = self._last_thread
+        stacks = self.stacks
+        for ident, cpu, stack in taken:
+            run = cpu + clocks.delay(ident)
             prev = last.get(ident, 0.0)
             # a new thread (or a reused ident, whose clock restarted) counts from its start
-            weight = cpu - prev if cpu >= prev else cpu
-            last[ident] = cpu
-            if weight <= 0:
-                continue
-            key = (phase, test, _stack(f, None))
+            weight = run - prev if run >= prev else run
+            last[ident] = run
+            if weight <= 0 or stack is None:
+                continue  # no CPU since the last sample: a run delay alone is no sample of its own
+            key = (phase, test, stack)
             entry = stacks.get(key)
             if entry is None:
                 stacks[key] = [weight, 1]
@@ -308,8 +350,8 @@ class Sampler:
         """The contract's "samples" object: frames table and weighted stacks (outermost first)."""
         frames: List[List[Any]] = []  # [file, first line, name]
         index: Dict[Any, int] = {}  # code object -> its row in frames
-        out = []
-        for (phase, test, stack), (seconds, count) in self.stacks.items():
+
+        def encode(stack):
             encoded = []
             for code, line in stack:
                 fi = index.get(code)
@@ -317,7 +359,27 @@ class Sampler:
                     fi = index[code] = len(frames)
                     frames.append([code.co_filename, code.co_firstlineno, code.co_name])
                 encoded.append([fi, line])
-            out.append([phase, test, encoded, round(seconds, 9), count])
+            return encoded
+
+        out = [
+            [phase, test, encode(stack), round(seconds, 9), count]
+            for (phase, test, stack), (seconds, count) in self.stacks.items()
+        ]
+        waits = None
+        if self.waits is not None:
+            w = self.waits
+            waits = {
+                "interval": w.interval,
+                "ticks": w.ticks,
+                "seconds": round(w.seconds, 6),
+                "covered": round(w.covered, 6),
+                "errors": list(w.errors),
+                # [phase, test index, stack, seconds, ticks, thread ("main" or "other"), GIL (bool)]
+                "stacks": [
+                    [phase, test, encode(stack), round(sec, 9), n, "main" if main else "other", gil]
+                    for (phase, test, stack, main, gil), (sec, n) in w.items()
+                ],
+            }
         count = self.samples + self.thread_samples
         return {
             "timer": "ITIMER_PROF",
@@ -331,6 +393,8 @@ class Sampler:
             "tests": list(self.tests),
             "frames": frames,
             "stacks": out,
+            "walls": [[phase, test, round(sec, 9)] for (phase, test), sec in self.walls.items()],
+            "waits": waits,
         }
 
 

@@ -162,19 +162,51 @@ def _cpu_table(d: object) -> List[str]:
         f"Profiled wall time {d.wall_seconds:.2f} s (setup {phases.get('setup', 0):.2f} s, "
         f"call {phases.get('call', 0):.2f} s, teardown {phases.get('teardown', 0):.2f} s); threads: {d.threads}."
     ]
-    lines += ["", "| Function | File:line | Attributable | Own | Cumulative | Calls |", "|---|---|---|---|---|---|"]
+    if d.waiting:
+        lines[0] += (
+            f" Waiting in project functions {d.wait_seconds:.2f} s; outside project code "
+            f"{d.harness_wait_seconds:.2f} s ({d.waiting})."
+        )
+    lines += [
+        "",
+        "| Function | File:line | Wall | CPU | Waiting | Own | Cumulative | Calls |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for row in d.top:
         calls = _calls_cell(row.calls, row.primitive_calls)
+        wall = row.wall_pct if row.wall_pct is not None else row.attributable_pct
         lines.append(
             table_row(
                 row.function,
                 f"{row.file}:{row.line}",
+                f"{wall}%",
                 f"{row.attributable_pct}%",
+                f"{row.wait_pct}%",
                 f"{row.own_pct}%",
                 f"{row.cumulative_pct}%",
                 calls,
             )
         )
+    if d.wait_sites:
+        lines += [
+            "",
+            "Where the profiled tests waited (per run):",
+            "",
+            "| Call site | Function | Call | Kind | Waiting | Share | Calls |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for w in d.wait_sites:
+            lines.append(
+                table_row(
+                    f"{w.file}:{w.line}",
+                    w.function,
+                    w.call,
+                    w.kind or "-",
+                    f"{w.seconds:.3f} s",
+                    f"{w.pct}%",
+                    f"{w.count:,}" if w.count is not None else "not counted",
+                )
+            )
     return lines
 
 

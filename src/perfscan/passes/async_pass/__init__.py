@@ -14,7 +14,7 @@ import os
 import re
 import time
 from pathlib import Path, PurePosixPath
-from typing import Dict, List, Tuple
+from typing import Dict, List, Mapping, Tuple
 
 from perfscan.astutil import package_of
 from perfscan.models import Finding, PassResult
@@ -77,6 +77,9 @@ def run_async_pass(ctx: PassContext) -> PassResult:
         found = []
     found.sort(key=lambda item: (item[0].file or "", item[0].line or 0, PATTERNS.index(item[0].pattern)))
     found, runtime_notes, confirmed = _confirm(found, valid_records(slow_callbacks, root), has_async)
+    found, waited_notes, waited = _confirm_waits(found, ctx.inputs.waits)
+    runtime_notes += waited_notes
+    confirmed += [q for q in waited if q not in confirmed]
 
     notes: List[str] = []
     if has_async:
@@ -156,6 +159,30 @@ def _confirm(
     for rec in sorted(project_only, key=lambda r: -r[2])[:MAX_RUNTIME_NOTES]:
         where = f"{rec[0]}:{rec[1]}" if rec[1] is not None else rec[0]
         notes.append(f"Run time: {where} held the event loop {rec[2]:.3f} s (no static finding there)")
+    return out, notes, confirmed
+
+
+def _confirm_waits(
+    found: List[Tuple[Finding, FunctionInfo]], waits: Mapping[str, Mapping[int, float]]
+) -> Tuple[List[Tuple[Finding, FunctionInfo]], List[str], List[str]]:
+    """Blocking calls the CPU pass measured waiting at (its waiting sampler): confirmed, with the seconds."""
+    notes: List[str] = []
+    confirmed: List[str] = []
+    out = list(found)
+    for i, (finding, fn) in enumerate(out):
+        if finding.pattern != BLOCKING or finding.line is None:
+            continue
+        secs = waits.get(finding.qualname, {}).get(finding.line, 0.0)
+        if secs <= 0:
+            continue
+        evidence = f"{finding.evidence}; measured at run time: waited {secs:.3f} s per run at this call"
+        details = dict(finding.details, waited_seconds=round(secs, 6))
+        out[i] = (dataclasses.replace(finding, runtime_confirmed=True, evidence=evidence, details=details), fn)
+        notes.append(
+            f"Confirmed at run time (waiting measured by the CPU pass): {finding.qualname} in {finding.file}:"
+            f"{finding.line} waited {secs:.3f} s per run"
+        )
+        confirmed.append(finding.qualname)
     return out, notes, confirmed
 
 

@@ -28,7 +28,7 @@ from perfscan.locate import Locator
 from perfscan.models import Artifact, PassResult
 from perfscan.passes import PassContext
 from perfscan.passes.cpu.artifacts import pstats_table, write_collapsed, write_pstats
-from perfscan.passes.cpu.findings import findings_of
+from perfscan.passes.cpu.findings import findings_of, wait_rows
 from perfscan.passes.cpu.flame import FlameNode, flame_tree
 from perfscan.passes.cpu.frames import FrameNamer
 from perfscan.passes.cpu.profile import Profile, build_profile
@@ -109,7 +109,10 @@ def run_cpu_pass(ctx: PassContext) -> PassResult:
             "cpu", status, time.monotonic() - start, error + (f": {tail}" if tail else ""), notes=tuple(notes)
         )
     notes += [f"profiler: {err}" for err in data.errors]
+    if data.queries is not None:
+        notes += [f"profiler: {err}" for err in data.queries.errors]
     profile = build_profile(data, ctx.project.root, ctx.project.source_roots, ctx.settings.exclude)
+    notes += _waiting_notes(profile, data.runs)
     harness = () if ctx.target.mode == "exec" else ctx.project.pytest_plugins
     findings = findings_of(
         profile,
@@ -155,7 +158,8 @@ def run_cpu_pass(ctx: PassContext) -> PassResult:
         status = "failed" if not profile.functions else "ok"
     # the chart names project code with the locator and leaves out the same harness as the findings
     namer = FrameNamer(Locator(ctx.project.root, ctx.project.source_roots, ctx.settings.exclude), harness)
-    section = _section(profile, data, engine, flame_tree(table, namer))
+    wall_chart = flame_tree(pstats_table(data, waits=True), namer) if profile.waits_measured else None
+    section = _section(profile, data, engine, flame_tree(table, namer), wall_chart, harness)
     return PassResult(
         "cpu", status, time.monotonic() - start, error, tuple(findings), tuple(artifacts), tuple(notes), section
     )
@@ -166,9 +170,33 @@ def _read(run: ProbeRun) -> Optional[CpuRun]:
     return CpuRun.from_json(raw) if raw is not None else None
 
 
-def _section(profile: Profile, data: CpuRun, engine_asked: str, flame: Optional[FlameNode]) -> CpuSection:
+def _waiting_notes(profile: Profile, runs: int) -> List[str]:
+    if profile.engine == "cprofile":
+        return ["cProfile times are wall times: a function's time includes its waiting, not told apart"]
+    if not profile.waits_measured:
+        return ["waiting not measured (no per-thread CPU clock): shares are CPU time only"]
+    harness = profile.harness_wait / runs
+    if harness < 0.005:
+        return []
+    return [
+        f"{harness:.2f} s per run of waiting outside project code (the tests' own sleeps and fixtures, "
+        "libraries the tests call, idle event loops): in the wall time, on no function"
+    ]
+
+
+def _section(
+    profile: Profile,
+    data: CpuRun,
+    engine_asked: str,
+    flame: Optional[FlameNode],
+    flame_wall: Optional[FlameNode] = None,
+    harness: Tuple[str, ...] = (),
+) -> CpuSection:
     runs = data.runs  # seconds are per run of the tests (pooled runs divided back), so two scans compare
-    ranked = sorted(profile.functions.values(), key=lambda f: f.attributable(), reverse=True)
+    ranked = sorted(profile.functions.values(), key=lambda f: f.wall(), reverse=True)
+    waiting = (
+        f"waiting sampled on the wall clock every {profile.wait_interval * 1000:g} ms" if profile.waits_measured else ""
+    )
     return CpuSection(
         engine=profile.engine_detail + (f"; {runs} runs pooled" if runs > 1 else ""),
         engine_id=profile.engine,
@@ -182,4 +210,15 @@ def _section(profile: Profile, data: CpuRun, engine_asked: str, flame: Optional[
         functions={f"{f.module}:{f.qualname}": round(f.attributable() / runs, 6) for f in ranked[:2000]},
         flame=flame,
         ran=profile.ran,
+        waiting=waiting,
+        wait_seconds=round(sum(f.waited() for f in profile.functions.values()) / runs, 6),
+        harness_wait_seconds=round(profile.harness_wait / runs, 6),
+        waits={f"{f.module}:{f.qualname}": round(f.waited() / runs, 6) for f in ranked[:2000] if f.waited() > 0},
+        wait_sites=tuple(wait_rows(profile, runs, harness)),
+        flame_wall=flame_wall,
+        waited_lines={
+            f"{f.module}:{f.qualname}": {line: secs / runs for line, secs in f.wait_lines.items()}
+            for f in profile.functions.values()
+            if f.wait_lines
+        },
     )

@@ -1,7 +1,9 @@
 """The CPU profile as files other tools open: `cpu.pstats` and `cpu.collapsed`.
 
 `pstats_table` is also what the pass's icicle chart (flame.py) is built from, so the chart and the
-pstats file show the same profile.
+pstats file show the same profile. With `waits=True` it holds the waiting samples too, each under
+a leaf of its own (`waiting`, `waiting for the GIL`): the chart of wall time. `cpu.pstats` stays a
+CPU profile; `cpu.collapsed` holds both clocks, waiting stacks ending in that leaf.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import marshal
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Optional, Tuple
+from typing import Dict, Iterator, Optional, Tuple
 
 from perfscan.passes.cpu.records import CpuRun, Samples
 from perfscan.safetext import clean_text
@@ -30,9 +32,13 @@ class Row:
     callers: Dict[Key, Edge] = field(default_factory=dict)
 
 
-def pstats_table(run: CpuRun) -> Dict[Key, Row]:
+WAITING = ("~", 0, "waiting")  # the leaf under which a waiting stack's time shows
+WAITING_GIL = ("~", 0, "waiting for the GIL")
+
+
+def pstats_table(run: CpuRun, waits: bool = False) -> Dict[Key, Row]:
     """All phases merged into pstats' shape (snakeviz, tuna, `python -m pstats`)."""
-    merged: Dict[Key, Row] = _pstats_of_samples(run, run.samples) if run.samples is not None else {}
+    merged: Dict[Key, Row] = _pstats_of_samples(run, run.samples, waits) if run.samples is not None else {}
     for phase in run.phases.values():
         keys = [e.key for e in phase.stats]
         for key, e in zip(keys, phase.stats):
@@ -71,10 +77,10 @@ def write_collapsed(run: CpuRun, out_dir: Path) -> Optional[Path]:
         return None
     names = [f"{os.path.basename(f.file)}:{f.name}" for f in samples.frames]
     totals: Dict[str, float] = {}
-    for entry in samples.stacks:
-        parts = [entry.phase] + [names[fi] for fi, _line in entry.frames]
+    for frames, phase, seconds, leaf in _all_stacks(samples, True):
+        parts = [phase] + [names[fi] for fi, _line in frames] + ([f"[{leaf[2]}]"] if leaf else [])
         key = ";".join(p.replace(";", ",").replace(" ", "_") for p in parts)
-        totals[key] = totals.get(key, 0.0) + entry.seconds
+        totals[key] = totals.get(key, 0.0) + seconds
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / "cpu.collapsed"
@@ -90,7 +96,18 @@ def write_collapsed(run: CpuRun, out_dir: Path) -> Optional[Path]:
         return None
 
 
-def _pstats_of_samples(run: CpuRun, samples: Samples) -> Dict[Key, Row]:
+def _all_stacks(
+    samples: Samples, waits: bool
+) -> Iterator[Tuple[Tuple[Tuple[int, int], ...], str, float, Optional[Key]]]:
+    """(frames, phase, seconds, leaf): the CPU stacks, then (with `waits`) the waiting ones under their leaf."""
+    for entry in samples.stacks:
+        yield entry.frames, entry.phase, entry.seconds, None
+    if waits and samples.waits is not None:
+        for w in samples.waits.stacks:
+            yield w.frames, w.phase, w.seconds, WAITING_GIL if w.gil else WAITING
+
+
+def _pstats_of_samples(run: CpuRun, samples: Samples, waits: bool = False) -> Dict[Key, Row]:
     """The samples in pstats' shape, so the same viewers (and the icicle chart) read them.
 
     tottime: samples whose innermost frame is the function; cumtime: samples with it on the
@@ -100,9 +117,8 @@ def _pstats_of_samples(run: CpuRun, samples: Samples) -> Dict[Key, Row]:
     """
     keys = [(f.file, f.line, f.name) for f in samples.frames]
     merged: Dict[Key, Row] = {}
-    for entry in samples.stacks:
-        stack = [keys[fi] for fi, _line in entry.frames]
-        weight = entry.seconds
+    for frames, _phase, weight, leaf in _all_stacks(samples, waits):
+        stack = [keys[fi] for fi, _line in frames] + ([leaf] if leaf is not None else [])
         if not stack:
             continue
         # each function and each caller -> callee step once per sample, in stack order (a stable table)

@@ -1,8 +1,9 @@
 """CPU findings: every project function above the floor, with its share, pattern and evidence.
 
-A function's share is its attributable time over the wall time of all profiled phases; the
-pattern comes from the pattern modules (patterns/), fed with what the profile says about the
-function (`FunctionFacts`).
+A function's share is its wall time (attributable CPU plus waiting) over the wall time of all
+profiled phases, and its metric says how it splits ("38% of profiled test time (36% waiting in
+`sock.recv`, 2% CPU)"); the pattern comes from the pattern modules (patterns/), fed with what
+the profile says about the function (`FunctionFacts`), its measured call sites included.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from perfscan.locate import is_harness
 from perfscan.models import Finding, Metric
 from perfscan.passes.cpu.patterns import choose
 from perfscan.passes.cpu.patterns.astkit import module_aliases
-from perfscan.passes.cpu.patterns.base import CalleeTest, FunctionFacts
+from perfscan.passes.cpu.patterns.base import CalleeTest, FunctionFacts, QuerySite, WaitSite
 from perfscan.passes.cpu.profile import FunctionProfile, Profile
 from perfscan.passes.cpu.samples import c_call_names
+from perfscan.passes.cpu.section import WaitRow
+from perfscan.passes.cpu.waitfacts import query_sites, wait_sites
 
 
 def amdahl(share_pct: float) -> float:
@@ -50,16 +53,22 @@ def findings_of(
         if harness and is_harness(fp.module, harness):
             continue
         attributable = fp.attributable()
-        share = round(100.0 * attributable / wall, 1)
+        total = fp.wall()
+        share = round(100.0 * total / wall, 1)
         if share <= floor:
             continue
         tree = fp.tree
         if fp.rel not in aliases_cache:
             package = package_of(fp.module, fp.rel.endswith("__init__.py"))
             aliases_cache[fp.rel] = module_aliases(tree, package) if tree is not None else {}
+        aliases = aliases_cache[fp.rel]
         class_node = _class_of(tree, fp.qualname) if tree is not None else None
+        sites = wait_sites(
+            fp.info.node, aliases, fp.wait_lines, fp.gil_lines, fp.wait_via, fp.line_cpu, runs, fp.site_counts
+        )
         if profile.engine == "sample":
-            facts = sampled_facts(fp, class_node, aliases_cache[fp.rel], attributable)
+            queries = query_sites(fp.statements, fp.wait_lines, fp.line_cpu, runs)
+            facts = sampled_facts(fp, class_node, aliases, attributable, sites, queries, total)
         else:
 
             def callee_seconds(test: CalleeTest, fp: FunctionProfile = fp) -> float:
@@ -71,18 +80,23 @@ def findings_of(
             facts = FunctionFacts(
                 node=fp.info.node,
                 class_node=class_node,
-                aliases=aliases_cache[fp.rel],
+                aliases=aliases,
                 own_seconds=fp.own_total(),
                 attributable_seconds=attributable,
                 calls_total=fp.calls_total,
                 calls_primitive=fp.calls_primitive,
                 callee_seconds=callee_seconds,
                 project_callee_seconds=project_callee_seconds,
+                queries=_cprofile_queries(fp, runs),
+                wall_seconds=total,
             )
         match = choose(facts)
         pattern = match.pattern if match else "none"
         line = match.line if match else fp.info.lineno
         evidence = (match.evidence + "; " if match else "") + _calls_text(fp)
+        waited = _waits_text(sites, match.line if match else None)
+        if waited:
+            evidence += "; " + waited
         callers = _callers_text(fp)
         if callers:
             evidence += "; called from " + callers
@@ -97,6 +111,18 @@ def findings_of(
             "callers": _top_callers(fp),
             "attributable_seconds": round(attributable / runs, 6),
             "phase_seconds": {p: round(fp.attributable(p) / runs, 6) for p in ("setup", "call", "teardown")},
+            "cpu_seconds": round(attributable / runs, 6),
+            "wait_seconds": round(sum(fp.wait.values()) / runs, 6),
+            "gil_seconds": round(sum(fp.gil.values()) / runs, 6),
+            "wall_seconds": round(total / runs, 6),
+            "cpu_pct": round(100 * attributable / wall, 1),
+            "wait_pct": round(100 * fp.waited() / wall, 1),
+            "wall_phase_seconds": {p: round(fp.wall(p) / runs, 6) for p in ("setup", "call", "teardown")},
+            "wait_sites": [_site_json(site) for site in sites[:8]],
+            "statements": [
+                {"line": q.line, "shape": q.shape, "count": q.count, "loop": list(q.loop) if q.loop else None}
+                for q in facts.queries[:5]
+            ],
         }
         if fp.tests:
             details["tests"] = [t for t, _ in sorted(fp.tests.items(), key=lambda kv: kv[1], reverse=True)[:3]]
@@ -111,9 +137,8 @@ def findings_of(
                 metric=Metric(
                     round(share, 1),
                     "%",
-                    f"{round(share, 1):.0f}% of profiled {what[:-1] if what == 'tests' else what} time"
-                    if share >= 10
-                    else f"{share:.1f}% of profiled {what[:-1] if what == 'tests' else what} time",
+                    f"{_pct(share)} of profiled {what[:-1] if what == 'tests' else what} time"
+                    + _split_text(fp, sites, wall),
                 ),
                 pattern=pattern,
                 evidence=evidence,
@@ -126,7 +151,13 @@ def findings_of(
 
 
 def sampled_facts(
-    fp: FunctionProfile, class_node: Optional[ast.ClassDef], aliases: Dict[str, str], attributable: float
+    fp: FunctionProfile,
+    class_node: Optional[ast.ClassDef],
+    aliases: Dict[str, str],
+    attributable: float,
+    sites: Tuple[WaitSite, ...] = (),
+    queries: Tuple[QuerySite, ...] = (),
+    total: float = 0.0,
 ) -> FunctionFacts:
     """Pattern facts from samples.
 
@@ -169,6 +200,9 @@ def sampled_facts(
             calls_primitive=fp.calls_primitive if fp.counted else 0,
             callee_seconds=callees,
             project_callee_seconds=lambda name: fp.project_callee_by_name.get(name, 0.0),
+            wait_sites=sites,
+            queries=queries,
+            wall_seconds=total,
         )
 
     choose(facts(fp.own_total(), claiming))
@@ -198,3 +232,96 @@ def _callers_text(fp: FunctionProfile) -> str:
         return ""
     shares = sorted(fp.caller_seconds.items(), key=lambda kv: kv[1], reverse=True)[:3]
     return ", ".join(f"{c} ({100 * t / total:.0f}% of its samples)" for c, t in shares)
+
+
+def _pct(share: float) -> str:
+    return f"{round(share, 1):.0f}%" if share >= 10 else f"{share:.1f}%"
+
+
+def _split_text(fp: FunctionProfile, sites: Tuple[WaitSite, ...], wall: float) -> str:
+    """How a share splits, when the function waited: " (36% waiting in `sock.recv`, 2% CPU)"."""
+    waiting = 100.0 * sum(fp.wait.values()) / wall
+    gil = 100.0 * sum(fp.gil.values()) / wall
+    share = 100.0 * fp.wall() / wall
+    # a split too small to matter (a tick of waiting in a CPU-bound function) is left out
+    if waiting + gil < max(0.5, 0.05 * share):
+        return ""
+    parts = []
+    if round(waiting, 1) > 0:
+        calls = [s for s in sites if s.seconds > 0]
+        top = calls[0] if calls else None
+        dominant = top is not None and top.seconds >= 0.8 * sum(s.seconds for s in calls)
+        where = f" in `{top.text}`" if top is not None and dominant else (f", most in `{top.text}`" if top else "")
+        parts.append(f"{_pct(waiting)} waiting{where}")
+    if round(gil, 1) > 0:
+        parts.append(f"{_pct(gil)} waiting for the GIL")
+    parts.append(f"{_pct(100.0 * fp.attributable() / wall)} CPU")
+    return " (" + ", ".join(parts) + ")"
+
+
+def _waits_text(sites: Tuple[WaitSite, ...], matched_line: Optional[int]) -> str:
+    """The call sites it waited at, most first: "waited 1.20 s per run: `time.sleep` line 11 (60 calls)"."""
+    shown = [s for s in sites if s.seconds > 0 and s.line != matched_line][:3]
+    if not shown:
+        return ""
+    parts = [
+        f"`{s.text}` line {s.line} {s.seconds:.2f} s" + (f" ({s.count:,} calls)" if s.count else "") for s in shown
+    ]
+    return "waited per run at " + ", ".join(parts)
+
+
+def _site_json(site: WaitSite) -> Dict[str, object]:
+    return {
+        "line": site.line,
+        "call": site.text,
+        "name": site.name,
+        "kind": site.kind,
+        "seconds": round(site.seconds, 6),
+        "gil_seconds": round(site.gil_seconds, 6),
+        "count": site.count,
+    }
+
+
+# cProfile names of the drivers' statement calls: their time backs a query label under cProfile
+_DB_CALLS = ("sqlite3.Cursor", "sqlite3.Connection", "/django/db/", "/sqlalchemy/", "psycopg", "pymysql")
+
+
+def _cprofile_queries(fp: FunctionProfile, runs: int) -> Tuple[QuerySite, ...]:
+    """Under cProfile, a statement line's time is the function's time in database calls (no lines)."""
+    if not fp.statements:
+        return ()
+    seconds = sum(t for (file, name), t in fp.callee_time.items() if any(d in file or d in name for d in _DB_CALLS))
+    return tuple(
+        QuerySite(st.line, st.shape, max(st.count // runs, 1), seconds / runs, st.loop) for st in fp.statements
+    )
+
+
+def wait_rows(profile: Profile, runs: int = 1, harness: Tuple[str, ...] = (), limit: int = 12) -> List[WaitRow]:
+    """The call sites where the profiled tests waited most, over every project function (per run)."""
+    wall = profile.total_wall or 1e-9
+    rows: List[WaitRow] = []
+    aliases_cache: Dict[str, Dict[str, str]] = {}
+    for fp in profile.functions.values():
+        if not fp.wait_lines or (harness and is_harness(fp.module, harness)):
+            continue
+        if fp.rel not in aliases_cache:
+            package = package_of(fp.module, fp.rel.endswith("__init__.py"))
+            aliases_cache[fp.rel] = module_aliases(fp.tree, package) if fp.tree is not None else {}
+        sites = wait_sites(
+            fp.info.node, aliases_cache[fp.rel], fp.wait_lines, {}, fp.wait_via, {}, runs, fp.site_counts
+        )
+        for site in sites:
+            rows.append(
+                WaitRow(
+                    f"{fp.module}:{fp.qualname}",
+                    fp.rel,
+                    site.line,
+                    site.text,
+                    site.kind or "",
+                    round(site.seconds, 6),
+                    round(100 * site.seconds * runs / wall, 1),
+                    site.count,
+                )
+            )
+    rows.sort(key=lambda r: (-r.seconds, r.function, r.line))
+    return rows[:limit]

@@ -24,7 +24,9 @@ Key = Tuple[str, int, str]  # (file, first line, name) of a code object
 
 # Frames of the test harness by path: their callees are the roots of the chart.
 HARNESS_PATHS = ("/_pytest/", "/pluggy/", "/perfscan_probe/", "/perfscan/probe/", "/pytest/__main__.py")
-KINDS = ("project", "test", "library", "stdlib", "builtin", "harness")
+KINDS = ("project", "test", "library", "stdlib", "builtin", "harness", "waiting")
+# the leaves the wall-time chart puts waiting under (artifacts.WAITING, WAITING_GIL)
+WAITING_NAMES = ("waiting", "waiting for the GIL")
 _MAX_PARSE_BYTES = 1_000_000  # a bigger file outside the project keeps the profiler's bare names
 _PYDIR = re.compile(r"^python\d+(\.\d+)?t?$")
 
@@ -71,6 +73,8 @@ class FrameNamer:
         file, line, name = key
         place = self._place(file)
         if place.kind == "builtin":
+            if name in WAITING_NAMES:
+                return FrameName(name, name, "waiting", "")
             short = _builtin_name(name)
             return FrameName(short, short, place.kind, "")
         if place.path is None:

@@ -9,23 +9,33 @@
 
 Two engines feed it: cProfile's per-phase tables (`stats`), or the sampling engine's weighted
 stacks (`samples`, turned into the same quantities by samples.py) with the compiled call counts
-(`calls`). Either way the result is a `Profile` of `FunctionProfile`s.
+(`calls`). Either way the result is a `Profile` of `FunctionProfile`s. The sampling engine also
+measures waiting (waited.py): a function's wall time is its attributable CPU time plus the time
+it waited, in calls and for the GIL.
+
+Threads side by side: a test phase's sampled time (CPU of every thread, waiting counted) may
+exceed its main-thread wall time; its samples are then scaled to that wall time, so every share
+is a share of the profiled wall time and a threaded test weighs what it lasted.
 """
 
 from __future__ import annotations
 
 import os
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Tuple
+from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Tuple, cast
 
 from perfscan.locate import Locator
-from perfscan.passes.cpu.records import PHASES, CpuRun, Samples, StatsEntry
+from perfscan.passes.cpu.records import PHASES, CpuRun, Samples, Stack, StatsEntry
 from perfscan.passes.cpu.samples import aggregate
+from perfscan.passes.cpu.waited import aggregate_waits, counted_by_test, harness_seconds, place
+from perfscan.passes.cpu.waitfacts import Statements, statements_by_function
+from perfscan.passes.cpu.waitrecords import walls_by_test
 from perfscan.sources import FunctionInfo
 
 FuncKey = Tuple[str, str]  # (relative file, qualname)
+PROBE_PATH = "/perfscan_probe/"  # the probe's package as the scan installs it
 
 
 @dataclass
@@ -46,16 +56,36 @@ class FunctionProfile:
     # sampling engine only
     line_own: Dict[int, float] = field(default_factory=lambda: defaultdict(float))  # own seconds by source line
     caller_seconds: Dict[str, float] = field(default_factory=lambda: defaultdict(float))  # caller -> sampled seconds
-    tests: Dict[str, float] = field(default_factory=lambda: defaultdict(float))  # test node id -> attributable seconds
+    tests: Dict[str, float] = field(default_factory=lambda: defaultdict(float))  # test node id -> wall seconds
     counted: bool = True  # calls_total/calls_primitive are known (False: the function's calls were not counted)
+    line_cpu: Dict[int, float] = field(default_factory=lambda: defaultdict(float))  # attributable CPU by line
+    # waiting (sampling engine): by phase, in calls and for the GIL; by call site line
+    wait: Dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    gil: Dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    wait_lines: Dict[int, float] = field(default_factory=lambda: defaultdict(float))
+    gil_lines: Dict[int, float] = field(default_factory=lambda: defaultdict(float))
+    wait_via: Dict[int, Dict[Tuple[str, str], float]] = field(default_factory=dict)  # line -> library callee -> s
+    statements: List[Statements] = field(default_factory=list)  # database statements it ran, by line and shape
+    # calls that can wait, by (line, callee name), in one run
+    site_counts: Dict[Tuple[int, str], int] = field(default_factory=dict)
 
     def attributable(self, phase: Optional[str] = None) -> float:
+        """Attributable CPU seconds (the CPU engines' figure; waiting is apart)."""
         phases = [phase] if phase else PHASES
         total = 0.0
         for p in phases:
             own = self.own.get(p, 0.0)
             total += max(own, self.cumulative.get(p, 0.0) - self.project_callees.get(p, 0.0))
         return total
+
+    def waited(self, phase: Optional[str] = None) -> float:
+        """Waiting seconds, in calls and for the GIL."""
+        phases = [phase] if phase else PHASES
+        return sum(self.wait.get(p, 0.0) + self.gil.get(p, 0.0) for p in phases)
+
+    def wall(self, phase: Optional[str] = None) -> float:
+        """Wall seconds: attributable CPU plus waiting."""
+        return self.attributable(phase) + self.waited(phase)
 
     def own_total(self) -> float:
         return sum(self.own.values())
@@ -64,7 +94,7 @@ class FunctionProfile:
         return sum(self.cumulative.values())
 
     def main_phase(self) -> str:
-        return max(PHASES, key=lambda p: self.attributable(p))
+        return max(PHASES, key=lambda p: self.wall(p))
 
 
 @dataclass(frozen=True)
@@ -75,6 +105,9 @@ class Profile:
     engine: str = "cprofile"  # "cprofile" or "sample"
     engine_detail: str = "cProfile"  # for the report's CPU heading
     counting_seconds: float = 0.0  # the call counters' measured cost, taken out of the sampled times and the wall
+    waits_measured: bool = False  # the sampling engine measured waiting beside CPU time
+    harness_wait: float = 0.0  # main-thread waiting in no project function (tests' own waits, idle event loops)
+    wait_interval: float = 0.0  # the waiting sampler's period
 
     @property
     def total_wall(self) -> float:
@@ -83,8 +116,21 @@ class Profile:
 
 def build_profile(run: CpuRun, root: Path, source_roots: Sequence[Path], exclude: Sequence[str] = ()) -> Profile:
     locator = Locator(root, source_roots, exclude)
-    if run.samples is not None:
-        return _from_samples(run, run.samples, locator)
+    profile = _from_samples(run, run.samples, locator) if run.samples is not None else _from_stats(run, locator)
+    for key, rows in statements_by_function(run.queries, locator).items():
+        fp = profile.functions.get(key)
+        if fp is not None:
+            fp.statements = rows
+    for (file, line, name), n in (run.calls.sites if run.calls is not None else {}).items():
+        where = locator.function_at(file, line)
+        if where is not None and where.function is not None:
+            fp = profile.functions.get((where.rel, where.function.qualname))
+            if fp is not None:
+                fp.site_counts[(line, name)] = fp.site_counts.get((line, name), 0) + n
+    return profile
+
+
+def _from_stats(run: CpuRun, locator: Locator) -> Profile:
     functions: Dict[FuncKey, FunctionProfile] = {}
     wall: Dict[str, float] = {}
     totals: Dict[str, float] = {}  # every function's own time: more than the wall where threads ran side by side
@@ -166,13 +212,19 @@ def engine_detail(run: CpuRun) -> str:
     if mean is not None and mean > 0:
         timing += f"; a sample per {mean * 1000:.1f} ms of {'runnable' if samples.clock == 'runnable' else 'CPU'} time"
     counts = " + exact call counts" if run.calls is not None else " (no call counts)"
-    return f"sampling ({timing}){counts}"
+    waits = samples.waits
+    waiting = f" + waiting on the wall clock ({waits.interval * 1000:g} ms)" if waits is not None else ""
+    return f"sampling ({timing}){counts}{waiting}"
 
 
 def _from_samples(run: CpuRun, samples: Samples, locator: Locator) -> Profile:
     """The sampling engine: shares from the stacks (samples.py), call counts from the compiled counters."""
     functions: Dict[FuncKey, FunctionProfile] = {}
     wall: Dict[str, float] = {phase: data.wall for phase, data in run.phases.items()}
+    samples, probe_time = _without_probe(samples)
+    for phase, seconds in probe_time.items():
+        if phase in wall:
+            wall[phase] = max(wall[phase] - seconds, 0.0)
 
     def function_at(file: str, line: int, name: str) -> Optional[Tuple[FunctionProfile, bool]]:
         where = locator.code_object(file, line, name)
@@ -200,8 +252,13 @@ def _from_samples(run: CpuRun, samples: Samples, locator: Locator) -> Profile:
         return owners[fi]
 
     tests = samples.tests
+    placed = [place(w, owner, frames) for w in samples.waits.stacks] if samples.waits is not None else []
+    scale = _scales(samples, placed)
+    stacks = samples.stacks
+    if scale:
+        stacks = tuple(replace(st, seconds=st.seconds * scale.get((st.phase, st.test), 1.0)) for st in stacks)
     sampled = aggregate(
-        samples.stacks,
+        stacks,
         owner,
         frames,
         label=lambda k: f"{functions[k].module}:{functions[k].qualname}",
@@ -213,11 +270,27 @@ def _from_samples(run: CpuRun, samples: Samples, locator: Locator) -> Profile:
             fp.own[p] += sm.own.get(p, 0.0)
             fp.cumulative[p] += sm.cumulative.get(p, 0.0)
             fp.project_callees[p] += sm.under_project_callees.get(p, 0.0)
-        for attr in ("line_own", "callee_time", "project_callee_by_name", "caller_seconds"):
+        for attr in ("line_own", "line_cpu", "callee_time", "project_callee_by_name", "caller_seconds"):
             target = getattr(fp, attr)
             for k, v in getattr(sm, attr).items():
                 target[k] += v
         for ti, secs in sm.tests.items():
+            if 0 <= ti < len(tests):
+                fp.tests[tests[ti]] += secs
+    for wkey, w in aggregate_waits(placed, lambda phase, test: scale.get((phase, test), 1.0)).items():
+        fp = functions[cast(FuncKey, wkey)]
+        for p in PHASES:
+            fp.wait[p] += w.wait.get(p, 0.0)
+            fp.gil[p] += w.gil.get(p, 0.0)
+        for line, secs in w.lines.items():
+            fp.wait_lines[line] += secs
+        for line, secs in w.gil_lines.items():
+            fp.gil_lines[line] += secs
+        for line, callees in w.via.items():
+            into = fp.wait_via.setdefault(line, defaultdict(float))
+            for callee, secs in callees.items():
+                into[callee] += secs
+        for ti, secs in w.tests.items():
             if 0 <= ti < len(tests):
                 fp.tests[tests[ti]] += secs
     counting = 0.0
@@ -245,18 +318,65 @@ def _from_samples(run: CpuRun, samples: Samples, locator: Locator) -> Profile:
                 counting += min(spent_in_phase, wall[phase] * 0.5)
                 wall[phase] = max(wall[phase] - spent_in_phase, wall[phase] * 0.5)
     totals: Dict[str, float] = {}
-    for stack in samples.stacks:
+    for stack in stacks:
         totals[stack.phase] = totals.get(stack.phase, 0.0) + stack.seconds
     totals = {phase: seconds - uncounted.get(phase, 0.0) for phase, seconds in totals.items()}
     ran = frozenset(f"{fp.module}:{fp.qualname}" for fp in functions.values())
+    waits = samples.waits
     return Profile(
-        wall=_cover_threads(wall, totals),
+        # scaled test phases fit their wall time already; without per-test walls, the phase's rule
+        wall=wall if samples.walls else _cover_threads(wall, totals),
         functions=functions,
         ran=ran,
         engine="sample",
         engine_detail=engine_detail(run),
         counting_seconds=counting,
+        waits_measured=waits is not None,
+        harness_wait=harness_seconds(placed),
+        wait_interval=waits.interval if waits is not None else 0.0,
     )
+
+
+def _without_probe(samples: Samples) -> Tuple[Samples, Dict[str, float]]:
+    """The samples without those the probe's own code took (counting a database statement),
+    and that time by phase: it comes out of the wall time, as the counters' cost does."""
+    probe = {i for i, f in enumerate(samples.frames) if PROBE_PATH in f.file.replace("\\", "/")}
+    if not probe:
+        return samples, {}
+    kept: List[Stack] = []
+    taken: List[Stack] = []
+    for st in samples.stacks:
+        (taken if st.frames and st.frames[-1][0] in probe else kept).append(st)
+    if not taken:
+        return samples, {}
+    by_phase: Dict[str, float] = defaultdict(float)
+    by_test: Dict[Tuple[str, int], float] = defaultdict(float)
+    for st in taken:
+        by_phase[st.phase] += st.seconds
+        by_test[(st.phase, st.test)] += st.seconds
+    walls = tuple((p, t, max(w - by_test.get((p, t), 0.0), 0.0)) for p, t, w in samples.walls)
+    return replace(samples, stacks=tuple(kept), walls=walls), dict(by_phase)
+
+
+def _scales(samples: Samples, placed: List[Any]) -> Dict[Tuple[str, int], float]:
+    """(phase, test) -> the factor that fits a test phase's sampled time into its wall time, where below 1.
+
+    Sampled time: every thread's CPU samples plus the waiting that is part of the tests' time
+    (waited.py): more than the main thread's wall time only where threads ran side by side."""
+    walls = walls_by_test(samples.walls)
+    if not walls:
+        return {}
+    totals: Dict[Tuple[str, int], float] = defaultdict(float)
+    for st in samples.stacks:
+        totals[(st.phase, st.test)] += st.seconds
+    for key, secs in counted_by_test(placed).items():
+        totals[key] += secs
+    out = {}
+    for key, total in totals.items():
+        wall = walls.get(key, 0.0)
+        if wall > 0 and total > wall:
+            out[key] = wall / total
+    return out
 
 
 def _uncount(fp: FunctionProfile, phase: str, spent: float) -> float:

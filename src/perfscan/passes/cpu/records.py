@@ -6,7 +6,9 @@ Shape (the probe's cpu.py, sampler.py and calls.py write it; the probe's contrac
   [file, line, name, cc, nc, tt, ct, [[caller index, cc, nc, tt, ct], ...]] (cProfile engine)
 - samples (sampling engine): timer, interval, mean_interval, samples, sampled_seconds,
   handler_seconds, clock, thread_cpu, tests [node id], frames [[file, first line, name]],
-  stacks [[phase, test index, [[frame index, line], ...outermost first], seconds, samples]]
+  stacks [[phase, test index, [[frame index, line], ...outermost first], seconds, samples]],
+  walls and waits (waitrecords.py)
+- queries: the statements the tests ran (waitrecords.py)
 - calls (compiled counters): functions [[file, first line, name, depth?]],
   phases {phase: [[function index, calls, recursive calls]]}, cost_ns {"count": ns, "depth": ns}
 - errors [str]
@@ -20,6 +22,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+
+from perfscan.passes.cpu.waitrecords import (
+    Queries,
+    Waits,
+    WaitStack,
+    pool_queries,
+    pool_waits,
+    reindex_test,
+    walls_from_json,
+)
 
 PHASES = ("setup", "call", "teardown")
 
@@ -143,6 +155,8 @@ class Samples:
     tests: Tuple[str, ...] = ()
     frames: Tuple[Frame, ...] = ()
     stacks: Tuple[Stack, ...] = ()
+    walls: Tuple[Tuple[str, int, float], ...] = ()  # (phase, test index, main-thread wall seconds)
+    waits: Optional[Waits] = None  # the waiting sampler's stacks
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> Samples:
@@ -167,6 +181,8 @@ class Samples:
             tests=tuple(str(t) for t in _list(raw.get("tests"))),
             frames=frames,
             stacks=tuple(stacks),
+            walls=walls_from_json(raw.get("walls")),
+            waits=Waits.from_json(raw.get("waits"), len(frames)),
         )
 
 
@@ -203,6 +219,8 @@ class CallCounts:
     )  # (function index, calls, recursive)
     cost_ns: Mapping[str, float] = field(default_factory=dict)  # a counter's cost per call: "count", "depth"
     method: str = "compiled counters"
+    # calls that can wait, counted per call site: (file, line, callee name) -> calls in the profiled phases
+    sites: Mapping[Tuple[str, int, str], int] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> CallCounts:
@@ -230,7 +248,22 @@ class CallCounts:
             phases,
             {str(k): _float(v) for k, v in _dict(raw.get("cost_ns")).items()},
             str(raw.get("method") or "compiled counters"),
+            _sites(_dict(raw.get("sites"))),
         )
+
+
+def _sites(raw: Mapping[str, Any]) -> Dict[Tuple[str, int, str], int]:
+    table = [_key(s) for s in _list(raw.get("sites"))]
+    out: Dict[Tuple[str, int, str], int] = {}
+    for phase, rows in _dict(raw.get("phases")).items():
+        if phase not in PHASES:
+            continue
+        for r in _list(rows):
+            if isinstance(r, (list, tuple)) and len(r) >= 2 and isinstance(r[0], int) and 0 <= r[0] < len(table):
+                key = table[r[0]]
+                if key is not None:
+                    out[key] = out.get(key, 0) + _int(r[1])
+    return out
 
 
 @dataclass(frozen=True)
@@ -244,6 +277,7 @@ class CpuRun:
     phases: Mapping[str, Phase] = field(default_factory=dict)
     samples: Optional[Samples] = None  # the sampling engine's stacks
     calls: Optional[CallCounts] = None
+    queries: Optional[Queries] = None  # the statements the tests ran, by project line
     errors: Tuple[str, ...] = ()
     runs: int = 1  # sampled runs pooled into this one
 
@@ -267,6 +301,7 @@ class CpuRun:
             phases=phases,
             samples=samples,
             calls=calls,
+            queries=Queries.from_json(raw.get("queries")),
             errors=tuple(str(e) for e in _list(raw.get("errors"))),
         )
 
@@ -282,7 +317,14 @@ def combine(a: CpuRun, b: CpuRun) -> CpuRun:
         for name in list(a.phases) + [n for n in b.phases if n not in a.phases]
     }
     errors = a.errors + tuple(e for e in b.errors if e not in a.errors)
-    return replace(a, phases=phases, samples=_pool(a.samples, b.samples), errors=errors, runs=a.runs + b.runs)
+    return replace(
+        a,
+        phases=phases,
+        samples=_pool(a.samples, b.samples),
+        queries=pool_queries(a.queries, b.queries),
+        errors=errors,
+        runs=a.runs + b.runs,
+    )
 
 
 def _pool(a: Optional[Samples], b: Optional[Samples]) -> Optional[Samples]:
@@ -292,23 +334,25 @@ def _pool(a: Optional[Samples], b: Optional[Samples]) -> Optional[Samples]:
     frame_index = {f: i for i, f in enumerate(frames)}
     tests = list(a.tests)
     test_index = {t: i for i, t in enumerate(tests)}
-    stacks = list(a.stacks)
-    for s in b.stacks:
-        test = s.test
-        if 0 <= test < len(b.tests):
-            name = b.tests[test]
-            if name not in test_index:
-                test_index[name] = len(tests)
-                tests.append(name)
-            test = test_index[name]
+
+    def steps_of(old: Tuple[Tuple[int, int], ...]) -> Tuple[Tuple[int, int], ...]:
         steps = []
-        for fi, line in s.frames:
+        for fi, line in old:
             frame = b.frames[fi]
             if frame not in frame_index:
                 frame_index[frame] = len(frames)
                 frames.append(frame)
             steps.append((frame_index[frame], line))
-        stacks.append(replace(s, test=test, frames=tuple(steps)))
+        return tuple(steps)
+
+    def move(s: WaitStack) -> WaitStack:
+        return replace(s, test=reindex_test(s.test, b.tests, tests, test_index), frames=steps_of(s.frames))
+
+    stacks = list(a.stacks)
+    for s in b.stacks:
+        stacks.append(replace(s, test=reindex_test(s.test, b.tests, tests, test_index), frames=steps_of(s.frames)))
+    walls = a.walls + tuple((p, reindex_test(t, b.tests, tests, test_index), w) for p, t, w in b.walls)
+    waits = pool_waits(a.waits, b.waits, move)
     return replace(
         a,
         samples=a.samples + b.samples,
@@ -317,6 +361,8 @@ def _pool(a: Optional[Samples], b: Optional[Samples]) -> Optional[Samples]:
         tests=tuple(tests),
         frames=tuple(frames),
         stacks=tuple(stacks),
+        walls=walls,
+        waits=waits,
     )
 
 

@@ -16,6 +16,8 @@ and a run of such frames right after their function's frame folds into one occur
 - callee time from a function (pattern backing): the samples under each non-project frame
   called directly by one of its occurrences, once per sample; project callees by name the same.
 - callers: the frame just above its outermost occurrence, by sampled seconds.
+- CPU by line (`line_cpu`): the attributable samples by the line the function stood on, library
+  callees under it included (a query through an ORM is time at the project line that made it).
 
 Everything here is pure: plain data in, plain data out.
 """
@@ -43,6 +45,8 @@ class Sampled:
     cumulative: Dict[str, float] = field(default_factory=lambda: defaultdict(float))
     under_project_callees: Dict[str, float] = field(default_factory=lambda: defaultdict(float))
     line_own: Dict[int, float] = field(default_factory=lambda: defaultdict(float))
+    # attributable seconds by the line the function stood on (library callees under it included)
+    line_cpu: Dict[int, float] = field(default_factory=lambda: defaultdict(float))
     callee_time: Dict[Tuple[str, str], float] = field(default_factory=lambda: defaultdict(float))
     project_callee_by_name: Dict[str, float] = field(default_factory=lambda: defaultdict(float))
     caller_seconds: Dict[str, float] = field(default_factory=lambda: defaultdict(float))
@@ -101,6 +105,7 @@ def aggregate(
                 fn.under_project_callees[phase] += weight
             else:
                 fn.tests[test] += weight
+                fn.line_cpu[stack[occ[j][2]][1]] += weight
         last_key, _s, last = occ[-1]
         if last_key is not None:
             fn = out[last_key]

@@ -1,8 +1,11 @@
 """The CPU pass's section of the reports: what the Markdown, JSON and HTML reports lay out.
 
 `to_json()` is the section in `scan-report.json` (`passes.cpu.data`), whose keys `perfscan diff`
-and the reports read; `from_json()` reads it back. `ran` is handed to the async pass and is not
-written to the report.
+and the reports read; `from_json()` reads it back. `ran` and `waited_lines` are handed to the
+async pass and are not written to the report.
+
+It is a time section: each function's wall time, its CPU time and the time it waited (in calls,
+and for the GIL), and the call sites where the profiled tests waited.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ class TopRow:
     cumulative_pct: float
     calls: Optional[int]  # None: not counted (a function loaded before the counters were in place)
     primitive_calls: Optional[int]
+    wall_pct: Optional[float] = None  # attributable CPU plus waiting (None in a report made before waiting)
+    wait_pct: float = 0.0  # waiting, in calls and for the GIL
 
     def to_json(self) -> Dict[str, Any]:
         return {
@@ -38,6 +43,8 @@ class TopRow:
             "cumulative_pct": self.cumulative_pct,
             "calls": self.calls,
             "primitive_calls": self.primitive_calls,
+            "wall_pct": self.wall_pct,
+            "wait_pct": self.wait_pct,
         }
 
     @classmethod
@@ -53,6 +60,49 @@ class TopRow:
             _number(raw.get("cumulative_pct")),
             _int(raw.get("calls")),
             _int(raw.get("primitive_calls")),
+            _number(raw.get("wall_pct")) if raw.get("wall_pct") is not None else None,
+            _number(raw.get("wait_pct")),
+        )
+
+
+@dataclass(frozen=True)
+class WaitRow:
+    """One call site where the profiled tests waited (per run)."""
+
+    function: str  # module:qualname
+    file: str
+    line: int
+    call: str  # the call as written
+    kind: str  # sleep | lock | query | io | thread | "" (unknown)
+    seconds: float
+    pct: float  # of the profiled wall time
+    count: Optional[int]  # calls at the site, where counted
+
+    def to_json(self) -> Dict[str, Any]:
+        return {
+            "function": self.function,
+            "file": self.file,
+            "line": self.line,
+            "call": self.call,
+            "kind": self.kind,
+            "seconds": self.seconds,
+            "pct": self.pct,
+            "count": self.count,
+        }
+
+    @classmethod
+    def from_json(cls, raw: Any) -> Optional[WaitRow]:
+        if not isinstance(raw, dict) or not isinstance(raw.get("function"), str):
+            return None
+        return cls(
+            raw["function"],
+            str(raw.get("file") or ""),
+            _int(raw.get("line")) or 0,
+            str(raw.get("call") or ""),
+            str(raw.get("kind") or ""),
+            _number(raw.get("seconds")),
+            _number(raw.get("pct")),
+            _int(raw.get("count")),
         )
 
 
@@ -72,6 +122,16 @@ class CpuSection:
     functions: Mapping[str, float]
     flame: Optional[FlameNode] = None  # the icicle chart's tree
     ran: FrozenSet[str] = field(default=frozenset(), compare=False)  # for the async pass; not in the report
+    # waiting (the sampling engine): how it was measured, every function's waiting seconds (what
+    # `perfscan diff` compares beside `functions`), the top call sites, the tests' own waiting
+    waiting: str = ""  # in words; "" when waiting was not measured
+    wait_seconds: float = 0.0  # all waiting in project functions, per run
+    harness_wait_seconds: float = 0.0  # the main thread's waiting in no project function, per run
+    waits: Mapping[str, float] = field(default_factory=dict)
+    wait_sites: Tuple[WaitRow, ...] = ()
+    flame_wall: Optional[FlameNode] = None  # the chart of wall time: CPU and waiting
+    # "module:qualname" -> {line: waiting seconds per run}, for the async pass; not in the report
+    waited_lines: Mapping[str, Mapping[int, float]] = field(default_factory=dict, compare=False)
 
     def to_json(self) -> Dict[str, Any]:
         return {
@@ -86,6 +146,12 @@ class CpuSection:
             "top": [r.to_json() for r in self.top],
             "functions": dict(self.functions),
             "flame": self.flame.to_json() if self.flame is not None else None,
+            "waiting": self.waiting,
+            "wait_seconds": self.wait_seconds,
+            "harness_wait_seconds": self.harness_wait_seconds,
+            "waits": dict(self.waits),
+            "wait_sites": [r.to_json() for r in self.wait_sites],
+            "flame_wall": self.flame_wall.to_json() if self.flame_wall is not None else None,
         }
 
     @classmethod
@@ -95,6 +161,10 @@ class CpuSection:
         phases = raw.get("phase_seconds") if isinstance(raw.get("phase_seconds"), dict) else {}
         functions = raw.get("functions") if isinstance(raw.get("functions"), dict) else {}
         top = (TopRow.from_json(r) for r in (raw.get("top") if isinstance(raw.get("top"), list) else []))
+        waits = raw.get("waits") if isinstance(raw.get("waits"), dict) else {}
+        sites = (
+            WaitRow.from_json(r) for r in (raw.get("wait_sites") if isinstance(raw.get("wait_sites"), list) else [])
+        )
         threads = raw.get("threads")
         return cls(
             engine=str(raw.get("engine") or "cProfile"),
@@ -108,12 +178,18 @@ class CpuSection:
             top=tuple(r for r in top if r is not None),
             functions={str(k): _number(v) for k, v in functions.items()},
             flame=FlameNode.from_json(raw.get("flame")),
+            waiting=str(raw.get("waiting") or ""),
+            wait_seconds=_number(raw.get("wait_seconds")),
+            harness_wait_seconds=_number(raw.get("harness_wait_seconds")),
+            waits={str(k): _number(v) for k, v in waits.items()},
+            wait_sites=tuple(r for r in sites if r is not None),
+            flame_wall=FlameNode.from_json(raw.get("flame_wall")),
         )
 
 
 def top_table(profile: Profile, limit: int = 12) -> Tuple[TopRow, ...]:
     wall = profile.total_wall or 1e-9
-    rows = sorted(profile.functions.values(), key=lambda f: f.attributable(), reverse=True)[:limit]
+    rows = sorted(profile.functions.values(), key=lambda f: f.wall(), reverse=True)[:limit]
     return tuple(
         TopRow(
             f"{f.module}:{f.qualname}",
@@ -124,6 +200,8 @@ def top_table(profile: Profile, limit: int = 12) -> Tuple[TopRow, ...]:
             round(100 * f.cumulative_total() / wall, 1),
             f.calls_total if f.counted else None,
             f.calls_primitive if f.counted else None,
+            round(100 * f.wall() / wall, 1),
+            round(100 * f.waited() / wall, 1),
         )
         for f in rows
     )

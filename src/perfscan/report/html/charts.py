@@ -1,7 +1,7 @@
 """The page's three pictures, each from its pass's section of the report.
 
-CPU: the icicle chart of `passes.cpu.data.flame` (the page's script draws it; this module writes
-its frame and legend). Import: the waterfall of `passes.import.data.waterfall`. Memory: the bars
+CPU: the icicle chart of `passes.cpu.data.flame`, with a toggle to `flame_wall` (CPU plus waiting)
+where the report has it (the page's script draws it; this module writes its frame and legend). Import: the waterfall of `passes.import.data.waterfall`. Memory: the bars
 of `passes.memory.data.top`. A picture with nothing to show says why.
 """
 
@@ -68,6 +68,8 @@ def flame_section(report: Mapping[str, Any], tree: Optional[Mapping[str, Any]], 
         return head + f'<p class="empty">No chart: {e(why)}.</p></section>'
     data = _section_data(report, "cpu")
     wall = number(data.get("wall_seconds"))
+    wall_tree = data.get("flame_wall")
+    has_wall = isinstance(wall_tree, dict) and isinstance(wall_tree.get("c"), list) and number(wall_tree.get("t")) > 0
     phases = data.get("phase_seconds") or {}
     phase_txt = ", ".join(f"{k} {fmt_seconds(number(v))}" for k, v in phases.items() if number(v))
     return (
@@ -79,12 +81,25 @@ def flame_section(report: Mapping[str, Any], tree: Optional[Mapping[str, Any]], 
             else "The chart"
         )
         + f" spans {e(fmt_seconds(number(tree['t'])))} of code under the tests (the harness left out). "
-        f"Built from the profile's caller edges, so the stacks are approximate. Click a bar (or press Enter on it) to zoom in; Escape zooms out.</p>"
-        '<div class="legend" aria-label="Legend"><span class="sw k-project"></span>project'
+        f"Built from the profile's caller edges, so the stacks are approximate. Click a bar (or press Enter on it) to zoom in; Escape zooms out."
+        + (
+            " CPU shows the time the code ran; Wall adds the time it waited (in calls, for a lock, for the GIL), "
+            "each under a waiting bar.</p>"
+            if has_wall
+            else "</p>"
+        )
+        + '<div class="legend" aria-label="Legend"><span class="sw k-project"></span>project'
         '<span class="sw k-test"></span>tests<span class="sw k-library"></span>libraries'
         '<span class="sw k-stdlib"></span>standard library<span class="sw k-builtin"></span>built-ins'
         '<span class="sw hl"></span>selected finding'
-        '<button type="button" id="flame-reset" class="btn" disabled>Reset zoom</button></div>'
+        + (
+            '<span class="sw k-waiting"></span>waiting<span class="clock" role="group" aria-label="Clock">'
+            '<button type="button" class="btn" id="flame-cpu" aria-pressed="true">CPU</button>'
+            '<button type="button" class="btn" id="flame-wall" aria-pressed="false">Wall</button></span>'
+            if has_wall
+            else ""
+        )
+        + '<button type="button" id="flame-reset" class="btn" disabled>Reset zoom</button></div>'
         f'<div id="flame-chart" class="flame" data-wall="{wall:.6g}" role="group" aria-label="CPU icicle chart">'
         '<noscript><p class="empty">The chart is drawn by the page\'s script; the findings table has the same functions.</p></noscript></div>'
         '<p id="flame-info" class="info" aria-live="polite">Hover or focus a bar for its details.</p></section>'

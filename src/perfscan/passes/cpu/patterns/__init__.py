@@ -2,7 +2,9 @@
 
 Each pattern returns the best `Match` it finds in a function with the measured seconds that back
 it. The best-backed match wins; with no backing above a tenth of the function's attributable
-time the label is `none`: a false label costs more trust than a missing one.
+time (wall time: CPU plus waiting) the label is `none`: a false label costs more trust than a
+missing one. The waiting patterns (n-plus-one-query, lock-contention, sleep-in-code,
+io-in-loop) are backed by the time measured at their call sites.
 """
 
 from __future__ import annotations
@@ -11,12 +13,16 @@ from typing import List, Optional
 
 from perfscan.passes.cpu.patterns import (
     deepcopy,
+    io_in_loop,
+    lock_contention,
+    n_plus_one_query,
     nested_loop,
     pop_front,
     quadratic_membership,
     regex_in_loop,
     repeated_computation,
     serialize_in_loop,
+    sleep_in_code,
     sort_in_loop,
     string_concat,
 )
@@ -32,6 +38,10 @@ REGISTRY = (
     string_concat,
     serialize_in_loop,
     regex_in_loop,
+    n_plus_one_query,
+    lock_contention,
+    sleep_in_code,
+    io_in_loop,
     nested_loop,
 )
 MIN_BACKING = 0.10
@@ -44,7 +54,7 @@ def choose(facts: FunctionFacts) -> Optional[Match]:
         found = module.match(facts)
         if found is not None and (best is None or found.backing > best.backing):
             best = found
-    if best is None or best.backing <= MIN_BACKING * max(facts.attributable_seconds, 1e-12):
+    if best is None or best.backing <= MIN_BACKING * max(facts.attributable_seconds, facts.wall_seconds, 1e-12):
         return None
     return best
 

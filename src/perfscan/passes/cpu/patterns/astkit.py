@@ -253,3 +253,43 @@ def decorator_names(func: ast.AST, aliases: Dict[str, str]) -> Set[str]:
             out.add(name)
             out.add(name.split(".")[-1])
     return out
+
+
+def loop_around(func: ast.AST, line: int) -> Optional[LoopFrame]:
+    """The innermost loop (comprehensions included) holding the code that starts on `line`."""
+    best: Optional[LoopFrame] = None
+    for site in walk_with_loops(func):
+        if site.loops and getattr(site.node, "lineno", None) == line:
+            inner = site.loops[-1]
+            if best is None or getattr(inner.node, "lineno", 0) >= getattr(best.node, "lineno", 0):
+                best = inner
+    return best
+
+
+def over_items(loop: LoopFrame) -> bool:
+    """A loop over independent items: a `for` or a comprehension whose body reads its item and
+    never leaves early (no break or return: a search or a retry is not a batch)."""
+    node = loop.node
+    if isinstance(node, ast.While):
+        return False
+    if isinstance(node, (ast.For, ast.AsyncFor)):
+        body: List[ast.AST] = list(node.body)
+        for stmt in body:
+            for sub in _own_nodes(stmt):
+                if isinstance(sub, (ast.Break, ast.Return)):
+                    return False
+        read = set()
+        for stmt in body:
+            read |= names_in(stmt)
+        return bool(loop.targets & read)
+    return bool(loop.targets)  # a comprehension reads its item in its element or conditions
+
+
+def _own_nodes(node: ast.AST) -> Iterator[ast.AST]:
+    stack = [node]
+    while stack:
+        cur = stack.pop()
+        yield cur
+        for child in ast.iter_child_nodes(cur):
+            if not isinstance(child, FuncNode + (ast.ClassDef, ast.Lambda)):
+                stack.append(child)

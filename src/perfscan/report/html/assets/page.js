@@ -97,18 +97,21 @@
   var cpuData = (((data.report || {}).passes || {}).cpu || {}).data || {};
   if (chart && cpuData.flame && cpuData.flame.c) {
     var ROW = 22, root = cpuData.flame, width = 1000;
+    var trees = { cpu: cpuData.flame, wall: (cpuData.flame_wall && cpuData.flame_wall.c) ? cpuData.flame_wall : null };
     var wall = parseFloat(chart.getAttribute("data-wall")) || root.t || 1;
     var info = doc.getElementById("flame-info"), reset = doc.getElementById("flame-reset");
     var ranks = {};
     ((data.report || {}).findings || []).forEach(function (f) {
       if (f.domain === "cpu" && !(f.qualname in ranks)) ranks[f.qualname] = f.rank;
     });
-    var stack = [[root, null]];
-    while (stack.length) {
-      var item = stack.pop(), node = item[0];
-      node.p = item[1];
-      for (var i = 0; i < node.c.length; i++) stack.push([node.c[i], node]);
-    }
+    [trees.cpu, trees.wall].forEach(function (tree) {
+      var stack = tree ? [[tree, null]] : [];
+      while (stack.length) {
+        var item = stack.pop(), node = item[0];
+        node.p = item[1];
+        for (var i = 0; i < node.c.length; i++) stack.push([node.c[i], node]);
+      }
+    });
     var fmt = function (t) { return t >= 1 ? t.toFixed(2) + " s" : (t * 1000).toFixed(t < 0.01 ? 2 : 1) + " ms"; };
     var describe = function (n) {
       return (n.q || n.n) + (n.f ? " \u00b7 " + n.f : "") + " \u00b7 " + fmt(n.t) + " (" +
@@ -167,6 +170,19 @@
       if (keepFocus && focusEl) focusEl.focus();
     };
     if (reset) reset.addEventListener("click", function () { flame.focus = root; flame.draw(false); });
+    ["cpu", "wall"].forEach(function (clock) {
+      var btn = doc.getElementById("flame-" + clock);
+      if (!btn || !trees[clock]) return;
+      btn.addEventListener("click", function () {
+        root = flame.root = flame.focus = trees[clock];
+        ["cpu", "wall"].forEach(function (k) {
+          var other = doc.getElementById("flame-" + k);
+          if (other) other.setAttribute("aria-pressed", k === clock ? "true" : "false");
+        });
+        chart.setAttribute("aria-label", clock === "wall" ? "Wall time icicle chart" : "CPU icicle chart");
+        flame.draw(false);
+      });
+    });
     chart.addEventListener("keydown", function (ev) {
       if (ev.key === "Escape" && flame.focus !== root) { flame.focus = root; flame.draw(true); }
     });
