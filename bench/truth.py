@@ -6,11 +6,14 @@
 For each project of the corpus (default bench/corpus) that names its planted problems in the
 "truth" section of its EXPECTED.json, on a private copy:
 
-- CPU: the project's own test run (`<runner> -m pytest -q -p no:cacheprovider`) with
+- CPU (time): the project's own test run (`<runner> -m pytest -q -p no:cacheprovider`) with
   bench/truth_plugin.py loaded, which times each planted function at its call sites
-  (perf_counter around the call) and its direct project callees; the share printed is the
-  attributable time (inclusive minus those callees) over the wall time of all test phases
-  (setup, call, teardown), the quantity perfscan's CPU pass estimates.
+  (perf_counter around the call: wall time, computing and waiting) and its direct project
+  callees; the share printed is the attributable time (inclusive minus those callees) over the
+  wall time of all test phases (setup, call, teardown), the quantity perfscan's CPU pass
+  estimates. A function's listed waits (a sleep, a socket read, a lock) are timed too: its
+  waiting share. A function run by worker threads is scaled per test phase as perfscan scales
+  threads side by side (`shares`).
 - memory: in the same run, the bytes newly held by what a planted function returned (a deep
   sizeof walk, no tracemalloc), and the deep size of a planted module-level value when the tests
   start (made at import) and how much it grew by the end of one run of the suite.
@@ -144,22 +147,52 @@ def _median(values: List[float]) -> Optional[float]:
     return statistics.median(values) if values else None
 
 
+def shares(run: Dict[str, Any], target: Dict[str, Any]) -> Tuple[float, float]:
+    """(wall share %, waiting share %) of a target in one truth run, as perfscan defines them.
+
+    A function that worker threads run (`threads`: the main-thread function that waits for them)
+    is counted per test phase: the phase's time is its wall time less the entry's time on the
+    main thread (given to the workers) plus the workers' time; where that exceeds the wall time
+    the workers' figures are scaled down to it."""
+    key = target["function"]
+    wall = run["phases"]["wall"]
+    if wall <= 0:
+        return 0.0, 0.0
+    spent = run["spent"].get(key, 0.0) - run["callees"].get(key, 0.0)
+    waited = run.get("waited", {}).get(key, 0.0)
+    if not target.get("threads"):
+        return 100.0 * spent / wall, 100.0 * waited / wall
+    main_spent, main_waited = spent, waited
+    scaled_spent = scaled_waited = 0.0
+    for phase in (run.get("by_phase") or {}).values():
+        t_w = phase["threads"].get(key, 0.0)
+        l_w = phase["waited_threads"].get(key, 0.0)
+        main_spent -= t_w
+        main_waited -= l_w
+        total = phase["wall"] - phase["entry"].get(key, 0.0) + t_w
+        scale = phase["wall"] / total if total > phase["wall"] > 0 else 1.0
+        scaled_spent += t_w * scale
+        scaled_waited += l_w * scale
+    return 100.0 * (main_spent + scaled_spent) / wall, 100.0 * (main_waited + scaled_waited) / wall
+
+
 def cpu_rows(result: Dict[str, Any]) -> List[List[str]]:
     rows = []
     for t in result["targets"].get("cpu", []):
         key = t["function"]
-        shares, inclusive = [], []
+        walls, inclusive, waits = [], [], []
         for run in result["runs"]:
-            wall = run["phases"]["wall"]
-            spent = run["spent"].get(key, 0.0)
-            shares.append(100.0 * (spent - run["callees"].get(key, 0.0)) / wall)
-            inclusive.append(100.0 * spent / wall)
+            share, waited = shares(run, t)
+            walls.append(share)
+            waits.append(waited)
+            inclusive.append(100.0 * run["spent"].get(key, 0.0) / run["phases"]["wall"])
         rows.append(
             [
                 f"`{key}`",
-                _fmt(shares, "%"),
+                _fmt(walls, "%"),
+                _fmt(waits, "%") if t.get("waits") else "-",
                 _fmt(inclusive, "%") if t.get("callees") else "same",
-                level("cpu", _median(shares)),
+                level("cpu", _median(walls)),
             ]
         )
     return rows
@@ -270,7 +303,11 @@ def render(name: str, result: Dict[str, Any], runner_version: str, rounds: int) 
         lines += [
             "## CPU: share of the test phases' wall time",
             "",
-            table(["function", "attributable share", "inclusive share", "level"], cpu_rows(result)),
+            "The share is the function's wall time (computing and waiting) at its call sites, less its "
+            "listed project callees; the waiting share is the time in its listed waits (a sleep, a socket "
+            "read, a lock), timed at those calls.",
+            "",
+            table(["function", "attributable share", "waiting share", "inclusive share", "level"], cpu_rows(result)),
             "",
         ]
     if result["targets"].get("memory"):

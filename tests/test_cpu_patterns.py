@@ -14,7 +14,7 @@ import pytest
 from perfscan.passes.cpu import patterns
 from perfscan.passes.cpu.patterns import astkit
 from perfscan.passes.cpu.patterns.base import FunctionFacts, Match, QuerySite
-from perfscan.passes.cpu.waitfacts import wait_sites
+from perfscan.passes.cpu.waitfacts import statement_loop, wait_sites
 
 FIXTURE = Path(__file__).parent / "fixtures" / "cpu_patterns_cases.py"
 SOURCE = FIXTURE.read_text(encoding="utf-8")
@@ -79,14 +79,15 @@ def facts_for(name: str) -> FunctionFacts:
 
 
 def _queries(node: ast.AST, lines: range) -> List[QuerySite]:
-    """`# statements: N` lines: N statements of the line's string's shape, in the function's own loop."""
+    """`# statements: N` lines: N statements of the line's string's shape, in the function's own loop
+    (as the CPU pass finds it: the loop around the statement call, none for a batch call)."""
     out = []
     for i in lines:
         found = STATEMENTS.search(LINES[i - 1])
         if found is None:
             continue
         text = re.search(r'"([^"]*)"', LINES[i - 1])
-        loop = astkit.loop_around(node, i)
+        loop, _batch = statement_loop(node, i)
         where = ("cases.py", getattr(loop.node, "lineno", 0), "") if loop is not None else None
         out.append(QuerySite(i, text.group(1) if text else "SELECT ... FROM price", int(found.group(1)), 1.0, where))
     return out

@@ -25,7 +25,8 @@ a small recursive function). So the counting is compiled into the project's own 
   plugin's configure) are compiled the same way and their functions get the counted code in
   place (`function.__code__`), found with one scan of the garbage collector's objects.
 - Call sites that can wait (a sleep, a statement, a socket, a lock) get counters of their own
-  in the same compile step (sitecounts.py): the waiting patterns report how many calls waited.
+  in the same compile step (sitecounts.py), and the database statements the tests run are
+  counted by project line and shape (queries.py): the waiting patterns report how many.
 - "Project" here is a cheap over-approximation of the host's rule: a .py file under the
   working folder (the project root), outside virtual environments, site-packages, test folders
   and test files; the host filters again.
@@ -42,6 +43,7 @@ from typing import Any, Dict, List
 
 from .clocks import thread_time
 from .paths import is_skipped_dir, is_test_file
+from .queries import QueryRecorder
 from .sitecounts import SITES, SiteCounter
 
 CALLS = (
@@ -70,6 +72,7 @@ class CallCounter:
         self._finder = None
         self._project = {}
         self.sites = SiteCounter()
+        self.queries = QueryRecorder(self.root)
 
     # -- which files
     def is_project(self, filename):
@@ -104,6 +107,9 @@ class CallCounter:
         setattr(builtins, REC, self._current[1])
         setattr(builtins, DEPTH, self.depth)
         setattr(builtins, SITES, self.sites.table(""))
+        why = self.queries.install()
+        if why:
+            self.errors.append("statements not counted: %s" % why)
         self.cost_ns = _calibrate(self)
         self._finder = _Finder(self)
         sys.meta_path.insert(0, self._finder)
@@ -120,14 +126,17 @@ class CallCounter:
                     self.cost_ns[kind] = ns
         # counted code may still run (atexit, other plugins): keep the names, stop filing by phase
         self.stop(None)
+        self.queries.stop()
 
     def start(self, phase):
         self._bind(self.calls.get(phase, self.calls[""]), self.nonprimitive.get(phase, self.nonprimitive[""]))
         setattr(builtins, SITES, self.sites.table(phase))
+        self.queries.start_phase(phase)
 
     def stop(self, phase):
         self._bind(self.calls[""], self.nonprimitive[""])
         setattr(builtins, SITES, self.sites.table(""))
+        self.queries.stop_phase()
 
     def _bind(self, calls, nonprimitive):
         self._current[0] = calls
@@ -211,6 +220,7 @@ class CallCounter:
             "patched": self.patched,
             "cost_ns": self.cost_ns,
             "sites": self.sites.export(),
+            "queries": self.queries.export(),
         }
 
 

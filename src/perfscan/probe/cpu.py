@@ -11,9 +11,9 @@
   ITIMER_PROF, SIGPROF already taken), it falls back to cProfile and says so in "errors".
 - auto: sample where it can run, else cprofile (the same fallback).
 
-Every engine also counts the database statements the tests run, by project line and shape
-(queries.py), for the n-plus-one-query pattern; the sampling engine records waiting time beside
-its CPU samples (waiting.py).
+The database statements the tests run are counted with the call counts (calls.py, queries.py),
+in whichever run counts; the cProfile engine counts them itself. The sampling engine records
+waiting time beside its CPU samples (waiting.py).
 """
 
 import cProfile
@@ -38,10 +38,9 @@ def CpuRecorder(out_dir, options=None):
     engine = str(options.get("engine") or "cprofile").lower()
     if engine not in ENGINES:
         engine = "cprofile"
-    queries = _queries(options)
     if engine == "cprofile":
-        return CProfileRecorder(out_dir, queries=queries)
-    return SampleRecorder(out_dir, options, engine, queries)
+        return CProfileRecorder(out_dir, queries=_queries(options))
+    return SampleRecorder(out_dir, options, engine)
 
 
 def _queries(options):
@@ -84,7 +83,7 @@ class CProfileRecorder:
         if not MONITORING:
             threading.setprofile(self._thread_hook)
         if self.queries is not None:
-            self.queries.start_phase(nodeid, phase)
+            self.queries.start_phase(phase)
         self._t0 = perf_counter()
         self._c0 = process_time()
         try:
@@ -172,13 +171,13 @@ def _stats_of(profilers):
 class SampleRecorder:
     """Samples for the shares, compiled counters for the call counts, in one run."""
 
-    def __init__(self, out_dir, options, engine, queries=None):
+    def __init__(self, out_dir, options, engine):
         from .calls import CallCounter
         from .sampler import Sampler, available
 
         self.out_dir = out_dir
         self.asked = engine
-        self.queries = queries
+        self.options = options
         self.sampler = Sampler(
             float(options.get("interval") or 0.001), float(options.get("wait_interval") or WAIT_INTERVAL)
         )
@@ -217,7 +216,7 @@ class SampleRecorder:
             self.out_dir,
             self.errors + ["sampling unavailable (%s): measured with cProfile" % why],
             {"engine_asked": self.asked},
-            self.queries,
+            _queries(self.options),
         )
         if self.counter is not None:
             self.counter.uninstall()
@@ -232,8 +231,6 @@ class SampleRecorder:
         if self.counter is not None:
             self.counter.start(phase)
         self.sampler.start(nodeid, phase, _runner_frame(getframe(1)))
-        if self.queries is not None:
-            self.queries.start_phase(nodeid, phase)
         self._c0 = process_time()
         self._t0 = perf_counter()
 
@@ -243,8 +240,6 @@ class SampleRecorder:
         self.wall[phase] += perf_counter() - self._t0
         self.cpu[phase] += process_time() - self._c0
         self.sampler.stop(nodeid, phase)
-        if self.queries is not None:
-            self.queries.stop_phase()
         if self.counter is not None:
             self.counter.stop(phase)
         self.phase = None
@@ -282,7 +277,6 @@ class SampleRecorder:
                 "phases": {p: {"wall": self.wall[p], "cpu": self.cpu[p], "stats": []} for p in PHASES},
                 "samples": samples,
                 "calls": calls,
-                "queries": _stop_queries(self.queries),
                 "errors": errors,
             },
         )

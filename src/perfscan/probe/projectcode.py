@@ -24,11 +24,22 @@ class ProjectFiles:
         self._roots = tuple(dict.fromkeys((real, os.path.abspath(root))))
         self._files = {}  # filename -> bool
         self._codes = {}  # code object -> bool
+        self._harness = {}  # code object -> bool
 
     def code(self, code):
         found = self._codes.get(code)
         if found is None:
             found = self._codes[code] = self.file(code.co_filename)
+        return found
+
+    def harness(self, code):
+        """Test code or the test runner (pytest, pluggy): a walk up a stack can stop there."""
+        found = self._harness.get(code)
+        if found is None:
+            name = code.co_filename.replace("\\", "/")
+            found = self._harness[code] = is_test_file(name.rsplit("/", 1)[-1]) or any(
+                part in name for part in ("/_pytest/", "/pluggy/", "/unittest/")
+            )
         return found
 
     def file(self, filename):

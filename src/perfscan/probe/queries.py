@@ -1,5 +1,9 @@
 """Database statements the tests ran, counted by the project lines that ran them and by shape.
 
+Part of the exact counts: calls.py installs it beside the call counters, so the counts come from
+the run that counts (the plain timing run when it ran the profiled tests) and a sampled run
+carries no tracing; the cProfile engine installs its own.
+
 The n-plus-one-query pattern needs what samples cannot give: how many statements a line ran and
 what they said. sqlite3 (the standard library's driver, under Django's and SQLAlchemy's sqlite
 backends too) tells both without patching anything:
@@ -15,6 +19,9 @@ backends too) tells both without patching anything:
 - The statement's shape: literals become `?` (sqlite hands over the statement with its values
   expanded), a list of them `(...)`, the select list `...`, whitespace one space; only
   SELECT, INSERT, UPDATE, DELETE, REPLACE and WITH statements are kept.
+- Cheap per statement (a loop runs thousands): the walk up the stack is done once per call site
+  (the same frame at the same instruction again reuses it), and statements are grouped by their
+  text without digits; shapes are made once per group when the recorder exports.
 
 A project that sets its own trace callback on a connection replaces this one there. `stop`
 puts `sqlite3.connect` back.
@@ -22,6 +29,7 @@ puts `sqlite3.connect` back.
 
 import re
 import sys
+from typing import Any
 
 from .clocks import getframe
 from .projectcode import ProjectFiles
@@ -36,7 +44,14 @@ _LITERAL = re.compile(
 _LIST = re.compile(r"\(\?(?:, ?\?)+\)")
 
 
-_DIGITLESS = str.maketrans("", "", "0123456789")
+_DIGITS = b"0123456789"
+
+
+def _digitless(statement):
+    # bytes.translate deletes in C at once; str.translate with a deleting table costs 10x more
+    return str(statement).encode("utf-8", "surrogateescape").translate(None, _DIGITS)
+
+
 # the statement without its digits -> its shape: a query repeated with other numbers
 _CACHE = {}  # type: dict
 
@@ -44,14 +59,14 @@ _CACHE = {}  # type: dict
 def shape(statement):
     """A statement's shape, or None for statements that are not queries (BEGIN, PRAGMA, ...)."""
     text = str(statement)
-    key = text.translate(_DIGITLESS)
+    key = _digitless(text)
     found = _CACHE.get(key, 0)
     if found != 0:
         return found
     found = _shape(text)
     # a shape that kept digits has them in names (t1, t2): another statement with the same
     # digitless text may name another table, so such shapes are not cached
-    if found is None or found == found.translate(_DIGITLESS):
+    if found is None or not any(c.isdigit() for c in found):
         if len(_CACHE) > 4096:
             _CACHE.clear()
         _CACHE[key] = found
@@ -77,11 +92,11 @@ def _shape(text):
 class QueryRecorder:
     def __init__(self, root):
         self.project = ProjectFiles(root)
-        self.counts = {}  # (phase, test, sites, shape) -> statements
-        self.tests = []
-        self._test_index = {}
+        self.counts = {}  # (phase, sites, text without digits) -> [statements, one of them]
+        self._frame: Any = None  # the frame that ran the last statement, its instruction and its project sites
+        self._lasti = -1
+        self._sites = ()
         self.phase = None
-        self.test = -1
         self.active = False
         self.connections = 0
         self.errors = []
@@ -123,16 +138,12 @@ class QueryRecorder:
             if mod is not None and getattr(getattr(mod, "connect", None), "__wrapped__", None) is original:
                 mod.connect = original
 
-    def start_phase(self, nodeid, phase):
-        idx = self._test_index.get(nodeid)
-        if idx is None:
-            idx = self._test_index[nodeid] = len(self.tests)
-            self.tests.append(nodeid)
-        self.test = idx
+    def start_phase(self, phase):
         self.phase = phase
 
     def stop_phase(self):
         self.phase = None
+        self._frame = None  # the last caller's frame is not kept past its phase
 
     def _watch(self, conn):
         try:
@@ -147,35 +158,51 @@ class QueryRecorder:
         if phase is None or not self.active:
             return
         try:
-            form = shape(statement)
-            if form is None:
-                return
-            sites = []  # type: list
             f = getframe(1)
-            project = self.project
-            n = 0
-            while f is not None and len(sites) < MAX_SITES and n < 400:
-                if project.code(f.f_code):
-                    sites.append((f.f_code.co_filename, f.f_lineno or 0))
-                f = f.f_back
-                n += 1
+            if f is self._frame and f.f_lasti == self._lasti:
+                sites = self._sites  # the same call again (a loop's next turn, a batch's next row)
+            else:
+                sites = self._walk(f)
+                self._frame, self._lasti, self._sites = f, getattr(f, "f_lasti", -1), sites
             if not sites:
                 return  # a statement of test code or a library alone: no project line to blame
-            key = (phase, self.test, tuple(sites), form)
-            self.counts[key] = self.counts.get(key, 0) + 1
+            # grouped by the text without its digits now; shapes are made once per group at export
+            key = (phase, sites, _digitless(statement))
+            entry = self.counts.get(key)
+            if entry is None:
+                self.counts[key] = [1, statement]
+            else:
+                entry[0] += 1
         except Exception as exc:  # never let the profiler break a statement
             if len(self.errors) < 3:
                 self.errors.append("a statement was not counted: %s: %s" % (type(exc).__name__, exc))
 
+    def _walk(self, f):
+        sites = []  # type: list
+        project = self.project
+        n = 0
+        # up to the test that called it: the test runner's frames above hold no project line
+        while f is not None and len(sites) < MAX_SITES and n < 200:
+            code = f.f_code
+            if project.code(code):
+                sites.append((code.co_filename, f.f_lineno or 0))
+            elif project.harness(code):
+                break
+            f = f.f_back
+            n += 1
+        return tuple(sites)
+
     def export(self):
-        """[[phase, test index, [[file, line], ...innermost first], shape, count]], the tests, the errors."""
-        rows = [
-            [phase, test, [list(s) for s in sites], form, n]
-            for (phase, test, sites, form), n in list(self.counts.items())
-        ]
+        """[[phase, [[file, line], ...innermost first], shape, count]], the connections seen, the errors."""
+        merged = {}  # type: dict
+        for (phase, sites, _digitless), (n, statement) in list(self.counts.items()):
+            form = shape(statement)
+            if form is not None:
+                key = (phase, sites, form)
+                merged[key] = merged.get(key, 0) + n
+        rows = [[phase, [list(s) for s in sites], form, n] for (phase, sites, form), n in merged.items()]
         return {
             "method": "sqlite3 trace callback",
-            "tests": list(self.tests),
             "statements": rows,
             "connections": self.connections,
             "errors": list(self.errors),

@@ -50,6 +50,8 @@ _WAIT_NAMES = frozenset(
         "check_call",
         "communicate",
         "select",
+        "readline",
+        "readinto",
     }
 )
 # generic names, counted only on a receiver whose name says what it waits on

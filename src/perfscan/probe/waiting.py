@@ -23,8 +23,11 @@ Why this shape:
   in a server thread), the main thread's waiting is the time their work takes. That waiting is
   given to them (the main thread's waiting in a tick is reduced by their runnable and waiting
   time in the same tick), so the same wall time is not counted twice. Other threads' waiting is
-  kept only where their stack holds project code: an idle executor worker or a server's select
-  loop is not time the tests spent in the project.
+  kept only where their stack holds project code (an idle executor worker or a server's select
+  loop is not time the tests spent in the project), and only for as much of the tick as the
+  main thread waited too: while the main thread runs, another thread's waiting holds nothing up
+  (a server thread idling for the test's next request, a worker blocked on a lock the main
+  thread holds).
 - Invisible to the tests: a bare `_thread` thread (tests that count threading.enumerate() do
   not see it), SIGPROF blocked in it (the CPU sampler's signal must reach the main thread), and
   the real clocks and sleep (clocks.py), whatever a test patches.
@@ -170,8 +173,7 @@ class WaitSampler:
         del frames
         seen = set()
         main_wait, main_at = 0.0, None
-        others = 0.0  # other threads' time at project code in this tick
-        waits = []  # (stack, GIL?, seconds) of other threads waiting at project code
+        others = []  # (CPU, waiting, stack, GIL?) of the other threads at project code in this tick
         for ident, cpu, stack, gil, project in taken:
             run = cpu + clocks.delay(ident)
             seen.add(ident)
@@ -190,12 +192,11 @@ class WaitSampler:
             if phase is None:
                 continue
             if ident == self._main:
+                main_wait = waited
                 if stack is not None:
-                    main_wait, main_at = waited, (stack, gil)
+                    main_at = (stack, gil)
             elif project:
-                others += ran + waited
-                if waited > 0 and stack is not None:
-                    waits.append((stack, gil, waited))
+                others.append((ran, waited, stack, gil))
         for ident in [i for i in last if i not in seen]:
             del last[ident]
             carry.pop(ident, None)
@@ -206,13 +207,21 @@ class WaitSampler:
         # the part of the interval before the phase started is not the phase's
         inside = (now - started) / dt if dt > 0 and started is not None else 1.0
         scale = 1.0 if inside >= 1.0 else max(inside, 0.0)
-        if main_at is not None and main_wait > 0:
-            covered = min(main_wait, others)
+        # Another thread's waiting holds the test up only while the main thread waits too (for
+        # it, or with it): while the main thread runs, a server thread idling for its next
+        # request or a worker blocked on a lock the main thread holds delays nothing.
+        held = min(main_wait / dt, 1.0) if dt > 0 else 0.0
+        work = 0.0
+        for ran, waited, stack, gil in others:
+            waited *= held
+            work += ran + waited
+            if waited > 0 and stack is not None:
+                self._add(phase, test, stack, gil, waited * scale, False)
+        if main_wait > 0:
+            covered = min(main_wait, work)
             self.covered += covered * scale
-            if main_wait - covered > 0:
+            if main_at is not None and main_wait - covered > 0:
                 self._add(phase, test, main_at[0], main_at[1], (main_wait - covered) * scale, True)
-        for stack, gil, waited in waits:
-            self._add(phase, test, stack, gil, waited * scale, False)
 
     def _add(self, phase, test, stack, gil, seconds, main):
         if seconds <= 0:

@@ -109,8 +109,8 @@ def run_cpu_pass(ctx: PassContext) -> PassResult:
             "cpu", status, time.monotonic() - start, error + (f": {tail}" if tail else ""), notes=tuple(notes)
         )
     notes += [f"profiler: {err}" for err in data.errors]
-    if data.queries is not None:
-        notes += [f"profiler: {err}" for err in data.queries.errors]
+    if data.statements is not None:
+        notes += [f"profiler: {err}" for err in data.statements.errors]
     profile = build_profile(data, ctx.project.root, ctx.project.source_roots, ctx.settings.exclude)
     notes += _waiting_notes(profile, data.runs)
     harness = () if ctx.target.mode == "exec" else ctx.project.pytest_plugins

@@ -265,7 +265,9 @@ def _waits_text(sites: Tuple[WaitSite, ...], matched_line: Optional[int]) -> str
     if not shown:
         return ""
     parts = [
-        f"`{s.text}` line {s.line} {s.seconds:.2f} s" + (f" ({s.count:,} calls)" if s.count else "") for s in shown
+        f"`{s.text}` line {s.line} {s.seconds:.2f} s"
+        + (f" ({s.count:,} call{'s' if s.count != 1 else ''})" if s.count else "")
+        for s in shown
     ]
     return "waited per run at " + ", ".join(parts)
 
@@ -291,9 +293,7 @@ def _cprofile_queries(fp: FunctionProfile, runs: int) -> Tuple[QuerySite, ...]:
     if not fp.statements:
         return ()
     seconds = sum(t for (file, name), t in fp.callee_time.items() if any(d in file or d in name for d in _DB_CALLS))
-    return tuple(
-        QuerySite(st.line, st.shape, max(st.count // runs, 1), seconds / runs, st.loop) for st in fp.statements
-    )
+    return tuple(QuerySite(st.line, st.shape, st.count, seconds / runs, st.loop) for st in fp.statements)
 
 
 def wait_rows(profile: Profile, runs: int = 1, harness: Tuple[str, ...] = (), limit: int = 12) -> List[WaitRow]:

@@ -117,7 +117,7 @@ class Profile:
 def build_profile(run: CpuRun, root: Path, source_roots: Sequence[Path], exclude: Sequence[str] = ()) -> Profile:
     locator = Locator(root, source_roots, exclude)
     profile = _from_samples(run, run.samples, locator) if run.samples is not None else _from_stats(run, locator)
-    for key, rows in statements_by_function(run.queries, locator).items():
+    for key, rows in statements_by_function(run.statements, locator).items():
         fp = profile.functions.get(key)
         if fp is not None:
             fp.statements = rows

@@ -27,7 +27,6 @@ from perfscan.passes.cpu.waitrecords import (
     Queries,
     Waits,
     WaitStack,
-    pool_queries,
     pool_waits,
     reindex_test,
     walls_from_json,
@@ -221,6 +220,7 @@ class CallCounts:
     method: str = "compiled counters"
     # calls that can wait, counted per call site: (file, line, callee name) -> calls in the profiled phases
     sites: Mapping[Tuple[str, int, str], int] = field(default_factory=dict)
+    queries: Optional[Queries] = None  # the database statements the counted run ran
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> CallCounts:
@@ -249,6 +249,7 @@ class CallCounts:
             {str(k): _float(v) for k, v in _dict(raw.get("cost_ns")).items()},
             str(raw.get("method") or "compiled counters"),
             _sites(_dict(raw.get("sites"))),
+            Queries.from_json(raw.get("queries")),
         )
 
 
@@ -277,13 +278,20 @@ class CpuRun:
     phases: Mapping[str, Phase] = field(default_factory=dict)
     samples: Optional[Samples] = None  # the sampling engine's stacks
     calls: Optional[CallCounts] = None
-    queries: Optional[Queries] = None  # the statements the tests ran, by project line
+    queries: Optional[Queries] = None  # the cProfile engine's statements (the counters' are in `calls`)
     errors: Tuple[str, ...] = ()
     runs: int = 1  # sampled runs pooled into this one
 
     @property
     def wall(self) -> float:
         return sum(p.wall for p in self.phases.values())
+
+    @property
+    def statements(self) -> Optional[Queries]:
+        """The statements of one run: counted with the calls, or by the cProfile engine."""
+        if self.calls is not None and self.calls.queries is not None:
+            return self.calls.queries
+        return self.queries
 
     @classmethod
     def from_json(cls, raw: Any) -> CpuRun:
@@ -321,7 +329,6 @@ def combine(a: CpuRun, b: CpuRun) -> CpuRun:
         a,
         phases=phases,
         samples=_pool(a.samples, b.samples),
-        queries=pool_queries(a.queries, b.queries),
         errors=errors,
         runs=a.runs + b.runs,
     )

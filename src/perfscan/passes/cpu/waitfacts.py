@@ -11,23 +11,25 @@
 
 from __future__ import annotations
 
+import ast
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from perfscan.locate import Locator
-from perfscan.passes.cpu.patterns.astkit import loop_around
+from perfscan.passes.cpu.patterns.astkit import LoopFrame, loop_around
 from perfscan.passes.cpu.patterns.base import QuerySite, WaitSite
 from perfscan.passes.cpu.patterns.waitcalls import call_at, last_name
 from perfscan.passes.cpu.waited import top_via
 from perfscan.passes.cpu.waitrecords import Queries
 
 FuncKey = Tuple[str, str]  # (relative file, qualname)
+BATCH_CALLS = frozenset({"executemany", "executescript"})
 
 
 @dataclass(frozen=True)
 class Statements:
-    """Statements of one shape from one line of a function, over the profiled runs."""
+    """Statements of one shape from one line of a function, in one run of the tests."""
 
     line: int
     shape: str
@@ -60,11 +62,27 @@ def _loop_of(sites: Sequence[Tuple[str, int]], locator: Locator, own: str) -> Op
         where = locator.function_at(file, line)
         if where is None or where.function is None:
             continue
-        loop = loop_around(where.function.node, line)
+        if i == 0:
+            loop, batch = statement_loop(where.function.node, line)
+            if batch:
+                return None  # a batch API runs its statements in one call: no loop of the project's
+        else:
+            loop = loop_around(where.function.node, line)
         if loop is not None:
             same = i == 0 or where.function.qualname == own
             return where.rel, getattr(loop.node, "lineno", line), "" if same else where.function.qualname
     return None
+
+
+def statement_loop(fn_node: ast.AST, line: int) -> Tuple[Optional[LoopFrame], bool]:
+    """The loop around the statement call on `line` (the call itself, not a comprehension its
+    arguments hold), and whether that call is a batch API (`executemany`)."""
+    call = call_at(fn_node, line, {})
+    if call is not None and call.kind == "query" and isinstance(call.node, ast.Call):
+        if last_name(call.node) in BATCH_CALLS:
+            return None, True
+        return loop_around(fn_node, line, call.node), False
+    return loop_around(fn_node, line), False
 
 
 def wait_sites(
@@ -107,9 +125,10 @@ def wait_sites(
 def query_sites(
     statements: Sequence[Statements], waits: Mapping[int, float], line_cpu: Mapping[int, float], runs: int
 ) -> Tuple[QuerySite, ...]:
-    """Per run: counts, and the time measured at each statement's line (waiting plus CPU)."""
+    """Per run: the counts (of one run already), and the time measured at each statement's line
+    (waiting plus CPU, pooled runs divided back)."""
     out = []
     for st in statements:
         seconds = (waits.get(st.line, 0.0) + line_cpu.get(st.line, 0.0)) / runs
-        out.append(QuerySite(st.line, st.shape, max(st.count // runs, 1), seconds, st.loop))
+        out.append(QuerySite(st.line, st.shape, st.count, seconds, st.loop))
     return tuple(sorted(out, key=lambda q: (-q.count, q.line)))

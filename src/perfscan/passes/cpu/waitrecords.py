@@ -5,8 +5,8 @@ Shapes (the probe's waiting.py, sampler.py and queries.py write them):
   waiting given to other threads working meanwhile), errors, stacks [[phase, test index,
   [[frame index, line], ...outermost first], seconds, ticks, "main"|"other", GIL?]]
 - samples.walls: [[phase, test index, main-thread wall seconds]]
-- queries: method, tests [node id], statements [[phase, test index, [[file, line], ...innermost
-  first], shape, count]], connections, errors
+- queries (in `calls`, the counting run's; or the cProfile engine's own): method, statements
+  [[phase, [[file, line], ...innermost first], shape, count]], connections, errors
 
 What does not fit is left out, as in records.py.
 """
@@ -107,10 +107,9 @@ def walls_from_json(raw: Any) -> Tuple[Tuple[str, int, float], ...]:
 
 @dataclass(frozen=True)
 class Statement:
-    """Statements of one shape that the project lines `sites` ran (innermost first), in a phase of a test."""
+    """Statements of one shape that the project lines `sites` ran (innermost first), in a phase."""
 
     phase: str
-    test: int
     sites: Tuple[Tuple[str, int], ...]  # (file, line), innermost project frame first
     shape: str
     count: int
@@ -118,8 +117,9 @@ class Statement:
 
 @dataclass(frozen=True)
 class Queries:
+    """The statements of one run of the tests (a counting run is never pooled)."""
+
     method: str = ""
-    tests: Tuple[str, ...] = ()
     statements: Tuple[Statement, ...] = ()
     connections: int = 0
     errors: Tuple[str, ...] = ()
@@ -130,39 +130,20 @@ class Queries:
             return None
         rows = []
         for r in _list(raw.get("statements")):
-            if not isinstance(r, (list, tuple)) or len(r) < 5 or str(r[0]) not in PHASES or _int(r[1]) is None:
+            if not isinstance(r, (list, tuple)) or len(r) < 4 or str(r[0]) not in PHASES:
                 continue
             sites = tuple(
-                (str(s[0]), _int(s[1]) or 0) for s in _list(r[2]) if isinstance(s, (list, tuple)) and len(s) >= 2
+                (str(s[0]), _int(s[1]) or 0) for s in _list(r[1]) if isinstance(s, (list, tuple)) and len(s) >= 2
             )
-            count = _int(r[4])
+            count = _int(r[3])
             if sites and count:
-                rows.append(Statement(str(r[0]), int(r[1]), sites, str(r[3]), count))
+                rows.append(Statement(str(r[0]), sites, str(r[2]), count))
         return cls(
             method=str(raw.get("method") or ""),
-            tests=tuple(str(t) for t in _list(raw.get("tests"))),
             statements=tuple(rows),
             connections=_int(raw.get("connections")) or 0,
             errors=tuple(str(e) for e in _list(raw.get("errors"))),
         )
-
-
-def pool_queries(a: Optional[Queries], b: Optional[Queries]) -> Optional[Queries]:
-    """Two runs' statements in one record: b's test indexes re-indexed into a's tests."""
-    if a is None or b is None:
-        return a or b
-    tests = list(a.tests)
-    index = {t: i for i, t in enumerate(tests)}
-    rows = list(a.statements)
-    for s in b.statements:
-        rows.append(replace(s, test=reindex_test(s.test, b.tests, tests, index)))
-    return replace(
-        a,
-        tests=tuple(tests),
-        statements=tuple(rows),
-        connections=a.connections + b.connections,
-        errors=a.errors + tuple(e for e in b.errors if e not in a.errors),
-    )
 
 
 def pool_waits(a: Optional[Waits], b: Optional[Waits], move: Callable[[WaitStack], WaitStack]) -> Optional[Waits]:

@@ -255,10 +255,16 @@ def decorator_names(func: ast.AST, aliases: Dict[str, str]) -> Set[str]:
     return out
 
 
-def loop_around(func: ast.AST, line: int) -> Optional[LoopFrame]:
-    """The innermost loop (comprehensions included) holding the code that starts on `line`."""
+def loop_around(func: ast.AST, line: int, node: Optional[ast.AST] = None) -> Optional[LoopFrame]:
+    """The innermost loop (comprehensions included) around `node`, or, without one, around the
+    code that starts on `line` (a comprehension an argument holds is around its own code, not
+    around the call that takes it: pass the call when it is known)."""
     best: Optional[LoopFrame] = None
     for site in walk_with_loops(func):
+        if node is not None:
+            if site.node is node:
+                return site.loops[-1] if site.loops else None
+            continue
         if site.loops and getattr(site.node, "lineno", None) == line:
             inner = site.loops[-1]
             if best is None or getattr(inner.node, "lineno", 0) >= getattr(best.node, "lineno", 0):
@@ -281,8 +287,16 @@ def over_items(loop: LoopFrame) -> bool:
         read = set()
         for stmt in body:
             read |= names_in(stmt)
-        return bool(loop.targets & read)
-    return bool(loop.targets)  # a comprehension reads its item in its element or conditions
+        return bool((loop.targets - {"_"}) & read)
+    if not isinstance(node, COMPS):
+        return bool(loop.targets)
+    used: Set[str] = set()
+    for part in [getattr(node, "elt", None), getattr(node, "key", None), getattr(node, "value", None)]:
+        used |= names_in(part)
+    for gen in node.generators:
+        for cond in gen.ifs:
+            used |= names_in(cond)
+    return bool((loop.targets - {"_"}) & used)
 
 
 def _own_nodes(node: ast.AST) -> Iterator[ast.AST]:

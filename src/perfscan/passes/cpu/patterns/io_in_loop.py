@@ -23,7 +23,7 @@ def match(facts: FunctionFacts) -> Optional[Match]:
     for site in facts.wait_sites:
         if site.kind != "io" or site.seconds <= 0 or (best is not None and site.seconds <= best.backing):
             continue
-        loop = loop_around(facts.node, site.line)
+        loop = loop_around(facts.node, site.line, site.node)
         if loop is None or not over_items(loop):
             continue
         calls = f"{site.count:,} calls, " if site.count else ""

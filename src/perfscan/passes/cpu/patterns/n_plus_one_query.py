@@ -43,7 +43,7 @@ def match(facts: FunctionFacts) -> Optional[Match]:
     for site in facts.wait_sites:  # a driver the probe does not count: its waiting in a loop
         if site.kind != "query" or site.seconds <= 0 or (best is not None and site.seconds <= best.backing):
             continue
-        loop = loop_around(facts.node, site.line)
+        loop = loop_around(facts.node, site.line, site.node)
         if loop is None:
             continue
         statement = _statement(site.node)

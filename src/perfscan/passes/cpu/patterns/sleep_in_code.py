@@ -24,7 +24,7 @@ def match(facts: FunctionFacts) -> Optional[Match]:
     for site in facts.wait_sites:
         if site.kind != "sleep" or site.seconds <= 0 or (best is not None and site.seconds <= best.backing):
             continue
-        loop = loop_around(facts.node, site.line)
+        loop = loop_around(facts.node, site.line, site.node)
         where = f" in the loop at line {getattr(loop.node, 'lineno', 0)}" if loop is not None else ""
         calls = f" over {site.count:,} call{'s' if site.count != 1 else ''}" if site.count else ""
         best = Match(
