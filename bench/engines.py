@@ -18,9 +18,11 @@ does:
   cpu.json (perfscan.passes.cpu.profile: attributable seconds over the phases' wall).
 
 Engines: default (what `--cpu-engine auto` runs for a suite the plain run already counted:
-sampling alone, the exact call counts taken in the plain run); sample-counting (sampling with the
-call counters in the same run, what auto runs when no plain run counted the same tests, e.g.
-`perfscan exec`); cprofile.
+sampling alone with its waiting sampler, the exact call counts taken in the plain run);
+cpu-only (the same with the waiting sampler off: what measuring waiting costs); sample-counting
+(sampling with the call counters in the same run, what auto runs when no plain run counted the
+same tests, e.g. `perfscan exec`); cprofile. A function's share is its wall share, as the CPU
+pass ranks (attributable CPU plus waiting; cProfile's times are wall times already).
 
 Output: Markdown on stdout and in bench/engines-last-run.md (not committed): the overhead per
 project and engine, each planted function's share per engine with its absolute error in
@@ -48,6 +50,7 @@ REPO = BENCH_DIR.parent
 sys.path.insert(0, str(REPO / "src"))
 
 from perfscan.passes.cpu.profile import build_profile  # noqa: E402
+from perfscan.passes.cpu.records import CpuRun  # noqa: E402
 from perfscan.probe_host import install_probe, run_probe  # noqa: E402
 
 # The external corpus's README table: project -> [(module, qualname, README truth %, recursive,
@@ -90,6 +93,7 @@ def targets_of(project: Path):
 
 ENGINES = {
     "default": {"engine": "sample", "count": "0"},
+    "cpu-only": {"engine": "sample", "count": "0", "wait_interval": "0"},
     "sample-counting": {"engine": "sample"},
     "cprofile": {"engine": "cprofile"},
 }
@@ -191,12 +195,12 @@ class Project:
         phases = (data.get("phases") or {}).values()
         wall = sum(float(p.get("wall") or 0.0) for p in phases)
         cpu = sum(float(p.get("cpu") or 0.0) for p in phases) if all("cpu" in p for p in phases) else None
-        profile = build_profile(data, self.root, self.source_roots)
+        profile = build_profile(CpuRun.from_json(data), self.root, self.source_roots)
         shares = {}
         total = profile.total_wall
         for _m, q, _t, _r, _c in self.targets:
             found = [fp for fp in profile.functions.values() if fp.qualname == q]
-            shares[q] = 100.0 * sum(fp.attributable() for fp in found) / total if total > 0 else None
+            shares[q] = 100.0 * sum(fp.wall() for fp in found) / total if total > 0 else None
             shares[q + " (inclusive)"] = (
                 100.0 * sum(fp.cumulative_total() for fp in found) / total if total > 0 else None
             )

@@ -468,6 +468,13 @@ def test_probe_sample_mode(version, tmp_path):
     assert (fns["fib"].calls_total, fns["fib"].calls_primitive) == (1973, 1)
     assert fns["helper"].calls_total == 1 and "tiny.work:helper" in prof.ran and "tiny.work:sleeper" in prof.ran
     assert fns["prepare"].calls_total == 1  # conftest imported tiny.work before the probe's hook: patched in place
+    # waiting, on the wall clock: the sleep waits at its line; the main thread's join() is the
+    # worker's time, given to it; the CPU-bound function waits for nothing
+    assert data["samples"]["waits"] is not None, data["errors"]
+    sleep_line = PROJECT["tiny/work.py"].splitlines().index("    time.sleep(0.3)") + 1
+    assert 0.2 < fns["sleeper"].waited() < 0.5 and set(fns["sleeper"].wait_lines) == {sleep_line}
+    assert fns["in_thread"].waited() < 0.1, fns["in_thread"].waited()
+    assert fns["burn"].waited() < 0.2 * fns["burn"].attributable()
     assert not list(root.rglob("__pycache__")) and not (root / ".pytest_cache").exists()
 
 
