@@ -8,14 +8,18 @@ Files written into --out (each atomically, each with "schema_version"):
                   killed process may leave its last line cut)
 - cpu.json        {"engine", "python", "threads", "phases": {phase: {"wall": s, "stats": [entry]}}, "errors": [str]}
                   entry = [file, line, name, cc, nc, tt, ct, [[caller_index, cc, nc, tt, ct], ...]]
-                  (indexes into the same phase's stats list)
+                  (indexes into the same phase's stats list); the sampling engine's "samples"
+                  (sampler.py, its "waits" from waiting.py), the counters' "calls" (calls.py,
+                  with "sites" and "queries"), the cProfile engine's "queries" (queries.py);
+                  docs/design.md "Two processes" has every shape
+- time.json       {"phases": {phase: wall seconds}, "calls": <as in cpu.json> or null, "errors": [str]}
 - memory.json     see memory.py
 """
 
 import json
 import os
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: waiting samples, per-test walls, call-site counts, statements
 
 
 PROGRESS = "progress.jsonl"  # time mode: one [nodeid, outcome entry] line per finished test
