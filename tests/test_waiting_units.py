@@ -187,3 +187,12 @@ def test_the_call_a_line_waits_in(line, text, kind):
     fn = ast.parse(src).body[0]
     found = call_at(fn, line, {"json": "json", "time": "time"})
     assert found is not None and (found.text, found.kind) == (text, kind)
+
+
+def test_a_line_with_no_call_the_library_ran_is_named_by_the_library():
+    # an ORM's attribute access (`item.price.amount`) ran the query: the line's only call is not it
+    fn = ast.parse("def view(items, rows):\n    for item in items:\n        rows.append(item.price.amount)\n").body[0]
+    via = [("/venv/lib/python3.11/site-packages/django/db/models/fields/related_descriptors.py", "__get__")]
+    found = call_at(fn, 3, {}, via)
+    assert found is not None and found.node is None
+    assert (found.text, found.kind) == ("django.db.models.fields.related_descriptors.__get__", "query")

@@ -12,9 +12,9 @@ CPU_HOTSPOT = Pattern(
     "cpu hotspot",
     """\
 ## What it does
-Reports a project function that takes more than 2% of the profiled time by attributable time
-(its cumulative time minus the project functions it calls), when none of the CPU patterns is
-backed by at least a tenth of that time. In the Markdown and JSON reports its pattern is `none`.
+Reports a project function that takes more than 2% of the profiled time by wall time (its
+attributable time, cumulative minus the project functions it calls, plus the time it waited),
+when none of the CPU or waiting patterns is backed by at least a tenth of that time. In the Markdown and JSON reports its pattern is `none`.
 
 ## Why is this bad?
 The function is where the profiled run spends its time; the estimated impact is Amdahl's bound

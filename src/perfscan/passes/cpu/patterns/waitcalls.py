@@ -146,6 +146,11 @@ def call_at(fn: ast.AST, line: int, aliases: Dict[str, str], via: Sequence[Tuple
     chosen: Optional[ast.AST] = None
     if library is not None:
         chosen = next((n for n in nodes if _last_name(n) == library[1]), None)
+        if chosen is None and _library_kind(library) is not None:
+            # no call on the line is the one the library ran (an ORM's attribute access, a
+            # property): name the library's function, which says what waited
+            text = _library_text(library)
+            return SiteCall(None, text, text, _library_kind(library))
     if chosen is None:
         known = [n for n in nodes if _kind(n, aliases, None) is not None]
         chosen = known[0] if known else nodes[0]
@@ -162,14 +167,35 @@ def _describe(node: ast.AST, aliases: Dict[str, str], library: Optional[Tuple[st
     return SiteCall(node, text, name, _kind(node, aliases, library))
 
 
+def _library_kind(library: Tuple[str, str]) -> Optional[str]:
+    path = library[0].replace("\\", "/")
+    for fragment, kind in LIBRARY_KINDS:
+        if fragment in path:
+            if kind == "lock" and path.endswith("threading.py") and library[1] in _THREAD_ENDS:
+                return "thread"
+            return kind
+    return None
+
+
+def _library_text(library: Tuple[str, str]) -> str:
+    """`django.db.models.fields.related_descriptors.__get__` for a library frame."""
+    path = library[0].replace("\\", "/")
+    for marker in ("/site-packages/", "/dist-packages/"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+            break
+    else:
+        path = path.rsplit("/", 1)[-1]
+    module = path[:-3] if path.endswith(".py") else path
+    module = module[: -len("/__init__")] if module.endswith("/__init__") else module
+    return _short(module.replace("/", ".") + "." + library[1])
+
+
 def _kind(node: ast.AST, aliases: Dict[str, str], library: Optional[Tuple[str, str]]) -> Optional[str]:
     if library is not None:
-        path = library[0].replace("\\", "/")
-        for fragment, kind in LIBRARY_KINDS:
-            if fragment in path:
-                if kind == "lock" and path.endswith("threading.py") and library[1] in _THREAD_ENDS:
-                    return "thread"
-                return kind
+        kind = _library_kind(library)
+        if kind is not None:
+            return kind
     if not isinstance(node, ast.Call):
         # `with lock:` waits in a C `__enter__` (a threading lock) or a library one (threading.py)
         return "lock" if library is None or library[0].replace("\\", "/").endswith("threading.py") else None
