@@ -10,7 +10,7 @@ Why this shape:
   thread_time since the last sample; another thread's is its own CPU clock
   (pthread_getcpuclockid) since the last sample, so a thread blocked in join() or a socket
   weighs nothing however long its stack stays the same. Only threads `threading` lists are
-  read (see _Clocks.other): threads started with `_thread` directly go unsampled.
+  read (see clocks.ThreadClocks.cpu): threads started with `_thread` directly go unsampled.
 - Aggregated in the probe as (phase, test, stack) -> weight; a stack is a tuple of
   (code, line) pairs, outermost first. The line of each frame tells the host which call in a
   function was running when the callee is C code, which has no frame of its own.
@@ -38,106 +38,16 @@ import os
 import signal
 import sys
 import threading
-import time
 from typing import Any, Dict, List, Optional
 
-from .clocks import current_frames, perf_counter, thread_time
+from .clocks import ThreadClocks, current_frames, perf_counter, thread_clock_available
 
 try:
     from _thread import get_ident as _get_ident
 except ImportError:  # pragma: no cover
     _get_ident = threading.get_ident
 
-_thread_clock = getattr(time, "pthread_getcpuclockid", None)
 MAX_DEPTH = 400  # deeper stacks are cut at the outer end (the project's code is at the inner end)
-
-
-class _Clocks:
-    """Per-thread clocks: CPU seconds, plus seconds spent waiting for a CPU where schedstat is readable."""
-
-    def __init__(self):
-        self.fds = {}  # ident -> (native id, fd of its schedstat)
-        self.kind = "cpu"
-        main = threading.main_thread()
-        nid = getattr(main, "native_id", None)
-        fd = self._open(nid)
-        if fd is not None:
-            self.fds[main.ident] = (nid, fd)
-            self.kind = "runnable"
-
-    @staticmethod
-    def _open(nid):
-        if nid is None:
-            return None
-        try:
-            fd = os.open("/proc/self/task/%d/schedstat" % nid, os.O_RDONLY)
-        except (OSError, AttributeError):
-            return None
-        try:
-            _waited(fd)
-        except (OSError, ValueError, IndexError):
-            os.close(fd)
-            return None
-        return fd
-
-    def _wait_of(self, ident):
-        held = self.fds.get(ident)
-        if held is None:
-            return 0.0
-        try:
-            return _waited(held[1])
-        except (OSError, ValueError, IndexError):
-            return 0.0
-
-    def main(self, ident):
-        return thread_time() + self._wait_of(ident)
-
-    def other(self, ident):
-        """Runnable seconds of a thread `threading` lists (None for others): cpu() + delay()."""
-        cpu = self.cpu(ident)
-        return None if cpu is None else cpu + self.delay(ident)
-
-    def cpu(self, ident):
-        # Only a thread `threading` still lists is sure to be alive: a finishing thread leaves
-        # that list while sys._current_frames() still shows it, and the CPU clock of a thread
-        # whose stack is gone crashes the process (pthread_getcpuclockid reads its descriptor).
-        # Nothing here lets the GIL go, so a listed thread cannot finish meanwhile.
-        if threading._active.get(ident) is None:  # type: ignore[attr-defined]  # private, but the only live-thread table
-            return None
-        return _cpu_of(ident)
-
-    def delay(self, ident):
-        """Seconds the thread waited for a CPU (0 without schedstat). Reading it lets the GIL go
-        (os.pread): other threads run, and may finish, meanwhile; read their stacks first."""
-        if self.kind != "runnable":
-            return 0.0
-        thread = threading._active.get(ident)  # type: ignore[attr-defined]
-        if thread is None:
-            return 0.0
-        nid = getattr(thread, "native_id", None)
-        held = self.fds.get(ident)
-        if held is not None and held[0] != nid:
-            os.close(held[1])
-            del self.fds[ident]
-            held = None
-        if held is None and nid is not None:
-            fd = self._open(nid)
-            if fd is not None:
-                self.fds[ident] = (nid, fd)
-        return self._wait_of(ident)
-
-    def close(self):
-        for _nid, fd in self.fds.values():
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        self.fds = {}
-
-
-def _waited(fd):
-    """Seconds the thread has spent runnable but waiting for a CPU (schedstat's second field)."""
-    return int(os.pread(fd, 128, 0).split()[1]) / 1e9
 
 
 def available():
@@ -180,7 +90,7 @@ class Sampler:
         self._prev_handler = None
         self._prev_timer = (0.0, 0.0)
         self._replaced_noted = False
-        self._clocks: Optional[_Clocks] = None
+        self._clocks: Optional[ThreadClocks] = None
         self._thread_hook_set = False
         self._busy = False
 
@@ -191,7 +101,7 @@ class Sampler:
             return why
         self._prev_handler = signal.getsignal(signal.SIGPROF)
         self._prev_timer = signal.getitimer(signal.ITIMER_PROF)
-        clocks = self._clocks = _Clocks()
+        clocks = self._clocks = ThreadClocks()
         self._baseline_threads(clocks)
         self._last_main = clocks.main(self._main)
         # Python's default: no SA_RESTART. A wait interrupted by the signal returns EINTR, Python
@@ -389,7 +299,7 @@ class Sampler:
             "sampled_seconds": round(self.sampled_seconds, 6),
             "handler_seconds": round(self.handler_seconds, 6),
             "clock": self._clocks.kind if self._clocks is not None else None,
-            "thread_cpu": _thread_clock is not None or (self._clocks is not None and self._clocks.kind == "runnable"),
+            "thread_cpu": thread_clock_available() or (self._clocks is not None and self._clocks.kind == "runnable"),
             "tests": list(self.tests),
             "frames": frames,
             "stacks": out,
@@ -409,15 +319,6 @@ def _block_sigprof_in_new_thread(frame, event, arg):
         signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGPROF])
     except (AttributeError, OSError, ValueError):
         pass
-
-
-def _cpu_of(ident):
-    if _thread_clock is None:
-        return None
-    try:
-        return time.clock_gettime(_thread_clock(ident))
-    except (OSError, ValueError, OverflowError):
-        return None
 
 
 def _stack(frame, base):

@@ -38,9 +38,9 @@ import signal
 import sys
 import threading
 
-from .clocks import current_frames, perf_counter, sleep, thread_time
+from .clocks import ThreadClocks, current_frames, perf_counter, sleep, thread_time
 from .projectcode import PROBE_DIR, ProjectFiles
-from .sampler import _Clocks, _stack
+from .sampler import _stack
 
 try:
     import _thread
@@ -79,7 +79,7 @@ class WaitSampler:
         self.errors = []
         self.ident = None
         self._main = threading.main_thread().ident
-        self._clocks = _Clocks()
+        self._clocks = ThreadClocks()
         self._last_wall = None
         self._last = {}  # ident -> runnable seconds at the last tick
         self._last_cpu = {}  # ident -> CPU seconds at the last tick
