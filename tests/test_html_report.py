@@ -490,6 +490,26 @@ def test_the_cpu_call_tree_is_drawn_and_linked_to_its_finding(tmp_path):
         assert 'href="#flame" data-rank="1">Show in the CPU chart' in page
 
 
+def test_the_chart_toggles_to_wall_time_where_waiting_was_measured(tmp_path):
+    wall_tree = flame_node(
+        "all profiled code",
+        "",
+        "root",
+        3.0,
+        "",
+        flame_node(
+            "fetch", "pkg.mod:fetch", "project", 3.0, "pkg/mod.py:3", flame_node("waiting", "waiting", "waiting", 2.5)
+        ),
+    )
+    for page in pages(odd_result(tmp_path, {"flame": odd_flame(), "flame_wall": wall_tree})):
+        assert 'id="flame-cpu" aria-pressed="true">CPU' in page and 'id="flame-wall" aria-pressed="false">Wall' in page
+        assert '<span class="sw k-waiting"></span>waiting' in page
+        waits = embedded(page)["report"]["passes"]["cpu"]["data"]["flame_wall"]["c"][0]["c"][0]
+        assert (waits["n"], waits["k"]) == ("waiting", "waiting")
+    for page in pages(odd_result(tmp_path, {"flame": odd_flame()})):
+        assert 'id="flame-wall"' not in page  # no waiting measured: no toggle
+
+
 def test_odd_section_data_in_a_saved_report_does_not_stop_the_page(tmp_path):
     report = json.loads(render_json(odd_result(tmp_path, {"flame": {"t": 1, "c": [{"q": ["a list"]}]}})))
     report["passes"]["import"]["data"]["waterfall"] = {"rows": [{"name": 5, "cumulative_ms": "x"}, 7], "scale_ms": 10}
