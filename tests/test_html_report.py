@@ -90,6 +90,15 @@ DRIVE_JS = r"""
   out.resetEnabled = !document.getElementById("flame-reset").disabled;
   document.getElementById("flame-reset").click();
   out.resetDisabled = document.getElementById("flame-reset").disabled;
+  var wallButton = document.getElementById("flame-wall");
+  if (wallButton) {
+    var cpuBars = q(".fr").length;
+    wallButton.click();
+    out.wall = { pressed: wallButton.getAttribute("aria-pressed"), bars: q(".fr").length, cpuBars: cpuBars,
+                 label: document.getElementById("flame-chart").getAttribute("aria-label") };
+    document.getElementById("flame-cpu").click();
+    out.wall.back = q(".fr").length;
+  }
   var pre = document.createElement("pre");
   pre.id = "drive-result";
   pre.textContent = JSON.stringify(out);
@@ -324,6 +333,10 @@ def test_page_works_in_a_browser(shop_scan, tmp_path):
     if top["domain"] == "cpu":
         assert got["hl"] and set(got["hl"]) == {top["qualname"]}
     assert got["zoomed"] >= 2 and got["resetEnabled"] is True and got["resetDisabled"] is True
+    # the sampling engine measured waiting: the chart switches to wall time and back
+    wall = got["wall"]
+    assert wall["pressed"] == "true" and wall["label"] == "Wall time icicle chart" and wall["bars"] > 0
+    assert wall["back"] == wall["cpuBars"]
 
     shot = tmp_path / "scan-report.png"
     proc = run_chromium(
