@@ -49,6 +49,8 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 sys.path.insert(0, str(REPO / "src"))
 
+from truth import shares as truth_shares  # noqa: E402
+
 from perfscan.passes.cpu.profile import build_profile  # noqa: E402
 from perfscan.passes.cpu.records import CpuRun  # noqa: E402
 from perfscan.probe_host import install_probe, run_probe  # noqa: E402
@@ -128,6 +130,8 @@ class Project:
         self.timeout = timeout
         self.source_roots = [self.root / "src"] if (self.root / "src").is_dir() else [self.root]
         self.targets = targets_of(corpus / name)
+        expected = json.loads((corpus / name / "EXPECTED.json").read_text(encoding="utf-8"))
+        self.raw_targets = (expected.get("truth") or {}).get("cpu", [])
         self.runs = 0
 
     def _run(self, mode, pytest_args, options=None):
@@ -156,10 +160,16 @@ class Project:
     def truth(self):
         """(phases' wall, {qualname: truth share %}, phases' CPU)"""
         out = self.workdir / f"truth-{self.runs}.json"
+        raw = {t["function"]: t for t in self.raw_targets}
         os.environ["TRUTH_TARGETS"] = json.dumps(
             {
                 "cpu": [
-                    {"function": f"{m}:{q}", "recursive": r, "callees": [":".join(c) for c in cs]}
+                    dict(
+                        raw.get(f"{m}:{q}", {}),
+                        function=f"{m}:{q}",
+                        recursive=r,
+                        callees=[":".join(c) for c in cs],
+                    )
                     for m, q, _t, r, cs in self.targets
                 ]
             }
@@ -182,6 +192,10 @@ class Project:
             inclusive = float(spent.get(f"{m}:{q}", 0.0))
             attributable = inclusive - float(callees.get(f"{m}:{q}", 0.0))
             shares[q] = 100.0 * attributable / wall if wall > 0 else None
+            target = raw.get(f"{m}:{q}", {})
+            if target.get("threads") and timed:
+                # run by worker threads: scaled per test phase as the CPU pass scales threads side by side
+                shares[q] = truth_shares(timed, target)[0]
             shares[q + " (inclusive)"] = 100.0 * inclusive / wall if wall > 0 else None
         return wall, shares, (timed.get("phases") or {}).get("cpu")
 
