@@ -196,3 +196,10 @@ def test_a_line_with_no_call_the_library_ran_is_named_by_the_library():
     found = call_at(fn, 3, {}, via)
     assert found is not None and found.node is None
     assert (found.text, found.kind) == ("django.db.models.fields.related_descriptors.__get__", "query")
+
+
+def test_a_known_waiting_call_on_the_line_is_named_whatever_library_frame_it_reached():
+    # `reader.readline()` reaches socket.py's readinto through C: the call as written names it
+    fn = ast.parse("def f(reader, skus):\n    for s in skus:\n        line = reader.readline()\n").body[0]
+    found = call_at(fn, 3, {}, [("/usr/lib/python3.11/socket.py", "readinto")])
+    assert found is not None and (found.text, found.kind) == ("reader.readline", "io")

@@ -146,9 +146,10 @@ def call_at(fn: ast.AST, line: int, aliases: Dict[str, str], via: Sequence[Tuple
     chosen: Optional[ast.AST] = None
     if library is not None:
         chosen = next((n for n in nodes if _last_name(n) == library[1]), None)
-        if chosen is None and _library_kind(library) is not None:
-            # no call on the line is the one the library ran (an ORM's attribute access, a
-            # property): name the library's function, which says what waited
+        known = [n for n in nodes if _kind(n, aliases, None) is not None]
+        if chosen is None and not known and _library_kind(library) is not None:
+            # no call on the line is one that waits (an ORM's attribute access, a property ran
+            # the query): name the library's function, which says what waited
             text = _library_text(library)
             return SiteCall(None, text, text, _library_kind(library))
     if chosen is None:
