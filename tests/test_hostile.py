@@ -94,11 +94,91 @@ def test_hanging_test_costs_its_pass_not_the_scan(tmp_path):
     assert secs < budget + 10, f"took {secs:.0f} s with a {budget} s budget"
     report = load_report(root)
     assert report["target"]["mode"] == "selected"
-    assert "test_zz_hang" not in " ".join(report["target"]["tests"])
-    assert "did not finish" in report["target"]["note"]
-    assert "(still running: tests/test_hang.py::test_zz_hang)" in report["target"]["note"]
+    assert report["target"]["tests"] == ["tests/test_core.py::test_work"]
+    [left] = report["target"]["left_out"]
+    assert left["test"] == "tests/test_hang.py::test_zz_hang" and left["reason"].startswith("still running after")
+    assert "left out tests/test_hang.py::test_zz_hang (still running after" in report["target"]["note"]
+    assert "restarted" not in report["target"]["note"]  # it was the last test: nothing to restart for
     assert any(f["symbol"] == "slow_unique" for f in report["findings"])
     assert_unchanged(before, root)
+
+
+def _many_tests(n, special):
+    """A test module of n tests, each doing the planted quadratic work, but test `i` -> special[i]."""
+    lines = ["import os, signal, time", "from host.core import *", ""]
+    for i in range(n):
+        body = special.get(i, "assert len(slow_unique([j % 300 for j in range(3000)])) == 300")
+        lines.append(f"def test_{i:02d}():\n    {body}\n")
+    return "\n".join(lines)
+
+
+def test_one_hanging_test_of_17_leaves_the_other_16_to_profile(tmp_path):
+    late = "\n\ndef late_work():\n    return sum(i * i for i in range(300000))\n"
+    root = make(
+        tmp_path,
+        {
+            "host/core.py": SLOW_UNIQUE + late,
+            "tests/test_core.py": _many_tests(17, {5: "time.sleep(3600)", 16: "assert late_work() > 0"}),
+        },
+    )
+    before = tree_state(root)
+    budget = 60
+    proc, secs = scan(root, "--budget", str(budget), timeout=budget + 60)
+    assert proc.returncode == 0, proc.stderr
+    assert secs < budget + 10, f"took {secs:.0f} s with a {budget} s budget"
+    report = load_report(root)
+    target = report["target"]
+    hang = "tests/test_core.py::test_05"
+    assert target["mode"] == "selected" and target["collected"] == 17
+    assert (
+        len(target["tests"]) == 16 and hang not in target["tests"] and "tests/test_core.py::test_16" in target["tests"]
+    )
+    assert [x["test"] for x in target["left_out"]] == [hang]
+    assert f"left out {hang} (still running after" in target["note"]
+    assert "the timing run restarted without it; profiling the other 16 of 17 tests" in target["note"]
+    assert f"- Target: left out {hang}" in markdown(root)
+    assert report["passes"]["cpu"]["status"] == "ok" and report["passes"]["memory"]["status"] == "ok"
+    assert any(f["symbol"] == "slow_unique" for f in report["findings"])
+    # the last test, after the hang, was profiled
+    assert "host.core:late_work" in report["passes"]["cpu"]["data"]["functions"]
+    assert_unchanged(before, root)
+
+
+def test_a_hanging_test_that_ignores_sigterm_and_a_crash_after_it(tmp_path):
+    # the hang cannot say it was running (SIGTERM ignored, so the process is killed), and a test
+    # after it kills the process: both are left out, and the tests around them still profiled
+    root = make(
+        tmp_path,
+        {
+            "tests/test_core.py": _many_tests(
+                6, {1: "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n    time.sleep(3600)", 3: "os._exit(3)"}
+            )
+            # after the restarts; its id starts with an id already run, which a prefix match would drop
+            + "\ndef test_00_again():\n    assert slow_unique([1, 1]) == [1]\n"
+        },
+    )
+    before = tree_state(root)
+    proc, _ = scan(root, "--budget", "60", "--passes", "cpu", timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    target = load_report(root)["target"]
+    assert [x["test"] for x in target["left_out"]] == ["tests/test_core.py::test_01", "tests/test_core.py::test_03"]
+    assert "exited with code 3" in target["left_out"][1]["reason"]
+    assert target["tests"] == [f"tests/test_core.py::test_0{i}" for i in (0, 2, 4, 5)] + [
+        "tests/test_core.py::test_00_again"
+    ], target
+    assert "restarted without them" in target["note"]
+    assert_unchanged(before, root)
+
+
+def test_a_slow_suite_is_cut_not_restarted(tmp_path):
+    # no single test cut the run: every test is short, there are just too many for the slice
+    root = make(tmp_path, {"tests/test_core.py": _many_tests(80, {i: "time.sleep(0.25)" for i in range(80)})})
+    proc, _ = scan(root, "--budget", "25", "--passes", "cpu", timeout=90)
+    assert proc.returncode == 0, proc.stderr
+    target = load_report(root)["target"]
+    assert target["mode"] == "selected" and target["left_out"] == []
+    assert "did not finish" in target["note"] and "(still running: tests/test_core.py::test_" in target["note"]
+    assert "left out" not in target["note"]
 
 
 def test_hanging_named_test_times_out_the_pass(tmp_path):
@@ -386,3 +466,32 @@ def test_the_projects_own_pytest_plugin_is_harness_not_a_hotspot(tmp_path):
     assert any("own pytest plugin (host.plugin)" in n for n in report["passes"]["cpu"]["notes"])
     # the plugin's time is still in the profile's table: only findings leave it out
     assert any(r["function"].startswith("host.plugin:") for r in report["passes"]["cpu"]["data"]["top"])
+
+
+def test_a_failed_test_is_quoted_by_its_assertion(tmp_path):
+    root = make(
+        tmp_path,
+        {
+            "tests/test_fails.py": (
+                "def test_count():\n    xs = list(range(5999))\n    assert len(xs) == 6000\n\n"
+                "def test_lists():\n    assert [1, 2, 3, 4] == [1, 2, 3, 5]\n\n"
+                "def test_raises():\n    raise ValueError('bad row 42')\n"
+            )
+        },
+    )
+    proc, _ = scan(root, "--passes", "cpu")
+    assert proc.returncode == 0, proc.stderr
+    report = load_report(root)
+    [warning] = [w for w in report["warnings"] if "failed in the plain run" in w]
+    assert warning.startswith("3 test(s) failed in the plain run: "), warning
+    assert "tests/test_fails.py::test_count (assert 5999 == 6000)" in warning
+    assert "tests/test_fails.py::test_lists (assert [1, 2, 3, 4] == [1, 2, 3, 5])" in warning
+    assert "tests/test_fails.py::test_raises (ValueError: bad row 42)" in warning
+    assert "Use -v" not in warning and "where" not in warning
+    assert report["summary"]["failed_tests"] == 3
+    summary = proc.stdout.strip().splitlines()[-1]
+    assert "| Async: 0 targets | 3 tests failed | Top: " in summary, summary
+    # a scan whose tests pass says nothing of failures
+    (root / "tests" / "test_fails.py").unlink()
+    proc, _ = scan(root, "--passes", "cpu", "--quiet")
+    assert "failed" not in proc.stdout and load_report(root)["summary"]["failed_tests"] == 0

@@ -96,6 +96,7 @@ class Project:
     pytest_plugins: Tuple[str, ...] = ()  # modules of the project's own pytest11 entry points (test harness)
     pyproject: Mapping[str, Any] = field(default_factory=dict)
     notes: Tuple[str, ...] = ()
+    subprojects: Tuple[str, ...] = ()  # monorepo: folders (posix, root-relative) whose packages joined the root's
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,7 @@ class Target:
     note: str = ""
     exec_command: Tuple[str, ...] = ()
     neutralized: Tuple[str, ...] = ()  # what perfscan changed in the project's pytest setup, and why
+    left_out: Tuple[Tuple[str, str], ...] = ()  # (node id, why): tests that cut the timing run short
 
     def pytest_argv(self) -> Tuple[str, ...]:
         """Arguments for a profiled pytest run: the whole suite runs as configured, else the node ids.
@@ -267,3 +269,4 @@ class ScanResult:
     # why the test passes measured nothing ("no tests ran: ..."), "" when they measured: such a
     # scan is an error (exit 2), never a green result
     unmeasured: str = ""
+    failed_tests: int = 0  # tests that failed (or errored) in the plain timing run

@@ -11,13 +11,27 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 from perfscan import children
 from perfscan.passes import PassContext, child_env
 from perfscan.probe.contract import PROGRESS, SCHEMA_VERSION
 
 PROBE_SOURCE = Path(__file__).resolve().parent / "probe"
+
+
+def failed_in(outcomes: Mapping[str, Mapping[str, Any]]) -> Tuple[Tuple[str, str], ...]:
+    """(nodeid, the line that says why) of every test that failed or errored."""
+    return tuple(
+        (nid, str(t.get("message", "")))
+        for nid, t in outcomes.items()
+        if isinstance(t, Mapping) and t.get("outcome") in ("failed", "error")
+    )
+
+
+def summarize_failed(failed: Sequence[Tuple[str, str]], limit: int = 5) -> str:
+    """Failed tests as one line for a report: `nodeid (message); ...`."""
+    return "; ".join(f"{nid} ({msg})" if msg else nid for nid, msg in failed[:limit])
 
 
 def install_probe(workdir: Path) -> Path:
@@ -75,16 +89,23 @@ class ProbeRun:
         return data is not None and data.get("exitstatus") is not None
 
     def failed_tests(self) -> Tuple[Tuple[str, str], ...]:
-        tests = self.outcomes()
-        return tuple(
-            (nid, str(t.get("message", "")))
-            for nid, t in tests.items()
-            if isinstance(t, dict) and t.get("outcome") in ("failed", "error")
-        )
+        return failed_in(self.outcomes())
 
     def failed_summary(self, limit: int = 5) -> str:
         """The failed tests as one line for a report: `nodeid (message); ...`."""
-        return "; ".join(f"{nid} ({msg})" if msg else nid for nid, msg in self.failed_tests()[:limit])
+        return summarize_failed(self.failed_tests(), limit)
+
+    def running(self) -> Optional[Tuple[str, float]]:
+        """The test a SIGTERM (a timeout) interrupted, and how long it had been running; None
+        when none was, or the process died before it could say."""
+        data = self.read("outcomes.json") or {}
+        running = data.get("running")
+        if isinstance(running, dict) and isinstance(running.get("nodeid"), str):
+            try:
+                return running["nodeid"], float(running.get("seconds") or 0.0)
+            except (TypeError, ValueError):
+                return None
+        return None
 
     def command_failure(self) -> Optional[str]:
         """For `perfscan exec`: why the command failed (its exception or exit code), or None."""

@@ -22,7 +22,7 @@ from perfscan.errors import UsageError
 from perfscan.models import PassResult, Project, ScanResult, Settings, Target
 from perfscan.passes import PassContext, PassInputs, child_env
 from perfscan.passes.registry import PASSES, Pass, selected
-from perfscan.probe_host import COMMAND_FAILED, ProbeRun, install_probe
+from perfscan.probe_host import COMMAND_FAILED, install_probe
 from perfscan.progress import Progress
 from perfscan.project import discover_project
 from perfscan.ranking import rank
@@ -30,11 +30,12 @@ from perfscan.report import write_atomic
 from perfscan.report.formats import EXTRA_FORMATS, REPORT_TWINS
 from perfscan.sources import skipped_sources
 from perfscan.target import select_target
+from perfscan.timing import TimingRun
 
 if TYPE_CHECKING:  # the passes load only when they run
     from perfscan.passes.async_pass.slow_callbacks import Record
 
-TIMING_SLICE = 0.2  # share of the budget the timing run of the whole suite may take
+TIMING_SLICE = 0.2  # share of the budget the timing run of the whole suite may take (and its restarts as much again)
 RESERVE = 3.0  # seconds kept for ranking and reports
 
 
@@ -48,7 +49,9 @@ def run_scan(settings: Settings, progress: Progress) -> Tuple[ScanResult, Path]:
         probe_path = install_probe(workdir)
         project = discover_project(settings, child_env(workdir, probe_path))
         progress.say(
-            f"project {project.name}: packages {', '.join(project.packages) or '(none)'}; "
+            f"project {project.name}: packages {', '.join(project.packages) or '(none)'}"
+            + (f" (sub-projects {', '.join(project.subprojects)})" if project.subprojects else "")
+            + "; "
             f"python {project.python_version} via {' '.join(project.runner)} ({project.runner_origin})"
         )
         deployment = detect_deployment(project)
@@ -73,6 +76,7 @@ def run_scan(settings: Settings, progress: Progress) -> Tuple[ScanResult, Path]:
             tool_version=__version__,
             warnings=tuple(warnings),
             unmeasured=_unmeasured(passes, target),
+            failed_tests=len(timing.failed_tests()) if timing is not None else 0,
         )
         _write_reports(result, out_dir)
         return result, out_dir
@@ -117,7 +121,7 @@ def _choose_target(
     probe_path: Path,
     budget: _Budget,
     progress: Progress,
-) -> Tuple[Target, Optional[ProbeRun]]:
+) -> Tuple[Target, Optional[TimingRun]]:
     """The tests (or command) the test passes profile, and the plain timing run; none without a test pass."""
     if not any(p.needs_tests for p in passes):
         target = Target((), tuple(settings.pytest_args), "none", 0, "no test pass selected")
@@ -127,15 +131,15 @@ def _choose_target(
     options: Dict[str, str] = {}
     for spec in passes:
         options.update(spec.plain_run_options(project))
-    target, timing = select_target(
-        settings, project, workdir, probe_path, max(5.0, budget.remaining() * TIMING_SLICE), options
-    )
+    share = budget.remaining() * TIMING_SLICE
+    # a test that cuts the timing run short costs at most one more slice: the run restarts without it
+    target, timing = select_target(settings, project, workdir, probe_path, max(5.0, share), options, share)
     progress.end(f"target: {target.note or target.mode}")
     return target, timing
 
 
 def _run_passes(
-    passes: Sequence[Pass], base: PassContext, timing: Optional[ProbeRun], budget: _Budget, progress: Progress
+    passes: Sequence[Pass], base: PassContext, timing: Optional[TimingRun], budget: _Budget, progress: Progress
 ) -> Dict[str, PassResult]:
     results: Dict[str, PassResult] = {}
     plain_counts = _plain_run_counts(timing, base.target)
@@ -180,7 +184,7 @@ def _cpu_ran(results: Mapping[str, PassResult]) -> FrozenSet[str]:
     return frozenset(getattr(res.data, "ran", ())) if res is not None and res.status == "ok" else frozenset()
 
 
-def _plain_run_counts(timing: Optional[ProbeRun], target: Target) -> Optional[Dict[str, Any]]:
+def _plain_run_counts(timing: Optional[TimingRun], target: Target) -> Optional[Dict[str, Any]]:
     """Call counts of the plain run, when it ran exactly the tests the CPU pass profiles."""
     if timing is None or target.mode != "all" or timing.child.timed_out or timing.child.returncode not in (0, 1):
         return None
@@ -189,14 +193,14 @@ def _plain_run_counts(timing: Optional[ProbeRun], target: Target) -> Optional[Di
     return calls if isinstance(calls, dict) and calls.get("functions") is not None else None
 
 
-def _slow_callbacks(timing: Optional[ProbeRun], root: Path) -> Tuple[Record, ...]:
+def _slow_callbacks(timing: Optional[TimingRun], root: Path) -> Tuple[Record, ...]:
     """asyncio's slow-callback records from the timing run, when debug mode was on."""
-    data = timing.read("asyncio.json") if timing is not None else None
-    if not data or not data.get("records"):
+    records = [str(r) for d in (timing.read_all("asyncio.json") if timing else []) for r in d.get("records") or ()]
+    if not records:
         return ()
     from perfscan.passes.async_pass.slow_callbacks import parse_slow_callback_lines
 
-    return parse_slow_callback_lines("\n".join(str(r) for r in data["records"]), root)
+    return parse_slow_callback_lines("\n".join(records), root)
 
 
 def _unmeasured(passes: Sequence[Pass], target: Target) -> str:
@@ -210,7 +214,7 @@ def _unmeasured(passes: Sequence[Pass], target: Target) -> str:
 def _warnings(
     settings: Settings,
     project: Project,
-    timing: Optional[ProbeRun],
+    timing: Optional[TimingRun],
     results: Mapping[str, PassResult],
     changed: Sequence[str],
     ran_tests: bool,

@@ -18,6 +18,13 @@ class Outcomes:
         self.collect_errors = []
         self.written = False
         self._progress_fh = None
+        self.running = None  # (nodeid, perf_counter at its start): what a timeout cut, if it comes
+
+    def pytest_runtest_logstart(self, nodeid, location):
+        self.running = (nodeid, perf_counter())
+
+    def pytest_runtest_logfinish(self, nodeid, location):
+        self.running = None
 
     def pytest_collection_finish(self, session):
         nodeids = [item.nodeid for item in session.items]
@@ -59,17 +66,44 @@ class Outcomes:
         self.dump(None)
 
     def dump(self, exitstatus=None):
-        write_json(
-            os.path.join(self.out_dir, "outcomes.json"),
-            {"tests": self.tests, "exitstatus": exitstatus, "neutralized": state.options.get("neutralized", [])},
-        )
+        data = {"tests": self.tests, "exitstatus": exitstatus, "neutralized": state.options.get("neutralized", [])}
+        if self.running is not None:
+            data["running"] = {"nodeid": self.running[0], "seconds": perf_counter() - self.running[1]}
+        write_json(os.path.join(self.out_dir, "outcomes.json"), data)
+
+
+class Deselect:
+    """`--opt deselect=FILE`: leave out the node ids listed in FILE (a JSON list), exactly.
+    (pytest's own --deselect matches prefixes: deselecting test_a would drop test_ab too.)"""
+
+    def __init__(self, path):
+        with open(path, encoding="utf-8") as fh:
+            self.ids = set(json.load(fh))
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, session, config, items):
+        kept = [item for item in items if item.nodeid not in self.ids]
+        if len(kept) != len(items):
+            config.hook.pytest_deselected(items=[item for item in items if item.nodeid in self.ids])
+            items[:] = kept
+
+
+_NOT_THE_FAILURE = ("(Use -v", "Use -v to get", "(+ where", "+ where", "+  where", "(pytest-", "...Full output")
 
 
 def _last_line(report):
+    """The line that says why a test failed: the first line of the exception (pytest's crash
+    message), else the first `E` line of the report, never a hint such as "Use -v to get more diff"
+    or an assertion's "+ where" explanation."""
+    crash = getattr(getattr(report, "longrepr", None), "reprcrash", None)
+    message = str(getattr(crash, "message", "") or "")
+    lines = [ln.strip() for ln in message.splitlines() if ln.strip() and not ln.strip().startswith(_NOT_THE_FAILURE)]
+    if lines:
+        return lines[0][:300]
     text = str(getattr(report, "longreprtext", "") or report.longrepr or "")
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    for ln in reversed(lines):
-        if ln.startswith("E "):
+    for ln in lines:
+        if ln.startswith("E ") and not ln[2:].strip().startswith(_NOT_THE_FAILURE):
             return ln[2:].strip()[:300]
     return (lines[-1] if lines else "")[:300]
 
@@ -156,6 +190,8 @@ def pytest_configure(config):
     out = state.out_dir
     outcomes = Outcomes(out)
     config.pluginmanager.register(outcomes, "perfscan-outcomes")
+    if state.options.get("deselect"):
+        config.pluginmanager.register(Deselect(state.options["deselect"]), "perfscan-deselect")
     state.recorders.append(outcomes)
     recorder: Optional[object] = None
     if state.mode == "time":

@@ -66,7 +66,12 @@ def to_dict(result: ScanResult) -> Dict[str, Any]:
     return {
         "schema_version": REPORT_SCHEMA_VERSION,
         "tool": {"name": "perfscan", "version": result.tool_version},
-        "project": {"root": str(project.root), "name": project.name, "packages": list(project.packages)},
+        "project": {
+            "root": str(project.root),
+            "name": project.name,
+            "packages": list(project.packages),
+            "subprojects": list(project.subprojects),
+        },
         "python": project.python_version,
         "date": result.date,
         "deployment": {
@@ -83,6 +88,7 @@ def to_dict(result: ScanResult) -> Dict[str, Any]:
             "note": result.target.note,
             "exec": list(result.target.exec_command),
             "changed": list(result.target.neutralized),
+            "left_out": [{"test": nid, "reason": why} for nid, why in result.target.left_out],
         },
         "passes": {
             name: {
@@ -101,6 +107,7 @@ def to_dict(result: ScanResult) -> Dict[str, Any]:
             "by_severity": by_sev,
             "top": one_line(result.findings[0]) if result.findings else None,
             "unmeasured": result.unmeasured or None,
+            "failed_tests": result.failed_tests,
         },
         "warnings": list(result.warnings),
     }

@@ -163,6 +163,7 @@ def load_report(report: Mapping[str, Any]) -> ScanResult:
             runner_origin="",
             python_version=str(report.get("python") or ""),
             has_pytest=False,
+            subprojects=_strs(project, "subprojects"),
         ),
         deployment=Deployment(
             model=str(dep.get("model") or "unknown"),
@@ -177,6 +178,11 @@ def load_report(report: Mapping[str, Any]) -> ScanResult:
             note=str(target.get("note") or ""),
             exec_command=_strs(target, "exec"),
             neutralized=_strs(target, "changed"),
+            left_out=tuple(
+                (str(x.get("test") or ""), str(x.get("reason") or ""))
+                for x in _list(target, "left_out")
+                if isinstance(x, Mapping)
+            ),
         ),
         passes=passes,
         findings=findings,
@@ -184,4 +190,5 @@ def load_report(report: Mapping[str, Any]) -> ScanResult:
         tool_version=str(_obj(report, "tool").get("version") or ""),
         warnings=_strs(report, "warnings"),
         unmeasured=str(_obj(report, "summary").get("unmeasured") or ""),
+        failed_tests=int(_number(_obj(report, "summary").get("failed_tests"), 0)),
     )
