@@ -153,8 +153,9 @@ def test_a_hanging_test_that_ignores_sigterm_and_a_crash_after_it(tmp_path):
             "tests/test_core.py": _many_tests(
                 6, {1: "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n    time.sleep(3600)", 3: "os._exit(3)"}
             )
-            # after the restarts; its id starts with an id already run, which a prefix match would drop
-            + "\ndef test_00_again():\n    assert slow_unique([1, 1]) == [1]\n"
+            # run after the restarts (it fails, so the report shows it ran): its id starts with an id
+            # already run, which a prefix match (pytest's --deselect) would have dropped
+            + "\ndef test_00_again():\n    assert slow_unique([1, 1]) == [1, 1]\n"
         },
     )
     before = tree_state(root)
@@ -167,6 +168,7 @@ def test_a_hanging_test_that_ignores_sigterm_and_a_crash_after_it(tmp_path):
         "tests/test_core.py::test_00_again"
     ], target
     assert "restarted without them" in target["note"]
+    assert "tests/test_core.py::test_00_again (assert [1] == [1, 1])" in " ".join(load_report(root)["warnings"])
     assert_unchanged(before, root)
 
 
