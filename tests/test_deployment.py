@@ -107,6 +107,8 @@ SERVER_MAINS = {
     ),
     "a helper in another module": "from svc.runner import start\n\ndef main():\n    start(8000)\n",
     "an app object's run": "from svc.app import app\n\ndef main():\n    app.run(port=5000)\n",
+    # the server function as a parameter's default, so tests can pass a fake (waitress's own runner)
+    "a default argument": "import sys\nfrom waitress import serve\n\ndef main(argv=sys.argv, _serve=serve):\n    _serve(None, port=8080)\n",
 }
 
 
@@ -150,7 +152,19 @@ def test_main_module_that_starts_a_server(tmp_path):
         {"svc/__init__.py": "", "svc/__main__.py": "import uvicorn\n\nuvicorn.run('svc.app:app')\n"},
     )
     dep = detect(root)
-    assert dep.model == "long-running-server" and dep.entry_modules == ("svc.__main__",)
+    assert dep.model == "long-running-server"
+    assert dep.evidence[0] == "svc/__main__.py starts a server when run (svc/__main__.py:3 uvicorn.run())"
+    # importing a __main__ module runs it: the import pass must not start the server
+    assert dep.entry_modules == ()
+
+
+def test_the_projects_own_package_is_not_a_framework_import(tmp_path):
+    root = write_project(
+        tmp_path,
+        {"waitress/__init__.py": "from waitress.server import create_server\n", "waitress/server.py": ""},
+    )
+    dep = detect(root)
+    assert dep.model == "library", dep
 
 
 def test_loose_scripts_are_not_the_cli_nor_entry_modules(tmp_path):

@@ -145,7 +145,8 @@ def detect_deployment(project: Project) -> Deployment:
         mod = module_name(path, project.source_roots) or ""
         loose = _is_loose_program(path, mod, project)
         imports = _imports(parsed.tree)
-        for fw in sorted(imports & (FRAMEWORKS | SERVERS)):
+        # the project's own package is no third-party framework (waitress importing waitress)
+        for fw in sorted(imports & (FRAMEWORKS | SERVERS) - set(project.packages)):
             framework_imports.setdefault(fw, rel)
         for node in parsed.tree.body:
             if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
@@ -177,8 +178,8 @@ def detect_deployment(project: Project) -> Deployment:
         if path.name == "__main__.py" and not loose:
             started = finder.module_body(mod) if mod else None
             if started:
+                # evidence only: importing a __main__ module runs it, and this one would serve
                 server_strong.append(f"{rel} starts a server when run ({started})")
-                entries["server"].append(mod)
             if imports & CLI_LIBS:
                 cli.append(f"{rel} is a __main__ module using {', '.join(sorted(imports & CLI_LIBS))}")
                 entries["cli"].append(mod)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from perfscan.astutil import dotted, import_bindings, package_of
 from perfscan.sources import parse_source, relative_posix
@@ -92,7 +92,7 @@ class ServerFinder:
         fn: Optional[_Def] = mod.defs.get(parts[0])
         if len(parts) == 2 and parts[0] in mod.classes:
             fn = next((f for f in _methods(mod.classes[parts[0]]) if f.name == parts[1]), None)
-        return self._search(mod, fn.body, 0, set()) if fn is not None else None
+        return self._search(mod, fn.body, 0, set(), _defaults(fn)) if fn is not None else None
 
     def module_body(self, module: str) -> Optional[str]:
         """Whether a module's top-level code (a `__main__.py`, a main guard) starts a server."""
@@ -119,16 +119,25 @@ class ServerFinder:
         self._modules[name] = found
         return found
 
-    def _search(self, mod: _Module, body: Sequence[ast.stmt], depth: int, seen: Set[Tuple[str, str]]) -> Optional[str]:
+    def _search(
+        self,
+        mod: _Module,
+        body: Sequence[ast.stmt],
+        depth: int,
+        seen: Set[Tuple[str, str]],
+        aliases: Optional[Dict[str, str]] = None,
+    ) -> Optional[str]:
+        """`aliases`: the function's parameters whose default is a name (`def run(_serve=serve)`)."""
+        aliases = aliases or {}
         follow: List[Tuple[_Module, _Def]] = []
         for stmt in body:
             for node in ast.walk(stmt):
                 if isinstance(node, ast.Call):
-                    hit = self._starts(mod, node, body)
+                    hit = self._starts(mod, node, body, aliases)
                     if hit:
                         return f"{mod.rel}:{node.lineno} {hit}"
                 if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-                    follow += self._project_function(mod, node.id)
+                    follow += self._project_function(mod, aliases.get(node.id, node.id))
         if depth >= _DEPTH:
             return None
         for target_mod, fn in follow:
@@ -136,7 +145,7 @@ class ServerFinder:
             if key in seen:
                 continue
             seen.add(key)
-            found = self._search(target_mod, fn.body, depth + 1, seen)
+            found = self._search(target_mod, fn.body, depth + 1, seen, _defaults(fn))
             if found:
                 return found
         return None
@@ -153,8 +162,9 @@ class ServerFinder:
                 return [(owner, fn)]
         return []
 
-    def _starts(self, mod: _Module, call: ast.Call, body: Sequence[ast.stmt]) -> str:
-        name = _resolve(mod, dotted(call.func) or "")
+    def _starts(self, mod: _Module, call: ast.Call, body: Sequence[ast.stmt], aliases: Mapping[str, str]) -> str:
+        head, dot, rest = (dotted(call.func) or "").partition(".")
+        name = _resolve(mod, aliases.get(head, head) + dot + rest)
         if name in SERVER_CALLS or (name.split(".")[0] in SERVERS and name.split(".")[-1] in ("run", "serve")):
             return f"{name}()"
         if isinstance(call.func, ast.Attribute):
@@ -227,6 +237,15 @@ def _assigned_in(body: Sequence[ast.stmt], name: str) -> Optional[ast.expr]:
                     if isinstance(item.optional_vars, ast.Name) and item.optional_vars.id == name:
                         found = item.context_expr
     return found
+
+
+def _defaults(fn: _Def) -> Dict[str, str]:
+    """Parameters whose default is a name: `def run(argv=None, _serve=serve)` calls `serve`
+    through `_serve` unless a test passes another."""
+    args = fn.args.posonlyargs + fn.args.args
+    pairs = list(zip(args[len(args) - len(fn.args.defaults) :], fn.args.defaults))
+    pairs += [(a, d) for a, d in zip(fn.args.kwonlyargs, fn.args.kw_defaults) if d is not None]
+    return {a.arg: name for a, d in pairs for name in [dotted(d)] if name}
 
 
 def _methods(cls: ast.ClassDef) -> List[_Def]:
