@@ -32,7 +32,7 @@ from perfscan.sources import skipped_sources
 from perfscan.target import select_target
 
 if TYPE_CHECKING:  # the passes load only when they run
-    from perfscan.passes.async_pass.slow_callbacks import Record
+    from perfscan.passes.async_pass.records import AsyncioDebugRun
 
 TIMING_SLICE = 0.2  # share of the budget the timing run of the whole suite may take
 RESERVE = 3.0  # seconds kept for ranking and reports
@@ -139,14 +139,14 @@ def _run_passes(
 ) -> Dict[str, PassResult]:
     results: Dict[str, PassResult] = {}
     plain_counts = _plain_run_counts(timing, base.target)
-    slow_callbacks = _slow_callbacks(timing, base.project.root)
+    asyncio_debug = _asyncio_debug(timing, base.project.root)
     for i, spec in enumerate(passes):
         if budget.remaining() <= RESERVE:
             results[spec.domain] = PassResult(
                 spec.domain, "timed-out", 0.0, "the scan's budget was spent before this pass could start"
             )
             continue
-        inputs = PassInputs(plain_counts=plain_counts, slow_callbacks=slow_callbacks, ran=_cpu_ran(results))
+        inputs = PassInputs(plain_counts=plain_counts, asyncio_debug=asyncio_debug, ran=_cpu_ran(results))
         ctx = dataclasses.replace(base, timeout=budget.share(spec, passes[i:]), inputs=inputs)
         progress.begin(f"{spec.domain} pass (up to {ctx.timeout:.0f} s)")
         res = results[spec.domain] = _run_pass(spec, ctx)
@@ -189,14 +189,14 @@ def _plain_run_counts(timing: Optional[ProbeRun], target: Target) -> Optional[Di
     return calls if isinstance(calls, dict) and calls.get("functions") is not None else None
 
 
-def _slow_callbacks(timing: Optional[ProbeRun], root: Path) -> Tuple[Record, ...]:
-    """asyncio's slow-callback records from the timing run, when debug mode was on."""
+def _asyncio_debug(timing: Optional[ProbeRun], root: Path) -> Optional[AsyncioDebugRun]:
+    """What asyncio debug mode recorded in the timing run, when it ran with debug mode on."""
     data = timing.read("asyncio.json") if timing is not None else None
-    if not data or not data.get("records"):
-        return ()
-    from perfscan.passes.async_pass.slow_callbacks import parse_slow_callback_lines
+    if data is None:
+        return None
+    from perfscan.passes.async_pass.records import AsyncioDebugRun
 
-    return parse_slow_callback_lines("\n".join(str(r) for r in data["records"]), root)
+    return AsyncioDebugRun.from_json(data, root)
 
 
 def _unmeasured(passes: Sequence[Pass], target: Target) -> str:
