@@ -149,17 +149,23 @@ class _Scan:
                 self.carried = chain
                 return
 
-    def block(self, stmts: Sequence[ast.stmt], defined: Set[str]) -> Set[str]:
-        """Check each statement's reads against what this iteration has assigned so far;
-        return what is assigned on every path through the block."""
-        defined = set(defined)
+    def block(self, stmts: Sequence[ast.stmt], defined: Set[str]) -> Optional[Set[str]]:
+        """Check each statement's reads against what this iteration has assigned so far; return
+        what is assigned on every path through the block, or None when no path gets to its end
+        (it ends in `continue`, `raise`, ...: what a later statement reads comes from the others)."""
+        current: Optional[Set[str]] = set(defined)
         for stmt in stmts:
-            defined = self.stmt(stmt, defined)
-        return defined
+            if current is None:
+                break  # unreachable
+            current = self.stmt(stmt, current)
+        return current
 
-    def stmt(self, stmt: ast.stmt, defined: Set[str]) -> Set[str]:
+    def stmt(self, stmt: ast.stmt, defined: Set[str]) -> Optional[Set[str]]:
         if isinstance(stmt, NESTED_SCOPES):
             return defined
+        if isinstance(stmt, (ast.Continue, ast.Break, ast.Return, ast.Raise)):
+            self.expr(stmt, defined)
+            return None
         if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
             value = stmt.value
             after = self.expr(value, defined) if value is not None else set(defined)
@@ -178,7 +184,7 @@ class _Scan:
             return self.expr(stmt.value, defined)
         if isinstance(stmt, ast.If):
             defined = self.expr(stmt.test, defined)
-            return self.block(stmt.body, defined) & self.block(stmt.orelse, defined)
+            return _meet([self.block(stmt.body, defined), self.block(stmt.orelse, defined)])
         if isinstance(stmt, (ast.For, ast.AsyncFor)):
             defined = self.expr(stmt.iter, defined)
             self.derive(stmt.iter, stores(stmt.target))
@@ -199,13 +205,28 @@ class _Scan:
                     self.derive(item.context_expr, stores(item.optional_vars))
             return self.block(stmt.body, inner)
         if isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
-            after = self.block(getattr(stmt, "body", []), defined)
+            body = self.block(getattr(stmt, "body", []), defined)
+            if body is not None:
+                body = self.block(getattr(stmt, "orelse", []), body)
+            ends = [body]
             for handler in getattr(stmt, "handlers", []):
                 caught = set(defined) | ({handler.name} if handler.name else set())
-                after &= self.block(handler.body, caught)
-            after = self.block(getattr(stmt, "orelse", []), after)
-            return self.block(getattr(stmt, "finalbody", []), after)
-        return self.expr(stmt, defined)  # Expr, Return, Raise, Assert, Delete, Match, ...
+                ends.append(self.block(handler.body, caught))
+            joined = _meet(ends)
+            final = self.block(getattr(stmt, "finalbody", []), defined if joined is None else joined)
+            return None if joined is None else final
+        return self.expr(stmt, defined)  # Expr, Assert, Delete, Match, ...
+
+
+def _meet(ends: Sequence[Optional[Set[str]]]) -> Optional[Set[str]]:
+    """What is assigned on every path that gets through (None: none gets through)."""
+    through = [e for e in ends if e is not None]
+    if not through:
+        return None
+    out = set(through[0])
+    for e in through[1:]:
+        out &= e
+    return out
 
 
 def _callee_chains(node: ast.AST) -> Set[str]:
@@ -220,9 +241,6 @@ def loop_flow(loop: ast.For, targets: Set[str]) -> LoopFlow:
 
 
 def chains_of_call(call: ast.Call) -> List[str]:
-    """The chains an awaited call depends on: its arguments' data and its callee's chain."""
-    out = sorted(data_reads(call))
-    callee = dotted(call.func)
-    if callee is not None:
-        out.append(callee)
-    return out
+    """The chains an awaited call depends on: its arguments' data and the chains it calls
+    methods on (`km.shutdown_kernel()` inside `ensure_async(...)` depends on `km`)."""
+    return sorted(data_reads(call) | _callee_chains(call))

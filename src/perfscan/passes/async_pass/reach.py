@@ -47,7 +47,7 @@ class Hop:
     """One sync function on the way, and the line in it of the next call (or the blocking call)."""
 
     function: str  # module:qualname
-    name: str
+    name: str  # as the evidence shows it: `fetch_rates`, or the class for its __init__
     file: str
     line: int
 
@@ -110,14 +110,14 @@ def _below(index: ProjectIndex, mod: ModuleInfo, fn: FunctionInfo, depth: int, s
     if (key, depth) in memo:
         return memo[key, depth]
     scope = index.scope(mod, fn)
-    out: List[Chain] = [((Hop(key, fn.name, mod.file, line),), name) for name, line in blocking_calls_in(scope)]
+    out: List[Chain] = [((Hop(key, _shown(fn), mod.file, line),), name) for name, line in blocking_calls_in(scope)]
     if depth > 1:
         for line, cmod, cfn in project_calls(index, scope):
             ckey = _key(cmod, cfn)
             if ckey == key or ckey in stack:
                 continue
             for via, name in _below(index, cmod, cfn, depth - 1, stack | {key}):
-                out.append(((Hop(key, fn.name, mod.file, line),) + via, name))
+                out.append(((Hop(key, _shown(fn), mod.file, line),) + via, name))
                 if len(out) >= MAX_PER_FUNCTION:
                     break
     out = out[:MAX_PER_FUNCTION]
@@ -131,6 +131,13 @@ def _transparent(mod: ModuleInfo, fn: FunctionInfo) -> bool:
         if mod.aliases.resolve(expr) not in TRANSPARENT:
             return False
     return True
+
+
+def _shown(fn: FunctionInfo) -> str:
+    """A constructor shows as its class (`Datasette()`), anything else by its name."""
+    if fn.name == "__init__" and "." in fn.qualname:
+        return fn.qualname.rpartition(".")[0].rpartition(".")[2]
+    return fn.name
 
 
 def _key(mod: ModuleInfo, fn: FunctionInfo) -> str:
