@@ -13,7 +13,7 @@ import os
 import re
 import time
 from pathlib import Path, PurePosixPath
-from typing import Dict, List, Tuple
+from typing import List, Tuple
 
 from perfscan.astutil import package_of
 from perfscan.models import Finding, PassResult
@@ -46,17 +46,17 @@ def run_async_pass(ctx: PassContext) -> PassResult:
     files = async_files = async_functions = 0
     uses_asyncio = False
     paths = list(iter_project_files(root, ctx.settings.exclude, walk_notes))
-    modules = {p: _module_of(p, root, source_roots) for p in paths}
-    index = ProjectIndex(_unique(modules), catalog)
+    index = ProjectIndex(paths, root, source_roots, catalog)
     for path in paths:
         files += 1
         if not _mentions_async(path):
             continue  # no `async def`, `await` or asyncio without the word: nothing to analyse
-        module, rel = modules[path]
+        rel = relative_posix(path, root) or path.as_posix()
         parsed = parse_source(path)
         if parsed.tree is None:
             skipped.append(f"{rel}: {_reason(parsed.note, path)}")
             continue
+        module = module_name(path, source_roots) or _module_from_path(rel)
         report = analyze_module(
             parsed.tree,
             module,
@@ -142,20 +142,6 @@ def _mentions_async(path: Path) -> bool:
     if b"async" in data:  # a plain substring test first: the regex alone is 30x slower
         return _ASYNC_WORDS.search(data) is not None
     return b"create_task" in data or b"ensure_future" in data
-
-
-def _module_of(path: Path, root: Path, source_roots: Tuple[Path, ...]) -> Tuple[str, str]:
-    """A file's (dotted module name, root-relative posix file)."""
-    rel = relative_posix(path, root) or path.as_posix()
-    return module_name(path, source_roots) or _module_from_path(rel), rel
-
-
-def _unique(modules: Dict[Path, Tuple[str, str]]) -> Dict[str, Tuple[Path, str]]:
-    """Module name -> (file, relative file), leaving out names two files claim (a call could mean either)."""
-    claimed: Dict[str, int] = {}
-    for module, _ in modules.values():
-        claimed[module] = claimed.get(module, 0) + 1
-    return {module: (path, rel) for path, (module, rel) in modules.items() if claimed[module] == 1}
 
 
 def _reason(note: str, path: Path) -> str:

@@ -1,5 +1,7 @@
 """The project's modules for the async rules that look past one function: which project function
-a call names, parsed only when a call reaches it (docs/design.md "The passes" -> Async).
+a call names, parsed only when a call reaches it (docs/design.md "The passes" -> Async). A module
+name is looked up as a file under the source roots only when a call asks for it, so a tree of
+10,000 files costs nothing until code calls into it.
 
 A call resolves through the calling module's imports (`from .rates import fetch_rates`,
 `import app.rates`), its own module-level defs, `self.method()` inside a class, and a package
@@ -10,13 +12,13 @@ project class means its `__init__`. A qualname defined twice in one module resol
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, Mapping, Optional, Tuple
+from typing import Dict, Iterable, Optional, Sequence, Tuple
 
 from perfscan.astutil import package_of
 from perfscan.passes.async_pass.blocking_calls import BlockingCatalog
 from perfscan.passes.async_pass.module_info import module_info
 from perfscan.passes.async_pass.scope import ModuleInfo, Scope
-from perfscan.sources import FunctionInfo, parse_source
+from perfscan.sources import FunctionInfo, module_name, parse_source, relative_posix
 
 MAX_REEXPORT_HOPS = 4
 
@@ -24,9 +26,14 @@ Target = Tuple[ModuleInfo, FunctionInfo]
 
 
 class ProjectIndex:
-    def __init__(self, files: Mapping[str, Tuple[Path, str]], catalog: BlockingCatalog) -> None:
-        self.files = files  # module name -> (path, root-relative posix file)
+    def __init__(
+        self, paths: Iterable[Path], root: Path, source_roots: Sequence[Path], catalog: BlockingCatalog
+    ) -> None:
+        self.paths = frozenset(str(p) for p in paths)  # the project's files; named only when a call asks
+        self.root = root
+        self.source_roots = tuple(source_roots)
         self.catalog = catalog
+        self._files: Dict[str, Optional[Tuple[Path, str]]] = {}
         self._modules: Dict[str, Optional[ModuleInfo]] = {}
         self._scopes: Dict[Tuple[str, str], Scope] = {}
         self.parsed = 0  # modules parsed only because a call led there
@@ -35,10 +42,28 @@ class ProjectIndex:
         """A module the pass parsed anyway: calls into it need no second parse."""
         self._modules.setdefault(mod.module, mod)
 
+    def file_of(self, name: str) -> Optional[Tuple[Path, str]]:
+        """The project file of a dotted module name and its root-relative name; None when no file
+        or two files are that module."""
+        if name in self._files:
+            return self._files[name]
+        parts = name.split(".")
+        found = set()
+        for src in self.source_roots:
+            for path in (src.joinpath(*parts).with_suffix(".py"), src.joinpath(*parts, "__init__.py")):
+                if str(path) in self.paths and module_name(path, self.source_roots) == name:
+                    found.add(path)
+        out = None
+        if len(found) == 1:
+            path = found.pop()
+            out = (path, relative_posix(path, self.root) or path.as_posix())
+        self._files[name] = out
+        return out
+
     def module(self, name: str) -> Optional[ModuleInfo]:
         if name in self._modules:
             return self._modules[name]
-        found = self.files.get(name)
+        found = self.file_of(name)
         info = None
         if found is not None:
             path, rel = found
@@ -54,13 +79,10 @@ class ProjectIndex:
         """The project function a resolved dotted name calls, or None (not project code, unknown)."""
         parts = dotted.split(".")
         for cut in range(len(parts) - 1, 0, -1):
-            name = ".".join(parts[:cut])
-            if name in self.files:
+            mod = self.module(".".join(parts[:cut]))
+            if mod is not None:
                 break
         else:
-            return None
-        mod = self.module(name)
-        if mod is None:
             return None
         rest = parts[cut:]
         qual = ".".join(rest)
