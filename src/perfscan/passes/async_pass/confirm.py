@@ -40,8 +40,8 @@ def confirm(found: Found, run: Optional[AsyncioDebugRun], no_run: str, has_async
         return Confirmation(found, [f"Run-time confirmation: {status}"] if status else [], [], status)
     if run.debug_kept_on and has_async:
         notes.append(
-            f"asyncio debug mode kept on: the tests' event-loop runner turned it off {run.debug_kept_on} "
-            f"time{'s' if run.debug_kept_on != 1 else ''} (pytest-asyncio does without --asyncio-debug)"
+            f"asyncio debug mode kept on: the tests' event-loop runner asked it off {run.debug_kept_on} "
+            f"time{'s' if run.debug_kept_on != 1 else ''} (pytest-asyncio does unless run with --asyncio-debug)"
         )
     per_finding: Dict[int, List[Tuple[SlowCallback, Optional[Frame]]]] = {}
     unmatched: List[SlowCallback] = []
