@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import ast
-from typing import TYPE_CHECKING, Dict, List, Optional
+from typing import Dict, List, Optional
 
 from perfscan.passes.async_pass.aliases import Aliases
 from perfscan.passes.async_pass.blocking_calls import BlockingCatalog
-from perfscan.passes.async_pass.scope import ModuleInfo
+from perfscan.passes.async_pass.scope import ModuleInfo, ProjectLookup
 from perfscan.sources import FunctionInfo, functions_in
-
-if TYPE_CHECKING:
-    from perfscan.passes.async_pass.project_index import ProjectIndex
 
 
 def module_types(tree: ast.Module, aliases: Aliases, catalog: BlockingCatalog) -> Dict[str, str]:
@@ -35,7 +32,7 @@ def module_info(
     file: str,
     package: str,
     catalog: BlockingCatalog,
-    project: Optional[ProjectIndex] = None,
+    project: Optional[ProjectLookup] = None,
     functions: Optional[List[FunctionInfo]] = None,
 ) -> ModuleInfo:
     """One module as the rules see it; `functions` is functions_in(tree) when already made."""

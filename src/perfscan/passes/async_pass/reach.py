@@ -1,7 +1,7 @@
 """Blocking calls an `async def` makes through the sync project functions it calls.
 
 From each call in the coroutine's own code to a sync project function (resolved through
-imports by `ProjectIndex`), follow that function's own calls to other sync project functions,
+imports by `project_index.py`), follow that function's own calls to other sync project functions,
 up to three calls deep, to the blocking calls they make (`async def quote()` -> `fetch_rates()`
 -> `requests.get`). What runs in a nested def or lambda, or a function handed uncalled to
 `to_thread` or `run_in_executor`, is not followed: it is not run by the coroutine. A function
@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from typing import Dict, FrozenSet, List, Tuple
 
 from perfscan.passes.async_pass.blocking_sites import blocking_calls_in
-from perfscan.passes.async_pass.project_index import ProjectIndex
-from perfscan.passes.async_pass.scope import ModuleInfo, Scope
+from perfscan.passes.async_pass.scope import ModuleInfo, ProjectLookup, Scope
 from perfscan.sources import FunctionInfo
 
 MAX_DEPTH = 3  # sync functions in a chain
@@ -62,7 +61,7 @@ class Reached:
 Chain = Tuple[Tuple[Hop, ...], str]
 
 # What each function reaches at each depth, per project index (one per scan).
-_MEMO: weakref.WeakKeyDictionary[ProjectIndex, Dict[Tuple[str, int], List[Chain]]] = weakref.WeakKeyDictionary()
+_MEMO: weakref.WeakKeyDictionary[ProjectLookup, Dict[Tuple[str, int], List[Chain]]] = weakref.WeakKeyDictionary()
 
 
 def reached(scope: Scope) -> List[Reached]:
@@ -83,7 +82,7 @@ def reached(scope: Scope) -> List[Reached]:
     return out
 
 
-def project_calls(index: ProjectIndex, scope: Scope) -> List[Tuple[int, ModuleInfo, FunctionInfo]]:
+def project_calls(index: ProjectLookup, scope: Scope) -> List[Tuple[int, ModuleInfo, FunctionInfo]]:
     """(line, module, function) of each call the function makes to a sync project function."""
     out = []
     for node in scope.nodes:
@@ -103,7 +102,7 @@ def project_calls(index: ProjectIndex, scope: Scope) -> List[Tuple[int, ModuleIn
     return out
 
 
-def _below(index: ProjectIndex, mod: ModuleInfo, fn: FunctionInfo, depth: int, stack: FrozenSet[str]) -> List[Chain]:
+def _below(index: ProjectLookup, mod: ModuleInfo, fn: FunctionInfo, depth: int, stack: FrozenSet[str]) -> List[Chain]:
     """Blocking calls a sync function makes itself or through `depth - 1` more calls."""
     key = _key(mod, fn)
     memo = _MEMO.setdefault(index, {})
