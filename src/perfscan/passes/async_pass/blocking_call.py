@@ -55,7 +55,8 @@ def check(scope: Scope) -> Optional[Hit]:
         where += f" and {len(items) - SHOWN} more"
     todo: Dict[str, None] = dict.fromkeys(advice(item[4]) for item in items)
     if below:
-        todo["or call the sync function with asyncio.to_thread"] = None
+        heads = ", ".join(f"{name}()" for name in dict.fromkeys(r.via[0].name for r in below))
+        todo[f"or run {heads} in a thread (asyncio.to_thread)"] = None
     unit = "call" if len(items) == 1 else "calls"
     return Hit(
         line=items[0][0],
