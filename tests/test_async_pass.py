@@ -18,6 +18,7 @@ from perfscan.passes.async_pass import PATTERNS, parse_slow_callback_lines, run_
 from perfscan.passes.async_pass.aliases import Aliases
 from perfscan.passes.async_pass.analyze import analyze_module
 from perfscan.passes.async_pass.blocking_calls import blocking_catalog
+from perfscan.passes.async_pass.records import AsyncioDebugRun
 from perfscan.passes.async_pass.registry import RULES
 
 FIXTURE = Path(__file__).parent / "fixtures" / "async_cases.py"
@@ -355,7 +356,7 @@ def test_parse_slow_callback_garbage(junk):
 # --- the whole pass on a project on disk ------------------------------------------------------
 
 
-def make_ctx(root: Path, ran=frozenset(), slow_callbacks=(), **settings) -> PassContext:
+def make_ctx(root: Path, ran=frozenset(), asyncio_debug=None, target=None, **settings) -> PassContext:
     project = Project(
         root=root,
         name=root.name,
@@ -373,12 +374,12 @@ def make_ctx(root: Path, ran=frozenset(), slow_callbacks=(), **settings) -> Pass
         Settings(path=root, **settings),
         project,
         Deployment("unknown", (), ()),
-        Target((), (), "none", 0),
+        target or Target((), (), "none", 0),
         root,
         root,
         root / ".codeflash",
         60.0,
-        PassInputs(ran=frozenset(ran), slow_callbacks=tuple(slow_callbacks)),
+        PassInputs(ran=frozenset(ran), asyncio_debug=asyncio_debug),
     )
 
 
@@ -440,7 +441,8 @@ def test_srv_inventory_runtime_confirmation(inventory):
         f"Executing <Task finished name='Task-1' coro=<restock_alert() done, defined at "
         f"{inventory}/inventory/alerts.py:27> result=9> took 0.041 seconds"
     )
-    result = run_async_pass(make_ctx(inventory, ran=RAN, slow_callbacks=parse_slow_callback_lines(log, inventory)))
+    run = AsyncioDebugRun.from_json({"records": [log], "loops": 1, "callbacks": 9}, inventory)
+    result = run_async_pass(make_ctx(inventory, ran=RAN, asyncio_debug=run))
     confirmed = [f for f in result.findings if f.runtime_confirmed]
     assert [(f.symbol, f.pattern) for f in confirmed] == [("restock_alert", "blocking-call-in-async")]
     assert "0.041 s" in confirmed[0].evidence
@@ -536,7 +538,8 @@ def test_real_debug_mode_line_confirms_restock_alert(inventory):
     )
     records = parse_slow_callback_lines(log, inventory)
     assert [r[:3] for r in records] == [("inventory/alerts.py", 29, 0.052)]
-    result = run_async_pass(make_ctx(inventory, ran=RAN, slow_callbacks=records))
+    run = AsyncioDebugRun.from_json({"records": [log]}, inventory)
+    result = run_async_pass(make_ctx(inventory, ran=RAN, asyncio_debug=run))
     assert [(f.symbol, f.pattern) for f in result.findings if f.runtime_confirmed] == [
         ("restock_alert", "blocking-call-in-async")
     ]

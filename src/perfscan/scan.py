@@ -33,7 +33,7 @@ from perfscan.target import select_target
 from perfscan.timing import TimingRun
 
 if TYPE_CHECKING:  # the passes load only when they run
-    from perfscan.passes.async_pass.slow_callbacks import Record
+    from perfscan.passes.async_pass.records import AsyncioDebugRun
 
 TIMING_SLICE = 0.2  # share of the budget the timing run of the whole suite may take (and its restarts as much again)
 RESERVE = 3.0  # seconds kept for ranking and reports
@@ -143,14 +143,14 @@ def _run_passes(
 ) -> Dict[str, PassResult]:
     results: Dict[str, PassResult] = {}
     plain_counts = _plain_run_counts(timing, base.target)
-    slow_callbacks = _slow_callbacks(timing, base.project.root)
+    asyncio_debug = _asyncio_debug(timing, base.project.root)
     for i, spec in enumerate(passes):
         if budget.remaining() <= RESERVE:
             results[spec.domain] = PassResult(
                 spec.domain, "timed-out", 0.0, "the scan's budget was spent before this pass could start"
             )
             continue
-        inputs = PassInputs(plain_counts=plain_counts, slow_callbacks=slow_callbacks, ran=_cpu_ran(results))
+        inputs = PassInputs(plain_counts=plain_counts, asyncio_debug=asyncio_debug, ran=_cpu_ran(results))
         ctx = dataclasses.replace(base, timeout=budget.share(spec, passes[i:]), inputs=inputs)
         progress.begin(f"{spec.domain} pass (up to {ctx.timeout:.0f} s)")
         res = results[spec.domain] = _run_pass(spec, ctx)
@@ -193,14 +193,22 @@ def _plain_run_counts(timing: Optional[TimingRun], target: Target) -> Optional[D
     return calls if isinstance(calls, dict) and calls.get("functions") is not None else None
 
 
-def _slow_callbacks(timing: Optional[TimingRun], root: Path) -> Tuple[Record, ...]:
-    """asyncio's slow-callback records from the timing run, when debug mode was on."""
-    records = [str(r) for d in (timing.read_all("asyncio.json") if timing else []) for r in d.get("records") or ()]
-    if not records:
-        return ()
-    from perfscan.passes.async_pass.slow_callbacks import parse_slow_callback_lines
+def _asyncio_debug(timing: Optional[TimingRun], root: Path) -> Optional[AsyncioDebugRun]:
+    """What asyncio debug mode recorded in the timing run (every piece of it, when a hanging test
+    restarted it), when it ran with debug mode on."""
+    pieces = timing.read_all("asyncio.json") if timing is not None else []
+    if not pieces:
+        return None
+    from perfscan.passes.async_pass.records import AsyncioDebugRun
 
-    return parse_slow_callback_lines("\n".join(records), root)
+    merged: Dict[str, Any] = dict(pieces[0])
+    for extra in pieces[1:]:
+        for key in ("records", "stacks"):
+            merged[key] = list(merged.get(key) or []) + list(extra.get(key) or [])
+        for key in ("loops", "callbacks", "debug_kept_on"):
+            if isinstance(extra.get(key), int) and isinstance(merged.get(key), int):
+                merged[key] += extra[key]
+    return AsyncioDebugRun.from_json(merged, root)
 
 
 def _unmeasured(passes: Sequence[Pass], target: Target) -> str:

@@ -11,9 +11,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, FrozenSet, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Mapping, Optional
 
 from perfscan.models import Deployment, Project, Settings, Target
+
+if TYPE_CHECKING:
+    from perfscan.passes.async_pass.records import AsyncioDebugRun
 
 
 @dataclass(frozen=True)
@@ -23,7 +26,7 @@ class PassInputs:
     plain_counts: Optional[Mapping[str, Any]] = (
         None  # exact call counts of the plain timing run, when it ran the target
     )
-    slow_callbacks: Tuple[Any, ...] = ()  # asyncio debug mode's slow-callback records of the plain run
+    asyncio_debug: Optional[AsyncioDebugRun] = None  # asyncio debug mode's records of the plain run, if it ran
     ran: FrozenSet[str] = frozenset()  # "module:qualname" of every project function the CPU pass saw run
 
 
