@@ -338,7 +338,10 @@ OUTER, INNER = (4, 8), (5, 12)  # the loops' targets: where the probe counts the
 def test_nested_loop_needs_an_inner_loop_that_grows_with_the_outer_one(trips, calls, nested):
     # arcs[state] reads `state`, which the loop assigns: the static rule alone cannot tell
     facts = _facts_from_source(PARSE, own=1.0, attributable=1.0, loop_trips=trips, calls_total=calls)
-    assert (nested_loop.match(facts) is not None) == nested
+    found = nested_loop.match(facts)
+    assert (found is not None) == nested
+    if found is not None and trips:  # the counts that decided it are in the evidence
+        assert f"{trips[INNER] // trips[OUTER]:,} inner iterations per outer one" in found.evidence
 
 
 def test_loop_positions_are_where_the_probes_counters_name_them():

@@ -405,7 +405,8 @@ def _unnumbered_lines(code):
             if line is not None:
                 before = line
                 continue
-            target = ins.argval if "BACKWARD" in ins.opname and isinstance(ins.argval, int) else None
+            backward = "JUMP" in ins.opname and isinstance(ins.argval, int) and ins.argval < ins.offset
+            target = ins.argval if backward else None
             out[ins.offset] = at.get(target) or before if target is not None else before
         return out
     except Exception:  # an odd code object: its unnumbered lines stay unknown (0)

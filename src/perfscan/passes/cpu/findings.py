@@ -94,7 +94,8 @@ def findings_of(
             evidence += "; called from " + callers
         for caller, at, _secs in fp.hoisted:
             evidence += (
-                f"; its calls from {caller} line {at} repeat a loop-invariant call: that time is in {caller}'s finding"
+                f"; its time reached from {caller} line {at}, a loop-invariant call, counts in {caller}'s share "
+                "(hoisting that call saves it)"
             )
         phase = fp.main_phase()
         speedup = amdahl(share)

@@ -95,12 +95,13 @@ def _contains(tree: ast.AST, node: ast.AST) -> bool:
     return any(sub is node for sub in ast.walk(tree))
 
 
-def _inner_grows(facts: FunctionFacts, site: Site, inner_position: Tuple[int, int]) -> bool:
-    """What the plain run's exact loop counts say; True when they say nothing."""
+def _inner_grows(facts: FunctionFacts, site: Site, inner_position: Tuple[int, int]) -> Tuple[bool, str]:
+    """What the plain run's exact loop counts say, and the figures for the evidence; (True, "")
+    when they say nothing."""
     trips = facts.loop_trips
     outer_frame = site.loops[-1]
     if not trips or outer_frame.position not in trips:
-        return True  # not counted (or the outer loop never ran there): cannot tell
+        return True, ""  # not counted (or the outer loop never ran there): cannot tell
     outer = trips[outer_frame.position]
     inner = trips.get(inner_position, 0)
     if len(site.loops) > 1:
@@ -108,10 +109,11 @@ def _inner_grows(facts: FunctionFacts, site: Site, inner_position: Tuple[int, in
     else:
         entries = facts.calls_total
     if entries <= 0:
-        return True
+        return True, ""
     per_outer = inner / outer
     per_entry = outer / entries
-    return per_outer >= MIN_INNER and per_outer >= GROWTH * per_entry
+    note = f"; {per_outer:,.0f} inner iterations per outer one, {per_entry:,.0f} outer per entry (exact counts)"
+    return per_outer >= MIN_INNER and per_outer >= GROWTH * per_entry, note
 
 
 def match(facts: FunctionFacts) -> Optional[Match]:
@@ -134,7 +136,8 @@ def match(facts: FunctionFacts) -> Optional[Match]:
             continue  # walks the current item's own children
         if not any(lp.iter_node is None or _grows(lp.iter_node, facts.module_constants) for lp in outer):
             continue
-        if _emits_every_iteration(node, parents) or not _inner_grows(facts, site, position):
+        grows, counted = _inner_grows(facts, site, position)
+        if _emits_every_iteration(node, parents) or not grows:
             continue
         backing = facts.structural(node)
         if best is not None and backing <= best.backing:
@@ -143,7 +146,7 @@ def match(facts: FunctionFacts) -> Optional[Match]:
         best = Match(
             ID,
             node.lineno,
-            f"inner loop over `{inner}` inside another loop (line {node.lineno}): index one side by key",
+            f"inner loop over `{inner}` inside another loop (line {node.lineno}){counted}: index one side by key",
             backing,
         )
     return best
