@@ -24,6 +24,7 @@ a small recursive function). So the counting is compiled into the project's own 
 - Project modules imported before the hook (by conftest.py, which pytest loads before any
   plugin's configure) are compiled the same way and their functions get the counted code in
   place (`function.__code__`), found with one scan of the garbage collector's objects.
+- Loop iterations (`loops=True`, the plain run only): loops.py.
 - "Project" here is a cheap over-approximation of the host's rule: a .py file under the
   working folder (the project root), outside virtual environments, site-packages, test folders
   and test files; the host filters again.
@@ -39,6 +40,10 @@ from importlib.machinery import SourceFileLoader
 from typing import Any, Dict, List
 
 from .clocks import thread_time
+from .edits import increment as _increment
+from .edits import item as _item
+from .edits import locate as _locate
+from .loops import LoopCounter
 from .paths import is_skipped_dir, is_test_file
 
 CALLS = (
@@ -51,7 +56,7 @@ _PROBE_DIR = os.path.dirname(os.path.realpath(__file__))
 
 
 class CallCounter:
-    def __init__(self, root):
+    def __init__(self, root, loops=False):
         self.root = os.path.realpath(root)
         # the project's root as given and as resolved: a module's path is matched as a string
         self._roots = tuple(dict.fromkeys((self.root, os.path.abspath(root))))
@@ -66,6 +71,7 @@ class CallCounter:
         self.cost_ns = {}
         self._finder = None
         self._project = {}
+        self.loops = LoopCounter() if loops else None
 
     # -- which files
     def is_project(self, filename):
@@ -99,6 +105,8 @@ class CallCounter:
         setattr(builtins, CALLS, self._current[0])
         setattr(builtins, REC, self._current[1])
         setattr(builtins, DEPTH, self.depth)
+        if self.loops is not None:
+            self.loops.install()
         self.cost_ns = _calibrate(self)
         self._finder = _Finder(self)
         sys.meta_path.insert(0, self._finder)
@@ -202,6 +210,7 @@ class CallCounter:
             "modules": self.modules,
             "patched": self.patched,
             "cost_ns": self.cost_ns,
+            "loops": self.loops.export() if self.loops is not None else [],
         }
 
 
@@ -222,6 +231,8 @@ class _Instrument(ast.NodeTransformer):
         self.generic_visit(node)
         if not node.body:
             return node
+        if self.counter.loops is not None:
+            self.counter.loops.instrument(self.filename, node)
         first = min([node.lineno] + [d.lineno for d in node.decorator_list])
         depth = isinstance(node, ast.FunctionDef) and _calls_itself(node) and not _is_generator(node)
         index = self.counter.register(self.filename, first, node.name, depth)
@@ -251,14 +262,6 @@ class _Instrument(ast.NodeTransformer):
     visit_AsyncFunctionDef = visit_FunctionDef
 
 
-def _item(name, index, ctx):
-    return ast.Subscript(ast.Name(name, ast.Load()), ast.Constant(index), ctx)
-
-
-def _increment(name, index, by):
-    return ast.AugAssign(_item(name, index, ast.Store()), ast.Add() if by > 0 else ast.Sub(), ast.Constant(abs(by)))
-
-
 def _is_generator(node):
     stack = list(node.body)
     while stack:
@@ -269,16 +272,6 @@ def _is_generator(node):
             return True
         stack.extend(ast.iter_child_nodes(cur))
     return False
-
-
-def _locate(stmt, anchor):
-    for node in ast.walk(stmt):
-        # `_attributes` says the node has positions, which the AST types cannot narrow on
-        if "lineno" in node._attributes:
-            for name in ("lineno", "end_lineno"):
-                setattr(node, name, anchor.lineno)
-            for name in ("col_offset", "end_col_offset"):
-                setattr(node, name, anchor.col_offset)
 
 
 def _is_docstring(stmt):

@@ -157,7 +157,8 @@ class WallClock:
             try:
                 from .calls import CallCounter
 
-                self.counter = CallCounter(os.getcwd())
+                # loop iterations too: their counters cost too much for a sampled run, not for this one
+                self.counter = CallCounter(os.getcwd(), loops=True)
                 self.counter.install()
             except Exception as exc:
                 self.errors.append("call counts unavailable: %s: %s" % (type(exc).__name__, exc))

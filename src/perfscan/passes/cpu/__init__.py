@@ -31,6 +31,7 @@ from perfscan.passes.cpu.artifacts import pstats_table, write_collapsed, write_p
 from perfscan.passes.cpu.findings import findings_of
 from perfscan.passes.cpu.flame import FlameNode, flame_tree
 from perfscan.passes.cpu.frames import FrameNamer
+from perfscan.passes.cpu.hoisting import hoist_invariant_calls
 from perfscan.passes.cpu.profile import Profile, build_profile
 from perfscan.passes.cpu.records import CpuRun, combine, with_counts
 from perfscan.passes.cpu.section import CpuSection, top_table
@@ -110,6 +111,8 @@ def run_cpu_pass(ctx: PassContext) -> PassResult:
         )
     notes += [f"profiler: {err}" for err in data.errors]
     profile = build_profile(data, ctx.project.root, ctx.project.source_roots, ctx.settings.exclude)
+    if profile.engine == "sample":
+        hoist_invariant_calls(profile.functions)  # a loop-invariant call's time goes to the caller's loop
     harness = () if ctx.target.mode == "exec" else ctx.project.pytest_plugins
     findings = findings_of(
         profile,

@@ -8,13 +8,14 @@ function (`FunctionFacts`).
 from __future__ import annotations
 
 import ast
-from typing import Callable, Dict, List, Optional, Set, Tuple
+from typing import Callable, Dict, FrozenSet, List, Optional, Set, Tuple
 
 from perfscan.astutil import package_of
 from perfscan.locate import is_harness
 from perfscan.models import Finding, Metric
-from perfscan.passes.cpu.patterns import choose
-from perfscan.passes.cpu.patterns.astkit import module_aliases
+from perfscan.passes.cpu.hoisting import pure_by_name
+from perfscan.passes.cpu.patterns import CALL_PATTERNS, all_matches, choose
+from perfscan.passes.cpu.patterns.astkit import module_aliases, module_constants
 from perfscan.passes.cpu.patterns.base import CalleeTest, FunctionFacts
 from perfscan.passes.cpu.profile import FunctionProfile, Profile
 from perfscan.passes.cpu.samples import c_call_names
@@ -46,6 +47,8 @@ def findings_of(
         return []
     out = []
     aliases_cache: Dict[str, Dict[str, str]] = {}
+    constants_cache: Dict[str, Dict[str, int]] = {}
+    pure = pure_by_name(profile.functions)
     for fp in profile.functions.values():
         if harness and is_harness(fp.module, harness):
             continue
@@ -57,9 +60,10 @@ def findings_of(
         if fp.rel not in aliases_cache:
             package = package_of(fp.module, fp.rel.endswith("__init__.py"))
             aliases_cache[fp.rel] = module_aliases(tree, package) if tree is not None else {}
+            constants_cache[fp.rel] = module_constants(tree) if tree is not None else {}
         class_node = _class_of(tree, fp.qualname) if tree is not None else None
         if profile.engine == "sample":
-            facts = sampled_facts(fp, class_node, aliases_cache[fp.rel], attributable)
+            facts = sampled_facts(fp, class_node, aliases_cache[fp.rel], attributable, constants_cache[fp.rel], pure)
         else:
 
             def callee_seconds(test: CalleeTest, fp: FunctionProfile = fp) -> float:
@@ -78,6 +82,8 @@ def findings_of(
                 calls_primitive=fp.calls_primitive,
                 callee_seconds=callee_seconds,
                 project_callee_seconds=project_callee_seconds,
+                module_constants=constants_cache[fp.rel],
+                callee_is_pure=lambda name: pure.get(name, False),
             )
         match = choose(facts)
         pattern = match.pattern if match else "none"
@@ -86,6 +92,11 @@ def findings_of(
         callers = _callers_text(fp)
         if callers:
             evidence += "; called from " + callers
+        for caller, at, _secs in fp.hoisted:
+            evidence += (
+                f"; its time reached from {caller} line {at}, a loop-invariant call, counts in {caller}'s share "
+                "(hoisting that call saves it)"
+            )
         phase = fp.main_phase()
         speedup = amdahl(share)
         details = {
@@ -126,7 +137,12 @@ def findings_of(
 
 
 def sampled_facts(
-    fp: FunctionProfile, class_node: Optional[ast.ClassDef], aliases: Dict[str, str], attributable: float
+    fp: FunctionProfile,
+    class_node: Optional[ast.ClassDef],
+    aliases: Dict[str, str],
+    attributable: float,
+    constants: Optional[Dict[str, int]] = None,
+    pure: Optional[Dict[str, bool]] = None,
 ) -> FunctionFacts:
     """Pattern facts from samples.
 
@@ -134,7 +150,9 @@ def sampled_facts(
     (`line_own`, matched against cProfile-style names of the calls on each line). The same
     samples must not back a structural pattern too, as cProfile's tottime (which excludes C
     callees) would not: a first round of the patterns finds which call lines back a call
-    pattern, and the own time that structural patterns see is the own time at the other lines.
+    pattern, and the own time that structural patterns see is the own time at the other lines
+    (with the time by line, the lines of the call patterns' matches are claimed too: a Python
+    callee such as copy.deepcopy has its time at its call's line).
     """
     c_names = c_call_names(fp.info.node, aliases)
 
@@ -158,7 +176,7 @@ def sampled_facts(
         claimed.update(lines)
         return python_callees(test) + sum(fp.line_own[line] for line in lines)
 
-    def facts(own: float, callees: Callable[[CalleeTest], float]) -> FunctionFacts:
+    def facts(own: float, callees: Callable[[CalleeTest], float], taken: FrozenSet[int] = frozenset()) -> FunctionFacts:
         return FunctionFacts(
             node=fp.info.node,
             class_node=class_node,
@@ -169,11 +187,18 @@ def sampled_facts(
             calls_primitive=fp.calls_primitive if fp.counted else 0,
             callee_seconds=callees,
             project_callee_seconds=lambda name: fp.project_callee_by_name.get(name, 0.0),
+            line_seconds=dict(fp.line_seconds),
+            claimed_lines=taken,
+            loop_trips=dict(fp.loop_trips) if fp.loop_trips else None,
+            callee_lines=dict(fp.callee_lines),
+            module_constants=constants or {},
+            callee_is_pure=lambda name: (pure or {}).get(name, False),
         )
 
-    choose(facts(fp.own_total(), claiming))
+    first = all_matches(facts(fp.own_total(), claiming))
     structural_own = max(fp.own_total() - sum(fp.line_own.get(line, 0.0) for line in claimed), 0.0)
-    return facts(structural_own, callee_seconds)
+    claimed.update(m.line for m in first if m.pattern in CALL_PATTERNS and m.backing > 0)
+    return facts(structural_own, callee_seconds, frozenset(claimed))
 
 
 def _calls_text(fp: FunctionProfile) -> str:

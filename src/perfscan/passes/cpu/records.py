@@ -8,7 +8,8 @@ Shape (the probe's cpu.py, sampler.py and calls.py write it; the probe's contrac
   handler_seconds, clock, thread_cpu, tests [node id], frames [[file, first line, name]],
   stacks [[phase, test index, [[frame index, line], ...outermost first], seconds, samples]]
 - calls (compiled counters): functions [[file, first line, name, depth?]],
-  phases {phase: [[function index, calls, recursive calls]]}, cost_ns {"count": ns, "depth": ns}
+  phases {phase: [[function index, calls, recursive calls]]}, cost_ns {"count": ns, "depth": ns},
+  loops [[file, line, column, iterations]] (the plain run's loop counters)
 - errors [str]
 
 What does not fit the shape (a wrong type, an index out of range) is left out rather than
@@ -194,6 +195,16 @@ class CountedFunction:
 
 
 @dataclass(frozen=True)
+class CountedLoop:
+    """A loop's exact iterations over the run (counted in the plain run only; docs/design.md "The passes", CPU)."""
+
+    file: str
+    line: int  # where the loop's target is (a while loop: its test)
+    column: int
+    iterations: int
+
+
+@dataclass(frozen=True)
 class CallCounts:
     """Exact call counts compiled into the project's functions."""
 
@@ -203,6 +214,7 @@ class CallCounts:
     )  # (function index, calls, recursive)
     cost_ns: Mapping[str, float] = field(default_factory=dict)  # a counter's cost per call: "count", "depth"
     method: str = "compiled counters"
+    loops: Tuple[CountedLoop, ...] = ()
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> CallCounts:
@@ -225,11 +237,17 @@ class CallCounts:
                     and isinstance(r[0], int)
                     and 0 <= r[0] < len(functions)
                 )
+        loops = tuple(
+            CountedLoop(str(r[0]), _int(r[1]), _int(r[2]), _int(r[3]))
+            for r in _list(raw.get("loops"))
+            if isinstance(r, (list, tuple)) and len(r) >= 4 and _int(r[3]) > 0
+        )
         return cls(
             tuple(functions),
             phases,
             {str(k): _float(v) for k, v in _dict(raw.get("cost_ns")).items()},
             str(raw.get("method") or "compiled counters"),
+            loops,
         )
 
 

@@ -11,6 +11,7 @@ from typing import List, Optional
 
 from perfscan.passes.cpu.patterns import (
     deepcopy,
+    loop_invariant_call,
     nested_loop,
     pop_front,
     quadratic_membership,
@@ -29,12 +30,16 @@ REGISTRY = (
     sort_in_loop,
     deepcopy,
     repeated_computation,
+    loop_invariant_call,
     string_concat,
     serialize_in_loop,
     regex_in_loop,
     nested_loop,
 )
 MIN_BACKING = 0.10
+# patterns backed by a callee's time at their call's line: a structural pattern around that line
+# must not count the same samples again
+CALL_PATTERNS = frozenset({pop_front.ID, sort_in_loop.ID, deepcopy.ID, serialize_in_loop.ID, regex_in_loop.ID})
 
 
 def choose(facts: FunctionFacts) -> Optional[Match]:
