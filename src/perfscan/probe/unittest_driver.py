@@ -116,8 +116,10 @@ class Driver:
         tests, errors = flatten(suite)
         ids = [self.node_id(t) for t in tests]
         if self.chosen:
+            # other modules' import errors are not these tests' (the whole suite's run reported them)
             tests = [t for t, n in zip(tests, ids) if n in self.chosen]
             ids = [self._ids[id(t)] for t in tests]
+            errors = []
         self.session.outcomes.collected(ids, errors)
         result = ProbeResult(self)
         result.failfast, result.buffer, result.tb_locals = bool(failfast), bool(buffer), bool(tb_locals)
