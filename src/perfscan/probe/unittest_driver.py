@@ -29,6 +29,7 @@ other tests run. Exit status, as pytest's: 0 all passed, 1 some failed, 5 no tes
 arguments, 2 interrupted.
 """
 
+import contextlib
 import os
 import sys
 import traceback
@@ -383,20 +384,13 @@ class ProbeResult(unittest.TestResult):
         self._driver.record(test, "failed", "unexpected success")
 
 
-class _warnings_as_unittest:
+@contextlib.contextmanager
+def _warnings_as_unittest(action):
     """Warnings filtered as unittest's text runner does (`default` unless -W was given)."""
-
-    def __init__(self, action):
-        self.action = action if action is not None or sys.warnoptions else "default"
-        self._catch = warnings.catch_warnings()
-
-    def __enter__(self):
-        self._catch.__enter__()
-        if self.action:
-            warnings.simplefilter(self.action)  # type: ignore[arg-type]  # unittest's own value, passed on
-            if self.action in ("default", "always"):
+    action = action if action is not None or sys.warnoptions else "default"
+    with warnings.catch_warnings():
+        if action:
+            warnings.simplefilter(action)
+            if action in ("default", "always"):
                 warnings.filterwarnings("module", category=DeprecationWarning, message=r"Please use assert\w+ instead.")
-        return self
-
-    def __exit__(self, *exc):
-        return self._catch.__exit__(*exc)
+        yield
