@@ -130,6 +130,16 @@ OUTCOMES = {
         "    def test_d(self):\n        pass\n"
     ),
     "tests/test_broken.py": "import no_such_module_here\n",
+    "docmod/__init__.py": "",
+    "docmod/util.py": 'def double(x):\n    """\n    >>> double(2)\n    4\n    """\n    return 2 * x\n',
+    "tests/test_docs.py": (
+        "import doctest\nimport unittest\n\nfrom docmod import util\n\n\n"
+        "def check():\n    assert util.double(1) == 2\n\n\n"
+        "def load_tests(loader, tests, ignore):\n"
+        "    tests.addTests(doctest.DocTestSuite(util))\n"
+        "    tests.addTest(unittest.FunctionTestCase(check))\n"
+        "    return tests\n"
+    ),
 }
 
 
@@ -139,7 +149,11 @@ def test_outcomes_ids_and_collection_errors(tmp_path, bare_python):
     assert run.child.returncode == 1, run.child.tail(20)  # some failed, as pytest says it
     collected = run.read("collected.json")
     assert collected["errors"] == ["tests.test_broken: ModuleNotFoundError: No module named 'no_such_module_here'"]
-    got = {nid.split("::", 1)[1]: (t["outcome"], t["message"]) for nid, t in run.outcomes().items()}
+    outcomes = run.outcomes()
+    # a doctest and a FunctionTestCase get pytest-like ids too (every id holds `::`)
+    assert outcomes.pop("docmod/util.py::docmod.util.double")["outcome"] == "passed"
+    assert outcomes.pop("tests/test_docs.py::check")["outcome"] == "passed"
+    got = {nid.split("::", 1)[1]: (t["outcome"], t["message"]) for nid, t in outcomes.items()}
     assert got == {
         "Outcomes::test_pass": ("passed", ""),
         "Outcomes::test_fail": ("failed", "AssertionError: 1 != 2"),
@@ -160,7 +174,7 @@ def test_outcomes_ids_and_collection_errors(tmp_path, bare_python):
         ),
     }
     assert all(t["done"] for t in run.outcomes().values())
-    assert all(nid.startswith("tests/test_outcomes.py::") for nid in run.outcomes())
+    assert all(nid.startswith("tests/test_outcomes.py::") for nid in outcomes)
 
 
 def test_chosen_ids_run_alone_within_the_unittest_arguments(tmp_path, bare_python):
@@ -170,6 +184,10 @@ def test_chosen_ids_run_alone_within_the_unittest_arguments(tmp_path, bare_pytho
     assert run.child.returncode == 0, run.child.tail(20)
     assert run.read("collected.json")["nodeids"] == [chosen]
     assert list(run.outcomes()) == [chosen]
+    doc = "docmod/util.py::docmod.util.double"
+    run = probe(root, bare_python, "time", [doc, chosen], name="doctest")
+    assert run.child.returncode == 0, run.child.tail(20)
+    assert sorted(run.read("collected.json")["nodeids"]) == sorted([doc, chosen])
     # unittest's own names work too (the names `python -m unittest` takes)
     run = probe(root, bare_python, "time", ["tests.test_outcomes.Outcomes.test_pass"], name="by-name")
     assert run.read("collected.json")["nodeids"] == [chosen]

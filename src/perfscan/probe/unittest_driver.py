@@ -6,7 +6,7 @@ holding `::` is a test id the host chose (`tests/test_x.py::Class::test_method`)
 loaded as the other arguments say, then only those tests run.
 
 Test ids are pytest's for the same tests: the test module's file relative to the project root,
-the class, the method; a test whose module is not a project file keeps unittest's dotted id.
+the class, the method (a doctest: its file and name; a module outside the project: its name).
 
 Phases, as pytest maps a unittest.TestCase:
 - setup: setUpModule and setUpClass (for the first test of its module or class), Django's
@@ -39,6 +39,7 @@ import warnings
 from . import state
 from .clocks import getframe, perf_counter
 from .session import Session
+from .unittest_suite import flatten, node_id, one_line
 
 SELECT = "::"
 _STEPS = (  # (method, phase, whether the phase ends with it)
@@ -67,17 +68,6 @@ def run(args):
     finally:
         session.finish(driver.exitstatus)
     return driver.exitstatus
-
-
-def one_line(err):
-    """`Type: message`, the message's first line (an assertion's diff follows on the next lines)."""
-    try:
-        lines = traceback.format_exception_only(err[0], err[1])
-        text = lines[-1] if lines else ""
-    except Exception:
-        text = "%s: %s" % (getattr(err[0], "__name__", "?"), err[1])
-    first = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    return (first[0] if first else "")[:300]
 
 
 class Driver:
@@ -160,7 +150,7 @@ class Driver:
         found = self._ids.get(key)
         if found is not None:
             return found
-        nodeid = _node_id(test, self.root)
+        nodeid = node_id(test, self.root)
         taken = set(self._ids.values())
         if nodeid in taken:  # the same test loaded twice: ids stay unique
             n = 2
@@ -271,43 +261,6 @@ class Driver:
 def _case(test):
     """A subtest's own test case."""
     return getattr(test, "test_case", test)
-
-
-def _node_id(test, root):
-    cls = type(test)
-    method = getattr(test, "_testMethodName", None)
-    module = sys.modules.get(cls.__module__)
-    path = getattr(module, "__file__", None)
-    if method and path:
-        rel = os.path.relpath(os.path.abspath(path), root)
-        if not rel.startswith(os.pardir + os.sep) and rel != os.pardir and not os.path.isabs(rel):
-            return "%s::%s::%s" % (rel.replace(os.sep, "/"), cls.__qualname__, method)
-    return test.id()
-
-
-def flatten(suite):
-    """(test cases in run order, collection errors): nested suites opened; a module that could not
-    be imported (unittest's _FailedTest) is an error, not a test."""
-    tests, errors = [], []
-    failed = getattr(unittest.loader, "_FailedTest", ())
-    stack = [iter([suite])]
-    while stack:
-        try:
-            test = next(stack[-1])
-        except StopIteration:
-            stack.pop()
-            continue
-        if isinstance(test, unittest.TestSuite):
-            stack.append(iter(test))
-        elif failed and isinstance(test, failed):
-            # its exception's message holds the whole import traceback: its last line says why
-            exc = getattr(test, "_exception", None)
-            lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-            why = lines[-1] if lines else type(exc).__name__
-            errors.append("%s: %s" % (getattr(test, "_testMethodName", "?"), why[:300]))
-        else:
-            tests.append(test)
-    return tests, errors
 
 
 class PhasedSuite(unittest.TestSuite):
