@@ -3,7 +3,7 @@ outcomes) and whole scans, whose findings must be the ones the same code gets un
 
 from __future__ import annotations
 
-import json
+import os
 import shutil
 import subprocess
 import sys
@@ -81,14 +81,21 @@ STEPS = {
 
 
 def calls_by_phase(run) -> Dict[str, Dict[str, int]]:
-    calls = run.read("time.json")["calls"]
-    names = [f[2] for f in calls["functions"]]
-    return {phase: {names[i]: total for i, total, _rec in rows} for phase, rows in calls["phases"].items()}
+    """Calls of the project's functions in each phase, from cProfile's tables (any Python 3.8+)."""
+    phases = run.read("cpu.json")["phases"]
+    return {
+        phase: {
+            e[2]: e[4]
+            for e in data["stats"]
+            if e[0].endswith(os.path.join("phased", "steps.py")) and e[2] != "<module>"
+        }
+        for phase, data in phases.items()
+    }
 
 
 def test_phases_map_module_class_and_test_fixtures(tmp_path, bare_python):
     root = write_project(tmp_path / "p", STEPS)
-    run = probe(root, bare_python, "time", options={"count": "1"})
+    run = probe(root, bare_python, "cpu", options={"engine": "cprofile"})
     assert run.child.returncode == 0, run.child.tail(20)
     assert run.read("collected.json")["nodeids"] == [
         "tests/test_steps.py::A::test_one",
@@ -101,8 +108,7 @@ def test_phases_map_module_class_and_test_fixtures(tmp_path, bare_python):
     assert phases["setup"] == {"module_setup": 1, "class_setup": 2, "per_test_setup": 3}
     assert phases["call"] == {"in_test": 3}
     assert phases["teardown"] == {"per_test_teardown": 3, "cleanup": 2, "class_teardown": 1, "module_teardown": 1}
-    progress = [json.loads(line)[0] for line in (run.out_dir / "progress.jsonl").read_text().splitlines()]
-    assert progress == run.read("collected.json")["nodeids"]  # each test done, in order
+    assert [nid for nid, t in run.outcomes().items() if t.get("done")] == run.read("collected.json")["nodeids"]
 
 
 OUTCOMES = {
@@ -141,6 +147,21 @@ OUTCOMES = {
         "    return tests\n"
     ),
 }
+
+
+def pyenv_python(version: str) -> Path:
+    found = sorted(Path.home().glob(f".pyenv/versions/{version}.*/bin/python"))
+    if not found:
+        pytest.skip(f"no Python {version} on this machine")
+    return found[-1]
+
+
+@pytest.mark.parametrize("version", ["3.8", "3.9", "3.10", "3.12", "3.13"])
+def test_phases_and_outcomes_under_each_python(tmp_path, version):
+    """unittest's fixture steps the driver relies on are the same from 3.8 to 3.13 (3.11: the other tests)."""
+    python = pyenv_python(version)
+    test_phases_map_module_class_and_test_fixtures(tmp_path / "phases", python)
+    test_outcomes_ids_and_collection_errors(tmp_path / "outcomes", python)
 
 
 def test_outcomes_ids_and_collection_errors(tmp_path, bare_python):

@@ -237,7 +237,9 @@ class Driver:
 
     def record(self, test, outcome, message=""):
         if self.log:
-            self.session.outcomes.outcome(self.node_id(_case(test)), outcome, message)
+            nodeid = self.node_id(_case(test))
+            self.started.add(nodeid)  # a skipped test is not started (3.12+) but has run its course
+            self.session.outcomes.outcome(nodeid, outcome, message)
 
     def failure(self, test, err, subtest=False):
         if not self.log:
@@ -251,6 +253,7 @@ class Driver:
                 )
             return
         nodeid = self.node_id(_case(test))
+        self.started.add(nodeid)
         phase = "call" if subtest else self.failed_phase.get(nodeid) or (self.phase if nodeid == self.current else None)
         if phase in (None, "call"):
             self.session.outcomes.outcome(nodeid, "failed", one_line(err))
