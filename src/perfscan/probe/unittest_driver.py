@@ -85,6 +85,7 @@ class Driver:
         self._t0 = 0.0
         self.log = True  # False during the memory pass's repetitions
         self._ids = {}  # id(test) -> node id
+        self._taken = set()  # the node ids given so far
         self._tests = []  # keeps the tests alive, so id() stays theirs
         self.failed_phase = {}  # node id -> the phase whose step an exception left first
         self.started = set()
@@ -151,13 +152,13 @@ class Driver:
         if found is not None:
             return found
         nodeid = node_id(test, self.root)
-        taken = set(self._ids.values())
-        if nodeid in taken:  # the same test loaded twice: ids stay unique
+        if nodeid in self._taken:  # the same test loaded twice: ids stay unique
             n = 2
-            while "%s[%d]" % (nodeid, n) in taken:
+            while "%s[%d]" % (nodeid, n) in self._taken:
                 n += 1
             nodeid = "%s[%d]" % (nodeid, n)
         self._ids[key] = nodeid
+        self._taken.add(nodeid)
         self._tests.append(test)
         return nodeid
 
