@@ -47,6 +47,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 sys.path.insert(0, str(REPO / "src"))
 
+from perfscan.models import Driver  # noqa: E402
 from perfscan.passes.cpu.profile import build_profile  # noqa: E402
 from perfscan.probe_host import install_probe, run_probe  # noqa: E402
 
@@ -131,6 +132,7 @@ class Project:
         return run_probe(
             mode,
             runner=[self.runner],
+            driver=Driver(),
             root=self.root,
             workdir=self.workdir,
             probe_path=self.probe,

@@ -17,6 +17,8 @@ DOMAIN_TITLES: Mapping[str, str] = {"cpu": "CPU", "memory": "Memory", "import": 
 SEVERITIES: Tuple[str, ...] = ("critical", "high", "medium", "low", "info")
 MODELS: Tuple[str, ...] = ("long-running-server", "cli", "serverless", "library", "unknown")
 PASS_STATUSES: Tuple[str, ...] = ("ok", "failed", "skipped", "timed-out")
+# the test runners perfscan can drive (docs/design.md "Test runner")
+TEST_RUNNERS: Tuple[str, ...] = ("pytest", "unittest", "django")
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ class Settings:
     test_command: Optional[str] = None
     memory_repeat: int = 0  # per-request growth check for a project that is not a server (2 is the design's count)
     cpu_engine: Optional[str] = None  # auto | sample | cprofile; None: $PERFSCAN_CPU_ENGINE, else auto
+    test_runner: Optional[str] = None  # pytest | unittest | django; None: chosen from the environment
     thresholds: Thresholds = DEFAULT_THRESHOLDS
     origins: Mapping[str, str] = field(default_factory=dict)  # setting name -> where it came from
     notes: Tuple[str, ...] = ()  # configuration problems perfscan worked around (shown in the report)
@@ -97,6 +100,8 @@ class Project:
     pyproject: Mapping[str, Any] = field(default_factory=dict)
     notes: Tuple[str, ...] = ()
     subprojects: Tuple[str, ...] = ()  # monorepo: folders (posix, root-relative) whose packages joined the root's
+    has_django: bool = False
+    has_pytest_django: bool = False
 
 
 @dataclass(frozen=True)
@@ -176,6 +181,15 @@ def pytest_options_only(args: Tuple[str, ...]) -> Tuple[str, ...]:
 
 
 @dataclass(frozen=True)
+class Driver:
+    """The test runner that runs the project's tests, and why it was chosen (docs/design.md "Test runner")."""
+
+    name: str = "pytest"  # one of TEST_RUNNERS
+    why: str = ""
+    django_settings: str = ""  # django: DJANGO_SETTINGS_MODULE as manage.py sets it ("": the environment's)
+
+
+@dataclass(frozen=True)
 class Target:
     """What the test passes profile."""
 
@@ -185,17 +199,26 @@ class Target:
     collected: int
     note: str = ""
     exec_command: Tuple[str, ...] = ()
-    neutralized: Tuple[str, ...] = ()  # what perfscan changed in the project's pytest setup, and why
+    neutralized: Tuple[str, ...] = ()  # what perfscan changed in the project's test set-up, and why
     left_out: Tuple[Tuple[str, str], ...] = ()  # (node id, why): tests that cut the timing run short
+    driver: Driver = Driver()
 
     def pytest_argv(self) -> Tuple[str, ...]:
-        """Arguments for a profiled pytest run: the whole suite runs as configured, else the node ids.
-
-        With node ids, the user's paths (`-- tests/unit`) are dropped: the ids were collected from
-        them, and pytest would run a path's every test beside the ids."""
+        """Arguments for a profiled run of the test runner: the whole suite runs as configured,
+        else the node ids."""
         if self.mode == "all" or not self.tests:
             return self.pytest_args
-        return pytest_options_only(self.pytest_args) + self.tests
+        return self.argv_with(self.tests)
+
+    def argv_with(self, tests: Tuple[str, ...]) -> Tuple[str, ...]:
+        """The test runner's arguments that run only `tests` (node ids).
+
+        pytest: the user's paths (`-- tests/unit`) are dropped: the ids were collected from them,
+        and pytest would run a path's every test beside the ids. unittest and Django: the
+        arguments stay (they say how to load the suite) and the probe keeps only the ids."""
+        if self.driver.name != "pytest":
+            return self.pytest_args + tuple(tests)
+        return pytest_options_only(self.pytest_args) + tuple(tests)
 
 
 @dataclass(frozen=True)

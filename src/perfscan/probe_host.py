@@ -11,9 +11,10 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from perfscan import children
+from perfscan.models import Driver
 from perfscan.passes import PassContext, child_env
 from perfscan.probe.contract import PROGRESS, SCHEMA_VERSION
 
@@ -128,6 +129,14 @@ class ProbeRun:
         return tuple(str(x) for x in data.get("neutralized") or ())
 
 
+def driver_args(driver: Driver) -> List[str]:
+    """The probe's arguments that choose the test runner (docs/design.md "Test runner")."""
+    argv = ["--driver", driver.name]
+    if driver.name == "django" and driver.django_settings:
+        argv += ["--django-settings", driver.django_settings]
+    return argv
+
+
 def run_probe(
     mode: str,
     *,
@@ -141,8 +150,10 @@ def run_probe(
     name: Optional[str] = None,
     exec_command: Sequence[str] = (),
     source_roots: Sequence[Path] = (),
+    driver: Driver,
 ) -> ProbeRun:
-    """Run the probe in `mode` over pytest_args, or over exec_command (a script, module or console script)."""
+    """Run the probe in `mode` over pytest_args (the arguments of `driver`, the test runner), or
+    over exec_command (a script, module or console script)."""
     name = name or mode
     out_dir = workdir / "runs" / name
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -152,7 +163,7 @@ def run_probe(
     if exec_command:
         argv += ["--exec", "--"] + list(exec_command)
     else:
-        argv += ["--"] + list(pytest_args)
+        argv += driver_args(driver) + ["--"] + list(pytest_args)
     env = child_env(workdir, probe_path)
     if exec_command and source_roots:
         # `python -m pkg.cli` finds the project's code on the same path its tests use (src/ layout)
@@ -177,4 +188,5 @@ def run_target(
         name=name,
         exec_command=ctx.target.exec_command,
         source_roots=ctx.project.source_roots,
+        driver=ctx.target.driver,
     )

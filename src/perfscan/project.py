@@ -131,6 +131,8 @@ def discover_project(settings: Settings, env: Dict[str, str]) -> Project:
         pyproject=pyproject,
         notes=tuple(notes),
         has_memray=interp.has_memray,
+        has_django=interp.has_django,
+        has_pytest_django=interp.has_pytest_django,
         pytest_plugins=tuple(dict.fromkeys(p.split(":", 1)[0].strip() for p in plugins if p.strip())),
         subprojects=tuple(s.rel for s in subs),
     )

@@ -72,17 +72,20 @@ class Interpreter:
     executable: str
     has_pytest: bool
     has_memray: bool
+    has_django: bool = False
+    has_pytest_django: bool = False
 
 
 _CHECK = (
     "import json, sys, importlib.util as u\n"
     "print(json.dumps({'version': '%d.%d.%d' % sys.version_info[:3], 'executable': sys.executable,"
-    " 'pytest': u.find_spec('pytest') is not None, 'memray': u.find_spec('memray') is not None}))"
+    " 'pytest': u.find_spec('pytest') is not None, 'memray': u.find_spec('memray') is not None,"
+    " 'django': u.find_spec('django') is not None, 'pytest_django': u.find_spec('pytest_django') is not None}))"
 )
 
 
 def inspect_interpreter(runner: Tuple[str, ...], origin: str, root: Path, env: Dict[str, str]) -> Interpreter:
-    """Start the runner's python once: its version, and whether it has pytest and memray."""
+    """Start the runner's python once: its version, and whether it has pytest, memray, Django and pytest-django."""
     log_dir = Path(tempfile.mkdtemp(prefix="perfscan-runner-"))
     try:
         result = children.run(
@@ -106,6 +109,8 @@ def inspect_interpreter(runner: Tuple[str, ...], origin: str, root: Path, env: D
             str(info.get("executable", runner[-1])),
             bool(info.get("pytest")),
             bool(info.get("memray")),
+            bool(info.get("django")),
+            bool(info.get("pytest_django")),
         )
     except (ValueError, OSError) as exc:
         raise UsageError(

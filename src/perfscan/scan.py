@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Mapping, Optional,
 from perfscan import __version__, children, treewatch
 from perfscan.deployment import detect_deployment
 from perfscan.errors import UsageError
-from perfscan.models import PassResult, Project, ScanResult, Settings, Target
+from perfscan.models import Driver, PassResult, Project, ScanResult, Settings, Target
 from perfscan.passes import PassContext, PassInputs, child_env
 from perfscan.passes.registry import PASSES, Pass, selected
 from perfscan.probe_host import COMMAND_FAILED, install_probe
@@ -30,6 +30,7 @@ from perfscan.report import write_atomic
 from perfscan.report.formats import EXTRA_FORMATS, REPORT_TWINS
 from perfscan.sources import skipped_sources
 from perfscan.target import select_target
+from perfscan.testdriver import choose_driver, with_hint
 from perfscan.timing import TimingRun
 
 if TYPE_CHECKING:  # the passes load only when they run
@@ -124,16 +125,22 @@ def _choose_target(
 ) -> Tuple[Target, Optional[TimingRun]]:
     """The tests (or command) the test passes profile, and the plain timing run; none without a test pass."""
     if not any(p.needs_tests for p in passes):
-        target = Target((), tuple(settings.pytest_args), "none", 0, "no test pass selected")
+        target = Target((), tuple(settings.pytest_args), "none", 0, "no test pass selected", driver=Driver("", ""))
         progress.say(f"target: {target.note or target.mode}")
         return target, None
     progress.begin("collecting and timing the tests" if not settings.exec_command else "preparing the command")
     options: Dict[str, str] = {}
     for spec in passes:
         options.update(spec.plain_run_options(project))
+    driver = choose_driver(settings, project) if not settings.exec_command else Driver("", "")
+    if driver.name:
+        progress.say(f"test runner: {driver.name} ({driver.why})")
     share = budget.remaining() * TIMING_SLICE
     # a test that cuts the timing run short costs at most one more slice: the run restarts without it
-    target, timing = select_target(settings, project, workdir, probe_path, max(5.0, share), options, share)
+    target, timing = select_target(
+        settings, project, workdir, probe_path, max(5.0, share), options, share, driver=driver
+    )
+    target = with_hint(dataclasses.replace(target, driver=driver), project)
     progress.end(f"target: {target.note or target.mode}")
     return target, timing
 

@@ -13,21 +13,11 @@ import re
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-from perfscan.errors import UsageError
-from perfscan.models import Project, Settings, Target
+from perfscan.models import Driver, Project, Settings, Target
 from perfscan.timing import TimingRun, time_suite
 
 TRIVIAL_SECONDS = 0.002  # a test this fast profiles nothing but pytest
 INTEGRATION = re.compile(r"integration|e2e|end_to_end|endtoend|functional|system|acceptance", re.I)
-
-
-def _has_tests(project: Project) -> bool:
-    if project.tests_dir is not None:
-        return True
-    try:
-        return any(p.name.startswith("test_") and p.suffix == ".py" for p in project.root.iterdir())
-    except OSError:
-        return False
 
 
 def select_target(
@@ -38,23 +28,16 @@ def select_target(
     slice_seconds: float,
     options: Optional[Dict[str, str]] = None,
     restart_seconds: float = 0.0,
+    *,
+    driver: Driver,
 ) -> Tuple[Target, Optional[TimingRun]]:
-    """The target, and the timing run (a plain run: the baseline of the profilers' overhead);
-    a test that cuts the timing run short is left out and the run restarted without it, within
-    `restart_seconds` more (perfscan.timing)."""
+    """The target, and the timing run (a plain run: the baseline of the profilers' overhead), run
+    by `driver`, the test runner (testdriver.py); a test that cuts the timing run short is left out
+    and the run restarted without it, within `restart_seconds` more (perfscan.timing)."""
     pytest_args = tuple(settings.pytest_args)
     if settings.exec_command:
         shown = " ".join(settings.exec_command)
         return Target((), (), "exec", 0, f"the command {shown}", exec_command=tuple(settings.exec_command)), None
-    if not project.has_pytest:
-        if _has_tests(project) or settings.tests:
-            raise UsageError(
-                f"the runner {' '.join(project.runner)} ({project.runner_origin}) cannot import pytest; "
-                "pass --runner with the python of the project's test environment"
-            )
-        return Target(
-            (), pytest_args, "none", 0, "no tests: pytest is not installed for the project and no tests were found"
-        ), None
     if settings.tests:
         return Target(tuple(settings.tests), pytest_args, "user", len(settings.tests), "tests named with --test"), None
 
@@ -67,6 +50,7 @@ def select_target(
         options=options,
         slice_seconds=slice_seconds,
         restart_seconds=restart_seconds,
+        driver=driver,
     )
     first = timing.runs[0]
     collected = first.read("collected.json")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from perfscan.children import ChildResult
+from perfscan.models import Driver
 from perfscan.probe_host import ProbeRun, failed_in, run_probe, summarize_failed
 
 HANG_SHARE = 0.5  # a test still running after this share of its run's time cut the run
@@ -82,6 +83,7 @@ def time_suite(
     options: Optional[Mapping[str, str]],
     slice_seconds: float,
     restart_seconds: float,
+    driver: Driver,
 ) -> TimingRun:
     """Time the suite within `slice_seconds`; restart past a test that cut it, within `restart_seconds` more."""
     deadline = time.monotonic() + slice_seconds + restart_seconds
@@ -100,6 +102,7 @@ def time_suite(
             timeout=timeout,
             options=opts,
             name=name,
+            driver=driver,
         )
 
     run = start("time", slice_seconds, None)

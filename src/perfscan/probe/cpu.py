@@ -21,6 +21,7 @@ from typing import Any, Dict, List
 from . import state
 from .clocks import getframe, perf_counter, process_time
 from .contract import write_json
+from .session import runner_frame
 
 PHASES = ("setup", "call", "teardown")
 MONITORING = sys.version_info >= (3, 12)
@@ -61,7 +62,7 @@ class CProfileRecorder:
         self.thread_profiles.append((phase, prof))
         prof.enable()
 
-    def start(self, nodeid, phase):
+    def start(self, nodeid, phase, base=None):
         self.phase = phase
         if not MONITORING:
             threading.setprofile(self._thread_hook)
@@ -83,9 +84,6 @@ class CProfileRecorder:
         if not MONITORING:
             threading.setprofile(None)
         self.phase = None
-
-    def pytest_sessionfinish(self, session, exitstatus):
-        self.emergency_dump()
 
     def emergency_dump(self):
         if self._dumped:
@@ -196,7 +194,8 @@ class SampleRecorder:
             self.counter.uninstall()
             self.counter = None
 
-    def start(self, nodeid, phase):
+    def start(self, nodeid, phase, base=None):
+        """`base`: the test runner's frame around the phase (the caller's, by default)."""
         if not self._tried:
             self._install()
         if self.fallback is not None:
@@ -204,7 +203,7 @@ class SampleRecorder:
         self.phase = phase
         if self.counter is not None:
             self.counter.start(phase)
-        self.sampler.start(nodeid, phase, _runner_frame(getframe(1)))
+        self.sampler.start(nodeid, phase, base if base is not None else runner_frame(getframe(1)))
         self._c0 = process_time()
         self._t0 = perf_counter()
 
@@ -217,9 +216,6 @@ class SampleRecorder:
         if self.counter is not None:
             self.counter.stop(phase)
         self.phase = None
-
-    def pytest_sessionfinish(self, session, exitstatus):
-        self.emergency_dump()
 
     def emergency_dump(self):
         if self.fallback is not None:
@@ -252,13 +248,3 @@ class SampleRecorder:
                 "errors": errors,
             },
         )
-
-
-def _runner_frame(frame):
-    """The test runner's frame around the phase: stacks are cut there (pytest's own frames
-    above it are the same in every sample). The phase hook is a generator suspended while the
-    test runs, so the first frame outside generators is the one that stays on the stack."""
-    f = frame
-    while f is not None and f.f_code.co_flags & 0x20:  # CO_GENERATOR
-        f = f.f_back
-    return f

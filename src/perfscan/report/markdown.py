@@ -240,6 +240,9 @@ def render_markdown(result: ScanResult) -> str:
         else:
             lines.append(f"- {DOMAIN_TITLES[name]}: skipped (not selected)")
     lines.append(f"- Deployment evidence: {inline('; '.join(dep.evidence)) or 'none'}")
+    driver = result.target.driver
+    if driver.name:
+        lines.append(f"- Test runner: {driver.name}" + (f" ({inline(driver.why)})" if driver.why else ""))
     if result.target.note:
         lines.append(f"- Target: {inline(result.target.note)}")
     for change in result.target.neutralized:

@@ -18,6 +18,7 @@ from perfscan.models import (
     DEFAULT_THRESHOLDS,
     Artifact,
     Deployment,
+    Driver,
     Finding,
     Metric,
     PassResult,
@@ -138,6 +139,13 @@ def _pass(name: str, p: Mapping[str, Any], findings: Tuple[RankedFinding, ...]) 
     )
 
 
+def _driver(value: Any) -> Driver:
+    """The test runner of the report (null when none ran the tests; absent from earlier reports)."""
+    if not isinstance(value, Mapping):
+        return Driver("", "")
+    return Driver(str(value.get("name") or ""), str(value.get("why") or ""), str(value.get("django_settings") or ""))
+
+
 def load_report(report: Mapping[str, Any]) -> ScanResult:
     """The scan a `scan-report.json` describes. Raises ValueError for a schema this version cannot read."""
     version = report.get("schema_version")
@@ -183,6 +191,7 @@ def load_report(report: Mapping[str, Any]) -> ScanResult:
                 for x in _list(target, "left_out")
                 if isinstance(x, Mapping)
             ),
+            driver=_driver(target.get("test_runner")),
         ),
         passes=passes,
         findings=findings,

@@ -36,4 +36,5 @@ def run_memory_probe(
         name=name,
         exec_command=ctx.target.exec_command,
         source_roots=ctx.project.source_roots,
+        driver=ctx.target.driver,
     )
