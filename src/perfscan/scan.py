@@ -16,11 +16,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
-from perfscan import __version__, children, treewatch
+from perfscan import __version__, children, fidelity, treewatch
 from perfscan.deployment import detect_deployment
 from perfscan.errors import UsageError
 from perfscan.models import PassResult, Project, ScanResult, Settings, Target
-from perfscan.passes import PassContext, PassInputs, child_env
+from perfscan.passes import PassContext, PassInputs, child_env, environment_changes
 from perfscan.passes.registry import PASSES, Pass, selected
 from perfscan.probe_host import COMMAND_FAILED, ProbeRun, install_probe
 from perfscan.progress import Progress
@@ -62,6 +62,7 @@ def run_scan(settings: Settings, progress: Progress) -> Tuple[ScanResult, Path]:
         )
         changed = treewatch.changes(before, treewatch.snapshot(settings.path, skip=out_dir))
         warnings = _warnings(settings, project, timing, results, changed, any(p.needs_tests for p in passes))
+        faithful, unmeasured = _fidelity(project, timing, results)
         result = ScanResult(
             settings=settings,
             project=project,
@@ -71,8 +72,9 @@ def run_scan(settings: Settings, progress: Progress) -> Tuple[ScanResult, Path]:
             findings=ranked,
             date=datetime.date.today().isoformat(),
             tool_version=__version__,
-            warnings=tuple(warnings),
-            unmeasured=_unmeasured(passes, target),
+            warnings=tuple(warnings + faithful),
+            unmeasured=_unmeasured(passes, target) or unmeasured,
+            environment=environment_changes(),
         )
         _write_reports(result, out_dir)
         return result, out_dir
@@ -205,6 +207,18 @@ def _unmeasured(passes: Sequence[Pass], target: Target) -> str:
         return ""
     note = target.note or "no tests were found"
     return note if note.startswith("no tests") else f"no tests ran: {note}"
+
+
+def _fidelity(
+    project: Project, timing: Optional[ProbeRun], results: Mapping[str, PassResult]
+) -> Tuple[List[str], str]:
+    """Warnings where the passes did not run the project as plain pytest does, and why the scan
+    measured nothing of the project's code ("" when it did): docs/design.md "Faithful runs"."""
+    reference = timing.facts() if timing is not None else None
+    facts = [r.facts for r in results.values() if r.facts is not None] + ([reference] if reference else [])
+    copies, unmapped = fidelity.copies_warnings(facts, project.root)
+    warnings = fidelity.outcome_differences(reference, results) + copies
+    return warnings, unmapped or fidelity.no_project_code(results)
 
 
 def _warnings(

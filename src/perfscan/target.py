@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from perfscan.errors import UsageError
 from perfscan.models import Project, Settings, Target
-from perfscan.probe_host import ProbeRun, run_probe
+from perfscan.probe_host import ProbeRun, package_paths, run_probe
 
 TRIVIAL_SECONDS = 0.002  # a test this fast profiles nothing but pytest
 INTEGRATION = re.compile(r"integration|e2e|end_to_end|endtoend|functional|system|acceptance", re.I)
@@ -62,6 +62,7 @@ def select_target(
         pytest_args=list(pytest_args),
         timeout=slice_seconds,
         options=options,
+        packages=package_paths(project),
     )
     collected = run.read("collected.json")
     if collected is None:

@@ -6,7 +6,7 @@ from typing import Optional
 
 import pytest
 
-from . import state
+from . import projectmap, state
 from .clocks import perf_counter
 from .contract import PROGRESS, write_json
 
@@ -61,7 +61,12 @@ class Outcomes:
     def dump(self, exitstatus=None):
         write_json(
             os.path.join(self.out_dir, "outcomes.json"),
-            {"tests": self.tests, "exitstatus": exitstatus, "neutralized": state.options.get("neutralized", [])},
+            {
+                "tests": self.tests,
+                "exitstatus": exitstatus,
+                "neutralized": state.options.get("neutralized", []),
+                "imports": projectmap.current().report(state.options.get("root") or os.getcwd()),
+            },
         )
 
 

@@ -103,6 +103,7 @@ def to_dict(result: ScanResult) -> Dict[str, Any]:
             "unmeasured": result.unmeasured or None,
         },
         "warnings": list(result.warnings),
+        "environment": list(result.environment),
     }
 
 

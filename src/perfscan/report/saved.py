@@ -184,4 +184,5 @@ def load_report(report: Mapping[str, Any]) -> ScanResult:
         tool_version=str(_obj(report, "tool").get("version") or ""),
         warnings=_strs(report, "warnings"),
         unmeasured=str(_obj(report, "summary").get("unmeasured") or ""),
+        environment=_strs(report, "environment"),
     )
