@@ -65,9 +65,15 @@ def assert_unchanged(before: Dict[str, bytes], root: Path, allowed: Tuple[str, .
     assert not changed, f"the scan changed the project: {changed[:10]}"
 
 
-def run_perfscan(*args: str, cwd: Optional[Path] = None, timeout: float = 400) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO / "src")
+def run_perfscan(
+    *args: str, cwd: Optional[Path] = None, timeout: float = 400, env: Optional[Dict[str, str]] = None
+) -> subprocess.CompletedProcess:
+    """perfscan from this checkout; `env`, when given, is the whole environment (PYTHONPATH gains
+    this checkout's src/ in front)."""
+    env = dict(os.environ if env is None else env)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO / "src")] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    )
     return subprocess.run(
         [sys.executable, "-m", "perfscan", *args],
         cwd=str(cwd or REPO),

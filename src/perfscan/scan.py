@@ -209,9 +209,7 @@ def _unmeasured(passes: Sequence[Pass], target: Target) -> str:
     return note if note.startswith("no tests") else f"no tests ran: {note}"
 
 
-def _fidelity(
-    project: Project, timing: Optional[ProbeRun], results: Mapping[str, PassResult]
-) -> Tuple[List[str], str]:
+def _fidelity(project: Project, timing: Optional[ProbeRun], results: Mapping[str, PassResult]) -> Tuple[List[str], str]:
     """Warnings where the passes did not run the project as plain pytest does, and why the scan
     measured nothing of the project's code ("" when it did): docs/design.md "Faithful runs"."""
     reference = timing.facts() if timing is not None else None
