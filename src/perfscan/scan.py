@@ -41,9 +41,11 @@ RESERVE = 3.0  # seconds kept for ranking and reports
 def run_scan(settings: Settings, progress: Progress) -> Tuple[ScanResult, Path]:
     budget = _Budget(settings.budget, time.monotonic())
     settings = dataclasses.replace(settings, path=Path(os.path.abspath(settings.path)))
+    created = _missing_dirs(settings.out or (settings.path / ".codeflash"))
     out_dir = output_dir(settings)
     before = treewatch.snapshot(settings.path, skip=out_dir)
     workdir = Path(tempfile.mkdtemp(prefix="perfscan-"))
+    written = False
     try:
         probe_path = install_probe(workdir)
         project = discover_project(settings, child_env(workdir, probe_path))
@@ -77,10 +79,32 @@ def run_scan(settings: Settings, progress: Progress) -> Tuple[ScanResult, Path]:
             environment=environment_changes(),
         )
         _write_reports(result, out_dir)
+        written = True
         return result, out_dir
     finally:
         children.kill_all()
         shutil.rmtree(workdir, ignore_errors=True)
+        if not written:
+            _remove_empty(created)
+
+
+def _missing_dirs(out: Path) -> List[Path]:
+    """The folders `output_dir` is about to create, deepest first."""
+    missing = []
+    path = Path(os.path.abspath(out))
+    while not path.exists() and path.parent != path:
+        missing.append(path)
+        path = path.parent
+    return missing
+
+
+def _remove_empty(created: Sequence[Path]) -> None:
+    """A scan that stopped before its reports leaves no empty output folder behind in the project."""
+    for path in created:
+        try:
+            path.rmdir()  # only when empty: a file in it is not perfscan's to remove
+        except OSError:
+            return
 
 
 def output_dir(settings: Settings) -> Path:
