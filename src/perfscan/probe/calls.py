@@ -26,7 +26,9 @@ a small recursive function). So the counting is compiled into the project's own 
   place (`function.__code__`), found with one scan of the garbage collector's objects.
 - "Project" here is a cheap over-approximation of the host's rule: a .py file under the
   working folder (the project root), outside virtual environments, site-packages, test folders
-  and test files; the host filters again.
+  and test files, or a module of one of the project's packages by name, wherever it was imported
+  from (an installed copy; its file is mapped to the scanned source on export, projectmap.py);
+  the host filters again.
 """
 
 import ast
