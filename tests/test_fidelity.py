@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from perfscan import fidelity
@@ -65,3 +66,39 @@ def test_a_pass_with_tests_but_no_project_code():
     assert fidelity.no_project_code({"cpu": PassResult("cpu", "ok", 1.0, facts=measured)}) == ""
     # no test finished (a timed-out pass): not this check's to judge
     assert fidelity.no_project_code({"cpu": PassResult("cpu", "ok", 1.0, facts=RunFacts({}, (), 0))}) == ""
+
+
+def test_the_probe_maps_a_running_copy_to_the_scanned_file(tmp_path, monkeypatch):
+    import types
+
+    from perfscan.probe.projectmap import ProjectMap
+
+    scanned = tmp_path / "proj" / "src" / "pmdemo"
+    copy = tmp_path / "site-packages" / "pmdemo"
+    for folder, core in ((scanned, "def f():\n    return 1\n"), (copy, "def f():\n    return 2\n")):
+        folder.mkdir(parents=True)
+        (folder / "__init__.py").write_text("")
+        (folder / "core.py").write_text(core)
+    (copy / "_version.py").write_text("v = '1'\n")
+    package = types.ModuleType("pmdemo")
+    package.__path__ = [str(copy)]
+    package.__file__ = str(copy / "__init__.py")
+    modules = {"pmdemo": package}
+    for name in ("core", "_version"):
+        mod = types.ModuleType(f"pmdemo.{name}")
+        mod.__file__ = str(copy / f"{name}.py")
+        modules[f"pmdemo.{name}"] = mod
+    for name, mod in modules.items():
+        monkeypatch.setitem(sys.modules, name, mod)
+
+    pm = ProjectMap({"pmdemo": str(scanned)})
+    assert pm.to_project(str(copy / "core.py")) == str(scanned / "core.py")
+    assert pm.to_project(str(copy / "_version.py")) == str(copy / "_version.py")  # no scanned file: unchanged
+    assert pm.to_project("/usr/lib/python3.11/json/__init__.py") == "/usr/lib/python3.11/json/__init__.py"
+    report = pm.report(str(tmp_path / "proj"))
+    assert report["project_modules"] == 3
+    assert report["modules"] == [
+        ["pmdemo", str(copy / "__init__.py"), str(scanned / "__init__.py"), True],
+        ["pmdemo._version", str(copy / "_version.py"), None, None],
+        ["pmdemo.core", str(copy / "core.py"), str(scanned / "core.py"), False],
+    ]

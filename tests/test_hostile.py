@@ -176,7 +176,7 @@ def test_odd_parametrized_ids(tmp_path):
         tmp_path,
         {
             "tests/test_odd.py": (
-                "import pytest\n\n"
+                "import pytest\n\nimport host.core\n\n"
                 "@pytest.mark.parametrize('v', ['a|b', '`tick`', 'new\\nline', 'ünï|`x`'], ids=['a|b', '`tick`', 'new\\nline', 'ünï|`x`'])\n"
                 "def test_odd(v):\n    assert 0, v\n"
             )

@@ -134,8 +134,8 @@ def no_project_code(results: Mapping[str, PassResult]) -> str:
     if not empty:
         return ""
     return (
-        f"the {' and '.join(empty)} pass {NO_PROJECT_CODE}: the tests ran, but no function or module of the "
-        "project's packages was loaded from the scanned source or a copy of it"
+        f"the {' and '.join(empty)} pass {NO_PROJECT_CODE}: the tests ran, but no module of the project "
+        "was loaded from the scanned source or a copy of it"
     )
 
 

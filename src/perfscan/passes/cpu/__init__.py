@@ -162,8 +162,9 @@ def run_cpu_pass(ctx: PassContext) -> PassResult:
     # the chart names project code with the locator and leaves out the same harness as the findings
     namer = FrameNamer(Locator(ctx.project.root, ctx.project.source_roots, ctx.settings.exclude), harness)
     section = _section(profile, data, engine, flame_tree(table, namer))
-    # the first run stands for all: pooled runs are the same tests in the same interpreter
-    facts = dataclasses.replace(run.facts(), profiled_project=bool(profile.functions))
+    # the first run stands for all: pooled runs are the same tests in the same interpreter. With no
+    # project function in the profile, whether the run loaded any project module decides
+    facts = dataclasses.replace(run.facts(), profiled_project=True if profile.functions else None)
     return PassResult(
         "cpu", status, time.monotonic() - start, error, tuple(findings), tuple(artifacts), tuple(notes), section, facts
     )
