@@ -42,11 +42,12 @@ def copy_project(src: Path, dest: Path) -> Path:
     return dest
 
 
-def tree_state(root: Path) -> Dict[str, bytes]:
-    """Every file's bytes (and every folder) under root, except .codeflash/."""
+def tree_state(root: Path, whole: bool = False) -> Dict[str, bytes]:
+    """Every file's bytes (and every folder) under root, except .codeflash/ (unless `whole`: a scan
+    that stops with an error before its reports leaves the tree byte-identical, no .codeflash/)."""
     out: Dict[str, bytes] = {}
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = [d for d in dirnames if d != ".codeflash"]
+        dirnames[:] = [d for d in dirnames if whole or d != ".codeflash"]
         rel_dir = os.path.relpath(dirpath, root)
         out[rel_dir + "/"] = b""
         for name in filenames:
@@ -59,15 +60,21 @@ def tree_state(root: Path) -> Dict[str, bytes]:
     return out
 
 
-def assert_unchanged(before: Dict[str, bytes], root: Path, allowed: Tuple[str, ...] = ()) -> None:
-    after = tree_state(root)
+def assert_unchanged(before: Dict[str, bytes], root: Path, allowed: Tuple[str, ...] = (), whole: bool = False) -> None:
+    after = tree_state(root, whole)
     changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k) and not k.startswith(allowed))
     assert not changed, f"the scan changed the project: {changed[:10]}"
 
 
-def run_perfscan(*args: str, cwd: Optional[Path] = None, timeout: float = 400) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO / "src")
+def run_perfscan(
+    *args: str, cwd: Optional[Path] = None, timeout: float = 400, env: Optional[Dict[str, str]] = None
+) -> subprocess.CompletedProcess:
+    """perfscan from this checkout; `env`, when given, is the whole environment (PYTHONPATH gains
+    this checkout's src/ in front)."""
+    env = dict(os.environ if env is None else env)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO / "src")] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    )
     return subprocess.run(
         [sys.executable, "-m", "perfscan", *args],
         cwd=str(cwd or REPO),

@@ -259,7 +259,7 @@ def test_odd_parametrized_ids(tmp_path):
         tmp_path,
         {
             "tests/test_odd.py": (
-                "import pytest\n\n"
+                "import pytest\n\nimport host.core\n\n"
                 "@pytest.mark.parametrize('v', ['a|b', '`tick`', 'new\\nline', 'ünï|`x`'], ids=['a|b', '`tick`', 'new\\nline', 'ünï|`x`'])\n"
                 "def test_odd(v):\n    assert 0, v\n"
             )
@@ -345,10 +345,52 @@ def test_unwritable_out_is_a_one_line_error(tmp_path):
 
 def test_malformed_pyproject_is_a_one_line_error(tmp_path):
     root = make(tmp_path, {"pyproject.toml": "[project\nname = 'x'\n"})
+    before = tree_state(root, whole=True)
     proc, _ = scan(root)
     assert proc.returncode == 2
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("perfscan: error:")]
     assert len(errors) == 1 and "pyproject.toml" in errors[0] and "Traceback" not in proc.stderr
+    assert_unchanged(before, root, whole=True)
+
+
+def test_a_runner_that_cannot_start_leaves_no_empty_codeflash(tmp_path):
+    root = make(tmp_path, {})
+    before = tree_state(root, whole=True)
+    proc = run_perfscan(str(root), "--runner", str(tmp_path / "no-such-python"))
+    assert proc.returncode == 2 and "cannot be started" in proc.stderr, proc.stderr
+    assert_unchanged(before, root, whole=True)  # no .codeflash/ made for a report never written
+
+
+def test_a_fresh_uv_project_is_left_byte_identical(tmp_path):
+    # a fresh clone: uv.lock, no .venv. `uv run` would create .venv (and install into it): the
+    # scan says to run `uv sync` first, before running anything, and does not need uv to say so
+    root = make(tmp_path, {"uv.lock": "version = 1\nrequires-python = '>=3.9'\n"})
+    before = tree_state(root, whole=True)
+    proc = run_perfscan(str(root))
+    assert proc.returncode == 2, proc.stderr
+    (error,) = proc.stderr.strip().splitlines()
+    assert (
+        error.startswith("perfscan: error: this uv project (uv.lock) has no environment yet") and "`uv sync`" in error
+    )
+    assert_unchanged(before, root, whole=True)
+
+
+def test_a_poetry_project_without_its_environment_says_poetry_install(tmp_path):
+    root = make(tmp_path, {"poetry.lock": "# poetry lock\n"})
+    # poetry on PATH with no environment for the project: `poetry env info --path` answers nothing
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    poetry = bin_dir / "poetry"
+    poetry.write_text(f'#!/bin/sh\necho "$@" >> {tmp_path / "poetry-calls"}\nexit 1\n')
+    poetry.chmod(0o755)
+    before = tree_state(root, whole=True)
+    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    proc = run_perfscan(str(root), env=env)
+    assert proc.returncode == 2, proc.stderr
+    (error,) = proc.stderr.strip().splitlines()
+    assert "has no poetry environment yet" in error and "`poetry install`" in error
+    assert (tmp_path / "poetry-calls").read_text() == "env info --path\n"  # asked, never `poetry run`
+    assert_unchanged(before, root, whole=True)
 
 
 def test_malformed_setup_md_is_noted(tmp_path):

@@ -257,6 +257,29 @@ class Artifact:
 
 
 @dataclass(frozen=True)
+class ImportedCopy:
+    """A project module that ran from a copy outside its place in the scanned source (installed
+    into site-packages, editable from another checkout)."""
+
+    module: str
+    running: str  # absolute path of the file that ran
+    project: Optional[str]  # absolute path of the scanned source file it maps to; None: there is none
+    same: Optional[bool]  # the two files hold the same bytes (content hash); None: not compared
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What a pass's probe run saw, for the scan's checks against plain pytest (docs/design.md
+    "Faithful runs"): each finished test's outcome, the project modules that ran from a copy, and
+    whether the run profiled any project code."""
+
+    outcomes: Mapping[str, Tuple[str, str]] = field(default_factory=dict)  # nodeid -> (outcome, message)
+    copies: Tuple[ImportedCopy, ...] = ()
+    project_modules: Optional[int] = None  # project modules loaded in the run; None: the run did not say
+    profiled_project: Optional[bool] = None  # the pass found project code in what it measured; None: unknown
+
+
+@dataclass(frozen=True)
 class PassResult:
     domain: str
     status: str  # ok | failed | skipped | timed-out
@@ -266,6 +289,7 @@ class PassResult:
     artifacts: Tuple[Artifact, ...] = ()
     notes: Tuple[str, ...] = ()  # lines for the domain's section of the report
     data: Any = field(default_factory=dict)  # the section for the reports: a typed dataclass with to_json(), or a dict
+    facts: Optional[RunFacts] = None  # what its main probe run saw (not in the report: the scan's checks read it)
 
 
 @dataclass(frozen=True)
@@ -293,3 +317,5 @@ class ScanResult:
     # scan is an error (exit 2), never a green result
     unmeasured: str = ""
     failed_tests: int = 0  # tests that failed (or errored) in the plain timing run
+    # what perfscan changed in the children's environment and pytest's command line, each with its reason
+    environment: Tuple[str, ...] = ()

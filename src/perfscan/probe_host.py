@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from perfscan import children
-from perfscan.models import Driver
+from perfscan.models import Driver, ImportedCopy, Project, RunFacts
 from perfscan.passes import PassContext, child_env
 from perfscan.probe.contract import PROGRESS, SCHEMA_VERSION
 
@@ -43,6 +43,18 @@ def install_probe(workdir: Path) -> Path:
     if not dest.exists():
         shutil.copytree(PROBE_SOURCE, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     return dest_root
+
+
+def package_paths(project: Project) -> Dict[str, str]:
+    """Each top-level project package (or module) and where it lives in the scanned source: the
+    probe maps a copy imported from elsewhere (site-packages, another checkout) to these."""
+    out: Dict[str, str] = {}
+    for name in project.packages:
+        for src in project.source_roots:
+            for cand in (src / name, src / f"{name}.py"):
+                if name not in out and (cand.is_dir() or cand.is_file()):
+                    out[name] = str(cand)
+    return out
 
 
 COMMAND_FAILED = "the command failed"  # how a failing `perfscan exec` command's note begins (scan.py looks for it)
@@ -124,6 +136,25 @@ class ProbeRun:
         failed = self.failed_tests()
         return f"{len(failed)} {what} test(s) failed; {kept}: {self.failed_summary()}" if failed else None
 
+    def facts(self) -> RunFacts:
+        """The finished tests' outcomes and what the run saw of the project's code."""
+        outcomes = {
+            nid: (str(t.get("outcome", "")), str(t.get("message", "")))
+            for nid, t in self.outcomes().items()
+            if t.get("done") or nid == "exec"
+        }
+        imports = (self.read("outcomes.json") or {}).get("imports")
+        if not isinstance(imports, dict):
+            return RunFacts(outcomes)
+        copies = []
+        for row in imports.get("modules") or ():
+            if isinstance(row, list) and len(row) == 4 and isinstance(row[0], str) and isinstance(row[1], str):
+                project = row[2] if isinstance(row[2], str) else None
+                same = row[3] if isinstance(row[3], bool) else None
+                copies.append(ImportedCopy(row[0], row[1], project, same))
+        loaded = imports.get("project_modules")
+        return RunFacts(outcomes, tuple(copies), loaded if isinstance(loaded, int) else None)
+
     def neutralized(self) -> Tuple[str, ...]:
         data = self.read("outcomes.json") or {}
         return tuple(str(x) for x in data.get("neutralized") or ())
@@ -151,6 +182,7 @@ def run_probe(
     exec_command: Sequence[str] = (),
     source_roots: Sequence[Path] = (),
     driver: Driver,
+    packages: Optional[Mapping[str, str]] = None,
 ) -> ProbeRun:
     """Run the probe in `mode` over pytest_args (the arguments of `driver`, the test runner), or
     over exec_command (a script, module or console script)."""
@@ -158,7 +190,10 @@ def run_probe(
     out_dir = workdir / "runs" / name
     out_dir.mkdir(parents=True, exist_ok=True)
     argv = list(runner) + ["-m", "perfscan_probe", mode, "--out", str(out_dir)]
-    for key, value in (options or {}).items():
+    options = dict(options or {})
+    if packages:
+        options["packages"] = json.dumps(dict(packages))
+    for key, value in options.items():
         argv += ["--opt", f"{key}={value}"]
     if exec_command:
         argv += ["--exec", "--"] + list(exec_command)
@@ -167,7 +202,9 @@ def run_probe(
     env = child_env(workdir, probe_path)
     if exec_command and source_roots:
         # `python -m pkg.cli` finds the project's code on the same path its tests use (src/ layout)
-        env["PYTHONPATH"] = os.pathsep.join([str(probe_path)] + [str(p) for p in source_roots])
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(probe_path)] + [str(p) for p in source_roots] + env["PYTHONPATH"].split(os.pathsep)[1:]
+        )
     child = children.run(argv, cwd=root, env=env, timeout=timeout, log_dir=out_dir, name="child")
     return ProbeRun(child, out_dir)
 
@@ -189,4 +226,5 @@ def run_target(
         exec_command=ctx.target.exec_command,
         source_roots=ctx.project.source_roots,
         driver=ctx.target.driver,
+        packages=package_paths(ctx.project),
     )

@@ -16,11 +16,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
-from perfscan import __version__, children, treewatch
+from perfscan import __version__, children, fidelity, treewatch
 from perfscan.deployment import detect_deployment
 from perfscan.errors import UsageError
 from perfscan.models import Driver, PassResult, Project, ScanResult, Settings, Target
-from perfscan.passes import PassContext, PassInputs, child_env
+from perfscan.passes import PassContext, PassInputs, child_env, environment_changes
 from perfscan.passes.registry import PASSES, Pass, selected
 from perfscan.probe_host import COMMAND_FAILED, install_probe
 from perfscan.progress import Progress
@@ -43,9 +43,11 @@ RESERVE = 3.0  # seconds kept for ranking and reports
 def run_scan(settings: Settings, progress: Progress) -> Tuple[ScanResult, Path]:
     budget = _Budget(settings.budget, time.monotonic())
     settings = dataclasses.replace(settings, path=Path(os.path.abspath(settings.path)))
+    created = _missing_dirs(settings.out or (settings.path / ".codeflash"))
     out_dir = output_dir(settings)
     before = treewatch.snapshot(settings.path, skip=out_dir)
     workdir = Path(tempfile.mkdtemp(prefix="perfscan-"))
+    written = False
     try:
         probe_path = install_probe(workdir)
         project = discover_project(settings, child_env(workdir, probe_path))
@@ -66,6 +68,7 @@ def run_scan(settings: Settings, progress: Progress) -> Tuple[ScanResult, Path]:
         )
         changed = treewatch.changes(before, treewatch.snapshot(settings.path, skip=out_dir))
         warnings = _warnings(settings, project, timing, results, changed, any(p.needs_tests for p in passes))
+        faithful, unmeasured = _fidelity(project, timing, results)
         result = ScanResult(
             settings=settings,
             project=project,
@@ -75,15 +78,38 @@ def run_scan(settings: Settings, progress: Progress) -> Tuple[ScanResult, Path]:
             findings=ranked,
             date=datetime.date.today().isoformat(),
             tool_version=__version__,
-            warnings=tuple(warnings),
-            unmeasured=_unmeasured(passes, target),
+            warnings=tuple(warnings + faithful),
+            unmeasured=_unmeasured(passes, target) or unmeasured,
             failed_tests=len(timing.failed_tests()) if timing is not None else 0,
+            environment=environment_changes(),
         )
         _write_reports(result, out_dir)
+        written = True
         return result, out_dir
     finally:
         children.kill_all()
         shutil.rmtree(workdir, ignore_errors=True)
+        if not written:
+            _remove_empty(created)
+
+
+def _missing_dirs(out: Path) -> List[Path]:
+    """The folders `output_dir` is about to create, deepest first."""
+    missing = []
+    path = Path(os.path.abspath(out))
+    while not path.exists() and path.parent != path:
+        missing.append(path)
+        path = path.parent
+    return missing
+
+
+def _remove_empty(created: Sequence[Path]) -> None:
+    """A scan that stopped before its reports leaves no empty output folder behind in the project."""
+    for path in created:
+        try:
+            path.rmdir()  # only when empty: a file in it is not perfscan's to remove
+        except OSError:
+            return
 
 
 def output_dir(settings: Settings) -> Path:
@@ -224,6 +250,18 @@ def _unmeasured(passes: Sequence[Pass], target: Target) -> str:
         return ""
     note = target.note or "no tests were found"
     return note if note.startswith("no tests") else f"no tests ran: {note}"
+
+
+def _fidelity(
+    project: Project, timing: Optional[TimingRun], results: Mapping[str, PassResult]
+) -> Tuple[List[str], str]:
+    """Warnings where the passes did not run the project as plain pytest does, and why the scan
+    measured nothing of the project's code ("" when it did): docs/design.md "Faithful runs"."""
+    reference = timing.facts() if timing is not None else None
+    facts = [r.facts for r in results.values() if r.facts is not None] + ([reference] if reference else [])
+    copies, unmapped = fidelity.copies_warnings(facts, project.root)
+    warnings = fidelity.outcome_differences(reference, results) + copies
+    return warnings, unmapped or fidelity.no_project_code(results)
 
 
 def _warnings(

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from perfscan.models import Driver, Project, Settings, Target
+from perfscan.probe_host import package_paths
 from perfscan.timing import TimingRun, time_suite
 
 TRIVIAL_SECONDS = 0.002  # a test this fast profiles nothing but pytest
@@ -51,6 +52,7 @@ def select_target(
         slice_seconds=slice_seconds,
         restart_seconds=restart_seconds,
         driver=driver,
+        packages=package_paths(project),
     )
     first = timing.runs[0]
     collected = first.read("collected.json")

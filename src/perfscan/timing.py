@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from perfscan.children import ChildResult
-from perfscan.models import Driver
+from perfscan.models import Driver, ImportedCopy, RunFacts
 from perfscan.probe_host import ProbeRun, failed_in, run_probe, summarize_failed
 
 HANG_SHARE = 0.5  # a test still running after this share of its run's time cut the run
@@ -63,6 +63,17 @@ class TimingRun:
     def finished(self) -> bool:
         return self.runs[-1].finished()
 
+    def facts(self) -> RunFacts:
+        """Every piece's finished tests, and what the pieces saw of the project's code together."""
+        pieces = [r.facts() for r in self.runs]
+        outcomes: Dict[str, Tuple[str, str]] = {}
+        copies: Dict[str, ImportedCopy] = {}
+        for piece in pieces:
+            outcomes.update(piece.outcomes)
+            copies.update((c.module, c) for c in piece.copies)
+        loaded = [p.project_modules for p in pieces if p.project_modules is not None]
+        return RunFacts(outcomes, tuple(copies.values()), max(loaded) if loaded else None)
+
     def neutralized(self) -> Tuple[str, ...]:
         return self.runs[0].neutralized()
 
@@ -84,6 +95,7 @@ def time_suite(
     slice_seconds: float,
     restart_seconds: float,
     driver: Driver,
+    packages: Optional[Mapping[str, str]] = None,
 ) -> TimingRun:
     """Time the suite within `slice_seconds`; restart past a test that cut it, within `restart_seconds` more."""
     deadline = time.monotonic() + slice_seconds + restart_seconds
@@ -103,6 +115,7 @@ def time_suite(
             options=opts,
             name=name,
             driver=driver,
+            packages=packages,
         )
 
     run = start("time", slice_seconds, None)

@@ -27,7 +27,9 @@ a small recursive function). So the counting is compiled into the project's own 
 - Loop iterations (`loops=True`, the plain run only): loops.py.
 - "Project" here is a cheap over-approximation of the host's rule: a .py file under the
   working folder (the project root), outside virtual environments, site-packages, test folders
-  and test files; the host filters again.
+  and test files, or a module of one of the project's packages by name, wherever it was imported
+  from (an installed copy; its file is mapped to the scanned source on export, projectmap.py);
+  the host filters again.
 """
 
 import ast
@@ -45,6 +47,8 @@ from .edits import item as _item
 from .edits import locate as _locate
 from .loops import LoopCounter
 from .paths import is_skipped_dir, is_test_file
+from .projectmap import current as project_map
+from .projectmap import to_project
 
 CALLS = (
     "__perfscan_probe_calls__"  # per phase: calls that were not recursive (all calls of a def without a depth counter)
@@ -79,6 +83,13 @@ class CallCounter:
         if found is None:
             found = self._project[filename] = self._classify(filename)
         return found
+
+    def is_project_module(self, name, filename):
+        """A module of one of the project's packages, wherever it was imported from (an installed
+        copy, another checkout: the host maps its file to the scanned source), or a project file."""
+        if project_map().is_project_module(name) and filename.endswith(".py"):
+            return not is_test_file(os.path.basename(filename)) and not filename.startswith(_PROBE_DIR + os.sep)
+        return self.is_project(filename)
 
     def _classify(self, filename):
         # Called by the import hook, maybe inside a running event loop: no file system calls for
@@ -157,7 +168,7 @@ class CallCounter:
         files = {}
         for name, mod in list(sys.modules.items()):
             filename = getattr(mod, "__file__", None)
-            if isinstance(filename, str) and self.is_project(filename) and filename not in files:
+            if isinstance(filename, str) and self.is_project_module(name, filename) and filename not in files:
                 files[filename] = name
         if not files:
             return
@@ -205,7 +216,7 @@ class CallCounter:
             ]
         return {
             "method": "compiled counters",
-            "functions": self.functions,
+            "functions": [[to_project(f[0])] + list(f[1:]) for f in self.functions],
             "phases": phases,
             "modules": self.modules,
             "patched": self.patched,
@@ -320,7 +331,11 @@ class _Finder:
         if spec is None:
             return None
         loader = spec.loader
-        if type(loader) is SourceFileLoader and isinstance(spec.origin, str) and self.counter.is_project(spec.origin):
+        if (
+            type(loader) is SourceFileLoader
+            and isinstance(spec.origin, str)
+            and self.counter.is_project_module(fullname, spec.origin)
+        ):
             spec.loader = _Loader(fullname, spec.origin, self.counter)
         return spec
 

@@ -21,6 +21,7 @@ from typing import Any, Dict, List
 from . import state
 from .clocks import getframe, perf_counter, process_time
 from .contract import write_json
+from .projectmap import to_project
 from .session import runner_frame
 
 PHASES = ("setup", "call", "teardown")
@@ -140,7 +141,7 @@ def _stats_of(profilers):
             if not isinstance(vals, tuple):  # old pstats: just a call count
                 vals = (vals, vals, 0.0, 0.0)
             calls.append([index[caller]] + [round(v, 9) if isinstance(v, float) else v for v in vals])
-        out.append([func[0], func[1], func[2], cc, nc, round(tt, 9), round(ct, 9), calls])
+        out.append([to_project(func[0]), func[1], func[2], cc, nc, round(tt, 9), round(ct, 9), calls])
     return out
 
 

@@ -43,6 +43,7 @@ import time
 from typing import Any, Dict, List, Optional
 
 from .clocks import current_frames, thread_time
+from .projectmap import to_project
 
 try:
     from _thread import get_ident as _get_ident
@@ -319,7 +320,7 @@ class Sampler:
                 fi = index.get(code)
                 if fi is None:
                     fi = index[code] = len(frames)
-                    frames.append([code.co_filename, code.co_firstlineno, code.co_name])
+                    frames.append([to_project(code.co_filename), code.co_firstlineno, code.co_name])
                 encoded.append([fi, line])
             out.append([phase, test, encoded, round(seconds, 9), count])
         count = self.samples + self.thread_samples

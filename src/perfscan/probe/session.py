@@ -14,7 +14,7 @@ The drivers differ only in how they find, order and run the tests.
 import json
 import os
 
-from . import state
+from . import projectmap, state
 from .clocks import getframe, perf_counter
 from .contract import PROGRESS, write_json
 
@@ -105,7 +105,12 @@ class Outcomes:
         self.dump(None)
 
     def dump(self, exitstatus=None):
-        data = {"tests": self.tests, "exitstatus": exitstatus, "neutralized": list(state.neutralized)}
+        data = {
+            "tests": self.tests,
+            "exitstatus": exitstatus,
+            "neutralized": list(state.neutralized),
+            "imports": projectmap.current().report(state.options.get("root") or os.getcwd()),
+        }
         if self.running is not None:
             data["running"] = {"nodeid": self.running[0], "seconds": perf_counter() - self.running[1]}
         write_json(os.path.join(self.out_dir, "outcomes.json"), data)

@@ -121,6 +121,7 @@ def to_dict(result: ScanResult) -> Dict[str, Any]:
             "failed_tests": result.failed_tests,
         },
         "warnings": list(result.warnings),
+        "environment": list(result.environment),
     }
 
 

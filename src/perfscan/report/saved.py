@@ -200,4 +200,5 @@ def load_report(report: Mapping[str, Any]) -> ScanResult:
         warnings=_strs(report, "warnings"),
         unmeasured=str(_obj(report, "summary").get("unmeasured") or ""),
         failed_tests=int(_number(_obj(report, "summary").get("failed_tests"), 0)),
+        environment=_strs(report, "environment"),
     )

@@ -20,6 +20,7 @@ section (what the reports lay out).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from typing import List, Optional, Tuple
@@ -107,7 +108,12 @@ def run_cpu_pass(ctx: PassContext) -> PassResult:
         error = f"the profiled test run {run.child.describe_exit()} and wrote no profile"
         tail = run.child.tail(6)
         return PassResult(
-            "cpu", status, time.monotonic() - start, error + (f": {tail}" if tail else ""), notes=tuple(notes)
+            "cpu",
+            status,
+            time.monotonic() - start,
+            error + (f": {tail}" if tail else ""),
+            notes=tuple(notes),
+            facts=run.facts(),
         )
     notes += [f"profiler: {err}" for err in data.errors]
     profile = build_profile(data, ctx.project.root, ctx.project.source_roots, ctx.settings.exclude)
@@ -159,8 +165,11 @@ def run_cpu_pass(ctx: PassContext) -> PassResult:
     # the chart names project code with the locator and leaves out the same harness as the findings
     namer = FrameNamer(Locator(ctx.project.root, ctx.project.source_roots, ctx.settings.exclude), harness)
     section = _section(profile, data, engine, flame_tree(table, namer))
+    # the first run stands for all: pooled runs are the same tests in the same interpreter. With no
+    # project function in the profile, whether the run loaded any project module decides
+    facts = dataclasses.replace(run.facts(), profiled_project=True if profile.functions else None)
     return PassResult(
-        "cpu", status, time.monotonic() - start, error, tuple(findings), tuple(artifacts), tuple(notes), section
+        "cpu", status, time.monotonic() - start, error, tuple(findings), tuple(artifacts), tuple(notes), section, facts
     )
 
 
