@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+import math
 
-from perfscan.models import MODELS, Finding, Metric
+import pytest
+from conftest import REPO
+
+from perfscan.models import DEFAULT_THRESHOLDS, MODELS, Finding, Metric
 from perfscan.ranking import adjust, at_or_above, base_severity, rank
 
 UNITS = {"cpu": "%", "memory": "MiB", "import": "ms", "async": "calls"}
@@ -82,6 +85,51 @@ def test_memory_base_severity_by_mib_at_peak(mib, severity):
 )
 def test_import_base_severity_by_milliseconds(ms, severity):
     assert base_severity(finding("import", ms)) == severity
+
+
+# docs/design.md "Ranking", rule 1: every bound is exclusive ("> 20"), so a value at the bound
+# takes the level below it and the next value above it takes the level above: pinned from both sides.
+DESIGN_BOUNDS = [
+    ("cpu", 20.0, "critical", "high"),
+    ("cpu", 5.0, "high", "medium"),
+    ("cpu", 2.0, "medium", "low"),
+    ("memory", 100.0, "critical", "high"),
+    ("memory", 10.0, "high", "medium"),
+    ("memory", 1.0, "medium", "low"),
+    ("import", 500.0, "high", "medium"),
+    ("import", 100.0, "medium", "low"),
+    ("import", 50.0, "low", "info"),
+]
+
+
+@pytest.mark.parametrize("domain, bound, above, at_or_below", DESIGN_BOUNDS)
+def test_every_severity_bound_is_pinned_from_both_sides(domain, bound, above, at_or_below):
+    assert base_severity(finding(domain, bound)) == at_or_below
+    assert base_severity(finding(domain, math.nextafter(bound, 0.0))) == at_or_below
+    assert base_severity(finding(domain, math.nextafter(bound, math.inf))) == above
+    assert base_severity(finding(domain, bound * 1.01)) == above
+
+
+def test_the_bounds_are_the_design_table():
+    table = {d: tuple((b, s) for d2, b, s, _ in DESIGN_BOUNDS if d2 == d) for d in ("cpu", "memory", "import")}
+    assert dict(DEFAULT_THRESHOLDS.table) == table
+    # and the page's table says the same (a row per domain: "| cpu | ... | > 20 | > 5 | > 2 | |")
+    rows = {}
+    for line in (REPO / "docs" / "design.md").read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 6 and cells[0] in table and cells[2:] != ["critical", "high", "medium", "low"]:
+            rows[cells[0]] = tuple(
+                (float(c[2:]), s) for c, s in zip(cells[2:], ("critical", "high", "medium", "low")) if c
+            )
+    assert rows == table
+
+
+def test_the_magnitude_unit_is_the_high_bound():
+    highs = [(domain, bound) for domain, bound, above, _ in DESIGN_BOUNDS if above == "high"]
+    assert [d for d, _ in highs] == ["cpu", "memory", "import"]
+    for domain, bound in highs:
+        (r,) = rank([finding(domain, bound * 3)], "cli")
+        assert r.magnitude == pytest.approx(3.0), domain
 
 
 @pytest.mark.parametrize(
