@@ -283,17 +283,17 @@ def judged(tmp_path, report, expected=EXPECT_STAIRCASE) -> List[str]:
 @pytest.mark.parametrize(
     "report, excused",
     [
-        (staircase_report(), True),  # 0.6 points under 5%: one level off
-        (staircase_report(value=5.4, severity="high", rank=9), False),  # the right level at rank 9, max_rank 3
-        (staircase_report(rank=7), False),  # near the threshold, but max_rank is kept
-        (staircase_report(value=3.0), False),  # near 2%, which is not between medium and high
-        (staircase_report(value=3.8), False),  # 1.2 points off, measured exactly (cProfile)
-        (staircase_report(value=3.8, cpu=sampled(500)), True),  # 1.2 points: within 500 samples' error
-        (staircase_report(value=3.8, cpu=sampled(1_000_000)), False),  # not within a million samples' error
-        (staircase_report(value=4.4, cpu=sampled(0)), False),  # no samples, no measurement
-        (staircase_report(pattern="none"), False),  # the wrong pattern is never excused
-        (staircase_report(severity="low", base="medium"), False),  # a deployment adjustment is no noise
-        (staircase_report(value=5.4, severity="low"), False),  # two levels off
+        pytest.param(staircase_report(), True, id="0.6-points-under-5pct"),
+        pytest.param(staircase_report(value=5.4, severity="high", rank=9), False, id="right-level-rank-9-of-3"),
+        pytest.param(staircase_report(rank=7), False, id="near-but-rank-7-of-3"),
+        pytest.param(staircase_report(value=3.0), False, id="near-2pct-not-5pct"),
+        pytest.param(staircase_report(value=3.8), False, id="1.2-points-cprofile"),
+        pytest.param(staircase_report(value=3.8, cpu=sampled(500)), True, id="1.2-points-500-samples"),
+        pytest.param(staircase_report(value=3.8, cpu=sampled(1_000_000)), False, id="1.2-points-1e6-samples"),
+        pytest.param(staircase_report(value=4.4, cpu=sampled(0)), False, id="no-samples"),
+        pytest.param(staircase_report(pattern="none"), False, id="wrong-pattern"),
+        pytest.param(staircase_report(severity="low", base="medium"), False, id="deployment-adjusted"),
+        pytest.param(staircase_report(value=5.4, severity="low"), False, id="two-levels-off"),
     ],
 )
 def test_near_threshold_excuse_is_narrow(tmp_path, report, excused):

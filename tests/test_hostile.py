@@ -359,6 +359,9 @@ def test_sigint_kills_children_and_leaves_no_report(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # as from a terminal: a suite started in the background (`pytest &`) ignores SIGINT, and
+        # its children would inherit that
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     # interrupt only once a child of the scan (the project's tests under the probe) is running
     running = []
