@@ -85,6 +85,9 @@ def assert_unchanged(before: Dict[str, Tuple[bytes, int]], root: Path, allowed: 
 def run_perfscan(*args: str, cwd: Optional[Path] = None, timeout: float = 400) -> subprocess.CompletedProcess:
     """perfscan as a user runs it. Without `cwd`, from a fresh empty folder that must stay empty:
     a scan writes only into its output folder, never where it was started."""
+    if "MUTANT_UNDER_TEST" in os.environ:
+        # under mutation testing (bench/mutation_score.py) only in-process calls reach the mutants
+        pytest.skip("runs perfscan in a subprocess, which mutation testing does not follow")
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO / "src")
     workdir = Path(tempfile.mkdtemp(prefix="perfscan-cwd-")) if cwd is None else Path(cwd)
