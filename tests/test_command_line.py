@@ -161,7 +161,10 @@ def test_explain_in_process(capsys):
     pattern = catalog.get("deepcopy")
     assert out == f"# deepcopy (CPU): {pattern.title}\n\n{pattern.doc}\n"
     assert cli.main(["explain", "deep-copy"]) == EXIT_USAGE
-    assert capsys.readouterr().err == "perfscan: error: no pattern named 'deep-copy'; did you mean deepcopy, nested-loop?\n"
+    assert (
+        capsys.readouterr().err
+        == "perfscan: error: no pattern named 'deep-copy'; did you mean deepcopy, nested-loop?\n"
+    )
     assert cli.main(["explain", "zzzz"]) == EXIT_USAGE
     assert capsys.readouterr().err == "perfscan: error: no pattern named 'zzzz'; `perfscan explain` lists them all\n"
 
