@@ -12,7 +12,7 @@ import pytest
 from conftest import run_perfscan
 
 from perfscan.commands import diff as diff_command
-from perfscan.diff import NOISE, compare, significant
+from perfscan.diff import NOISE, compare, engine_note, significant
 
 
 def cpu(name: str, share: float, seconds: Optional[float], severity: str = "high", pattern: str = "none") -> Dict:
@@ -298,3 +298,118 @@ def test_the_command_line_exits_1_on_a_worsened_finding(tmp_path):
     assert proc.stdout.splitlines()[2] == "0 new, 1 worsened, 0 improved, 0 gone, 0 unchanged"
     proc = run_perfscan("diff", str(tmp_path / "b.json"), str(tmp_path / "a.json"), "--fail-on", "high")
     assert proc.returncode == 0, proc.stderr
+
+
+# --- what each row says -----------------------------------------------------------------------------
+
+
+def test_each_row_names_its_domain_target_and_pattern(tmp_path, capsys):
+    base = report(cpu("fixed", 30.0, 3.0, pattern="sort-in-loop"), functions={"app.core:grown": 0.2})
+    head = report(cpu("grown", 10.0, 2.0, pattern="deepcopy"))
+    _, out = run_diff(tmp_path, base, head, capsys=capsys)
+    assert [r[:5] for r in rows(out)] == [
+        ["worsened", "high", "cpu", "app.core:grown", "deepcopy"],
+        ["gone", "high", "cpu", "app.core:fixed", "sort-in-loop"],
+    ]
+
+
+def test_changes_of_one_kind_are_ordered_by_severity():
+    base = report(cpu("g1", 10.0, 1.0, severity="low"), cpu("g2", 10.0, 1.0, severity="critical"))
+    head = report(
+        cpu("n1", 10.0, 1.0, severity="low"),
+        cpu("n2", 10.0, 1.0, severity="critical"),
+        cpu("n3", 10.0, 1.0, severity="high"),
+        cpu("u", 10.0, 1.0, severity="critical"),
+    )
+    base["findings"].append(cpu("u", 10.0, 1.0, severity="critical"))
+    got = [(c.kind, c.target.split(":")[1]) for c in compare(base, head)]
+    assert got == [("new", "n2"), ("new", "n3"), ("new", "n1"), ("gone", "g2"), ("gone", "g1"), ("unchanged", "u")]
+
+
+def test_a_severity_perfscan_does_not_know_sorts_last_within_its_kind():
+    head = report(cpu("odd", 10.0, 1.0, severity="severe"), cpu("low", 10.0, 1.0, severity="low"))
+    assert [c.target for c in compare(report(), head)] == ["app.core:low", "app.core:odd"]
+
+
+def test_a_gone_finding_of_a_low_severity_still_comes_before_the_unchanged():
+    base = report(cpu("g", 10.0, 1.0, severity="low"), cpu("u", 10.0, 1.0, severity="critical"))
+    head = report(cpu("u", 10.0, 1.0, severity="critical"))
+    assert [c.kind for c in compare(base, head)] == ["gone", "unchanged"]
+
+
+def test_pattern_changes_pair_up_after_exact_matches():
+    base = report(cpu("a", 10.0, 1.0, pattern="sort-in-loop"), cpu("b", 10.0, 1.0, pattern="deepcopy"))
+    head = report(cpu("a", 10.0, 1.0, pattern="sort-in-loop"), cpu("b", 10.0, 1.0, pattern="nested-loop"))
+    assert sorted((c.kind, c.target, c.pattern) for c in compare(base, head)) == [
+        ("unchanged", "app.core:a", "sort-in-loop"),
+        ("unchanged", "app.core:b", "deepcopy -> nested-loop"),
+    ]
+
+
+def test_seconds_only_when_both_sides_have_them():
+    # base written before attributable seconds: both sides compare their shares (10% -> 20%: worse)
+    assert kinds(compare(report(cpu("f", 10.0, None)), report(cpu("f", 20.0, 1.0)))) == {"app.core:f": "worsened"}
+    # a memory finding is compared by its MiB whatever its details hold
+    mem_b = dict(measured("memory", "m", 20.0, "high", "MiB"), details={"attributable_seconds": 1.0})
+    mem_h = dict(measured("memory", "m", 40.0, "high", "MiB"), details={"attributable_seconds": 1.0})
+    assert kinds(compare(report(mem_b), report(mem_h))) == {"m": "worsened"}
+
+
+def test_a_function_under_the_threshold_before_without_seconds_now_compares_its_share():
+    base = report(functions={"app.core:f": 1.0})
+    assert kinds(compare(base, report(cpu("f", 12.0, None)))) == {"app.core:f": "worsened"}  # 12 "seconds"
+    assert kinds(compare(report(functions={"app.core:f": 12.0}), report(cpu("f", 12.0, None)))) == {
+        "app.core:f": "unchanged"
+    }
+
+
+def test_only_cpu_findings_are_looked_up_in_the_cpu_table():
+    base = report(functions={"app.core": 1.0})
+    (change,) = compare(base, report(measured("memory", "app.core", 30.0, "high", "MiB")))
+    assert (change.kind, change.domain) == ("new", "memory")
+
+
+def test_a_finding_is_named_by_qualname_then_module_then_symbol():
+    nameless = {"domain": "async", "pattern": "await-in-loop", "severity": "medium", "metric": {"value": 1}}
+    found = [
+        dict(nameless, qualname="m:f", module="m", symbol="f"),
+        dict(nameless, qualname="", module="m2", symbol="g"),
+        dict(nameless, qualname="", module=None, symbol="h"),
+        dict(nameless),
+    ]
+    assert [c.target for c in compare(report(), report(*found))] == ["m:f", "m2", "h", "?"]
+
+
+def test_not_json_is_a_usage_error_naming_the_file(tmp_path, capsys):
+    (tmp_path / "a.json").write_text("{nope", encoding="utf-8")
+    assert diff_command.main([str(tmp_path / "a.json"), str(tmp_path / "a.json")]) == 2
+    assert capsys.readouterr().err == (
+        f"perfscan: error: {tmp_path / 'a.json'} is not JSON; pass two scan-report.json files\n"
+    )
+
+
+def test_the_command_line_help(capsys):
+    with pytest.raises(SystemExit) as info:
+        diff_command.main(["--help"])
+    assert info.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert out.startswith("usage: perfscan diff [-h] [--fail-on SEVERITY] [--json] base head")
+    assert "Compare two scans: new, gone, worsened and improved findings." in out
+    assert "--fail-on SEVERITY exit 1 when a new or worsened finding is at or above SEVERITY" in out
+    assert "--json print JSON instead of Markdown" in out
+    with pytest.raises(SystemExit) as info:
+        diff_command.main(["a.json", "b.json", "--fail-on", "severe"])
+    assert info.value.code == 2
+    assert "invalid choice: 'severe'" in capsys.readouterr().err
+
+
+def test_a_domain_without_a_noise_band_counts_any_change():
+    assert significant("gpu", 1.0, 1.5) and significant("gpu", 1.0, 0.99)
+    assert not significant("gpu", 1.0, 1.0)
+
+
+def test_the_engine_is_read_from_either_key():
+    old = {"findings": [], "passes": {"cpu": {"data": {"engine": "cProfile"}}}}
+    new = report(functions={}, engine="sample")
+    assert engine_note(old, new).startswith("Note: the scans measured CPU with different engines (cProfile / sample)")
+    assert engine_note(new, new) == "" and engine_note(report(), new) == "" and engine_note(old, old) == ""

@@ -20,6 +20,8 @@ from typing import Any, Callable, Dict
 import pytest
 from conftest import REPO
 
+from perfscan.diff import compare, engine_note, to_json
+from perfscan.diff import render_markdown as render_diff
 from perfscan.report.json_report import render_json, to_dict
 from perfscan.report.markdown import cell, inline, render_markdown
 from perfscan.report.saved import load_report
@@ -90,6 +92,40 @@ def rendered(name: str) -> Dict[str, str]:
     }
 
 
+def after_a_change() -> Dict[str, Any]:
+    """The real scan after a change: export_rows twice as slow, Stock.load fixed, a new hotspot,
+    the import faster, the growth gone, measured with another CPU engine."""
+    d = real()
+    by_name = {f["qualname"] + " " + f["pattern"]: f for f in d["findings"]}
+    slower = by_name["inventory.wsgi:export_rows serialize-in-loop"]
+    slower["details"]["attributable_seconds"] = 1.9
+    slower["metric"]["value"] = 70.0  # a smaller share of a longer run: still worse
+    d["findings"].remove(by_name["inventory.stock:Stock.load nested-loop"])
+    d["findings"].remove(by_name["inventory.wsgi:_RECENT_EXPORTS per-request-growth"])
+    by_name["inventory.barcodes import-time-computation"]["metric"]["value"] = 300.0
+    d["findings"].append(
+        dict(slower, qualname="inventory.stock:Stock.in_warehouse", symbol="Stock.in_warehouse", pattern="none")
+    )
+    d["findings"][-1]["details"] = {"attributable_seconds": 0.5}
+    d["findings"][-1]["severity"] = "high"
+    d["passes"]["cpu"]["data"]["engine_id"] = "cprofile"
+    return d
+
+
+def test_diff_rendered_as_reviewed():
+    base, head = real(), after_a_change()
+    changes = compare(base, head)
+    for ext, text in (("md", render_diff(changes, engine_note(base, head))), ("json", to_json(changes))):
+        golden = DATA / f"diff.golden.{ext}"
+        if UPDATE:
+            golden.write_text(text, encoding="utf-8")
+        assert text == golden.read_text(encoding="utf-8"), f"{golden.name} differs: see the module doc to regenerate"
+    # the same engine: no note, no blank line for it
+    assert render_diff(compare(base, base), engine_note(base, base)).startswith(
+        "## perfscan diff\n\n0 new, 0 worsened, 0 improved, 0 gone, 12 unchanged\n\n| Change | Severity |"
+    )
+
+
 @pytest.mark.parametrize("name", sorted(SCANS))
 @pytest.mark.parametrize("ext", ["md", "json", "txt"])
 def test_rendered_as_reviewed(name, ext):
@@ -140,5 +176,5 @@ def test_cell_and_inline_escape_what_would_break_a_line():
 
 
 def test_the_golden_files_are_all_used():
-    used = {f"{n}.golden.{e}" for n in SCANS for e in ("md", "json", "txt")}
+    used = {f"{n}.golden.{e}" for n in SCANS for e in ("md", "json", "txt")} | {"diff.golden.md", "diff.golden.json"}
     assert {p.name for p in Path(DATA).glob("*.golden.*")} == used
