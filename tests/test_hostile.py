@@ -233,11 +233,11 @@ def test_undecodable_names_in_test_files_and_ids(tmp_path):
 def test_read_only_project_with_out_elsewhere(tmp_path):
     root = make(tmp_path, {})
     out = tmp_path / "reports"
-    before = tree_state(root)
     for dirpath, dirnames, filenames in os.walk(root):
         for n in dirnames + filenames + [""]:
             p = os.path.join(dirpath, n)
             os.chmod(p, os.stat(p).st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    before = tree_state(root)  # read-only, permission bits included
     try:
         proc, _ = scan(root, "--out", str(out))
         assert proc.returncode == 0, proc.stderr
