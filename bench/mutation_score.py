@@ -39,7 +39,10 @@ GROUPS: Dict[str, Tuple[Tuple[str, ...], Tuple[str, ...]]] = {
         ("src/perfscan/ranking.py",),
         ("tests/test_ranking.py", "tests/test_fail_on.py", "tests/test_command_line.py"),
     ),
-    "diff": (("src/perfscan/diff.py", "src/perfscan/commands/diff.py"), ("tests/test_diff.py",)),
+    "diff": (
+        ("src/perfscan/diff.py", "src/perfscan/commands/diff.py"),
+        ("tests/test_diff.py", "tests/test_report_writers.py"),
+    ),
     "commands": (
         (
             "src/perfscan/cli.py",

@@ -394,7 +394,7 @@ def test_the_command_line_help(capsys):
     assert info.value.code == 0
     out = " ".join(capsys.readouterr().out.split())
     assert out.startswith("usage: perfscan diff [-h] [--fail-on SEVERITY] [--json] base head")
-    assert "Compare two scans: new, gone, worsened and improved findings." in out
+    assert " base head Compare two scans: new, gone, worsened and improved findings. positional arguments:" in out
     assert "--fail-on SEVERITY exit 1 when a new or worsened finding is at or above SEVERITY" in out
     assert "--json print JSON instead of Markdown" in out
     with pytest.raises(SystemExit) as info:
