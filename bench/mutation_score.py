@@ -75,7 +75,7 @@ GROUPS: Dict[str, Tuple[Tuple[str, ...], Tuple[str, ...]]] = {
     ),
     "settings": (
         ("src/perfscan/settings.py",),
-        ("tests/test_settings.py", "tests/test_fail_on.py", "tests/test_command_line.py"),
+        ("tests/test_settings.py", "tests/test_settings_values.py", "tests/test_command_line.py"),
     ),
 }
 KILLED = {"killed", "timeout", "segfault", "caught by type check"}
