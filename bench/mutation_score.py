@@ -64,6 +64,7 @@ GROUPS: Dict[str, Tuple[Tuple[str, ...], Tuple[str, ...]]] = {
         ),
         (
             "tests/test_sarif.py",
+            "tests/test_report_writers.py",
             "tests/test_markdown_report.py",
             "tests/test_catalog.py",
             "tests/test_saved_report.py",
