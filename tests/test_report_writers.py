@@ -24,6 +24,7 @@ from perfscan.diff import compare, engine_note, to_json
 from perfscan.diff import render_markdown as render_diff
 from perfscan.report.json_report import render_json, to_dict
 from perfscan.report.markdown import cell, inline, render_markdown
+from perfscan.report.sarif import render_sarif
 from perfscan.report.saved import load_report
 from perfscan.report.summary import summary_line, top_table
 
@@ -82,6 +83,7 @@ def rendered(name: str) -> Dict[str, str]:
     result = load_report(SCANS[name]())
     return {
         "md": render_markdown(result),
+        "sarif": render_sarif(result),
         "json": render_json(result),
         "txt": summary_line(result)
         + "\n\n"
@@ -127,7 +129,7 @@ def test_diff_rendered_as_reviewed():
 
 
 @pytest.mark.parametrize("name", sorted(SCANS))
-@pytest.mark.parametrize("ext", ["md", "json", "txt"])
+@pytest.mark.parametrize("ext", ["md", "json", "txt", "sarif"])
 def test_rendered_as_reviewed(name, ext):
     text = rendered(name)[ext]
     golden = DATA / f"{name}.golden.{ext}"
@@ -176,5 +178,47 @@ def test_cell_and_inline_escape_what_would_break_a_line():
 
 
 def test_the_golden_files_are_all_used():
-    used = {f"{n}.golden.{e}" for n in SCANS for e in ("md", "json", "txt")} | {"diff.golden.md", "diff.golden.json"}
+    used = {f"{n}.golden.{e}" for n in SCANS for e in ("md", "json", "txt", "sarif")} | {
+        "diff.golden.md",
+        "diff.golden.json",
+    }
     assert {p.name for p in Path(DATA).glob("*.golden.*")} == used
+
+
+def test_short_descriptions_of_odd_findings():
+    from perfscan.models import Finding, Metric, RankedFinding
+    from perfscan.report.describe import one_line, target_name
+
+    def ranked(**kw):
+        base = dict(
+            domain="cpu",
+            symbol="f",
+            qualname="m:f",
+            module="m",
+            file="m.py",
+            line=3,
+            metric=Metric(5.0, "%", "5% of time"),
+            pattern="none",
+            evidence="",
+            estimated_impact="",
+            phase="call",
+        )
+        base.update(kw)
+        return RankedFinding(Finding(**base), 1, "high", "high", "", 1.0)
+
+    assert one_line(ranked()) == "f (m.py:3): 5% of time [high CPU]"
+    assert one_line(ranked(pattern="made-up")) == "f (m.py:3): 5% of time [high CPU]"
+    assert one_line(ranked(domain="gpu")) == "f (m.py:3): 5% of time [high gpu]"
+    assert target_name(ranked(line=None)) == "f (m.py)"
+    assert target_name(ranked(file=None)) == "f"
+    assert target_name(ranked(qualname="", symbol="sym")) == "sym (m.py:3)"
+    assert target_name(ranked(domain="import", module=None, symbol="pkg")) == "pkg"
+    assert target_name(ranked(domain="import", module="pkg.mod", symbol="x")) == "pkg.mod"
+
+
+def test_thresholds_described_with_units():
+    from perfscan.models import Thresholds
+    from perfscan.report.describe import describe_thresholds
+
+    t = Thresholds((("cpu", ((20.0, "critical"),)), ("gpu", ((2.5, "high"),))))
+    assert describe_thresholds(t) == "cpu: critical > 20%; gpu: high > 2.5"

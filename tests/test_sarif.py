@@ -169,3 +169,9 @@ def test_a_scan_with_no_findings_is_a_valid_empty_log(tmp_path):
     sarif = render(tmp_path, [])
     jsonschema.validate(sarif, schema())
     assert sarif["runs"][0]["results"] == [] and sarif["runs"][0]["tool"]["driver"]["rules"] == []
+
+
+def test_the_result_rank_counts_down_from_100_and_stops_at_0(tmp_path):
+    findings = [dict(finding("cpu", "deepcopy"), rank=r) for r in (1, 99, 100, 150)]
+    results = render(tmp_path, findings)["runs"][0]["results"]
+    assert [r["rank"] for r in results] == [99.0, 1.0, 0.0, 0.0]
