@@ -222,3 +222,12 @@ def test_the_command_line_beats_pyproject_and_none_is_not_a_value(tmp_path):
     s = settings_from(tmp_path, 'runner = "uv run"\nbudget = 30', cli={"runner": "py", "budget": None})
     assert (s.runner, s.origins["runner"]) == ("py", "command line")
     assert (s.budget, s.origins["budget"]) == (30.0, "pyproject.toml [tool.perfscan]")
+
+
+def test_small_positive_numbers_are_numbers_and_every_bad_name_is_named(tmp_path):
+    assert settings_from(tmp_path, "budget = 0.5").budget == 0.5
+    assert parse_thresholds({"memory": {"medium": 0.5}}, "t").levels("memory")[-1] == (0.5, "medium")
+    with pytest.raises(UsageError, match=r"^o: unknown pass gpu, tpu; "):
+        parse_passes("cpu,gpu,tpu", "o")
+    with pytest.raises(UsageError, match=r"^o: unknown format pdf, doc; "):
+        parse_formats("pdf,doc", "o")
