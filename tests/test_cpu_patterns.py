@@ -432,3 +432,43 @@ def test_is_pure(body, pure):
     src = f"import random\nimport time\n\ndef f(year, days):\n    {body}\n"
     tree = ast.parse(src)
     assert is_pure(tree.body[-1], astkit.module_aliases(tree)) == pure
+
+
+# --- what the report says: each positive case's evidence, word for word ------------------------------
+
+EVIDENCE = Path(__file__).parent / "data" / "pattern_evidence.golden.json"
+
+
+def test_evidence_of_every_positive_case_as_reviewed():
+    # the evidence is the report's explanation of a label; after adding a case or changing a wording,
+    # regenerate with PERFSCAN_UPDATE_GOLDEN=1 and read the diff
+    import json
+    import os
+
+    got = {}
+    for name in _names("pos"):
+        if name in KNOWN_BUGS:
+            continue
+        found = MODULES[_pattern_of(name)].match(facts_for(name))
+        # the line as "<here>" (checked above): a case added higher up the fixture moves no golden line
+        got[name] = [found.pattern, found.evidence.replace(f"line {found.line}", "line <here>")]
+    if os.environ.get("PERFSCAN_UPDATE_GOLDEN") == "1":
+        EVIDENCE.write_text(json.dumps(got, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    assert got == json.loads(EVIDENCE.read_text(encoding="utf-8"))
+
+
+def test_callee_tests_match_exactly_what_they_name():
+    from perfscan.passes.cpu.patterns.base import builtin, either, python_function
+
+    pop = builtin("'pop' of 'list'")
+    assert pop("~", "<method 'pop' of 'list' objects>")
+    assert not pop("/lib/x.py", "<method 'pop' of 'list' objects>")  # a Python function of that name is not it
+    assert not pop("~", "<method 'pop' of 'dict' objects>")
+    dumps = python_function(("/json/__init__.py",), ("dumps",))
+    assert dumps("/usr/lib/python3.11/json/__init__.py", "dumps")
+    assert dumps("C:\\Python311\\Lib\\json\\__init__.py", "dumps")  # Windows paths too
+    assert not dumps("/usr/lib/python3.11/json/__init__.py", "loads")
+    assert not dumps("/app/my_json.py", "dumps")
+    both = either(pop, dumps)
+    assert both("~", "<method 'pop' of 'list' objects>") and both("/x/json/__init__.py", "dumps")
+    assert both("/x/json/__init__.py", "dumps") is True and both("~", "sorted") is False

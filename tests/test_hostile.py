@@ -14,7 +14,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from conftest import REPO, SLOW_UNIQUE, assert_unchanged, load_report, run_perfscan, tree_state, write_project
 
 BASE = {
@@ -317,11 +316,11 @@ def test_undecodable_names_in_test_files_and_ids(tmp_path):
 def test_read_only_project_with_out_elsewhere(tmp_path):
     root = make(tmp_path, {})
     out = tmp_path / "reports"
-    before = tree_state(root)
     for dirpath, dirnames, filenames in os.walk(root):
         for n in dirnames + filenames + [""]:
             p = os.path.join(dirpath, n)
             os.chmod(p, os.stat(p).st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    before = tree_state(root)  # read-only, permission bits included
     try:
         proc, _ = scan(root, "--out", str(out))
         assert proc.returncode == 0, proc.stderr
@@ -414,15 +413,64 @@ def test_files_written_by_the_tests_are_listed(tmp_path):
     assert_unchanged(before, root, allowed=("written-by-test.txt",))
 
 
-def test_xdist_and_coverage_addopts_are_neutralized(tmp_path):
-    pytest.importorskip("xdist")
+def test_xdist_coverage_and_benchmark_are_neutralized(tmp_path):
+    # the three plugins are in perfscan's test extras, so this runs wherever the suite runs
+    for plugin in ("xdist", "pytest_cov", "pytest_benchmark"):
+        __import__(plugin)
     root = make(
         tmp_path,
-        {"pyproject.toml": "[project]\nname='host'\nversion='1'\n[tool.pytest.ini_options]\naddopts = '-n 2'\n"},
+        {
+            "pyproject.toml": (
+                "[project]\nname='host'\nversion='1'\n[tool.pytest.ini_options]\n"
+                "addopts = '-n 2 --cov=host --cov-report=html --benchmark-autosave'\n"
+            ),
+            "tests/test_bench.py": (
+                "from host.core import slow_unique\n\n"
+                "def test_bench(benchmark):\n    benchmark.pedantic(slow_unique, args=([i % 300 for i in range(3000)],), rounds=2)\n"
+            ),
+        },
     )
-    proc, _ = scan(root)
+    before = tree_state(root)
+    proc, _ = scan(root, "--passes", "cpu")
     assert proc.returncode == 0, proc.stderr
-    assert "-n 0" in markdown(root)
+    report = load_report(root)
+    assert report["target"]["changed"] == [
+        "pytest-xdist: ran with -n 0 (profiles need one process)",
+        "pytest-cov: ran with --no-cov (a coverage tracer distorts profiles)",
+        "pytest-benchmark: results stored in perfscan's temp folder",
+    ]
+    md = markdown(root)
+    assert "- Changed for profiling: pytest-xdist: ran with -n 0" in md
+    assert "- Changed for profiling: pytest-cov: ran with --no-cov" in md
+    # one process was profiled: the hotspot is there, measured in the test process itself
+    assert any(f["symbol"] == "slow_unique" for f in report["findings"])
+    # no .coverage, htmlcov/ or .benchmarks/ appeared in the project
+    assert_unchanged(before, root)
+
+
+def _children_of(pid: int) -> list:
+    """Command lines of every process descending from pid (from /proc)."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as fh:
+                    parents[int(entry)] = int(fh.read().rsplit(b")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found, frontier = [], [pid]
+    while frontier:
+        kids = [p for p, parent in parents.items() if parent in frontier]
+        found += kids
+        frontier = kids
+    out = []
+    for p in found:
+        try:
+            with open(f"/proc/{p}/cmdline", "rb") as fh:
+                out.append(fh.read().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:
+            continue
+    return out
 
 
 def test_sigint_kills_children_and_leaves_no_report(tmp_path):
@@ -436,11 +484,21 @@ def test_sigint_kills_children_and_leaves_no_report(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # as from a terminal: a suite started in the background (`pytest &`) ignores SIGINT, and
+        # its children would inherit that
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    time.sleep(4)
+    # interrupt only once a child of the scan (the project's tests under the probe) is running
+    running = []
+    deadline = time.monotonic() + 60
+    while not running and time.monotonic() < deadline and proc.poll() is None:
+        running = [c for c in _children_of(proc.pid) if "perfscan_probe" in c]
+        time.sleep(0.2)
+    assert running, "no probe child started before the interrupt"
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
+    assert "perfscan: interrupted; no report written" in err
     assert not (root / ".codeflash" / "scan-report.md").exists()
     assert list(tmpdir.iterdir()) == []
     leftover = subprocess.run(["pgrep", "-f", str(root)], capture_output=True, text=True).stdout.strip()
