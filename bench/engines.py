@@ -51,6 +51,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 from truth import shares as truth_shares  # noqa: E402
 
+from perfscan.models import Driver  # noqa: E402
 from perfscan.passes.cpu.profile import build_profile  # noqa: E402
 from perfscan.passes.cpu.records import CpuRun  # noqa: E402
 from perfscan.probe_host import install_probe, run_probe  # noqa: E402
@@ -139,6 +140,7 @@ class Project:
         return run_probe(
             mode,
             runner=[self.runner],
+            driver=Driver(),
             root=self.root,
             workdir=self.workdir,
             probe_path=self.probe,

@@ -8,8 +8,9 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
-from typing import Dict, Optional, Tuple
+from typing import Dict, FrozenSet, Optional, Tuple
 
 import pytest
 
@@ -42,40 +43,87 @@ def copy_project(src: Path, dest: Path) -> Path:
     return dest
 
 
-def tree_state(root: Path) -> Dict[str, bytes]:
-    """Every file's bytes (and every folder) under root, except .codeflash/."""
-    out: Dict[str, bytes] = {}
+def perfscan_outputs() -> FrozenSet[str]:
+    """The file names perfscan itself writes into an output folder: its reports and artifacts."""
+    from perfscan.passes.registry import PASSES
+    from perfscan.report.formats import EXTRA_FORMATS, REPORT_TWINS
+
+    names = {f.file_name for f in REPORT_TWINS} | {f.file_name for f in EXTRA_FORMATS.values()}
+    return frozenset(names | {name for p in PASSES for name in p.artifacts})
+
+
+def tree_state(root: Path, whole: bool = False) -> Dict[str, Tuple[bytes, int]]:
+    """Every file's bytes and permission bits (and every folder's) under root, except the files
+    perfscan writes into a `.codeflash/` folder: the user's own files there (setup.md) count.
+    `whole`: nothing left out (a scan that stops with an error before its reports leaves the tree
+    byte-identical, no `.codeflash/` of its own)."""
+    own = frozenset() if whole else perfscan_outputs()
+    out: Dict[str, Tuple[bytes, int]] = {}
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = [d for d in dirnames if d != ".codeflash"]
         rel_dir = os.path.relpath(dirpath, root)
-        out[rel_dir + "/"] = b""
-        for name in filenames:
+        in_out_dir = os.path.basename(dirpath) == ".codeflash"
+        if (
+            whole or not in_out_dir
+        ):  # the output folder may be created by the scan; what the user put in it may not change
+            out[rel_dir + "/"] = (b"", stat.S_IMODE(os.lstat(dirpath).st_mode))
+        for name in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
+            if in_out_dir and name in own:
+                continue
             p = os.path.join(dirpath, name)
             rel = os.path.relpath(p, root)
             try:
-                out[rel] = os.readlink(p).encode() if os.path.islink(p) else Path(p).read_bytes()
+                mode = stat.S_IMODE(os.lstat(p).st_mode)
+                data = os.readlink(p).encode() if os.path.islink(p) else Path(p).read_bytes()
             except OSError:
-                out[rel] = b"<unreadable>"
+                data, mode = b"<unreadable>", -1
+            out[rel] = (data, mode)
     return out
 
 
-def assert_unchanged(before: Dict[str, bytes], root: Path, allowed: Tuple[str, ...] = ()) -> None:
-    after = tree_state(root)
+def assert_unchanged(
+    before: Dict[str, Tuple[bytes, int]], root: Path, allowed: Tuple[str, ...] = (), whole: bool = False
+) -> None:
+    after = tree_state(root, whole)
     changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k) and not k.startswith(allowed))
     assert not changed, f"the scan changed the project: {changed[:10]}"
 
 
-def run_perfscan(*args: str, cwd: Optional[Path] = None, timeout: float = 400) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO / "src")
-    return subprocess.run(
-        [sys.executable, "-m", "perfscan", *args],
-        cwd=str(cwd or REPO),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
+def run_perfscan(
+    *args: str, cwd: Optional[Path] = None, timeout: float = 400, env: Optional[Dict[str, str]] = None
+) -> subprocess.CompletedProcess:
+    """perfscan as a user runs it. Without `cwd`, from a fresh empty folder that must stay empty:
+    a scan writes only into its output folder, never where it was started. `env`, when given, is the
+    whole environment (PYTHONPATH gains this checkout's src/ in front)."""
+    if "MUTANT_UNDER_TEST" in os.environ:
+        # under mutation testing (bench/mutation_score.py) only in-process calls reach the mutants
+        pytest.skip("runs perfscan in a subprocess, which mutation testing does not follow")
+    env = dict(os.environ if env is None else env)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO / "src")] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     )
+    workdir = Path(tempfile.mkdtemp(prefix="perfscan-cwd-")) if cwd is None else Path(cwd)
+    before = tree_state(workdir)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "perfscan", *args],
+            cwd=str(workdir),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if cwd is None:
+            left = sorted(os.listdir(workdir))
+            assert not left, f"perfscan wrote into its working directory: {left}"
+        else:
+            after = tree_state(workdir)
+            # a project inside the working directory gets its .codeflash/ reports and nothing else
+            changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+            assert not changed, f"perfscan changed its working directory: {changed[:10]}"
+        return proc
+    finally:
+        if cwd is None:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def score(project: str, report: Path) -> subprocess.CompletedProcess:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 import textwrap
 import time
 from pathlib import Path
 from typing import Dict, FrozenSet, List, Set, Tuple
 
 import pytest
-from conftest import CORPUS, copy_project
+from conftest import CORPUS, assert_unchanged, copy_project, load_report, run_perfscan, tree_state, write_project
 
 from perfscan.models import Deployment, Project, Settings, Target
 from perfscan.passes import PassContext, PassInputs
@@ -18,6 +19,7 @@ from perfscan.passes.async_pass import PATTERNS, parse_slow_callback_lines, run_
 from perfscan.passes.async_pass.aliases import Aliases
 from perfscan.passes.async_pass.analyze import analyze_module
 from perfscan.passes.async_pass.blocking_calls import blocking_catalog
+from perfscan.passes.async_pass.records import AsyncioDebugRun
 from perfscan.passes.async_pass.registry import RULES
 
 FIXTURE = Path(__file__).parent / "fixtures" / "async_cases.py"
@@ -355,7 +357,7 @@ def test_parse_slow_callback_garbage(junk):
 # --- the whole pass on a project on disk ------------------------------------------------------
 
 
-def make_ctx(root: Path, ran=frozenset(), slow_callbacks=(), **settings) -> PassContext:
+def make_ctx(root: Path, ran=frozenset(), asyncio_debug=None, target=None, **settings) -> PassContext:
     project = Project(
         root=root,
         name=root.name,
@@ -373,12 +375,12 @@ def make_ctx(root: Path, ran=frozenset(), slow_callbacks=(), **settings) -> Pass
         Settings(path=root, **settings),
         project,
         Deployment("unknown", (), ()),
-        Target((), (), "none", 0),
+        target or Target((), (), "none", 0),
         root,
         root,
         root / ".codeflash",
         60.0,
-        PassInputs(ran=frozenset(ran), slow_callbacks=tuple(slow_callbacks)),
+        PassInputs(ran=frozenset(ran), asyncio_debug=asyncio_debug),
     )
 
 
@@ -440,7 +442,8 @@ def test_srv_inventory_runtime_confirmation(inventory):
         f"Executing <Task finished name='Task-1' coro=<restock_alert() done, defined at "
         f"{inventory}/inventory/alerts.py:27> result=9> took 0.041 seconds"
     )
-    result = run_async_pass(make_ctx(inventory, ran=RAN, slow_callbacks=parse_slow_callback_lines(log, inventory)))
+    run = AsyncioDebugRun.from_json({"records": [log], "loops": 1, "callbacks": 9}, inventory)
+    result = run_async_pass(make_ctx(inventory, ran=RAN, asyncio_debug=run))
     confirmed = [f for f in result.findings if f.runtime_confirmed]
     assert [(f.symbol, f.pattern) for f in confirmed] == [("restock_alert", "blocking-call-in-async")]
     assert "0.041 s" in confirmed[0].evidence
@@ -536,7 +539,8 @@ def test_real_debug_mode_line_confirms_restock_alert(inventory):
     )
     records = parse_slow_callback_lines(log, inventory)
     assert [r[:3] for r in records] == [("inventory/alerts.py", 29, 0.052)]
-    result = run_async_pass(make_ctx(inventory, ran=RAN, slow_callbacks=records))
+    run = AsyncioDebugRun.from_json({"records": [log]}, inventory)
+    result = run_async_pass(make_ctx(inventory, ran=RAN, asyncio_debug=run))
     assert [(f.symbol, f.pattern) for f in result.findings if f.runtime_confirmed] == [
         ("restock_alert", "blocking-call-in-async")
     ]
@@ -565,3 +569,49 @@ def test_unbounded_gather_evidence_quotes_the_shape_in_the_source(spread, shown)
         if f.pattern == "unbounded-gather"
     ]
     assert f.evidence.startswith(f"asyncio.{shown} at line 8 "), f.evidence
+
+
+# --- run-time confirmation on a real scan -----------------------------------------------------------
+
+BLOCKING_PROJECT = {
+    "pyproject.toml": "[project]\nname = 'app'\nversion = '1'\n",
+    "app/__init__.py": "",
+    "app/notify.py": (
+        "import asyncio\nimport time\n\n\n"
+        "async def notify(user):\n"
+        "    time.sleep(0.12)  # blocks the event loop\n"
+        "    await asyncio.sleep(0)\n"
+        "    return user\n\n\n"
+        "async def archive(path):\n"
+        "    with open(path) as fh:  # blocking too, but never run: stays unconfirmed\n"
+        "        return fh.read()\n"
+    ),
+    "tests/test_notify.py": (
+        "import asyncio\n\nfrom app.notify import notify\n\n\n"
+        "def test_notify():\n    assert asyncio.run(notify('ann')) == 'ann'\n"
+    ),
+}
+
+
+@pytest.mark.slow
+def test_a_real_scan_confirms_a_blocking_call_that_held_the_loop(tmp_path):
+    # asyncio debug mode in the plain timing run of the project's tests logs the slow step, and the
+    # async pass marks the static finding it falls in: nothing here is a made-up log line
+    root = write_project(tmp_path / "app", BLOCKING_PROJECT)
+    before = tree_state(root)
+    proc = run_perfscan(str(root), "--runner", sys.executable, "--passes", "cpu,async")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = load_report(root)
+    blocking = {f["symbol"]: f for f in report["findings"] if f["pattern"] == "blocking-call-in-async"}
+    assert set(blocking) == {"notify", "archive"}
+    notify = blocking["notify"]
+    assert notify["runtime_confirmed"] is True, report["passes"]["async"]["notes"]
+    assert 0.1 <= notify["details"]["runtime_seconds"] < 5
+    assert "confirmed at run time: blocked the event loop" in notify["evidence"]
+    assert notify["severity"] == "high"  # on the hot path: the CPU pass saw it run
+    assert blocking["archive"]["runtime_confirmed"] is False and blocking["archive"]["severity"] == "medium"
+    assert report["passes"]["async"]["data"]["confirmed"] == ["app.notify:notify"]
+    assert any(
+        n.startswith("Confirmed at run time (asyncio debug mode): notify") for n in report["passes"]["async"]["notes"]
+    )
+    assert_unchanged(before, root)

@@ -28,6 +28,7 @@ from conftest import REPO, write_project
 sys.path.insert(0, str(REPO / "src"))
 from test_probe_pythons import VERSIONS, venv_with_pytest  # noqa: E402
 
+from perfscan.models import Driver  # noqa: E402
 from perfscan.passes.cpu.findings import findings_of as _findings  # noqa: E402
 from perfscan.passes.cpu.findings import sampled_facts as _sampled_facts
 from perfscan.passes.cpu.patterns import choose  # noqa: E402
@@ -440,6 +441,7 @@ def test_probe_sample_mode(version, tmp_path):
     run = run_probe(
         "cpu",
         runner=[str(python)],
+        driver=Driver(),
         root=root,
         workdir=workdir,
         probe_path=probe,
@@ -491,6 +493,7 @@ def test_probe_falls_back_to_cprofile_when_the_project_owns_sigprof(tmp_path):
     run = run_probe(
         "cpu",
         runner=[sys.executable],
+        driver=Driver(),
         root=root,
         workdir=workdir,
         probe_path=probe,
@@ -532,6 +535,7 @@ def test_threads_finishing_while_the_main_thread_joins_do_not_crash_the_sampler(
     run = run_probe(
         "cpu",
         runner=[sys.executable],
+        driver=Driver(),
         root=root,
         workdir=workdir,
         probe_path=install_probe(workdir),
@@ -574,6 +578,7 @@ def test_tests_that_patch_the_clock_or_frames_do_not_fool_the_probe(tmp_path, mo
     run = run_probe(
         mode,
         runner=[sys.executable],
+        driver=Driver(),
         root=root,
         workdir=workdir,
         probe_path=install_probe(workdir),

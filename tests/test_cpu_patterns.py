@@ -12,8 +12,9 @@ from typing import Dict, List, Optional, Tuple
 import pytest
 
 from perfscan.passes.cpu import patterns
-from perfscan.passes.cpu.patterns import astkit
+from perfscan.passes.cpu.patterns import astkit, nested_loop, sort_in_loop
 from perfscan.passes.cpu.patterns.base import FunctionFacts, Match, QuerySite
+from perfscan.passes.cpu.patterns.loop_invariant_call import is_pure
 from perfscan.passes.cpu.waitfacts import statement_loop, wait_sites
 
 FIXTURE = Path(__file__).parent / "fixtures" / "cpu_patterns_cases.py"
@@ -21,10 +22,12 @@ SOURCE = FIXTURE.read_text(encoding="utf-8")
 LINES = SOURCE.splitlines()
 TREE = ast.parse(SOURCE)
 ALIASES = astkit.module_aliases(TREE)
+CONSTANTS = astkit.module_constants(TREE)
 
 MODULES = {m.__name__.rsplit(".", 1)[-1]: m for m in patterns.REGISTRY}
 # a project function is one defined at the fixture's top level
 PROJECT_FUNCTIONS = {n.name for n in TREE.body if isinstance(n, ast.FunctionDef)}
+PURE = {n.name: is_pure(n, ALIASES) for n in TREE.body if isinstance(n, ast.FunctionDef)}
 CALLS = re.compile(r"#\s*calls:\s*(\d+)/(\d+)")
 STATEMENTS = re.compile(r"#\s*statements:\s*(\d+)")
 
@@ -75,6 +78,8 @@ def facts_for(name: str) -> FunctionFacts:
         wait_sites=wait_sites(node, ALIASES, waits, {}, {}, {}, 1),
         queries=tuple(_queries(node, lines)),
         wall_seconds=1.0 + len(waits),
+        module_constants=CONSTANTS,
+        callee_is_pure=lambda fn: PURE.get(fn, False),
     )
 
 
@@ -108,6 +113,7 @@ def test_every_pattern_has_positive_and_negative_cases():
         "sort_in_loop",
         "deepcopy",
         "repeated_computation",
+        "loop_invariant_call",
         "string_concat",
         "serialize_in_loop",
         "regex_in_loop",
@@ -169,12 +175,16 @@ def _facts_from_source(
     attributable=1.0,
     calls_total=1,
     calls_primitive=1,
+    name: Optional[str] = None,
+    **more,
 ) -> FunctionFacts:
-    """Facts for the single function in src; callee_seconds sums the seconds of the sample
-    profiled callees (file, name) that the pattern's test accepts, as cProfile's caller data would."""
+    """Facts for the (named, else the first) function in src; callee_seconds sums the seconds of
+    the sample profiled callees (file, name) that the pattern's test accepts, as cProfile's caller
+    data would. `more`: the other FunctionFacts fields (line_seconds, loop_trips, ...)."""
     tree = ast.parse(textwrap.dedent(src))
-    node = next(n for n in tree.body if isinstance(n, ast.FunctionDef))
+    node = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and name in (None, n.name))
     samples = callees or {}
+    more.setdefault("module_constants", astkit.module_constants(tree))
     return FunctionFacts(
         node=node,
         class_node=None,
@@ -184,6 +194,7 @@ def _facts_from_source(
         calls_total=calls_total,
         calls_primitive=calls_primitive,
         callee_seconds=lambda test: sum(s for (f, n), s in samples.items() if test(f, n)),
+        **more,
     )
 
 
@@ -267,3 +278,223 @@ def test_choose_recursion_with_far_more_total_than_primitive_calls_is_repeated_c
 def test_choose_recursion_with_few_calls_is_none():
     facts = _facts_from_source(COUNT_PATHS, attributable=2.0, own=2.0, calls_total=5000, calls_primitive=1)
     assert patterns.choose(facts) is None
+
+
+# --- backed at their line (sampling engine: time by source line) ---------------------------
+
+RENDER = """
+FIELDS = ("name", "email")
+
+def render(records, groups):
+    names = [r["name"].strip().title() for r in records]
+    emails = [r["email"].lower() for r in records]
+    hits = 0
+    for rec in records:
+        for g in groups:
+            hits += g == rec["group"]
+    return names, emails, hits
+"""
+
+
+def test_nested_loop_is_backed_by_the_time_at_the_inner_loops_lines():
+    # 90% of the time in the two linear comprehensions: the nested loop is there, its time is not
+    linear = _facts_from_source(RENDER, attributable=1.0, line_seconds={5: 0.5, 6: 0.4, 8: 0.05, 9: 0.03, 10: 0.02})
+    assert nested_loop.match(linear).backing == pytest.approx(0.05)  # lines 9-10
+    assert patterns.choose(linear) is None
+    inner = _facts_from_source(RENDER, attributable=1.0, line_seconds={5: 0.1, 9: 0.3, 10: 0.6})
+    chosen = patterns.choose(inner)
+    assert chosen.pattern == "nested-loop" and chosen.line == 9 and chosen.backing == pytest.approx(0.9)
+
+
+def test_without_time_by_line_the_structural_backing_is_the_functions_own_time():
+    facts = _facts_from_source(RENDER, own=0.7, attributable=1.0)  # cProfile: no lines
+    assert nested_loop.match(facts).backing == pytest.approx(0.7)
+
+
+CONSTANT_INNER = """
+FIELDS = ("name", "email")
+KINDS = frozenset({"a", "b"})
+BIG = tuple(range(100))
+LATER = ("x",)
+LATER = LATER + ("y",)
+
+def by_tuple(records):
+    return [[r[f] for f in FIELDS] for r in records]
+
+def by_frozenset(records):
+    return [[r.get(k) for k in KINDS if k in r] for r in records]
+
+def by_changing(records):
+    return [[r.get(k) for k in LATER if k in r] for r in records]
+"""
+
+
+def test_an_inner_loop_over_a_small_module_level_tuple_or_frozenset_is_no_nested_loop():
+    assert astkit.module_constants(ast.parse(CONSTANT_INNER)) == {"FIELDS": 2, "KINDS": 2}
+    for name in ("by_tuple", "by_frozenset"):
+        assert nested_loop.match(_facts_from_source(CONSTANT_INNER, name=name, own=1.0)) is None, name
+    # a name bound twice at module level is no constant table: still a candidate
+    assert nested_loop.match(_facts_from_source(CONSTANT_INNER, name="by_changing", own=1.0)) is not None
+
+
+PARSE = """
+def parse(tokens, arcs):
+    state = 0
+    for tok in tokens:
+        for label, nxt in arcs[state]:
+            if label == tok:
+                state = nxt
+                break
+    return state
+"""
+OUTER, INNER = (4, 8), (5, 12)  # the loops' targets: where the probe counts their iterations
+
+
+@pytest.mark.parametrize(
+    "trips,calls,nested",
+    [
+        ({OUTER: 100_000, INNER: 150_000}, 1, False),  # 1.5 arcs per token: a small fixed fan-out
+        ({OUTER: 100_000, INNER: 1_000_000}, 1, False),  # 10 per token, 100,000 tokens: does not grow with them
+        ({OUTER: 1_000, INNER: 500_000}, 1, True),  # 500 per outer iteration over 1,000: grows together
+        ({OUTER: 20_000, INNER: 4_000_000}, 100, True),  # 200 x 200 per call, called 100 times
+        ({OUTER: 1_000}, 1, False),  # the inner loop never ran
+        (None, 1, True),  # not counted (cProfile, or a run without the plain counts): no verdict from counts
+    ],
+)
+def test_nested_loop_needs_an_inner_loop_that_grows_with_the_outer_one(trips, calls, nested):
+    # arcs[state] reads `state`, which the loop assigns: the static rule alone cannot tell
+    facts = _facts_from_source(PARSE, own=1.0, attributable=1.0, loop_trips=trips, calls_total=calls)
+    found = nested_loop.match(facts)
+    assert (found is not None) == nested
+    if found is not None and trips:  # the counts that decided it are in the evidence
+        assert f"{trips[INNER] // trips[OUTER]:,} inner iterations per outer one" in found.evidence
+
+
+def test_loop_positions_are_where_the_probes_counters_name_them():
+    tree = ast.parse(textwrap.dedent(PARSE))
+    loops = [n for n in ast.walk(tree) if isinstance(n, ast.For)]
+    assert [astkit.loop_position(n) for n in loops] == [OUTER, INNER]
+    comp = ast.parse("[[p for p in ps] for q in qs]").body[0].value
+    assert astkit.loop_position(comp, comp.generators[0]) == (1, 21)
+
+
+DEDUPE = """
+def dedupe(words, extra):
+    seen = []
+    for w in words:
+        if w not in seen:
+            seen.append(w)
+    return sorted(seen + extra)
+"""
+
+
+def test_a_membership_test_is_backed_by_its_loops_lines():
+    # the interpreter sees the `in` scan at the loop's back edge (filed under line 4) or at the
+    # next call (line 6), never at line 5 itself: the loop's lines back the test
+    at_loop = _facts_from_source(DEDUPE, attributable=1.0, line_seconds={4: 0.6, 6: 0.2, 7: 0.2})
+    chosen = patterns.choose(at_loop)
+    assert chosen.pattern == "quadratic-membership" and chosen.line == 5 and chosen.backing == pytest.approx(0.8)
+    # time after the loop (the final sort) does not back it
+    after = _facts_from_source(DEDUPE, attributable=1.0, line_seconds={4: 0.05, 7: 0.95})
+    assert patterns.choose(after) is None
+
+
+SORT_ONCE = """
+def ranks(rows, keys):
+    ordered = sorted(rows)
+    out = []
+    for k in keys:
+        out = sorted(out + [k])
+    return ordered, out
+"""
+SORTED = ("~", "<built-in method builtins.sorted>")
+
+
+def test_a_call_pattern_is_backed_by_its_callees_time_at_the_calls_line():
+    # 0.9 s of sorted() in all, 0.85 of it in the one sort before the loop
+    facts = _facts_from_source(SORT_ONCE, callees={SORTED: 0.9}, attributable=1.0, line_seconds={3: 0.85, 6: 0.05})
+    assert sort_in_loop.match(facts).backing == pytest.approx(0.05)
+    assert patterns.choose(facts) is None
+    in_loop = _facts_from_source(SORT_ONCE, callees={SORTED: 0.9}, attributable=1.0, line_seconds={3: 0.1, 6: 0.8})
+    assert patterns.choose(in_loop).pattern == "sort-in-loop"
+
+
+MARK_OPEN = """
+def opening_days(year, region):
+    return {d for d in range(365) if (d + year) % 7}
+
+def mark_open(items, year, region):
+    for item in items:
+        item["open"] = item["day"] in opening_days(year, region)
+    return [opening_days(year, item["region"]) for item in items]
+"""
+
+
+def test_loop_invariant_call_is_backed_by_the_callees_time_from_its_call_site():
+    def facts(callee_lines):
+        return _facts_from_source(
+            MARK_OPEN, name="mark_open", attributable=1.0, callee_lines=callee_lines, callee_is_pure=lambda n: True
+        )
+
+    hot = patterns.choose(facts({(7, "opening_days"): 0.9, (8, "opening_days"): 0.05}))
+    assert hot.pattern == "loop-invariant-call" and hot.line == 7 and hot.backing == pytest.approx(0.9)
+    assert "opening_days" in hot.evidence
+    # the time comes from the call whose argument changes per item (line 8): nothing to hoist
+    assert patterns.choose(facts({(7, "opening_days"): 0.02, (8, "opening_days"): 0.9})) is None
+
+
+@pytest.mark.parametrize(
+    "body,pure",
+    [
+        ("return {d for d in range(365) if (d + year) % 7}", True),
+        ("days.append(year)\n    return days", False),  # changes its argument
+        ("yield year", False),  # a generator: each call makes a fresh one
+        ("global CACHE\n    CACHE = year\n    return CACHE", False),
+        ("return random.random() + year", False),
+        ("return time.time() - year", False),
+    ],
+)
+def test_is_pure(body, pure):
+    src = f"import random\nimport time\n\ndef f(year, days):\n    {body}\n"
+    tree = ast.parse(src)
+    assert is_pure(tree.body[-1], astkit.module_aliases(tree)) == pure
+
+
+# --- what the report says: each positive case's evidence, word for word ------------------------------
+
+EVIDENCE = Path(__file__).parent / "data" / "pattern_evidence.golden.json"
+
+
+def test_evidence_of_every_positive_case_as_reviewed():
+    # the evidence is the report's explanation of a label; after adding a case or changing a wording,
+    # regenerate with PERFSCAN_UPDATE_GOLDEN=1 and read the diff
+    import json
+    import os
+
+    got = {}
+    for name in _names("pos"):
+        if name in KNOWN_BUGS:
+            continue
+        found = MODULES[_pattern_of(name)].match(facts_for(name))
+        # the line as "<here>" (checked above): a case added higher up the fixture moves no golden line
+        got[name] = [found.pattern, found.evidence.replace(f"line {found.line}", "line <here>")]
+    if os.environ.get("PERFSCAN_UPDATE_GOLDEN") == "1":
+        EVIDENCE.write_text(json.dumps(got, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    assert got == json.loads(EVIDENCE.read_text(encoding="utf-8"))
+
+
+def test_callee_tests_match_exactly_what_they_name():
+    from perfscan.passes.cpu.patterns.base import builtin, either, python_function
+
+    pop = builtin("'pop' of 'list'")
+    assert pop("~", "<method 'pop' of 'list' objects>")
+    assert not pop("/lib/x.py", "<method 'pop' of 'list' objects>")  # a Python function of that name is not it
+    assert not pop("~", "<method 'pop' of 'dict' objects>")
+    dumps = python_function(("/json/__init__.py",), ("dumps",))
+    assert dumps("/usr/lib/python3.11/json/__init__.py", "dumps")
+    assert dumps("C:\\Python311\\Lib\\json\\__init__.py", "dumps")  # Windows paths too
+    assert not dumps("/usr/lib/python3.11/json/__init__.py", "loads")
+    assert not dumps("/app/my_json.py", "dumps")
+    both = either(pop, dumps)
+    assert both("~", "<method 'pop' of 'list' objects>") and both("/x/json/__init__.py", "dumps")
+    assert both("/x/json/__init__.py", "dumps") is True and both("~", "sorted") is False

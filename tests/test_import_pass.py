@@ -11,6 +11,7 @@ import dataclasses
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import textwrap
@@ -71,6 +72,35 @@ def scan(
     return result
 
 
+def measured_self_ms(source_root: Path, module: str, work: Path, runs: int = 3) -> float:
+    """The module's own import time as `python -X importtime` gives it with no perfscan involved,
+    the minimum of `runs` fresh interpreters (bytecode cached outside the project): the figure the
+    pass must come near, measured in the same test on the same loaded machine."""
+    env = dict(os.environ, PYTHONPATH=str(source_root), PYTHONPYCACHEPREFIX=str(work / "pyc"))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    best = float("inf")
+    for _ in range(runs + 1):  # the first run compiles and caches the bytecode
+        proc = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+            cwd=str(work),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        rows = [ln.split("|") for ln in proc.stderr.splitlines() if ln.startswith("import time:") and "|" in ln]
+        # a submodule imported by its package shows twice: where it ran, and a near-zero line for the lookup
+        self_us = max(int(r[0].split(":")[1]) for r in rows if r[2].strip() == module)
+        best = min(best, self_us / 1000.0)
+    return best
+
+
+def near(value: float, truth: float) -> bool:
+    """Within a factor of two of the figure measured without perfscan (both are minimums of runs)."""
+    return truth / 2 <= value <= truth * 2
+
+
 def only(result: PassResult, pattern: str, module: str):
     found = [f for f in result.findings if f.pattern == pattern and f.module == module]
     assert len(found) == 1, [(f.pattern, f.module) for f in result.findings]
@@ -78,12 +108,14 @@ def only(result: PassResult, pattern: str, module: str):
 
 
 def test_cli_logstats_geoip_table(tmp_path):
-    result = scan(copy_corpus("cli_logstats", tmp_path), tmp_path)
+    root = copy_corpus("cli_logstats", tmp_path)
+    result = scan(root, tmp_path)
     assert result.status == "ok", result.error
     f = only(result, "import-time-computation", "logstats.geoip")
     assert (f.symbol, f.qualname, f.file, f.line) == ("logstats.geoip", "logstats.geoip", "src/logstats/geoip.py", 21)
     assert f.evidence == ("imported by src/logstats/report.py:5; work at line 21: PREFIXES = _prefix_table()")
-    assert f.metric.unit == "ms" and f.metric.value > 50  # ~185 ms in TRUTH.md
+    truth = measured_self_ms(root / "src", "logstats.geoip", tmp_path)  # ~187 ms in TRUTH.md
+    assert f.metric.unit == "ms" and near(f.metric.value, truth), (f.metric.value, truth)
     assert f.metric.label == f"{f.metric.value:.0f} ms self"
     assert (f.phase, f.third_party, f.domain) == ("import", False, "import")
     assert f.details["self_ms"] == f.metric.value and f.details["runs"] >= 3
@@ -108,30 +140,65 @@ def test_cli_logstats_geoip_table(tmp_path):
 
 
 def test_fn_resize_gamma_via_the_handler(tmp_path):
-    result = scan(copy_corpus("fn_resize", tmp_path), tmp_path)
+    root = copy_corpus("fn_resize", tmp_path)
+    result = scan(root, tmp_path)
     assert result.status == "ok", result.error
     f = only(result, "import-time-computation", "resize.gamma")
     assert (f.file, f.line) == ("resize/gamma.py", 15)
     assert f.evidence == "imported by resize/handler.py:2; work at line 15: GAMMA = _tables()"
-    assert f.metric.value > 50  # ~145 ms in TRUTH.md
+    truth = measured_self_ms(root, "resize.gamma", tmp_path)  # ~157 ms in TRUTH.md
+    assert near(f.metric.value, truth), (f.metric.value, truth)
     assert f.details["target"] == "resize.handler"
 
 
 def test_lib_mesh_shading_and_barrel(tmp_path):
-    result = scan(copy_corpus("lib_mesh", tmp_path), tmp_path)
+    root = copy_corpus("lib_mesh", tmp_path)
+    result = scan(root, tmp_path)
     assert result.status == "ok", result.error
     shading = only(result, "import-time-computation", "mesh.shading")
     assert shading.file == "mesh/shading.py"
     # the falloff table (over a million exp and cos calls) is the work, not the constants above it
     assert shading.line == 6 and "_FALLOFF = [[math.exp(" in shading.evidence
     assert shading.evidence.startswith("imported by mesh/__init__.py:5;")
-    barrel = only(result, "barrel-import", "mesh")
-    assert (barrel.file, barrel.line, barrel.third_party) == ("mesh/__init__.py", 5, False)
-    assert barrel.details["heaviest"] == "mesh.shading"
-    assert "mesh.shading" in barrel.evidence and "from .shading import shade" in barrel.evidence
-    # what a consumer of the cheapest submodule pays for the rest: about the shading table's cost
-    assert barrel.metric.value > 50
-    assert barrel.metric.value >= barrel.details["heaviest_ms"] * 0.9
+    truth = measured_self_ms(root, "mesh.shading", tmp_path)  # ~201 ms in TRUTH.md
+    assert near(shading.metric.value, truth), (shading.metric.value, truth)
+    # the package loads it eagerly, and that cost is all the barrel would have had: it is counted
+    # once, in the table's own finding, and the barrel's own few milliseconds are no finding
+    assert "loaded eagerly by the package mesh" in shading.evidence and shading.details["barrel"] == "mesh"
+    assert not [f for f in result.findings if f.pattern == "barrel-import"]
+
+
+def test_a_barrel_leaves_out_what_a_submodule_reports_itself(tmp_path):
+    part = BUSY.format(seconds=0.03) + "X = 1\n"
+    root = write(
+        tmp_path / "proj",
+        {
+            "pyproject.toml": '[project]\nname = "pkg"\n',
+            "pkg/__init__.py": "from . import a, b, slow\n",
+            # a and b cost ~60 ms each, in parts of 30 ms: no finding of their own
+            "pkg/a.py": "from .parts import a1, a2\n",
+            "pkg/b.py": "from .parts import b1, b2\n",
+            "pkg/parts/__init__.py": "",
+            "pkg/parts/a1.py": part,
+            "pkg/parts/a2.py": part,
+            "pkg/parts/b1.py": part,
+            "pkg/parts/b2.py": part,
+            # a table computed at import: its own import-time-computation finding
+            "pkg/slow.py": BUSY.format(seconds=0.25) + "TABLE = {}\n",
+        },
+    )
+    result = scan(root, tmp_path)
+    assert result.status == "ok", result.error
+    slow = only(result, "import-time-computation", "pkg.slow")
+    barrel = only(result, "barrel-import", "pkg")
+    assert [f.module for f in result.findings if f.pattern == "import-time-computation"] == ["pkg.slow"]
+    # a consumer of one submodule pays a and b (about 120 ms), not the table reported on its own
+    assert barrel.details["excluded"][0]["module"] == "pkg.slow"
+    assert barrel.details["excluded"][0]["pattern"] == "import-time-computation"
+    assert barrel.metric.value < slow.metric.value and barrel.metric.value >= 100
+    assert barrel.details["heaviest"] in ("pkg.a", "pkg.b")
+    assert "not counted here, reported by their own findings: pkg.slow (" in barrel.evidence
+    assert "counted here, not in pkg's barrel-import finding" in slow.evidence and slow.details["barrel"] == "pkg"
 
 
 def test_srv_inventory_barcodes(tmp_path):
@@ -156,7 +223,7 @@ def test_failing_package_is_recorded_and_others_go_on(tmp_path):
     assert "broken" in result.error and "ValueError: boom at import" in result.error
     assert any("broken" in n and "ValueError: boom at import" in n for n in result.notes)
     f = only(result, "import-time-computation", "good.slow")
-    assert f.metric.value >= 100 and f.file == "good/slow.py"
+    assert 100 <= f.metric.value <= 240 and f.file == "good/slow.py"  # a 120 ms busy wait
     assert f.evidence.startswith("imported by good/__init__.py:2;")
     assert "while _t.perf_counter()" in f.evidence
 
@@ -214,7 +281,7 @@ def test_heavy_eager_third_party_import(tmp_path):
     assert result.status == "ok", result.error
     f = only(result, "heavy-eager-import", "heavylib")
     assert (f.file, f.line, f.third_party, f.symbol) == (None, None, True, "heavylib")
-    assert f.metric.value >= 100 and f.metric.label.endswith("ms cumulative")
+    assert 100 <= f.metric.value <= 240 and f.metric.label.endswith("ms cumulative")  # a 120 ms busy wait
     assert f.evidence.startswith("imported at the top of app/core.py:2 (import heavylib); used only in report")
     assert f.details["imported_by"] == "app/core.py:2" and f.details["used_in"] == ["report"]
     # needed when app.model is imported (a base class): a local import would not help

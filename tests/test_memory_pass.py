@@ -31,7 +31,10 @@ from conftest import CORPUS, REPO, assert_unchanged, copy_project, tree_state, w
 sys.path.insert(0, str(REPO / "src"))
 from perfscan.deployment import detect_deployment  # noqa: E402
 from perfscan.locate import Locator  # noqa: E402
-from perfscan.models import Target  # noqa: E402
+from perfscan.models import (
+    Driver,  # noqa: E402
+    Target,  # noqa: E402
+)
 from perfscan.passes import PassContext  # noqa: E402
 from perfscan.passes.memory import (  # noqa: E402
     MIB,
@@ -452,6 +455,7 @@ def test_heap_too_big_to_snapshot_is_skipped(tmp_path):
     run = run_probe(
         "memory",
         runner=[sys.executable],
+        driver=Driver(),
         root=root,
         workdir=workdir,
         probe_path=probe,
@@ -496,6 +500,7 @@ def test_probe_under_each_python(version, tmp_path):
     run = run_probe(
         "memory",
         runner=[str(python)],
+        driver=Driver(),
         root=root,
         workdir=workdir,
         probe_path=probe,

@@ -18,6 +18,7 @@ import pytest
 from conftest import REPO, write_project
 
 sys.path.insert(0, str(REPO / "src"))
+from perfscan.models import Driver  # noqa: E402
 from perfscan.probe_host import SCHEMA_VERSION, install_probe, run_probe  # noqa: E402
 
 VERSIONS = ["3.9", "3.10", "3.11", "3.12", "3.13"]
@@ -84,7 +85,14 @@ def test_probe_cpu_mode(version, tmp_path):
     workdir = Path(tempfile.mkdtemp(dir=tmp_path))
     probe = install_probe(workdir)
     run = run_probe(
-        "cpu", runner=[str(python)], root=root, workdir=workdir, probe_path=probe, pytest_args=[], timeout=120
+        "cpu",
+        runner=[str(python)],
+        root=root,
+        workdir=workdir,
+        probe_path=probe,
+        pytest_args=[],
+        timeout=120,
+        driver=Driver(),
     )
     assert run.child.returncode == 0, run.child.tail(20)
     collected = run.read("collected.json")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
+import dataclasses
+import math
 
-from perfscan.models import MODELS, Finding, Metric
-from perfscan.ranking import adjust, at_or_above, base_severity, rank
+import pytest
+from conftest import REPO
+
+from perfscan.models import DEFAULT_THRESHOLDS, MODELS, Finding, Metric
+from perfscan.ranking import adjust, at_or_above, base_severity, magnitude, rank
 
 UNITS = {"cpu": "%", "memory": "MiB", "import": "ms", "async": "calls"}
 DEFAULT_PATTERN = {
@@ -82,6 +86,51 @@ def test_memory_base_severity_by_mib_at_peak(mib, severity):
 )
 def test_import_base_severity_by_milliseconds(ms, severity):
     assert base_severity(finding("import", ms)) == severity
+
+
+# docs/design.md "Ranking", rule 1: every bound is exclusive ("> 20"), so a value at the bound
+# takes the level below it and the next value above it takes the level above: pinned from both sides.
+DESIGN_BOUNDS = [
+    ("cpu", 20.0, "critical", "high"),
+    ("cpu", 5.0, "high", "medium"),
+    ("cpu", 2.0, "medium", "low"),
+    ("memory", 100.0, "critical", "high"),
+    ("memory", 10.0, "high", "medium"),
+    ("memory", 1.0, "medium", "low"),
+    ("import", 500.0, "high", "medium"),
+    ("import", 100.0, "medium", "low"),
+    ("import", 50.0, "low", "info"),
+]
+
+
+@pytest.mark.parametrize("domain, bound, above, at_or_below", DESIGN_BOUNDS)
+def test_every_severity_bound_is_pinned_from_both_sides(domain, bound, above, at_or_below):
+    assert base_severity(finding(domain, bound)) == at_or_below
+    assert base_severity(finding(domain, math.nextafter(bound, 0.0))) == at_or_below
+    assert base_severity(finding(domain, math.nextafter(bound, math.inf))) == above
+    assert base_severity(finding(domain, bound * 1.01)) == above
+
+
+def test_the_bounds_are_the_design_table():
+    table = {d: tuple((b, s) for d2, b, s, _ in DESIGN_BOUNDS if d2 == d) for d in ("cpu", "memory", "import")}
+    assert dict(DEFAULT_THRESHOLDS.table) == table
+    # and the page's table says the same (a row per domain: "| cpu | ... | > 20 | > 5 | > 2 | |")
+    rows = {}
+    for line in (REPO / "docs" / "design.md").read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 6 and cells[0] in table and cells[2:] != ["critical", "high", "medium", "low"]:
+            rows[cells[0]] = tuple(
+                (float(c[2:]), s) for c, s in zip(cells[2:], ("critical", "high", "medium", "low")) if c
+            )
+    assert rows == table
+
+
+def test_the_magnitude_unit_is_the_high_bound():
+    highs = [(domain, bound) for domain, bound, above, _ in DESIGN_BOUNDS if above == "high"]
+    assert [d for d, _ in highs] == ["cpu", "memory", "import"]
+    for domain, bound in highs:
+        (r,) = rank([finding(domain, bound * 3)], "cli")
+        assert r.magnitude == pytest.approx(3.0), domain
 
 
 @pytest.mark.parametrize(
@@ -279,3 +328,59 @@ def test_user_thresholds_move_the_levels_and_the_magnitude_unit():
     assert base_severity(finding("memory", 50.0), mine) == "high"  # untouched domains keep docs/design.md's table
     (ranked,) = rank([finding("cpu", 30.0)], "library", thresholds=mine)
     assert (ranked.severity, ranked.magnitude) == ("high", 3.0)  # 30% over a `high` of 10%
+
+
+# --- the words and the order a user reads ---------------------------------------------------------
+
+
+def test_notes_say_why_in_the_findings_words():
+    (r,) = rank([finding("cpu", 25.0, phase="setup")], "long-running-server")
+    assert r.note == "in test setup: one-time start-up work for a server, not per request"
+    (r,) = rank([finding("import", 600.0)], "long-running-server", startup=True)
+    assert (r.severity, r.note) == ("high", "--startup: start-up cost ranked at its base severity")
+    (r,) = rank([finding("import", 600.0)], "cli")
+    assert (r.severity, r.note) == ("high", "start-up is user-facing for a CLI: every invocation pays this import")
+    (r,) = rank([finding("import", 600.0)], "library")
+    assert (r.severity, r.note) == ("high", "")
+    (r,) = rank([finding("cpu", 25.0)], "cli")
+    assert r.note == ""
+
+
+@pytest.mark.parametrize(
+    "model, f, severity",
+    [
+        ("long-running-server", finding("cpu", 25.0, phase="setup"), "low"),
+        ("long-running-server", finding("memory", 12.0, pattern="per-request-growth"), "critical"),
+        ("long-running-server", finding("memory", 150.0, phase="import"), "low"),
+        ("serverless", finding("import", 75.0), "critical"),
+        ("library", finding("import", 600.0, third_party=True), "info"),
+    ],
+)
+def test_startup_restores_only_import_cost_paid_once(model, f, severity):
+    # --startup is about start-up cost a deployment pays once; these adjustments are not that
+    (r,) = rank([f], model, startup=True)
+    assert r.severity == severity
+
+
+def test_order_uses_the_adjusted_severity_not_the_base():
+    imp = finding("import", 600.0)  # base high, info on a server
+    cpu = finding("cpu", 3.0)  # medium
+    ranked = rank([imp, cpu], "long-running-server")
+    assert [(r.finding, r.severity, r.base_severity) for r in ranked] == [
+        (cpu, "medium", "medium"),
+        (imp, "info", "high"),
+    ]
+
+
+def test_a_domain_perfscan_does_not_know_ranks_last_without_error():
+    # a saved report from a newer perfscan may hold one: no bound, no magnitude, after the known domains
+    odd = dataclasses.replace(finding("cpu", 0.0, name="odd"), domain="gpu")
+    cpu = finding("cpu", 0.0, name="zero")
+    assert magnitude(odd) == 0.0 and base_severity(odd) == "low"
+    ranked = rank([odd, cpu], "cli")
+    assert [r.finding.domain for r in ranked] == ["cpu", "gpu"]
+
+
+def test_magnitude_is_rounded_to_three_places():
+    (r,) = rank([finding("cpu", 7.77777)], "cli")
+    assert r.magnitude == 1.556

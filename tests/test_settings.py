@@ -101,18 +101,46 @@ def test_thresholds_from_pyproject_merge_over_the_design_table(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "command, runner, args",
+    "command, runner, args, test_runner",
     [
-        ("$RUNNER -m pytest tests/ -x", None, ("tests/", "-x")),
-        ("uv run pytest -q tests/unit", "uv run", ("-q", "tests/unit")),
-        ("poetry run python -m pytest", "poetry run python", ()),
-        ('python -m pytest -m "not slow"', None, ("-m", "not slow")),
+        ("$RUNNER -m pytest tests/ -x", None, ("tests/", "-x"), "pytest"),
+        ("uv run pytest -q tests/unit", "uv run", ("-q", "tests/unit"), "pytest"),
+        ("poetry run python -m pytest", "poetry run python", (), "pytest"),
+        ('python -m pytest -m "not slow"', None, ("-m", "not slow"), "pytest"),
+        (
+            "python -m unittest discover -s tests -p 'test_*.py'",
+            None,
+            ("discover", "-s", "tests", "-p", "test_*.py"),
+            "unittest",
+        ),
+        ("$RUNNER -m unittest", None, (), "unittest"),
+        ("uv run python -m unittest pkg.tests", "uv run python", ("pkg.tests",), "unittest"),
+        ("python manage.py test orders --keepdb", None, ("orders", "--keepdb"), "django"),
+        ("./manage.py test", None, (), "django"),
+        ("poetry run python manage.py test", "poetry run python", (), "django"),
+        ("django-admin test --settings=site.settings", None, ("--settings=site.settings",), "django"),
     ],
 )
-def test_setup_md_test_command_gives_pytest_args_and_runner(tmp_path, command, runner, args):
+def test_setup_md_test_command_gives_the_test_runner_its_args_and_runner(tmp_path, command, runner, args, test_runner):
     write_project(tmp_path, {".codeflash/setup.md": f"- Test command: `{command}`\n"})
     s = load_settings(tmp_path, {})
-    assert (s.runner, s.pytest_args, s.notes) == (runner, args, ())
+    assert (s.runner, s.pytest_args, s.notes, s.test_runner) == (runner, args, (), test_runner)
+    assert s.origins["test_runner"] == ".codeflash/setup.md (test command)"
+
+
+def test_test_runner_layers_and_bad_values(tmp_path):
+    write_project(
+        tmp_path,
+        {
+            ".codeflash/setup.md": "- Test command: `python -m unittest`\n",
+            "pyproject.toml": "[tool.perfscan]\ntest-runner = 'django'\n",
+        },
+    )
+    assert load_settings(tmp_path, {}).test_runner == "django"
+    assert load_settings(tmp_path, {"test_runner": "pytest"}).test_runner == "pytest"
+    (tmp_path / "pyproject.toml").write_text("[tool.perfscan]\ntest-runner = 'nose'\n")
+    with pytest.raises(UsageError, match="test-runner"):
+        load_settings(tmp_path, {})
 
 
 def test_setup_md_test_command_is_the_lowest_layer(tmp_path):
@@ -128,7 +156,8 @@ def test_setup_md_test_command_is_the_lowest_layer(tmp_path):
     assert load_settings(tmp_path, {"pytest_args": ("tests/c",)}).pytest_args == ("tests/c",)
 
 
-def test_setup_md_test_command_that_is_not_pytest_is_a_note(tmp_path):
+def test_setup_md_test_command_that_runs_no_known_test_runner_is_a_note(tmp_path):
     write_project(tmp_path, {".codeflash/setup.md": "Test command: `make test`\n"})
     s = load_settings(tmp_path, {})
-    assert s.pytest_args == () and any("does not run pytest" in n for n in s.notes)
+    assert s.pytest_args == () and s.test_runner is None
+    assert any("runs neither pytest, `python -m unittest` nor `manage.py test`" in n for n in s.notes), s.notes

@@ -40,7 +40,7 @@ def test_fail_on_not_reached_exits_0(tmp_path):
         {
             "pyproject.toml": "[project]\nname='calm'\nversion='1'\n",
             "calm/__init__.py": "X = 1\n",
-            "tests/test_x.py": "def test_x():\n    assert 1\n",
+            "tests/test_x.py": "from calm import X\n\ndef test_x():\n    assert X == 1\n",
         },
     )
     proc = run_perfscan(str(root), "--runner", sys.executable, "--passes", "cpu,async", "--fail-on", "low")

@@ -3,9 +3,13 @@
 Order of decision (specific beats general):
 1. serverless configuration (serverless.yml, SAM template.yaml, zappa_settings) -> serverless
 2. server evidence: Procfile / gunicorn.conf.py / Dockerfile running a server, an app object or
-   WSGI callable in project code, a framework import with a server dependency -> long-running-server
-3. a Lambda-style handler `name(event, context)` alone -> serverless
-4. console scripts, or a `__main__` that parses arguments (argparse, click, typer, fire) -> cli
+   WSGI callable in project code, a console script or `__main__.py` that starts a server
+   (serverstart.py), a framework import with a server dependency -> long-running-server
+3. a Lambda-style handler `name(event, context)` or a class whose `__call__(self, event, context)`
+   is one, alone -> serverless
+4. console scripts, or a `__main__` that parses arguments (argparse, click, typer, fire) -> cli;
+   a loose program (a file in a folder that is not a package, such as `scripts/`) is the
+   repository's tooling, not the project's CLI, and never an entry module
 5. a framework import alone (no app, no server) -> long-running-server
 6. an importable package -> library; else unknown
 A word in a comment or a string is never evidence: imports come from the AST.
@@ -15,29 +19,14 @@ from __future__ import annotations
 
 import ast
 import re
+from pathlib import Path
 from typing import Dict, List, Set
 
 from perfscan.astutil import dotted
 from perfscan.models import Deployment, Project
+from perfscan.serverstart import APP_CLASSES, FRAMEWORKS, SERVERS, ServerFinder
 from perfscan.sources import iter_project_files, module_name, parse_source, relative_posix
 
-FRAMEWORKS = {
-    "django",
-    "fastapi",
-    "flask",
-    "starlette",
-    "aiohttp",
-    "tornado",
-    "sanic",
-    "litestar",
-    "quart",
-    "falcon",
-    "pyramid",
-    "bottle",
-    "cherrypy",
-}
-SERVERS = {"uvicorn", "gunicorn", "daphne", "hypercorn", "waitress", "granian"}
-APP_CLASSES = {"Flask", "FastAPI", "Starlette", "Sanic", "Litestar", "Quart", "Application", "App", "Bottle", "Falcon"}
 APP_FACTORIES = {"get_wsgi_application", "get_asgi_application", "make_app", "web.Application"}
 CLI_LIBS = {"argparse", "click", "typer", "fire", "docopt"}
 _TARGET = re.compile(r"([A-Za-z_][\w.]*):([A-Za-z_][\w.]*)")
@@ -147,14 +136,17 @@ def detect_deployment(project: Project) -> Deployment:
 
     # --- project code, read with ast
     framework_imports: Dict[str, str] = {}
+    finder = ServerFinder(root, project.source_roots)
     for path in iter_project_files(root):
         parsed = parse_source(path)
         if parsed.tree is None:
             continue
         rel = relative_posix(path, root) or path.name
         mod = module_name(path, project.source_roots) or ""
+        loose = _is_loose_program(path, mod, project)
         imports = _imports(parsed.tree)
-        for fw in sorted(imports & (FRAMEWORKS | SERVERS)):
+        # the project's own package is no third-party framework (waitress importing waitress)
+        for fw in sorted(imports & (FRAMEWORKS | SERVERS) - set(project.packages)):
             framework_imports.setdefault(fw, rel)
         for node in parsed.tree.body:
             if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
@@ -170,18 +162,34 @@ def detect_deployment(project: Project) -> Deployment:
                         f"{rel}:{node.lineno} defines a WSGI callable {node.name}(environ, start_response)"
                     )
                     entries["server"].append(mod)
-                elif len(args) == 2 and args[0] == "event" and args[1] in ("context", "ctx", "_context"):
+                elif _is_handler(args):
                     handler_only.append(f"{rel}:{node.lineno} defines a handler {node.name}(event, context)")
                     entries["handler"].append(mod)
-            if isinstance(node, ast.If) and _is_main_guard(node.test) and imports & CLI_LIBS:
+            if isinstance(node, ast.ClassDef):
+                call = next((f for f in node.body if isinstance(f, ast.FunctionDef) and f.name == "__call__"), None)
+                if call is not None and _is_handler([a.arg for a in call.args.args][1:]):
+                    handler_only.append(
+                        f"{rel}:{call.lineno} defines a handler class {node.name}.__call__(self, event, context)"
+                    )
+                    entries["handler"].append(mod)
+            if isinstance(node, ast.If) and _is_main_guard(node.test) and imports & CLI_LIBS and not loose:
                 cli.append(f"{rel}:{node.lineno} runs as a program with {', '.join(sorted(imports & CLI_LIBS))}")
                 entries["cli"].append(mod)
-        if path.name == "__main__.py" and imports & CLI_LIBS:
-            cli.append(f"{rel} is a __main__ module using {', '.join(sorted(imports & CLI_LIBS))}")
-            entries["cli"].append(mod)
+        if path.name == "__main__.py" and not loose:
+            started = finder.module_body(mod) if mod else None
+            if started:
+                # evidence only: importing a __main__ module runs it, and this one would serve
+                server_strong.append(f"{rel} starts a server when run ({started})")
+            if imports & CLI_LIBS:
+                cli.append(f"{rel} is a __main__ module using {', '.join(sorted(imports & CLI_LIBS))}")
+                entries["cli"].append(mod)
     for name, target in project.console_scripts:
         cli.insert(0, f"console script {name} = {target}")
         entries["cli"].insert(0, target.split(":")[0].strip())
+        started = finder.entry_point(target)
+        if started:
+            server_strong.insert(0, f"console script {name} = {target} starts a server ({started})")
+            entries["server"].insert(0, target.split(":")[0].strip())
     fw_evidence = [f"{rel} imports {fw}" for fw, rel in sorted(framework_imports.items())]
 
     if serverless:
@@ -205,6 +213,20 @@ def detect_deployment(project: Project) -> Deployment:
         model, evidence, ent = "unknown", ["no package, entry point or deployment file found"], []
     entry_modules = tuple(dict.fromkeys(m for m in ent if m and _module_exists(m, project)))
     return Deployment(model=model, evidence=tuple(dict.fromkeys(evidence)), entry_modules=entry_modules)
+
+
+def _is_handler(args: List[str]) -> bool:
+    """The AWS Lambda handler signature `(event, context)` (underscored or short spellings too)."""
+    return len(args) == 2 and args[0] in ("event", "_event") and args[1] in ("context", "ctx", "_context", "_ctx")
+
+
+def _is_loose_program(path: Path, module: str, project: Project) -> bool:
+    """A file in a folder that is not a package (`scripts/release.py`): a program of the
+    repository, run as `python scripts/release.py`, not a module of the project to import."""
+    if "." not in module:
+        return False  # at the top of a source root: a module the project may well install
+    top = module.split(".")[0]
+    return top not in project.packages and not (path.parent / "__init__.py").is_file()
 
 
 def _is_main_guard(test: ast.AST) -> bool:

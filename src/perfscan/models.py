@@ -17,6 +17,8 @@ DOMAIN_TITLES: Mapping[str, str] = {"cpu": "CPU", "memory": "Memory", "import": 
 SEVERITIES: Tuple[str, ...] = ("critical", "high", "medium", "low", "info")
 MODELS: Tuple[str, ...] = ("long-running-server", "cli", "serverless", "library", "unknown")
 PASS_STATUSES: Tuple[str, ...] = ("ok", "failed", "skipped", "timed-out")
+# the test runners perfscan can drive (docs/design.md "Test runner")
+TEST_RUNNERS: Tuple[str, ...] = ("pytest", "unittest", "django")
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ class Settings:
     test_command: Optional[str] = None
     memory_repeat: int = 0  # per-request growth check for a project that is not a server (2 is the design's count)
     cpu_engine: Optional[str] = None  # auto | sample | cprofile; None: $PERFSCAN_CPU_ENGINE, else auto
+    test_runner: Optional[str] = None  # pytest | unittest | django; None: chosen from the environment
     thresholds: Thresholds = DEFAULT_THRESHOLDS
     origins: Mapping[str, str] = field(default_factory=dict)  # setting name -> where it came from
     notes: Tuple[str, ...] = ()  # configuration problems perfscan worked around (shown in the report)
@@ -96,6 +99,9 @@ class Project:
     pytest_plugins: Tuple[str, ...] = ()  # modules of the project's own pytest11 entry points (test harness)
     pyproject: Mapping[str, Any] = field(default_factory=dict)
     notes: Tuple[str, ...] = ()
+    subprojects: Tuple[str, ...] = ()  # monorepo: folders (posix, root-relative) whose packages joined the root's
+    has_django: bool = False
+    has_pytest_django: bool = False
 
 
 @dataclass(frozen=True)
@@ -175,6 +181,15 @@ def pytest_options_only(args: Tuple[str, ...]) -> Tuple[str, ...]:
 
 
 @dataclass(frozen=True)
+class Driver:
+    """The test runner that runs the project's tests, and why it was chosen (docs/design.md "Test runner")."""
+
+    name: str = "pytest"  # one of TEST_RUNNERS
+    why: str = ""
+    django_settings: str = ""  # django: DJANGO_SETTINGS_MODULE as manage.py sets it ("": the environment's)
+
+
+@dataclass(frozen=True)
 class Target:
     """What the test passes profile."""
 
@@ -184,16 +199,26 @@ class Target:
     collected: int
     note: str = ""
     exec_command: Tuple[str, ...] = ()
-    neutralized: Tuple[str, ...] = ()  # what perfscan changed in the project's pytest setup, and why
+    neutralized: Tuple[str, ...] = ()  # what perfscan changed in the project's test set-up, and why
+    left_out: Tuple[Tuple[str, str], ...] = ()  # (node id, why): tests that cut the timing run short
+    driver: Driver = Driver()
 
     def pytest_argv(self) -> Tuple[str, ...]:
-        """Arguments for a profiled pytest run: the whole suite runs as configured, else the node ids.
-
-        With node ids, the user's paths (`-- tests/unit`) are dropped: the ids were collected from
-        them, and pytest would run a path's every test beside the ids."""
+        """Arguments for a profiled run of the test runner: the whole suite runs as configured,
+        else the node ids."""
         if self.mode == "all" or not self.tests:
             return self.pytest_args
-        return pytest_options_only(self.pytest_args) + self.tests
+        return self.argv_with(self.tests)
+
+    def argv_with(self, tests: Tuple[str, ...]) -> Tuple[str, ...]:
+        """The test runner's arguments that run only `tests` (node ids).
+
+        pytest: the user's paths (`-- tests/unit`) are dropped: the ids were collected from them,
+        and pytest would run a path's every test beside the ids. unittest and Django: the
+        arguments stay (they say how to load the suite) and the probe keeps only the ids."""
+        if self.driver.name != "pytest":
+            return self.pytest_args + tuple(tests)
+        return pytest_options_only(self.pytest_args) + tuple(tests)
 
 
 @dataclass(frozen=True)
@@ -232,6 +257,29 @@ class Artifact:
 
 
 @dataclass(frozen=True)
+class ImportedCopy:
+    """A project module that ran from a copy outside its place in the scanned source (installed
+    into site-packages, editable from another checkout)."""
+
+    module: str
+    running: str  # absolute path of the file that ran
+    project: Optional[str]  # absolute path of the scanned source file it maps to; None: there is none
+    same: Optional[bool]  # the two files hold the same bytes (content hash); None: not compared
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What a pass's probe run saw, for the scan's checks against plain pytest (docs/design.md
+    "Faithful runs"): each finished test's outcome, the project modules that ran from a copy, and
+    whether the run profiled any project code."""
+
+    outcomes: Mapping[str, Tuple[str, str]] = field(default_factory=dict)  # nodeid -> (outcome, message)
+    copies: Tuple[ImportedCopy, ...] = ()
+    project_modules: Optional[int] = None  # project modules loaded in the run; None: the run did not say
+    profiled_project: Optional[bool] = None  # the pass found project code in what it measured; None: unknown
+
+
+@dataclass(frozen=True)
 class PassResult:
     domain: str
     status: str  # ok | failed | skipped | timed-out
@@ -241,6 +289,7 @@ class PassResult:
     artifacts: Tuple[Artifact, ...] = ()
     notes: Tuple[str, ...] = ()  # lines for the domain's section of the report
     data: Any = field(default_factory=dict)  # the section for the reports: a typed dataclass with to_json(), or a dict
+    facts: Optional[RunFacts] = None  # what its main probe run saw (not in the report: the scan's checks read it)
 
 
 @dataclass(frozen=True)
@@ -267,3 +316,6 @@ class ScanResult:
     # why the test passes measured nothing ("no tests ran: ..."), "" when they measured: such a
     # scan is an error (exit 2), never a green result
     unmeasured: str = ""
+    failed_tests: int = 0  # tests that failed (or errored) in the plain timing run
+    # what perfscan changed in the children's environment and pytest's command line, each with its reason
+    environment: Tuple[str, ...] = ()

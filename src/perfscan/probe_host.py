@@ -11,13 +11,28 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from perfscan import children
+from perfscan.models import Driver, ImportedCopy, Project, RunFacts
 from perfscan.passes import PassContext, child_env
 from perfscan.probe.contract import PROGRESS, SCHEMA_VERSION
 
 PROBE_SOURCE = Path(__file__).resolve().parent / "probe"
+
+
+def failed_in(outcomes: Mapping[str, Mapping[str, Any]]) -> Tuple[Tuple[str, str], ...]:
+    """(nodeid, the line that says why) of every test that failed or errored."""
+    return tuple(
+        (nid, str(t.get("message", "")))
+        for nid, t in outcomes.items()
+        if isinstance(t, Mapping) and t.get("outcome") in ("failed", "error")
+    )
+
+
+def summarize_failed(failed: Sequence[Tuple[str, str]], limit: int = 5) -> str:
+    """Failed tests as one line for a report: `nodeid (message); ...`."""
+    return "; ".join(f"{nid} ({msg})" if msg else nid for nid, msg in failed[:limit])
 
 
 def install_probe(workdir: Path) -> Path:
@@ -28,6 +43,18 @@ def install_probe(workdir: Path) -> Path:
     if not dest.exists():
         shutil.copytree(PROBE_SOURCE, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     return dest_root
+
+
+def package_paths(project: Project) -> Dict[str, str]:
+    """Each top-level project package (or module) and where it lives in the scanned source: the
+    probe maps a copy imported from elsewhere (site-packages, another checkout) to these."""
+    out: Dict[str, str] = {}
+    for name in project.packages:
+        for src in project.source_roots:
+            for cand in (src / name, src / f"{name}.py"):
+                if name not in out and (cand.is_dir() or cand.is_file()):
+                    out[name] = str(cand)
+    return out
 
 
 COMMAND_FAILED = "the command failed"  # how a failing `perfscan exec` command's note begins (scan.py looks for it)
@@ -75,16 +102,23 @@ class ProbeRun:
         return data is not None and data.get("exitstatus") is not None
 
     def failed_tests(self) -> Tuple[Tuple[str, str], ...]:
-        tests = self.outcomes()
-        return tuple(
-            (nid, str(t.get("message", "")))
-            for nid, t in tests.items()
-            if isinstance(t, dict) and t.get("outcome") in ("failed", "error")
-        )
+        return failed_in(self.outcomes())
 
     def failed_summary(self, limit: int = 5) -> str:
         """The failed tests as one line for a report: `nodeid (message); ...`."""
-        return "; ".join(f"{nid} ({msg})" if msg else nid for nid, msg in self.failed_tests()[:limit])
+        return summarize_failed(self.failed_tests(), limit)
+
+    def running(self) -> Optional[Tuple[str, float]]:
+        """The test a SIGTERM (a timeout) interrupted, and how long it had been running; None
+        when none was, or the process died before it could say."""
+        data = self.read("outcomes.json") or {}
+        running = data.get("running")
+        if isinstance(running, dict) and isinstance(running.get("nodeid"), str):
+            try:
+                return running["nodeid"], float(running.get("seconds") or 0.0)
+            except (TypeError, ValueError):
+                return None
+        return None
 
     def command_failure(self) -> Optional[str]:
         """For `perfscan exec`: why the command failed (its exception or exit code), or None."""
@@ -102,9 +136,36 @@ class ProbeRun:
         failed = self.failed_tests()
         return f"{len(failed)} {what} test(s) failed; {kept}: {self.failed_summary()}" if failed else None
 
+    def facts(self) -> RunFacts:
+        """The finished tests' outcomes and what the run saw of the project's code."""
+        outcomes = {
+            nid: (str(t.get("outcome", "")), str(t.get("message", "")))
+            for nid, t in self.outcomes().items()
+            if t.get("done") or nid == "exec"
+        }
+        imports = (self.read("outcomes.json") or {}).get("imports")
+        if not isinstance(imports, dict):
+            return RunFacts(outcomes)
+        copies = []
+        for row in imports.get("modules") or ():
+            if isinstance(row, list) and len(row) == 4 and isinstance(row[0], str) and isinstance(row[1], str):
+                project = row[2] if isinstance(row[2], str) else None
+                same = row[3] if isinstance(row[3], bool) else None
+                copies.append(ImportedCopy(row[0], row[1], project, same))
+        loaded = imports.get("project_modules")
+        return RunFacts(outcomes, tuple(copies), loaded if isinstance(loaded, int) else None)
+
     def neutralized(self) -> Tuple[str, ...]:
         data = self.read("outcomes.json") or {}
         return tuple(str(x) for x in data.get("neutralized") or ())
+
+
+def driver_args(driver: Driver) -> List[str]:
+    """The probe's arguments that choose the test runner (docs/design.md "Test runner")."""
+    argv = ["--driver", driver.name]
+    if driver.name == "django" and driver.django_settings:
+        argv += ["--django-settings", driver.django_settings]
+    return argv
 
 
 def run_probe(
@@ -120,22 +181,30 @@ def run_probe(
     name: Optional[str] = None,
     exec_command: Sequence[str] = (),
     source_roots: Sequence[Path] = (),
+    driver: Driver,
+    packages: Optional[Mapping[str, str]] = None,
 ) -> ProbeRun:
-    """Run the probe in `mode` over pytest_args, or over exec_command (a script, module or console script)."""
+    """Run the probe in `mode` over pytest_args (the arguments of `driver`, the test runner), or
+    over exec_command (a script, module or console script)."""
     name = name or mode
     out_dir = workdir / "runs" / name
     out_dir.mkdir(parents=True, exist_ok=True)
     argv = list(runner) + ["-m", "perfscan_probe", mode, "--out", str(out_dir)]
-    for key, value in (options or {}).items():
+    options = dict(options or {})
+    if packages:
+        options["packages"] = json.dumps(dict(packages))
+    for key, value in options.items():
         argv += ["--opt", f"{key}={value}"]
     if exec_command:
         argv += ["--exec", "--"] + list(exec_command)
     else:
-        argv += ["--"] + list(pytest_args)
+        argv += driver_args(driver) + ["--"] + list(pytest_args)
     env = child_env(workdir, probe_path)
     if exec_command and source_roots:
         # `python -m pkg.cli` finds the project's code on the same path its tests use (src/ layout)
-        env["PYTHONPATH"] = os.pathsep.join([str(probe_path)] + [str(p) for p in source_roots])
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(probe_path)] + [str(p) for p in source_roots] + env["PYTHONPATH"].split(os.pathsep)[1:]
+        )
     child = children.run(argv, cwd=root, env=env, timeout=timeout, log_dir=out_dir, name="child")
     return ProbeRun(child, out_dir)
 
@@ -156,4 +225,6 @@ def run_target(
         name=name,
         exec_command=ctx.target.exec_command,
         source_roots=ctx.project.source_roots,
+        driver=ctx.target.driver,
+        packages=package_paths(ctx.project),
     )

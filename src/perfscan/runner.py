@@ -48,12 +48,22 @@ def as_runner(command: str, origin: str = "--runner") -> Tuple[str, ...]:
 
 
 def detect_runner(root: Path, given: Optional[str], given_origin: str) -> Tuple[Tuple[str, ...], str]:
-    """Return (argv prefix, where it came from)."""
+    """Return (argv prefix, where it came from); a project environment that is not there yet is a
+    usage error, checked before anything runs (docs/design.md "Runner")."""
     if given:
-        return as_runner(given, given_origin), given_origin
-    if (root / "uv.lock").is_file() and shutil.which("uv"):
-        return ("uv", "run", "--no-sync", "python"), "uv.lock and uv on PATH"
+        argv = as_runner(given, given_origin)
+        tool = os.path.basename(argv[0])
+        if tool == "uv" and "run" in argv:
+            check_uv_environment(root, f"the runner {shlex.join(argv)} (from {given_origin})")
+        elif tool == "poetry" and "run" in argv:
+            check_poetry_environment(root, f"the runner {shlex.join(argv)} (from {given_origin})")
+        return argv, given_origin
+    if (root / "uv.lock").is_file() and not (root / "venv").is_dir():
+        check_uv_environment(root, "this uv project (uv.lock)")
+        if shutil.which("uv"):
+            return ("uv", "run", "--no-sync", "python"), "uv.lock and uv on PATH"
     if (root / "poetry.lock").is_file() and shutil.which("poetry"):
+        check_poetry_environment(root, "this poetry project (poetry.lock)")
         return ("poetry", "run", "python"), "poetry.lock and poetry on PATH"
     for venv in (".venv", "venv"):
         for rel in ("bin/python", "Scripts/python.exe"):
@@ -66,23 +76,69 @@ def detect_runner(root: Path, given: Optional[str], given_origin: str) -> Tuple[
     return (sys.executable,), "perfscan's own python (no python on PATH)"
 
 
+def _has_python(venv: Path) -> bool:
+    return any((venv / rel).is_file() for rel in ("bin/python", "Scripts/python.exe"))
+
+
+def check_uv_environment(root: Path, what: str) -> None:
+    """uv would create the project's environment (`.venv`, or $UV_PROJECT_ENVIRONMENT) and install
+    into it: perfscan never lets it. Read from the disk alone: the check needs no uv."""
+    venv = Path(os.environ.get("UV_PROJECT_ENVIRONMENT") or ".venv")
+    venv = venv if venv.is_absolute() else root / venv
+    if not _has_python(venv):
+        raise UsageError(
+            f"{what} has no environment yet ({venv} holds no python) and perfscan does not create one; "
+            "run `uv sync` in the project first, or pass --runner with a python that can run its tests"
+        )
+
+
+def check_poetry_environment(root: Path, what: str) -> None:
+    """`poetry run` would create a virtualenv for a project that has none: ask poetry where its
+    environment is (`poetry env info --path`, which creates nothing) before running it."""
+    if _has_python(root / ".venv"):
+        return
+    log_dir = Path(tempfile.mkdtemp(prefix="perfscan-runner-"))
+    try:
+        result = children.run(
+            ["poetry", "env", "info", "--path"],
+            cwd=root,
+            env=dict(os.environ),
+            timeout=60,
+            log_dir=log_dir,
+            name="poetry",
+        )
+        found = result.stdout_path.read_text(errors="replace").strip() if result.returncode == 0 else ""
+    except OSError:
+        found = ""
+    finally:
+        shutil.rmtree(log_dir, ignore_errors=True)
+    if not found or not _has_python(Path(found)):
+        raise UsageError(
+            f"{what} has no poetry environment yet and perfscan does not create one; run `poetry install` "
+            "in the project first, or pass --runner with a python that can run its tests"
+        )
+
+
 @dataclass(frozen=True)
 class Interpreter:
     version: str
     executable: str
     has_pytest: bool
     has_memray: bool
+    has_django: bool = False
+    has_pytest_django: bool = False
 
 
 _CHECK = (
     "import json, sys, importlib.util as u\n"
     "print(json.dumps({'version': '%d.%d.%d' % sys.version_info[:3], 'executable': sys.executable,"
-    " 'pytest': u.find_spec('pytest') is not None, 'memray': u.find_spec('memray') is not None}))"
+    " 'pytest': u.find_spec('pytest') is not None, 'memray': u.find_spec('memray') is not None,"
+    " 'django': u.find_spec('django') is not None, 'pytest_django': u.find_spec('pytest_django') is not None}))"
 )
 
 
 def inspect_interpreter(runner: Tuple[str, ...], origin: str, root: Path, env: Dict[str, str]) -> Interpreter:
-    """Start the runner's python once: its version, and whether it has pytest and memray."""
+    """Start the runner's python once: its version, and whether it has pytest, memray, Django and pytest-django."""
     log_dir = Path(tempfile.mkdtemp(prefix="perfscan-runner-"))
     try:
         result = children.run(
@@ -106,6 +162,8 @@ def inspect_interpreter(runner: Tuple[str, ...], origin: str, root: Path, env: D
             str(info.get("executable", runner[-1])),
             bool(info.get("pytest")),
             bool(info.get("memray")),
+            bool(info.get("django")),
+            bool(info.get("pytest_django")),
         )
     except (ValueError, OSError) as exc:
         raise UsageError(

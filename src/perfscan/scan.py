@@ -16,13 +16,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
-from perfscan import __version__, children, treewatch
+from perfscan import __version__, children, fidelity, treewatch
 from perfscan.deployment import detect_deployment
 from perfscan.errors import UsageError
-from perfscan.models import PassResult, Project, ScanResult, Settings, Target
-from perfscan.passes import PassContext, PassInputs, child_env
+from perfscan.models import Driver, PassResult, Project, ScanResult, Settings, Target
+from perfscan.passes import PassContext, PassInputs, child_env, environment_changes
 from perfscan.passes.registry import PASSES, Pass, selected
-from perfscan.probe_host import COMMAND_FAILED, ProbeRun, install_probe
+from perfscan.probe_host import COMMAND_FAILED, install_probe
 from perfscan.progress import Progress
 from perfscan.project import discover_project
 from perfscan.ranking import rank
@@ -30,25 +30,31 @@ from perfscan.report import write_atomic
 from perfscan.report.formats import EXTRA_FORMATS, REPORT_TWINS
 from perfscan.sources import skipped_sources
 from perfscan.target import select_target
+from perfscan.testdriver import choose_driver, with_hint
+from perfscan.timing import TimingRun
 
 if TYPE_CHECKING:  # the passes load only when they run
-    from perfscan.passes.async_pass.slow_callbacks import Record
+    from perfscan.passes.async_pass.records import AsyncioDebugRun
 
-TIMING_SLICE = 0.2  # share of the budget the timing run of the whole suite may take
+TIMING_SLICE = 0.2  # share of the budget the timing run of the whole suite may take (and its restarts as much again)
 RESERVE = 3.0  # seconds kept for ranking and reports
 
 
 def run_scan(settings: Settings, progress: Progress) -> Tuple[ScanResult, Path]:
     budget = _Budget(settings.budget, time.monotonic())
     settings = dataclasses.replace(settings, path=Path(os.path.abspath(settings.path)))
+    created = _missing_dirs(settings.out or (settings.path / ".codeflash"))
     out_dir = output_dir(settings)
     before = treewatch.snapshot(settings.path, skip=out_dir)
     workdir = Path(tempfile.mkdtemp(prefix="perfscan-"))
+    written = False
     try:
         probe_path = install_probe(workdir)
         project = discover_project(settings, child_env(workdir, probe_path))
         progress.say(
-            f"project {project.name}: packages {', '.join(project.packages) or '(none)'}; "
+            f"project {project.name}: packages {', '.join(project.packages) or '(none)'}"
+            + (f" (sub-projects {', '.join(project.subprojects)})" if project.subprojects else "")
+            + "; "
             f"python {project.python_version} via {' '.join(project.runner)} ({project.runner_origin})"
         )
         deployment = detect_deployment(project)
@@ -62,6 +68,7 @@ def run_scan(settings: Settings, progress: Progress) -> Tuple[ScanResult, Path]:
         )
         changed = treewatch.changes(before, treewatch.snapshot(settings.path, skip=out_dir))
         warnings = _warnings(settings, project, timing, results, changed, any(p.needs_tests for p in passes))
+        faithful, unmeasured = _fidelity(project, timing, results)
         result = ScanResult(
             settings=settings,
             project=project,
@@ -71,14 +78,38 @@ def run_scan(settings: Settings, progress: Progress) -> Tuple[ScanResult, Path]:
             findings=ranked,
             date=datetime.date.today().isoformat(),
             tool_version=__version__,
-            warnings=tuple(warnings),
-            unmeasured=_unmeasured(passes, target),
+            warnings=tuple(warnings + faithful),
+            unmeasured=_unmeasured(passes, target) or unmeasured,
+            failed_tests=len(timing.failed_tests()) if timing is not None else 0,
+            environment=environment_changes(),
         )
         _write_reports(result, out_dir)
+        written = True
         return result, out_dir
     finally:
         children.kill_all()
         shutil.rmtree(workdir, ignore_errors=True)
+        if not written:
+            _remove_empty(created)
+
+
+def _missing_dirs(out: Path) -> List[Path]:
+    """The folders `output_dir` is about to create, deepest first."""
+    missing = []
+    path = Path(os.path.abspath(out))
+    while not path.exists() and path.parent != path:
+        missing.append(path)
+        path = path.parent
+    return missing
+
+
+def _remove_empty(created: Sequence[Path]) -> None:
+    """A scan that stopped before its reports leaves no empty output folder behind in the project."""
+    for path in created:
+        try:
+            path.rmdir()  # only when empty: a file in it is not perfscan's to remove
+        except OSError:
+            return
 
 
 def output_dir(settings: Settings) -> Path:
@@ -117,29 +148,35 @@ def _choose_target(
     probe_path: Path,
     budget: _Budget,
     progress: Progress,
-) -> Tuple[Target, Optional[ProbeRun]]:
+) -> Tuple[Target, Optional[TimingRun]]:
     """The tests (or command) the test passes profile, and the plain timing run; none without a test pass."""
     if not any(p.needs_tests for p in passes):
-        target = Target((), tuple(settings.pytest_args), "none", 0, "no test pass selected")
+        target = Target((), tuple(settings.pytest_args), "none", 0, "no test pass selected", driver=Driver("", ""))
         progress.say(f"target: {target.note or target.mode}")
         return target, None
     progress.begin("collecting and timing the tests" if not settings.exec_command else "preparing the command")
     options: Dict[str, str] = {}
     for spec in passes:
         options.update(spec.plain_run_options(project))
+    driver = choose_driver(settings, project) if not settings.exec_command else Driver("", "")
+    if driver.name:
+        progress.say(f"test runner: {driver.name} ({driver.why})")
+    share = budget.remaining() * TIMING_SLICE
+    # a test that cuts the timing run short costs at most one more slice: the run restarts without it
     target, timing = select_target(
-        settings, project, workdir, probe_path, max(5.0, budget.remaining() * TIMING_SLICE), options
+        settings, project, workdir, probe_path, max(5.0, share), options, share, driver=driver
     )
+    target = with_hint(dataclasses.replace(target, driver=driver), project)
     progress.end(f"target: {target.note or target.mode}")
     return target, timing
 
 
 def _run_passes(
-    passes: Sequence[Pass], base: PassContext, timing: Optional[ProbeRun], budget: _Budget, progress: Progress
+    passes: Sequence[Pass], base: PassContext, timing: Optional[TimingRun], budget: _Budget, progress: Progress
 ) -> Dict[str, PassResult]:
     results: Dict[str, PassResult] = {}
     plain_counts = _plain_run_counts(timing, base.target)
-    slow_callbacks = _slow_callbacks(timing, base.project.root)
+    asyncio_debug = _asyncio_debug(timing, base.project.root)
     for i, spec in enumerate(passes):
         if budget.remaining() <= RESERVE:
             results[spec.domain] = PassResult(
@@ -147,7 +184,7 @@ def _run_passes(
             )
             continue
         inputs = PassInputs(
-            plain_counts=plain_counts, slow_callbacks=slow_callbacks, ran=_cpu_ran(results), waits=_cpu_waits(results)
+            plain_counts=plain_counts, asyncio_debug=asyncio_debug, ran=_cpu_ran(results), waits=_cpu_waits(results)
         )
         ctx = dataclasses.replace(base, timeout=budget.share(spec, passes[i:]), inputs=inputs)
         progress.begin(f"{spec.domain} pass (up to {ctx.timeout:.0f} s)")
@@ -188,7 +225,7 @@ def _cpu_ran(results: Mapping[str, PassResult]) -> FrozenSet[str]:
     return frozenset(getattr(res.data, "ran", ())) if res is not None and res.status == "ok" else frozenset()
 
 
-def _plain_run_counts(timing: Optional[ProbeRun], target: Target) -> Optional[Dict[str, Any]]:
+def _plain_run_counts(timing: Optional[TimingRun], target: Target) -> Optional[Dict[str, Any]]:
     """Call counts of the plain run, when it ran exactly the tests the CPU pass profiles."""
     if timing is None or target.mode != "all" or timing.child.timed_out or timing.child.returncode not in (0, 1):
         return None
@@ -197,14 +234,22 @@ def _plain_run_counts(timing: Optional[ProbeRun], target: Target) -> Optional[Di
     return calls if isinstance(calls, dict) and calls.get("functions") is not None else None
 
 
-def _slow_callbacks(timing: Optional[ProbeRun], root: Path) -> Tuple[Record, ...]:
-    """asyncio's slow-callback records from the timing run, when debug mode was on."""
-    data = timing.read("asyncio.json") if timing is not None else None
-    if not data or not data.get("records"):
-        return ()
-    from perfscan.passes.async_pass.slow_callbacks import parse_slow_callback_lines
+def _asyncio_debug(timing: Optional[TimingRun], root: Path) -> Optional[AsyncioDebugRun]:
+    """What asyncio debug mode recorded in the timing run (every piece of it, when a hanging test
+    restarted it), when it ran with debug mode on."""
+    pieces = timing.read_all("asyncio.json") if timing is not None else []
+    if not pieces:
+        return None
+    from perfscan.passes.async_pass.records import AsyncioDebugRun
 
-    return parse_slow_callback_lines("\n".join(str(r) for r in data["records"]), root)
+    merged: Dict[str, Any] = dict(pieces[0])
+    for extra in pieces[1:]:
+        for key in ("records", "stacks"):
+            merged[key] = list(merged.get(key) or []) + list(extra.get(key) or [])
+        for key in ("loops", "callbacks", "debug_kept_on"):
+            if isinstance(extra.get(key), int) and isinstance(merged.get(key), int):
+                merged[key] += extra[key]
+    return AsyncioDebugRun.from_json(merged, root)
 
 
 def _unmeasured(passes: Sequence[Pass], target: Target) -> str:
@@ -215,10 +260,22 @@ def _unmeasured(passes: Sequence[Pass], target: Target) -> str:
     return note if note.startswith("no tests") else f"no tests ran: {note}"
 
 
+def _fidelity(
+    project: Project, timing: Optional[TimingRun], results: Mapping[str, PassResult]
+) -> Tuple[List[str], str]:
+    """Warnings where the passes did not run the project as plain pytest does, and why the scan
+    measured nothing of the project's code ("" when it did): docs/design.md "Faithful runs"."""
+    reference = timing.facts() if timing is not None else None
+    facts = [r.facts for r in results.values() if r.facts is not None] + ([reference] if reference else [])
+    copies, unmapped = fidelity.copies_warnings(facts, project.root)
+    warnings = fidelity.outcome_differences(reference, results) + copies
+    return warnings, unmapped or fidelity.no_project_code(results)
+
+
 def _warnings(
     settings: Settings,
     project: Project,
-    timing: Optional[ProbeRun],
+    timing: Optional[TimingRun],
     results: Mapping[str, PassResult],
     changed: Sequence[str],
     ran_tests: bool,

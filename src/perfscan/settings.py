@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Tuple
 
 from perfscan.errors import UsageError
-from perfscan.models import DEFAULT_THRESHOLDS, DOMAINS, SEVERITIES, Settings, Thresholds
+from perfscan.models import DEFAULT_THRESHOLDS, DOMAINS, SEVERITIES, TEST_RUNNERS, Settings, Thresholds
 from perfscan.report.formats import EXTRA_FORMATS
 from perfscan.setupmd import parse_setup_md, split_test_command
 
@@ -36,6 +36,7 @@ TOOL_KEYS: Mapping[str, Tuple[str, str]] = {
     "exclude": ("exclude", "list"),
     "cpu-engine": ("cpu_engine", "engine"),
     "memory-repeat": ("memory_repeat", "count"),
+    "test-runner": ("test_runner", "test-runner"),
     "thresholds": ("thresholds", "thresholds"),
 }
 
@@ -132,6 +133,8 @@ def _convert(kind: str, value: Any, origin: str) -> Any:
         return value
     elif kind == "engine" and isinstance(value, str) and value.strip().lower() in ("auto", "sample", "cprofile"):
         return value.strip().lower()
+    elif kind == "test-runner" and isinstance(value, str) and value.strip().lower() in TEST_RUNNERS:
+        return value.strip().lower()
     raise UsageError(f"{origin}: unexpected value {value!r}; see `perfscan --help`")
 
 
@@ -171,9 +174,12 @@ def load_settings(path: Path, cli: Mapping[str, Any]) -> Settings:
         if command:
             values["test_command"] = command
             origins["test_command"] = ".codeflash/setup.md"
-            command_runner, command_args, problem = split_test_command(command)
+            command_runner, command_args, problem, command_test_runner = split_test_command(command)
             if problem:
                 notes.append(f".codeflash/setup.md: {problem}")
+            if command_test_runner:
+                values["test_runner"] = command_test_runner
+                origins["test_runner"] = ".codeflash/setup.md (test command)"
             if command_args:
                 values["pytest_args"] = command_args
                 origins["pytest_args"] = ".codeflash/setup.md (test command)"

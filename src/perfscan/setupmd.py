@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 _KEYS = {
     "runner": "runner",
@@ -64,25 +64,43 @@ _PYTESTS = ("pytest", "py.test")
 _PYTHON = re.compile(r"^python(\d+(\.\d+)?)?$")
 
 
-def split_test_command(command: str) -> Tuple[Optional[str], Tuple[str, ...], Optional[str]]:
-    """`$RUNNER -m pytest tests/ -x` -> (runner or None, pytest arguments, note or None).
+def _find_test_runner(argv: List[str]) -> Optional[Tuple[str, int, int]]:
+    """(test runner, index where the runner's own command starts, index where its arguments start),
+    for the first of: pytest, `-m unittest`, `manage.py test`, `django-admin test`."""
+    for i, arg in enumerate(argv):
+        name = arg.rsplit("/", 1)[-1]
+        if name in _PYTESTS:
+            return "pytest", i, i + 1
+        if arg == "unittest" and i > 0 and argv[i - 1] == "-m":
+            return "unittest", i, i + 1
+        if name in ("manage.py", "django-admin", "django-admin.py") and i + 1 < len(argv) and argv[i + 1] == "test":
+            return "django", i, i + 2
+    return None
 
-    The runner is what stands before pytest (`uv run`), unless that is only `$RUNNER` or a bare
-    python; the arguments are what follows pytest. A command that is not pytest gives a note."""
+
+def split_test_command(command: str) -> Tuple[Optional[str], Tuple[str, ...], Optional[str], Optional[str]]:
+    """`$RUNNER -m pytest tests/ -x` -> (runner or None, the test runner's arguments, note or None,
+    test runner or None).
+
+    The test runner is pytest, unittest (`python -m unittest ...`) or django (`python manage.py
+    test ...`); the runner is what stands before it (`uv run`), unless that is only `$RUNNER` or
+    a bare python; the arguments are what follows. Any other command gives a note."""
     try:
         argv = shlex.split(command)
     except ValueError:
-        return None, (), f"the test command {command!r} is not a valid command line and was ignored"
-    at = next((i for i, a in enumerate(argv) if a.rsplit("/", 1)[-1] in _PYTESTS), None)
-    if at is None:
+        return None, (), f"the test command {command!r} is not a valid command line and was ignored", None
+    found = _find_test_runner(argv)
+    if found is None:
         return (
             None,
             (),
             (
-                f"the test command {command!r} does not run pytest; perfscan runs the tests with pytest "
-                "itself (name pytest arguments after `--`)"
+                f"the test command {command!r} runs neither pytest, `python -m unittest` nor `manage.py test`; "
+                "perfscan chooses the test runner itself (name its arguments after `--`)"
             ),
+            None,
         )
+    test_runner, at, args_at = found
     prefix = [a for a in argv[:at] if a not in ("$RUNNER", "${RUNNER}")]
     if prefix and prefix[-1] == "-m":
         prefix = prefix[:-1]
@@ -91,4 +109,4 @@ def split_test_command(command: str) -> Tuple[Optional[str], Tuple[str, ...], Op
         if prefix and not (len(prefix) == 1 and _PYTHON.match(prefix[0]))
         else None
     )
-    return runner, tuple(argv[at + 1 :]), None
+    return runner, tuple(argv[args_at:]), None, test_runner

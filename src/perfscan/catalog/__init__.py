@@ -24,6 +24,7 @@ from perfscan.catalog.async_patterns import PATTERNS as _ASYNC
 from perfscan.catalog.cpu import (
     CPU_HOTSPOT,
     DEEPCOPY,
+    LOOP_INVARIANT_CALL,
     NESTED_LOOP,
     POP_FRONT,
     QUADRATIC_MEMBERSHIP,
@@ -59,6 +60,7 @@ __all__ = [
     "titles",
     "CPU_HOTSPOT",
     "DEEPCOPY",
+    "LOOP_INVARIANT_CALL",
     "NESTED_LOOP",
     "POP_FRONT",
     "QUADRATIC_MEMBERSHIP",

@@ -10,23 +10,36 @@ BLOCKING_CALL_IN_ASYNC = Pattern(
     "blocking call in async code",
     """\
 ## What it does
-Finds calls made directly inside an `async def` whose real name (after import and alias
-resolution) is a known blocking call (perfscan's list plus `[tool.perfscan] blocking-calls`):
-`time.sleep`, file I/O, subprocesses, sync HTTP clients, sockets, sync database drivers,
-`input()`. Not flagged: calls inside a nested sync def or lambda (handed to `to_thread` or
-`run_in_executor`), a function passed uncalled, a method named like a blocking call on an
-unrelated object, a socket method on a socket made non-blocking (`setblocking(False)`,
-`settimeout(0)`) or called in a `try` that catches `BlockingIOError`.
+Finds calls made inside an `async def` whose real name (after import and alias resolution) is a
+known blocking call (perfscan's list plus `[tool.perfscan] blocking-calls`): `time.sleep`, file
+I/O, subprocesses, sync HTTP clients, sockets, sync database drivers, `input()`; directly, or
+through the sync project functions it calls, up to three calls deep (the evidence shows the
+chain: `fetch_rates() at line 12 -> requests.get (app/rates.py:9)`). Not flagged: calls inside a
+nested sync def or lambda (handed to `to_thread` or `run_in_executor`), a function passed
+uncalled, a sync function under a decorator perfscan does not know (it may run it elsewhere), a
+method named like a blocking call on an unrelated object, a socket method on a socket made
+non-blocking (`setblocking(False)`, `settimeout(0)`) or called in a `try` that catches
+`BlockingIOError`; a sync function that blocks is reported only through the async functions
+that call it. With the tests run in asyncio debug mode, a slow callback whose sampled stack
+runs through the function confirms the finding at run time.
 
 ## Why is this bad?
 A coroutine runs on the event loop's only thread; while the call blocks, no other task runs, so
-one slow call adds its whole duration to every concurrent request.
+one slow call adds its whole duration to every concurrent request. A sync helper that makes the
+call blocks the loop just the same.
 
 ## Example
 ```python
 async def notify(customer):
     time.sleep(0.05)                 # flagged: use await asyncio.sleep(0.05)
     await asyncio.to_thread(time.sleep, 0.05)   # fine: runs in a worker thread
+
+def fetch_rates(currency):
+    return requests.get(RATES_URL + currency).json()
+
+async def quote(currency):
+    return fetch_rates(currency)     # flagged: fetch_rates() -> requests.get
+    return await asyncio.to_thread(fetch_rates, currency)   # fine
 ```""",
 )
 
@@ -38,9 +51,11 @@ SEQUENTIAL_AWAITS = Pattern(
 ## What it does
 In each block of an `async def`, follows runs of simple statements holding one await of a call
 each (`x = await f(a)`, `await g(b)`) and reports three or more awaits in a row that do not
-depend on each other. Two awaits conflict when one reads or writes what the other writes, when
-they call the same function or methods of the same object, when they write a global, nonlocal or
-module-level name, or when the callee is a local callable. Awaits of `asyncio.sleep`, `gather` or
+depend on each other. Names are full dotted paths: `api.stock.count()` and `api.prices.get()`
+call methods of two objects, `self.db.get()` twice calls one. Two awaits conflict when one reads
+or writes what the other writes (a method call may change its object), when they call the same
+function or methods of the same object, when they assign a global, nonlocal or module-level
+name, or when the callee is a local callable. Awaits of `asyncio.sleep`, `gather` or
 `wait`, of a bare name (an existing task) and bare zero-argument awaits (`await connect()`:
 ordered steps) end a run. When unsure, no finding.
 
@@ -56,6 +71,7 @@ d = await push(c, t)
 a, b, d = await asyncio.gather(send_email(c, t), send_sms(c, t), push(c, t))   # instead
 
 a = await fetch(); b = await parse(a); c = await store(b)   # a chain: not flagged
+cart = await api.carts.get(i); order = await api.orders.create(cart.items)   # a chain through attributes
 ```""",
 )
 
@@ -66,13 +82,15 @@ AWAIT_IN_LOOP = Pattern(
     """\
 ## What it does
 Finds `for x in xs: ... await f(x) ...` and `[await f(x) for x in xs]` when the awaited call uses
-the loop variable (or a name computed from it in this iteration) and nothing carried over from a
-previous iteration. Conservative on purpose, no finding for: `async for`; `while` loops (polling,
-retries, consumers); loops with `break`, `return` or `yield` (searches and retries);
-`asyncio.sleep` (deliberate pacing); a call that reads a name the loop accumulates
-(`total = await add(total, x)`); a method on a shared object that is ordered by nature
-(`await conn.execute(row)`, `await ws.send(x)`, `await queue.put(x)`), or clean-up
-(`for s in streams: await s.aclose()`).
+the loop variable (or a value computed from it in this iteration), whatever the receiver
+(`await self.load(key)`, `await api.ratings.fetch(sku)`), and no iteration reads what an earlier
+one wrote. Collecting results (`results.append(...)`, `out[k] = ...`, `total += ...`) is not
+such a read. Conservative on purpose, no finding for: a loop-carried dependency (`prev`,
+`self.cursor = await page(self.cursor)`, a page token, `if k in seen: continue; seen.add(k)`,
+`total = await add(total, x)`); `async for`; `while` loops (polling, retries, consumers); loops
+with `break`, `return` or `yield` (searches and retries); `asyncio.sleep` (deliberate pacing); a
+method on a shared object that is ordered by nature (`await conn.execute(row)`,
+`await ws.send(x)`, `await queue.put(x)`), or clean-up (`for s in streams: await s.aclose()`).
 
 ## Why is this bad?
 Each iteration waits for the previous one; N independent requests take N times the latency of
@@ -83,6 +101,9 @@ one instead of about one.
 for url in urls:
     pages.append(await fetch(url))          # flagged
 pages = await asyncio.gather(*(fetch(u) for u in urls))   # instead (bounded by a Semaphore)
+
+for key in keys:
+    self.cursor = await self.page(key, after=self.cursor)   # not flagged: each needs the last
 ```""",
 )
 

@@ -58,8 +58,13 @@ NESTED_LOOP = Pattern(
     """\
 ## What it does
 Finds a loop inside a loop where the inner loop walks a collection that does not come from the
-outer loop's current item, so both sizes grow with the input. Not a finding: iterating the
-current item's own children (`for w in graph.adj[v]`), or a constant-sized inner range.
+outer loop's current item, so both sizes grow with the input, and the time measured at the inner
+loop's lines is a real part of the function's. Not a finding: iterating the current item's own
+children (`for w in graph.adj[v]`); a small constant inner collection (a literal, `range(3)`, a
+module-level tuple or frozenset of a few items); an inner loop that adds an element to the result
+on every iteration (building an n x m matrix is the output's size, not a search); an inner loop
+whose exact iteration counts show it does not grow with the outer one (a parser's few arcs per
+state, one or two arrays per row).
 
 ## Why is this bad?
 The work is the product of the two sizes, O(n*m); an index (dict by key) or a join usually makes
@@ -139,17 +144,43 @@ REPEATED_COMPUTATION = Pattern(
     """\
 ## What it does
 Finds a recursive function with far more total than primitive calls (1,000 times and 10,000
-calls or more) and no memoization; or a call to a project function with loop-invariant arguments
-inside a loop (not a method call on the loop variable).
+calls or more) and no memoization. A call recomputed with the same arguments on every iteration
+of a loop is `loop-invariant-call`.
 
 ## Why is this bad?
-The same answer is computed again and again: exponential recursion, or a constant recomputed per
-iteration. Memoize (`functools.cache`) or hoist the call out of the loop.
+The same answer is computed again and again: exponential recursion recomputes the same
+subproblems. Memoize it (`functools.cache`).
 
 ## Example
 ```python
 def count_paths(r, c):
     return count_paths(r - 1, c) + count_paths(r, c - 1)   # exponential: add @functools.cache
+```""",
+)
+
+LOOP_INVARIANT_CALL = Pattern(
+    "loop-invariant-call",
+    "cpu",
+    "loop-invariant call",
+    """\
+## What it does
+Finds a call, inside a loop, to a pure project function whose arguments the loop never changes,
+where that call site carries the callee's measured time. The finding is on the caller (where the
+fix goes), the callee named in its evidence; the callee's time reached from that call site counts
+in the caller's share, not in the callee's. Not a finding: a call whose arguments read the loop
+variable or anything the loop assigns or mutates; a call with no arguments; a method call on an
+object; a callee that is a generator, uses `global` state, mutates its arguments, or reads a clock
+or random numbers.
+
+## Why is this bad?
+The callee computes the same answer on every iteration: n iterations pay n times for one result.
+Compute it once before the loop (or cache it).
+
+## Example
+```python
+for item in items:
+    item["open"] = item["day"] in opening_days(year, region)   # same answer every time
+# days = opening_days(year, region) before the loop, then `item["day"] in days`
 ```""",
 )
 
@@ -221,6 +252,7 @@ PATTERNS = (
     SORT_IN_LOOP,
     DEEPCOPY,
     REPEATED_COMPUTATION,
+    LOOP_INVARIANT_CALL,
     STRING_CONCAT_IN_LOOP,
     SERIALIZE_IN_LOOP,
     REGEX_IN_LOOP,

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from perfscan import __version__
-from perfscan.models import SEVERITIES
+from perfscan.models import SEVERITIES, TEST_RUNNERS
 
 EPILOG = (
-    "Arguments after -- go to every pytest run. Also: `perfscan exec [PATH] -- CMD...` profiles a command; "
+    "Arguments after -- go to every run of the test runner (pytest's, unittest's or manage.py test's own). Also: `perfscan exec [PATH] -- CMD...` profiles a command; "
     "`perfscan diff BASE.json HEAD.json` compares two scans; `perfscan explain [PATTERN]` describes a pattern. "
     "Exit codes: 0 done, 1 --fail-on reached, 2 usage or set-up error, 130 interrupted."
 )
@@ -32,6 +32,13 @@ def scan_parser(prog: str = "perfscan", usage: Optional[str] = None) -> argparse
         "--runner",
         metavar="CMD",
         help="command prefix that runs the project's python, e.g. 'uv run' or .venv/bin/python",
+    )
+    p.add_argument(
+        "--test-runner",
+        choices=TEST_RUNNERS,
+        metavar="NAME",
+        help="run the tests with pytest, unittest or django (manage.py test); default: pytest when the "
+        "project's python has it, else Django's runner where manage.py exists, else unittest",
     )
     p.add_argument("--out", metavar="DIR", help="output folder (default: PATH/.codeflash)")
     p.add_argument("--passes", metavar="LIST", help="comma-separated passes: cpu,memory,import,async (default: all)")
@@ -94,6 +101,8 @@ def cli_values(ns: argparse.Namespace, extra: Sequence[str]) -> Dict[str, Any]:
         values["quiet"] = True
     if ns.cpu_engine:
         values["cpu_engine"] = ns.cpu_engine
+    if getattr(ns, "test_runner", None):
+        values["test_runner"] = ns.test_runner
     if extra:
         values["pytest_args"] = tuple(extra)
     return values

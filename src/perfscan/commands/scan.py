@@ -31,6 +31,7 @@ def run_scan_command(ns: argparse.Namespace, extra: Sequence[str], exec_command:
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         # inside the handlers: Ctrl-C while the stages load is still an interrupt (exit 130)
+        from perfscan.fidelity import advice
         from perfscan.progress import Progress
         from perfscan.ranking import at_or_above
         from perfscan.report.summary import summary_line, top_table
@@ -60,11 +61,7 @@ def run_scan_command(ns: argparse.Namespace, extra: Sequence[str], exec_command:
         print(clean_text(summary_line(result)))
         if result.unmeasured:
             # a CI job must not go green on a scan that profiled nothing, --fail-on or not
-            print(
-                f"perfscan: error: {clean_text(result.unmeasured)}; run the tests with the project's python "
-                "(--runner), or pass --passes import,async to scan without them",
-                file=sys.stderr,
-            )
+            print(f"perfscan: error: {clean_text(result.unmeasured)}; {advice(result.unmeasured)}", file=sys.stderr)
             return EXIT_USAGE
         if settings.fail_on and any(at_or_above(r.severity, settings.fail_on) for r in result.findings):
             return EXIT_FAIL_ON

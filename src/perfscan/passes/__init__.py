@@ -11,9 +11,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, FrozenSet, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 from perfscan.models import Deployment, Project, Settings, Target
+
+if TYPE_CHECKING:
+    from perfscan.passes.async_pass.records import AsyncioDebugRun
 
 
 @dataclass(frozen=True)
@@ -23,7 +26,7 @@ class PassInputs:
     plain_counts: Optional[Mapping[str, Any]] = (
         None  # exact call counts of the plain timing run, when it ran the target
     )
-    slow_callbacks: Tuple[Any, ...] = ()  # asyncio debug mode's slow-callback records of the plain run
+    asyncio_debug: Optional[AsyncioDebugRun] = None  # asyncio debug mode's records of the plain run, if it ran
     ran: FrozenSet[str] = frozenset()  # "module:qualname" of every project function the CPU pass saw run
     # "module:qualname" -> {line: seconds per run} where the CPU pass measured project code waiting
     waits: Mapping[str, Mapping[int, float]] = field(default_factory=dict)
@@ -42,30 +45,61 @@ class PassContext:
     inputs: PassInputs = PassInputs()
 
 
-def child_env(workdir: Path, probe_path: Path) -> Dict[str, str]:
-    """Environment for a child running project code.
+# Variables a running pytest sets for itself: inherited only when perfscan is started from inside a
+# test run (a tool's own tests), they are not the user's configuration of the project's tests.
+_PYTEST_RUNTIME = ("PYTEST_CURRENT_TEST", "PYTEST_VERSION", "PYTEST_XDIST_")
 
-    Bytecode goes to a private prefix (the project gets no __pycache__, and repeated runs reuse
-    it even where PYTHONDONTWRITEBYTECODE is set); coverage data, if a plugin collects any,
-    goes to the temp folder; the probe alone is on PYTHONPATH.
+# What perfscan changes in a child's environment and in pytest's command line, and why
+# (docs/design.md "The child environment"); the report lists these under "Changed for profiling".
+PYTEST_OPTIONS_ADDED = (
+    "pytest runs with -p no:cacheprovider (its cache would be written into the project as .pytest_cache)",
+    "pytest runs with --continue-on-collection-errors (a test module that fails to import does not stop "
+    "the other tests from being profiled)",
+)
+
+
+def child_env(workdir: Path, probe_path: Path) -> Dict[str, str]:
+    """Environment for a child running project code: the user's, plus only what the probe needs.
+
+    The probe's folder goes first on PYTHONPATH, before the user's entries; bytecode goes to a
+    private prefix (the project gets no __pycache__); coverage and hypothesis data, if the tests
+    write any, go to the temp folder. Everything else (PYTEST_ADDOPTS, PYTEST_PLUGINS, colour,
+    encoding, hash seed) is the user's, as plain pytest would see it.
     """
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "PERFSCAN_"))}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env.pop("PYTHONHOME", None)
-    env["PYTHONPATH"] = str(probe_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PERFSCAN_",) + _PYTEST_RUNTIME)}
+    env["PYTHONPATH"] = os.pathsep.join([str(probe_path)] + _user_pythonpath())
     env["PYTHONPYCACHEPREFIX"] = str(workdir / "pycache")
     env["COVERAGE_FILE"] = str(workdir / ".coverage")
     env["HYPOTHESIS_STORAGE_DIRECTORY"] = str(workdir / "hypothesis")
-    env["PYTHONIOENCODING"] = "utf-8"
-    env["PYTHONUTF8"] = "1"
-    env["PYTHONUNBUFFERED"] = "1"
-    env["PYTHONHASHSEED"] = "0"
-    env.setdefault("NO_COLOR", "1")
     return env
 
 
+def _user_pythonpath() -> List[str]:
+    return [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+
+
+def environment_changes() -> Tuple[str, ...]:
+    """What perfscan changes for the children that run the project's tests, each with its reason."""
+    user_path = os.environ.get("PYTHONPATH")
+    cache = os.environ.get("PYTHONPYCACHEPREFIX")
+    changes = [
+        "PYTHONPATH: perfscan's probe folder put first (the probe runs inside the project's python), "
+        + ("the user's entries follow" if user_path else "no PYTHONPATH was set"),
+        "PYTHONPYCACHEPREFIX: perfscan's temp folder (bytecode is not written into the project)"
+        + (f"; the user's {cache} is not used" if cache else ""),
+        "COVERAGE_FILE and HYPOTHESIS_STORAGE_DIRECTORY: perfscan's temp folder (coverage and hypothesis "
+        "data are not written into the project)",
+    ]
+    dropped = sorted(k for k in os.environ if k.startswith(_PYTEST_RUNTIME))
+    if dropped:
+        changes.append(f"{', '.join(dropped)} removed (set by the pytest run that started perfscan, not the project's)")
+    return tuple(changes) + PYTEST_OPTIONS_ADDED
+
+
 def import_env(workdir: Path, project: Project) -> Dict[str, str]:
-    """Environment for `-X importtime` runs: the tests' sys.path (source roots), no probe."""
+    """Environment for `-X importtime` runs: the tests' sys.path (source roots, then the user's
+    PYTHONPATH), no probe; bytecode always cached (in the private prefix), so the warm runs are warm."""
     env = child_env(workdir, Path(workdir))
-    env["PYTHONPATH"] = os.pathsep.join(str(p) for p in project.source_roots)
+    env["PYTHONPATH"] = os.pathsep.join([str(p) for p in project.source_roots] + _user_pythonpath())
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env

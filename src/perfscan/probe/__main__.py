@@ -1,6 +1,13 @@
-"""Entry point: python -m perfscan_probe <collect|time|cpu|memory> --out DIR [--opt K=V] -- PYTEST_ARGS"""
+"""Entry point:
 
-import importlib.util
+    python -m perfscan_probe <collect|time|cpu|memory> --out DIR [--opt K=V ...]
+        [--driver pytest|unittest|django] [--django-settings MODULE] -- TEST_RUNNER_ARGS
+    python -m perfscan_probe <cpu|memory> --out DIR [--opt K=V ...] --exec -- COMMAND
+
+The driver runs the tests (pytest_driver.py, unittest_driver.py, django_driver.py), each through
+the same session (session.py), so every pass measures the same way under every test runner.
+"""
+
 import os
 import signal
 import sys
@@ -18,22 +25,6 @@ def _terminate(signum, frame):
     os._exit(128 + signum)
 
 
-def _neutralize(args):
-    """Profiles need one process and no coverage tracer: override parallel workers and coverage."""
-    extra, changed = [], []
-    if importlib.util.find_spec("xdist") is not None:
-        extra += ["-n", "0"]
-        changed.append("pytest-xdist: ran with -n 0 (profiles need one process)")
-    if importlib.util.find_spec("pytest_cov") is not None:
-        extra += ["--no-cov"]
-        changed.append("pytest-cov: ran with --no-cov (a coverage tracer distorts profiles)")
-    if importlib.util.find_spec("pytest_benchmark") is not None:
-        # its storage folder would otherwise appear in the project
-        extra += ["--benchmark-storage=file://" + os.path.join(os.path.abspath(state.out_dir), "benchmarks")]
-        changed.append("pytest-benchmark: results stored in perfscan's temp folder")
-    return extra, changed
-
-
 class _AsyncioDump:
     def emergency_dump(self):
         from . import asyncdebug
@@ -41,20 +32,25 @@ class _AsyncioDump:
         asyncdebug.dump(state.out_dir)
 
 
+USAGE = (
+    "usage: python -m perfscan_probe <collect|time|cpu|memory> --out DIR [--opt K=V] "
+    "[--driver pytest|unittest|django] [--django-settings MODULE] -- TEST_RUNNER_ARGS"
+)
+DRIVERS = ("pytest", "unittest", "django")
+
+
 def main(argv):
     if not argv or argv[0] not in ("collect", "time", "cpu", "memory"):
-        print(
-            "usage: python -m perfscan_probe <collect|time|cpu|memory> --out DIR [--opt K=V] -- PYTEST_ARGS",
-            file=sys.stderr,
-        )
+        print(USAGE, file=sys.stderr)
         return 2
     state.mode = argv[0]
     rest = argv[1:]
-    pytest_args = []
+    args = []
     if "--" in rest:
         i = rest.index("--")
-        rest, pytest_args = rest[:i], rest[i + 1 :]
+        rest, args = rest[:i], rest[i + 1 :]
     exec_mode = False
+    driver, django_settings = "pytest", ""
     i = 0
     while i < len(rest):
         if rest[i] == "--exec":
@@ -68,8 +64,17 @@ def main(argv):
             key, _, value = rest[i + 1].partition("=")
             state.options[key] = value
             i += 2
+        elif rest[i] == "--driver":
+            driver = rest[i + 1]
+            i += 2
+        elif rest[i] == "--django-settings":
+            django_settings = rest[i + 1]
+            i += 2
         else:
             i += 1
+    if driver not in DRIVERS:
+        print(USAGE, file=sys.stderr)
+        return 2
     signal.signal(signal.SIGTERM, _terminate)
     if state.options.get("asyncio_debug") == "1":
         from . import asyncdebug
@@ -77,24 +82,19 @@ def main(argv):
         asyncdebug.enable()
         state.recorders.append(_AsyncioDump())
     if exec_mode:
-        return _run_exec(pytest_args)
+        return _run_exec(args)
     try:
-        import pytest
-    except ImportError:
-        print("perfscan probe: pytest cannot be imported by this interpreter (%s)" % sys.executable, file=sys.stderr)
-        return 4
-    extra, changed = _neutralize(pytest_args)
-    state.options["neutralized"] = changed
-    # a module that fails to import stops pytest before any test runs; the others are still worth profiling
-    args = (
-        ["-p", "perfscan_probe.plugin", "-p", "no:cacheprovider", "--continue-on-collection-errors"]
-        + extra
-        + list(pytest_args)
-    )
-    if state.mode == "collect":
-        args.append("--collect-only")
-    try:
-        return int(pytest.main(args))
+        if driver == "unittest":
+            from . import unittest_driver
+
+            return unittest_driver.run(args)
+        if driver == "django":
+            from . import django_driver
+
+            return django_driver.run(args, django_settings)
+        from . import pytest_driver
+
+        return pytest_driver.run(args)
     finally:
         for rec in state.recorders:
             if isinstance(rec, _AsyncioDump):

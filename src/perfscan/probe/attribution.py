@@ -9,6 +9,7 @@ from fnmatch import fnmatch
 from typing import Any, Dict, List, Tuple
 
 from .paths import SKIP_DIRS, is_test_file
+from .projectmap import to_project
 
 KEEP_LINES = 300
 
@@ -43,9 +44,11 @@ class Classifier:
         self._cache = {}
 
     def rel(self, filename):
+        """The root-relative project file a frame's file stands for: an installed copy of a project
+        package maps to its scanned source (projectmap)."""
         if not self.root or not filename or filename.startswith("<"):
             return None
-        path = filename if os.path.isabs(filename) else os.path.join(self.root, filename)
+        path = to_project(filename) if os.path.isabs(filename) else os.path.join(self.root, filename)
         real = os.path.realpath(path)
         if real != self.root and not real.startswith(self.root + os.sep):
             return None
@@ -117,7 +120,7 @@ def summarize(traces, classifier, deep=False):
             name = tb[0][0] if tb else "?"
             lib_files[name] = lib_files.get(name, 0) + size
     ordered = sorted(lines.items(), key=lambda kv: kv[1][0], reverse=True)
-    top = [[k[0], k[1], v[0], v[1]] for k, v in ordered[:KEEP_LINES]]
+    top = [[to_project(k[0]), k[1], v[0], v[1]] for k, v in ordered[:KEEP_LINES]]
     rest = sum(v[0] for _, v in ordered[KEEP_LINES:])
     files = sorted(lib_files.items(), key=lambda kv: kv[1], reverse=True)[:5]
     return {"lines": top, "rest": rest, "tests": tests, "libs": libs, "lib_files": [[f, b] for f, b in files]}

@@ -27,9 +27,12 @@ a small recursive function). So the counting is compiled into the project's own 
 - Call sites that can wait (a sleep, a statement, a socket, a lock) get counters of their own
   in the same compile step (sitecounts.py), and the database statements the tests run are
   counted by project line and shape (queries.py): the waiting patterns report how many.
+- Loop iterations (`loops=True`, the plain run only): loops.py.
 - "Project" here is a cheap over-approximation of the host's rule: a .py file under the
   working folder (the project root), outside virtual environments, site-packages, test folders
-  and test files; the host filters again.
+  and test files, or a module of one of the project's packages by name, wherever it was imported
+  from (an installed copy; its file is mapped to the scanned source on export, projectmap.py);
+  the host filters again.
 """
 
 import ast
@@ -42,7 +45,13 @@ from importlib.machinery import SourceFileLoader
 from typing import Any, Dict, List
 
 from .clocks import thread_time
+from .edits import increment as _increment
+from .edits import item as _item
+from .edits import locate as _locate
+from .loops import LoopCounter
 from .paths import is_skipped_dir, is_test_file
+from .projectmap import current as project_map
+from .projectmap import to_project
 from .queries import QueryRecorder
 from .sitecounts import SITES, SiteCounter
 
@@ -56,7 +65,7 @@ _PROBE_DIR = os.path.dirname(os.path.realpath(__file__))
 
 
 class CallCounter:
-    def __init__(self, root):
+    def __init__(self, root, loops=False):
         self.root = os.path.realpath(root)
         # the project's root as given and as resolved: a module's path is matched as a string
         self._roots = tuple(dict.fromkeys((self.root, os.path.abspath(root))))
@@ -73,6 +82,7 @@ class CallCounter:
         self._project = {}
         self.sites = SiteCounter()
         self.queries = QueryRecorder(self.root)
+        self.loops = LoopCounter() if loops else None
 
     # -- which files
     def is_project(self, filename):
@@ -80,6 +90,13 @@ class CallCounter:
         if found is None:
             found = self._project[filename] = self._classify(filename)
         return found
+
+    def is_project_module(self, name, filename):
+        """A module of one of the project's packages, wherever it was imported from (an installed
+        copy, another checkout: the host maps its file to the scanned source), or a project file."""
+        if project_map().is_project_module(name) and filename.endswith(".py"):
+            return not is_test_file(os.path.basename(filename)) and not filename.startswith(_PROBE_DIR + os.sep)
+        return self.is_project(filename)
 
     def _classify(self, filename):
         # Called by the import hook, maybe inside a running event loop: no file system calls for
@@ -110,6 +127,8 @@ class CallCounter:
         why = self.queries.install()
         if why:
             self.errors.append("statements not counted: %s" % why)
+        if self.loops is not None:
+            self.loops.install()
         self.cost_ns = _calibrate(self)
         self._finder = _Finder(self)
         sys.meta_path.insert(0, self._finder)
@@ -166,7 +185,7 @@ class CallCounter:
         files = {}
         for name, mod in list(sys.modules.items()):
             filename = getattr(mod, "__file__", None)
-            if isinstance(filename, str) and self.is_project(filename) and filename not in files:
+            if isinstance(filename, str) and self.is_project_module(name, filename) and filename not in files:
                 files[filename] = name
         if not files:
             return
@@ -214,13 +233,14 @@ class CallCounter:
             ]
         return {
             "method": "compiled counters",
-            "functions": self.functions,
+            "functions": [[to_project(f[0])] + list(f[1:]) for f in self.functions],
             "phases": phases,
             "modules": self.modules,
             "patched": self.patched,
             "cost_ns": self.cost_ns,
             "sites": self.sites.export(),
             "queries": self.queries.export(),
+            "loops": self.loops.export() if self.loops is not None else [],
         }
 
 
@@ -241,6 +261,8 @@ class _Instrument(ast.NodeTransformer):
         self.generic_visit(node)
         if not node.body:
             return node
+        if self.counter.loops is not None:
+            self.counter.loops.instrument(self.filename, node)
         first = min([node.lineno] + [d.lineno for d in node.decorator_list])
         depth = isinstance(node, ast.FunctionDef) and _calls_itself(node) and not _is_generator(node)
         index = self.counter.register(self.filename, first, node.name, depth)
@@ -270,14 +292,6 @@ class _Instrument(ast.NodeTransformer):
     visit_AsyncFunctionDef = visit_FunctionDef
 
 
-def _item(name, index, ctx):
-    return ast.Subscript(ast.Name(name, ast.Load()), ast.Constant(index), ctx)
-
-
-def _increment(name, index, by):
-    return ast.AugAssign(_item(name, index, ast.Store()), ast.Add() if by > 0 else ast.Sub(), ast.Constant(abs(by)))
-
-
 def _is_generator(node):
     stack = list(node.body)
     while stack:
@@ -288,16 +302,6 @@ def _is_generator(node):
             return True
         stack.extend(ast.iter_child_nodes(cur))
     return False
-
-
-def _locate(stmt, anchor):
-    for node in ast.walk(stmt):
-        # `_attributes` says the node has positions, which the AST types cannot narrow on
-        if "lineno" in node._attributes:
-            for name in ("lineno", "end_lineno"):
-                setattr(node, name, anchor.lineno)
-            for name in ("col_offset", "end_col_offset"):
-                setattr(node, name, anchor.col_offset)
 
 
 def _is_docstring(stmt):
@@ -346,7 +350,11 @@ class _Finder:
         if spec is None:
             return None
         loader = spec.loader
-        if type(loader) is SourceFileLoader and isinstance(spec.origin, str) and self.counter.is_project(spec.origin):
+        if (
+            type(loader) is SourceFileLoader
+            and isinstance(spec.origin, str)
+            and self.counter.is_project_module(fullname, spec.origin)
+        ):
             spec.loader = _Loader(fullname, spec.origin, self.counter)
         return spec
 

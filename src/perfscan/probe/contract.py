@@ -2,8 +2,10 @@
 
 Files written into --out (each atomically, each with "schema_version"):
 - collected.json  {"nodeids": [str], "errors": [str]}            (every pass, at collection)
-- outcomes.json   {"tests": {nodeid: {"outcome", "seconds", "message", "done"}}, "exitstatus", "neutralized": [str]}
-                  (at the session's end, or on the host's SIGTERM with "exitstatus": null)
+- outcomes.json   {"tests": {nodeid: {"outcome", "seconds", "message", "done"}}, "exitstatus", "neutralized": [str],
+                   "running": {"nodeid", "seconds"} (the test a SIGTERM interrupted; absent when none)}
+                  (at the session's end, or on the host's SIGTERM with "exitstatus": null);
+                  outcome: passed | failed | error | skipped | xfailed
 - progress.jsonl  time mode: one [nodeid, {"outcome", ...}] line per finished test (not atomic: a
                   killed process may leave its last line cut)
 - cpu.json        {"engine", "python", "threads", "phases": {phase: {"wall": s, "stats": [entry]}}, "errors": [str]}

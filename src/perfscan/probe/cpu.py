@@ -25,6 +25,8 @@ from typing import Any, Dict, List
 from . import state
 from .clocks import getframe, perf_counter, process_time
 from .contract import write_json
+from .projectmap import to_project
+from .session import runner_frame
 
 PHASES = ("setup", "call", "teardown")
 MONITORING = sys.version_info >= (3, 12)
@@ -78,7 +80,7 @@ class CProfileRecorder:
         self.thread_profiles.append((phase, prof))
         prof.enable()
 
-    def start(self, nodeid, phase):
+    def start(self, nodeid, phase, base=None):
         self.phase = phase
         if not MONITORING:
             threading.setprofile(self._thread_hook)
@@ -104,9 +106,6 @@ class CProfileRecorder:
         if not MONITORING:
             threading.setprofile(None)
         self.phase = None
-
-    def pytest_sessionfinish(self, session, exitstatus):
-        self.emergency_dump()
 
     def emergency_dump(self):
         if self._dumped:
@@ -164,7 +163,7 @@ def _stats_of(profilers):
             if not isinstance(vals, tuple):  # old pstats: just a call count
                 vals = (vals, vals, 0.0, 0.0)
             calls.append([index[caller]] + [round(v, 9) if isinstance(v, float) else v for v in vals])
-        out.append([func[0], func[1], func[2], cc, nc, round(tt, 9), round(ct, 9), calls])
+        out.append([to_project(func[0]), func[1], func[2], cc, nc, round(tt, 9), round(ct, 9), calls])
     return out
 
 
@@ -222,7 +221,8 @@ class SampleRecorder:
             self.counter.uninstall()
             self.counter = None
 
-    def start(self, nodeid, phase):
+    def start(self, nodeid, phase, base=None):
+        """`base`: the test runner's frame around the phase (the caller's, by default)."""
         if not self._tried:
             self._install()
         if self.fallback is not None:
@@ -230,7 +230,7 @@ class SampleRecorder:
         self.phase = phase
         if self.counter is not None:
             self.counter.start(phase)
-        self.sampler.start(nodeid, phase, _runner_frame(getframe(1)))
+        self.sampler.start(nodeid, phase, base if base is not None else runner_frame(getframe(1)))
         self._c0 = process_time()
         self._t0 = perf_counter()
 
@@ -243,9 +243,6 @@ class SampleRecorder:
         if self.counter is not None:
             self.counter.stop(phase)
         self.phase = None
-
-    def pytest_sessionfinish(self, session, exitstatus):
-        self.emergency_dump()
 
     def emergency_dump(self):
         if self.fallback is not None:
@@ -287,13 +284,3 @@ def _stop_queries(queries):
         return None
     queries.stop()
     return queries.export()
-
-
-def _runner_frame(frame):
-    """The test runner's frame around the phase: stacks are cut there (pytest's own frames
-    above it are the same in every sample). The phase hook is a generator suspended while the
-    test runs, so the first frame outside generators is the one that stays on the stack."""
-    f = frame
-    while f is not None and f.f_code.co_flags & 0x20:  # CO_GENERATOR
-        f = f.f_back
-    return f

@@ -65,16 +65,6 @@ import os
 import sys
 import tracemalloc
 
-try:
-    import pytest
-
-    _loop_wrapper = pytest.hookimpl(hookwrapper=True)
-except ImportError:  # `perfscan exec` in an environment without pytest
-
-    def _loop_wrapper(func):
-        return func
-
-
 from .attribution import Classifier as Classifier
 from .attribution import summarize as summarize
 from .census import census, growth_records
@@ -189,8 +179,8 @@ class MemoryRecorder:
             step = max(MIB, grown // 20)
         nxt[0] = cur + step
 
-    # -- phases (called by plugin.PhaseHooks)
-    def start(self, nodeid, phase):
+    # -- phases (called through session.Session by every test driver)
+    def start(self, nodeid, phase, base=None):
         if not self._measuring:
             return
         if self.mode == "deep":
@@ -273,25 +263,12 @@ class MemoryRecorder:
             uninstall(self)
             tracemalloc.stop()
 
-    @_loop_wrapper
-    def pytest_runtestloop(self, session):
-        self.begin_run()
-        outcome = yield
-        self.end_run()
-        interrupted = outcome.excinfo is not None
-        stopped = bool(getattr(session, "shouldfail", False) or getattr(session, "shouldstop", False))
-        if self.mode == "measure" and self.repeat and not interrupted and not stopped and session.items:
-            self._repetitions(session)
-
-    def _repetitions(self, session):
-        try:
-            # log=False: the repetitions leave outcomes.json and the terminal report alone
-            from _pytest.runner import runtestprotocol
-        except ImportError as exc:
-            self.errors.append("repetitions not run: %s" % exc)
+    def repetitions(self, run_once):
+        """Per-request growth: `run_once()` runs the target tests once more, untraced and unlogged
+        (the driver's way), and returns how many failed; the census runs before and after each."""
+        if self.mode != "measure" or not self.repeat:
             return
         t0 = perf_counter()
-        items = list(session.items)
         try:
             before = census(self.classifier)
         except Exception as exc:
@@ -302,16 +279,12 @@ class MemoryRecorder:
         truncated = {k: v["truncated"] for k, v in info.items()}
         self._write_partial_growth = (sizes, info, truncated)
         for _ in range(self.repeat):
-            for i, item in enumerate(items):
-                nextitem = items[i + 1] if i + 1 < len(items) else None
-                try:
-                    reports = runtestprotocol(item, log=False, nextitem=nextitem)
-                    if any(r.failed for r in reports):
-                        self.repeat_info["failures"] += 1
-                except Exception as exc:  # a repetition that breaks ends the repetitions, not the run
-                    self.errors.append("repetition of %s: %s" % (item.nodeid, exc))
-                    self.repeat_info["seconds"] = perf_counter() - t0
-                    return
+            try:
+                self.repeat_info["failures"] += run_once()
+            except Exception as exc:  # a repetition that breaks ends the repetitions, not the run
+                self.errors.append(str(exc))
+                self.repeat_info["seconds"] = perf_counter() - t0
+                return
             t1 = perf_counter()
             after = census(self.classifier)
             self.overhead["census_seconds"] += perf_counter() - t1
@@ -325,9 +298,6 @@ class MemoryRecorder:
             self.growth = growth_records(sizes, info, truncated)
 
     # -- output
-    def pytest_sessionfinish(self, session, exitstatus):
-        self.emergency_dump()
-
     def emergency_dump(self):
         if self._dumped:
             return

@@ -1,174 +1,137 @@
-"""The pytest plugin: records collection and outcomes, and hands each test phase to the pass's recorder."""
+"""The pytest plugin: pytest's hooks, handed to the probe's session (session.py), which the
+unittest and Django drivers share."""
 
 import json
-import os
-from typing import Optional
 
 import pytest
 
 from . import state
-from .clocks import perf_counter
-from .contract import PROGRESS, write_json
+from .session import Session
 
 
-class Outcomes:
-    def __init__(self, out_dir):
-        self.out_dir = out_dir
-        self.tests = {}
+class PytestHooks:
+    """Collection and outcomes from pytest's reports; each test phase wrapped, outermost, so the
+    recorder sees the whole phase."""
+
+    def __init__(self, session):
+        self.session = session
         self.collect_errors = []
-        self.written = False
-        self._progress_fh = None
-
-    def pytest_collection_finish(self, session):
-        nodeids = [item.nodeid for item in session.items]
-        write_json(os.path.join(self.out_dir, "collected.json"), {"nodeids": nodeids, "errors": self.collect_errors})
 
     def pytest_collectreport(self, report):
         if report.failed:
             self.collect_errors.append("%s: %s" % (report.nodeid or "<root>", _last_line(report)))
 
-    def pytest_runtest_logreport(self, report):
-        entry = self.tests.setdefault(report.nodeid, {"outcome": "passed", "seconds": 0.0, "message": ""})
-        entry["seconds"] += float(getattr(report, "duration", 0.0) or 0.0)
-        if report.failed:
-            entry["outcome"] = "failed" if report.when == "call" else "error"
-            entry["message"] = ("%s: " % report.when if report.when != "call" else "") + _last_line(report)
-        elif report.skipped and entry["outcome"] == "passed":
-            entry["outcome"] = "skipped"
-        if report.when == "teardown":
-            entry["done"] = True  # a dump cut short by a timeout also holds the setup of the test that was running
-        if report.when == "teardown" and state.mode == "time":
-            self._progress(report.nodeid, entry)
+    def pytest_collection_finish(self, session):
+        self.session.outcomes.collected([item.nodeid for item in session.items], self.collect_errors)
 
-    def _progress(self, nodeid, entry):
-        """A timing run may die (a crash, SIGKILL) before any dump: one line per finished test,
-        appended, keeps what is known. (Rewriting outcomes.json after each test cost O(n^2):
-        108 s on a suite of 5,344 tests.)"""
-        if self._progress_fh is None:
-            self._progress_fh = open(os.path.join(self.out_dir, PROGRESS), "a", encoding="utf-8")
-        self._progress_fh.write(json.dumps([nodeid, entry], ensure_ascii=True, separators=(",", ":")) + "\n")
-        self._progress_fh.flush()
+    def pytest_runtest_logreport(self, report):
+        outcomes = self.session.outcomes
+        outcomes.add_seconds(report.nodeid, getattr(report, "duration", 0.0))
+        if report.failed:
+            outcomes.outcome(
+                report.nodeid,
+                "failed" if report.when == "call" else "error",
+                ("%s: " % report.when if report.when != "call" else "") + _last_line(report),
+            )
+        elif report.skipped:
+            outcomes.outcome(report.nodeid, "xfailed" if hasattr(report, "wasxfail") else "skipped")
+        if report.when == "teardown":
+            outcomes.finished(report.nodeid)
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_runtest_setup(self, item):
+        self.session.start(item.nodeid, "setup")
+        try:
+            yield
+        finally:
+            self.session.stop(item.nodeid, "setup")
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_runtest_call(self, item):
+        self.session.start(item.nodeid, "call")
+        try:
+            yield
+        finally:
+            self.session.stop(item.nodeid, "call")
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_runtest_teardown(self, item, nextitem):
+        self.session.start(item.nodeid, "teardown")
+        try:
+            yield
+        finally:
+            self.session.stop(item.nodeid, "teardown")
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtestloop(self, session):
+        self.session.begin_loop()
+        outcome = yield
+        self.session.end_loop()
+        interrupted = outcome.excinfo is not None
+        stopped = bool(getattr(session, "shouldfail", False) or getattr(session, "shouldstop", False))
+        if not interrupted and not stopped and session.items:
+            items = list(session.items)
+            self.session.repeat(lambda: _run_unlogged(items))
 
     def pytest_sessionfinish(self, session, exitstatus):
-        if self._progress_fh is not None:
-            self._progress_fh.close()
-            self._progress_fh = None
-        self.dump(int(exitstatus))
+        self.session.finish(int(exitstatus))
 
-    def emergency_dump(self):
-        self.dump(None)
 
-    def dump(self, exitstatus=None):
-        write_json(
-            os.path.join(self.out_dir, "outcomes.json"),
-            {"tests": self.tests, "exitstatus": exitstatus, "neutralized": state.options.get("neutralized", [])},
-        )
+def _run_unlogged(items):
+    """The tests once more, with log=False: outcomes.json and the terminal report stay the measured run's."""
+    try:
+        from _pytest.runner import runtestprotocol
+    except ImportError as exc:
+        raise RuntimeError("repetitions not run: %s" % exc) from None
+    failures = 0
+    for i, item in enumerate(items):
+        nextitem = items[i + 1] if i + 1 < len(items) else None
+        try:
+            reports = runtestprotocol(item, log=False, nextitem=nextitem)
+        except Exception as exc:  # a repetition that breaks ends the repetitions, not the run
+            raise RuntimeError("repetition of %s: %s" % (item.nodeid, exc)) from None
+        if any(r.failed for r in reports):
+            failures += 1
+    return failures
+
+
+class Deselect:
+    """`--opt deselect=FILE`: leave out the node ids listed in FILE (a JSON list), exactly.
+    (pytest's own --deselect matches prefixes: deselecting test_a would drop test_ab too.)"""
+
+    def __init__(self, path):
+        with open(path, encoding="utf-8") as fh:
+            self.ids = set(json.load(fh))
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, session, config, items):
+        kept = [item for item in items if item.nodeid not in self.ids]
+        if len(kept) != len(items):
+            config.hook.pytest_deselected(items=[item for item in items if item.nodeid in self.ids])
+            items[:] = kept
+
+
+_NOT_THE_FAILURE = ("(Use -v", "Use -v to get", "(+ where", "+ where", "+  where", "(pytest-", "...Full output")
 
 
 def _last_line(report):
+    """The line that says why a test failed: the first line of the exception (pytest's crash
+    message), else the first `E` line of the report, never a hint such as "Use -v to get more diff"
+    or an assertion's "+ where" explanation."""
+    crash = getattr(getattr(report, "longrepr", None), "reprcrash", None)
+    message = str(getattr(crash, "message", "") or "")
+    lines = [ln.strip() for ln in message.splitlines() if ln.strip() and not ln.strip().startswith(_NOT_THE_FAILURE)]
+    if lines:
+        return lines[0][:300]
     text = str(getattr(report, "longreprtext", "") or report.longrepr or "")
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    for ln in reversed(lines):
-        if ln.startswith("E "):
+    for ln in lines:
+        if ln.startswith("E ") and not ln[2:].strip().startswith(_NOT_THE_FAILURE):
             return ln[2:].strip()[:300]
     return (lines[-1] if lines else "")[:300]
 
 
-class PhaseHooks:
-    """Wraps setup, call and teardown of each test, outermost, so the recorder sees the whole phase."""
-
-    def __init__(self, recorder):
-        self.recorder = recorder
-
-    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
-    def pytest_runtest_setup(self, item):
-        self.recorder.start(item.nodeid, "setup")
-        try:
-            yield
-        finally:
-            self.recorder.stop(item.nodeid, "setup")
-
-    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
-    def pytest_runtest_call(self, item):
-        self.recorder.start(item.nodeid, "call")
-        try:
-            yield
-        finally:
-            self.recorder.stop(item.nodeid, "call")
-
-    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
-    def pytest_runtest_teardown(self, item, nextitem):
-        self.recorder.start(item.nodeid, "teardown")
-        try:
-            yield
-        finally:
-            self.recorder.stop(item.nodeid, "teardown")
-
-
-class WallClock:
-    """The `time` pass: the phases' wall time, and (with --opt count=1) exact call counts.
-
-    The counts are taken here, in the plain run, so that the CPU pass's sampled run carries no
-    counters: counting a function called a million times costs as much as the function itself,
-    and taking an estimate of that cost back out left the sampled shares noisy.
-    """
-
-    def __init__(self, out_dir, count=False):
-        self.out_dir = out_dir
-        self.wall = {"setup": 0.0, "call": 0.0, "teardown": 0.0}
-        self._t0 = 0.0
-        self.counter = None
-        self.errors = []
-        if count:
-            try:
-                from .calls import CallCounter
-
-                self.counter = CallCounter(os.getcwd())
-                self.counter.install()
-            except Exception as exc:
-                self.errors.append("call counts unavailable: %s: %s" % (type(exc).__name__, exc))
-                self.counter = None
-
-    def start(self, nodeid, phase):
-        if self.counter is not None:
-            self.counter.start(phase)
-        self._t0 = perf_counter()
-
-    def stop(self, nodeid, phase):
-        self.wall[phase] += perf_counter() - self._t0
-        if self.counter is not None:
-            self.counter.stop(phase)
-
-    def pytest_sessionfinish(self, session, exitstatus):
-        self.emergency_dump()
-
-    def emergency_dump(self):
-        calls = None
-        if self.counter is not None:
-            self.counter.uninstall()
-            calls = self.counter.export()
-        write_json(
-            os.path.join(self.out_dir, "time.json"), {"phases": self.wall, "calls": calls, "errors": self.errors}
-        )
-
-
 def pytest_configure(config):
-    out = state.out_dir
-    outcomes = Outcomes(out)
-    config.pluginmanager.register(outcomes, "perfscan-outcomes")
-    state.recorders.append(outcomes)
-    recorder: Optional[object] = None
-    if state.mode == "time":
-        recorder = WallClock(out, count=state.options.get("count") == "1")
-    elif state.mode == "cpu":
-        from .cpu import CpuRecorder
-
-        recorder = CpuRecorder(out)
-    elif state.mode == "memory":
-        from .memory import MemoryRecorder
-
-        recorder = MemoryRecorder(out, state.options)
-    if recorder is not None:
-        config.pluginmanager.register(recorder, "perfscan-recorder")
-        config.pluginmanager.register(PhaseHooks(recorder), "perfscan-phases")
-        state.recorders.insert(0, recorder)
+    config.pluginmanager.register(PytestHooks(Session(state.out_dir, state.mode, state.options)), "perfscan-session")
+    if state.options.get("deselect"):
+        config.pluginmanager.register(Deselect(state.options["deselect"]), "perfscan-deselect")

@@ -10,6 +10,7 @@ loop, an executor's idle worker) and find the project line a query came from.
 import os
 
 from .paths import is_skipped_dir, is_test_file
+from .projectmap import to_project
 
 # the probe's folder as resolved and as imported (its code objects carry the latter)
 PROBE_DIR = tuple(
@@ -45,7 +46,8 @@ class ProjectFiles:
     def file(self, filename):
         found = self._files.get(filename)
         if found is None:
-            found = self._files[filename] = self._classify(filename)
+            # an installed copy of the project's package counts as the project (projectmap.py)
+            found = self._files[filename] = self._classify(to_project(filename))
         return found
 
     def _classify(self, filename):

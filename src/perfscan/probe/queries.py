@@ -33,6 +33,7 @@ from typing import Any
 
 from .clocks import getframe
 from .projectcode import ProjectFiles
+from .projectmap import to_project
 
 MAX_SITES = 4
 MAX_SHAPE = 240
@@ -185,7 +186,7 @@ class QueryRecorder:
         while f is not None and len(sites) < MAX_SITES and n < 200:
             code = f.f_code
             if project.code(code):
-                sites.append((code.co_filename, f.f_lineno or 0))
+                sites.append((to_project(code.co_filename), f.f_lineno or 0))
             elif project.harness(code):
                 break
             f = f.f_back

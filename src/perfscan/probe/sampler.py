@@ -13,7 +13,10 @@ Why this shape:
   read (see clocks.ThreadClocks.cpu): threads started with `_thread` directly go unsampled.
 - Aggregated in the probe as (phase, test, stack) -> weight; a stack is a tuple of
   (code, line) pairs, outermost first. The line of each frame tells the host which call in a
-  function was running when the callee is C code, which has no frame of its own.
+  function was running when the callee is C code, which has no frame of its own. A signal is
+  handled at a loop's back edge or a call, and from 3.10 a back edge may have no line of its own
+  (f_lineno None): it takes the line of the loop it jumps back to (`_line`), so time in a tight
+  loop lands on that loop's header, inside the loop's lines.
 - On Linux the weight is runnable time, not CPU time alone: CPU time plus the time spent
   waiting for a CPU (run delay, /proc/self/task/<tid>/schedstat). On a loaded machine a
   CPU-bound thread spends part of its wall time waiting for a core; a share of wall time (what
@@ -34,6 +37,7 @@ Why this shape:
   handler and timer are restored at the end.
 """
 
+import dis
 import os
 import signal
 import sys
@@ -41,6 +45,7 @@ import threading
 from typing import Any, Dict, List, Optional
 
 from .clocks import ThreadClocks, current_frames, perf_counter, thread_clock_available
+from .projectmap import to_project
 
 try:
     from _thread import get_ident as _get_ident
@@ -267,7 +272,7 @@ class Sampler:
                 fi = index.get(code)
                 if fi is None:
                     fi = index[code] = len(frames)
-                    frames.append([code.co_filename, code.co_firstlineno, code.co_name])
+                    frames.append([to_project(code.co_filename), code.co_firstlineno, code.co_name])
                 encoded.append([fi, line])
             return encoded
 
@@ -326,8 +331,49 @@ def _stack(frame, base):
     f = frame
     n = 0
     while f is not None and f is not base and n < MAX_DEPTH:
-        out.append((f.f_code, f.f_lineno or 0))
+        out.append((f.f_code, _line(f)))
         f = f.f_back
         n += 1
     out.reverse()
     return tuple(out)
+
+
+_UNNUMBERED: Dict[Any, Dict[int, int]] = {}  # code -> {offset: line} for instructions with no line
+
+
+def _line(frame):
+    line = frame.f_lineno
+    if line is not None:
+        return line
+    code = frame.f_code
+    table = _UNNUMBERED.get(code)
+    if table is None:
+        table = _UNNUMBERED[code] = _unnumbered_lines(code)
+    return table.get(frame.f_lasti, 0)
+
+
+def _unnumbered_lines(code):
+    """Lines for a code object's instructions that have none: a backward jump (a loop's back
+    edge) takes the line of the instruction it jumps to, the loop's header; anything else the line
+    of the instruction before it."""
+    lines_of = getattr(code, "co_lines", None)
+    if lines_of is None:
+        return {}
+    at = {}
+    try:
+        for start, end, line in lines_of():
+            for offset in range(start, end, 2):
+                at[offset] = line
+        out = {}
+        before = 0
+        for ins in dis.get_instructions(code):
+            line = at.get(ins.offset)
+            if line is not None:
+                before = line
+                continue
+            backward = "JUMP" in ins.opname and isinstance(ins.argval, int) and ins.argval < ins.offset
+            target = ins.argval if backward else None
+            out[ins.offset] = at.get(target) or before if target is not None else before
+        return out
+    except Exception:  # an odd code object: its unnumbered lines stay unknown (0)
+        return {}

@@ -19,6 +19,8 @@ Everything here runs inside calls.py's compile step: stdlib only, nothing at imp
 
 import ast
 
+from .projectmap import to_project
+
 SITES = "__perfscan_probe_sites__"
 
 # callee names counted whatever the receiver
@@ -82,7 +84,8 @@ class SiteCounter:
         for phase in ("setup", "call", "teardown"):
             arr = self.counts[phase]
             phases[phase] = [[i, n] for i, n in enumerate(arr) if n]
-        return {"sites": self.sites, "phases": phases}
+        # an installed copy of the project names the scanned source (projectmap.py)
+        return {"sites": [[to_project(f), line, name] for f, line, name in self.sites], "phases": phases}
 
 
 def _callee(func):

@@ -6,3 +6,4 @@ mode = "collect"  # collect | time | cpu | memory
 out_dir = "."
 options: Dict[str, str] = {}  # extra per-mode options (e.g. memory repetitions)
 recorders: List[Any] = []  # objects with an `emergency_dump()` method, called on SIGTERM
+neutralized: List[str] = []  # what the driver changed in the test run for profiling, and why (outcomes.json)

@@ -11,6 +11,7 @@ import runpy
 import sys
 import time
 
+from . import projectmap
 from .contract import write_json
 
 _PYTHON = re.compile(r"^python(\d+(\.\d+)?)?(\.exe)?$")
@@ -78,6 +79,7 @@ def run_command(command, recorder, out_dir):
             "tests": {"exec": {"outcome": outcome, "seconds": time.perf_counter() - start, "message": message[:300]}},
             "exitstatus": code,
             "neutralized": [],
+            "imports": projectmap.current().report(os.getcwd()),
         },
     )
     recorder.emergency_dump()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
-from perfscan.models import DOMAINS, RankedFinding, ScanResult
+from perfscan.models import DOMAINS, Driver, RankedFinding, ScanResult
 from perfscan.report.describe import one_line
 from perfscan.safetext import clean_data
 
@@ -57,6 +57,16 @@ def summary_counts(result: ScanResult) -> Dict[str, int]:
     return counts
 
 
+def _test_runner(driver: Driver) -> Optional[Dict[str, str]]:
+    """Which test runner ran the tests and why; null when none ran them (`exec`, no test pass)."""
+    if not driver.name:
+        return None
+    out = {"name": driver.name, "why": driver.why}
+    if driver.django_settings:
+        out["django_settings"] = driver.django_settings
+    return out
+
+
 def to_dict(result: ScanResult) -> Dict[str, Any]:
     project = result.project
     counts = summary_counts(result)
@@ -66,7 +76,12 @@ def to_dict(result: ScanResult) -> Dict[str, Any]:
     return {
         "schema_version": REPORT_SCHEMA_VERSION,
         "tool": {"name": "perfscan", "version": result.tool_version},
-        "project": {"root": str(project.root), "name": project.name, "packages": list(project.packages)},
+        "project": {
+            "root": str(project.root),
+            "name": project.name,
+            "packages": list(project.packages),
+            "subprojects": list(project.subprojects),
+        },
         "python": project.python_version,
         "date": result.date,
         "deployment": {
@@ -83,6 +98,8 @@ def to_dict(result: ScanResult) -> Dict[str, Any]:
             "note": result.target.note,
             "exec": list(result.target.exec_command),
             "changed": list(result.target.neutralized),
+            "left_out": [{"test": nid, "reason": why} for nid, why in result.target.left_out],
+            "test_runner": _test_runner(result.target.driver),
         },
         "passes": {
             name: {
@@ -101,8 +118,10 @@ def to_dict(result: ScanResult) -> Dict[str, Any]:
             "by_severity": by_sev,
             "top": one_line(result.findings[0]) if result.findings else None,
             "unmeasured": result.unmeasured or None,
+            "failed_tests": result.failed_tests,
         },
         "warnings": list(result.warnings),
+        "environment": list(result.environment),
     }
 
 

@@ -272,9 +272,12 @@ def render_markdown(result: ScanResult) -> str:
         else:
             lines.append(f"- {DOMAIN_TITLES[name]}: skipped (not selected)")
     lines.append(f"- Deployment evidence: {inline('; '.join(dep.evidence)) or 'none'}")
+    driver = result.target.driver
+    if driver.name:
+        lines.append(f"- Test runner: {driver.name}" + (f" ({inline(driver.why)})" if driver.why else ""))
     if result.target.note:
         lines.append(f"- Target: {inline(result.target.note)}")
-    for change in result.target.neutralized:
+    for change in result.environment + result.target.neutralized:
         lines.append(f"- Changed for profiling: {inline(change)}")
     if result.settings.thresholds != DEFAULT_THRESHOLDS:
         # severities are not docs/design.md's: whoever reads or compares the report must know
@@ -283,7 +286,7 @@ def render_markdown(result: ScanResult) -> str:
         )
     if result.unmeasured:
         lines.append(
-            f"- Warning: the CPU and memory passes measured nothing ({inline(result.unmeasured)}); the scan exits 2"
+            f"- Warning: the CPU and memory passes measured nothing of the project ({inline(result.unmeasured)}); the scan exits 2"
         )
     for w in result.warnings:
         lines.append(f"- Warning: {inline(w)}")

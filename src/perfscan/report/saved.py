@@ -18,6 +18,7 @@ from perfscan.models import (
     DEFAULT_THRESHOLDS,
     Artifact,
     Deployment,
+    Driver,
     Finding,
     Metric,
     PassResult,
@@ -138,6 +139,13 @@ def _pass(name: str, p: Mapping[str, Any], findings: Tuple[RankedFinding, ...]) 
     )
 
 
+def _driver(value: Any) -> Driver:
+    """The test runner of the report (null when none ran the tests; absent from earlier reports)."""
+    if not isinstance(value, Mapping):
+        return Driver("", "")
+    return Driver(str(value.get("name") or ""), str(value.get("why") or ""), str(value.get("django_settings") or ""))
+
+
 def load_report(report: Mapping[str, Any]) -> ScanResult:
     """The scan a `scan-report.json` describes. Raises ValueError for a schema this version cannot read."""
     version = report.get("schema_version")
@@ -163,6 +171,7 @@ def load_report(report: Mapping[str, Any]) -> ScanResult:
             runner_origin="",
             python_version=str(report.get("python") or ""),
             has_pytest=False,
+            subprojects=_strs(project, "subprojects"),
         ),
         deployment=Deployment(
             model=str(dep.get("model") or "unknown"),
@@ -177,6 +186,12 @@ def load_report(report: Mapping[str, Any]) -> ScanResult:
             note=str(target.get("note") or ""),
             exec_command=_strs(target, "exec"),
             neutralized=_strs(target, "changed"),
+            left_out=tuple(
+                (str(x.get("test") or ""), str(x.get("reason") or ""))
+                for x in _list(target, "left_out")
+                if isinstance(x, Mapping)
+            ),
+            driver=_driver(target.get("test_runner")),
         ),
         passes=passes,
         findings=findings,
@@ -184,4 +199,6 @@ def load_report(report: Mapping[str, Any]) -> ScanResult:
         tool_version=str(_obj(report, "tool").get("version") or ""),
         warnings=_strs(report, "warnings"),
         unmeasured=str(_obj(report, "summary").get("unmeasured") or ""),
+        failed_tests=int(_number(_obj(report, "summary").get("failed_tests"), 0)),
+        environment=_strs(report, "environment"),
     )

@@ -13,6 +13,9 @@ from perfscan.report.json_report import summary_counts
 def summary_line(result: ScanResult) -> str:
     counts = summary_counts(result)
     parts = [f"{DOMAIN_TITLES[d]}: {counts.get(d, 0)} targets" for d in DOMAINS]
+    if result.failed_tests:
+        # before Top, whose description runs to the end of the line
+        parts.append(f"{result.failed_tests} test{'s' if result.failed_tests != 1 else ''} failed")
     if result.unmeasured:
         top = result.unmeasured
     else:

@@ -14,7 +14,7 @@ import os
 import re
 import time
 from pathlib import Path, PurePosixPath
-from typing import Dict, List, Mapping, Tuple
+from typing import List, Mapping, Tuple
 
 from perfscan.astutil import package_of
 from perfscan.models import Finding, PassResult
@@ -22,16 +22,17 @@ from perfscan.passes import PassContext
 from perfscan.passes.async_pass.analyze import analyze_module
 from perfscan.passes.async_pass.blocking_call import ID as BLOCKING
 from perfscan.passes.async_pass.blocking_calls import blocking_catalog
+from perfscan.passes.async_pass.confirm import confirm
+from perfscan.passes.async_pass.project_index import ProjectIndex
 from perfscan.passes.async_pass.registry import PATTERNS, RULES
 from perfscan.passes.async_pass.section import AsyncSection
-from perfscan.passes.async_pass.slow_callbacks import Record, matches, parse_slow_callback_lines, valid_records
+from perfscan.passes.async_pass.slow_callbacks import parse_slow_callback_lines
 from perfscan.sources import FunctionInfo, iter_project_files, module_name, parse_source, relative_posix
 
 __all__ = ["run_async_pass", "parse_slow_callback_lines", "PATTERNS", "RULES", "blocking_catalog"]
 
 NO_ASYNC = "No async code detected"
 _SPAWNS = re.compile(r"create_task|ensure_future")  # what the rules for sync defs look for
-MAX_RUNTIME_NOTES = 5
 
 
 def run_async_pass(ctx: PassContext) -> PassResult:
@@ -40,14 +41,15 @@ def run_async_pass(ctx: PassContext) -> PassResult:
     source_roots = tuple(Path(os.path.realpath(p)) for p in ctx.project.source_roots) or (root,)
     catalog = blocking_catalog(ctx.settings.blocking_calls)
     ran = frozenset(str(name) for name in ctx.inputs.ran)
-    slow_callbacks = ctx.inputs.slow_callbacks
     walk_notes: List[str] = []
     skipped: List[str] = []
     errors: List[str] = []
     found: List[Tuple[Finding, FunctionInfo]] = []
     files = async_files = async_functions = 0
     uses_asyncio = False
-    for path in iter_project_files(root, ctx.settings.exclude, walk_notes):
+    paths = list(iter_project_files(root, ctx.settings.exclude, walk_notes))
+    index = ProjectIndex(paths, root, source_roots, catalog)
+    for path in paths:
         files += 1
         if not _mentions_async(path):
             continue  # no `async def`, `await` or asyncio without the word: nothing to analyse
@@ -65,6 +67,7 @@ def run_async_pass(ctx: PassContext) -> PassResult:
             catalog,
             ran,
             sync_rules=_SPAWNS.search(parsed.text) is not None,
+            project=index,
         )
         async_functions += report.async_functions
         async_files += report.async_functions > 0
@@ -76,10 +79,9 @@ def run_async_pass(ctx: PassContext) -> PassResult:
     if not has_async:
         found = []
     found.sort(key=lambda item: (item[0].file or "", item[0].line or 0, PATTERNS.index(item[0].pattern)))
-    found, runtime_notes, confirmed = _confirm(found, valid_records(slow_callbacks, root), has_async)
-    found, waited_notes, waited = _confirm_waits(found, ctx.inputs.waits)
-    runtime_notes += waited_notes
-    confirmed += [q for q in waited if q not in confirmed]
+    checked = confirm(found, ctx.inputs.asyncio_debug, _why_no_debug_run(ctx), has_async)
+    found, waited_notes, waited = _confirm_waits(checked.found, ctx.inputs.waits)
+    confirmed = list(checked.confirmed) + [q for q in waited if q not in checked.confirmed]
 
     notes: List[str] = []
     if has_async:
@@ -97,7 +99,8 @@ def run_async_pass(ctx: PassContext) -> PassResult:
     notes.extend(f"Skipped (does not parse or decode): {item}" for item in skipped)
     notes.extend(walk_notes)
     notes.extend(f"Not analysed: {item}" for item in errors)
-    notes.extend(runtime_notes)
+    notes.extend(checked.notes)
+    notes.extend(waited_notes)
     return PassResult(
         domain="async",
         status="ok",
@@ -112,54 +115,21 @@ def run_async_pass(ctx: PassContext) -> PassResult:
             skipped=tuple(skipped),
             hot_path_known=bool(ran),
             confirmed=tuple(confirmed),
+            runtime=checked.status,
         ),
     )
 
 
-def _confirm(
-    found: List[Tuple[Finding, FunctionInfo]], records: List[Record], has_async: bool
-) -> Tuple[List[Tuple[Finding, FunctionInfo]], List[str], List[str]]:
-    """Mark blocking-call findings that a slow-callback record falls in; say what matched."""
-    notes: List[str] = []
-    confirmed: List[str] = []
-    blocking = [i for i, (f, _) in enumerate(found) if f.pattern == BLOCKING]
-    if not records:
-        if blocking:
-            notes.append("Run-time confirmation: none (no asyncio slow-callback records were collected)")
-        return found, notes, confirmed
-    per_finding: Dict[int, List[Record]] = {}
-    unmatched: List[Record] = []
-    for rec in records:
-        holders = [
-            i
-            for i in blocking
-            if matches(rec, found[i][0].file or "", found[i][1].first_line, found[i][1].end_lineno, found[i][1].name)
-        ]
-        if holders:  # the innermost function holding the line
-            best = min(holders, key=lambda i: found[i][1].end_lineno - found[i][1].first_line)
-            per_finding.setdefault(best, []).append(rec)
-        else:
-            unmatched.append(rec)
-    out = list(found)
-    for i, recs in sorted(per_finding.items()):
-        finding, fn = out[i]
-        secs = max(r[2] for r in recs)
-        times = f" ({len(recs)} times)" if len(recs) > 1 else ""
-        evidence = f"{finding.evidence}; confirmed at run time: blocked the event loop {secs:.3f} s{times}"
-        details = dict(finding.details, runtime_seconds=secs, runtime_records=len(recs))
-        out[i] = (dataclasses.replace(finding, runtime_confirmed=True, evidence=evidence, details=details), fn)
-        confirmed.append(finding.qualname)
-        notes.append(
-            f"Confirmed at run time (asyncio debug mode): {finding.symbol} in {finding.file}:"
-            f"{finding.line} blocked the event loop {secs:.3f} s{times}"
-        )
-    if blocking and not per_finding:
-        notes.append("Run-time confirmation: no slow-callback record fell in a function with a blocking call")
-    project_only = [r for r in unmatched if not os.path.isabs(r[0]) and has_async]
-    for rec in sorted(project_only, key=lambda r: -r[2])[:MAX_RUNTIME_NOTES]:
-        where = f"{rec[0]}:{rec[1]}" if rec[1] is not None else rec[0]
-        notes.append(f"Run time: {where} held the event loop {rec[2]:.3f} s (no static finding there)")
-    return out, notes, confirmed
+def _why_no_debug_run(ctx: PassContext) -> str:
+    """Why no test run in asyncio debug mode came with the context (it is the plain timing run)."""
+    mode = ctx.target.mode
+    if mode == "user":
+        return "tests named with --test skip the plain run, where asyncio debug mode is on"
+    if mode == "exec":
+        return "a command was profiled, not the tests, and the plain run of the tests did not happen"
+    if mode == "none":
+        return f"no test run: {ctx.target.note}" if ctx.target.note else "no test run"
+    return "the plain run of the tests wrote no asyncio records (it ended before it could)"
 
 
 def _confirm_waits(

@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from typing import AbstractSet, Dict, FrozenSet, List, Optional, Set
 
 from perfscan.models import Finding, Metric
-from perfscan.passes.async_pass.aliases import Aliases
 from perfscan.passes.async_pass.blocking_calls import BlockingCatalog
+from perfscan.passes.async_pass.module_info import module_info
+from perfscan.passes.async_pass.project_index import ProjectIndex
 from perfscan.passes.async_pass.registry import RULES
-from perfscan.passes.async_pass.scope import ModuleInfo, Scope
+from perfscan.passes.async_pass.scope import Scope
 from perfscan.sources import FunctionInfo, functions_in
 
 
@@ -23,21 +24,6 @@ class ModuleReport:
     errors: List[str] = field(default_factory=list)
 
 
-def module_types(tree: ast.Module, aliases: Aliases, catalog: BlockingCatalog) -> Dict[str, str]:
-    """Module-level names assigned once from a known class (`SESSION = requests.Session()`)."""
-    seen: Dict[str, List[Optional[str]]] = {}
-    for stmt in tree.body:
-        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
-            kind = None
-            if isinstance(stmt.value, ast.Call):
-                name = aliases.resolve(stmt.value.func)
-                if name is not None:
-                    name = catalog.canonical_class(name)
-                    kind = name if name in catalog.classes else catalog.factories.get(name)
-            seen.setdefault(stmt.targets[0].id, []).append(kind)
-    return {name: kinds[0] for name, kinds in seen.items() if len(kinds) == 1 and kinds[0]}
-
-
 def analyze_module(
     tree: ast.Module,
     module: str,
@@ -46,18 +32,18 @@ def analyze_module(
     catalog: BlockingCatalog,
     ran_functions: AbstractSet[str],
     sync_rules: bool = True,
+    project: Optional[ProjectIndex] = None,
 ) -> ModuleReport:
-    """Findings of every rule in one module; `sync_rules=False` skips sync defs (no rule can hit them)."""
+    """Findings of every rule in one module; `sync_rules=False` skips sync defs (no rule can hit
+    them); `project` lets the rules follow calls into the project's other modules."""
     report = ModuleReport()
-    aliases = Aliases.from_tree(tree, module, package)
-    report.uses_asyncio = any(
-        target == "asyncio" or target.startswith("asyncio.") for target in aliases.imports.values()
-    )
     functions = functions_in(tree)
-    by_name: Dict[str, List[ast.AST]] = {}
-    for fn in functions:
-        by_name.setdefault(fn.name, []).append(fn.node)
-    mod = ModuleInfo(module, file, aliases, catalog, by_name, module_types(tree, aliases, catalog))
+    mod = module_info(tree, module, file, package, catalog, project, functions)
+    if project is not None:
+        project.register(mod)
+    report.uses_asyncio = any(
+        target == "asyncio" or target.startswith("asyncio.") for target in mod.aliases.imports.values()
+    )
     locals_by_qual: Dict[str, FrozenSet[str]] = {}
     hot_known = bool(ran_functions)
     holders = set() if sync_rules else _enclosing_async(functions)

@@ -7,10 +7,11 @@ What it finds and what it leaves alone, why it costs, and an example: its catalo
 from __future__ import annotations
 
 import ast
-from typing import List, Optional, Set, Tuple, Union
+from typing import AbstractSet, List, Optional, Set, Tuple, Union
 
 from perfscan.astutil import dotted
-from perfscan.passes.async_pass.dataflow import own_awaits
+from perfscan.passes.async_pass.dataflow import own_awaits, related
+from perfscan.passes.async_pass.loop_flow import chains_of_call, loop_flow
 from perfscan.passes.async_pass.scope import NESTED_SCOPES, Hit, Scope, walk
 
 ID = "await-in-loop"
@@ -21,7 +22,6 @@ ORDERED_METHODS = frozenset(
         "execute",
         "executemany",
         "executescript",
-        "fetch",
         "fetchrow",
         "fetchval",
         "fetchone",
@@ -65,18 +65,16 @@ def _reads(node: ast.AST) -> Set[str]:
     return {n.id for n in walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
-def _writes(stmt: ast.AST) -> Set[str]:
-    return {n.id for n in walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del))}
-
-
-def _ordered_receiver(call: ast.Call, fresh: Set[str]) -> bool:
+def _ordered_receiver(call: ast.Call, fresh: AbstractSet[str]) -> bool:
+    """A clean-up call, or a method ordered by nature (a connection, a stream, a queue) on one
+    object shared by the iterations rather than one of the loop's items."""
     func = call.func
     if isinstance(func, ast.Attribute) and func.attr in CLEANUP_METHODS:
         return True
     if not (isinstance(func, ast.Attribute) and func.attr in ORDERED_METHODS):
         return False
     receiver = dotted(func.value)
-    return receiver is None or receiver.split(".")[0] not in fresh
+    return receiver is None or not any(related(receiver, f) for f in fresh)
 
 
 def _for_loop_hit(scope: Scope, loop: ast.For) -> Optional[Tuple[int, str]]:
@@ -87,31 +85,15 @@ def _for_loop_hit(scope: Scope, loop: ast.For) -> Optional[Tuple[int, str]]:
     awaits = [(n, n.value) for n in nodes if isinstance(n, ast.Await) and isinstance(n.value, ast.Call)]
     if not awaits or any(isinstance(n, ast.Break) for n in nodes):
         return None
-    targets = _names(loop.target)
-    reads = [_reads(stmt) for stmt in loop.body]
-    writes = [_writes(stmt) - targets for stmt in loop.body]
-    # Names computed afresh from the loop variable, unconditionally, before their use.
-    fresh = set(targets)
-    carried = set()  # names an iteration may leave for the next one
-    position = {}
-    for index, stmt in enumerate(loop.body):
-        for node in walk(stmt):
-            position[id(node)] = index
-        plain = isinstance(stmt, (ast.Assign, ast.AnnAssign))
-        if plain and reads[index] & fresh:
-            fresh |= writes[index] - reads[index]
-        # Augmented, conditional or self-referencing writes carry over to the next iteration.
-        carried |= writes[index] & reads[index] if plain else writes[index]
+    flow = loop_flow(loop, _names(loop.target))
+    if flow.carried is not None:
+        return None  # a later iteration reads what an earlier one wrote: not independent items
     for node, call in awaits:
         if scope.call_name(call) in PACING:
             continue
-        used = _reads(call)
-        if not used & fresh or used & carried:
-            continue
-        index = position.get(id(node), 0)
-        if used & set().union(*writes[index:]):
-            continue  # written at or after the await: the next iteration sees it
-        if _ordered_receiver(call, fresh):
+        if not any(related(c, f) for c in chains_of_call(call) for f in flow.fresh):
+            continue  # the same call every time (a retry, a poll), not one per item
+        if _ordered_receiver(call, flow.fresh):
             continue
         return node.lineno, _shown(call)
     return None

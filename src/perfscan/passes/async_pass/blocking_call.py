@@ -1,4 +1,5 @@
-"""blocking-call-in-async: a blocking call made directly inside an `async def`.
+"""blocking-call-in-async: a blocking call made inside an `async def`, directly or through the
+sync project functions it calls (up to three calls deep).
 
 What it finds and what it leaves alone, why it costs, and an example: its catalog row
 (perfscan/catalog/async_patterns.py; `perfscan explain blocking-call-in-async`).
@@ -6,94 +7,63 @@ What it finds and what it leaves alone, why it costs, and an example: its catalo
 
 from __future__ import annotations
 
-import ast
-from typing import Dict, List, Optional, Set, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from perfscan.passes.async_pass.blocking_calls import advice, display_name
+from perfscan.passes.async_pass.blocking_sites import blocking_calls_in
+from perfscan.passes.async_pass.reach import Reached, reached
 from perfscan.passes.async_pass.scope import Hit, Scope
 
 ID = "blocking-call-in-async"
+SHOWN = 5  # calls spelled out in the evidence
 
 
-def _nonblocking_socket_lines(fn: ast.AST) -> List[Tuple[int, int]]:
-    """Line spans of `try` bodies that catch BlockingIOError: a socket call there is made on a
-    non-blocking socket, and returns at once (the way asyncio's own loops connect and send)."""
-    spans = []
-    for node in ast.walk(fn):
-        if isinstance(node, ast.Try) and node.body:
-            caught = [
-                n.id if isinstance(n, ast.Name) else n.attr if isinstance(n, ast.Attribute) else ""
-                for h in node.handlers
-                if h.type is not None
-                for n in (h.type.elts if isinstance(h.type, ast.Tuple) else [h.type])
-            ]
-            if "BlockingIOError" in caught:
-                spans.append((node.body[0].lineno, getattr(node.body[-1], "end_lineno", node.body[-1].lineno)))
-    return spans
-
-
-def _set_nonblocking(fn: ast.AST) -> Set[str]:
-    """Receivers (as written) made non-blocking in the function: `s.setblocking(False)`, `s.settimeout(0)`."""
-    out = set()
-    for node in ast.walk(fn):
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and len(node.args) == 1
-            and isinstance(node.args[0], ast.Constant)
-            and (
-                (node.func.attr == "setblocking" and node.args[0].value is False)
-                or (node.func.attr == "settimeout" and node.args[0].value == 0)
-            )
-        ):
-            out.add(ast.dump(node.func.value))
-    return out
-
-
-def blocking_calls_in(scope: Scope) -> List[Tuple[str, int]]:
-    """(real name, line) of each blocking call the function makes itself."""
-    found = []
-    spans: Optional[List[Tuple[int, int]]] = None
-    nonblocking: Optional[Set[str]] = None
-    for node in scope.nodes:
-        if isinstance(node, ast.Call):
-            name = scope.call_name(node)
-            if name is not None and name in scope.catalog.calls:
-                if name.startswith("socket.socket.") and isinstance(node.func, ast.Attribute):
-                    if spans is None:
-                        spans, nonblocking = _nonblocking_socket_lines(scope.node), _set_nonblocking(scope.node)
-                    if ast.dump(node.func.value) in (nonblocking or set()) or any(
-                        a <= node.lineno <= b for a, b in spans
-                    ):
-                        continue
-                found.append((name, node.lineno))
-    found.sort(key=lambda item: item[1])
-    return found
+def _chain(r: Reached) -> str:
+    """`fetch_rates() at line 12 -> _get() (app/rates.py:9) -> requests.get (app/net.py:30)`."""
+    parts = [f"{r.via[0].name}() at line {r.line}"]
+    for prev, hop in zip(r.via, r.via[1:]):
+        parts.append(f"{hop.name}() ({prev.file}:{prev.line})")
+    last = r.via[-1]
+    parts.append(f"{display_name(r.name)} ({last.file}:{last.line})")
+    return " -> ".join(parts)
 
 
 def check(scope: Scope) -> Optional[Hit]:
-    calls = blocking_calls_in(scope)
-    if not calls:
+    direct = blocking_calls_in(scope)
+    below = reached(scope)
+    if not direct and not below:
         return None
-    shown = list(dict.fromkeys(display_name(name) for name, _ in calls))
-    what = ", ".join(shown)
+    # (line, what the label says, what the evidence says, details entry, real name)
+    items: List[Tuple[int, str, str, Dict[str, Any], str]] = [
+        (line, display_name(name), f"{display_name(name)} at line {line}", {"name": name, "line": line}, name)
+        for name, line in direct
+    ]
+    for r in below:
+        via = [{"function": h.function, "file": h.file, "line": h.line} for h in r.via]
+        label = f"{display_name(r.name)} via {r.via[0].name}()"
+        items.append((r.line, label, _chain(r), {"name": r.name, "line": r.line, "via": via}, r.name))
+    items.sort(key=lambda item: (item[0], len(item[3].get("via", ()))))
+    what = ", ".join(dict.fromkeys(item[1] for item in items))
     if scope.hot_path:
         label = f"{what} on the hot path"
     elif scope.hot_known:
         label = f"{what} (not seen running)"
     else:
         label = f"{what} (hot path unknown)"
-    where = ", ".join(f"{display_name(name)} at line {line}" for name, line in calls[:5])
-    if len(calls) > 5:
-        where += f" and {len(calls) - 5} more"
-    todo: Dict[str, None] = dict.fromkeys(advice(name) for name, _ in calls)
-    unit = "call" if len(calls) == 1 else "calls"
+    where = ", ".join(item[2] for item in items[:SHOWN])
+    if len(items) > SHOWN:
+        where += f" and {len(items) - SHOWN} more"
+    todo: Dict[str, None] = dict.fromkeys(advice(item[4]) for item in items)
+    if below:
+        heads = ", ".join(f"{name}()" for name in dict.fromkeys(r.via[0].name for r in below))
+        todo[f"or run {heads} in a thread (asyncio.to_thread)"] = None
+    unit = "call" if len(items) == 1 else "calls"
     return Hit(
-        line=calls[0][1],
-        value=len(calls),
+        line=items[0][0],
+        value=len(items),
         unit="calls",
         label=label,
         evidence=f"{where}; {'; '.join(todo)}",
         impact=f"blocks the event loop: every concurrent task waits for the {unit}",
-        details={"calls": [{"name": name, "line": line} for name, line in calls]},
+        details={"calls": [item[3] for item in items]},
     )

@@ -1,9 +1,10 @@
 """Read and write sets of statements, for deciding whether two awaits depend on each other.
 
-Names are dotted chains (`self.db`, `a`); a subscript counts as its container (`d[k] = v`
-writes `d`). A method call on an object may change it, so it writes its receiver
-(`self.db.get()` writes `self.db`), except a call on an imported module (`asyncio.sleep`).
-Two chains are related when one is a prefix of the other (`self` and `self.db`).
+Names are full dotted chains (`self.db`, `api.stock`, `a`): `api.stock` and `api.prices` are
+different objects under one root name. A subscript counts as its container (`d[k] = v` writes
+`d`). A method call on an object may change it, so it writes its receiver (`self.db.get()`
+writes `self.db`), except a call on an imported module (`asyncio.sleep`). Two chains are related
+when one is a prefix of the other (`self` and `self.db`).
 """
 
 from __future__ import annotations
@@ -68,29 +69,37 @@ def value_of(stmt: ast.stmt) -> Optional[ast.AST]:
     )
 
 
-def effects(scope: Scope, stmt: ast.stmt, value_nodes: Optional[List[ast.AST]] = None) -> Tuple[Set[str], Set[str]]:
-    """(reads, writes) of one simple statement; `value_nodes` is the walk of its value, if made."""
+def effects(
+    scope: Scope, stmt: ast.stmt, value_nodes: Optional[List[ast.AST]] = None
+) -> Tuple[Set[str], Set[str], Set[str]]:
+    """(reads, writes, stores) of one simple statement; `value_nodes` is the walk of its value.
+
+    `stores` are the chains the statement assigns (its targets, a walrus); `writes` adds the
+    receivers of its method calls, which the call may change.
+    """
     reads: Set[str] = set()
-    writes: Set[str] = set()
+    stores: Set[str] = set()
     if isinstance(stmt, ast.Assign):
         for target in stmt.targets:
-            _targets(target, writes, reads)
+            _targets(target, stores, reads)
     elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign)):
-        _targets(stmt.target, writes, reads)
+        _targets(stmt.target, stores, reads)
         if isinstance(stmt, ast.AugAssign):
-            reads.update(writes)
+            reads.update(stores)
+    writes = set(stores)
     value = value_of(stmt)
     if value is not None:
         nodes = walk(value) if value_nodes is None else value_nodes
         reads.update(load_chains(value, nodes))
         for node in nodes:
             if isinstance(node, ast.NamedExpr):
+                stores.add(node.target.id)
                 writes.add(node.target.id)
             elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
                 receiver = dotted(node.func.value)
                 if receiver is not None and not _module_path(scope, receiver):
                     writes.add(receiver)
-    return reads, writes
+    return reads, writes, stores
 
 
 def _module_path(scope: Scope, chain: str) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Protocol, Sequence, Set, Tuple, Union
 
 from perfscan.passes.async_pass.aliases import Aliases
 from perfscan.passes.async_pass.blocking_calls import BlockingCatalog
@@ -49,6 +49,18 @@ class ModuleInfo:
     catalog: BlockingCatalog
     functions_by_name: Mapping[str, Sequence[ast.AST]]  # every def in the module, by simple name
     module_types: Mapping[str, str]  # module-level names holding a known instance
+    functions: Mapping[str, FunctionInfo] = field(default_factory=dict)  # by qualname, when defined once
+    project: Optional[ProjectLookup] = None  # the other project modules, for calls into them
+
+
+class ProjectLookup(Protocol):
+    """The project's functions as the rules that follow calls see them (`project_index.py`)."""
+
+    def function(self, dotted: str) -> Optional[Tuple[ModuleInfo, FunctionInfo]]: ...
+
+    def method(self, mod: ModuleInfo, caller: FunctionInfo, name: str) -> Optional[Tuple[ModuleInfo, FunctionInfo]]: ...
+
+    def scope(self, mod: ModuleInfo, fn: FunctionInfo) -> Scope: ...
 
 
 def own_nodes(roots: Sequence[ast.AST], nested: Optional[List[ast.AST]] = None) -> List[ast.AST]:

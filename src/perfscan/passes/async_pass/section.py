@@ -23,6 +23,7 @@ class AsyncSection:
     skipped: Tuple[str, ...] = ()  # "file: why" for files that do not parse or decode
     hot_path_known: bool = False  # the CPU pass said which functions ran
     confirmed: Tuple[str, ...] = ()  # qualnames of blocking-call findings confirmed at run time
+    runtime: str = ""  # run-time confirmation: how many were confirmed, or why none was; "" with nothing to confirm
 
     def to_json(self) -> Dict[str, Any]:
         return {
@@ -33,6 +34,7 @@ class AsyncSection:
             "skipped": list(self.skipped),
             "hot_path_known": self.hot_path_known,
             "confirmed": list(self.confirmed),
+            "runtime": self.runtime,
         }
 
     @classmethod
@@ -45,4 +47,5 @@ class AsyncSection:
             skipped=_texts(data.get("skipped")),
             hot_path_known=bool(data.get("hot_path_known")),
             confirmed=_texts(data.get("confirmed")),
+            runtime=str(data.get("runtime") or ""),
         )

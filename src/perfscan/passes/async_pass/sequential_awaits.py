@@ -71,9 +71,11 @@ def step_of(scope: Scope, stmt: ast.stmt) -> Optional[Step]:
         return None
     if isinstance(stmt, ast.Expr) and stmt.value is awaits[0] and not call.args and not call.keywords:
         return None  # `await connect()`: a step whose order is likely the point
-    reads, writes = effects(scope, stmt, nodes)
-    # Module-level, global and nonlocal state may be read by the callees: a write to it is a barrier.
-    if any(w.split(".")[0] not in scope.local or w.split(".")[0] in scope.outer_declared for w in writes):
+    reads, writes, stores = effects(scope, stmt, nodes)
+    # Module-level, global and nonlocal state may be read by the callees: assigning it is a
+    # barrier. A method call on a global object (`api.stock.count()`) only writes that object,
+    # which the other steps' chains are checked against like any other.
+    if any(w.split(".")[0] not in scope.local or w.split(".")[0] in scope.outer_declared for w in stores):
         return None
     return Step(stmt.lineno, callee, shown, reads, writes)
 

@@ -20,6 +20,7 @@ section (what the reports lay out).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from typing import List, Optional, Tuple
@@ -31,6 +32,7 @@ from perfscan.passes.cpu.artifacts import pstats_table, write_collapsed, write_p
 from perfscan.passes.cpu.findings import findings_of, wait_rows
 from perfscan.passes.cpu.flame import FlameNode, flame_tree
 from perfscan.passes.cpu.frames import FrameNamer
+from perfscan.passes.cpu.hoisting import hoist_invariant_calls
 from perfscan.passes.cpu.profile import Profile, build_profile
 from perfscan.passes.cpu.records import CpuRun, combine, with_counts
 from perfscan.passes.cpu.section import CpuSection, top_table
@@ -106,12 +108,19 @@ def run_cpu_pass(ctx: PassContext) -> PassResult:
         error = f"the profiled test run {run.child.describe_exit()} and wrote no profile"
         tail = run.child.tail(6)
         return PassResult(
-            "cpu", status, time.monotonic() - start, error + (f": {tail}" if tail else ""), notes=tuple(notes)
+            "cpu",
+            status,
+            time.monotonic() - start,
+            error + (f": {tail}" if tail else ""),
+            notes=tuple(notes),
+            facts=run.facts(),
         )
     notes += [f"profiler: {err}" for err in data.errors]
     if data.statements is not None:
         notes += [f"profiler: {err}" for err in data.statements.errors]
     profile = build_profile(data, ctx.project.root, ctx.project.source_roots, ctx.settings.exclude)
+    if profile.engine == "sample":
+        hoist_invariant_calls(profile.functions)  # a loop-invariant call's time goes to the caller's loop
     notes += _waiting_notes(profile, data.runs)
     harness = () if ctx.target.mode == "exec" else ctx.project.pytest_plugins
     findings = findings_of(
@@ -160,8 +169,11 @@ def run_cpu_pass(ctx: PassContext) -> PassResult:
     namer = FrameNamer(Locator(ctx.project.root, ctx.project.source_roots, ctx.settings.exclude), harness)
     wall_chart = flame_tree(pstats_table(data, waits=True), namer) if profile.waits_measured else None
     section = _section(profile, data, engine, flame_tree(table, namer), wall_chart, harness)
+    # the first run stands for all: pooled runs are the same tests in the same interpreter. With no
+    # project function in the profile, whether the run loaded any project module decides
+    facts = dataclasses.replace(run.facts(), profiled_project=True if profile.functions else None)
     return PassResult(
-        "cpu", status, time.monotonic() - start, error, tuple(findings), tuple(artifacts), tuple(notes), section
+        "cpu", status, time.monotonic() - start, error, tuple(findings), tuple(artifacts), tuple(notes), section, facts
     )
 
 

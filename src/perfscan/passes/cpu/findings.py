@@ -9,13 +9,14 @@ the profile says about the function (`FunctionFacts`), its measured call sites i
 from __future__ import annotations
 
 import ast
-from typing import Callable, Dict, List, Optional, Set, Tuple
+from typing import Callable, Dict, FrozenSet, List, Optional, Set, Tuple
 
 from perfscan.astutil import package_of
 from perfscan.locate import is_harness
 from perfscan.models import Finding, Metric
-from perfscan.passes.cpu.patterns import choose
-from perfscan.passes.cpu.patterns.astkit import module_aliases
+from perfscan.passes.cpu.hoisting import pure_by_name
+from perfscan.passes.cpu.patterns import CALL_PATTERNS, all_matches, choose
+from perfscan.passes.cpu.patterns.astkit import module_aliases, module_constants
 from perfscan.passes.cpu.patterns.base import CalleeTest, FunctionFacts, QuerySite, WaitSite
 from perfscan.passes.cpu.profile import FunctionProfile, Profile
 from perfscan.passes.cpu.samples import c_call_names
@@ -49,6 +50,8 @@ def findings_of(
         return []
     out = []
     aliases_cache: Dict[str, Dict[str, str]] = {}
+    constants_cache: Dict[str, Dict[str, int]] = {}
+    pure = pure_by_name(profile.functions)
     for fp in profile.functions.values():
         if harness and is_harness(fp.module, harness):
             continue
@@ -61,14 +64,17 @@ def findings_of(
         if fp.rel not in aliases_cache:
             package = package_of(fp.module, fp.rel.endswith("__init__.py"))
             aliases_cache[fp.rel] = module_aliases(tree, package) if tree is not None else {}
+            constants_cache[fp.rel] = module_constants(tree) if tree is not None else {}
         aliases = aliases_cache[fp.rel]
         class_node = _class_of(tree, fp.qualname) if tree is not None else None
         sites = wait_sites(
-            fp.info.node, aliases, fp.wait_lines, fp.gil_lines, fp.wait_via, fp.line_cpu, runs, fp.site_counts
+            fp.info.node, aliases, fp.wait_lines, fp.gil_lines, fp.wait_via, fp.line_seconds, runs, fp.site_counts
         )
         if profile.engine == "sample":
-            queries = query_sites(fp.statements, fp.wait_lines, fp.line_cpu, runs)
-            facts = sampled_facts(fp, class_node, aliases, attributable, sites, queries, total)
+            queries = query_sites(fp.statements, fp.wait_lines, fp.line_seconds, runs)
+            facts = sampled_facts(
+                fp, class_node, aliases, attributable, constants_cache[fp.rel], pure, sites, queries, total
+            )
         else:
 
             def callee_seconds(test: CalleeTest, fp: FunctionProfile = fp) -> float:
@@ -89,6 +95,8 @@ def findings_of(
                 project_callee_seconds=project_callee_seconds,
                 queries=_cprofile_queries(fp, runs),
                 wall_seconds=total,
+                module_constants=constants_cache[fp.rel],
+                callee_is_pure=lambda name: pure.get(name, False),
             )
         match = choose(facts)
         pattern = match.pattern if match else "none"
@@ -100,6 +108,11 @@ def findings_of(
         callers = _callers_text(fp)
         if callers:
             evidence += "; called from " + callers
+        for caller, at, _secs in fp.hoisted:
+            evidence += (
+                f"; its time reached from {caller} line {at}, a loop-invariant call, counts in {caller}'s share "
+                "(hoisting that call saves it)"
+            )
         phase = fp.main_phase()
         speedup = amdahl(share)
         details = {
@@ -155,6 +168,8 @@ def sampled_facts(
     class_node: Optional[ast.ClassDef],
     aliases: Dict[str, str],
     attributable: float,
+    constants: Optional[Dict[str, int]] = None,
+    pure: Optional[Dict[str, bool]] = None,
     sites: Tuple[WaitSite, ...] = (),
     queries: Tuple[QuerySite, ...] = (),
     total: float = 0.0,
@@ -165,7 +180,9 @@ def sampled_facts(
     (`line_own`, matched against cProfile-style names of the calls on each line). The same
     samples must not back a structural pattern too, as cProfile's tottime (which excludes C
     callees) would not: a first round of the patterns finds which call lines back a call
-    pattern, and the own time that structural patterns see is the own time at the other lines.
+    pattern, and the own time that structural patterns see is the own time at the other lines
+    (with the time by line, the lines of the call patterns' matches are claimed too: a Python
+    callee such as copy.deepcopy has its time at its call's line).
     """
     c_names = c_call_names(fp.info.node, aliases)
 
@@ -189,7 +206,7 @@ def sampled_facts(
         claimed.update(lines)
         return python_callees(test) + sum(fp.line_own[line] for line in lines)
 
-    def facts(own: float, callees: Callable[[CalleeTest], float]) -> FunctionFacts:
+    def facts(own: float, callees: Callable[[CalleeTest], float], taken: FrozenSet[int] = frozenset()) -> FunctionFacts:
         return FunctionFacts(
             node=fp.info.node,
             class_node=class_node,
@@ -203,11 +220,18 @@ def sampled_facts(
             wait_sites=sites,
             queries=queries,
             wall_seconds=total,
+            line_seconds=dict(fp.line_seconds),
+            claimed_lines=taken,
+            loop_trips=dict(fp.loop_trips) if fp.loop_trips else None,
+            callee_lines=dict(fp.callee_lines),
+            module_constants=constants or {},
+            callee_is_pure=lambda name: (pure or {}).get(name, False),
         )
 
-    choose(facts(fp.own_total(), claiming))
+    first = all_matches(facts(fp.own_total(), claiming))
     structural_own = max(fp.own_total() - sum(fp.line_own.get(line, 0.0) for line in claimed), 0.0)
-    return facts(structural_own, callee_seconds)
+    claimed.update(m.line for m in first if m.pattern in CALL_PATTERNS and m.backing > 0)
+    return facts(structural_own, callee_seconds, frozenset(claimed))
 
 
 def _calls_text(fp: FunctionProfile) -> str:

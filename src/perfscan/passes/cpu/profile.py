@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Tuple, cast
 
 from perfscan.locate import Locator
-from perfscan.passes.cpu.records import PHASES, CpuRun, Samples, Stack, StatsEntry
+from perfscan.passes.cpu.records import PHASES, CountedLoop, CpuRun, Samples, Stack, StatsEntry
 from perfscan.passes.cpu.samples import aggregate
 from perfscan.passes.cpu.waited import aggregate_waits, counted_by_test, harness_seconds, place
 from perfscan.passes.cpu.waitfacts import Statements, statements_by_function
@@ -57,8 +57,18 @@ class FunctionProfile:
     line_own: Dict[int, float] = field(default_factory=lambda: defaultdict(float))  # own seconds by source line
     caller_seconds: Dict[str, float] = field(default_factory=lambda: defaultdict(float))  # caller -> sampled seconds
     tests: Dict[str, float] = field(default_factory=lambda: defaultdict(float))  # test node id -> wall seconds
+    line_seconds: Dict[int, float] = field(default_factory=lambda: defaultdict(float))  # attributable seconds by line
+    callee_lines: Dict[Tuple[int, str], float] = field(
+        default_factory=lambda: defaultdict(float)
+    )  # (calling line, project callee's name) -> seconds under it
+    loop_trips: Dict[Tuple[int, int], int] = field(default_factory=dict)  # loop position -> exact iterations
+    # (direct project caller, its line) -> phase -> attributable seconds reached from that call site
+    via: Dict[Tuple[str, int], Dict[str, float]] = field(default_factory=dict)
+    # attributable seconds moved in (+) or out (-) by phase: a loop-invariant call's time goes to its caller
+    moved: Dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    # (caller, its line, seconds) whose loop-invariant call's time moved to that caller
+    hoisted: List[Tuple[str, int, float]] = field(default_factory=list)
     counted: bool = True  # calls_total/calls_primitive are known (False: the function's calls were not counted)
-    line_cpu: Dict[int, float] = field(default_factory=lambda: defaultdict(float))  # attributable CPU by line
     # waiting (sampling engine): by phase, in calls and for the GIL; by call site line
     wait: Dict[str, float] = field(default_factory=lambda: defaultdict(float))
     gil: Dict[str, float] = field(default_factory=lambda: defaultdict(float))
@@ -75,7 +85,7 @@ class FunctionProfile:
         total = 0.0
         for p in phases:
             own = self.own.get(p, 0.0)
-            total += max(own, self.cumulative.get(p, 0.0) - self.project_callees.get(p, 0.0))
+            total += max(own, self.cumulative.get(p, 0.0) - self.project_callees.get(p, 0.0)) + self.moved.get(p, 0.0)
         return total
 
     def waited(self, phase: Optional[str] = None) -> float:
@@ -270,10 +280,21 @@ def _from_samples(run: CpuRun, samples: Samples, locator: Locator) -> Profile:
             fp.own[p] += sm.own.get(p, 0.0)
             fp.cumulative[p] += sm.cumulative.get(p, 0.0)
             fp.project_callees[p] += sm.under_project_callees.get(p, 0.0)
-        for attr in ("line_own", "line_cpu", "callee_time", "project_callee_by_name", "caller_seconds"):
+        for attr in (
+            "line_own",
+            "callee_time",
+            "project_callee_by_name",
+            "caller_seconds",
+            "line_seconds",
+            "callee_lines",
+        ):
             target = getattr(fp, attr)
             for k, v in getattr(sm, attr).items():
                 target[k] += v
+        for site, by_phase in sm.via.items():
+            mine = fp.via.setdefault(site, {})
+            for p, secs in by_phase.items():
+                mine[p] = mine.get(p, 0.0) + secs
         for ti, secs in sm.tests.items():
             if 0 <= ti < len(tests):
                 fp.tests[tests[ti]] += secs
@@ -317,6 +338,7 @@ def _from_samples(run: CpuRun, samples: Samples, locator: Locator) -> Profile:
             if phase in wall:
                 counting += min(spent_in_phase, wall[phase] * 0.5)
                 wall[phase] = max(wall[phase] - spent_in_phase, wall[phase] * 0.5)
+        _attach_loops(calls.loops, locator, functions)
     totals: Dict[str, float] = {}
     for stack in stacks:
         totals[stack.phase] = totals.get(stack.phase, 0.0) + stack.seconds
@@ -395,6 +417,20 @@ def _uncount(fp: FunctionProfile, phase: str, spent: float) -> float:
     if fp.line_own:
         # the prologue has the line of the body's first statement, or skids to the next check
         scale = 1.0 - taken / own
+        total = sum(fp.line_own.values())
         for line in list(fp.line_own):
+            if line in fp.line_seconds and total > 0:
+                fp.line_seconds[line] = max(fp.line_seconds[line] - taken * fp.line_own[line] / total, 0.0)
             fp.line_own[line] *= scale
     return taken
+
+
+def _attach_loops(loops: Sequence[CountedLoop], locator: Locator, functions: Dict[FuncKey, FunctionProfile]) -> None:
+    """Exact loop iterations (the plain run's loop counters) onto the functions that ran."""
+    for loop in loops:
+        where = locator.function_at(loop.file, loop.line)
+        if where is None or where.function is None:
+            continue
+        fp = functions.get((where.rel, where.function.qualname))
+        if fp is not None:
+            fp.loop_trips[(loop.line, loop.column)] = fp.loop_trips.get((loop.line, loop.column), 0) + loop.iterations

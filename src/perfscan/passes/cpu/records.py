@@ -10,7 +10,8 @@ Shape (the probe's cpu.py, sampler.py and calls.py write it; the probe's contrac
   walls and waits (waitrecords.py)
 - queries: the statements the tests ran (waitrecords.py)
 - calls (compiled counters): functions [[file, first line, name, depth?]],
-  phases {phase: [[function index, calls, recursive calls]]}, cost_ns {"count": ns, "depth": ns}
+  phases {phase: [[function index, calls, recursive calls]]}, cost_ns {"count": ns, "depth": ns},
+  loops [[file, line, column, iterations]] (the plain run's loop counters)
 - errors [str]
 
 What does not fit the shape (a wrong type, an index out of range) is left out rather than
@@ -209,6 +210,16 @@ class CountedFunction:
 
 
 @dataclass(frozen=True)
+class CountedLoop:
+    """A loop's exact iterations over the run (counted in the plain run only; docs/design.md "The passes", CPU)."""
+
+    file: str
+    line: int  # where the loop's target is (a while loop: its test)
+    column: int
+    iterations: int
+
+
+@dataclass(frozen=True)
 class CallCounts:
     """Exact call counts compiled into the project's functions."""
 
@@ -221,6 +232,7 @@ class CallCounts:
     # calls that can wait, counted per call site: (file, line, callee name) -> calls in the profiled phases
     sites: Mapping[Tuple[str, int, str], int] = field(default_factory=dict)
     queries: Optional[Queries] = None  # the database statements the counted run ran
+    loops: Tuple[CountedLoop, ...] = ()
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> CallCounts:
@@ -243,6 +255,11 @@ class CallCounts:
                     and isinstance(r[0], int)
                     and 0 <= r[0] < len(functions)
                 )
+        loops = tuple(
+            CountedLoop(str(r[0]), _int(r[1]), _int(r[2]), _int(r[3]))
+            for r in _list(raw.get("loops"))
+            if isinstance(r, (list, tuple)) and len(r) >= 4 and _int(r[3]) > 0
+        )
         return cls(
             tuple(functions),
             phases,
@@ -250,6 +267,7 @@ class CallCounts:
             str(raw.get("method") or "compiled counters"),
             _sites(_dict(raw.get("sites"))),
             Queries.from_json(raw.get("queries")),
+            loops,
         )
 
 

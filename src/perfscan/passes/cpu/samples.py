@@ -16,8 +16,11 @@ and a run of such frames right after their function's frame folds into one occur
 - callee time from a function (pattern backing): the samples under each non-project frame
   called directly by one of its occurrences, once per sample; project callees by name the same.
 - callers: the frame just above its outermost occurrence, by sampled seconds.
-- CPU by line (`line_cpu`): the attributable samples by the line the function stood on, library
-  callees under it included (a query through an ORM is time at the project line that made it).
+- by line (what the patterns' backing is measured at): the function's attributable samples by
+  the line its innermost occurrence was at (`line_seconds`, callees that are not project code
+  included), and the samples under each direct project callee by the line that called it
+  (`callee_lines`); and its attributable samples by the project function and line that called it
+  directly (`via`: what the loop-invariant-call rule moves to a caller).
 
 Everything here is pure: plain data in, plain data out.
 """
@@ -45,12 +48,17 @@ class Sampled:
     cumulative: Dict[str, float] = field(default_factory=lambda: defaultdict(float))
     under_project_callees: Dict[str, float] = field(default_factory=lambda: defaultdict(float))
     line_own: Dict[int, float] = field(default_factory=lambda: defaultdict(float))
-    # attributable seconds by the line the function stood on (library callees under it included)
-    line_cpu: Dict[int, float] = field(default_factory=lambda: defaultdict(float))
     callee_time: Dict[Tuple[str, str], float] = field(default_factory=lambda: defaultdict(float))
     project_callee_by_name: Dict[str, float] = field(default_factory=lambda: defaultdict(float))
     caller_seconds: Dict[str, float] = field(default_factory=lambda: defaultdict(float))
     tests: Dict[int, float] = field(default_factory=lambda: defaultdict(float))  # attributable seconds by test index
+    line_seconds: Dict[int, float] = field(default_factory=lambda: defaultdict(float))  # attributable seconds by line
+    # (calling line, project callee's name) -> seconds under that callee from that line
+    callee_lines: Dict[Tuple[int, str], float] = field(default_factory=lambda: defaultdict(float))
+    # (direct project caller's label, its line) -> phase -> attributable seconds reached from there
+    via: Dict[Tuple[str, int], Dict[str, float]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(float))
+    )
     samples: int = 0
 
     def attributable(self, phase: Optional[str] = None) -> float:
@@ -105,7 +113,10 @@ def aggregate(
                 fn.under_project_callees[phase] += weight
             else:
                 fn.tests[test] += weight
-                fn.line_cpu[stack[occ[j][2]][1]] += weight
+                fn.line_seconds[stack[occ[j][2]][1]] += weight
+                pkey = occ[j - 1][0] if j > 0 else None
+                if pkey is not None and pkey != key:
+                    fn.via[(label(pkey), stack[occ[j - 1][2]][1])][phase] += weight
         last_key, _s, last = occ[-1]
         if last_key is not None:
             fn = out[last_key]
@@ -114,9 +125,10 @@ def aggregate(
         # callees and callers: each distinct one once per sample
         callees: Dict[K, Set[Tuple[str, str]]] = defaultdict(set)
         by_name: Dict[K, Set[str]] = defaultdict(set)
+        by_line: Dict[K, Set[Tuple[int, str]]] = defaultdict(set)
         callers: Dict[K, str] = {}
         seen: Set[K] = set()
-        for j, (key, _start, _end) in enumerate(occ):
+        for j, (key, _start, end) in enumerate(occ):
             if key is None:
                 continue
             outermost = key not in seen
@@ -128,6 +140,7 @@ def aggregate(
                     callees[key].add((f.file, f.name))
                 elif nkey != key:
                     by_name[key].add(name(nkey))
+                    by_line[key].add((stack[end][1], name(nkey)))
             if outermost and j > 0:
                 pkey, _ps, pend = occ[j - 1]
                 callers[key] = label(pkey) if pkey is not None else _short(frames[stack[pend][0]])
@@ -137,6 +150,9 @@ def aggregate(
         for key, names in by_name.items():
             for n in names:
                 out[key].project_callee_by_name[n] += weight
+        for key, sites in by_line.items():
+            for site in sites:
+                out[key].callee_lines[site] += weight
         for key, who in callers.items():
             out[key].caller_seconds[who] += weight
     return out

@@ -91,7 +91,7 @@ def wait_sites(
     waits: Mapping[int, float],
     gils: Mapping[int, float],
     via: Mapping[int, Dict[Tuple[str, str], float]],
-    line_cpu: Mapping[int, float],
+    line_seconds: Mapping[int, float],
     runs: int,
     counts: Mapping[Tuple[int, str], int] = {},
 ) -> Tuple[WaitSite, ...]:
@@ -115,7 +115,7 @@ def wait_sites(
                 kind=found.kind if found else None,
                 seconds=seconds,
                 gil_seconds=gil,
-                cpu_seconds=line_cpu.get(line, 0.0) / runs,
+                cpu_seconds=line_seconds.get(line, 0.0) / runs,
                 count=count,
             )
         )
@@ -123,12 +123,12 @@ def wait_sites(
 
 
 def query_sites(
-    statements: Sequence[Statements], waits: Mapping[int, float], line_cpu: Mapping[int, float], runs: int
+    statements: Sequence[Statements], waits: Mapping[int, float], line_seconds: Mapping[int, float], runs: int
 ) -> Tuple[QuerySite, ...]:
     """Per run: the counts (of one run already), and the time measured at each statement's line
     (waiting plus CPU, pooled runs divided back)."""
     out = []
     for st in statements:
-        seconds = (waits.get(st.line, 0.0) + line_cpu.get(st.line, 0.0)) / runs
+        seconds = (waits.get(st.line, 0.0) + line_seconds.get(st.line, 0.0)) / runs
         out.append(QuerySite(st.line, st.shape, st.count, seconds, st.loop))
     return tuple(sorted(out, key=lambda q: (-q.count, q.line)))

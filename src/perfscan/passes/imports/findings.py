@@ -6,7 +6,11 @@
   of a project module that reads it in at most 3 functions and not at import time.
 - `barrel-import`: a project `__init__.py` importing two or more of its submodules. Metric: what
   a consumer who needs only the cheapest of them pays for the others, i.e. the sum of the eager
-  submodules' cumulative times minus the cheapest one's; reported when over 50 ms.
+  submodules' cumulative times minus the cheapest one's; reported when over 50 ms. Time that
+  another import finding already reports is left out (no double counting): a module below a
+  submodule with its own `import-time-computation` finding takes out its self time, a third-party
+  module with its own `heavy-eager-import` finding its cumulative time. The barrel's evidence
+  names what it left out, and those findings name the package that loads them eagerly.
 
 Each finding is blamed on the project import statement that pulled the module in: the first
 project module above it in the tree, and the line of that module's statement importing the
@@ -15,8 +19,8 @@ branch that leads to it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from dataclasses import dataclass, replace
+from typing import AbstractSet, Dict, List, Mapping, Optional, Tuple
 
 from perfscan import catalog
 from perfscan.models import Finding, Metric
@@ -215,30 +219,69 @@ def heavy_import_findings(
     return out
 
 
+def eager_submodules(name: str, s: Seen, classifier: Classifier) -> List[ImportNode]:
+    """The project submodules a package's `__init__.py` imports when it is imported (none for a module)."""
+    path = classifier.file_of(name)
+    if path is None or path.name != "__init__.py" or classifier.kind(name) != PROJECT:
+        return []
+    return [
+        c
+        for c in s.node.children
+        if not c.cached and c.name.startswith(name + ".") and classifier.kind(c.name) == PROJECT
+    ]
+
+
+def reported_elsewhere(node: ImportNode, owned: Mapping[str, str]) -> List[Tuple[str, str, float]]:
+    """(module, pattern, ms) in an import's subtree that another import finding reports: a module's
+    self time for `import-time-computation` (its children are looked at too), a module's whole
+    cumulative time for `heavy-eager-import`."""
+    out: List[Tuple[str, str, float]] = []
+    stack = [node]
+    while stack:
+        cur = stack.pop()
+        if cur.cached:
+            continue
+        pattern = owned.get(cur.name)
+        if pattern == catalog.HEAVY_EAGER_IMPORT.id:
+            out.append((cur.name, pattern, cur.cumulative_us / 1000.0))
+            continue
+        if pattern == catalog.IMPORT_TIME_COMPUTATION.id:
+            out.append((cur.name, pattern, cur.self_us / 1000.0))
+        stack.extend(cur.children)
+    return out
+
+
 def barrel_findings(
-    seen: Dict[str, Seen], classifier: Classifier, blamer: Blamer, floor_ms: float = DEFAULT_FLOOR_MS
+    seen: Dict[str, Seen],
+    classifier: Classifier,
+    blamer: Blamer,
+    floor_ms: float = DEFAULT_FLOOR_MS,
+    owned: Optional[Mapping[str, str]] = None,
 ) -> List[Finding]:
+    """`owned`: module -> pattern of the other import findings, whose time a barrel leaves out."""
     out = []
     for name, s in seen.items():
-        path = classifier.file_of(name)
-        if path is None or path.name != "__init__.py" or classifier.kind(name) != PROJECT:
-            continue
-        subs = [
-            c
-            for c in s.node.children
-            if not c.cached and c.name.startswith(name + ".") and classifier.kind(c.name) == PROJECT
-        ]
+        subs = eager_submodules(name, s, classifier)
         if len(subs) < 2:
             continue
-        cheapest = min(subs, key=lambda c: c.cumulative_us)
-        heaviest = max(subs, key=lambda c: c.cumulative_us)
-        waste_ms = (sum(c.cumulative_us for c in subs) - cheapest.cumulative_us) / 1000.0
+        elsewhere = {c.name: reported_elsewhere(c, owned or {}) for c in subs}
+        cost = {c.name: max(c.cumulative_us / 1000.0 - sum(ms for _m, _p, ms in elsewhere[c.name]), 0.0) for c in subs}
+        cheapest = min(subs, key=lambda c: cost[c.name])
+        heaviest = max(subs, key=lambda c: cost[c.name])
+        waste_ms = sum(cost.values()) - cost[cheapest.name]
         if waste_ms <= floor_ms:
             continue
         rel = classifier.relative(name) or name
         stmt = blamer.statement(name, heaviest.name)
         at = f"line {stmt.line}: {stmt.text}" if stmt else "its import"
         blame = blamer.blame(s)
+        left_out = [item for c in subs for item in elsewhere[c.name]]
+        not_here = (
+            "; not counted here, reported by their own findings: "
+            + ", ".join(f"{m} ({ms:.0f} ms, {p})" for m, p, ms in left_out)
+            if left_out
+            else ""
+        )
         out.append(
             Finding(
                 domain="import",
@@ -251,8 +294,8 @@ def barrel_findings(
                 pattern=catalog.BARREL_IMPORT.id,
                 evidence=(
                     f"{rel} imports {len(subs)} submodules eagerly; a consumer of {cheapest.name} alone also "
-                    f"pays {waste_ms:.0f} ms, most of it {heaviest.name} ({heaviest.cumulative_us / 1000:.0f} ms, "
-                    f"{at}); load submodules lazily (module __getattr__, PEP 562)"
+                    f"pays {waste_ms:.0f} ms, most of it {heaviest.name} ({cost[heaviest.name]:.0f} ms, "
+                    f"{at}){not_here}; load submodules lazily (module __getattr__, PEP 562)"
                 ),
                 estimated_impact=f"up to {waste_ms:.0f} ms off importing any one submodule of {name}",
                 phase="import",
@@ -262,7 +305,8 @@ def barrel_findings(
                     blame,
                     submodules=[c.name for c in subs],
                     heaviest=heaviest.name,
-                    heaviest_ms=round(heaviest.cumulative_us / 1000.0, 1),
+                    heaviest_ms=round(cost[heaviest.name], 1),
+                    excluded=[{"module": m, "pattern": p, "ms": round(ms, 1)} for m, p, ms in left_out],
                 ),
             )
         )
@@ -271,8 +315,38 @@ def barrel_findings(
 
 def all_findings(seen: Dict[str, Seen], classifier: Classifier, floor_ms: float = DEFAULT_FLOOR_MS) -> List[Finding]:
     blamer = Blamer(classifier)
-    return (
-        computation_findings(seen, classifier, blamer, floor_ms)
-        + heavy_import_findings(seen, classifier, blamer, floor_ms)
-        + barrel_findings(seen, classifier, blamer, floor_ms)
+    own = computation_findings(seen, classifier, blamer, floor_ms) + heavy_import_findings(
+        seen, classifier, blamer, floor_ms
     )
+    owned = {f.module: f.pattern for f in own if f.module}
+    barrels = barrel_findings(seen, classifier, blamer, floor_ms, owned)
+    return link_to_barrels(own, seen, classifier, {b.module for b in barrels if b.module}) + barrels
+
+
+def link_to_barrels(
+    findings: List[Finding], seen: Dict[str, Seen], classifier: Classifier, barrels: AbstractSet[str]
+) -> List[Finding]:
+    """Each finding on a module that a package's `__init__.py` loads eagerly names that package:
+    the barrel is why every consumer of the package pays it (and, with a barrel-import finding of
+    its own, why that finding left this time out)."""
+    holder: Dict[str, str] = {}
+    for name, s in seen.items():
+        subs = eager_submodules(name, s, classifier)
+        if len(subs) < 2:
+            continue
+        for c in subs:
+            for node in c.walk():
+                holder.setdefault(node.name, name)
+    out = []
+    for f in findings:
+        package = holder.get(f.module or "")
+        if package is None:
+            out.append(f)
+            continue
+        also = (
+            f"; loaded eagerly by the package {package} (its __init__.py imports it): every consumer of any "
+            f"{package} submodule pays it"
+            + (f"; counted here, not in {package}'s barrel-import finding" if package in barrels else "")
+        )
+        out.append(replace(f, evidence=f.evidence + also, details={**f.details, "barrel": package}))
+    return out

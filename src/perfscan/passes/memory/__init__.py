@@ -88,7 +88,10 @@ def run_memory_pass(ctx: PassContext) -> PassResult:
         overhead=tables.overhead(measured, run.child.seconds, deep),
         memray=memray,
     )
-    return PassResult("memory", status, time.monotonic() - start, error, tuple(findings), (), tuple(notes), section)
+    facts = run.facts()
+    return PassResult(
+        "memory", status, time.monotonic() - start, error, tuple(findings), (), tuple(notes), section, facts
+    )
 
 
 def _findings(
@@ -144,6 +147,7 @@ def _no_data(run: ProbeRun, start: float, notes: List[str]) -> PassResult:
         error,
         notes=tuple(notes),
         data=MemorySection("tracemalloc", measured=False),
+        facts=run.facts(),
     )
 
 

@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from perfscan.models import pytest_options_only
 from perfscan.passes import PassContext
 from perfscan.passes.memory.records import MemoryRun, Phase
 from perfscan.passes.memory.runs import probe_options, run_memory_probe
@@ -65,7 +64,7 @@ def deep_args(ctx: PassContext, phases: Sequence[Phase], candidates: Sequence[Ph
         return []
     wanted = {p.test for p in candidates}
     ordered = list(dict.fromkeys(p.test for p in phases if p.test in wanted))
-    return list(pytest_options_only(tuple(ctx.target.pytest_args))) + ordered
+    return list(ctx.target.argv_with(tuple(ordered)))
 
 
 def merge_deep(phases: Sequence[Phase], deep: Sequence[Phase]) -> Tuple[Tuple[Phase, ...], int]:

@@ -1,7 +1,8 @@
 """The memory pass's findings: large allocations alive at a peak or held from import, and growth.
 
 - `large-allocation` at a peak: a project function's group holds the floor (1 MiB by default)
-  or more at one test's peak.
+  or more at one test's peak; objects another project function made and a container of this
+  one keeps alive count here, named in the evidence (holders.py).
 - `large-allocation` in phase "import": a module-level value holds the floor or more before the
   first test runs (made at import, alive in every test).
 - `per-request-growth`: a module-level value grew on every repetition of the tests, by 1 MiB or
@@ -45,6 +46,11 @@ def allocation_finding(g: Group) -> Finding:
     exec_run = g.test == "exec"  # `perfscan exec`: one run of a command, no test
     where_peak = "the command's run" if exec_run else f"{g.test} ({g.phase})"
     whose = "the run's" if exec_run else "the test's"
+    for h in g.held:
+        evidence += (
+            f"; {mib(h.bytes):.1f} MiB of it ({h.count:,} allocation(s)) allocated in {h.qualname} "
+            f"({h.rel}:{h.line}: `{h.source[:80]}`) and kept alive by the container built at line {h.holder_line}"
+        )
     evidence += f"; {g.count:,} allocation(s) in all, alive at the peak of {where_peak}"
     share = 100.0 * g.bytes / g.phase_peak if g.phase_peak else 0.0
     impact = f"up to {size:.1f} MiB less peak memory" + (
@@ -72,6 +78,17 @@ def allocation_finding(g: Group) -> Finding:
             "def_line": g.def_line,
             "test_peak_mib": round(mib(g.phase_peak), 1),
             "lines": [{"line": ln, "mib": round(mib(b), 2), "count": c} for ln, (b, c) in top_lines],
+            "allocated_in": [
+                {
+                    "qualname": h.qualname,
+                    "file": h.rel,
+                    "line": h.line,
+                    "mib": round(mib(h.bytes), 2),
+                    "count": h.count,
+                    "held_at": h.holder_line,
+                }
+                for h in g.held
+            ],
         },
     )
 

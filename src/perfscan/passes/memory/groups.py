@@ -20,6 +20,19 @@ GroupKey = Tuple[str, str]  # (root-relative file, qualname)
 
 
 @dataclass(frozen=True)
+class Held:
+    """Objects a holder's line keeps alive that another project function allocated (holders.py)."""
+
+    qualname: str  # module:Qual.name of the allocator
+    rel: str
+    line: int  # the allocator's biggest moved line
+    source: str  # that line's text
+    bytes: int
+    count: int
+    holder_line: int
+
+
+@dataclass(frozen=True)
 class Group:
     location: Location  # the first line's: the file, and the function (None: module level)
     bytes: int
@@ -28,6 +41,7 @@ class Group:
     test: str = ""
     phase: str = ""
     phase_peak: int = 0  # the most the test phase held, at its peak or its kept snapshot
+    held: Tuple[Held, ...] = ()  # other functions' objects its containers keep alive (in bytes and lines)
 
     @property
     def rel(self) -> str:
@@ -81,12 +95,15 @@ def group_phase_lines(rows: Sequence[LineRow], locator: Locator) -> Dict[GroupKe
 
 
 def merge_peaks(phases: Sequence[Phase], locator: Locator) -> Dict[GroupKey, Group]:
-    """Each group at the test peak where it held the most (the first such peak on a near tie)."""
+    """Each group at the test peak where it held the most (the first such peak on a near tie),
+    after each phase's objects are credited to the container that holds them (holders.py)."""
+    from perfscan.passes.memory.holders import credit_holders  # holders builds on this module's Group
+
     best: Dict[GroupKey, Group] = {}
     for ph in phases:
         if not ph.lines:
             continue
-        for key, g in group_phase_lines(ph.lines, locator).items():
+        for key, g in credit_holders(group_phase_lines(ph.lines, locator)).items():
             g = replace(
                 g,
                 test=ph.test,

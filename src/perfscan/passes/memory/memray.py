@@ -18,6 +18,7 @@ from perfscan.passes import PassContext, child_env
 from perfscan.passes.memory.records import MemrayCapture
 from perfscan.passes.memory.section import MemrayRow, MemraySummary
 from perfscan.passes.memory.units import MIB, mib
+from perfscan.probe_host import driver_args
 
 # Runs in the project's interpreter: reads memray's capture at the run's high-water mark.
 MEMRAY_READER = """
@@ -50,8 +51,8 @@ def run_memray(
     capture = out_dir / "capture.bin"
     result = out_dir / "memray.json"
     env = child_env(ctx.workdir, ctx.probe_path)
-    # the probe in its plain `time` mode: the same pytest set-up as the other runs (no cache folder,
-    # workers and coverage off, benchmark storage in the temp folder)
+    # the probe in its plain `time` mode: the same test runner and set-up as the other runs (pytest:
+    # no cache folder, workers and coverage off, benchmark storage in the temp folder)
     argv = (
         list(ctx.project.runner)
         + [
@@ -69,8 +70,9 @@ def run_memray(
             "time",
             "--out",
             str(out_dir),
-            "--",
         ]
+        + driver_args(ctx.target.driver)
+        + ["--"]
         + list(pytest_args)
     )
     t0 = time.monotonic()

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Dict, Sequence
 
 from perfscan.passes import PassContext
-from perfscan.probe_host import ProbeRun, run_probe
+from perfscan.probe_host import ProbeRun, package_paths, run_probe
 
 
 def probe_options(ctx: PassContext, frames: int = 1) -> Dict[str, str]:
@@ -36,4 +36,6 @@ def run_memory_probe(
         name=name,
         exec_command=ctx.target.exec_command,
         source_roots=ctx.project.source_roots,
+        driver=ctx.target.driver,
+        packages=package_paths(ctx.project),
     )

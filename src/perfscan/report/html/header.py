@@ -52,12 +52,15 @@ def header(report: Dict[str, Any]) -> str:
     )
     if dep["entry_modules"]:
         out.append(f"<p>Entry modules: {', '.join('<code>' + e(m) + '</code>' for m in dep['entry_modules'])}</p>")
+    runner = target.get("test_runner")
+    if isinstance(runner, dict) and runner.get("name"):
+        why = f" ({e(runner['why'])})" if runner.get("why") else ""
+        out.append(f"<h3>Test runner</h3><p>{e(runner['name'])}{why}</p>")
     if target["note"]:
         out.append(f"<h3>Target</h3><p>{e(target['note'])}</p>")
-    if target["changed"]:
-        out.append(
-            "<p>Changed for profiling:</p><ul>" + "".join(f"<li>{e(x)}</li>" for x in target["changed"]) + "</ul>"
-        )
+    changed = list(report.get("environment") or []) + list(target["changed"])
+    if changed:
+        out.append("<p>Changed for profiling:</p><ul>" + "".join(f"<li>{e(x)}</li>" for x in changed) + "</ul>")
     if report["warnings"]:
         out.append("<h3>Warnings</h3><ul>" + "".join(f"<li>{e(w)}</li>" for w in report["warnings"]) + "</ul>")
     out.append("</details></header>")

@@ -15,6 +15,7 @@ from perfscan.passes.cpu.patterns import (
     deepcopy,
     io_in_loop,
     lock_contention,
+    loop_invariant_call,
     n_plus_one_query,
     nested_loop,
     pop_front,
@@ -35,6 +36,7 @@ REGISTRY = (
     sort_in_loop,
     deepcopy,
     repeated_computation,
+    loop_invariant_call,
     string_concat,
     serialize_in_loop,
     regex_in_loop,
@@ -45,6 +47,9 @@ REGISTRY = (
     nested_loop,
 )
 MIN_BACKING = 0.10
+# patterns backed by a callee's time at their call's line: a structural pattern around that line
+# must not count the same samples again
+CALL_PATTERNS = frozenset({pop_front.ID, sort_in_loop.ID, deepcopy.ID, serialize_in_loop.ID, regex_in_loop.ID})
 
 
 def choose(facts: FunctionFacts) -> Optional[Match]:

@@ -52,12 +52,73 @@ def resolve(node: ast.AST, aliases: Dict[str, str]) -> Optional[str]:
     return name
 
 
+SMALL_COLLECTION = 16  # items: a constant tuple or frozenset this small is a fixed table, not input
+
+
+def _small_display(value: ast.AST) -> Optional[int]:
+    """The size of a tuple display, or of frozenset() of a display, with a few items; else None."""
+    if (
+        isinstance(value, ast.Call)
+        and isinstance(value.func, ast.Name)
+        and value.func.id == "frozenset"
+        and len(value.args) == 1
+        and not value.keywords
+    ):
+        value = value.args[0]
+        if not isinstance(value, (ast.Tuple, ast.List, ast.Set)):
+            return None
+    elif not isinstance(value, ast.Tuple):
+        return None
+    if any(isinstance(e, ast.Starred) for e in value.elts) or len(value.elts) > SMALL_COLLECTION:
+        return None
+    return len(value.elts)
+
+
+def module_constants(tree: ast.AST) -> Dict[str, int]:
+    """Module-level names bound once to a small constant collection -> its size
+    (`FIELDS = ("name", "email")`, `KINDS = frozenset({"a", "b"})`)."""
+    sizes: Dict[str, int] = {}
+    bound: Dict[str, int] = {}
+    for node in getattr(tree, "body", []):
+        targets: List[ast.AST] = []
+        if isinstance(node, ast.Assign):
+            targets = list(node.targets)
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+            targets = [node.target]
+        for t in targets:
+            for name in names_in(t):
+                bound[name] = bound.get(name, 0) + 1
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            size = _small_display(node.value)
+            if size is not None:
+                sizes[node.targets[0].id] = size
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            size = _small_display(node.value)
+            if size is not None:
+                sizes[node.target.id] = size
+    return {name: size for name, size in sizes.items() if bound.get(name) == 1}
+
+
+def loop_position(node: ast.AST, generator: Optional[ast.comprehension] = None) -> Tuple[int, int]:
+    """(line, column) naming a loop, as the probe's loop counters do (probe/loops.py
+    `loop_position`): its target's (a comprehension's generator: that generator's target; a while
+    loop: its test's)."""
+    if generator is not None:
+        at: ast.AST = generator.target
+    elif isinstance(node, ast.While):
+        at = node.test
+    else:
+        at = getattr(node, "target", node)
+    return getattr(at, "lineno", 0), getattr(at, "col_offset", 0)
+
+
 @dataclass
 class LoopFrame:
     node: ast.AST
     targets: Set[str]
     per_iteration: Set[str] = field(default_factory=set)
     iter_node: Optional[ast.AST] = None
+    position: Tuple[int, int] = (0, 0)  # loop_position: where its iterations are counted
 
 
 @dataclass(frozen=True)
@@ -116,7 +177,9 @@ def walk_with_loops(func: ast.AST) -> Iterator[Site]:
             yield Site(child, loops)
             if isinstance(child, (ast.For, ast.AsyncFor)):
                 targets = names_in(child.target)
-                frame = LoopFrame(child, targets, _assigned_from_iteration(child.body, targets), child.iter)
+                frame = LoopFrame(
+                    child, targets, _assigned_from_iteration(child.body, targets), child.iter, loop_position(child)
+                )
                 yield from visit(child.iter, loops)
                 for stmt in child.body:
                     yield Site(stmt, loops + (frame,))
@@ -126,7 +189,7 @@ def walk_with_loops(func: ast.AST) -> Iterator[Site]:
                     yield from visit(stmt, loops)
             elif isinstance(child, ast.While):
                 # a while loop's state lives in names the body reassigns
-                frame = LoopFrame(child, set(), _while_per_iteration(child), None)
+                frame = LoopFrame(child, set(), _while_per_iteration(child), None, loop_position(child))
                 yield from visit(child.test, loops + (frame,))
                 for stmt in child.body:
                     yield Site(stmt, loops + (frame,))
@@ -135,7 +198,9 @@ def walk_with_loops(func: ast.AST) -> Iterator[Site]:
                 frames = loops
                 for gen in child.generators:
                     yield from visit(gen.iter, frames)
-                    frames = frames + (LoopFrame(child, names_in(gen.target), set(), gen.iter),)
+                    frames = frames + (
+                        LoopFrame(child, names_in(gen.target), set(), gen.iter, loop_position(child, gen)),
+                    )
                     for cond in gen.ifs:
                         yield Site(cond, frames)
                         yield from visit(cond, frames)

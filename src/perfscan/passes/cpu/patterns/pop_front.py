@@ -3,7 +3,7 @@
 What it finds, why it costs, and an example: its catalog row
 (perfscan/catalog/cpu.py; `perfscan explain pop-front`).
 
-Backing: the time of list.pop / list.insert called from this function.
+Backing: the time of list.pop / list.insert called from this function, at the call's line.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def match(facts: FunctionFacts) -> Optional[Match]:
             and first.value == 0
             and (attr == "pop" and len(node.args) == 1 or attr == "insert" and len(node.args) == 2)
         ):
-            secs = facts.callee_seconds(builtin(f"'{attr}' of 'list'"))
+            secs = facts.call(node, facts.callee_seconds(builtin(f"'{attr}' of 'list'")))
             name = dotted(node.func.value) or "a list"
             return Match(
                 ID,

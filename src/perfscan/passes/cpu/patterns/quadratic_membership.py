@@ -3,7 +3,8 @@
 What it finds, why it costs, and an example: its catalog row
 (perfscan/catalog/cpu.py; `perfscan explain quadratic-membership`).
 
-Backing: `in` is the function's own time; `.index`/`.count`/`any`/`all` the time of those calls.
+Backing: `in` is the time at the lines of the loop around the test (cProfile: the function's own time);
+`.index`/`.count`/`any`/`all` the time of those calls at their line.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def match(facts: FunctionFacts) -> Optional[Match]:
                         node.lineno,
                         f"`{'not in' if isinstance(op, ast.NotIn) else 'in'} {dotted(right)}` "
                         f"on a list inside a loop (line {node.lineno}): use a set",
-                        facts.own_seconds,
+                        facts.structural(site.loops[-1].node),  # the test's time shows at its loop's lines
                     )
         elif (
             isinstance(node, ast.Call)
@@ -42,7 +43,9 @@ def match(facts: FunctionFacts) -> Optional[Match]:
             and node.func.attr in ("index", "count")
             and dotted(node.func.value) in lists
         ):
-            secs = facts.callee_seconds(builtin(f"'{node.func.attr}' of 'list'", f"'{node.func.attr}' of 'tuple'"))
+            secs = facts.call(
+                node, facts.callee_seconds(builtin(f"'{node.func.attr}' of 'list'", f"'{node.func.attr}' of 'tuple'"))
+            )
             found = Match(
                 ID,
                 node.lineno,
@@ -61,7 +64,7 @@ def match(facts: FunctionFacts) -> Optional[Match]:
             own_iters = {dotted(lp.iter_node) for lp in site.loops if lp.iter_node is not None}
             # a scan over something fresh each iteration (derived from the loop variable) is not repeated
             if dotted(scanned) and dotted(scanned) not in own_iters and not (names_in(scanned) & site.per_iteration()):
-                secs = facts.callee_seconds(builtin(f"builtins.{node.func.id}"))
+                secs = facts.call(node, facts.callee_seconds(builtin(f"builtins.{node.func.id}")))
                 found = Match(
                     ID,
                     node.lineno,

@@ -3,7 +3,7 @@
 What it finds, why it costs, and an example: its catalog row
 (perfscan/catalog/cpu.py; `perfscan explain regex-in-loop`).
 
-Backing: the time of the re functions called from this function.
+Backing: the time of the re functions called from this function, at the call's line.
 """
 
 from __future__ import annotations
@@ -38,6 +38,6 @@ def match(facts: FunctionFacts) -> Optional[Match]:
                 ID,
                 node.lineno,
                 f"{name} with a pattern built in the loop (line {node.lineno}): compile it once",
-                facts.callee_seconds(TIMED),
+                facts.call(node, facts.callee_seconds(TIMED)),
             )
     return None

@@ -1,18 +1,17 @@
-"""repeated-computation: recursion with no memoization, or a loop-invariant call inside a loop.
+"""repeated-computation: recursion with no memoization.
 
 What it finds, why it costs, and an example: its catalog row
-(perfscan/catalog/cpu.py; `perfscan explain repeated-computation`).
+(perfscan/catalog/cpu.py; `perfscan explain repeated-computation`). A call recomputed with the
+same arguments on every iteration of a loop is `loop-invariant-call`.
 
-Backing: the recursion's call counts (all of the function's attributable time); for a hoistable
-call, the time of that callee from this function.
+Backing: the recursion's call counts (all of the function's attributable time).
 """
 
 from __future__ import annotations
 
-import ast
-from typing import Optional, Set
+from typing import Optional
 
-from perfscan.passes.cpu.patterns.astkit import Site, decorator_names, names_in, walk_with_loops
+from perfscan.passes.cpu.patterns.astkit import decorator_names
 from perfscan.passes.cpu.patterns.base import FunctionFacts, Match
 
 ID = "repeated-computation"
@@ -30,41 +29,4 @@ def match(facts: FunctionFacts) -> Optional[Match]:
             "the same subproblems; memoize it (functools.cache)",
             facts.attributable_seconds,
         )
-    best = None
-    for site in walk_with_loops(facts.node):
-        node = site.node
-        if not site.in_loop or not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
-            continue
-        if not node.args and not node.keywords:
-            continue
-        arg_names = set()
-        for a in list(node.args) + [k.value for k in node.keywords]:
-            arg_names |= names_in(a)
-        loop_bound = site.per_iteration() | _assigned_in_loops(site)
-        if arg_names & loop_bound:
-            continue
-        secs = facts.project_callee_seconds(node.func.id)
-        if secs > 0 and (best is None or secs > best.backing):
-            best = Match(
-                ID,
-                node.lineno,
-                f"`{node.func.id}(...)` is called with the same arguments on every iteration "
-                f"(line {node.lineno}): compute it once before the loop",
-                secs,
-            )
-    return best
-
-
-def _assigned_in_loops(site: Site) -> Set[str]:
-    out: Set[str] = set()
-    for lp in site.loops:
-        for node in ast.walk(lp.node):
-            if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                for t in targets:
-                    out |= names_in(t)
-            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-                base = node.func.value
-                if isinstance(base, ast.Name):
-                    out.add(base.id)  # mutated by a method call in the loop
-    return out
+    return None

@@ -3,7 +3,7 @@
 What it finds, why it costs, and an example: its catalog row
 (perfscan/catalog/cpu.py; `perfscan explain serialize-in-loop`).
 
-Backing: the time of the serializer calls from this function.
+Backing: the time of the serializer calls from this function, at the call's line.
 """
 
 from __future__ import annotations
@@ -51,6 +51,6 @@ def match(facts: FunctionFacts) -> Optional[Match]:
                 ID,
                 node.lineno,
                 f"{name} called in a loop (line {node.lineno}): serialize the collection once",
-                facts.callee_seconds(TIMED),
+                facts.call(node, facts.callee_seconds(TIMED)),
             )
     return None

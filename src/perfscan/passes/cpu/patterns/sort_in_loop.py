@@ -3,7 +3,7 @@
 What it finds, why it costs, and an example: its catalog row
 (perfscan/catalog/cpu.py; `perfscan explain sort-in-loop`).
 
-Backing: the time of sorted()/list.sort called from this function.
+Backing: the time of sorted()/list.sort called from this function, at the call's line.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def match(facts: FunctionFacts) -> Optional[Match]:
         if not carried:
             continue
         name = carried[0]
-        secs = facts.callee_seconds(builtin("builtins.sorted", "'sort' of 'list'"))
+        secs = facts.call(node, facts.callee_seconds(builtin("builtins.sorted", "'sort' of 'list'")))
         return Match(
             ID,
             node.lineno,

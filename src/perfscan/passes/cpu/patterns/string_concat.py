@@ -3,7 +3,7 @@
 What it finds, why it costs, and an example: its catalog row
 (perfscan/catalog/cpu.py; `perfscan explain string-concat-in-loop`).
 
-Backing: the function's own time.
+Backing: the time at the lines of the loop around the concatenation (cProfile: the function's own time).
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def match(facts: FunctionFacts) -> Optional[Match]:
                     node.lineno,
                     f"`{name} += ...` builds a string in a loop (line {node.lineno}): "
                     "append the parts to a list and join once",
-                    facts.own_seconds,
+                    facts.structural(site.loops[-1].node),
                 )
         elif (
             isinstance(node, ast.Assign)
@@ -93,6 +93,6 @@ def match(facts: FunctionFacts) -> Optional[Match]:
                     node.lineno,
                     f"`{name} = {name} + ...` builds a string in a loop (line {node.lineno}): "
                     "append the parts to a list and join once",
-                    facts.own_seconds,
+                    facts.structural(site.loops[-1].node),
                 )
     return None
