@@ -476,8 +476,14 @@ def test_evidence_of_every_positive_case_as_reviewed():
         if name in KNOWN_BUGS:
             continue
         found = MODULES[_pattern_of(name)].match(facts_for(name))
-        # the line as "<here>" (checked above): a case added higher up the fixture moves no golden line
-        got[name] = [found.pattern, found.evidence.replace(f"line {found.line}", "line <here>")]
+        # the line as "<here>" (checked above), any other line counted from the case's def: a case
+        # added higher up the fixture moves no golden line
+        first = CASES[name][0].lineno
+        text = found.evidence.replace(f"line {found.line}", "line <here>")
+        got[name] = [
+            found.pattern,
+            re.sub(r"line (\d+)", lambda m, first=first: f"line <def+{int(m.group(1)) - first}>", text),
+        ]
     if os.environ.get("PERFSCAN_UPDATE_GOLDEN") == "1":
         EVIDENCE.write_text(json.dumps(got, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     assert got == json.loads(EVIDENCE.read_text(encoding="utf-8"))
