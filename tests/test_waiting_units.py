@@ -203,3 +203,32 @@ def test_a_known_waiting_call_on_the_line_is_named_whatever_library_frame_it_rea
     fn = ast.parse("def f(reader, skus):\n    for s in skus:\n        line = reader.readline()\n").body[0]
     found = call_at(fn, 3, {}, [("/usr/lib/python3.11/socket.py", "readinto")])
     assert found is not None and (found.text, found.kind) == ("reader.readline", "io")
+
+
+def test_an_installed_copy_of_the_project_waits_and_counts_under_its_scanned_file(tmp_path, monkeypatch):
+    # the project's package running from site-packages: the probe's project rule (which thread
+    # works in project code, where a statement came from) and the site counters name the scanned source
+    import types
+
+    from perfscan.probe import projectmap
+    from perfscan.probe.projectcode import ProjectFiles
+
+    root = tmp_path / "proj"
+    scanned = root / "src" / "wdemo"
+    copy = tmp_path / "venv" / "lib" / "site-packages" / "wdemo"
+    for folder in (scanned, copy):
+        folder.mkdir(parents=True)
+        (folder / "__init__.py").write_text("")
+        (folder / "core.py").write_text("def f():\n    return 1\n")
+    package = types.ModuleType("wdemo")
+    package.__path__ = [str(copy)]
+    package.__file__ = str(copy / "__init__.py")
+    monkeypatch.setitem(sys.modules, "wdemo", package)
+    monkeypatch.setattr(projectmap, "_CURRENT", [projectmap.ProjectMap({"wdemo": str(scanned)})])
+
+    project = ProjectFiles(str(root))
+    assert project.file(str(copy / "core.py"))
+    assert not project.file(str(tmp_path / "venv" / "lib" / "site-packages" / "other.py"))
+    counter = sitecounts.SiteCounter()
+    counter.register(str(copy / "core.py"), 2, "sleep")
+    assert counter.export()["sites"] == [[str(scanned / "core.py"), 2, "sleep"]]
