@@ -615,3 +615,32 @@ def test_a_real_scan_confirms_a_blocking_call_that_held_the_loop(tmp_path):
         n.startswith("Confirmed at run time (asyncio debug mode): notify") for n in report["passes"]["async"]["notes"]
     )
     assert_unchanged(before, root)
+
+
+def test_a_blocking_call_the_cpu_pass_measured_waiting_at_is_confirmed(tmp_path):
+    # no asyncio debug run (the tests were named with --test), but the CPU pass's waiting sampler
+    # measured the event loop's thread waiting at the call: confirmed, and the status counts it
+    import dataclasses
+
+    root = write(
+        tmp_path / "proj",
+        {
+            "m.py": """
+                import time
+                async def hot():
+                    time.sleep(1)
+                async def cold():
+                    time.sleep(1)
+            """
+        },
+    )
+    ctx = make_ctx(root, ran={"m:hot", "m:cold"}, target=Target((), (), "user", 0))
+    ctx = dataclasses.replace(ctx, inputs=dataclasses.replace(ctx.inputs, waits={"m:hot": {4: 0.25}}))
+    res = run_async_pass(ctx)
+    found = {f.symbol: f for f in res.findings}
+    assert found["hot"].runtime_confirmed and "waited 0.250 s per run" in found["hot"].evidence
+    assert found["hot"].details["waited_seconds"] == 0.25
+    assert not found["cold"].runtime_confirmed
+    assert res.data.confirmed == ("m:hot",)
+    assert res.data.runtime == "1 of 2 blocking-call findings confirmed"
+    assert not any(n.startswith("Run-time confirmation: none") for n in res.notes)

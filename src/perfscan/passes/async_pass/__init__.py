@@ -82,6 +82,14 @@ def run_async_pass(ctx: PassContext) -> PassResult:
     checked = confirm(found, ctx.inputs.asyncio_debug, _why_no_debug_run(ctx), has_async)
     found, waited_notes, waited = _confirm_waits(checked.found, ctx.inputs.waits)
     confirmed = list(checked.confirmed) + [q for q in waited if q not in checked.confirmed]
+    runtime, runtime_notes = checked.status, list(checked.notes)
+    if waited:  # measured waiting confirmed some: the status counts both ways of confirming
+        blocking = [f for f, _ in found if f.pattern == BLOCKING]
+        runtime = (
+            f"{sum(f.runtime_confirmed for f in blocking)} of {len(blocking)} blocking-call "
+            f"finding{'s' if len(blocking) != 1 else ''} confirmed"
+        )
+        runtime_notes = [n for n in runtime_notes if n != f"Run-time confirmation: {checked.status}"]
 
     notes: List[str] = []
     if has_async:
@@ -99,7 +107,7 @@ def run_async_pass(ctx: PassContext) -> PassResult:
     notes.extend(f"Skipped (does not parse or decode): {item}" for item in skipped)
     notes.extend(walk_notes)
     notes.extend(f"Not analysed: {item}" for item in errors)
-    notes.extend(checked.notes)
+    notes.extend(runtime_notes)
     notes.extend(waited_notes)
     return PassResult(
         domain="async",
@@ -115,7 +123,7 @@ def run_async_pass(ctx: PassContext) -> PassResult:
             skipped=tuple(skipped),
             hot_path_known=bool(ran),
             confirmed=tuple(confirmed),
-            runtime=checked.status,
+            runtime=runtime,
         ),
     )
 
