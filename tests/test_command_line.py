@@ -224,7 +224,12 @@ def test_a_scan_that_is_not_quiet_says_what_it_wrote(tmp_path, capsys):
 
 
 def test_exec_scans_with_the_command_as_its_target(tmp_path, capsys):
-    files = {"pyproject.toml": "[project]\nname = 'p'\n", "p/__init__.py": "", "x.py": "print(sum(range(1000)))\n"}
+    # the command runs the project's code (a command that runs none of it measured nothing: exit 2)
+    files = {
+        "pyproject.toml": "[project]\nname = 'p'\n",
+        "p/__init__.py": "def total(n):\n    return sum(range(n))\n",
+        "x.py": "import p\n\nprint(p.total(1000))\n",
+    }
     root = write_project(tmp_path / "p", files)
     code = cli.main(
         ["exec", str(root), "--runner", sys.executable, "--passes", "cpu", "--quiet", "--", "python", "x.py"]
