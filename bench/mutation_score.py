@@ -52,7 +52,7 @@ GROUPS: Dict[str, Tuple[Tuple[str, ...], Tuple[str, ...]]] = {
             "src/perfscan/commands/exec_cmd.py",
         ),
         # test_fail_on scans in this process: its bound checks only (the rest repeat them)
-        ("tests/test_command_line.py", "tests/test_fail_on.py", "-k", "not fail_on or both_sides"),
+        ("tests/test_command_line.py", "tests/test_fail_on.py::test_fail_on_with_findings_on_both_sides_of_the_bound"),
     ),
     "reports": (
         (

@@ -413,3 +413,11 @@ def test_the_engine_is_read_from_either_key():
     new = report(functions={}, engine="sample")
     assert engine_note(old, new).startswith("Note: the scans measured CPU with different engines (cProfile / sample)")
     assert engine_note(new, new) == "" and engine_note(report(), new) == "" and engine_note(old, old) == ""
+
+
+def test_a_new_row_carries_its_pattern_and_no_note_means_no_line():
+    from perfscan.diff import render_markdown
+
+    md = render_markdown(compare(report(), report(cpu("f", 10.0, 1.0, pattern="deepcopy"))))
+    assert md.startswith("## perfscan diff\n\n1 new, 0 worsened, 0 improved, 0 gone, 0 unchanged\n\n| Change |")
+    assert "| new | high | cpu | app.core:f | deepcopy | - | 10.0 % |  |" in md

@@ -98,7 +98,7 @@ EXPECTED = {
     "export_rows": "serialize-in-loop",
     "drain": "pop-front",
     "positions": "quadratic-membership",
-    "scale_all": "repeated-computation",
+    "scale_all": "loop-invariant-call",  # settings_value(config): the same arguments on every iteration
 }
 
 CALLS = """from app.work import clone_all, drain, export_rows, grep_words, keep_sorted, positions, scale_all

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from perfscan.models import Driver, Project, Settings, Target
-from perfscan.probe_host import package_paths
 from perfscan.timing import TimingRun, time_suite
 
 TRIVIAL_SECONDS = 0.002  # a test this fast profiles nothing but pytest
@@ -43,8 +42,7 @@ def select_target(
         return Target(tuple(settings.tests), pytest_args, "user", len(settings.tests), "tests named with --test"), None
 
     timing = time_suite(
-        runner=project.runner,
-        root=project.root,
+        project=project,
         workdir=workdir,
         probe_path=probe_path,
         pytest_args=list(pytest_args),
@@ -52,7 +50,6 @@ def select_target(
         slice_seconds=slice_seconds,
         restart_seconds=restart_seconds,
         driver=driver,
-        packages=package_paths(project),
     )
     first = timing.runs[0]
     collected = first.read("collected.json")

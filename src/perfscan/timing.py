@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from perfscan.children import ChildResult
-from perfscan.models import Driver, ImportedCopy, RunFacts
-from perfscan.probe_host import ProbeRun, failed_in, run_probe, summarize_failed
+from perfscan.models import Driver, ImportedCopy, Project, RunFacts
+from perfscan.probe_host import ProbeRun, failed_in, package_paths, run_probe, summarize_failed
 
 HANG_SHARE = 0.5  # a test still running after this share of its run's time cut the run
 MAX_RUNS = 8  # the first run and its restarts
@@ -86,8 +86,7 @@ class TimingRun:
 
 def time_suite(
     *,
-    runner: Sequence[str],
-    root: Path,
+    project: Project,
     workdir: Path,
     probe_path: Path,
     pytest_args: Sequence[str],
@@ -95,7 +94,6 @@ def time_suite(
     slice_seconds: float,
     restart_seconds: float,
     driver: Driver,
-    packages: Optional[Mapping[str, str]] = None,
 ) -> TimingRun:
     """Time the suite within `slice_seconds`; restart past a test that cut it, within `restart_seconds` more."""
     deadline = time.monotonic() + slice_seconds + restart_seconds
@@ -106,8 +104,8 @@ def time_suite(
             opts["deselect"] = str(deselect)
         return run_probe(
             "time",
-            runner=runner,
-            root=root,
+            runner=project.runner,
+            root=project.root,
             workdir=workdir,
             probe_path=probe_path,
             pytest_args=list(pytest_args),
@@ -115,7 +113,7 @@ def time_suite(
             options=opts,
             name=name,
             driver=driver,
-            packages=packages,
+            packages=package_paths(project),
         )
 
     run = start("time", slice_seconds, None)

@@ -1,12 +1,10 @@
 """The pytest plugin: pytest's hooks, handed to the probe's session (session.py), which the
 unittest and Django drivers share."""
 
-import json
-
 import pytest
 
 from . import state
-from .session import Session
+from .session import Session, left_out_ids
 
 
 class PytestHooks:
@@ -99,9 +97,8 @@ class Deselect:
     """`--opt deselect=FILE`: leave out the node ids listed in FILE (a JSON list), exactly.
     (pytest's own --deselect matches prefixes: deselecting test_a would drop test_ab too.)"""
 
-    def __init__(self, path):
-        with open(path, encoding="utf-8") as fh:
-            self.ids = set(json.load(fh))
+    def __init__(self, ids):
+        self.ids = ids
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, session, config, items):
@@ -133,5 +130,6 @@ def _last_line(report):
 
 def pytest_configure(config):
     config.pluginmanager.register(PytestHooks(Session(state.out_dir, state.mode, state.options)), "perfscan-session")
-    if state.options.get("deselect"):
-        config.pluginmanager.register(Deselect(state.options["deselect"]), "perfscan-deselect")
+    left_out = left_out_ids()
+    if left_out:
+        config.pluginmanager.register(Deselect(left_out), "perfscan-deselect")

@@ -40,6 +40,15 @@ def make_recorder(mode, out_dir, options):
     return None
 
 
+def left_out_ids():
+    """`--opt deselect=FILE`: the node ids a restarted timing run leaves out, exactly (a JSON list)."""
+    path = state.options.get("deselect")
+    if not path:
+        return frozenset()
+    with open(path, encoding="utf-8") as fh:
+        return frozenset(json.load(fh))
+
+
 def runner_frame(frame):
     """The test runner's frame around a phase, where samples are cut (the runner's own frames
     above it are the same in every sample). A pytest hook wrapper is a generator suspended while

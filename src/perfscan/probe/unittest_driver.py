@@ -30,7 +30,6 @@ arguments, 2 interrupted.
 """
 
 import contextlib
-import json
 import os
 import sys
 import traceback
@@ -39,7 +38,7 @@ import warnings
 
 from . import state
 from .clocks import getframe, perf_counter
-from .session import Session
+from .session import Session, left_out_ids
 from .unittest_suite import flatten, node_id, one_line
 
 SELECT = "::"
@@ -113,10 +112,9 @@ class Driver:
             tests = [t for t, n in zip(tests, ids) if n in self.chosen]
             ids = [self._ids[id(t)] for t in tests]
             errors = []
-        if state.options.get("deselect"):
+        left_out = left_out_ids()
+        if left_out:
             # the timing run restarted past a hanging test: the ids given are left out, exactly
-            with open(state.options["deselect"], encoding="utf-8") as fh:
-                left_out = set(json.load(fh))
             tests = [t for t, n in zip(tests, ids) if n not in left_out]
             ids = [self._ids[id(t)] for t in tests]
         self.session.outcomes.collected(ids, errors)

@@ -7,7 +7,8 @@ A call is loop-invariant when it names a project function (`f(...)`, or `mod.f(.
 imported module) and none of its arguments reads a name the loop binds or changes: the loop's
 targets, names assigned from them, anything assigned, augmented or mutated by a method call in
 the loop (`acc.append(v)` makes `acc` change). Not flagged: a call with no arguments (a clock,
-an id), a method call on an object (its state may change), a callee that is not pure
+an id), a call in a loop that never reads its own target (`for _ in range(n)`: a repetition asked
+for), a method call on an object (its state may change), a callee that is not pure
 (`FunctionFacts.callee_is_pure`: a generator, `global` state, mutated arguments, clocks and
 random numbers).
 
@@ -23,7 +24,7 @@ import ast
 from dataclasses import dataclass
 from typing import Iterator, List, Mapping, Optional, Set
 
-from perfscan.passes.cpu.patterns.astkit import Site, names_in, resolve, root_name, walk_with_loops
+from perfscan.passes.cpu.patterns.astkit import LoopFrame, Site, names_in, resolve, root_name, walk_with_loops
 from perfscan.passes.cpu.patterns.base import FunctionFacts, Match
 
 ID = "loop-invariant-call"
@@ -42,6 +43,8 @@ def calls(facts: FunctionFacts) -> List[Call]:
     for site in walk_with_loops(facts.node):
         node = site.node
         if not site.in_loop or not isinstance(node, ast.Call) or (not node.args and not node.keywords):
+            continue
+        if _repeats(site.loops[-1]):
             continue
         callee = _callee(node.func, facts)
         if callee is None:
@@ -137,6 +140,15 @@ def _own_nodes(func: ast.AST) -> Iterator[ast.AST]:
             continue
         yield node
         stack.extend(ast.iter_child_nodes(node))
+
+
+def _repeats(loop: LoopFrame) -> bool:
+    """A loop that never reads its own target (`for _ in range(n)`) repeats its body on purpose (a
+    retry, a warm-up, a benchmark): the same call on each pass is what was asked for."""
+    if not isinstance(loop.node, (ast.For, ast.AsyncFor)):
+        return False
+    read = {n.id for stmt in loop.node.body for n in ast.walk(stmt) if isinstance(n, ast.Name)}
+    return not (loop.targets & read)
 
 
 def _changed_in_loops(site: Site) -> Set[str]:
