@@ -165,7 +165,7 @@ def test_explain_in_process(capsys):
     assert cli.main(["explain", "deep-copy"]) == EXIT_USAGE
     assert (
         capsys.readouterr().err
-        == "perfscan: error: no pattern named 'deep-copy'; did you mean deepcopy, nested-loop?\n"
+        == "perfscan: error: no pattern named 'deep-copy'; did you mean deepcopy, sleep-in-code, nested-loop?\n"
     )
     assert cli.main(["explain", "zzzz"]) == EXIT_USAGE
     assert capsys.readouterr().err == "perfscan: error: no pattern named 'zzzz'; `perfscan explain` lists them all\n"

@@ -23,7 +23,8 @@ from perfscan.probe_host import ProbeRun, failed_in, package_paths, run_probe, s
 
 HANG_SHARE = 0.5  # a test still running after this share of its run's time cut the run
 MAX_RUNS = 8  # the first run and its restarts
-MIN_RESTART_SECONDS = 2.0  # a restart with less time than this could not even collect
+MIN_RESTART_SECONDS = 2.0
+MIN_HANG_SECONDS = 1.0  # a test cut after less than this is a slow suite's last test, not a hang  # a restart with less time than this could not even collect
 
 
 @dataclass(frozen=True)
@@ -158,17 +159,23 @@ def cut_by(run: ProbeRun, piece: Sequence[str], outcomes: Mapping[str, Mapping[s
     unfinished = next((n for n in piece if not outcomes.get(n, {}).get("done")), None)
     child = run.child
     if child.timed_out:
+        finished = [float(outcomes.get(n, {}).get("seconds") or 0.0) for n in piece if outcomes.get(n, {}).get("done")]
         running = run.running()
         if running is not None:
             nodeid, seconds = running
+            # the time the finished tests left: a loaded machine stretches them, not the hang, so the
+            # test is judged against what was left for it (and a slow suite's last short test is not a hang)
+            spare = child.seconds - sum(finished)
+            cut = seconds >= HANG_SHARE * min(spare, child.seconds) and seconds >= MIN_HANG_SECONDS
         elif unfinished is not None:
             # the process died before it could say (a hang holding the GIL): what the finished
             # tests did not use of the run's time is an upper bound of the unfinished one's
             nodeid = unfinished
-            seconds = child.seconds - sum(float(outcomes.get(n, {}).get("seconds") or 0.0) for n in piece)
+            seconds = child.seconds - sum(finished)
+            cut = seconds >= HANG_SHARE * child.seconds
         else:
             return None
-        if seconds >= HANG_SHARE * child.seconds:
+        if cut:
             return LeftOut(
                 nodeid, f"still running after {seconds:.0f} s when the timing run's {child.seconds:.0f} s ran out"
             )
