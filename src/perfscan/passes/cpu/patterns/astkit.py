@@ -172,44 +172,44 @@ def walk_with_loops(func: ast.AST) -> Iterator[Site]:
 
     def visit(node: ast.AST, loops: Tuple[LoopFrame, ...]) -> Iterator[Site]:
         for child in ast.iter_child_nodes(node):
-            if isinstance(child, FuncNode + (ast.ClassDef,)):
-                continue
-            yield Site(child, loops)
-            if isinstance(child, (ast.For, ast.AsyncFor)):
-                targets = names_in(child.target)
-                frame = LoopFrame(
-                    child, targets, _assigned_from_iteration(child.body, targets), child.iter, loop_position(child)
-                )
-                yield from visit(child.iter, loops)
-                for stmt in child.body:
-                    yield Site(stmt, loops + (frame,))
-                    yield from visit(stmt, loops + (frame,))
-                for stmt in child.orelse:
-                    yield Site(stmt, loops)
-                    yield from visit(stmt, loops)
-            elif isinstance(child, ast.While):
-                # a while loop's state lives in names the body reassigns
-                frame = LoopFrame(child, set(), _while_per_iteration(child), None, loop_position(child))
-                yield from visit(child.test, loops + (frame,))
-                for stmt in child.body:
-                    yield Site(stmt, loops + (frame,))
-                    yield from visit(stmt, loops + (frame,))
-            elif isinstance(child, COMPS):
-                frames = loops
-                for gen in child.generators:
-                    yield from visit(gen.iter, frames)
-                    frames = frames + (
-                        LoopFrame(child, names_in(gen.target), set(), gen.iter, loop_position(child, gen)),
-                    )
-                    for cond in gen.ifs:
-                        yield Site(cond, frames)
-                        yield from visit(cond, frames)
-                elts = [child.key, child.value] if isinstance(child, ast.DictComp) else [child.elt]
-                for elt in elts:
-                    yield Site(elt, frames)
-                    yield from visit(elt, frames)
-            else:
-                yield from visit(child, loops)
+            yield from enter(child, loops)
+
+    def enter(node: ast.AST, loops: Tuple[LoopFrame, ...]) -> Iterator[Site]:
+        # a loop nested straight in a loop's body (or a comprehension in a comprehension's element)
+        # opens its own frame, so each node is dispatched here, never only walked as a parent
+        if isinstance(node, FuncNode + (ast.ClassDef,)):
+            return
+        yield Site(node, loops)
+        if isinstance(node, (ast.For, ast.AsyncFor)):
+            targets = names_in(node.target)
+            frame = LoopFrame(
+                node, targets, _assigned_from_iteration(node.body, targets), node.iter, loop_position(node)
+            )
+            yield from enter(node.iter, loops)
+            for stmt in node.body:
+                yield from enter(stmt, loops + (frame,))
+            for stmt in node.orelse:
+                yield from enter(stmt, loops)
+        elif isinstance(node, ast.While):
+            # a while loop's state lives in names the body reassigns
+            frame = LoopFrame(node, set(), _while_per_iteration(node), None, loop_position(node))
+            yield from enter(node.test, loops + (frame,))
+            for stmt in node.body:
+                yield from enter(stmt, loops + (frame,))
+            for stmt in node.orelse:
+                yield from enter(stmt, loops)
+        elif isinstance(node, COMPS):
+            frames = loops
+            for gen in node.generators:
+                yield from enter(gen.iter, frames)
+                frames = frames + (LoopFrame(node, names_in(gen.target), set(), gen.iter, loop_position(node, gen)),)
+                for cond in gen.ifs:
+                    yield from enter(cond, frames)
+            elts = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
+            for elt in elts:
+                yield from enter(elt, frames)
+        else:
+            yield from visit(node, loops)
 
     yield from visit(func, ())
 
@@ -344,7 +344,8 @@ def over_items(loop: LoopFrame) -> bool:
     if isinstance(node, ast.While):
         return False
     if isinstance(node, (ast.For, ast.AsyncFor)):
-        body: List[ast.AST] = list(node.body)
+        # a def or class in the body is code for later: its return is not the loop's
+        body: List[ast.AST] = [s for s in node.body if not isinstance(s, FuncNode + (ast.ClassDef,))]
         for stmt in body:
             for sub in _own_nodes(stmt):
                 if isinstance(sub, (ast.Break, ast.Return)):
