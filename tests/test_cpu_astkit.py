@@ -147,6 +147,20 @@ def test_names_assigned_from_the_item_are_per_iteration() -> None:
     assert not names & {"acc", "total", "k", "marker", "xs"}
 
 
+def test_per_iteration_names_reach_a_fixpoint_whatever_the_order() -> None:
+    # `b` reads `a` before `a` is assigned in source order: a second sweep marks it
+    func = _func("""
+    def f(xs, flag, a):
+        for x in xs:
+            if flag:
+                b = g(a)
+            a = h(x)
+            use(b)
+    """)
+    (names,) = _frames_at(func, 7)
+    assert {"a", "b"} <= names
+
+
 def test_a_while_loop_item_comes_from_a_call_in_its_body() -> None:
     func = _func("""
     def f(queue, levels):
@@ -213,6 +227,20 @@ def test_loop_around_finds_the_innermost_loop() -> None:
     assert loop_around(func, 5, func.body[1]) is None  # a given node outside any loop
 
 
+def test_loop_around_a_line_with_a_comprehension_is_the_comprehension() -> None:
+    func = _func("""
+    def f(rows):
+        for r in rows:
+            total = sum(v for v in r)
+        return total
+    """)
+    around = loop_around(func, 4)
+    assert around is not None and around.targets == {"v"}
+    one_line = _func("def f(rows):\n    for r in rows: t = [v for v in r]\n")
+    around = loop_around(one_line, 2)
+    assert around is not None and around.targets == {"v"}  # both loops on the line: the inner one
+
+
 @pytest.mark.parametrize(
     ("body", "independent"),
     [
@@ -255,12 +283,13 @@ def test_list_bound_names_every_way_a_list_is_made() -> None:
         x10: Optional[int] = []
         x11: Dict[str, int] = {}
         self.items = []
+        other.items = []
         return x1
     """)
     found = list_bound_names(func)
     assert {"a", "b", "c", "d", "h", "x1", "x2", "x3", "x4", "x5", "x6", "x10"} <= found
     assert "self.items" in found  # an attribute of self bound to a list, as in a method
-    assert not found & {"e", "g", "x7", "x8", "x9", "x11"}
+    assert not found & {"e", "g", "x7", "x8", "x9", "x11", "other.items"}
 
 
 def test_list_bound_names_reads_the_class_attributes() -> None:
@@ -270,14 +299,18 @@ def test_list_bound_names_reads_the_class_attributes() -> None:
             self.items = []
             self.count = 0
             self.names = list()
+        def reset(self):
+            scratch = []
+            return scratch
         def has(self, x):
             return x in self.items
     """).body[0]
     assert isinstance(cls, ast.ClassDef)
-    method = cls.body[1]
+    method = cls.body[2]
     found = list_bound_names(method, cls)
     assert {"self.items", "self.names"} <= found
     assert "self.count" not in found
+    assert "scratch" not in found  # another method's local is not this method's name
 
 
 @pytest.mark.parametrize(
@@ -309,6 +342,7 @@ def test_decorator_names_full_and_short() -> None:
     @functools.lru_cache(maxsize=None)
     @memo
     @app.route("/x")
+    @pkg.hooks.traced
     def f():
         pass
     """)
@@ -321,4 +355,7 @@ def test_decorator_names_full_and_short() -> None:
         "cache",
         "app.route",
         "route",
+        "pkg.hooks.traced",
+        "traced",
     }
+    assert decorator_names(tree, aliases) == set()  # a module has no decorators

@@ -104,12 +104,14 @@ def loop_position(node: ast.AST, generator: Optional[ast.comprehension] = None) 
     `loop_position`): its target's (a comprehension's generator: that generator's target; a while
     loop: its test's)."""
     if generator is not None:
-        at: ast.AST = generator.target
+        at: ast.expr = generator.target
     elif isinstance(node, ast.While):
         at = node.test
+    elif isinstance(node, (ast.For, ast.AsyncFor)):
+        at = node.target
     else:
-        at = getattr(node, "target", node)
-    return getattr(at, "lineno", 0), getattr(at, "col_offset", 0)
+        return getattr(node, "lineno", 0), getattr(node, "col_offset", 0)
+    return at.lineno, at.col_offset
 
 
 @dataclass
