@@ -85,9 +85,8 @@ def match(facts: FunctionFacts) -> Optional[Match]:
         ):
             name = node.targets[0].id
             ops = list(_operands(node.value))
-            if any(isinstance(o, ast.Name) and o.id == name for o in ops) and (
-                name in strings or any(_stringish(o) for o in ops)
-            ):
+            # a string operand makes the assignment itself a string one (_string_names saw it)
+            if any(isinstance(o, ast.Name) and o.id == name for o in ops) and name in strings:
                 return Match(
                     ID,
                     node.lineno,
