@@ -43,10 +43,14 @@ class OssProject:
 PROJECTS = {
     p.name: p
     for p in (
-        OssProject("more-itertools", "more-itertools", "10.5.0", (), ("tests",), "iterator library, unittest-style tests"),
+        OssProject(
+            "more-itertools", "more-itertools", "10.5.0", (), ("tests",), "iterator library, unittest-style tests"
+        ),
         OssProject("toolz", "toolz", "1.0.0", (), ("toolz/tests",), "functional toolkit, tests inside the package"),
         OssProject("sqlparse", "sqlparse", "0.5.1", (), ("tests",), "SQL parser and formatter"),
-        OssProject("markdown", "Markdown", "3.7", ("PyYAML==6.0.2",), ("tests",), "text converter, unittest suite", True),
+        OssProject(
+            "markdown", "Markdown", "3.7", ("PyYAML==6.0.2",), ("tests",), "text converter, unittest suite", True
+        ),
         OssProject(
             "flask",
             "Flask",
@@ -55,7 +59,9 @@ PROJECTS = {
             ("tests",),
             "web framework, tested through its test client",
         ),
-        OssProject("attrs", "attrs", "24.2.0", ("hypothesis==6.112.1",), ("tests",), "class builder, property-based tests"),
+        OssProject(
+            "attrs", "attrs", "24.2.0", ("hypothesis==6.112.1",), ("tests",), "class builder, property-based tests"
+        ),
     )
 }
 
