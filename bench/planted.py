@@ -185,8 +185,24 @@ def time_truth(base: Path, copy: Path, python: str, work: Path, rounds: int, tim
     }
 
 
+def function_truth(copy: Path, python: str, work: Path, rounds: int, timeout: float, truth: Dict[str, Any]):
+    """The planted function's share of the patched run's test time, timed at its call sites
+    (its listed project callees taken out: attributable time, as a scan ranks)."""
+    target = {"function": truth["function"], "callees": truth.get("callees", [])}
+    test_phases(copy, python, work, timeout, {})  # warm-up: bytecode and file cache
+    shares, walls = [], []
+    for _ in range(rounds):
+        doc = test_phases(copy, python, work, timeout, {"cpu": [target]})
+        spent = doc["spent"].get(target["function"], 0.0) - doc["callees"].get(target["function"], 0.0)
+        walls.append(doc["phases"]["wall"])
+        shares.append(100.0 * spent / doc["phases"]["wall"] if doc["phases"]["wall"] > 0 else 0.0)
+    return {"function_share": statistics.median(shares), "patched_s": statistics.median(walls)}
+
+
 def measure_truth(plant: Plant, base: Path, copy: Path, python: str, work: Path, rounds: int, timeout: float):
     kind = plant.truth["kind"]
+    if kind == "time" and "function" in plant.truth:
+        return function_truth(copy, python, work, rounds, timeout, plant.truth)
     if kind == "time":
         return time_truth(base, copy, python, work, rounds, timeout)
     if kind == "import":
@@ -204,6 +220,8 @@ def measure_truth(plant: Plant, base: Path, copy: Path, python: str, work: Path,
 
 
 def truth_text(truth: Dict[str, Any]) -> str:
+    if "function_share" in truth:
+        return f"{truth['function_share']:.1f}% of {truth['patched_s']:.2f} s (timed at its call sites)"
     if "share" in truth:
         return f"+{truth['added_s']:.2f} s = {truth['share']:.1f}% of {truth['patched_s']:.2f} s"
     if "self_ms" in truth:
@@ -243,6 +261,7 @@ class Result:
     pattern: Optional[str] = None
     scan_s: float = 0.0
     error: str = ""
+    before: str = "?"  # what the unpatched project's scan reports at that place
 
     @property
     def pattern_ok(self) -> bool:
@@ -287,6 +306,28 @@ def judge(result: Result, report: Dict[str, Any]) -> None:
     result.pattern = best.get("pattern")
 
 
+BASELINES: Dict[tuple, Dict[str, Any]] = {}  # (project, settings) -> the unpatched copy's report
+
+
+def baseline(plant: Plant, src: Path, python: str, work: Path, timeout: float) -> Dict[str, Any]:
+    """The scan of the unpatched project (with the plant's settings), once per project: what
+    was at the planted place before the patch."""
+    key = (plant.project, plant.settings)
+    if key not in BASELINES:
+        folder = work / f"baseline-{len(BASELINES)}"
+        copy = folder / plant.project
+        copy_project(src, copy)
+        apply(Plant(plant.name, "", plant.project, plant.file, (), {}, {}, plant.settings), copy)
+        log(f"{plant.project}: scanning the unpatched copy")
+        BASELINES[key] = scan(copy, python, folder, timeout)["report"]
+    return BASELINES[key]
+
+
+def describe(report: Dict[str, Any], expect: Dict[str, Any], file: str) -> str:
+    near = sorted((f for f in report.get("findings", []) if at_place(f, expect, file)), key=rank_of)
+    return "; ".join(f"#{rank_of(f)} {f.get('severity')} {f.get('pattern')}" for f in near[:2]) or "-"
+
+
 def run_plant(plant: Plant, work: Path, rounds: int, timeout: float) -> Result:
     result = Result(plant)
     src = oss.setup(plant.project)
@@ -300,6 +341,8 @@ def run_plant(plant: Plant, work: Path, rounds: int, timeout: float) -> Result:
         log(f"{plant.name}: truth ({plant.truth['kind']})")
         result.truth = measure_truth(plant, base, copy, python, work / plant.name, rounds, timeout)
         log(f"{plant.name}: truth {truth_text(result.truth)}; scanning")
+        before = baseline(plant, src, python, work, timeout)
+        result.before = describe(before, plant.expect, plant.file)
         out = scan(copy, python, work / plant.name, timeout)
         result.scan_s = out["seconds"]
         judge(result, out["report"])
@@ -322,22 +365,22 @@ def yes(ok: bool) -> str:
 
 def table(results: List[Result]) -> str:
     rows = [
-        "| plant | project | domain | function | truth (no profiler) | found | rank (at most) | severity (at least) | pattern (expected) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| plant | project | domain | function | truth (no profiler) | unpatched scan there | found | rank (at most) | severity (at least) | pattern (expected) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         e = r.plant.expect
         where = e.get("symbol") or e.get("module")
         if r.error:
-            rows.append(f"| {r.plant.name} | {r.plant.project} | {e['domain']} | `{where}` | error: {r.error} | | | | |")
+            rows.append(f"| {r.plant.name} | {r.plant.project} | {e['domain']} | `{where}` | error: {r.error} | | | | | |")
             continue
         rows.append(
             f"| {r.plant.name} | {r.plant.project} | {e['domain']} | `{where}` | {truth_text(r.truth)} | "
-            f"{yes(r.found)} | "
+            f"{r.before} | {yes(r.found)} | "
             + (
-                f"#{r.rank} ({'ok' if r.rank_ok else '**>'}{e['max_rank']}{'' if r.rank_ok else '**'}) | "
-                f"{r.severity} ({e['severity']}{'' if r.severity_ok else ': **low**'}) | "
-                f"{r.pattern} ({'ok' if r.pattern_ok else '**' + ' or '.join(e['pattern']) + '**'}) |"
+                f"#{r.rank} ({e['max_rank']}{'' if r.rank_ok else ': **worse**'}) | "
+                f"{r.severity} ({e['severity']}{'' if r.severity_ok else ': **lower**'}) | "
+                f"{r.pattern} ({' or '.join(e['pattern'])}{'' if r.pattern_ok else ': **other**'}) |"
                 if r.found
                 else "- | - | - |"
             )

@@ -175,41 +175,48 @@ def walk_with_loops(func: ast.AST) -> Iterator[Site]:
             if isinstance(child, FuncNode + (ast.ClassDef,)):
                 continue
             yield Site(child, loops)
-            if isinstance(child, (ast.For, ast.AsyncFor)):
-                targets = names_in(child.target)
-                frame = LoopFrame(
-                    child, targets, _assigned_from_iteration(child.body, targets), child.iter, loop_position(child)
+            yield from under(child, loops)
+
+    def body(stmts: List[ast.stmt], loops: Tuple[LoopFrame, ...]) -> Iterator[Site]:
+        # a statement of a loop's body is entered like any child: a loop right inside a loop
+        # (`for p in ...: for rx in ...:`) makes its own frame
+        for stmt in stmts:
+            if isinstance(stmt, FuncNode + (ast.ClassDef,)):
+                continue
+            yield Site(stmt, loops)
+            yield from under(stmt, loops)
+
+    def under(child: ast.AST, loops: Tuple[LoopFrame, ...]) -> Iterator[Site]:
+        """The nodes below child, inside the loop child makes when it is one."""
+        if isinstance(child, (ast.For, ast.AsyncFor)):
+            targets = names_in(child.target)
+            frame = LoopFrame(
+                child, targets, _assigned_from_iteration(child.body, targets), child.iter, loop_position(child)
+            )
+            yield from visit(child.iter, loops)
+            yield from body(child.body, loops + (frame,))
+            yield from body(child.orelse, loops)
+        elif isinstance(child, ast.While):
+            # a while loop's state lives in names the body reassigns
+            frame = LoopFrame(child, set(), _while_per_iteration(child), None, loop_position(child))
+            yield from visit(child.test, loops + (frame,))
+            yield from body(child.body, loops + (frame,))
+        elif isinstance(child, COMPS):
+            frames = loops
+            for gen in child.generators:
+                yield from visit(gen.iter, frames)
+                frames = frames + (
+                    LoopFrame(child, names_in(gen.target), set(), gen.iter, loop_position(child, gen)),
                 )
-                yield from visit(child.iter, loops)
-                for stmt in child.body:
-                    yield Site(stmt, loops + (frame,))
-                    yield from visit(stmt, loops + (frame,))
-                for stmt in child.orelse:
-                    yield Site(stmt, loops)
-                    yield from visit(stmt, loops)
-            elif isinstance(child, ast.While):
-                # a while loop's state lives in names the body reassigns
-                frame = LoopFrame(child, set(), _while_per_iteration(child), None, loop_position(child))
-                yield from visit(child.test, loops + (frame,))
-                for stmt in child.body:
-                    yield Site(stmt, loops + (frame,))
-                    yield from visit(stmt, loops + (frame,))
-            elif isinstance(child, COMPS):
-                frames = loops
-                for gen in child.generators:
-                    yield from visit(gen.iter, frames)
-                    frames = frames + (
-                        LoopFrame(child, names_in(gen.target), set(), gen.iter, loop_position(child, gen)),
-                    )
-                    for cond in gen.ifs:
-                        yield Site(cond, frames)
-                        yield from visit(cond, frames)
-                elts = [child.key, child.value] if isinstance(child, ast.DictComp) else [child.elt]
-                for elt in elts:
-                    yield Site(elt, frames)
-                    yield from visit(elt, frames)
-            else:
-                yield from visit(child, loops)
+                for cond in gen.ifs:
+                    yield Site(cond, frames)
+                    yield from visit(cond, frames)
+            elts = [child.key, child.value] if isinstance(child, ast.DictComp) else [child.elt]
+            for elt in elts:
+                yield Site(elt, frames)
+                yield from visit(elt, frames)
+        else:
+            yield from visit(child, loops)
 
     yield from visit(func, ())
 
