@@ -38,10 +38,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
+
+import tomllib
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -372,7 +373,9 @@ def table(results: List[Result]) -> str:
         e = r.plant.expect
         where = e.get("symbol") or e.get("module")
         if r.error:
-            rows.append(f"| {r.plant.name} | {r.plant.project} | {e['domain']} | `{where}` | error: {r.error} | | | | | |")
+            rows.append(
+                f"| {r.plant.name} | {r.plant.project} | {e['domain']} | `{where}` | error: {r.error} | | | | | |"
+            )
             continue
         rows.append(
             f"| {r.plant.name} | {r.plant.project} | {e['domain']} | `{where}` | {truth_text(r.truth)} | "

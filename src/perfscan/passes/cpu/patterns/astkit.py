@@ -205,9 +205,7 @@ def walk_with_loops(func: ast.AST) -> Iterator[Site]:
             frames = loops
             for gen in child.generators:
                 yield from visit(gen.iter, frames)
-                frames = frames + (
-                    LoopFrame(child, names_in(gen.target), set(), gen.iter, loop_position(child, gen)),
-                )
+                frames = frames + (LoopFrame(child, names_in(gen.target), set(), gen.iter, loop_position(child, gen)),)
                 for cond in gen.ifs:
                     yield Site(cond, frames)
                     yield from visit(cond, frames)
