@@ -214,6 +214,8 @@ def measure_truth(plant: Plant, base: Path, copy: Path, python: str, work: Path,
         target = {"memory": [{"value": plant.truth["value"], "growth": True}]}
         sizes = test_phases(copy, python, work, timeout, target)["values"][plant.truth["value"]]
         return {"bytes": sizes[-1] - sizes[0]}
+    if kind == "static":  # an async finding is by rule (a blocking call in a coroutine), not by time
+        return {"static": plant.truth.get("note", "")}
     if kind == "size":
         proc = run([python, "-c", plant.truth["code"]], copy, env_for(copy, work), timeout)
         return {"bytes": int(proc.stdout.strip())}
@@ -225,6 +227,8 @@ def truth_text(truth: Dict[str, Any]) -> str:
         return f"{truth['function_share']:.1f}% of {truth['patched_s']:.2f} s (timed at its call sites)"
     if "share" in truth:
         return f"+{truth['added_s']:.2f} s = {truth['share']:.1f}% of {truth['patched_s']:.2f} s"
+    if "static" in truth:
+        return f"by rule: {truth['static']}"
     if "self_ms" in truth:
         return f"{truth['self_ms']:.0f} ms self (was {truth['plain_self_ms']:.0f})"
     return f"{truth['bytes'] / MIB:.1f} MiB"
