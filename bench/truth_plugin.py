@@ -9,7 +9,8 @@ $TRUTH_TARGETS (JSON) names what to measure:
   its call sites with perf_counter (wall time: what it computed and what it waited); the time of
   its listed direct project callees, called from it, is timed too so that the attributable time
   (inclusive minus callees) can be taken. For a recursive function only the outside calls are
-  wrapped. `waits`: the calls it waits in, timed while it is the innermost timed function of its
+  wrapped. A generator function is timed at each resumption (what its consumer waits for).
+  `waits`: the calls it waits in, timed while it is the innermost timed function of its
   thread (a function or method patched where it lives, or a module-level lock replaced by a
   timed one that times each acquisition). `threads`: the function runs in worker threads that
   the main thread's `entry` waits for; its time and waiting are also kept per test phase, apart
@@ -31,6 +32,7 @@ Standard library and pytest only; never imports perfscan.
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import os
 import sys
@@ -152,6 +154,30 @@ def _timed(key, fn, threaded=False, entry_of=()):
             for target in entry_of:
                 if not in_worker:
                     _phase_add("entry", target, spent)
+
+    timed.__wrapped__ = fn
+    if inspect.isgeneratorfunction(fn) and not threaded:
+        return _timed_generator(key, fn)
+    return timed
+
+
+def _timed_generator(key, fn):
+    """A generator function's time is spent while its consumer resumes it: each step is timed."""
+
+    def timed(*args, **kwargs):
+        steps = fn(*args, **kwargs)
+        while True:
+            stack = _active()
+            stack.append(key)
+            t0 = time.perf_counter()
+            try:
+                item = next(steps)
+            except StopIteration as stop:
+                return stop.value
+            finally:
+                _add(_SPENT, key, time.perf_counter() - t0)
+                stack.pop()
+            yield item
 
     timed.__wrapped__ = fn
     return timed
