@@ -14,15 +14,15 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
-from perfscan import __version__, children, fidelity, treewatch
+from perfscan import __version__, children, fidelity, schedule, treewatch
 from perfscan.deployment import detect_deployment
 from perfscan.errors import UsageError
 from perfscan.models import Driver, PassResult, Project, ScanResult, Settings, Target
 from perfscan.passes import PassContext, PassInputs, child_env, environment_changes
 from perfscan.passes.registry import PASSES, Pass, selected
-from perfscan.probe_host import COMMAND_FAILED, install_probe
+from perfscan.probe_host import COMMAND_FAILED, ProbeRun, install_probe
 from perfscan.progress import Progress
 from perfscan.project import discover_project
 from perfscan.ranking import rank
@@ -134,10 +134,10 @@ class _Budget:
     def remaining(self) -> float:
         return self.seconds - (time.monotonic() - self.started)
 
-    def share(self, spec: Pass, left: Sequence[Pass]) -> float:
-        """The pass's share of what is left, by weight among the passes still to run (itself included)."""
+    def share(self, stage: Sequence[Pass], left: Sequence[Pass]) -> float:
+        """The stage's share of what is left, by weight among the passes still to run (its own included)."""
         weight = sum(p.weight for p in left) or 1.0
-        return max(1.0, (self.remaining() - RESERVE) * spec.weight / weight)
+        return max(1.0, (self.remaining() - RESERVE) * sum(p.weight for p in stage) / weight)
 
 
 def _choose_target(
@@ -157,7 +157,11 @@ def _choose_target(
     progress.begin("collecting and timing the tests" if not settings.exec_command else "preparing the command")
     options: Dict[str, str] = {}
     for spec in passes:
-        options.update(spec.plain_run_options(project))
+        options.update(spec.plain_run_options(settings, project))
+    if options.get("asyncio_debug") == "1":
+        # debug mode's checks would sit in the CPU pass's shares: that run samples on its own
+        for key in ("sample", "engine"):
+            options.pop(key, None)
     driver = choose_driver(settings, project) if not settings.exec_command else Driver("", "")
     if driver.name:
         progress.say(f"test runner: {driver.name} ({driver.why})")
@@ -174,26 +178,50 @@ def _choose_target(
 def _run_passes(
     passes: Sequence[Pass], base: PassContext, timing: Optional[TimingRun], budget: _Budget, progress: Progress
 ) -> Dict[str, PassResult]:
+    """The passes stage by stage (schedule.py: side by side where cores allow), reported in the registry's order."""
     results: Dict[str, PassResult] = {}
     plain_counts = _plain_run_counts(timing, base.target)
+    sampled_run = _sampled_run(timing, base.target) if plain_counts is not None else None
     asyncio_debug = _asyncio_debug(timing, base.project.root)
-    for i, spec in enumerate(passes):
+    done = 0
+    for stage in schedule.stages(passes, schedule.usable_cores()):
+        left = passes[done:]
+        done += len(stage)
         if budget.remaining() <= RESERVE:
-            results[spec.domain] = PassResult(
-                spec.domain, "timed-out", 0.0, "the scan's budget was spent before this pass could start"
-            )
+            for spec in stage:
+                results[spec.domain] = PassResult(
+                    spec.domain, "timed-out", 0.0, "the scan's budget was spent before this pass could start"
+                )
             continue
         inputs = PassInputs(
-            plain_counts=plain_counts, asyncio_debug=asyncio_debug, ran=_cpu_ran(results), waits=_cpu_waits(results)
+            plain_counts=plain_counts,
+            asyncio_debug=asyncio_debug,
+            ran=_cpu_ran(results),
+            waits=_cpu_waits(results),
+            sampled_run=sampled_run,
         )
-        ctx = dataclasses.replace(base, timeout=budget.share(spec, passes[i:]), inputs=inputs)
-        progress.begin(f"{spec.domain} pass (up to {ctx.timeout:.0f} s)")
-        res = results[spec.domain] = _run_pass(spec, ctx)
-        progress.end(
-            f"{spec.domain} pass: {res.status} in {res.seconds:.1f} s, {len(res.findings)} finding(s)"
-            + (f" ({res.error[:120]})" if res.error else "")
-        )
-    return results
+        # side by side, each pass may use the stage's whole slice: the stage takes as long as its longest pass
+        timeout = budget.share(stage, left)
+        contexts = {spec.domain: dataclasses.replace(base, timeout=timeout, inputs=inputs) for spec in stage}
+        names = " and ".join(spec.domain for spec in stage)
+        progress.begin(f"{names} pass{'es side by side' if len(stage) > 1 else ''} (up to {timeout:.0f} s)")
+        jobs = [(spec.domain, _job(spec, contexts[spec.domain])) for spec in stage]
+        ran = schedule.run_side_by_side(jobs)
+        lines = []
+        for spec in stage:
+            res = results[spec.domain] = ran[spec.domain]
+            lines.append(
+                f"{spec.domain} pass: {res.status} in {res.seconds:.1f} s, {len(res.findings)} finding(s)"
+                + (f" ({res.error[:120]})" if res.error else "")
+            )
+        for line in lines[:-1]:
+            progress.say(line)
+        progress.end(lines[-1])
+    return {spec.domain: results[spec.domain] for spec in passes}
+
+
+def _job(spec: Pass, ctx: PassContext) -> Callable[[], PassResult]:
+    return lambda: _run_pass(spec, ctx)
 
 
 def _run_pass(spec: Pass, ctx: PassContext) -> PassResult:
@@ -232,6 +260,15 @@ def _plain_run_counts(timing: Optional[TimingRun], target: Target) -> Optional[D
     data = timing.read("time.json") or {}
     calls = data.get("calls")
     return calls if isinstance(calls, dict) and calls.get("functions") is not None else None
+
+
+def _sampled_run(timing: Optional[TimingRun], target: Target) -> Optional[ProbeRun]:
+    """The timing run as the CPU pass's sampled run: when it ran the whole target in one piece
+    (no test left out, no restart) and wrote samples (docs/design.md "One run, two jobs")."""
+    if timing is None or target.mode != "all" or len(timing.runs) != 1 or not timing.complete:
+        return None
+    run = timing.runs[0]
+    return run if run.read("cpu.json") is not None else None
 
 
 def _asyncio_debug(timing: Optional[TimingRun], root: Path) -> Optional[AsyncioDebugRun]:

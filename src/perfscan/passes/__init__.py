@@ -17,6 +17,7 @@ from perfscan.models import Deployment, Project, Settings, Target
 
 if TYPE_CHECKING:
     from perfscan.passes.async_pass.records import AsyncioDebugRun
+    from perfscan.probe_host import ProbeRun
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,9 @@ class PassInputs:
     ran: FrozenSet[str] = frozenset()  # "module:qualname" of every project function the CPU pass saw run
     # "module:qualname" -> {line: seconds per run} where the CPU pass measured project code waiting
     waits: Mapping[str, Mapping[int, float]] = field(default_factory=dict)
+    # the plain timing run, when it ran the whole target in one piece and sampled it too: the CPU
+    # pass's first sampled run (docs/design.md "One run, two jobs")
+    sampled_run: Optional[ProbeRun] = None
 
 
 @dataclass(frozen=True)

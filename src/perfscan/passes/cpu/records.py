@@ -391,8 +391,13 @@ def _pool(a: Optional[Samples], b: Optional[Samples]) -> Optional[Samples]:
     )
 
 
-def with_counts(run: CpuRun, counts: Mapping[str, Any]) -> CpuRun:
-    """A sampled run taken without counters, with the exact counts of another run of the same tests
-    (whose counters' cost is not in this run: no cost to take out)."""
-    raw = dict(counts, cost_ns={}, method="compiled counters, in the plain run")
+def with_counts(run: CpuRun, counts: Mapping[str, Any], same_run: bool = False) -> CpuRun:
+    """A sampled run with the exact counts of the plain run of the same tests. Taken in another
+    run, the counters' cost is not in this run's samples: no cost to take out. Taken in this very
+    run (the timing run sampled too, docs/design.md "One run, two jobs"), their measured cost per
+    call stays, and the profile takes it out of the samples of that run (pooled runs have none)."""
+    if same_run:
+        raw = dict(counts, method="compiled counters, in the sampled plain run")
+    else:
+        raw = dict(counts, cost_ns={}, method="compiled counters, in the plain run")
     return replace(run, calls=CallCounts.from_json(raw))
