@@ -22,7 +22,7 @@ from perfscan.errors import UsageError
 from perfscan.models import Driver, PassResult, Project, ScanResult, Settings, Target
 from perfscan.passes import PassContext, PassInputs, child_env, environment_changes
 from perfscan.passes.registry import PASSES, Pass, selected
-from perfscan.probe_host import COMMAND_FAILED, ProbeRun, install_probe
+from perfscan.probe_host import COMMAND_FAILED, install_probe
 from perfscan.progress import Progress
 from perfscan.project import discover_project
 from perfscan.ranking import rank
@@ -262,13 +262,13 @@ def _plain_run_counts(timing: Optional[TimingRun], target: Target) -> Optional[D
     return calls if isinstance(calls, dict) and calls.get("functions") is not None else None
 
 
-def _sampled_run(timing: Optional[TimingRun], target: Target) -> Optional[ProbeRun]:
+def _sampled_run(timing: Optional[TimingRun], target: Target) -> Optional[Tuple[children.ChildResult, Path]]:
     """The timing run as the CPU pass's sampled run: when it ran the whole target in one piece
     (no test left out, no restart) and wrote samples (docs/design.md "One run, two jobs")."""
     if timing is None or target.mode != "all" or len(timing.runs) != 1 or not timing.complete:
         return None
     run = timing.runs[0]
-    return run if run.read("cpu.json") is not None else None
+    return (run.child, run.out_dir) if run.read("cpu.json") is not None else None
 
 
 def _asyncio_debug(timing: Optional[TimingRun], root: Path) -> Optional[AsyncioDebugRun]:

@@ -38,6 +38,10 @@ from perfscan.passes.cpu.section import CpuSection, top_table
 from perfscan.passes.cpu_engine import asked_engine
 from perfscan.probe_host import ProbeRun, run_target
 
+SAME_RUN_NOTE = (
+    "the plain timing run of the tests was also this pass's sampled run (its call counters' measured cost "
+    "taken out of the samples)"
+)
 MIN_SAMPLED_SECONDS = 4.0  # pooled phase time a sampled profile should cover
 MAX_SAMPLED_RUNS = 4
 
@@ -103,6 +107,10 @@ def run_cpu_pass(ctx: PassContext) -> PassResult:
         data = with_counts(data, counts, same_run=same_run)
     failure = run.failure_note(bool(ctx.target.exec_command), "profiled", "what ran until then is still in the profile")
     notes: List[str] = [n for n in (engine_note, fallback_note, failure) if n]
+    if same_run:
+        notes.append(
+            SAME_RUN_NOTE + (f"; {data.runs - 1} more sampled run(s) pooled" if data and data.runs > 1 else "")
+        )
     if data is None:
         status = "timed-out" if run.child.timed_out else "failed"
         error = f"the profiled test run {run.child.describe_exit()} and wrote no profile"
@@ -180,9 +188,9 @@ def run_cpu_pass(ctx: PassContext) -> PassResult:
 def _timing_run_sampled(ctx: PassContext, engine: str) -> Optional[Tuple[ProbeRun, CpuRun]]:
     """The plain timing run and its samples, when it sampled the whole target with this engine
     (docs/design.md "One run, two jobs"); else None, and the pass runs the tests itself."""
-    run = ctx.inputs.sampled_run
-    if run is None or engine == "cprofile" or ctx.inputs.plain_counts is None:
+    if ctx.inputs.sampled_run is None or engine == "cprofile" or ctx.inputs.plain_counts is None:
         return None
+    run = ProbeRun(*ctx.inputs.sampled_run)
     data = _read(run)
     if data is None or data.engine != "sample" or data.samples is None:
         return None

@@ -1,0 +1,100 @@
+"""How a scan spends its runs of the tests (docs/design.md "One run, two jobs", "Side by side"):
+the timing run of the whole suite is also the CPU pass's sampled run, and the passes whose runs
+tolerate a neighbour run side by side where a core is free. Real projects, scanned for real."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from conftest import SLOW_UNIQUE, assert_unchanged, load_report, run_perfscan, tree_state, write_project
+
+from perfscan.passes.cpu import SAME_RUN_NOTE
+from perfscan.passes.registry import PASSES
+from perfscan.schedule import stages
+
+PYPROJECT = "[project]\nname = '{name}'\nversion = '1'\n[tool.pytest.ini_options]\ntestpaths = ['tests']\n"
+
+DEDUPE = (
+    SLOW_UNIQUE + "\n\n"
+    "def label(x):\n"
+    "    return 'item-%d' % x\n\n\n"
+    "def labels(xs):\n"
+    "    return [label(x) for x in xs]\n"
+)
+
+# slow_unique runs 3 times per test, label 100 times per test: 7 tests
+TESTS = (
+    "import pytest\n\n"
+    "from dedupe.core import labels, slow_unique\n\n\n"
+    "@pytest.mark.parametrize('n', range(7))\n"
+    "def test_dedupe(n):\n"
+    "    data = [i % 900 for i in range(6000 + n)]\n"
+    "    for _ in range(3):\n"
+    "        assert len(slow_unique(data)) == 900\n"
+    "    assert len(labels(range(100))) == 100\n"
+)
+
+
+def project(tmp_path):
+    return write_project(
+        tmp_path / "dedupe",
+        {
+            "pyproject.toml": PYPROJECT.format(name="dedupe"),
+            "dedupe/__init__.py": "",
+            "dedupe/core.py": DEDUPE,
+            "tests/test_core.py": TESTS,
+        },
+    )
+
+
+def scan(root, *args):
+    before = tree_state(root)
+    proc = run_perfscan(str(root), "--runner", sys.executable, *args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert_unchanged(before, root)
+    return load_report(root), proc.stderr
+
+
+def cpu_finding(report, symbol):
+    found = [f for f in report["findings"] if f["domain"] == "cpu" and f["symbol"] == symbol]
+    assert found, [(f["domain"], f["symbol"]) for f in report["findings"]]
+    return found[0]
+
+
+@pytest.mark.slow
+def test_the_timing_run_is_the_cpu_run_with_exact_counts_and_the_right_top_finding(tmp_path):
+    root = project(tmp_path)
+    report, _ = scan(root, "--passes", "cpu")
+    cpu = report["passes"]["cpu"]
+    assert cpu["status"] == "ok", cpu
+    assert any(n.startswith(SAME_RUN_NOTE) for n in cpu["notes"]), cpu["notes"]
+    top = [f for f in report["findings"] if f["domain"] == "cpu"][0]
+    assert top["symbol"] == "slow_unique"
+    # exact counts of the one run that was both: 7 tests x 3 calls, 7 x 100
+    assert cpu_finding(report, "slow_unique")["details"]["calls"] == 21
+    counted = {row["function"]: row["calls"] for row in cpu["data"]["top"]}
+    assert counted.get("dedupe.core:label") == 700, counted
+
+
+@pytest.mark.slow
+def test_a_scan_with_every_pass_side_by_side_finishes_every_pass_and_reports_them_in_order(tmp_path):
+    root = project(tmp_path)
+    report, stderr = scan(root)
+    assert list(report["passes"]) == [p.domain for p in PASSES]
+    assert {d: p["status"] for d, p in report["passes"].items()} == {p.domain: "ok" for p in PASSES}
+    assert cpu_finding(report, "slow_unique")["details"]["calls"] == 21
+    assert [f for f in report["findings"] if f["domain"] == "cpu"][0]["symbol"] == "slow_unique"
+
+
+def test_passes_that_tolerate_a_neighbour_share_a_stage_while_cores_allow():
+    by_name = {p.domain: p for p in PASSES}
+    names = [[p.domain for p in stage] for stage in stages(PASSES, 2)]
+    # import timing alone; the async pass after the CPU pass, whose results it reads
+    assert names == [["cpu", "memory"], ["import"], ["async"]]
+    assert [[p.domain for p in stage] for stage in stages(PASSES, 1)] == [["cpu"], ["memory"], ["import"], ["async"]]
+    assert [[p.domain for p in s] for s in stages([by_name["cpu"], by_name["import"], by_name["memory"]], 8)] == [
+        ["cpu"],
+        ["import"],
+        ["memory"],
+    ]
