@@ -5,6 +5,7 @@ tolerate a neighbour run side by side where a core is free. Real projects, scann
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 
 import pytest
 from conftest import SLOW_UNIQUE, assert_unchanged, load_report, run_perfscan, tree_state, write_project
@@ -93,6 +94,9 @@ def test_passes_that_tolerate_a_neighbour_share_a_stage_while_cores_allow():
     # import timing alone; the async pass after the CPU pass, whose results it reads
     assert names == [["cpu", "memory"], ["import"], ["async"]]
     assert [[p.domain for p in stage] for stage in stages(PASSES, 1)] == [["cpu"], ["memory"], ["import"], ["async"]]
+    # never more passes side by side than cores
+    every = [replace(p, side_by_side=True) for p in PASSES]
+    assert [[p.domain for p in s] for s in stages(every, 2)] == [["cpu", "memory"], ["import", "async"]]
     assert [[p.domain for p in s] for s in stages([by_name["cpu"], by_name["import"], by_name["memory"]], 8)] == [
         ["cpu"],
         ["import"],
