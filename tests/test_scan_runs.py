@@ -4,6 +4,7 @@ tolerate a neighbour run side by side where a core is free. Real projects, scann
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from dataclasses import replace
 
@@ -12,7 +13,7 @@ from conftest import SLOW_UNIQUE, assert_unchanged, load_report, run_perfscan, t
 
 from perfscan.passes.cpu import SAME_RUN_NOTE
 from perfscan.passes.registry import PASSES
-from perfscan.schedule import stages
+from perfscan.schedule import stages, usable_cores
 
 PYPROJECT = "[project]\nname = '{name}'\nversion = '1'\n[tool.pytest.ini_options]\ntestpaths = ['tests']\n"
 
@@ -102,3 +103,51 @@ def test_passes_that_tolerate_a_neighbour_share_a_stage_while_cores_allow():
         ["import"],
         ["memory"],
     ]
+
+
+WAITS = (
+    "import time\n\n\n"
+    "def fetch(n):\n"
+    "    time.sleep(1.0)  # the upstream service's round trip\n"
+    "    return list(range(n))\n\n\n"
+    "def total(xs):\n"
+    "    return sum(xs)\n"
+)
+
+WAIT_TESTS = (
+    "import pytest\n\n"
+    "from upstream.core import fetch, total\n\n\n"
+    "@pytest.mark.parametrize('n', range(36))\n"
+    "def test_fetch(n):\n"
+    "    assert total(fetch(10 + n)) >= 0\n"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(usable_cores() < 2, reason="needs two cores")
+@pytest.mark.skipif(importlib.util.find_spec("xdist") is None, reason="needs pytest-xdist in the project's python")
+def test_a_suite_too_slow_for_one_core_is_profiled_whole_across_xdist_workers(tmp_path):
+    root = write_project(
+        tmp_path / "upstream",
+        {
+            "pyproject.toml": PYPROJECT.format(name="upstream"),
+            "upstream/__init__.py": "",
+            "upstream/core.py": WAITS,
+            "tests/test_core.py": WAIT_TESTS,
+        },
+    )
+    # 36 s of tests; the timing slice is a fifth of the budget, 24 s: one core cannot, two can
+    report, _ = scan(root, "--passes", "cpu", "--budget", "120")
+    target = report["target"]
+    assert target["mode"] == "all", target["note"]
+    assert "pytest-xdist workers" in target["note"]
+    assert any(c.startswith("pytest-xdist: ran with -n ") for c in target["changed"]), target["changed"]
+    cpu = report["passes"]["cpu"]
+    assert cpu["status"] == "ok", cpu
+    assert any(n.startswith(SAME_RUN_NOTE) for n in cpu["notes"]), cpu["notes"]
+    top = [f for f in report["findings"] if f["domain"] == "cpu"][0]
+    assert top["symbol"] == "fetch"
+    # every worker's counts, merged: one call per test
+    assert top["details"]["calls"] == 36
+    # the sleep is nearly all of every test's time, whichever worker ran it
+    assert top["metric"]["value"] >= 80, top["metric"]

@@ -32,6 +32,7 @@ from perfscan.sources import skipped_sources
 from perfscan.target import select_target
 from perfscan.testdriver import choose_driver, with_hint
 from perfscan.timing import TimingRun
+from perfscan.workers import merge_counts
 
 if TYPE_CHECKING:  # the passes load only when they run
     from perfscan.passes.async_pass.records import AsyncioDebugRun
@@ -168,7 +169,15 @@ def _choose_target(
     share = budget.remaining() * TIMING_SLICE
     # a test that cuts the timing run short costs at most one more slice: the run restarts without it
     target, timing = select_target(
-        settings, project, workdir, probe_path, max(5.0, share), options, share, driver=driver
+        settings,
+        project,
+        workdir,
+        probe_path,
+        max(5.0, share),
+        options,
+        share,
+        driver=driver,
+        cores=schedule.usable_cores(),
     )
     target = with_hint(dataclasses.replace(target, driver=driver), project)
     progress.end(f"target: {target.note or target.mode}")
@@ -257,9 +266,10 @@ def _plain_run_counts(timing: Optional[TimingRun], target: Target) -> Optional[D
     """Call counts of the plain run, when it ran exactly the tests the CPU pass profiles."""
     if timing is None or target.mode != "all" or timing.child.timed_out or timing.child.returncode not in (0, 1):
         return None
-    data = timing.read("time.json") or {}
-    calls = data.get("calls")
-    return calls if isinstance(calls, dict) and calls.get("functions") is not None else None
+    # a run across xdist workers: each worker counted its share of the tests
+    pieces = timing.runs[0].worker_runs() or [timing.runs[0]]
+    calls = merge_counts([(p.read("time.json") or {}).get("calls") for p in pieces])
+    return calls if calls is not None and calls.get("functions") is not None else None
 
 
 def _sampled_run(timing: Optional[TimingRun], target: Target) -> Optional[Tuple[children.ChildResult, Path]]:
@@ -268,7 +278,8 @@ def _sampled_run(timing: Optional[TimingRun], target: Target) -> Optional[Tuple[
     if timing is None or target.mode != "all" or len(timing.runs) != 1 or not timing.complete:
         return None
     run = timing.runs[0]
-    return (run.child, run.out_dir) if run.read("cpu.json") is not None else None
+    pieces = run.worker_runs() or [run]
+    return (run.child, run.out_dir) if all(p.read("cpu.json") is not None for p in pieces) else None
 
 
 def _asyncio_debug(timing: Optional[TimingRun], root: Path) -> Optional[AsyncioDebugRun]:

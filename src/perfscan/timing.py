@@ -40,6 +40,7 @@ class TimingRun:
     left_out: Tuple[LeftOut, ...] = ()
     complete: bool = False  # the run ended on its own, apart from the tests left out
     note: str = ""  # why a cut run was not restarted
+    workers: int = 0  # the run went across this many pytest-xdist workers (0: one process)
 
     @property
     def child(self) -> ChildResult:
@@ -94,14 +95,19 @@ def time_suite(
     slice_seconds: float,
     restart_seconds: float,
     driver: Driver,
+    cores: int = 1,
 ) -> TimingRun:
-    """Time the suite within `slice_seconds`; restart past a test that cut it, within `restart_seconds` more."""
+    """Time the suite within `slice_seconds`; restart past a test that cut it, within `restart_seconds` more.
+    A suite too slow for one core runs again across `cores` pytest-xdist workers in that time, where
+    the project's pytest has xdist (docs/design.md "Every core")."""
     deadline = time.monotonic() + slice_seconds + restart_seconds
 
-    def start(name: str, timeout: float, deselect: Optional[Path]) -> ProbeRun:
+    def start(name: str, timeout: float, deselect: Optional[Path], workers: int = 0) -> ProbeRun:
         opts = dict(options or {})
         if deselect is not None:
             opts["deselect"] = str(deselect)
+        if workers > 1:
+            opts["workers"] = str(workers)
         return run_probe(
             "time",
             runner=project.runner,
@@ -149,7 +155,34 @@ def time_suite(
         runs.append(run)
         outcomes.update(run.outcomes())
         piece = [str(n) for n in (run.read("collected.json") or {}).get("nodeids") or ()]
+    if not complete and not left and cores > 1 and _xdist_neutralized(runs[0]):
+        # too slow for one core: the whole suite across the cores, where the estimate fits the
+        # timing's two slices (the CPU pass then needs no run of its own: "One run, two jobs")
+        seconds = deadline - time.monotonic() + slice_seconds
+        estimate = spread_estimate(run, len(nodeids), outcomes, cores)
+        if estimate is not None and estimate < seconds:
+            spread = start("time-workers", seconds, None, cores)
+            if spread.finished() and not spread.child.timed_out and spread.child.returncode in (0, 1):
+                return TimingRun((spread,), (), True, "", cores)
     return TimingRun(tuple(runs), tuple(left), complete, note)
+
+
+def _xdist_neutralized(run: ProbeRun) -> bool:
+    """The project's pytest has pytest-xdist loaded (the probe ran it with -n 0)."""
+    return any(n.startswith("pytest-xdist:") for n in run.neutralized())
+
+
+def spread_estimate(
+    run: ProbeRun, collected: int, outcomes: Mapping[str, Mapping[str, Any]], cores: int
+) -> Optional[float]:
+    """Seconds the whole suite should take across `cores` workers, from the cut run: its tests'
+    mean time for every test, divided among the workers, plus a start-up per worker as long as
+    the cut run's own (its time outside tests). None when no test finished."""
+    done = [float(t.get("seconds") or 0.0) for t in outcomes.values() if t.get("done")]
+    if not done:
+        return None
+    startup = max(run.child.seconds - sum(done), 0.0)
+    return sum(done) / len(done) * collected / cores + startup * 2
 
 
 def cut_by(run: ProbeRun, piece: Sequence[str], outcomes: Mapping[str, Mapping[str, Any]]) -> Optional[LeftOut]:

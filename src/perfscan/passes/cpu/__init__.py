@@ -33,7 +33,7 @@ from perfscan.passes.cpu.flame import FlameNode, flame_tree
 from perfscan.passes.cpu.frames import FrameNamer
 from perfscan.passes.cpu.hoisting import hoist_invariant_calls
 from perfscan.passes.cpu.profile import Profile, build_profile
-from perfscan.passes.cpu.records import CpuRun, combine, with_counts
+from perfscan.passes.cpu.records import CpuRun, combine, merge_workers, with_counts
 from perfscan.passes.cpu.section import CpuSection, top_table
 from perfscan.passes.cpu_engine import asked_engine
 from perfscan.probe_host import ProbeRun, run_target
@@ -191,7 +191,8 @@ def _timing_run_sampled(ctx: PassContext, engine: str) -> Optional[Tuple[ProbeRu
     if ctx.inputs.sampled_run is None or engine == "cprofile" or ctx.inputs.plain_counts is None:
         return None
     run = ProbeRun(*ctx.inputs.sampled_run)
-    data = _read(run)
+    workers = run.worker_runs()
+    data = merge_workers([_read(w) for w in workers]) if workers else _read(run)
     if data is None or data.engine != "sample" or data.samples is None:
         return None
     return run, data

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from perfscan.passes.cpu.waitrecords import (
     Queries,
@@ -350,6 +350,18 @@ def combine(a: CpuRun, b: CpuRun) -> CpuRun:
         errors=errors,
         runs=a.runs + b.runs,
     )
+
+
+def merge_workers(parts: Sequence[Optional[CpuRun]]) -> Optional[CpuRun]:
+    """The sampled runs of pytest-xdist workers, each over its share of the tests, as one run:
+    walls, CPU and samples add (the shares divide by every worker's test time), still one run."""
+    found = [p for p in parts if p is not None]
+    if not found or len(found) != len(parts):
+        return None  # a worker that wrote nothing: its tests would be missing from the shares
+    merged = found[0]
+    for more in found[1:]:
+        merged = combine(merged, more)
+    return replace(merged, runs=found[0].runs)
 
 
 def _pool(a: Optional[Samples], b: Optional[Samples]) -> Optional[Samples]:
