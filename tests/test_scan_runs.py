@@ -14,6 +14,7 @@ from conftest import SLOW_UNIQUE, assert_unchanged, load_report, run_perfscan, t
 from perfscan.passes.cpu import SAME_RUN_NOTE
 from perfscan.passes.registry import PASSES
 from perfscan.schedule import stages, usable_cores
+from perfscan.workers import merge_counts
 
 PYPROJECT = "[project]\nname = '{name}'\nversion = '1'\n[tool.pytest.ini_options]\ntestpaths = ['tests']\n"
 
@@ -151,3 +152,32 @@ def test_a_suite_too_slow_for_one_core_is_profiled_whole_across_xdist_workers(tm
     assert top["details"]["calls"] == 36
     # the sleep is nearly all of every test's time, whichever worker ran it
     assert top["metric"]["value"] >= 80, top["metric"]
+
+
+def test_workers_counts_merge_by_function_whatever_order_each_worker_compiled_them():
+    a = {
+        "functions": [["pkg/a.py", 1, "f", 0], ["pkg/a.py", 9, "g", 0]],
+        "phases": {"call": [[0, 3, 0], [1, 5, 1]]},
+        "cost_ns": {"count": 40.0},
+        "sites": {"sites": [["pkg/a.py", 3, "sleep"]], "phases": {"call": [[0, 2]]}},
+        "loops": [["pkg/a.py", 4, 8, 100]],
+    }
+    b = {
+        "functions": [["pkg/a.py", 9, "g", 0], ["pkg/b.py", 2, "h", 0]],
+        "phases": {"call": [[0, 7, 0], [1, 1, 0]], "setup": [[1, 2, 0]]},
+        "cost_ns": {"count": 30.0},
+        "sites": {"sites": [["pkg/b.py", 5, "get"], ["pkg/a.py", 3, "sleep"]], "phases": {"call": [[1, 4]]}},
+        "loops": [["pkg/a.py", 4, 8, 50]],
+    }
+    merged = merge_counts([a, b])
+    assert merged is not None
+    names = [f[2] for f in merged["functions"]]
+    calls = {names[i]: (n, rec) for i, n, rec in merged["phases"]["call"]}
+    assert calls == {"f": (3, 0), "g": (12, 1), "h": (1, 0)}
+    assert [(names[i], n) for i, n, _ in merged["phases"]["setup"]] == [("h", 2)]
+    assert merged["cost_ns"] == {"count": 30.0}
+    sites = merged["sites"]
+    assert {tuple(sites["sites"][i]): n for i, n in sites["phases"]["call"]} == {("pkg/a.py", 3, "sleep"): 6}
+    assert sorted(loop[3] for loop in merged["loops"]) == [50, 100]
+    # a worker that counted nothing: its tests would be missing, so no merged counts
+    assert merge_counts([a, None]) is None
