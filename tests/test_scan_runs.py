@@ -90,20 +90,22 @@ def test_a_scan_with_every_pass_side_by_side_finishes_every_pass_and_reports_the
     assert [f for f in report["findings"] if f["domain"] == "cpu"][0]["symbol"] == "slow_unique"
 
 
+def names(stages_):
+    return [[[p.domain for p in chain] for chain in stage] for stage in stages_]
+
+
 def test_passes_that_tolerate_a_neighbour_share_a_stage_while_cores_allow():
     by_name = {p.domain: p for p in PASSES}
-    names = [[p.domain for p in stage] for stage in stages(PASSES, 2)]
-    # import timing alone; the async pass after the CPU pass, whose results it reads
-    assert names == [["cpu", "memory"], ["import"], ["async"]]
-    assert [[p.domain for p in stage] for stage in stages(PASSES, 1)] == [["cpu"], ["memory"], ["import"], ["async"]]
-    # never more passes side by side than cores
-    every = [replace(p, side_by_side=True) for p in PASSES]
-    assert [[p.domain for p in s] for s in stages(every, 2)] == [["cpu", "memory"], ["import", "async"]]
-    assert [[p.domain for p in s] for s in stages([by_name["cpu"], by_name["import"], by_name["memory"]], 8)] == [
-        ["cpu"],
-        ["import"],
-        ["memory"],
-    ]
+    # import timing alone and first; the async pass after the CPU pass, whose results it reads,
+    # while the memory pass runs beside them
+    assert names(stages(PASSES, 2)) == [[["import"]], [["cpu", "async"], ["memory"]]]
+    assert names(stages(PASSES, 1)) == [[["import"]], [["cpu"]], [["memory"]], [["async"]]]
+    # never more chains side by side than cores
+    every = [replace(p, quiet=False, reads=(), side_by_side=True) for p in PASSES]
+    assert names(stages(every, 2)) == [[["cpu"], ["memory"]], [["import"], ["async"]]]
+    # a pass that is not side by side ends a stage
+    lone = replace(by_name["async"], side_by_side=False)
+    assert names(stages([by_name["cpu"], lone, by_name["memory"]], 8)) == [[["cpu"]], [["async"]], [["memory"]]]
 
 
 WAITS = (

@@ -192,16 +192,17 @@ def _run_passes(
     plain_counts = _plain_run_counts(timing, base.target)
     sampled_run = _sampled_run(timing, base.target) if plain_counts is not None else None
     asyncio_debug = _asyncio_debug(timing, base.project.root)
-    done = 0
-    for stage in schedule.stages(passes, schedule.usable_cores()):
-        left = passes[done:]
-        done += len(stage)
+    started: List[Pass] = []
+
+    def run_one(spec: Pass, timeout: Optional[float]) -> None:
+        """One pass, with what the passes before it found; `timeout` None: its share at its start."""
         if budget.remaining() <= RESERVE:
-            for spec in stage:
-                results[spec.domain] = PassResult(
-                    spec.domain, "timed-out", 0.0, "the scan's budget was spent before this pass could start"
-                )
-            continue
+            results[spec.domain] = PassResult(
+                spec.domain, "timed-out", 0.0, "the scan's budget was spent before this pass could start"
+            )
+            return
+        if timeout is None:
+            timeout = budget.share((spec,), [spec] + [p for p in passes if p not in started])
         inputs = PassInputs(
             plain_counts=plain_counts,
             asyncio_debug=asyncio_debug,
@@ -209,28 +210,38 @@ def _run_passes(
             waits=_cpu_waits(results),
             sampled_run=sampled_run,
         )
-        # side by side, each pass may use the stage's whole slice: the stage takes as long as its longest pass
-        timeout = budget.share(stage, left)
-        contexts = {spec.domain: dataclasses.replace(base, timeout=timeout, inputs=inputs) for spec in stage}
-        names = " and ".join(spec.domain for spec in stage)
+        results[spec.domain] = _run_pass(spec, dataclasses.replace(base, timeout=timeout, inputs=inputs))
+
+    for stage in schedule.stages(passes, schedule.usable_cores()):
+        left = [p for p in passes if p not in started]
+        firsts = [chain[0] for chain in stage]
+        started += [spec for chain in stage for spec in chain]
+        # side by side, each chain may use the stage's whole slice: the stage takes as long as its longest chain
+        timeout = budget.share(firsts, left)
+        names = ", ".join(" then ".join(spec.domain for spec in chain) for chain in stage)
         progress.begin(f"{names} pass{'es side by side' if len(stage) > 1 else ''} (up to {timeout:.0f} s)")
-        jobs = [(spec.domain, _job(spec, contexts[spec.domain])) for spec in stage]
-        ran = schedule.run_side_by_side(jobs)
-        lines = []
-        for spec in stage:
-            res = results[spec.domain] = ran[spec.domain]
-            lines.append(
-                f"{spec.domain} pass: {res.status} in {res.seconds:.1f} s, {len(res.findings)} finding(s)"
-                + (f" ({res.error[:120]})" if res.error else "")
-            )
+        schedule.run_side_by_side([(chain[0].domain, _chain(chain, timeout, run_one)) for chain in stage])
+        lines = [_result_line(results[spec.domain]) for chain in stage for spec in chain]
         for line in lines[:-1]:
             progress.say(line)
         progress.end(lines[-1])
     return {spec.domain: results[spec.domain] for spec in passes}
 
 
-def _job(spec: Pass, ctx: PassContext) -> Callable[[], PassResult]:
-    return lambda: _run_pass(spec, ctx)
+def _chain(
+    chain: Sequence[Pass], timeout: float, run_one: Callable[[Pass, Optional[float]], None]
+) -> Callable[[], None]:
+    def run() -> None:
+        for i, spec in enumerate(chain):
+            run_one(spec, timeout if i == 0 else None)
+
+    return run
+
+
+def _result_line(res: PassResult) -> str:
+    return f"{res.domain} pass: {res.status} in {res.seconds:.1f} s, {len(res.findings)} finding(s)" + (
+        f" ({res.error[:120]})" if res.error else ""
+    )
 
 
 def _run_pass(spec: Pass, ctx: PassContext) -> PassResult:

@@ -1,10 +1,11 @@
 """Which passes run side by side: docs/design.md "Side by side".
 
-A pass whose runs tolerate a neighbour (`Pass.side_by_side`: CPU-time sampling, tracemalloc)
-runs beside the next such passes while the machine has a core free for each; a pass that needs a
-quiet machine (import timing) or an earlier pass's results (the async pass reads the CPU pass's)
-runs alone, after the passes before it. The registry's order is kept: a stage is a run of
-consecutive passes.
+A pass that needs a quiet machine (`Pass.quiet`: import timing) runs alone, first, while no
+other pass runs: a pass side by side that overruns its share cannot then take its turn. A pass
+whose runs tolerate a neighbour (`Pass.side_by_side`: CPU-time sampling, tracemalloc) runs beside
+the next such passes while the machine has a core free for each; a pass that reads an earlier
+pass's results (the async pass reads the CPU pass's) runs alone, after the passes before it.
+Otherwise the registry's order is kept, and the report lists the passes in that order.
 """
 
 from __future__ import annotations
@@ -30,19 +31,30 @@ def usable_cores() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def stages(passes: Sequence[Pass], cores: int) -> List[Tuple[Pass, ...]]:
-    """The passes in order, grouped: consecutive side-by-side passes share a stage, at most `cores` of them."""
-    out: List[Tuple[Pass, ...]] = []
-    group: List[Pass] = []
-    for spec in passes:
-        if spec.side_by_side and cores > 1 and group and len(group) < cores and group[-1].side_by_side:
-            group.append(spec)
+Chain = Tuple[Pass, ...]  # passes one after the other in one thread
+Stage = Tuple[Chain, ...]  # chains side by side
+
+
+def stages(passes: Sequence[Pass], cores: int) -> List[Stage]:
+    """The quiet passes alone, first; then the others in order, grouped: consecutive side-by-side
+    passes share a stage, at most `cores` of them, and a side-by-side pass that reads another's
+    results runs after it in its chain (the async pass after the CPU pass, beside the memory pass)."""
+    out: List[Stage] = [((spec,),) for spec in passes if spec.quiet]
+    group: List[List[Pass]] = []
+    for spec in (p for p in passes if not p.quiet):
+        together = bool(group) and spec.side_by_side and all(p.side_by_side for c in group for p in c)
+        feeder = next((c for c in group if any(p.domain in spec.reads for p in c)), None)
+        if together and feeder is not None:
+            feeder.append(spec)
+            continue
+        if together and not spec.reads and cores > 1 and len(group) < cores:
+            group.append([spec])
             continue
         if group:
-            out.append(tuple(group))
-        group = [spec]
+            out.append(tuple(tuple(c) for c in group))
+        group = [[spec]]
     if group:
-        out.append(tuple(group))
+        out.append(tuple(tuple(c) for c in group))
     return out
 
 

@@ -64,8 +64,12 @@ class Pass:
     plain_run_options: Callable[[Settings, Project], Mapping[str, str]] = _no_options
     artifacts: Tuple[str, ...] = ()  # files it may write to the output folder
     # its runs tolerate a neighbour (CPU-time sampling, tracemalloc): it may run beside the next
-    # such pass on a free core (schedule.py); import timing needs a quiet machine
+    # such pass on a free core (schedule.py)
     side_by_side: bool = False
+    # it measures wall-clock time that a neighbour would inflate (import timing), and reads no
+    # other pass's results: it runs alone, before the other passes (schedule.py)
+    quiet: bool = False
+    reads: Tuple[str, ...] = ()  # the passes whose results it reads (PassContext.inputs): it runs after them
 
     def load(self) -> PassFunction:
         run: PassFunction = getattr(importlib.import_module(self.module), self.function)
@@ -86,7 +90,14 @@ PASSES: Tuple[Pass, ...] = (
     ),
     Pass("memory", "Memory", 4.0, True, "perfscan.passes.memory", "run_memory_pass", side_by_side=True),
     Pass(
-        "import", "Import time", 1.5, False, "perfscan.passes.imports", "run_import_pass", artifacts=("imports.json",)
+        "import",
+        "Import time",
+        1.5,
+        False,
+        "perfscan.passes.imports",
+        "run_import_pass",
+        artifacts=("imports.json",),
+        quiet=True,
     ),
     Pass(
         "async",
@@ -96,6 +107,8 @@ PASSES: Tuple[Pass, ...] = (
         "perfscan.passes.async_pass",
         "run_async_pass",
         plain_run_options=_asyncio_debug_mode,
+        side_by_side=True,  # static analysis in the host: no run of the project's to disturb
+        reads=("cpu",),
     ),
 )
 
