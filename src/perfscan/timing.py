@@ -85,6 +85,9 @@ class TimingRun:
         return summarize_failed(self.failed_tests(), limit)
 
 
+CRASH_SIGNALS = ("SIGSEGV", "SIGBUS", "SIGABRT", "SIGILL")
+
+
 def time_suite(
     *,
     project: Project,
@@ -96,6 +99,40 @@ def time_suite(
     restart_seconds: float,
     driver: Driver,
     cores: int = 1,
+) -> TimingRun:
+    """The timing run (`_time_suite`). Where it also sampled (docs/design.md "One run, two jobs")
+    and the test process crashed inside a test, the sampler's signals may be the cause: the
+    timing run is the plain reference, so it runs again without sampling, and the CPU pass
+    meets the crash in its own run (and falls back to cProfile there)."""
+    kwargs = dict(
+        project=project,
+        workdir=workdir,
+        probe_path=probe_path,
+        pytest_args=pytest_args,
+        slice_seconds=slice_seconds,
+        restart_seconds=restart_seconds,
+        driver=driver,
+        cores=cores,
+    )
+    timing = _time_suite(options=options, **kwargs)  # type: ignore[arg-type]
+    if (options or {}).get("sample") == "1" and any(r.child.signal_name in CRASH_SIGNALS for r in timing.runs):
+        plain = {k: v for k, v in (options or {}).items() if k not in ("sample", "engine")}
+        return _time_suite(options=plain, name_prefix="time-plain", **kwargs)  # type: ignore[arg-type]
+    return timing
+
+
+def _time_suite(
+    *,
+    project: Project,
+    workdir: Path,
+    probe_path: Path,
+    pytest_args: Sequence[str],
+    options: Optional[Mapping[str, str]],
+    slice_seconds: float,
+    restart_seconds: float,
+    driver: Driver,
+    cores: int = 1,
+    name_prefix: str = "time",
 ) -> TimingRun:
     """Time the suite within `slice_seconds`; restart past a test that cut it, within `restart_seconds` more.
     A suite too slow for one core runs again across `cores` pytest-xdist workers in that time, where
@@ -122,7 +159,7 @@ def time_suite(
             packages=package_paths(project),
         )
 
-    run = start("time", slice_seconds, None)
+    run = start(name_prefix, slice_seconds, None)
     runs = [run]
     collected = run.read("collected.json")
     if collected is None:
@@ -149,9 +186,9 @@ def time_suite(
             note = f"no time left to restart the timing run for the other {len(remaining)} test(s)"
             complete = False
             break
-        deselect = workdir / f"deselect-{len(runs)}.json"
+        deselect = workdir / f"deselect-{name_prefix}-{len(runs)}.json"
         deselect.write_text(json.dumps(sorted(skip)), encoding="utf-8")
-        run = start(f"time-{len(runs)}", seconds, deselect)
+        run = start(f"{name_prefix}-{len(runs)}", seconds, deselect)
         runs.append(run)
         outcomes.update(run.outcomes())
         piece = [str(n) for n in (run.read("collected.json") or {}).get("nodeids") or ()]
@@ -161,7 +198,7 @@ def time_suite(
         seconds = deadline - time.monotonic() + slice_seconds
         estimate = spread_estimate(run, len(nodeids), outcomes, cores)
         if estimate is not None and estimate < seconds:
-            spread = start("time-workers", seconds, None, cores)
+            spread = start(f"{name_prefix}-workers", seconds, None, cores)
             if spread.finished() and not spread.child.timed_out and spread.child.returncode in (0, 1):
                 return TimingRun((spread,), (), True, "", cores)
     return TimingRun(tuple(runs), tuple(left), complete, note)
