@@ -17,6 +17,7 @@ from perfscan import children
 from perfscan.models import Driver, ImportedCopy, Project, RunFacts
 from perfscan.passes import PassContext, child_env
 from perfscan.probe.contract import PROGRESS, SCHEMA_VERSION
+from perfscan.workers import worker_dirs
 
 PROBE_SOURCE = Path(__file__).resolve().parent / "probe"
 
@@ -143,17 +144,24 @@ class ProbeRun:
             for nid, t in self.outcomes().items()
             if t.get("done") or nid == "exec"
         }
-        imports = (self.read("outcomes.json") or {}).get("imports")
-        if not isinstance(imports, dict):
+        # across xdist workers, the workers imported the project, not the controller
+        pieces = self.worker_runs() or [self]
+        found = [i for i in ((p.read("outcomes.json") or {}).get("imports") for p in pieces) if isinstance(i, dict)]
+        if not found:
             return RunFacts(outcomes)
-        copies = []
-        for row in imports.get("modules") or ():
-            if isinstance(row, list) and len(row) == 4 and isinstance(row[0], str) and isinstance(row[1], str):
-                project = row[2] if isinstance(row[2], str) else None
-                same = row[3] if isinstance(row[3], bool) else None
-                copies.append(ImportedCopy(row[0], row[1], project, same))
-        loaded = imports.get("project_modules")
-        return RunFacts(outcomes, tuple(copies), loaded if isinstance(loaded, int) else None)
+        copies: Dict[str, ImportedCopy] = {}
+        for imports in found:
+            for row in imports.get("modules") or ():
+                if isinstance(row, list) and len(row) == 4 and isinstance(row[0], str) and isinstance(row[1], str):
+                    project = row[2] if isinstance(row[2], str) else None
+                    same = row[3] if isinstance(row[3], bool) else None
+                    copies.setdefault(row[0], ImportedCopy(row[0], row[1], project, same))
+        loaded = [int(i["project_modules"]) for i in found if isinstance(i.get("project_modules"), int)]
+        return RunFacts(outcomes, tuple(copies.values()), max(loaded) if loaded else None)
+
+    def worker_runs(self) -> List[ProbeRun]:
+        """The run's pytest-xdist workers, each as a run of its own folder (none for a run in one process)."""
+        return [ProbeRun(self.child, d) for d in worker_dirs(self.out_dir)]
 
     def neutralized(self) -> Tuple[str, ...]:
         data = self.read("outcomes.json") or {}

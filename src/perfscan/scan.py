@@ -14,9 +14,9 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
-from perfscan import __version__, children, fidelity, treewatch
+from perfscan import __version__, children, fidelity, schedule, treewatch
 from perfscan.deployment import detect_deployment
 from perfscan.errors import UsageError
 from perfscan.models import Driver, PassResult, Project, ScanResult, Settings, Target
@@ -32,6 +32,7 @@ from perfscan.sources import skipped_sources
 from perfscan.target import select_target
 from perfscan.testdriver import choose_driver, with_hint
 from perfscan.timing import TimingRun
+from perfscan.workers import merge_counts
 
 if TYPE_CHECKING:  # the passes load only when they run
     from perfscan.passes.async_pass.records import AsyncioDebugRun
@@ -134,10 +135,10 @@ class _Budget:
     def remaining(self) -> float:
         return self.seconds - (time.monotonic() - self.started)
 
-    def share(self, spec: Pass, left: Sequence[Pass]) -> float:
-        """The pass's share of what is left, by weight among the passes still to run (itself included)."""
+    def share(self, stage: Sequence[Pass], left: Sequence[Pass]) -> float:
+        """The stage's share of what is left, by weight among the passes still to run (its own included)."""
         weight = sum(p.weight for p in left) or 1.0
-        return max(1.0, (self.remaining() - RESERVE) * spec.weight / weight)
+        return max(1.0, (self.remaining() - RESERVE) * sum(p.weight for p in stage) / weight)
 
 
 def _choose_target(
@@ -157,14 +158,26 @@ def _choose_target(
     progress.begin("collecting and timing the tests" if not settings.exec_command else "preparing the command")
     options: Dict[str, str] = {}
     for spec in passes:
-        options.update(spec.plain_run_options(project))
+        options.update(spec.plain_run_options(settings, project))
+    if options.get("asyncio_debug") == "1":
+        # debug mode's checks would sit in the CPU pass's shares: that run samples on its own
+        for key in ("sample", "engine"):
+            options.pop(key, None)
     driver = choose_driver(settings, project) if not settings.exec_command else Driver("", "")
     if driver.name:
         progress.say(f"test runner: {driver.name} ({driver.why})")
     share = budget.remaining() * TIMING_SLICE
     # a test that cuts the timing run short costs at most one more slice: the run restarts without it
     target, timing = select_target(
-        settings, project, workdir, probe_path, max(5.0, share), options, share, driver=driver
+        settings,
+        project,
+        workdir,
+        probe_path,
+        max(5.0, share),
+        options,
+        share,
+        driver=driver,
+        cores=schedule.usable_cores(),
     )
     target = with_hint(dataclasses.replace(target, driver=driver), project)
     progress.end(f"target: {target.note or target.mode}")
@@ -174,26 +187,61 @@ def _choose_target(
 def _run_passes(
     passes: Sequence[Pass], base: PassContext, timing: Optional[TimingRun], budget: _Budget, progress: Progress
 ) -> Dict[str, PassResult]:
+    """The passes stage by stage (schedule.py: side by side where cores allow), reported in the registry's order."""
     results: Dict[str, PassResult] = {}
     plain_counts = _plain_run_counts(timing, base.target)
+    sampled_run = _sampled_run(timing, base.target) if plain_counts is not None else None
     asyncio_debug = _asyncio_debug(timing, base.project.root)
-    for i, spec in enumerate(passes):
+    started: List[Pass] = []
+
+    def run_one(spec: Pass, timeout: Optional[float]) -> None:
+        """One pass, with what the passes before it found; `timeout` None: its share at its start."""
         if budget.remaining() <= RESERVE:
             results[spec.domain] = PassResult(
                 spec.domain, "timed-out", 0.0, "the scan's budget was spent before this pass could start"
             )
-            continue
+            return
+        if timeout is None:
+            timeout = budget.share((spec,), [spec] + [p for p in passes if p not in started])
         inputs = PassInputs(
-            plain_counts=plain_counts, asyncio_debug=asyncio_debug, ran=_cpu_ran(results), waits=_cpu_waits(results)
+            plain_counts=plain_counts,
+            asyncio_debug=asyncio_debug,
+            ran=_cpu_ran(results),
+            waits=_cpu_waits(results),
+            sampled_run=sampled_run,
         )
-        ctx = dataclasses.replace(base, timeout=budget.share(spec, passes[i:]), inputs=inputs)
-        progress.begin(f"{spec.domain} pass (up to {ctx.timeout:.0f} s)")
-        res = results[spec.domain] = _run_pass(spec, ctx)
-        progress.end(
-            f"{spec.domain} pass: {res.status} in {res.seconds:.1f} s, {len(res.findings)} finding(s)"
-            + (f" ({res.error[:120]})" if res.error else "")
-        )
-    return results
+        results[spec.domain] = _run_pass(spec, dataclasses.replace(base, timeout=timeout, inputs=inputs))
+
+    for stage in schedule.stages(passes, schedule.usable_cores()):
+        left = [p for p in passes if p not in started]
+        firsts = [chain[0] for chain in stage]
+        started += [spec for chain in stage for spec in chain]
+        # side by side, each chain may use the stage's whole slice: the stage takes as long as its longest chain
+        timeout = budget.share(firsts, left)
+        names = ", ".join(" then ".join(spec.domain for spec in chain) for chain in stage)
+        progress.begin(f"{names} pass{'es side by side' if len(stage) > 1 else ''} (up to {timeout:.0f} s)")
+        schedule.run_side_by_side([(chain[0].domain, _chain(chain, timeout, run_one)) for chain in stage])
+        lines = [_result_line(results[spec.domain]) for chain in stage for spec in chain]
+        for line in lines[:-1]:
+            progress.say(line)
+        progress.end(lines[-1])
+    return {spec.domain: results[spec.domain] for spec in passes}
+
+
+def _chain(
+    chain: Sequence[Pass], timeout: float, run_one: Callable[[Pass, Optional[float]], None]
+) -> Callable[[], None]:
+    def run() -> None:
+        for i, spec in enumerate(chain):
+            run_one(spec, timeout if i == 0 else None)
+
+    return run
+
+
+def _result_line(res: PassResult) -> str:
+    return f"{res.domain} pass: {res.status} in {res.seconds:.1f} s, {len(res.findings)} finding(s)" + (
+        f" ({res.error[:120]})" if res.error else ""
+    )
 
 
 def _run_pass(spec: Pass, ctx: PassContext) -> PassResult:
@@ -229,9 +277,20 @@ def _plain_run_counts(timing: Optional[TimingRun], target: Target) -> Optional[D
     """Call counts of the plain run, when it ran exactly the tests the CPU pass profiles."""
     if timing is None or target.mode != "all" or timing.child.timed_out or timing.child.returncode not in (0, 1):
         return None
-    data = timing.read("time.json") or {}
-    calls = data.get("calls")
-    return calls if isinstance(calls, dict) and calls.get("functions") is not None else None
+    # a run across xdist workers: each worker counted its share of the tests
+    pieces = timing.runs[0].worker_runs() or [timing.runs[0]]
+    calls = merge_counts([(p.read("time.json") or {}).get("calls") for p in pieces])
+    return calls if calls is not None and calls.get("functions") is not None else None
+
+
+def _sampled_run(timing: Optional[TimingRun], target: Target) -> Optional[Tuple[children.ChildResult, Path]]:
+    """The timing run as the CPU pass's sampled run: when it ran the whole target in one piece
+    (no test left out, no restart) and wrote samples (docs/design.md "One run, two jobs")."""
+    if timing is None or target.mode != "all" or len(timing.runs) != 1 or not timing.complete:
+        return None
+    run = timing.runs[0]
+    pieces = run.worker_runs() or [run]
+    return (run.child, run.out_dir) if all(p.read("cpu.json") is not None for p in pieces) else None
 
 
 def _asyncio_debug(timing: Optional[TimingRun], root: Path) -> Optional[AsyncioDebugRun]:

@@ -30,6 +30,7 @@ def select_target(
     restart_seconds: float = 0.0,
     *,
     driver: Driver,
+    cores: int = 1,
 ) -> Tuple[Target, Optional[TimingRun]]:
     """The target, and the timing run (a plain run: the baseline of the profilers' overhead), run
     by `driver`, the test runner (testdriver.py); a test that cuts the timing run short is left out
@@ -50,6 +51,7 @@ def select_target(
         slice_seconds=slice_seconds,
         restart_seconds=restart_seconds,
         driver=driver,
+        cores=cores,
     )
     first = timing.runs[0]
     collected = first.read("collected.json")
@@ -76,7 +78,9 @@ def select_target(
             pytest_args,
             "all",
             len(nodeids),
-            f"the whole suite ({len(nodeids)} tests) runs within the time slice" + err_note,
+            f"the whole suite ({len(nodeids)} tests) runs within the time slice"
+            + (f" across {timing.workers} pytest-xdist workers" if timing.workers else "")
+            + err_note,
             neutralized=neutralized,
         ), timing
     if timing.complete:

@@ -41,6 +41,7 @@ class TimingRun:
     left_out: Tuple[LeftOut, ...] = ()
     complete: bool = False  # the run ended on its own, apart from the tests left out
     note: str = ""  # why a cut run was not restarted
+    workers: int = 0  # the run went across this many pytest-xdist workers (0: one process)
 
     @property
     def child(self) -> ChildResult:
@@ -85,6 +86,9 @@ class TimingRun:
         return summarize_failed(self.failed_tests(), limit)
 
 
+CRASH_SIGNALS = ("SIGSEGV", "SIGBUS", "SIGABRT", "SIGILL")
+
+
 def time_suite(
     *,
     project: Project,
@@ -95,14 +99,53 @@ def time_suite(
     slice_seconds: float,
     restart_seconds: float,
     driver: Driver,
+    cores: int = 1,
 ) -> TimingRun:
-    """Time the suite within `slice_seconds`; restart past a test that cut it, within `restart_seconds` more."""
+    """The timing run (`_time_suite`). Where it also sampled (docs/design.md "One run, two jobs")
+    and the test process crashed inside a test, the sampler's signals may be the cause: the
+    timing run is the plain reference, so it runs again without sampling, and the CPU pass
+    meets the crash in its own run (and falls back to cProfile there)."""
+    kwargs = dict(
+        project=project,
+        workdir=workdir,
+        probe_path=probe_path,
+        pytest_args=pytest_args,
+        slice_seconds=slice_seconds,
+        restart_seconds=restart_seconds,
+        driver=driver,
+        cores=cores,
+    )
+    timing = _time_suite(options=options, **kwargs)  # type: ignore[arg-type]
+    if (options or {}).get("sample") == "1" and any(r.child.signal_name in CRASH_SIGNALS for r in timing.runs):
+        plain = {k: v for k, v in (options or {}).items() if k not in ("sample", "engine")}
+        return _time_suite(options=plain, name_prefix="time-plain", **kwargs)  # type: ignore[arg-type]
+    return timing
+
+
+def _time_suite(
+    *,
+    project: Project,
+    workdir: Path,
+    probe_path: Path,
+    pytest_args: Sequence[str],
+    options: Optional[Mapping[str, str]],
+    slice_seconds: float,
+    restart_seconds: float,
+    driver: Driver,
+    cores: int = 1,
+    name_prefix: str = "time",
+) -> TimingRun:
+    """Time the suite within `slice_seconds`; restart past a test that cut it, within `restart_seconds` more.
+    A suite too slow for one core runs again across `cores` pytest-xdist workers in that time, where
+    the project's pytest has xdist (docs/design.md "Every core")."""
     deadline = time.monotonic() + slice_seconds + restart_seconds
 
-    def start(name: str, timeout: float, deselect: Optional[Path]) -> ProbeRun:
+    def start(name: str, timeout: float, deselect: Optional[Path], workers: int = 0) -> ProbeRun:
         opts = dict(options or {})
         if deselect is not None:
             opts["deselect"] = str(deselect)
+        if workers > 1:
+            opts["workers"] = str(workers)
         return run_probe(
             "time",
             runner=project.runner,
@@ -117,7 +160,7 @@ def time_suite(
             packages=package_paths(project),
         )
 
-    run = start("time", slice_seconds, None)
+    run = start(name_prefix, slice_seconds, None)
     runs = [run]
     collected = run.read("collected.json")
     if collected is None:
@@ -144,13 +187,40 @@ def time_suite(
             note = f"no time left to restart the timing run for the other {len(remaining)} test(s)"
             complete = False
             break
-        deselect = workdir / f"deselect-{len(runs)}.json"
+        deselect = workdir / f"deselect-{name_prefix}-{len(runs)}.json"
         deselect.write_text(json.dumps(sorted(skip)), encoding="utf-8")
-        run = start(f"time-{len(runs)}", seconds, deselect)
+        run = start(f"{name_prefix}-{len(runs)}", seconds, deselect)
         runs.append(run)
         outcomes.update(run.outcomes())
         piece = [str(n) for n in (run.read("collected.json") or {}).get("nodeids") or ()]
+    if not complete and not left and cores > 1 and _xdist_neutralized(runs[0]):
+        # too slow for one core: the whole suite across the cores, where the estimate fits the
+        # timing's two slices (the CPU pass then needs no run of its own: "One run, two jobs")
+        seconds = deadline - time.monotonic() + slice_seconds
+        estimate = spread_estimate(run, len(nodeids), outcomes, cores)
+        if estimate is not None and estimate < seconds:
+            spread = start(f"{name_prefix}-workers", seconds, None, cores)
+            if spread.finished() and not spread.child.timed_out and spread.child.returncode in (0, 1):
+                return TimingRun((spread,), (), True, "", cores)
     return TimingRun(tuple(runs), tuple(left), complete, note)
+
+
+def _xdist_neutralized(run: ProbeRun) -> bool:
+    """The project's pytest has pytest-xdist loaded (the probe ran it with -n 0)."""
+    return any(n.startswith("pytest-xdist:") for n in run.neutralized())
+
+
+def spread_estimate(
+    run: ProbeRun, collected: int, outcomes: Mapping[str, Mapping[str, Any]], cores: int
+) -> Optional[float]:
+    """Seconds the whole suite should take across `cores` workers, from the cut run: its tests'
+    mean time for every test, divided among the workers, plus a start-up per worker as long as
+    the cut run's own (its time outside tests). None when no test finished."""
+    done = [float(t.get("seconds") or 0.0) for t in outcomes.values() if t.get("done")]
+    if not done:
+        return None
+    startup = max(run.child.seconds - sum(done), 0.0)
+    return sum(done) / len(done) * collected / cores + startup * 2
 
 
 def cut_by(run: ProbeRun, piece: Sequence[str], outcomes: Mapping[str, Mapping[str, Any]]) -> Optional[LeftOut]:

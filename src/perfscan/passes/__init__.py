@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Mapping, Optional, Tuple
 
+from perfscan.children import ChildResult
 from perfscan.models import Deployment, Project, Settings, Target
 
 if TYPE_CHECKING:
@@ -30,6 +31,9 @@ class PassInputs:
     ran: FrozenSet[str] = frozenset()  # "module:qualname" of every project function the CPU pass saw run
     # "module:qualname" -> {line: seconds per run} where the CPU pass measured project code waiting
     waits: Mapping[str, Mapping[int, float]] = field(default_factory=dict)
+    # the plain timing run (its process and output folder), when it ran the whole target in one
+    # piece and sampled it too: the CPU pass's first sampled run (docs/design.md "One run, two jobs")
+    sampled_run: Optional[Tuple[ChildResult, Path]] = None
 
 
 @dataclass(frozen=True)

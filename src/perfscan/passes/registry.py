@@ -14,21 +14,28 @@ import importlib
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence, Tuple
 
-from perfscan.models import PassResult, Project
+from perfscan.models import PassResult, Project, Settings
 from perfscan.passes import PassContext
+from perfscan.passes.cpu_engine import asked_engine
 
 PassFunction = Callable[[PassContext], PassResult]
 
 
-def _no_options(project: Project) -> Mapping[str, str]:
+def _no_options(settings: Settings, project: Project) -> Mapping[str, str]:
     return {}
 
 
-def _exact_call_counts(project: Project) -> Mapping[str, str]:
-    return {"count": "1"}  # exact call counts from the plain run (see probe/plugin.py WallClock)
+def _counts_and_samples(settings: Settings, project: Project) -> Mapping[str, str]:
+    """Exact call counts from the plain run (probe/wallclock.py), and the sampling engine beside
+    them: when the timing run runs the whole target it is also the CPU pass's sampled run
+    (docs/design.md "One run, two jobs"). cProfile's cost would distort the timing run: not there."""
+    engine = asked_engine(settings)[0]
+    if engine == "cprofile":
+        return {"count": "1"}
+    return {"count": "1", "sample": "1", "engine": engine}
 
 
-def _asyncio_debug_mode(project: Project) -> Mapping[str, str]:
+def _asyncio_debug_mode(settings: Settings, project: Project) -> Mapping[str, str]:
     # the plain timing run doubles as the asyncio debug-mode run: no profiler inflates the slow callbacks
     return {"asyncio_debug": "1"} if _has_async_code(project) else {}
 
@@ -54,8 +61,15 @@ class Pass:
     module: str
     function: str
     # what the pass asks of the plain timing run of the tests (probe options)
-    plain_run_options: Callable[[Project], Mapping[str, str]] = _no_options
+    plain_run_options: Callable[[Settings, Project], Mapping[str, str]] = _no_options
     artifacts: Tuple[str, ...] = ()  # files it may write to the output folder
+    # its runs tolerate a neighbour (CPU-time sampling, tracemalloc): it may run beside the next
+    # such pass on a free core (schedule.py)
+    side_by_side: bool = False
+    # it measures wall-clock time that a neighbour would inflate (import timing), and reads no
+    # other pass's results: it runs alone, before the other passes (schedule.py)
+    quiet: bool = False
+    reads: Tuple[str, ...] = ()  # the passes whose results it reads (PassContext.inputs): it runs after them
 
     def load(self) -> PassFunction:
         run: PassFunction = getattr(importlib.import_module(self.module), self.function)
@@ -70,12 +84,20 @@ PASSES: Tuple[Pass, ...] = (
         True,
         "perfscan.passes.cpu",
         "run_cpu_pass",
-        plain_run_options=_exact_call_counts,
+        plain_run_options=_counts_and_samples,
         artifacts=("cpu.pstats", "cpu.collapsed"),
+        side_by_side=True,
     ),
-    Pass("memory", "Memory", 4.0, True, "perfscan.passes.memory", "run_memory_pass"),
+    Pass("memory", "Memory", 4.0, True, "perfscan.passes.memory", "run_memory_pass", side_by_side=True),
     Pass(
-        "import", "Import time", 1.5, False, "perfscan.passes.imports", "run_import_pass", artifacts=("imports.json",)
+        "import",
+        "Import time",
+        1.5,
+        False,
+        "perfscan.passes.imports",
+        "run_import_pass",
+        artifacts=("imports.json",),
+        quiet=True,
     ),
     Pass(
         "async",
@@ -85,6 +107,8 @@ PASSES: Tuple[Pass, ...] = (
         "perfscan.passes.async_pass",
         "run_async_pass",
         plain_run_options=_asyncio_debug_mode,
+        side_by_side=True,  # static analysis in the host: no run of the project's to disturb
+        reads=("cpu",),
     ),
 )
 

@@ -25,6 +25,8 @@ SCHEMA_VERSION = 2  # 2: waiting samples, per-test walls, call-site counts, stat
 
 
 PROGRESS = "progress.jsonl"  # time mode: one [nodeid, outcome entry] line per finished test
+WORKERS_DIR = "workers"  # an xdist worker's files: <run folder>/workers/<worker id>/
+WORKER_STATE = "PERFSCAN_PROBE_WORKER_STATE"  # the probe's state, for the workers pytest-xdist starts
 
 
 def write_json(path, data):

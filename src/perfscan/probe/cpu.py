@@ -190,6 +190,7 @@ class SampleRecorder:
         self._tried = False
         self._dumped = False
         self.counter = None
+        self.off = False
         why = available()
         if why:  # decided now, before any module is compiled with counters cProfile would then time
             self._fall_back(why)
@@ -211,6 +212,9 @@ class SampleRecorder:
 
     def _fall_back(self, why):
         self._tried = True
+        if str(self.options.get("fallback", "1")) == "0":
+            self.off = True  # the timing run's sampling: no profile rather than cProfile's cost in its times
+            return
         self.fallback = CProfileRecorder(
             self.out_dir,
             self.errors + ["sampling unavailable (%s): measured with cProfile" % why],
@@ -225,6 +229,8 @@ class SampleRecorder:
         """`base`: the test runner's frame around the phase (the caller's, by default)."""
         if not self._tried:
             self._install()
+        if self.off:
+            return None
         if self.fallback is not None:
             return self.fallback.start(nodeid, phase)
         self.phase = phase
@@ -235,6 +241,8 @@ class SampleRecorder:
         self._t0 = perf_counter()
 
     def stop(self, nodeid, phase):
+        if self.off:
+            return None
         if self.fallback is not None:
             return self.fallback.stop(nodeid, phase)
         self.wall[phase] += perf_counter() - self._t0
@@ -245,6 +253,8 @@ class SampleRecorder:
         self.phase = None
 
     def emergency_dump(self):
+        if self.off:
+            return None
         if self.fallback is not None:
             return self.fallback.emergency_dump()
         if self._dumped:

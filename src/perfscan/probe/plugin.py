@@ -1,9 +1,14 @@
 """The pytest plugin: pytest's hooks, handed to the probe's session (session.py), which the
 unittest and Django drivers share."""
 
+import json
+import os
+import signal
+
 import pytest
 
 from . import state
+from .contract import WORKER_STATE, WORKERS_DIR
 from .session import Session, left_out_ids
 
 
@@ -129,7 +134,47 @@ def _last_line(report):
 
 
 def pytest_configure(config):
-    config.pluginmanager.register(PytestHooks(Session(state.out_dir, state.mode, state.options)), "perfscan-session")
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        _worker_state(str(workerinput.get("workerid") or "gw"))
+        mode = state.mode
+    else:
+        # the xdist controller runs no test: its workers record, it keeps the outcomes
+        mode = state.mode if not _has_workers(config) else "collect"
+    hooks = PytestHooks(Session(state.out_dir, mode, state.options))
+    config.pluginmanager.register(hooks, "perfscan-session")
+    if workerinput is None and _has_workers(config):
+        config.pluginmanager.register(XdistController(hooks.session), "perfscan-xdist")
     left_out = left_out_ids()
     if left_out:
         config.pluginmanager.register(Deselect(left_out), "perfscan-deselect")
+
+
+def _has_workers(config):
+    try:
+        return bool(config.getoption("numprocesses", None)) and WORKER_STATE in os.environ
+    except Exception:
+        return False
+
+
+def _worker_state(worker_id):
+    """An xdist worker: the probe's state from the controller, and a folder of its own."""
+    raw = json.loads(os.environ[WORKER_STATE])
+    state.mode = raw["mode"]
+    state.options.update(raw.get("options") or {})
+    state.out_dir = os.path.join(raw["out_dir"], WORKERS_DIR, worker_id)
+    os.makedirs(state.out_dir, exist_ok=True)
+    from .__main__ import _terminate
+
+    signal.signal(signal.SIGTERM, _terminate)  # the host's timeout: the worker saves what it measured
+
+
+class XdistController:
+    """The controller collects nothing itself: the workers' collection is the run's."""
+
+    def __init__(self, session):
+        self.session = session
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node, ids):
+        self.session.outcomes.collected(list(ids), [])

@@ -2,10 +2,12 @@
 would distort a profile."""
 
 import importlib.util
+import json
 import os
 import sys
 
 from . import state
+from .contract import WORKER_STATE
 
 
 def _loaded(module, args):
@@ -19,13 +21,37 @@ def _loaded(module, args):
     return any(n.strip() == module or n.strip().startswith(module + ".") for n in named)
 
 
+def _workers():
+    """`--opt workers=N`: the host asks for N xdist workers (a suite too slow for one core)."""
+    try:
+        return int(state.options.get("workers") or 0)
+    except ValueError:
+        return 0
+
+
+def xdist_available(args):
+    return _loaded("xdist", list(args) + os.environ.get("PYTEST_ADDOPTS", "").split())
+
+
 def _neutralize(args):
     """Profiles need one process and no coverage tracer: override parallel workers and coverage."""
     extra, changed = [], []
     args = list(args) + os.environ.get("PYTEST_ADDOPTS", "").split()
     if _loaded("xdist", args):
-        extra += ["-n", "0"]
-        changed.append("pytest-xdist: ran with -n 0 (profiles need one process)")
+        workers = _workers()
+        if workers > 1:
+            # the probe runs in every worker (plugin.py), each writing its own folder; the host merges them
+            extra += ["-n", str(workers), "--dist", "load"]
+            changed.append(
+                "pytest-xdist: ran with -n %d (one worker per core; the probe in every worker, "
+                "its samples and counts merged)" % workers
+            )
+            os.environ[WORKER_STATE] = json.dumps(
+                {"mode": state.mode, "out_dir": os.path.abspath(state.out_dir), "options": state.options}
+            )
+        else:
+            extra += ["-n", "0"]
+            changed.append("pytest-xdist: ran with -n 0 (profiles need one process)")
     if _loaded("pytest_cov", args):
         extra += ["--no-cov"]
         changed.append("pytest-cov: ran with --no-cov (a coverage tracer distorts profiles)")

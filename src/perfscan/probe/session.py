@@ -28,7 +28,13 @@ def make_recorder(mode, out_dir, options):
     if mode == "time":
         from .wallclock import WallClock
 
-        return WallClock(out_dir, count=options.get("count") == "1")
+        clock = WallClock(out_dir, count=options.get("count") == "1")
+        if options.get("sample") == "1":
+            # one run, two jobs: the timing run is also the CPU pass's sampled run (wallclock.py)
+            from .wallclock import SampledWallClock
+
+            return SampledWallClock(clock, out_dir, options)
+        return clock
     if mode == "cpu":
         from .cpu import CpuRecorder
 

@@ -49,3 +49,31 @@ class WallClock:
         write_json(
             os.path.join(self.out_dir, "time.json"), {"phases": self.wall, "calls": calls, "errors": self.errors}
         )
+
+
+class SampledWallClock:
+    """The timing run that is also the CPU pass's sampled run (`--opt sample=1`): the wall clock
+    and its counters as above, and the sampling engine beside them (cpu.py's SampleRecorder,
+    without counters of its own: the clock's counters count this run, and the host takes their
+    measured cost out of the samples). Where sampling cannot run, the run is only timed (no
+    cpu.json): the timing run never falls back to cProfile, whose cost would be in its times.
+    """
+
+    def __init__(self, clock, out_dir, options):
+        from .cpu import SampleRecorder
+
+        self.clock = clock
+        sampling = dict(options, count="0", fallback="0")
+        self.sampling = SampleRecorder(out_dir, sampling, str(options.get("engine") or "auto"))
+
+    def start(self, nodeid, phase, base=None):
+        self.clock.start(nodeid, phase, base)
+        self.sampling.start(nodeid, phase, base)
+
+    def stop(self, nodeid, phase):
+        self.sampling.stop(nodeid, phase)
+        self.clock.stop(nodeid, phase)
+
+    def emergency_dump(self):
+        self.sampling.emergency_dump()
+        self.clock.emergency_dump()

@@ -21,7 +21,6 @@ section (what the reports lay out).
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from typing import List, Optional, Tuple
 
@@ -34,24 +33,22 @@ from perfscan.passes.cpu.flame import FlameNode, flame_tree
 from perfscan.passes.cpu.frames import FrameNamer
 from perfscan.passes.cpu.hoisting import hoist_invariant_calls
 from perfscan.passes.cpu.profile import Profile, build_profile
-from perfscan.passes.cpu.records import CpuRun, combine, with_counts
+from perfscan.passes.cpu.records import CpuRun, combine, merge_workers, with_counts
 from perfscan.passes.cpu.section import CpuSection, top_table
+from perfscan.passes.cpu_engine import asked_engine
 from perfscan.probe_host import ProbeRun, run_target
 
+SAME_RUN_NOTE = (
+    "the plain timing run of the tests was also this pass's sampled run (its call counters' measured cost "
+    "taken out of the samples)"
+)
 MIN_SAMPLED_SECONDS = 4.0  # pooled phase time a sampled profile should cover
 MAX_SAMPLED_RUNS = 4
-ENGINES = ("cprofile", "sample", "auto")
-DEFAULT_ENGINE = "auto"
-ENGINE_ENV = "PERFSCAN_CPU_ENGINE"
 
 
 def cpu_engine(ctx: PassContext) -> Tuple[str, str]:
     """The engine asked for (settings' cpu_engine, else $PERFSCAN_CPU_ENGINE, else the default), and a note when it is not valid."""
-    asked = getattr(ctx.settings, "cpu_engine", None) or os.environ.get(ENGINE_ENV) or DEFAULT_ENGINE
-    engine = str(asked).strip().lower()
-    if engine not in ENGINES:
-        return DEFAULT_ENGINE, f"unknown CPU engine {asked!r} (use one of {', '.join(ENGINES)}); used {DEFAULT_ENGINE}"
-    return engine, ""
+    return asked_engine(ctx.settings)
 
 
 def run_cpu_pass(ctx: PassContext) -> PassResult:
@@ -65,11 +62,18 @@ def run_cpu_pass(ctx: PassContext) -> PassResult:
     options = {"engine": engine}
     if counts is not None and engine != "cprofile":
         options["count"] = "0"
-    run = run_target("cpu", ctx, options=options)
-    data = _read(run)
+    sampled = _timing_run_sampled(ctx, engine)
+    same_run = sampled is not None  # the counts were taken in this very run: their cost is in its samples
+    data: Optional[CpuRun]
+    if sampled is not None:
+        run, data = sampled
+    else:
+        run = run_target("cpu", ctx, options=options)
+        data = _read(run)
     fallback_note = ""
     if (
-        data is None
+        not same_run
+        and data is None
         and engine != "cprofile"
         and run.child.signal_name in ("SIGSEGV", "SIGBUS", "SIGABRT", "SIGILL")
         and time.monotonic() - start + run.child.seconds * 2 < ctx.timeout
@@ -100,9 +104,13 @@ def run_cpu_pass(ctx: PassContext) -> PassResult:
             break
         data = combine(data, more)
     if data is not None and counts is not None and data.engine == "sample" and data.calls is None:
-        data = with_counts(data, counts)
+        data = with_counts(data, counts, same_run=same_run)
     failure = run.failure_note(bool(ctx.target.exec_command), "profiled", "what ran until then is still in the profile")
     notes: List[str] = [n for n in (engine_note, fallback_note, failure) if n]
+    if same_run:
+        notes.append(
+            SAME_RUN_NOTE + (f"; {data.runs - 1} more sampled run(s) pooled" if data and data.runs > 1 else "")
+        )
     if data is None:
         status = "timed-out" if run.child.timed_out else "failed"
         error = f"the profiled test run {run.child.describe_exit()} and wrote no profile"
@@ -175,6 +183,19 @@ def run_cpu_pass(ctx: PassContext) -> PassResult:
     return PassResult(
         "cpu", status, time.monotonic() - start, error, tuple(findings), tuple(artifacts), tuple(notes), section, facts
     )
+
+
+def _timing_run_sampled(ctx: PassContext, engine: str) -> Optional[Tuple[ProbeRun, CpuRun]]:
+    """The plain timing run and its samples, when it sampled the whole target with this engine
+    (docs/design.md "One run, two jobs"); else None, and the pass runs the tests itself."""
+    if ctx.inputs.sampled_run is None or engine == "cprofile" or ctx.inputs.plain_counts is None:
+        return None
+    run = ProbeRun(*ctx.inputs.sampled_run)
+    workers = run.worker_runs()
+    data = merge_workers([_read(w) for w in workers]) if workers else _read(run)
+    if data is None or data.engine != "sample" or data.samples is None:
+        return None
+    return run, data
 
 
 def _read(run: ProbeRun) -> Optional[CpuRun]:

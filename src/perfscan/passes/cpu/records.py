@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from perfscan.passes.cpu.waitrecords import (
     Queries,
@@ -352,6 +352,18 @@ def combine(a: CpuRun, b: CpuRun) -> CpuRun:
     )
 
 
+def merge_workers(parts: Sequence[Optional[CpuRun]]) -> Optional[CpuRun]:
+    """The sampled runs of pytest-xdist workers, each over its share of the tests, as one run:
+    walls, CPU and samples add (the shares divide by every worker's test time), still one run."""
+    found = [p for p in parts if p is not None]
+    if not found or len(found) != len(parts):
+        return None  # a worker that wrote nothing: its tests would be missing from the shares
+    merged = found[0]
+    for more in found[1:]:
+        merged = combine(merged, more)
+    return replace(merged, runs=found[0].runs)
+
+
 def _pool(a: Optional[Samples], b: Optional[Samples]) -> Optional[Samples]:
     if a is None or b is None:
         return a or b
@@ -391,8 +403,13 @@ def _pool(a: Optional[Samples], b: Optional[Samples]) -> Optional[Samples]:
     )
 
 
-def with_counts(run: CpuRun, counts: Mapping[str, Any]) -> CpuRun:
-    """A sampled run taken without counters, with the exact counts of another run of the same tests
-    (whose counters' cost is not in this run: no cost to take out)."""
-    raw = dict(counts, cost_ns={}, method="compiled counters, in the plain run")
+def with_counts(run: CpuRun, counts: Mapping[str, Any], same_run: bool = False) -> CpuRun:
+    """A sampled run with the exact counts of the plain run of the same tests. Taken in another
+    run, the counters' cost is not in this run's samples: no cost to take out. Taken in this very
+    run (the timing run sampled too, docs/design.md "One run, two jobs"), their measured cost per
+    call stays, and the profile takes it out of the samples of that run (pooled runs have none)."""
+    if same_run:
+        raw = dict(counts, method="compiled counters, in the sampled plain run")
+    else:
+        raw = dict(counts, cost_ns={}, method="compiled counters, in the plain run")
     return replace(run, calls=CallCounts.from_json(raw))
