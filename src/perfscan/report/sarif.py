@@ -5,10 +5,10 @@ A rule's description and help are the pattern's catalog row (`perfscan explain I
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from perfscan import catalog
-from perfscan.models import ScanResult
+from perfscan.models import ScanResult, hot_lines_of
 from perfscan.report.describe import one_line
 from perfscan.safetext import clean_data
 
@@ -30,6 +30,18 @@ def _rule(rule_id: str) -> Dict[str, Any]:
         rule["help"] = {"text": pattern.doc, "markdown": pattern.doc}
     rule["helpUri"] = HELP_URI
     return rule
+
+
+def _physical(uri: str, line: Optional[int], snippet: str) -> Dict[str, Any]:
+    region: Dict[str, Any] = {"startLine": int(line)} if line else {}
+    if region and snippet:
+        region["snippet"] = {"text": snippet}
+    return {
+        "physicalLocation": {
+            "artifactLocation": {"uri": uri, "uriBaseId": "PROJECTROOT"},
+            **({"region": region} if region else {}),
+        }
+    }
 
 
 def render_sarif(result: ScanResult) -> str:
@@ -59,16 +71,21 @@ def render_sarif(result: ScanResult) -> str:
                 "phase": f.phase,
             },
         }
-        if f.file:
-            region = {"startLine": int(f.line)} if f.line else {}
-            res["locations"] = [
-                {
-                    "physicalLocation": {
-                        "artifactLocation": {"uri": f.file, "uriBaseId": "PROJECTROOT"},
-                        **({"region": region} if region else {}),
-                    }
-                }
+        hot = hot_lines_of(f.details)
+        if f.file and hot:
+            # the region is where the time went; the finding's own line (the def, or the
+            # pattern's line) and the other hot lines are related locations
+            res["locations"] = [_physical(f.file, hot[0].line, hot[0].text)]
+            own = "definition of " + f.symbol if f.pattern == catalog.NO_PATTERN else f"pattern {f.pattern}"
+            related = [dict(_physical(f.file, f.line, ""), message={"text": own})] if f.line else []
+            related += [
+                dict(_physical(f.file, h.line, h.text), message={"text": f"hot line: {h.share_pct:.0f}% of its time"})
+                for h in hot[1:]
             ]
+            if related:
+                res["relatedLocations"] = [dict(loc, id=i) for i, loc in enumerate(related)]
+        elif f.file:
+            res["locations"] = [_physical(f.file, f.line, "")]
         else:
             res["locations"] = [{"logicalLocations": [{"fullyQualifiedName": f.module or f.symbol, "kind": "module"}]}]
         results.append(res)
