@@ -242,6 +242,12 @@ class HotLine:
     wait_seconds: Optional[float]
     text: str  # the source line, stripped, control characters escaped, truncated; "" when unreadable
 
+    def waiting_pct(self) -> float:
+        """The part of the function's time this line spent waiting (0 where waiting was not measured)."""
+        if not self.wait_seconds or self.seconds <= 0:
+            return 0.0
+        return self.share_pct * min(self.wait_seconds / self.seconds, 1.0)
+
     def to_json(self) -> Dict[str, Any]:
         return {
             "line": self.line,

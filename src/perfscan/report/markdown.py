@@ -90,7 +90,7 @@ def _table(findings: Sequence[RankedFinding]) -> List[str]:
 
 def code_span(text: str) -> str:
     """`text` as one inline code span whatever backticks it holds (CommonMark: a longer fence)."""
-    text = " ".join(text.split())
+    text = text.replace("\r", " ").replace("\n", " ")
     run = longest = 0
     for ch in text:
         run = run + 1 if ch == "`" else 0
@@ -104,8 +104,8 @@ def hot_line_text(h: HotLine) -> str:
     """`L42 61% (55% waiting) `total += price * qty``: line, share of the function's time, the
     part of it spent waiting (when there was any), the source text."""
     text = f"L{h.line} {h.share_pct:.0f}%"
-    if h.wait_seconds and h.seconds > 0:
-        text += f" ({h.share_pct * h.wait_seconds / h.seconds:.0f}% waiting)"
+    if round(h.waiting_pct()) >= 1:  # a tick of waiting on a CPU line is not worth a word
+        text += f" ({h.waiting_pct():.0f}% waiting)"
     return text + (f" {code_span(h.text)}" if h.text else "")
 
 

@@ -50,6 +50,7 @@ def render_sarif(result: ScanResult) -> str:
     for r in result.findings:
         f = r.finding
         rule = catalog.rule_id(f.domain, f.pattern)
+        hot = hot_lines_of(f.details)
         if rule not in rule_ids:
             rule_ids.append(rule)
         res: Dict[str, Any] = {
@@ -59,6 +60,11 @@ def render_sarif(result: ScanResult) -> str:
             "message": {
                 "text": f"{one_line(r)}. {f.evidence} Estimated impact: {f.estimated_impact}."
                 + (f" {r.note}." if r.note else "")
+                + (
+                    f" Hottest line: {hot[0].line} ({hot[0].share_pct:.0f}% of the function's time)."
+                    if f.file and hot
+                    else ""
+                )
             },
             "rank": float(max(0.0, 100.0 - r.rank)),
             "properties": {
@@ -71,15 +77,25 @@ def render_sarif(result: ScanResult) -> str:
                 "phase": f.phase,
             },
         }
-        hot = hot_lines_of(f.details)
         if f.file and hot:
             # the region is where the time went; the finding's own line (the def, or the
             # pattern's line) and the other hot lines are related locations
             res["locations"] = [_physical(f.file, hot[0].line, hot[0].text)]
-            own = "definition of " + f.symbol if f.pattern == catalog.NO_PATTERN else f"pattern {f.pattern}"
-            related = [dict(_physical(f.file, f.line, ""), message={"text": own})] if f.line else []
+            def_line = f.details.get("def_line")
+            if not isinstance(def_line, int) or isinstance(def_line, bool):
+                def_line = f.line if f.pattern == catalog.NO_PATTERN else None
+            related = (
+                [dict(_physical(f.file, def_line, ""), message={"text": f"definition of {f.symbol}"})]
+                if def_line
+                else []
+            )
+            if f.pattern != catalog.NO_PATTERN and f.line and f.line not in (def_line, hot[0].line):
+                related.append(dict(_physical(f.file, f.line, ""), message={"text": f"pattern {f.pattern}"}))
             related += [
-                dict(_physical(f.file, h.line, h.text), message={"text": f"hot line: {h.share_pct:.0f}% of its time"})
+                dict(
+                    _physical(f.file, h.line, h.text),
+                    message={"text": f"hot line: {h.share_pct:.0f}% of the function's time"},
+                )
                 for h in hot[1:]
             ]
             if related:
