@@ -20,7 +20,14 @@ import pytest
 from conftest import REPO, assert_unchanged, load_report, run_perfscan, tree_state, write_project
 
 from perfscan.models import HotLine, hot_lines_of
-from perfscan.passes.cpu.hotlines import MAX_LINES, MAX_TEXT, line_text, select_hot_lines, source_lines_of
+from perfscan.passes.cpu.hotlines import (
+    MAX_LINES,
+    MAX_TEXT,
+    line_text,
+    loop_headers,
+    select_hot_lines,
+    source_lines_of,
+)
 from perfscan.report.html import render_html_from_json
 from perfscan.report.json_report import to_dict
 from perfscan.report.markdown import code_span, hot_line_text, render_markdown
@@ -58,6 +65,39 @@ def test_waiting_and_cpu_add_up_per_line_and_per_run():
         HotLine(2, 3.0, 75.0, 0.1, 2.9, "time.sleep(1)"),
         HotLine(3, 1.0, 25.0, 1.0, 0.0, "crunch()"),
     )
+
+
+LOOPS = """\
+def f(rows, seen):
+    for r in rows:
+        if r not in seen:
+            seen.append(r)
+    while seen:
+        seen.pop()
+    for r in rows: pass
+
+    def inner(xs):
+        for x in xs:
+            print(x)
+    return [r
+            for r in rows]
+"""
+
+
+def test_a_hot_loop_header_stands_for_its_loop():
+    import ast
+
+    loops = loop_headers(ast.parse(LOOPS).body[0])
+    # loops of the function only: not the nested def's, not a one-line loop, not a comprehension
+    assert loops == {2: 4, 5: 6}
+    hot = select_hot_lines({2: 8.0, 3: 1.0, 6: 1.0}, None, source_lines_of(LOOPS), loops=loops)
+    assert [(h.line, h.end_line, h.text) for h in hot] == [
+        (2, 4, "for r in rows:"),
+        (3, None, "if r not in seen:"),
+        (6, None, "seen.pop()"),
+    ]
+    assert hot_line_text(hot[0]) == "L2-4 80% `for r in rows:`"
+    assert hot[0].to_json()["end_line"] == 4 and "end_line" not in hot[1].to_json()
 
 
 def test_the_source_text_is_one_safe_line():

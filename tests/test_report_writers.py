@@ -52,7 +52,7 @@ def eventful() -> Dict[str, Any]:
     top["severity"], top["note"] = "low", "in test setup: one-time start-up work for a server, not per request"
     top["runtime_confirmed"] = True
     # hot lines (a report older than them, like the real scan's, shows none): the top finding's
-    # with a waiting split, and Stock.load's with a text holding a backtick and a pipe
+    # with a waiting split, and Stock.load's: its inner loop, and a text holding a backtick and a pipe
     top["details"]["hot_lines"] = [
         {
             "line": 14,
@@ -74,13 +74,22 @@ def eventful() -> Dict[str, Any]:
     load = next(f for f in d["findings"] if f["qualname"] == "inventory.stock:Stock.load")
     load["details"]["hot_lines"] = [
         {
+            "line": 17,
+            "seconds": 0.15,
+            "share_pct": 75.0,
+            "cpu_seconds": 0.15,
+            "wait_seconds": None,
+            "text": "for existing in self._rows:",
+            "end_line": 19,
+        },
+        {
             "line": 18,
-            "seconds": 0.2,
-            "share_pct": 90.0,
-            "cpu_seconds": 0.2,
+            "seconds": 0.04,
+            "share_pct": 20.0,
+            "cpu_seconds": 0.04,
             "wait_seconds": None,
             "text": 'if existing["article"] == article and existing["warehouse"] == warehouse:  # `a | b`',
-        }
+        },
     ]
     return d
 

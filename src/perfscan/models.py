@@ -241,6 +241,9 @@ class HotLine:
     cpu_seconds: float
     wait_seconds: Optional[float]
     text: str  # the source line, stripped, control characters escaped, truncated; "" when unreadable
+    # a loop's header: the loop's last line. Work in the loop's body that makes no call (an `in`
+    # test, arithmetic) is sampled at the loop's back edge, filed under the header
+    end_line: Optional[int] = None
 
     def waiting_pct(self) -> float:
         """The part of the function's time this line spent waiting (0 where waiting was not measured)."""
@@ -256,6 +259,7 @@ class HotLine:
             "cpu_seconds": self.cpu_seconds,
             "wait_seconds": self.wait_seconds,
             "text": self.text,
+            **({"end_line": self.end_line} if self.end_line is not None else {}),
         }
 
     @staticmethod
@@ -264,7 +268,7 @@ class HotLine:
             # kept as written (an int stays an int): the report reads the same when written again
             return value if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
 
-        line = d.get("line")
+        line, end = d.get("line"), d.get("end_line")
         wait = d.get("wait_seconds")
         return HotLine(
             line=line if isinstance(line, int) and not isinstance(line, bool) else 0,
@@ -273,6 +277,7 @@ class HotLine:
             cpu_seconds=number(d.get("cpu_seconds")),
             wait_seconds=None if wait is None else number(wait),
             text=str(d.get("text") or ""),
+            end_line=end if isinstance(end, int) and not isinstance(end, bool) else None,
         )
 
 

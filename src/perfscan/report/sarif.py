@@ -8,7 +8,7 @@ import json
 from typing import Any, Dict, List, Optional
 
 from perfscan import catalog
-from perfscan.models import ScanResult, hot_lines_of
+from perfscan.models import HotLine, ScanResult, hot_lines_of
 from perfscan.report.describe import one_line
 from perfscan.safetext import clean_data
 
@@ -32,9 +32,13 @@ def _rule(rule_id: str) -> Dict[str, Any]:
     return rule
 
 
-def _physical(uri: str, line: Optional[int], snippet: str) -> Dict[str, Any]:
+def _physical(uri: str, line: Optional[int], snippet: str, end_line: Optional[int] = None) -> Dict[str, Any]:
+    """A location in a project file; a loop (`end_line`) spans its lines, with no snippet (the
+    text is its header's alone)."""
     region: Dict[str, Any] = {"startLine": int(line)} if line else {}
-    if region and snippet:
+    if line and end_line and end_line > line:
+        region["endLine"] = int(end_line)
+    elif region and snippet:
         region["snippet"] = {"text": snippet}
     return {
         "physicalLocation": {
@@ -42,6 +46,12 @@ def _physical(uri: str, line: Optional[int], snippet: str) -> Dict[str, Any]:
             **({"region": region} if region else {}),
         }
     }
+
+
+def _hottest(h: HotLine) -> str:
+    if h.end_line:
+        return f"Hottest: the loop at lines {h.line}-{h.end_line} ({h.share_pct:.0f}% of the function's time)"
+    return f"Hottest line: {h.line} ({h.share_pct:.0f}% of the function's time)"
 
 
 def render_sarif(result: ScanResult) -> str:
@@ -60,11 +70,7 @@ def render_sarif(result: ScanResult) -> str:
             "message": {
                 "text": f"{one_line(r)}. {f.evidence} Estimated impact: {f.estimated_impact}."
                 + (f" {r.note}." if r.note else "")
-                + (
-                    f" Hottest line: {hot[0].line} ({hot[0].share_pct:.0f}% of the function's time)."
-                    if f.file and hot
-                    else ""
-                )
+                + (f" {_hottest(hot[0])}." if f.file and hot else "")
             },
             "rank": float(max(0.0, 100.0 - r.rank)),
             "properties": {
@@ -80,7 +86,7 @@ def render_sarif(result: ScanResult) -> str:
         if f.file and hot:
             # the region is where the time went; the finding's own line (the def, or the
             # pattern's line) and the other hot lines are related locations
-            res["locations"] = [_physical(f.file, hot[0].line, hot[0].text)]
+            res["locations"] = [_physical(f.file, hot[0].line, hot[0].text, hot[0].end_line)]
             def_line = f.details.get("def_line")
             if not isinstance(def_line, int) or isinstance(def_line, bool):
                 def_line = f.line if f.pattern == catalog.NO_PATTERN else None
@@ -93,8 +99,10 @@ def render_sarif(result: ScanResult) -> str:
                 related.append(dict(_physical(f.file, f.line, ""), message={"text": f"pattern {f.pattern}"}))
             related += [
                 dict(
-                    _physical(f.file, h.line, h.text),
-                    message={"text": f"hot line: {h.share_pct:.0f}% of the function's time"},
+                    _physical(f.file, h.line, h.text, h.end_line),
+                    message={
+                        "text": f"hot {'loop' if h.end_line else 'line'}: {h.share_pct:.0f}% of the function's time"
+                    },
                 )
                 for h in hot[1:]
             ]

@@ -15,7 +15,7 @@ from perfscan.astutil import package_of
 from perfscan.locate import is_harness
 from perfscan.models import Finding, HotLine, Metric
 from perfscan.passes.cpu.hoisting import pure_by_name
-from perfscan.passes.cpu.hotlines import select_hot_lines, source_lines_of
+from perfscan.passes.cpu.hotlines import loop_headers, select_hot_lines, source_lines_of
 from perfscan.passes.cpu.patterns import CALL_PATTERNS, all_matches, choose
 from perfscan.passes.cpu.patterns.astkit import module_aliases, module_constants
 from perfscan.passes.cpu.patterns.base import CalleeTest, FunctionFacts, QuerySite, WaitSite
@@ -196,7 +196,8 @@ def _hot_lines(
         waits = dict(fp.wait_lines)
         for line, secs in fp.gil_lines.items():
             waits[line] = waits.get(line, 0.0) + secs
-    return select_hot_lines(cpu, waits, source, runs)
+    loops = loop_headers(fp.info.node) if fp.info.node is not None else {}
+    return select_hot_lines(cpu, waits, source, runs, loops)
 
 
 def sampled_facts(

@@ -6,12 +6,16 @@ innermost occurrence was at (`line_seconds`), and each waiting sample under the 
 to the caller (hoisting.py) sits at the caller's call line. Shares are of the function's time
 measured by line, so they add up to at most 100%.
 
+A hot loop header stands for its loop (`end_line`): the sampler files the work of the loop's
+body that makes no call at the header (`loop_headers`).
+
 Kept: the lines with at least `MIN_SHARE_PCT` of that time, most first, at most `MAX_LINES`. A
 function whose time is spread thin has no hot line, and cProfile (no lines) gives none.
 """
 
 from __future__ import annotations
 
+import ast
 import unicodedata
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -27,6 +31,7 @@ def select_hot_lines(
     waits: Optional[Mapping[int, float]],
     source_lines: Sequence[str],
     runs: int = 1,
+    loops: Mapping[int, int] = {},
     max_lines: int = MAX_LINES,
     min_share_pct: float = MIN_SHARE_PCT,
 ) -> Tuple[HotLine, ...]:
@@ -34,7 +39,8 @@ def select_hot_lines(
 
     cpu: attributable CPU seconds by line (pooled over `runs`); waits: waiting seconds by line,
     None where waiting was not measured; source_lines: the function's file, line 1 first (empty
-    when it could not be read: the lines are still named, without text)."""
+    when it could not be read: the lines are still named, without text); loops: a loop header's
+    line -> the loop's last line (`loop_headers`)."""
     lines: Dict[int, Tuple[float, float]] = {}
     for line, secs in cpu.items():
         if secs > 0 and line > 0:
@@ -62,9 +68,30 @@ def select_hot_lines(
                 cpu_seconds=round(c / runs, 6),
                 wait_seconds=round(w / runs, 6) if waits is not None else None,
                 text=line_text(source_lines, line),
+                end_line=loops.get(line),
             )
         )
     return tuple(out)
+
+
+def loop_headers(fn_node: ast.AST) -> Dict[int, int]:
+    """A function's loops (not its nested defs' or classes'): header line -> last line.
+
+    The sampler runs at calls and at a loop's back edge, which has no line of its own and is
+    filed under the loop's header: a hot header holds the loop's overhead and the work in its
+    body that makes no call (an `in` test on a list, arithmetic), so the report shows the loop."""
+    out: Dict[int, int] = {}
+    stack = list(ast.iter_child_nodes(fn_node))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+        if isinstance(node, (ast.For, ast.AsyncFor, ast.While)):
+            end = getattr(node, "end_lineno", None) or node.lineno
+            if end > node.lineno:
+                out[node.lineno] = max(out.get(node.lineno, 0), end)
+    return out
 
 
 def line_text(source_lines: Sequence[str], line: int) -> str:

@@ -12,6 +12,15 @@ from perfscan.report.saved import ranked_findings
 CHART_NAMES = {"flame": "CPU chart", "waterfall": "import waterfall", "memory": "memory chart"}
 
 
+def _line_cell(h: HotLine) -> str:
+    if not h.end_line:
+        return f'<td class="ln">{h.line}</td>'
+    return (
+        f'<td class="ln" title="the loop at lines {h.line} to {h.end_line}: the work in its body that makes no call '
+        f'is sampled at its header">{h.line}–{h.end_line}</td>'
+    )
+
+
 def hot_lines_html(hot: Sequence[HotLine]) -> str:
     """The hot lines as a source excerpt in line order, each highlighted by its share of the
     function's time (the hottest marked), a gap row where lines were skipped."""
@@ -27,7 +36,7 @@ def hot_lines_html(hot: Sequence[HotLine]) -> str:
         code = f"<code>{e(h.text)}</code>" if h.text else '<span class="muted">(source not read)</span>'
         rows.append(
             f'<tr class="hot{" top" if h.line == top else ""}" style="--share:{share:.1f}%">'
-            f'<td class="ln">{h.line}</td><td class="sh">{h.share_pct:.0f}%{waiting}</td>'
+            f'{_line_cell(h)}<td class="sh">{h.share_pct:.0f}%{waiting}</td>'
             f'<td class="code">{code}</td></tr>'
         )
     return (
