@@ -156,6 +156,24 @@ def test_hot_lines_read_back_as_written_and_render_escaped():
     assert "(source not read)" in page
 
 
+def test_diff_compares_a_report_without_hot_lines_with_one_that_has_them():
+    from perfscan.diff import compare, to_json
+    from perfscan.diff import render_markdown as render_diff
+
+    base, head = _saved(), _saved()
+    head["findings"][0]["details"]["hot_lines"] = [
+        {"line": 14, "seconds": 0.5, "share_pct": 80.0, "cpu_seconds": 0.5, "wait_seconds": 0.0, "text": "x = 1"}
+    ]
+    changes = compare(base, head)
+    assert {c.kind for c in changes} == {"unchanged"}
+    assert "0 new, 0 worsened, 0 improved, 0 gone" in render_diff(changes)
+    written = json.loads(to_json(compare(head, base)))
+    texts = [c["base"]["details"].get("hot_lines") for c in written["changes"] if c["base"]]
+    assert [
+        {"line": 14, "seconds": 0.5, "share_pct": 80.0, "cpu_seconds": 0.5, "wait_seconds": 0.0, "text": "x = 1"}
+    ] in texts
+
+
 # -- a real scan --------------------------------------------------------------------------------------
 
 BOOKS = (
