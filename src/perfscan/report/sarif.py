@@ -5,10 +5,10 @@ A rule's description and help are the pattern's catalog row (`perfscan explain I
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from perfscan import catalog
-from perfscan.models import HotLine, ScanResult, hot_lines_of
+from perfscan.models import Finding, HotLine, ScanResult, hot_lines_of
 from perfscan.report.describe import one_line
 from perfscan.safetext import clean_data
 
@@ -54,6 +54,35 @@ def _hottest(h: HotLine) -> str:
     return f"Hottest line: {h.line} ({h.share_pct:.0f}% of the function's time)"
 
 
+def _hot_locations(uri: str, f: Finding, hot: Tuple[HotLine, ...]) -> Tuple[List[Any], List[Dict[str, Any]]]:
+    """A finding with hot lines: with pattern `none` the region is the hottest line, the `def`
+    line related; a named pattern keeps its own line as the region (where the fix is, and where
+    code-scanning UIs already track the alert). Every other hot line is related."""
+    related: List[Dict[str, Any]] = []
+    shown = list(hot)
+    if f.pattern == catalog.NO_PATTERN or not f.line:
+        top = shown.pop(0)
+        locations = [_physical(uri, top.line, top.text, top.end_line)]
+        def_line = f.details.get("def_line")
+        if not isinstance(def_line, int) or isinstance(def_line, bool):
+            def_line = f.line
+        if def_line and def_line != top.line:
+            related.append(dict(_physical(uri, def_line, ""), message={"text": f"definition of {f.symbol}"}))
+    else:
+        own = next((h for h in shown if h.line == f.line and not h.end_line), None)
+        locations = [_physical(uri, f.line, own.text if own else "")]
+        shown = [h for h in shown if h is not own]
+    for h in shown:
+        what = "loop" if h.end_line else "line"
+        related.append(
+            dict(
+                _physical(uri, h.line, h.text, h.end_line),
+                message={"text": f"hot {what}: {h.share_pct:.0f}% of the function's time"},
+            )
+        )
+    return locations, related
+
+
 def render_sarif(result: ScanResult) -> str:
     rule_ids: List[str] = []
     results: List[Dict[str, Any]] = []
@@ -84,28 +113,7 @@ def render_sarif(result: ScanResult) -> str:
             },
         }
         if f.file and hot:
-            # the region is where the time went; the finding's own line (the def, or the
-            # pattern's line) and the other hot lines are related locations
-            res["locations"] = [_physical(f.file, hot[0].line, hot[0].text, hot[0].end_line)]
-            def_line = f.details.get("def_line")
-            if not isinstance(def_line, int) or isinstance(def_line, bool):
-                def_line = f.line if f.pattern == catalog.NO_PATTERN else None
-            related = (
-                [dict(_physical(f.file, def_line, ""), message={"text": f"definition of {f.symbol}"})]
-                if def_line
-                else []
-            )
-            if f.pattern != catalog.NO_PATTERN and f.line and f.line not in (def_line, hot[0].line):
-                related.append(dict(_physical(f.file, f.line, ""), message={"text": f"pattern {f.pattern}"}))
-            related += [
-                dict(
-                    _physical(f.file, h.line, h.text, h.end_line),
-                    message={
-                        "text": f"hot {'loop' if h.end_line else 'line'}: {h.share_pct:.0f}% of the function's time"
-                    },
-                )
-                for h in hot[1:]
-            ]
+            res["locations"], related = _hot_locations(f.file, f, hot)
             if related:
                 res["relatedLocations"] = [dict(loc, id=i) for i, loc in enumerate(related)]
         elif f.file:
