@@ -282,5 +282,8 @@ def test_the_report_writers_render_what_a_scan_holds():
     result = replace(result, findings=(replace(top, finding=finding),))
     assert "- Hot lines: L15 60% `` x = `y` ``" in render_markdown(result)
     sarif = json.loads(render_sarif(result))
-    assert sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"] == 15
+    # a named pattern keeps its line as the region; the hot line is related
+    res = sarif["runs"][0]["results"][0]
+    assert res["locations"][0]["physicalLocation"]["region"] == {"startLine": 14}
+    assert res["relatedLocations"][0]["physicalLocation"]["region"] == {"startLine": 15, "snippet": {"text": "x = `y`"}}
     assert to_dict(result)["findings"][0]["details"]["hot_lines"][0]["text"] == "x = `y`"
