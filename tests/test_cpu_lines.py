@@ -400,6 +400,9 @@ def test_patterns_are_backed_at_their_line_on_a_real_suite(tmp_path):
     mark_open = found["mark_open"]
     assert mark_open["pattern"] == "loop-invariant-call" and mark_open["line"] == 11
     assert "opening_days(...)" in mark_open["evidence"]
+    # the callee's time moved to the caller sits at the call's line: its hottest line
+    hottest = mark_open["details"]["hot_lines"][0]
+    assert hottest["line"] == 11 and hottest["seconds"] >= 0.8 * mark_open["details"]["attributable_seconds"]
     # the callee's time from that call site is the caller's now: it ranks above its callee, if that is left at all
     callee = found.get("opening_days")
     assert callee is None or callee["rank"] > mark_open["rank"]

@@ -258,6 +258,10 @@ def test_a_src_layout_installed_non_editable_gives_the_findings_of_editable(tmp_
             "quadratic-membership",
         )
         assert all(f["file"] and f["file"].startswith("src/logstats/") for f in report["findings"])
+        # its hot lines are named with the scanned file's text, whichever copy ran: the `in` test
+        # makes no call, so its time is sampled at the loop's back edge, and the loop is named
+        hottest = top["details"]["hot_lines"][0]
+        assert (hottest["line"], hottest.get("end_line"), hottest["text"]) == (11, 13, "for rec in records:"), hottest
     common = set(_findings(ed)) & set(_findings(inst))
     for key in [
         ("cpu", "logstats.report:distinct_paths", "src/logstats/report.py", "quadratic-membership"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 DOMAINS: Tuple[str, ...] = ("cpu", "memory", "import", "async")
 # Tie-break order of domains in the ranking (docs/design.md "Ranking", rule 3).
@@ -226,6 +226,74 @@ class Metric:
     value: float
     unit: str
     label: str
+
+
+@dataclass(frozen=True)
+class HotLine:
+    """One of the lines a CPU finding's function spent its time at (docs/design.md "Hot lines").
+
+    Seconds are per run of the tests; `share_pct` is the line's part of the function's time
+    measured by line (CPU plus waiting). `wait_seconds` is None where waiting was not measured."""
+
+    line: int
+    seconds: float
+    share_pct: float
+    cpu_seconds: float
+    wait_seconds: Optional[float]
+    text: str  # the source line, stripped, control characters escaped, truncated; "" when unreadable
+    # a loop's header: the loop's last line. Work in the loop's body that makes no call (an `in`
+    # test, arithmetic) is sampled at the loop's back edge, filed under the header
+    end_line: Optional[int] = None
+
+    def waiting_pct(self) -> float:
+        """The part of the function's time this line spent waiting (0 where waiting was not measured)."""
+        if not self.wait_seconds or self.seconds <= 0:
+            return 0.0
+        return self.share_pct * min(self.wait_seconds / self.seconds, 1.0)
+
+    def to_json(self) -> Dict[str, Any]:
+        return {
+            "line": self.line,
+            "seconds": self.seconds,
+            "share_pct": self.share_pct,
+            "cpu_seconds": self.cpu_seconds,
+            "wait_seconds": self.wait_seconds,
+            "text": self.text,
+            **({"end_line": self.end_line} if self.end_line is not None else {}),
+        }
+
+    @staticmethod
+    def from_json(d: Mapping[str, Any]) -> HotLine:
+        def number(value: Any) -> float:
+            # kept as written (an int stays an int): the report reads the same when written again
+            return value if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+
+        line, end = d.get("line"), d.get("end_line")
+        wait = d.get("wait_seconds")
+        return HotLine(
+            line=line if isinstance(line, int) and not isinstance(line, bool) else 0,
+            seconds=number(d.get("seconds")),
+            share_pct=number(d.get("share_pct")),
+            cpu_seconds=number(d.get("cpu_seconds")),
+            wait_seconds=None if wait is None else number(wait),
+            text=str(d.get("text") or ""),
+            end_line=end if isinstance(end, int) and not isinstance(end, bool) else None,
+        )
+
+
+def hot_lines_of(details: Mapping[str, Any]) -> Tuple[HotLine, ...]:
+    """A finding's hot lines, from a scan (HotLine values) or a saved report (JSON objects);
+    none when the finding has none (other domains, cProfile, a report older than the field)."""
+    raw = details.get("hot_lines")
+    if not isinstance(raw, (list, tuple)):
+        return ()
+    out = []
+    for item in raw:
+        if isinstance(item, HotLine):
+            out.append(item)
+        elif isinstance(item, Mapping):
+            out.append(HotLine.from_json(item))
+    return tuple(h for h in out if h.line > 0)
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ def finding_dict(r: RankedFinding) -> Dict[str, Any]:
         "phase": f.phase,
         "runtime_confirmed": f.runtime_confirmed,
         "magnitude": r.magnitude,
-        "details": dict(f.details),
+        "details": _jsonable(dict(f.details)),  # a CPU finding's hot lines are HotLine values
     }
 
 

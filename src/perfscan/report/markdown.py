@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Dict, List, Sequence
 
-from perfscan.models import DEFAULT_THRESHOLDS, DOMAIN_TITLES, DOMAINS, PassResult, RankedFinding, ScanResult
+from perfscan.models import (
+    DEFAULT_THRESHOLDS,
+    DOMAIN_TITLES,
+    DOMAINS,
+    HotLine,
+    PassResult,
+    RankedFinding,
+    ScanResult,
+    hot_lines_of,
+)
 from perfscan.passes.cpu.section import CpuSection
 from perfscan.passes.imports.section import ImportSection
 from perfscan.passes.memory.section import MemorySection
@@ -79,6 +88,28 @@ def _table(findings: Sequence[RankedFinding]) -> List[str]:
     return rows
 
 
+def code_span(text: str) -> str:
+    """`text` as one inline code span whatever backticks it holds (CommonMark: a longer fence)."""
+    text = text.replace("\r", " ").replace("\n", " ")
+    run = longest = 0
+    for ch in text:
+        run = run + 1 if ch == "`" else 0
+        longest = max(longest, run)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def hot_line_text(h: HotLine) -> str:
+    """`L42 61% (55% waiting) `total += price * qty``: line, share of the function's time, the
+    part of it spent waiting (when there was any), the source text. A loop reads `L11-13`: its
+    header's line holds the work in its body that makes no call."""
+    text = f"L{h.line}" + (f"-{h.end_line}" if h.end_line else "") + f" {h.share_pct:.0f}%"
+    if round(h.waiting_pct()) >= 1:  # a tick of waiting on a CPU line is not worth a word
+        text += f" ({h.waiting_pct():.0f}% waiting)"
+    return text + (f" {code_span(h.text)}" if h.text else "")
+
+
 def _recommendations(result: ScanResult) -> List[str]:
     by_domain: Dict[str, List[RankedFinding]] = {}
     for r in result.findings:
@@ -106,8 +137,11 @@ def _finding_block(r: RankedFinding) -> List[str]:
         f"- Severity: {sev}" + (f"; {inline(r.note)}" if r.note else ""),
         f"- Pattern: {f.pattern}" + (f" ({PATTERN_WORDS[f.pattern]})" if f.pattern in PATTERN_WORDS else ""),
         f"- Evidence: {inline(f.evidence)}",
-        f"- Estimated impact: {inline(f.estimated_impact)}",
     ]
+    hot = hot_lines_of(f.details)
+    if hot:
+        lines.append("- Hot lines: " + "; ".join(hot_line_text(h) for h in hot))
+    lines.append(f"- Estimated impact: {inline(f.estimated_impact)}")
     if f.runtime_confirmed:
         lines.append("- Confirmed at run time")
     return lines

@@ -28,6 +28,7 @@ from perfscan.models import (
     Settings,
     Target,
     Thresholds,
+    hot_lines_of,
 )
 from perfscan.passes.async_pass.section import AsyncSection
 from perfscan.passes.cpu.section import CpuSection
@@ -75,6 +76,15 @@ def section_from_json(domain: str, data: Any) -> Any:
     return reader(data)
 
 
+def _details(d: Mapping[str, Any]) -> Dict[str, Any]:
+    """A finding's details as the scan holds them: hot lines as HotLine values (a report older
+    than the field has none, and reads as it did)."""
+    out = dict(d)
+    if isinstance(out.get("hot_lines"), list):
+        out["hot_lines"] = hot_lines_of(out)
+    return out
+
+
 def ranked_finding(d: Mapping[str, Any]) -> RankedFinding:
     """One entry of the report's `findings`."""
     metric = _obj(d, "metric")
@@ -92,7 +102,7 @@ def ranked_finding(d: Mapping[str, Any]) -> RankedFinding:
         estimated_impact=str(d.get("estimated_impact") or ""),
         phase=str(d.get("phase") or ""),
         runtime_confirmed=bool(d.get("runtime_confirmed")),
-        details=dict(_obj(d, "details")),
+        details=_details(_obj(d, "details")),
     )
     severity = str(d.get("severity") or "info")
     rank = d.get("rank")

@@ -9,12 +9,13 @@ the profile says about the function (`FunctionFacts`), its measured call sites i
 from __future__ import annotations
 
 import ast
-from typing import Callable, Dict, FrozenSet, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, Optional, Set, Tuple
 
 from perfscan.astutil import package_of
 from perfscan.locate import is_harness
-from perfscan.models import Finding, Metric
+from perfscan.models import Finding, HotLine, Metric
 from perfscan.passes.cpu.hoisting import pure_by_name
+from perfscan.passes.cpu.hotlines import loop_headers, select_hot_lines, source_lines_of
 from perfscan.passes.cpu.patterns import CALL_PATTERNS, all_matches, choose
 from perfscan.passes.cpu.patterns.astkit import module_aliases, module_constants
 from perfscan.passes.cpu.patterns.base import CalleeTest, FunctionFacts, QuerySite, WaitSite
@@ -52,6 +53,8 @@ def findings_of(
     aliases_cache: Dict[str, Dict[str, str]] = {}
     constants_cache: Dict[str, Dict[str, int]] = {}
     pure = pure_by_name(profile.functions)
+    source_cache: Dict[str, List[str]] = {}
+    hoisted_in = _hoisted_by_caller(profile)
     for fp in profile.functions.values():
         if harness and is_harness(fp.module, harness):
             continue
@@ -115,7 +118,7 @@ def findings_of(
             )
         phase = fp.main_phase()
         speedup = amdahl(share)
-        details = {
+        details: Dict[str, Any] = {
             "def_line": fp.info.lineno,
             "own_pct": round(100 * fp.own_total() / wall, 1),
             "cumulative_pct": round(100 * fp.cumulative_total() / wall, 1),
@@ -137,6 +140,9 @@ def findings_of(
                 for q in facts.queries[:5]
             ],
         }
+        if fp.rel not in source_cache:
+            source_cache[fp.rel] = source_lines_of(fp.source)
+        details["hot_lines"] = _hot_lines(profile, fp, hoisted_in, source_cache[fp.rel], runs)
         if fp.tests:
             details["tests"] = [t for t, _ in sorted(fp.tests.items(), key=lambda kv: kv[1], reverse=True)[:3]]
         out.append(
@@ -161,6 +167,37 @@ def findings_of(
             )
         )
     return out
+
+
+def _hoisted_by_caller(profile: Profile) -> Dict[str, Dict[int, float]]:
+    """caller label -> its call line -> the loop-invariant callee time moved to it (pooled seconds)."""
+    out: Dict[str, Dict[int, float]] = {}
+    for fp in profile.functions.values():
+        for caller, at, secs in fp.hoisted:
+            by_line = out.setdefault(caller, {})
+            by_line[at] = by_line.get(at, 0.0) + secs
+    return out
+
+
+def _hot_lines(
+    profile: Profile,
+    fp: FunctionProfile,
+    hoisted_in: Dict[str, Dict[int, float]],
+    source: List[str],
+    runs: int,
+) -> Tuple[HotLine, ...]:
+    if profile.engine != "sample":
+        return ()  # cProfile times functions, not lines
+    cpu = dict(fp.line_seconds)
+    for line, secs in hoisted_in.get(f"{fp.module}:{fp.qualname}", {}).items():
+        cpu[line] = cpu.get(line, 0.0) + secs
+    waits: Optional[Dict[int, float]] = None
+    if profile.waits_measured:
+        waits = dict(fp.wait_lines)
+        for line, secs in fp.gil_lines.items():
+            waits[line] = waits.get(line, 0.0) + secs
+    loops = loop_headers(fp.info.node) if fp.info.node is not None else {}
+    return select_hot_lines(cpu, waits, source, runs, loops)
 
 
 def sampled_facts(

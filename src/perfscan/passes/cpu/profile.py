@@ -78,6 +78,7 @@ class FunctionProfile:
     statements: List[Statements] = field(default_factory=list)  # database statements it ran, by line and shape
     # calls that can wait, by (line, callee name), in one run
     site_counts: Dict[Tuple[int, str], int] = field(default_factory=dict)
+    source: str = ""  # the module's source text (the scanned file), for the finding's hot lines
 
     def attributable(self, phase: Optional[str] = None) -> float:
         """Attributable CPU seconds (the CPU engines' figure; waiting is apart)."""
@@ -160,7 +161,7 @@ def _from_stats(run: CpuRun, locator: Locator) -> Profile:
             key = (rel, info.qualname)
             fp = functions.get(key)
             if fp is None:
-                fp = functions[key] = FunctionProfile(rel, info.qualname, mod, info, tree)
+                fp = functions[key] = FunctionProfile(rel, info.qualname, mod, info, tree, source=where.source.text)
             owners.append(fp)
             folded.append(entry.name != info.name)
         for i, entry in enumerate(stats):
@@ -244,7 +245,9 @@ def _from_samples(run: CpuRun, samples: Samples, locator: Locator) -> Profile:
         key = (rel, info.qualname)
         fp = functions.get(key)
         if fp is None:
-            fp = functions[key] = FunctionProfile(rel, info.qualname, mod, info, tree, counted=False)
+            fp = functions[key] = FunctionProfile(
+                rel, info.qualname, mod, info, tree, counted=False, source=where.source.text
+            )
         return fp, name != info.name
 
     frames = samples.frames

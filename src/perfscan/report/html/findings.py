@@ -2,14 +2,47 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping
+from typing import Any, Dict, Mapping, Sequence
 
-from perfscan.models import DOMAIN_TITLES, DOMAINS, SEVERITIES
+from perfscan.models import DOMAIN_TITLES, DOMAINS, SEVERITIES, HotLine, hot_lines_of
 from perfscan.report.describe import PATTERN_WORDS, target_name
 from perfscan.report.html.text import detail, e
 from perfscan.report.saved import ranked_findings
 
 CHART_NAMES = {"flame": "CPU chart", "waterfall": "import waterfall", "memory": "memory chart"}
+
+
+def _line_cell(h: HotLine) -> str:
+    if not h.end_line:
+        return f'<td class="ln">{h.line}</td>'
+    return (
+        f'<td class="ln" title="the loop at lines {h.line} to {h.end_line}: the work in its body that makes no call '
+        f'is sampled at its header">{h.line}–{h.end_line}</td>'
+    )
+
+
+def hot_lines_html(hot: Sequence[HotLine]) -> str:
+    """The hot lines as a source excerpt in line order, each highlighted by its share of the
+    function's time (the hottest marked), a gap row where lines were skipped."""
+    top = max(hot, key=lambda h: h.seconds).line
+    rows = []
+    previous = None
+    for h in sorted(hot, key=lambda h: h.line):
+        if previous is not None and h.line > previous + 1:
+            rows.append('<tr class="gap"><td class="ln" aria-label="lines skipped">⋮</td><td></td><td></td></tr>')
+        previous = h.line
+        waiting = f'<span class="wt"> ({h.waiting_pct():.0f}% waiting)</span>' if round(h.waiting_pct()) >= 1 else ""
+        share = min(max(h.share_pct, 0.0), 100.0)
+        code = f"<code>{e(h.text)}</code>" if h.text else '<span class="muted">(source not read)</span>'
+        rows.append(
+            f'<tr class="hot{" top" if h.line == top else ""}" style="--share:{share:.1f}%">'
+            f'{_line_cell(h)}<td class="sh">{h.share_pct:.0f}%{waiting}</td>'
+            f'<td class="code">{code}</td></tr>'
+        )
+    return (
+        '<table class="src" aria-label="hottest lines of the function, in source order, with their share of its time">'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def findings_table(report: Dict[str, Any], charted: Mapping[str, str]) -> str:
@@ -102,9 +135,12 @@ def findings_table(report: Dict[str, Any], charted: Mapping[str, str]) -> str:
             items.append(("Severity", f"{e(r['severity'])} (base {e(r['base_severity'])})"))
         if r["domain"] == "async":
             items.append(("Confirmed at run time", "yes" if r.get("runtime_confirmed") else "no"))
+        hot = hot_lines_of(r.get("details") or {})
+        if hot:
+            items.append(("Hot lines", hot_lines_html(hot)))
         measured = []
         for k, v in (r.get("details") or {}).items():
-            if v in (None, "", [], {}):
+            if v in (None, "", [], {}) or k == "hot_lines":
                 continue
             label, text = detail(str(k), v)
             measured.append(f'<li><span class="ml">{e(label)}</span> {e(text)}</li>')
