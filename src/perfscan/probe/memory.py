@@ -64,10 +64,11 @@ import json
 import os
 import sys
 import tracemalloc
+from typing import Any, Dict, List, Optional, Tuple
 
 from .attribution import Classifier as Classifier
 from .attribution import summarize as summarize
-from .census import census, growth_records
+from .census import census, entries, growth_records, watch_list
 from .census import deep_size as deep_size
 from .clocks import perf_counter
 from .contract import write_json
@@ -115,12 +116,30 @@ class MemoryRecorder:
                         self.deep[(nodeid, phase)] = int(target)
             except (OSError, ValueError, TypeError) as exc:
                 self.errors.append("deep run: cannot read %s: %s" % (options["deep"], exc))
-        self.mode = "deep" if options.get("deep") else "measure"
+        # the peak-catching run (`--opt catch=FILE`, {"phases": [[nodeid, phase, rise], ...]}): the
+        # hook runs only in those phases, its first mark near the rise the first run measured
+        self.catch: Optional[Dict[Tuple[str, str], int]] = None
+        if options.get("catch"):
+            self.catch = {}
+            try:
+                with open(options["catch"], encoding="utf-8") as fh:
+                    for nodeid, phase, rise in json.load(fh).get("phases", []):
+                        self.catch[(nodeid, phase)] = int(rise)
+            except (OSError, ValueError, TypeError) as exc:
+                self.errors.append("catching run: cannot read %s: %s" % (options["catch"], exc))
+        self._hooked = False
+        self.mode = "deep" if options.get("deep") else "peaks" if options.get("peaks") == "1" else "measure"
+        # peaks mode: each phase's peak from tracemalloc alone (no hook, no snapshot); needs reset_peak (3.9+)
+        self.peaks_ok = hasattr(tracemalloc, "reset_peak")
+        # the tests after whose phases a module-level container's entry count changed: only they are repeated
+        self.touched = set()
+        # (modules seen, containers, their entry counts) while repetitions are asked
+        self._watch: Optional[Tuple[int, List[Any], List[Optional[int]]]] = None
         self.phases = []
         self.current = None  # the phase being measured: dict
         self.import_values = []
         self.growth = []
-        self.repeat_info = {"asked": self.repeat, "done": 0, "failures": 0, "seconds": 0.0}
+        self.repeat_info: Dict[str, Any] = {"asked": self.repeat, "done": 0, "failures": 0, "seconds": 0.0}
         self.overhead = {
             "loop_seconds": 0.0,
             "snapshot_seconds": 0.0,
@@ -209,11 +228,22 @@ class MemoryRecorder:
         }
         self.current = rec
         self._calls.clear()
-        tracemalloc.reset_peak()
+        if self.peaks_ok:
+            tracemalloc.reset_peak()
         rec["start"] = tracemalloc.get_traced_memory()[0]
+        if self.mode == "peaks":
+            return
         if self.mode == "deep":
             self._next[0] = rec["start"] + max(MIB, int(self.deep[(nodeid, phase)] * 0.95))
             install(self)
+        elif self.catch is not None:
+            rise = self.catch.get((nodeid, phase))
+            if rise is None:
+                return  # not a phase whose peak matters: its peak only, as in the first run
+            # the snapshots before the last are replaced by it: start near the peak already seen
+            self._next[0] = rec["start"] + max(self.threshold, int(rise * 0.8))
+            install(self)
+            self._hooked = True
         else:
             self._next[0] = rec["start"] + self.threshold
             if not MONITORING and sys.getprofile() is not getattr(self, "_profile_fn", None):
@@ -231,27 +261,59 @@ class MemoryRecorder:
             # Memory kept past the phase (a fixture's data) is complete only at its end; and when
             # the hook missed the peak (a test replaced it, or the peak was inside one C call),
             # the end is the best that can still be seen.
-            if cur - rec["start"] >= self.threshold and cur > rec["snapshot"]:
+            wanted = self.catch is None or (nodeid, phase) in self.catch
+            if self.mode == "measure" and wanted and cur - rec["start"] >= self.threshold and cur > rec["snapshot"]:
                 self._snapshot(cur, "end")
         self._next[0] = float("inf")
         self.current = None
         self.phases.append(rec)
+        if self._watch is not None:
+            self._check_watch(nodeid)
+        if self._hooked:
+            uninstall(self)
+            self._hooked = False
         if self.mode == "deep":
             uninstall(self)
             tracemalloc.stop()
 
     # -- the loop
+    def _watch_modules(self):
+        """(Re)build the list of module-level containers whose entry counts are watched."""
+        try:
+            found = watch_list(self.classifier)
+        except Exception as exc:
+            self.errors.append("watching module-level containers: %s" % exc)
+            found = []
+        self._watch = (len(sys.modules), found, [entries(v) for v in found])
+
+    def _check_watch(self, nodeid):
+        """Mark the test when a watched container's entry count changed since the last phase."""
+        t0 = perf_counter()
+        if self._watch is None:
+            return
+        seen, found, counts = self._watch
+        now = [entries(v) for v in found]
+        if now != counts:
+            self.touched.add(nodeid)
+            self._watch = (seen, found, now)
+        if len(sys.modules) != seen:  # a project module imported during the test: watch its values too
+            self._watch_modules()
+        self.overhead["watch_seconds"] = self.overhead.get("watch_seconds", 0.0) + perf_counter() - t0
+
     def begin_run(self):
         """Start measuring: called around the test loop, or around the command of `perfscan exec`."""
-        if self.mode == "measure":
+        if self.mode in ("measure", "peaks"):
             t0 = perf_counter()
             try:
                 self.import_values = [v for v in census(self.classifier) if v["bytes"] >= self.threshold]
             except Exception as exc:
                 self.errors.append("census at start: %s" % exc)
+            if self.repeat:
+                self._watch_modules()
             self.overhead["census_seconds"] += perf_counter() - t0
             tracemalloc.start(self.frames)
-            install(self)
+            if self.mode == "measure" and self.catch is None:
+                install(self)
         self._measuring = True
         self._loop_t0 = perf_counter()
 
@@ -259,14 +321,23 @@ class MemoryRecorder:
         self._measuring = False
         self.overhead["loop_seconds"] = perf_counter() - self._loop_t0
         self._loop_t0 = None
-        if self.mode == "measure":
-            uninstall(self)
+        if self.mode in ("measure", "peaks"):
+            if self.mode == "measure":
+                uninstall(self)
             tracemalloc.stop()
 
     def repetitions(self, run_once):
-        """Per-request growth: `run_once()` runs the target tests once more, untraced and unlogged
-        (the driver's way), and returns how many failed; the census runs before and after each."""
-        if self.mode != "measure" or not self.repeat:
+        """Per-request growth: `run_once(keep)` runs the target tests once more, untraced and
+        unlogged (the driver's way; only the node ids in `keep` when the driver can select), and
+        returns how many failed; the census runs before and after each. Only the tests after which
+        a module-level container's entry count changed are repeated: the others add nothing to
+        module-level state."""
+        if self.mode == "deep" or not self.repeat:
+            return
+        keep = sorted(self.touched)
+        self.repeat_info["tests"] = len(keep)
+        if not keep:
+            self.repeat_info["skipped"] = "no test changed the entry count of a module-level container"
             return
         t0 = perf_counter()
         try:
@@ -275,12 +346,13 @@ class MemoryRecorder:
             self.errors.append("census before the repetitions: %s" % exc)
             return
         sizes = {(v["module"], v["name"]): [v["bytes"]] for v in before}
+        counts = {(v["module"], v["name"]): [v["entries"]] for v in before}
         info = {(v["module"], v["name"]): v for v in before}
         truncated = {k: v["truncated"] for k, v in info.items()}
-        self._write_partial_growth = (sizes, info, truncated)
+        self._write_partial_growth = (sizes, info, truncated, counts)
         for _ in range(self.repeat):
             try:
-                self.repeat_info["failures"] += run_once()
+                self.repeat_info["failures"] += run_once(set(keep))
             except Exception as exc:  # a repetition that breaks ends the repetitions, not the run
                 self.errors.append(str(exc))
                 self.repeat_info["seconds"] = perf_counter() - t0
@@ -292,10 +364,13 @@ class MemoryRecorder:
                 key = (v["module"], v["name"])
                 if key in sizes:
                     sizes[key].append(v["bytes"])
+                    counts[key].append(v["entries"])
                     truncated[key] = truncated[key] or v["truncated"]
+                    if v["estimated"]:
+                        info[key]["estimated"] = True
             self.repeat_info["done"] += 1
             self.repeat_info["seconds"] = perf_counter() - t0
-            self.growth = growth_records(sizes, info, truncated)
+            self.growth = growth_records(sizes, info, truncated, counts)
 
     # -- output
     def emergency_dump(self):
@@ -327,11 +402,13 @@ class MemoryRecorder:
                 "frames": self.frames,
                 "hook": self.hook,
                 "mode": self.mode,
+                "peaks_ok": self.peaks_ok,
                 "threshold": self.threshold,
                 "phases": phases,
                 "import": self.import_values,
                 "growth": self.growth,
                 "repeat": self.repeat_info,
+                "touched": sorted(self.touched),
                 "overhead": self.overhead,
                 "errors": self.errors,
             },
