@@ -21,13 +21,20 @@ and 3.13; 3.2-10.6x on 3.9, whose profile hook is slowest (wsgi_orders' 4.5 mill
 steps in one fixture). These are the figures the method was chosen by; `bench/run.py` measures
 the current ones ("memory pass / plain", README "Performance"), which move with the machine's load.
 
-Per-request growth (`--opt repeat=N`): after the measured loop the target tests run N more
-times in the same process, untraced and unlogged (outcomes.json keeps the measured run's), and
-every module-level value of the project's modules (and what it holds, walked with a node cap)
-is measured before and after each repetition.
+Two steps (the host's catch.py): `--opt peaks=1` traces every test at 1 frame with no hook and
+records each phase's peak only (reset_peak, 3.9+; "peaks_ok" false before); `--opt catch=FILE`
+({"phases": [[nodeid, phase, rise], ...]}) runs the hook only in those phases, its first mark at
+80% of the rise the first run saw.
+
+Per-request growth (`--opt repeat=N`): after the measured loop the tests that changed the entry
+count of a module-level container of the project (read after each phase: census.watch_list)
+run N more times in the same process, untraced and unlogged (outcomes.json keeps the measured
+run's), and every module-level value of the project's modules (and what it holds, walked with a
+node cap, estimated from a sample of entries past it) is measured before and after each
+repetition.
 
 Options (all strings): root (project root, absolute), exclude (JSON list of globs, root-relative),
-frames (1), min_mib (1), repeat (0), deep (path of a JSON file {"phases": [[nodeid, phase,
+frames (1), min_mib (1), repeat (0), peaks ("1": peaks only), catch (path of a JSON file), deep (path of a JSON file {"phases": [[nodeid, phase,
 target_bytes], ...]}), max_snapshot_seconds (60), max_trace_mib (128). A snapshot's Python copy
 takes about 3 times tracemalloc's own memory (about 50 bytes per live allocation): above
 max_trace_mib and above an eighth of the machine's available memory no snapshot is taken, so a
@@ -37,7 +44,7 @@ still recorded.
 memory.json:
 {
   "python": "3.11.7", "frames": 1, "hook": "sys.monitoring" | "setprofile" | "none",
-  "mode": "measure" | "deep",
+  "mode": "peaks" | "measure" | "deep", "peaks_ok": per-phase peaks (reset_peak),
   "phases": [{
       "test": nodeid, "phase": "setup"|"call"|"teardown",
       "start": bytes traced at the phase's start, "peak": tracemalloc's peak during the phase,
@@ -48,11 +55,13 @@ memory.json:
       "tests": bytes whose innermost frame is test code, "libs": bytes whose innermost frame is
       a library or the stdlib (no project frame seen), "lib_files": [[file, bytes], ...] (top 5),
       "note": why no snapshot was taken, if so}],
-  "import": [{"module", "name", "file", "bytes", "truncated", "type"}]   (module-level values
+  "import": [{"module", "name", "file", "bytes", "truncated", "estimated", "entries", "type"}]   (module-level values
       of 1 MiB or more at the start of the test loop: made at import or collection time)
   "growth": [{"module", "name", "file", "type", "sizes": [before, after1, after2, ...],
-      "truncated"}]   (values that grew by 64 KiB or more over the repetitions)
-  "repeat": {"asked": N, "done": n, "failures": k, "seconds": s},
+      "entries": [n, ...], "truncated", "estimated"}]   (values that grew by 64 KiB or more over
+      the repetitions, or at every repetition in bytes or entries)
+  "repeat": {"asked": N, "done": n, "failures": k, "seconds": s, "tests": repeated, "skipped": why},
+  "touched": [nodeid, ...]   (tests after which a module-level container's entry count changed),
   "overhead": {"loop_seconds", "snapshot_seconds", "snapshots", "census_seconds", "skipped": n},
   "errors": [str]
 }
