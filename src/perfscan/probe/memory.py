@@ -85,6 +85,10 @@ from .peakhook import MONITORING, install, uninstall
 
 MIB = 1 << 20
 MAX_SNAPSHOTS = 50  # per phase; past it the steps widen to 25%
+HOOK_SHARE = 0.2  # past this share of the loop's time in the hook, the rest of the run records peaks only
+CATCH_SHARE = 0.5  # unless the phases that rose the floor took this share of the loop: they would run again
+HOOK_MIN_SECONDS = 1.0  # of the loop, before the hook's share is judged
+WEIGH_EVERY = 50000  # returns between two weighings of the hook's cost, inside a phase too
 
 
 def _available_memory():
@@ -137,6 +141,12 @@ class MemoryRecorder:
             except (OSError, ValueError, TypeError) as exc:
                 self.errors.append("catching run: cannot read %s: %s" % (options["catch"], exc))
         self._hooked = False
+        # [returns the hook saw, the count at which its cost is weighed next] (peakhook.py counts them)
+        self._events = [0, WEIGH_EVERY]
+        self._event_cost = 0.0  # seconds per hooked return, measured at the start of the loop
+        self.hook_off = ""  # the test after which the hook was turned off for costing too much
+        self._phase_t0 = 0.0
+        self._rising_seconds = 0.0  # time in phases whose peak rose the threshold: a catching run's cost
         self.mode = "deep" if options.get("deep") else "peaks" if options.get("peaks") == "1" else "measure"
         # peaks mode: each phase's peak from tracemalloc alone (no hook, no snapshot); needs reset_peak (3.9+)
         self.peaks_ok = hasattr(tracemalloc, "reset_peak")
@@ -234,13 +244,16 @@ class MemoryRecorder:
             "tests": 0,
             "libs": 0,
             "lib_files": [],
+            "hooked": self.mode != "peaks",
         }
         self.current = rec
         self._calls.clear()
         if self.peaks_ok:
             tracemalloc.reset_peak()
         rec["start"] = tracemalloc.get_traced_memory()[0]
-        if self.mode == "peaks":
+        self._phase_t0 = perf_counter()
+        if self.mode == "peaks" or (self.hook_off and self.mode == "measure" and self.catch is None):
+            rec["hooked"] = False
             return
         if self.mode == "deep":
             self._next[0] = rec["start"] + max(MIB, int(self.deep[(nodeid, phase)] * 0.95))
@@ -270,12 +283,14 @@ class MemoryRecorder:
             # Memory kept past the phase (a fixture's data) is complete only at its end; and when
             # the hook missed the peak (a test replaced it, or the peak was inside one C call),
             # the end is the best that can still be seen.
-            wanted = self.catch is None or (nodeid, phase) in self.catch
+            wanted = (self.catch is None or (nodeid, phase) in self.catch) and rec.get("hooked", True)
             if self.mode == "measure" and wanted and cur - rec["start"] >= self.threshold and cur > rec["snapshot"]:
                 self._snapshot(cur, "end")
         self._next[0] = float("inf")
         self.current = None
         self.phases.append(rec)
+        if rec["peak"] - rec["start"] >= self.threshold:
+            self._rising_seconds += perf_counter() - self._phase_t0
         if self._watch is not None:
             self._check_watch(nodeid)
         if self._hooked:
@@ -284,6 +299,53 @@ class MemoryRecorder:
         if self.mode == "deep":
             uninstall(self)
             tracemalloc.stop()
+
+    def _weigh_hook(self):
+        """Turn the hook off for the rest of the run when its returns cost more than HOOK_SHARE of
+        the loop's time (iterator-heavy code: every generator step is a return); the host then
+        catches the peaks of the phases that rose the floor in a run of their tests alone.
+        Called by the hook every WEIGH_EVERY returns (a long test is weighed while it runs)."""
+        self._events[1] = self._events[0] + WEIGH_EVERY
+        if self._loop_t0 is None or self.mode != "measure" or self.catch is not None or self.hook_off:
+            return
+        elapsed = perf_counter() - self._loop_t0
+        if (
+            elapsed >= HOOK_MIN_SECONDS
+            and self._events[0] * self._event_cost > HOOK_SHARE * elapsed
+            and self._rising_seconds < CATCH_SHARE * elapsed
+        ):
+            rec = self.current
+            last = self.phases[-1]["test"] if self.phases else "the first test"
+            self.hook_off = rec["test"] if rec is not None else last
+            self._next[0] = float("inf")
+            if rec is not None:
+                rec["hooked"] = False  # what it caught before is partial: the catching run redoes it
+            try:
+                uninstall(self)
+            except Exception as exc:
+                self.errors.append("turning the peak hook off: %s" % exc)
+
+    def _calibrate_hook(self):
+        """Seconds the hook adds to one return: timed on a function's returns, with and without it,
+        and doubled (a project function's return costs a check of the traced size too)."""
+
+        def nop():
+            return None
+
+        n = 20000
+        t0 = perf_counter()
+        for _ in range(n):
+            nop()
+        bare = perf_counter() - t0
+        install(self)
+        t0 = perf_counter()
+        for _ in range(n):
+            nop()
+        hooked = perf_counter() - t0
+        uninstall(self)
+        self._events[:] = [0, WEIGH_EVERY]
+        self._event_cost = 2 * max(0.0, hooked - bare) / n
+        self.overhead["hook_us_per_return"] = round(self._event_cost * 1e6, 3)
 
     # -- the loop
     def _watch_modules(self):
@@ -320,6 +382,8 @@ class MemoryRecorder:
             if self.repeat:
                 self._watch_modules()
             self.overhead["census_seconds"] += perf_counter() - t0
+            if self.mode == "measure" and self.catch is None:
+                self._calibrate_hook()
             tracemalloc.start(self.frames)
             if self.mode == "measure" and self.catch is None:
                 install(self)
@@ -328,6 +392,7 @@ class MemoryRecorder:
 
     def end_run(self):
         self._measuring = False
+        self.overhead["hook_returns"] = self._events[0]
         self.overhead["loop_seconds"] = perf_counter() - self._loop_t0
         self._loop_t0 = None
         if self.mode in ("measure", "peaks"):
@@ -412,6 +477,7 @@ class MemoryRecorder:
                 "hook": self.hook,
                 "mode": self.mode,
                 "peaks_ok": self.peaks_ok,
+                "hook_off": self.hook_off,
                 "threshold": self.threshold,
                 "phases": phases,
                 "import": self.import_values,

@@ -1,9 +1,9 @@
 """Memory pass: what is alive at each test's peak, attributed to project functions; per-request growth.
 
-The probe (perfscan/probe/memory.py) runs the target tests with tracemalloc, first recording
-only each phase's peak (cheap); then the tests whose peak rose a megabyte run again under a
-return hook that snapshots at each phase's high-water marks (catch.py), and every snapshot is
-reduced to bytes per line of the innermost project frame. Here those lines are grouped by their enclosing project function
+The probe (perfscan/probe/memory.py) runs the target tests with tracemalloc and a return hook
+that snapshots at each phase's high-water marks, and reduces every snapshot to bytes per line of
+the innermost project frame. Where the hook costs too much the probe turns it off and records
+peaks only; the tests whose peak it missed run again under it (catch.py). Here those lines are grouped by their enclosing project function
 (groups.py), and a group's size is the most it held at any one test's peak. Groups above 1 MiB
 are `large-allocation` findings; the allocating line's expression gives the category and
 reducibility (categorize.py). Module-level values held from import and values that grow on every
@@ -58,7 +58,7 @@ def run_memory_pass(ctx: PassContext) -> PassResult:
     repeat = _repetitions(ctx)
     pytest_args = list(ctx.target.pytest_argv())
     two_steps = not ctx.target.exec_command  # a command runs once: its peaks are caught in that run
-    run = _measure(ctx, pytest_args, repeat, two_steps)
+    run = _measure(ctx, pytest_args, repeat)
     failure = run.failure_note(bool(ctx.target.exec_command), "measured", "the memory used until then is still counted")
     notes: List[str] = [failure] if failure else []
     raw = run.read("memory.json")
@@ -144,11 +144,8 @@ def _repetitions(ctx: PassContext) -> int:
     return 2 if ctx.deployment.model == "long-running-server" else int(ctx.settings.memory_repeat or 0)
 
 
-def _measure(ctx: PassContext, pytest_args: List[str], repeat: int, peaks_only: bool) -> ProbeRun:
-    """The run of every test: each phase's peak only (two steps), or peaks caught (a command)."""
+def _measure(ctx: PassContext, pytest_args: List[str], repeat: int) -> ProbeRun:
     options = probe_options(ctx)
-    if peaks_only:
-        options["peaks"] = "1"
     if repeat:
         options["repeat"] = str(repeat)
     return run_memory_probe(ctx, "memory", pytest_args, ctx.timeout, options)

@@ -1,19 +1,22 @@
-"""The peak-catching run: the return hook and its snapshots, only for the tests whose peak matters.
+"""The peak-catching run: the return hook and its snapshots, for the tests whose peak it missed.
 
-The memory pass measures in two steps. The first run (the probe's `peaks` mode) traces every
-test with tracemalloc at 1 frame and records each phase's peak (`reset_peak` at each phase
-start) with no hook and no snapshot: close to a plain run. This run then repeats, under the
-existing per-return hook (peakhook.py), only the tests with a phase whose peak rose the floor
-or more above its start, largest first (CATCH_MAX_TESTS at most): the other tests can hold no
-group at the floor. The hook runs only in those phases, and its first high-water mark is 80%
-of the rise the first run measured: the snapshots below it would be replaced by the last. On Python 3.8 (no `reset_peak`) the first run's peaks are not per phase,
-so every test runs under the hook, as in one run.
+The first run of every test traces with tracemalloc at 1 frame and catches each phase's peak
+with a check at function returns (peakhook.py). That check costs 1.5-4x a test's time, and 10x
+on iterator-heavy code (every generator step is a return), so the probe weighs it: past a third
+of the loop's time in the hook (its cost per return measured at the start, times the returns
+seen) it turns the hook off, and the rest of the run records only each phase's peak
+(`reset_peak` at each phase's start). This run then repeats, under the hook, only the tests with
+an unhooked phase whose peak rose the floor or more above its start, largest first
+(CATCH_MAX_TESTS at most): the other tests can hold no group at the floor. The hook runs only in
+those phases, its first high-water mark at 80% of the rise the first run measured (the snapshots
+below it would be replaced by the last). On Python 3.8 (no `reset_peak`) the unhooked peaks are
+not per phase, so every unhooked test runs again.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from perfscan.passes import PassContext
@@ -47,7 +50,7 @@ class Caught:
 def catch_candidates(phases: Sequence[Phase], floor_mib: float, limit: int = CATCH_MAX_TESTS) -> List[Phase]:
     """The phases whose peak rose the floor or more above their start, of the tests with the
     largest rise (`limit` tests at most)."""
-    picked = [p for p in phases if p.peak - p.start >= floor_mib * MIB]
+    picked = [p for p in phases if not p.hooked and p.peak - p.start >= floor_mib * MIB]
     rise: Dict[str, int] = {}
     for p in picked:
         rise[p.test] = max(rise.get(p.test, 0), p.peak - p.start)
@@ -64,20 +67,24 @@ def merge_caught(first: Sequence[Phase], caught: Sequence[Phase]) -> Tuple[Phase
 
 def catch_peaks(ctx: PassContext, first: MemoryRun, first_seconds: float, left: float) -> Caught:
     """Run the tests whose peak matters under the hook, and put their snapshots in place."""
-    options = probe_options(ctx)
-    if not first.peaks_ok:
-        tests = list(dict.fromkeys(p.test for p in first.phases))
-        why = "this Python has no tracemalloc.reset_peak (3.9+): every test ran again under the peak hook"
-    else:
+    if first.peaks_ok:
         phases = catch_candidates(first.phases, ctx.settings.thresholds.floor("memory"))
-        tests = list(dict.fromkeys(p.test for p in phases))
-        spec = ctx.workdir / "runs" / "memory-catch-phases.json"
-        spec.parent.mkdir(parents=True, exist_ok=True)
-        spec.write_text(json.dumps({"phases": [[p.test, p.phase, p.peak - p.start] for p in phases]}), encoding="utf-8")
-        options["catch"] = str(spec)
         why = ""
+    else:  # the peaks are not per phase: every unhooked phase, its first mark at the floor
+        phases = [replace(p, peak=p.start) for p in first.phases if not p.hooked]
+        why = "; this Python has no tracemalloc.reset_peak (3.9+), so every test it missed ran again"
+    tests = list(dict.fromkeys(p.test for p in phases))
+    options = probe_options(ctx)
+    spec = ctx.workdir / "runs" / "memory-catch-phases.json"
+    spec.parent.mkdir(parents=True, exist_ok=True)
+    spec.write_text(json.dumps({"phases": [[p.test, p.phase, p.peak - p.start] for p in phases]}), encoding="utf-8")
+    options["catch"] = str(spec)
     if not tests:
         return Caught(first.phases, None, 0, 0.0, False, ())
+    why = (
+        f"the peak hook cost more than a third of the measured run's time and was turned off after "
+        f"{first.hook_off or 'the start'}: {len(tests)} test(s) whose peak rose the floor ran again under it" + why
+    )
     # the hook costs 1.5-4x a test's time, and the tests that peak are often the heaviest: the
     # run may take CATCH_CAP_RATIO times the first run; what it reached is kept
     cap = min(left, max(CATCH_MIN_SECONDS, CATCH_CAP_RATIO * first_seconds))
@@ -89,7 +96,7 @@ def catch_peaks(ctx: PassContext, first: MemoryRun, first_seconds: float, left: 
     args = list(ctx.target.argv_with(tuple(ordered)))
     run = run_memory_probe(ctx, "memory-catch", args, cap, options)
     raw = run.read("memory.json")
-    notes = [why] if why else []
+    notes = [why]
     if raw is None:
         notes.append(
             f"the run catching the peaks of {len(tests)} test(s) {run.child.describe_exit()}; "

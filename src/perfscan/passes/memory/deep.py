@@ -21,7 +21,7 @@ from perfscan.passes.memory.units import MIB, mib
 DEEP_FRAMES = 25
 DEEP_MAX_PHASES = 8
 DEEP_MIN_SECONDS = 10.0  # time left below which the deep run is not started
-DEEP_CAP_MIN_SECONDS = 10.0  # the deep run may always take this long, and as long as the measured run
+DEEP_CAP_MIN_SECONDS = 20.0  # the deep run may always take this long, and as long as the measured run
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,7 @@ class Phase:
     libs: int = 0  # bytes in library frames with no project frame seen
     note: str = ""  # why no snapshot was taken
     dropped: int = 0  # line rows that could not be read
+    hooked: bool = True  # False: its peak only was recorded (the peak hook was off)
 
     @classmethod
     def from_json(cls, raw: Any) -> Phase:
@@ -114,6 +115,7 @@ class Phase:
             libs=as_int(d.get("libs")),
             note=as_str(d.get("note")) if d.get("note") else "",
             dropped=dropped,
+            hooked=d.get("hooked") is not False,
         )
 
     @property
@@ -239,6 +241,7 @@ class MemoryRun:
     dropped: int = 0  # records that could not be read, over the whole file
     mode: str = "measure"  # "peaks": each phase's peak only (no lines); "measure": peaks caught; "deep"
     peaks_ok: bool = True  # per-phase peaks (tracemalloc.reset_peak, 3.9+)
+    hook_off: str = ""  # the test after which the probe turned the peak hook off (it cost too much)
 
     @classmethod
     def from_json(cls, raw: Any) -> MemoryRun:
@@ -261,6 +264,7 @@ class MemoryRun:
             dropped=bad_phases + bad_values + bad_growth + sum(p.dropped for p in phases),
             mode=as_str(d.get("mode"), "measure"),
             peaks_ok=d.get("peaks_ok") is not False,
+            hook_off=as_str(d.get("hook_off")),
         )
 
 
