@@ -86,7 +86,7 @@ from .peakhook import MONITORING, install, uninstall
 MIB = 1 << 20
 MAX_SNAPSHOTS = 50  # per phase; past it the steps widen to 25%
 HOOK_SHARE = 0.2  # past this share of the loop's time in the hook, the rest of the run records peaks only
-CATCH_SHARE = 0.5  # unless the phases that rose the floor took this share of the loop: they would run again
+_IMPORTED = perf_counter()  # the probe imports this module at its start: the loop's start minus this is start-up
 HOOK_MIN_SECONDS = 1.0  # of the loop, before the hook's share is judged
 WEIGH_EVERY = 50000  # returns between two weighings of the hook's cost, inside a phase too
 
@@ -147,6 +147,7 @@ class MemoryRecorder:
         self.hook_off = ""  # the test after which the hook was turned off for costing too much
         self._phase_t0 = 0.0
         self._rising_seconds = 0.0  # time in phases whose peak rose the threshold: a catching run's cost
+        self._startup = 0.0  # seconds from the probe's start to the loop's: what another run pays first
         self.mode = "deep" if options.get("deep") else "peaks" if options.get("peaks") == "1" else "measure"
         # peaks mode: each phase's peak from tracemalloc alone (no hook, no snapshot); needs reset_peak (3.9+)
         self.peaks_ok = hasattr(tracemalloc, "reset_peak")
@@ -309,12 +310,19 @@ class MemoryRecorder:
         if self._loop_t0 is None or self.mode != "measure" or self.catch is not None or self.hook_off:
             return
         elapsed = perf_counter() - self._loop_t0
+        rec = self.current
+        if (
+            rec is not None
+            and tracemalloc.is_tracing()
+            and tracemalloc.get_traced_memory()[1] - rec["start"] >= self.threshold
+        ):
+            return  # a phase whose peak already rose the threshold would run again: finish it hooked
         if (
             elapsed >= HOOK_MIN_SECONDS
             and self._events[0] * self._event_cost > HOOK_SHARE * elapsed
-            and self._rising_seconds < CATCH_SHARE * elapsed
+            # and more than the catching run would: a start-up, and the rising phases again
+            and self._events[0] * self._event_cost > self._startup + self._rising_seconds
         ):
-            rec = self.current
             last = self.phases[-1]["test"] if self.phases else "the first test"
             self.hook_off = rec["test"] if rec is not None else last
             self._next[0] = float("inf")
@@ -389,6 +397,7 @@ class MemoryRecorder:
                 install(self)
         self._measuring = True
         self._loop_t0 = perf_counter()
+        self._startup = self._loop_t0 - _IMPORTED
 
     def end_run(self):
         self._measuring = False

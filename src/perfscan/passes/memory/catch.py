@@ -1,16 +1,16 @@
 """The peak-catching run: the return hook and its snapshots, for the tests whose peak it missed.
 
 The first run of every test traces with tracemalloc at 1 frame and catches each phase's peak
-with a check at function returns (peakhook.py). That check costs 1.5-4x a test's time, and 10x
-on iterator-heavy code (every generator step is a return), so the probe weighs it: past a third
-of the loop's time in the hook (its cost per return measured at the start, times the returns
-seen) it turns the hook off, and the rest of the run records only each phase's peak
-(`reset_peak` at each phase's start). This run then repeats, under the hook, only the tests with
-an unhooked phase whose peak rose the floor or more above its start, largest first
+with a check at function returns (peakhook.py). That check costs 2x and more on iterator-heavy
+code (every generator step is a return), so the probe weighs it (memory.py, `_weigh_hook`): once
+it has cost more than a fifth of the loop's time and more than this run would (a start-up and
+the phases that peaked), it is turned off, and the rest of the run records only each phase's
+peak (`reset_peak` at each phase's start). This run then repeats, under the hook, only the tests
+with an unhooked phase whose peak rose the floor or more above its start, largest first
 (CATCH_MAX_TESTS at most): the other tests can hold no group at the floor. The hook runs only in
-those phases, its first high-water mark at 80% of the rise the first run measured (the snapshots
-below it would be replaced by the last). On Python 3.8 (no `reset_peak`) the unhooked peaks are
-not per phase, so every unhooked test runs again.
+those phases, its first high-water mark at 80% of the rise the first run measured (the
+snapshots below it would be replaced by the last). On Python 3.8 (no `reset_peak`) the unhooked
+peaks are not per phase, so every unhooked test runs again.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def catch_peaks(ctx: PassContext, first: MemoryRun, first_seconds: float, left: 
     if not tests:
         return Caught(first.phases, None, 0, 0.0, False, ())
     why = (
-        f"the peak hook cost more than a third of the measured run's time and was turned off after "
+        f"the peak hook cost more than a fifth of the measured run's time and was turned off after "
         f"{first.hook_off or 'the start'}: {len(tests)} test(s) whose peak rose the floor ran again under it" + why
     )
     # the hook costs 1.5-4x a test's time, and the tests that peak are often the heaviest: the
