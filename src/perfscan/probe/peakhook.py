@@ -82,6 +82,8 @@ def install(recorder):
                     if cur >= nxt[0]:
                         snap(cur, "return")
 
+            # kept alive here too: the recorder may turn the hook off from inside this callback
+            recorder._callback = on_return
             mon.register_callback(recorder._tool_id, mon.events.PY_RETURN, on_return)
         mon.set_events(recorder._tool_id, mon.events.PY_RETURN)
         recorder.hook = "sys.monitoring"
