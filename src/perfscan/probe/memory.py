@@ -145,8 +145,8 @@ class MemoryRecorder:
         self._events = [0, WEIGH_EVERY]
         self._event_cost = 0.0  # seconds per hooked return, measured at the start of the loop
         self.hook_off = ""  # the test after which the hook was turned off for costing too much
-        self._phase_t0 = 0.0
-        self._rising_seconds = 0.0  # time in phases whose peak rose the threshold: a catching run's cost
+        self._phase_events = 0  # returns seen when the phase under way began
+        self._wasted_events = 0  # returns seen in phases whose peak stayed under the threshold
         self._startup = 0.0  # seconds from the probe's start to the loop's: what another run pays first
         self.mode = "deep" if options.get("deep") else "peaks" if options.get("peaks") == "1" else "measure"
         # peaks mode: each phase's peak from tracemalloc alone (no hook, no snapshot); needs reset_peak (3.9+)
@@ -252,7 +252,7 @@ class MemoryRecorder:
         if self.peaks_ok:
             tracemalloc.reset_peak()
         rec["start"] = tracemalloc.get_traced_memory()[0]
-        self._phase_t0 = perf_counter()
+        self._phase_events = self._events[0]
         if self.mode == "peaks" or (self.hook_off and self.mode == "measure" and self.catch is None):
             rec["hooked"] = False
             return
@@ -290,8 +290,9 @@ class MemoryRecorder:
         self._next[0] = float("inf")
         self.current = None
         self.phases.append(rec)
-        if rec["peak"] - rec["start"] >= self.threshold:
-            self._rising_seconds += perf_counter() - self._phase_t0
+        if rec["peak"] - rec["start"] < self.threshold:
+            self._wasted_events += self._events[0] - self._phase_events
+            self._weigh_hook()
         if self._watch is not None:
             self._check_watch(nodeid)
         if self._hooked:
@@ -317,12 +318,10 @@ class MemoryRecorder:
             and tracemalloc.get_traced_memory()[1] - rec["start"] >= self.threshold
         ):
             return  # a phase whose peak already rose the threshold would run again: finish it hooked
-        if (
-            elapsed >= HOOK_MIN_SECONDS
-            and self._events[0] * self._event_cost > HOOK_SHARE * elapsed
-            # and more than the catching run would: a start-up, and the rising phases again
-            and self._events[0] * self._event_cost > self._startup + self._rising_seconds
-        ):
+        # the hook's cost in the finished phases that did not need it (their peak stayed under the
+        # threshold): what turning it off saves, against another run's start-up
+        wasted = self._wasted_events * self._event_cost
+        if elapsed >= HOOK_MIN_SECONDS and wasted > max(HOOK_SHARE * elapsed, self._startup):
             last = self.phases[-1]["test"] if self.phases else "the first test"
             self.hook_off = rec["test"] if rec is not None else last
             self._next[0] = float("inf")

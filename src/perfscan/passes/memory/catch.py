@@ -3,9 +3,9 @@
 The first run of every test traces with tracemalloc at 1 frame and catches each phase's peak
 with a check at function returns (peakhook.py). That check costs 2x and more on iterator-heavy
 code (every generator step is a return), so the probe weighs it (memory.py, `_weigh_hook`): once
-it has cost more than a fifth of the loop's time and more than this run would (a start-up and
-the phases that peaked), it is turned off, and the rest of the run records only each phase's
-peak (`reset_peak` at each phase's start). This run then repeats, under the hook, only the tests
+its cost in phases that did not need it (their peak stayed under the floor) passes a fifth of
+the loop's time and another run's start-up, it is turned off, and the rest of the run records
+only each phase's peak (`reset_peak` at each phase's start). This run then repeats, under the hook, only the tests
 with an unhooked phase whose peak rose the floor or more above its start, largest first
 (CATCH_MAX_TESTS at most): the other tests can hold no group at the floor. The hook runs only in
 those phases, its first high-water mark at 80% of the rise the first run measured (the
