@@ -21,13 +21,20 @@ and 3.13; 3.2-10.6x on 3.9, whose profile hook is slowest (wsgi_orders' 4.5 mill
 steps in one fixture). These are the figures the method was chosen by; `bench/run.py` measures
 the current ones ("memory pass / plain", README "Performance"), which move with the machine's load.
 
-Per-request growth (`--opt repeat=N`): after the measured loop the target tests run N more
-times in the same process, untraced and unlogged (outcomes.json keeps the measured run's), and
-every module-level value of the project's modules (and what it holds, walked with a node cap)
-is measured before and after each repetition.
+Two steps (the host's catch.py): `--opt peaks=1` traces every test at 1 frame with no hook and
+records each phase's peak only (reset_peak, 3.9+; "peaks_ok" false before); `--opt catch=FILE`
+({"phases": [[nodeid, phase, rise], ...]}) runs the hook only in those phases, its first mark at
+80% of the rise the first run saw.
+
+Per-request growth (`--opt repeat=N`): after the measured loop the tests that changed the entry
+count of a module-level container of the project (read after each phase: census.watch_list)
+run N more times in the same process, untraced and unlogged (outcomes.json keeps the measured
+run's), and every module-level value of the project's modules (and what it holds, walked with a
+node cap, estimated from a sample of entries past it) is measured before and after each
+repetition.
 
 Options (all strings): root (project root, absolute), exclude (JSON list of globs, root-relative),
-frames (1), min_mib (1), repeat (0), deep (path of a JSON file {"phases": [[nodeid, phase,
+frames (1), min_mib (1), repeat (0), peaks ("1": peaks only), catch (path of a JSON file), deep (path of a JSON file {"phases": [[nodeid, phase,
 target_bytes], ...]}), max_snapshot_seconds (60), max_trace_mib (128). A snapshot's Python copy
 takes about 3 times tracemalloc's own memory (about 50 bytes per live allocation): above
 max_trace_mib and above an eighth of the machine's available memory no snapshot is taken, so a
@@ -37,7 +44,7 @@ still recorded.
 memory.json:
 {
   "python": "3.11.7", "frames": 1, "hook": "sys.monitoring" | "setprofile" | "none",
-  "mode": "measure" | "deep",
+  "mode": "peaks" | "measure" | "deep", "peaks_ok": per-phase peaks (reset_peak),
   "phases": [{
       "test": nodeid, "phase": "setup"|"call"|"teardown",
       "start": bytes traced at the phase's start, "peak": tracemalloc's peak during the phase,
@@ -48,11 +55,13 @@ memory.json:
       "tests": bytes whose innermost frame is test code, "libs": bytes whose innermost frame is
       a library or the stdlib (no project frame seen), "lib_files": [[file, bytes], ...] (top 5),
       "note": why no snapshot was taken, if so}],
-  "import": [{"module", "name", "file", "bytes", "truncated", "type"}]   (module-level values
+  "import": [{"module", "name", "file", "bytes", "truncated", "estimated", "entries", "type"}]   (module-level values
       of 1 MiB or more at the start of the test loop: made at import or collection time)
   "growth": [{"module", "name", "file", "type", "sizes": [before, after1, after2, ...],
-      "truncated"}]   (values that grew by 64 KiB or more over the repetitions)
-  "repeat": {"asked": N, "done": n, "failures": k, "seconds": s},
+      "entries": [n, ...], "truncated", "estimated"}]   (values that grew by 64 KiB or more over
+      the repetitions, or at every repetition in bytes or entries)
+  "repeat": {"asked": N, "done": n, "failures": k, "seconds": s, "tests": repeated, "skipped": why},
+  "touched": [nodeid, ...]   (tests after which a module-level container's entry count changed),
   "overhead": {"loop_seconds", "snapshot_seconds", "snapshots", "census_seconds", "skipped": n},
   "errors": [str]
 }
@@ -64,10 +73,11 @@ import json
 import os
 import sys
 import tracemalloc
+from typing import Any, Dict, List, Optional, Tuple
 
 from .attribution import Classifier as Classifier
 from .attribution import summarize as summarize
-from .census import census, growth_records
+from .census import census, entries, growth_records, watch_list
 from .census import deep_size as deep_size
 from .clocks import perf_counter
 from .contract import write_json
@@ -75,6 +85,10 @@ from .peakhook import MONITORING, install, uninstall
 
 MIB = 1 << 20
 MAX_SNAPSHOTS = 50  # per phase; past it the steps widen to 25%
+HOOK_SHARE = 0.2  # past this share of the loop's time in the hook, the rest of the run records peaks only
+_IMPORTED = perf_counter()  # the probe imports this module at its start: the loop's start minus this is start-up
+HOOK_MIN_SECONDS = 1.0  # of the loop, before the hook's share is judged
+WEIGH_EVERY = 50000  # returns between two weighings of the hook's cost, inside a phase too
 
 
 def _available_memory():
@@ -115,12 +129,37 @@ class MemoryRecorder:
                         self.deep[(nodeid, phase)] = int(target)
             except (OSError, ValueError, TypeError) as exc:
                 self.errors.append("deep run: cannot read %s: %s" % (options["deep"], exc))
-        self.mode = "deep" if options.get("deep") else "measure"
+        # the peak-catching run (`--opt catch=FILE`, {"phases": [[nodeid, phase, rise], ...]}): the
+        # hook runs only in those phases, its first mark near the rise the first run measured
+        self.catch: Optional[Dict[Tuple[str, str], int]] = None
+        if options.get("catch"):
+            self.catch = {}
+            try:
+                with open(options["catch"], encoding="utf-8") as fh:
+                    for nodeid, phase, rise in json.load(fh).get("phases", []):
+                        self.catch[(nodeid, phase)] = int(rise)
+            except (OSError, ValueError, TypeError) as exc:
+                self.errors.append("catching run: cannot read %s: %s" % (options["catch"], exc))
+        self._hooked = False
+        # [returns the hook saw, the count at which its cost is weighed next] (peakhook.py counts them)
+        self._events = [0, WEIGH_EVERY]
+        self._event_cost = 0.0  # seconds per hooked return, measured at the start of the loop
+        self.hook_off = ""  # the test after which the hook was turned off for costing too much
+        self._phase_events = 0  # returns seen when the phase under way began
+        self._wasted_events = 0  # returns seen in phases whose peak stayed under the threshold
+        self._startup = 0.0  # seconds from the probe's start to the loop's: what another run pays first
+        self.mode = "deep" if options.get("deep") else "peaks" if options.get("peaks") == "1" else "measure"
+        # peaks mode: each phase's peak from tracemalloc alone (no hook, no snapshot); needs reset_peak (3.9+)
+        self.peaks_ok = hasattr(tracemalloc, "reset_peak")
+        # the tests after whose phases a module-level container's entry count changed: only they are repeated
+        self.touched = set()
+        # (modules seen, containers, their entry counts) while repetitions are asked
+        self._watch: Optional[Tuple[int, List[Any], List[Optional[int]]]] = None
         self.phases = []
         self.current = None  # the phase being measured: dict
         self.import_values = []
         self.growth = []
-        self.repeat_info = {"asked": self.repeat, "done": 0, "failures": 0, "seconds": 0.0}
+        self.repeat_info: Dict[str, Any] = {"asked": self.repeat, "done": 0, "failures": 0, "seconds": 0.0}
         self.overhead = {
             "loop_seconds": 0.0,
             "snapshot_seconds": 0.0,
@@ -206,14 +245,28 @@ class MemoryRecorder:
             "tests": 0,
             "libs": 0,
             "lib_files": [],
+            "hooked": self.mode != "peaks",
         }
         self.current = rec
         self._calls.clear()
-        tracemalloc.reset_peak()
+        if self.peaks_ok:
+            tracemalloc.reset_peak()
         rec["start"] = tracemalloc.get_traced_memory()[0]
+        self._phase_events = self._events[0]
+        if self.mode == "peaks" or (self.hook_off and self.mode == "measure" and self.catch is None):
+            rec["hooked"] = False
+            return
         if self.mode == "deep":
             self._next[0] = rec["start"] + max(MIB, int(self.deep[(nodeid, phase)] * 0.95))
             install(self)
+        elif self.catch is not None:
+            rise = self.catch.get((nodeid, phase))
+            if rise is None:
+                return  # not a phase whose peak matters: its peak only, as in the first run
+            # the snapshots before the last are replaced by it: start near the peak already seen
+            self._next[0] = rec["start"] + max(self.threshold, int(rise * 0.8))
+            install(self)
+            self._hooked = True
         else:
             self._next[0] = rec["start"] + self.threshold
             if not MONITORING and sys.getprofile() is not getattr(self, "_profile_fn", None):
@@ -231,42 +284,142 @@ class MemoryRecorder:
             # Memory kept past the phase (a fixture's data) is complete only at its end; and when
             # the hook missed the peak (a test replaced it, or the peak was inside one C call),
             # the end is the best that can still be seen.
-            if cur - rec["start"] >= self.threshold and cur > rec["snapshot"]:
+            wanted = (self.catch is None or (nodeid, phase) in self.catch) and rec.get("hooked", True)
+            if self.mode == "measure" and wanted and cur - rec["start"] >= self.threshold and cur > rec["snapshot"]:
                 self._snapshot(cur, "end")
         self._next[0] = float("inf")
         self.current = None
         self.phases.append(rec)
+        if rec["peak"] - rec["start"] < self.threshold:
+            self._wasted_events += self._events[0] - self._phase_events
+            self._weigh_hook()
+        if self._watch is not None:
+            self._check_watch(nodeid)
+        if self._hooked:
+            uninstall(self)
+            self._hooked = False
         if self.mode == "deep":
             uninstall(self)
             tracemalloc.stop()
 
+    def _weigh_hook(self):
+        """Turn the hook off for the rest of the run when its returns cost more than HOOK_SHARE of
+        the loop's time (iterator-heavy code: every generator step is a return); the host then
+        catches the peaks of the phases that rose the floor in a run of their tests alone.
+        Called by the hook every WEIGH_EVERY returns (a long test is weighed while it runs)."""
+        self._events[1] = self._events[0] + WEIGH_EVERY
+        if self._loop_t0 is None or self.mode != "measure" or self.catch is not None or self.hook_off:
+            return
+        elapsed = perf_counter() - self._loop_t0
+        rec = self.current
+        if (
+            rec is not None
+            and tracemalloc.is_tracing()
+            and tracemalloc.get_traced_memory()[1] - rec["start"] >= self.threshold
+        ):
+            return  # a phase whose peak already rose the threshold would run again: finish it hooked
+        # the hook's cost in the finished phases that did not need it (their peak stayed under the
+        # threshold): what turning it off saves, against another run's start-up
+        wasted = self._wasted_events * self._event_cost
+        if elapsed >= HOOK_MIN_SECONDS and wasted > max(HOOK_SHARE * elapsed, self._startup):
+            last = self.phases[-1]["test"] if self.phases else "the first test"
+            self.hook_off = rec["test"] if rec is not None else last
+            self._next[0] = float("inf")
+            if rec is not None:
+                rec["hooked"] = False  # what it caught before is partial: the catching run redoes it
+            try:
+                uninstall(self)
+            except Exception as exc:
+                self.errors.append("turning the peak hook off: %s" % exc)
+
+    def _calibrate_hook(self):
+        """Seconds the hook adds to one return: timed on a function's returns, with and without it,
+        and doubled (a project function's return costs a check of the traced size too)."""
+
+        def nop():
+            return None
+
+        n = 20000
+        t0 = perf_counter()
+        for _ in range(n):
+            nop()
+        bare = perf_counter() - t0
+        install(self)
+        t0 = perf_counter()
+        for _ in range(n):
+            nop()
+        hooked = perf_counter() - t0
+        uninstall(self)
+        self._events[:] = [0, WEIGH_EVERY]
+        self._event_cost = 2 * max(0.0, hooked - bare) / n
+        self.overhead["hook_us_per_return"] = round(self._event_cost * 1e6, 3)
+
     # -- the loop
+    def _watch_modules(self):
+        """(Re)build the list of module-level containers whose entry counts are watched."""
+        try:
+            found = watch_list(self.classifier)
+        except Exception as exc:
+            self.errors.append("watching module-level containers: %s" % exc)
+            found = []
+        self._watch = (len(sys.modules), found, [entries(v) for v in found])
+
+    def _check_watch(self, nodeid):
+        """Mark the test when a watched container's entry count changed since the last phase."""
+        t0 = perf_counter()
+        if self._watch is None:
+            return
+        seen, found, counts = self._watch
+        now = [entries(v) for v in found]
+        if now != counts:
+            self.touched.add(nodeid)
+            self._watch = (seen, found, now)
+        if len(sys.modules) != seen:  # a project module imported during the test: watch its values too
+            self._watch_modules()
+        self.overhead["watch_seconds"] = self.overhead.get("watch_seconds", 0.0) + perf_counter() - t0
+
     def begin_run(self):
         """Start measuring: called around the test loop, or around the command of `perfscan exec`."""
-        if self.mode == "measure":
+        if self.mode in ("measure", "peaks"):
             t0 = perf_counter()
             try:
                 self.import_values = [v for v in census(self.classifier) if v["bytes"] >= self.threshold]
             except Exception as exc:
                 self.errors.append("census at start: %s" % exc)
+            if self.repeat:
+                self._watch_modules()
             self.overhead["census_seconds"] += perf_counter() - t0
+            if self.mode == "measure" and self.catch is None:
+                self._calibrate_hook()
             tracemalloc.start(self.frames)
-            install(self)
+            if self.mode == "measure" and self.catch is None:
+                install(self)
         self._measuring = True
         self._loop_t0 = perf_counter()
+        self._startup = self._loop_t0 - _IMPORTED
 
     def end_run(self):
         self._measuring = False
+        self.overhead["hook_returns"] = self._events[0]
         self.overhead["loop_seconds"] = perf_counter() - self._loop_t0
         self._loop_t0 = None
-        if self.mode == "measure":
-            uninstall(self)
+        if self.mode in ("measure", "peaks"):
+            if self.mode == "measure":
+                uninstall(self)
             tracemalloc.stop()
 
     def repetitions(self, run_once):
-        """Per-request growth: `run_once()` runs the target tests once more, untraced and unlogged
-        (the driver's way), and returns how many failed; the census runs before and after each."""
-        if self.mode != "measure" or not self.repeat:
+        """Per-request growth: `run_once(keep)` runs the target tests once more, untraced and
+        unlogged (the driver's way; only the node ids in `keep` when the driver can select), and
+        returns how many failed; the census runs before and after each. Only the tests after which
+        a module-level container's entry count changed are repeated: the others add nothing to
+        module-level state."""
+        if self.mode == "deep" or not self.repeat:
+            return
+        keep = sorted(self.touched)
+        self.repeat_info["tests"] = len(keep)
+        if not keep:
+            self.repeat_info["skipped"] = "no test changed the entry count of a module-level container"
             return
         t0 = perf_counter()
         try:
@@ -275,12 +428,13 @@ class MemoryRecorder:
             self.errors.append("census before the repetitions: %s" % exc)
             return
         sizes = {(v["module"], v["name"]): [v["bytes"]] for v in before}
+        counts = {(v["module"], v["name"]): [v["entries"]] for v in before}
         info = {(v["module"], v["name"]): v for v in before}
         truncated = {k: v["truncated"] for k, v in info.items()}
-        self._write_partial_growth = (sizes, info, truncated)
+        self._write_partial_growth = (sizes, info, truncated, counts)
         for _ in range(self.repeat):
             try:
-                self.repeat_info["failures"] += run_once()
+                self.repeat_info["failures"] += run_once(set(keep))
             except Exception as exc:  # a repetition that breaks ends the repetitions, not the run
                 self.errors.append(str(exc))
                 self.repeat_info["seconds"] = perf_counter() - t0
@@ -292,10 +446,13 @@ class MemoryRecorder:
                 key = (v["module"], v["name"])
                 if key in sizes:
                     sizes[key].append(v["bytes"])
+                    counts[key].append(v["entries"])
                     truncated[key] = truncated[key] or v["truncated"]
+                    if v["estimated"]:
+                        info[key]["estimated"] = True
             self.repeat_info["done"] += 1
             self.repeat_info["seconds"] = perf_counter() - t0
-            self.growth = growth_records(sizes, info, truncated)
+            self.growth = growth_records(sizes, info, truncated, counts)
 
     # -- output
     def emergency_dump(self):
@@ -327,11 +484,14 @@ class MemoryRecorder:
                 "frames": self.frames,
                 "hook": self.hook,
                 "mode": self.mode,
+                "peaks_ok": self.peaks_ok,
+                "hook_off": self.hook_off,
                 "threshold": self.threshold,
                 "phases": phases,
                 "import": self.import_values,
                 "growth": self.growth,
                 "repeat": self.repeat_info,
+                "touched": sorted(self.touched),
                 "overhead": self.overhead,
                 "errors": self.errors,
             },

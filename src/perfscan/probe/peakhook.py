@@ -34,6 +34,8 @@ def install(recorder):
     kinds: Dict[str, bool] = {}  # co_filename -> whether returns there are checked before they get hot
     kind = recorder.classifier.kind
     count = [0]
+    events = recorder._events  # [returns seen, next count at which the recorder weighs the hook's cost]
+    weigh = recorder._weigh_hook
     calls = recorder._calls  # co_name -> checked returns in this phase (cleared at each phase start)
 
     # Each check allocates (get_traced_memory's tuple and ints) and those allocations are
@@ -72,11 +74,16 @@ def install(recorder):
                 return
 
             def on_return(code, offset, retval):
+                events[0] += 1
+                if events[0] >= events[1]:
+                    weigh()
                 if wanted(code):
                     cur = get()[0]
                     if cur >= nxt[0]:
                         snap(cur, "return")
 
+            # kept alive here too: the recorder may turn the hook off from inside this callback
+            recorder._callback = on_return
             mon.register_callback(recorder._tool_id, mon.events.PY_RETURN, on_return)
         mon.set_events(recorder._tool_id, mon.events.PY_RETURN)
         recorder.hook = "sys.monitoring"
@@ -85,6 +92,9 @@ def install(recorder):
         def on_event(frame, event, arg):
             # 'return' also fires at every yield: a generator's yields are sampled like library code
             if event == "return":
+                events[0] += 1
+                if events[0] >= events[1]:
+                    weigh()
                 code = frame.f_code
                 if code.co_flags & 0x20:
                     c = count[0] + 1

@@ -74,7 +74,8 @@ class PytestHooks:
         stopped = bool(getattr(session, "shouldfail", False) or getattr(session, "shouldstop", False))
         if not interrupted and not stopped and session.items:
             items = list(session.items)
-            self.session.repeat(lambda: _run_unlogged(items))
+            # keep: the node ids the memory recorder asks to repeat (None: all)
+            self.session.repeat(lambda keep=None: _run_unlogged([i for i in items if keep is None or i.nodeid in keep]))
 
     def pytest_sessionfinish(self, session, exitstatus):
         self.session.finish(int(exitstatus))

@@ -162,8 +162,8 @@ class Session:
             end()
 
     def repeat(self, run_once):
-        """The memory pass's repetitions: `run_once()` runs the tests once more, unlogged, and
-        returns how many failed."""
+        """The memory pass's repetitions: `run_once(keep)` runs the tests once more (only the node
+        ids in the set `keep` where the driver can select them), unlogged, and returns how many failed."""
         repetitions = getattr(self.recorder, "repetitions", None)
         if repetitions is not None:
             repetitions(run_once)

@@ -134,7 +134,8 @@ class Driver:
                 self.session.end_loop()
                 result.stopTestRun()
             if tests and not result.shouldStop:
-                self.session.repeat(lambda: self._run_unlogged(phased))
+                # the whole suite again: a unittest suite is run as built, so `keep` is not applied
+                self.session.repeat(lambda keep=None: self._run_unlogged(phased))
         if not tests:
             self.exitstatus = 5
         else:

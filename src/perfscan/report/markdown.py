@@ -263,6 +263,29 @@ def _memory_data(data: object) -> MemorySection:
 
 def _memory_table(d: object) -> List[str]:
     m = _memory_data(d)
+    return _memory_top(m) + _memory_growth(m)
+
+
+def _memory_growth(m: MemorySection) -> List[str]:
+    if not m.growth:
+        return []
+    lines = [
+        "",
+        "Module-level values that grew across the repetitions of the tests (sizes before and after each):",
+        "",
+        "| Value | File | MiB | Per repetition | Entries |",
+        "|---|---|---|---|---|",
+    ]
+    for row in m.growth:
+        per = row.per_repetition_mib
+        per_text = f"{per * 1024:+.1f} KiB" if abs(per) < 1 else f"{per:+.2f} MiB"
+        sizes = " → ".join(f"{s:.2f}" for s in row.sizes_mib) + (" (estimated)" if row.estimated else "")
+        entries = " → ".join(f"{n:,}" for n in row.entries) if row.entries else ""
+        lines.append(table_row(row.name, row.file or "", sizes, per_text, entries))
+    return lines
+
+
+def _memory_top(m: MemorySection) -> List[str]:
     if not m.top:
         return []
     # the table is the peak view only; without this line readers took it for every memory finding

@@ -2,7 +2,8 @@
 
 The probe (perfscan/probe/memory.py) runs the target tests with tracemalloc and a return hook
 that snapshots at each phase's high-water marks, and reduces every snapshot to bytes per line of
-the innermost project frame. Here those lines are grouped by their enclosing project function
+the innermost project frame. Where the hook costs too much the probe turns it off and records
+peaks only; the tests whose peak it missed run again under it (catch.py). Here those lines are grouped by their enclosing project function
 (groups.py), and a group's size is the most it held at any one test's peak. Groups above 1 MiB
 are `large-allocation` findings; the allocating line's expression gives the category and
 reducibility (categorize.py). Module-level values held from import and values that grow on every
@@ -17,15 +18,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from perfscan.locate import Locator
 from perfscan.models import Finding, PassResult
 from perfscan.passes import PassContext
 from perfscan.passes.memory import notes as note
 from perfscan.passes.memory import tables
+from perfscan.passes.memory.catch import Caught, catch_peaks
 from perfscan.passes.memory.categorize import Category, categorize
-from perfscan.passes.memory.deep import DEEP_MIN_SECONDS, refine_library_peaks
+from perfscan.passes.memory.deep import DEEP_MIN_SECONDS, DeepRun, refine_library_peaks
 from perfscan.passes.memory.findings import allocation_finding, definition_line, growth_findings, import_findings
 from perfscan.passes.memory.groups import Group, GroupKey, group_phase_lines, merge_peaks
 from perfscan.passes.memory.memray import memray_note, memray_summary, run_memray
@@ -55,6 +57,7 @@ def run_memory_pass(ctx: PassContext) -> PassResult:
     deadline = start + ctx.timeout
     repeat = _repetitions(ctx)
     pytest_args = list(ctx.target.pytest_argv())
+    two_steps = not ctx.target.exec_command  # a command runs once: its peaks are caught in that run
     run = _measure(ctx, pytest_args, repeat)
     failure = run.failure_note(bool(ctx.target.exec_command), "measured", "the memory used until then is still counted")
     notes: List[str] = [failure] if failure else []
@@ -65,7 +68,13 @@ def run_memory_pass(ctx: PassContext) -> PassResult:
     notes += note.probe_notes(measured)
     status, error = _status(run, failure, bool(measured.phases))
 
-    phases, deep = measured.phases, None
+    phases, deep, caught = measured.phases, None, None
+    if status == "ok" and two_steps:
+        caught = catch_peaks(ctx, measured, run.child.seconds, deadline - time.monotonic())
+        phases = caught.phases
+        notes += list(caught.notes)
+        if caught.run is not None:
+            notes += note.probe_notes(caught.run)
     if status == "ok":
         refined = refine_library_peaks(ctx, phases, run.child.seconds, deadline)
         phases, deep = refined.phases, refined.run
@@ -85,13 +94,20 @@ def run_memory_pass(ctx: PassContext) -> PassResult:
         peak_mib_by_test=tables.peaks_by_test(phases),
         unattributed_mib=tables.unattributed_mib(phases),
         growth=tables.growth_rows(measured.growth),
-        overhead=tables.overhead(measured, run.child.seconds, deep),
+        overhead=_overhead(measured, run.child.seconds, deep, caught),
         memray=memray,
     )
     facts = run.facts()
     return PassResult(
         "memory", status, time.monotonic() - start, error, tuple(findings), (), tuple(notes), section, facts
     )
+
+
+def _overhead(measured: MemoryRun, seconds: float, deep: Optional[DeepRun], caught: Optional[Caught]) -> Dict[str, Any]:
+    out = tables.overhead(measured, seconds, deep)
+    if caught is not None:
+        out["catch_run"] = caught.overhead()
+    return out
 
 
 def _findings(
@@ -102,7 +118,8 @@ def _findings(
     floor_mib = ctx.settings.thresholds.floor("memory")
     findings = [allocation_finding(g) for g in groups.values() if g.bytes >= floor_mib * MIB]
     findings += import_findings(measured.import_values, locator, root, floor_mib)
-    findings += growth_findings(measured.growth, locator, root)
+    server = ctx.deployment.model == "long-running-server"
+    findings += growth_findings(measured.growth, locator, root, server=server, floor_mib=floor_mib)
     findings.sort(key=lambda f: f.metric.value, reverse=True)
     return findings
 

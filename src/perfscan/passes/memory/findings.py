@@ -5,8 +5,11 @@
   one keeps alive count here, named in the evidence (holders.py).
 - `large-allocation` in phase "import": a module-level value holds the floor or more before the
   first test runs (made at import, alive in every test).
-- `per-request-growth`: a module-level value grew on every repetition of the tests, by 1 MiB or
-  more in all.
+- `per-request-growth`: a module-level value grew on every repetition of the tests (in bytes or
+  in entries), by 1 MiB or more in all; in a long-running server, whatever it grew by when its
+  rate projected over PROJECTED_RUNS runs of the tests reaches the floor: a server runs its
+  requests without end, so a steady 20 KB per request is a leak. A server's growth is ranked by
+  that projection.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from perfscan.passes.memory.records import Growth, ModuleValue
 from perfscan.passes.memory.units import MIB, mib
 
 GROWTH_MIB = 1.0  # growth on every repetition, by 1 MiB or more in all
+PROJECTED_RUNS = 1000  # a server's growth rate is projected over this many runs of the tests
 
 
 def source_line(text: str, line: int) -> str:
@@ -168,40 +172,77 @@ def value_site(name: str, file: str, locator: Locator, root: Path) -> Optional[V
     return ValueSite(name, src.rel, src.module, src.tree, line, source_line(src.text, line) if line else "")
 
 
-def growth_findings(growth: Sequence[Growth], locator: Locator, root: Path) -> List[Finding]:
+def _rising(series: Sequence[int]) -> bool:
+    return len(series) >= 2 and all(b > a for a, b in zip(series, series[1:]))
+
+
+def growing(rec: Growth) -> bool:
+    """Grew at every repetition: in bytes, or in entries (the sizes of a value too big to walk
+    whole are estimates, its entry count is exact)."""
+    return len(rec.sizes) >= 2 and rec.sizes[-1] > rec.sizes[0] and (_rising(rec.sizes) or _rising(rec.entries))
+
+
+def size_text(n: float) -> str:
+    """Bytes as KiB under a MiB, MiB above."""
+    return f"{n / 1024:.1f} KiB" if abs(n) < MIB else f"{mib(n):.1f} MiB"
+
+
+def growth_findings(
+    growth: Sequence[Growth], locator: Locator, root: Path, server: bool = False, floor_mib: float = 1.0
+) -> List[Finding]:
     out = []
     for rec in growth:
         sizes = rec.sizes
-        if len(sizes) < 2:
+        if not growing(rec):
             continue
         grown = sizes[-1] - sizes[0]
-        if grown < GROWTH_MIB * MIB or any(b <= a for a, b in zip(sizes, sizes[1:])):
+        reps = len(sizes) - 1
+        per = grown / reps
+        projected = per * PROJECTED_RUNS
+        if grown < GROWTH_MIB * MIB and not (server and projected >= floor_mib * MIB):
             continue
         site = value_site(rec.name, rec.file or "", locator, root)
         if site is None:
             continue
-        reps = len(sizes) - 1
-        per = mib(grown) / reps
-        series = " → ".join(f"{mib(s):.1f}" for s in sizes)
+        series = " → ".join(f"{mib(s):.2f}" for s in sizes)
         evidence = (
             site.describe(rec.type)
             + f" held {series} MiB across {reps} repetitions of the target tests, growing on every one"
         )
-        if rec.truncated:
+        if len(rec.entries) == len(sizes) and rec.entries[-1] != rec.entries[0]:
+            evidence += " (" + " → ".join(f"{n:,}" for n in rec.entries) + " entries)"
+        if rec.estimated:
+            evidence += " (sizes estimated from a sample of its entries: too big to walk whole)"
+        elif rec.truncated:
             evidence += " (sizes are lower bounds: the walk was capped)"
+        if server:
+            metric = Metric(
+                round(mib(projected), 1),
+                "MiB",
+                f"{mib(projected):.1f} MiB per {PROJECTED_RUNS:,} runs of the tests, projected "
+                f"({size_text(per)} per run, measured over {reps} repetitions)",
+            )
+            impact = (
+                f"about {size_text(per)} kept per run of the tests' requests: {mib(projected):.0f} MiB after "
+                f"{PROJECTED_RUNS:,} such runs, without bound in the server process"
+            )
+        else:
+            metric = Metric(round(mib(grown), 1), "MiB", f"{mib(grown):.1f} MiB more after {reps} repetitions")
+            impact = f"about {mib(per):.1f} MiB kept per run of the tests, without bound in a long-running process"
         out.append(
             site.finding(
-                metric=Metric(round(mib(grown), 1), "MiB", f"{mib(grown):.1f} MiB more after {reps} repetitions"),
+                metric=metric,
                 pattern=catalog.PER_REQUEST_GROWTH.id,
                 evidence=evidence,
-                estimated_impact=f"about {per:.1f} MiB kept per run of the tests, without bound in a long-running process",
+                estimated_impact=impact,
                 phase="call",
                 details={
                     "category": "data structure",
                     "reducibility": "high",
                     "reason": "module-level container that every request adds to and nothing empties: bound it (deque(maxlen), an LRU) or keep it outside the process",
                     "sizes_mib": [round(mib(s), 2) for s in sizes],
-                    "per_repetition_mib": round(per, 2),
+                    "per_repetition_mib": round(mib(per), 3),
+                    "entries": list(rec.entries),
                     "type": rec.type,
                 },
             )

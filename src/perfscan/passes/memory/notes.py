@@ -29,15 +29,22 @@ def unattributed_note(phases: Sequence[Phase]) -> List[str]:
 def repeat_notes(asked: int, repeat: Repeat, timed_out: bool) -> List[str]:
     if not asked:
         return []
+    if repeat.skipped:
+        return [f"per-request growth: no repetition ran: {repeat.skipped} during the measured run"]
+    which = (
+        "the target tests"
+        if repeat.tests is None
+        else f"the {repeat.tests} test(s) that changed a module-level container"
+    )
     if repeat.done < asked:
         notes = [
-            f"per-request growth: only {repeat.done} of {asked} repetitions of the tests ran"
+            f"per-request growth: only {repeat.done} of {asked} repetitions of {which} ran"
             + (" (timed out)" if timed_out else "")
         ]
     else:
         notes = [
-            f"per-request growth: the target tests ran {asked} more times in the same process ({repeat.seconds:.1f} s); "
-            "module-level containers of the project were measured before and after each"
+            f"per-request growth: {which} ran {asked} more times in the same process ({repeat.seconds:.1f} s); "
+            "the project's module-level values were measured before and after each (growth table below)"
         ]
     if repeat.failures:
         notes.append(f"{repeat.failures} test run(s) failed during the repetitions")

@@ -97,6 +97,7 @@ class Phase:
     libs: int = 0  # bytes in library frames with no project frame seen
     note: str = ""  # why no snapshot was taken
     dropped: int = 0  # line rows that could not be read
+    hooked: bool = True  # False: its peak only was recorded (the peak hook was off)
 
     @classmethod
     def from_json(cls, raw: Any) -> Phase:
@@ -114,6 +115,7 @@ class Phase:
             libs=as_int(d.get("libs")),
             note=as_str(d.get("note")) if d.get("note") else "",
             dropped=dropped,
+            hooked=d.get("hooked") is not False,
         )
 
     @property
@@ -166,6 +168,8 @@ class Growth:
     type: Optional[str] = None
     sizes: Tuple[int, ...] = ()
     truncated: bool = False
+    entries: Tuple[int, ...] = ()  # entry counts beside the sizes (a container's length); () when not one
+    estimated: bool = False  # sizes extrapolated from a sample of entries: too big to walk whole
 
     @classmethod
     def from_json(cls, raw: Any) -> Growth:
@@ -184,7 +188,18 @@ class Growth:
             type=opt_str(d.get("type")),
             sizes=sizes,
             truncated=bool(d.get("truncated")),
+            entries=_ints(d.get("entries")),
+            estimated=bool(d.get("estimated")),
         )
+
+
+def _ints(raw: Any) -> Tuple[int, ...]:
+    if not isinstance(raw, list):
+        return ()
+    try:
+        return tuple(int(n) for n in raw)
+    except (TypeError, ValueError, OverflowError):
+        return ()
 
 
 @dataclass(frozen=True)
@@ -194,11 +209,19 @@ class Repeat:
     done: int = 0
     failures: int = 0
     seconds: float = 0.0
+    tests: Optional[int] = None  # tests repeated: those that changed a module-level container (None: all)
+    skipped: str = ""  # why no repetition ran
 
     @classmethod
     def from_json(cls, raw: Any) -> Repeat:
         d = raw if isinstance(raw, dict) else {}
-        return cls(done=as_int(d.get("done")), failures=as_int(d.get("failures")), seconds=as_float(d.get("seconds")))
+        return cls(
+            done=as_int(d.get("done")),
+            failures=as_int(d.get("failures")),
+            seconds=as_float(d.get("seconds")),
+            tests=opt_int(d.get("tests")),
+            skipped=as_str(d.get("skipped")),
+        )
 
 
 @dataclass(frozen=True)
@@ -216,6 +239,9 @@ class MemoryRun:
     overhead: Dict[str, Any] = field(default_factory=dict)
     errors: Tuple[str, ...] = ()
     dropped: int = 0  # records that could not be read, over the whole file
+    mode: str = "measure"  # "peaks": each phase's peak only (no lines); "measure": peaks caught; "deep"
+    peaks_ok: bool = True  # per-phase peaks (tracemalloc.reset_peak, 3.9+)
+    hook_off: str = ""  # the test after which the probe turned the peak hook off (it cost too much)
 
     @classmethod
     def from_json(cls, raw: Any) -> MemoryRun:
@@ -236,6 +262,9 @@ class MemoryRun:
             overhead=dict(overhead) if isinstance(overhead, dict) else {},
             errors=tuple(str(e) for e in errors) if isinstance(errors, list) else (),
             dropped=bad_phases + bad_values + bad_growth + sum(p.dropped for p in phases),
+            mode=as_str(d.get("mode"), "measure"),
+            peaks_ok=d.get("peaks_ok") is not False,
+            hook_off=as_str(d.get("hook_off")),
         )
 
 

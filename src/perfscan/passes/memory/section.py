@@ -65,17 +65,33 @@ class GrowthRow:
     name: str  # module.NAME
     file: Optional[str]
     sizes_mib: Tuple[float, ...]
+    entries: Tuple[int, ...] = ()  # entry counts beside the sizes; () when not a container
+    estimated: bool = False  # sizes extrapolated from a sample of entries
+
+    @property
+    def per_repetition_mib(self) -> float:
+        reps = len(self.sizes_mib) - 1
+        return (self.sizes_mib[-1] - self.sizes_mib[0]) / reps if reps > 0 else 0.0
 
     def to_json(self) -> Dict[str, Any]:
-        return {"name": self.name, "file": self.file, "sizes_mib": list(self.sizes_mib)}
+        return {
+            "name": self.name,
+            "file": self.file,
+            "sizes_mib": list(self.sizes_mib),
+            "entries": list(self.entries),
+            "estimated": self.estimated,
+        }
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> GrowthRow:
         sizes = d.get("sizes_mib")
+        entries = d.get("entries")
         return cls(
             name=as_str(d.get("name")),
             file=opt_str(d.get("file")),
             sizes_mib=tuple(as_float(s) for s in sizes) if isinstance(sizes, list) else (),
+            entries=tuple(as_int(n) for n in entries) if isinstance(entries, list) else (),
+            estimated=bool(d.get("estimated")),
         )
 
 

@@ -52,8 +52,10 @@ def unattributed_mib(phases: Sequence[Phase]) -> float:
 
 
 def growth_rows(growth: Sequence[Growth], limit: int = 10) -> Tuple[GrowthRow, ...]:
+    """The values that grew, most first; sizes to the KiB (a server's slow leak is KiBs per run)."""
     return tuple(
-        GrowthRow(f"{r.module}.{r.name}", r.file, tuple(round(mib(s), 2) for s in r.sizes)) for r in growth[:limit]
+        GrowthRow(f"{r.module}.{r.name}", r.file, tuple(round(mib(s), 3) for s in r.sizes), r.entries, r.estimated)
+        for r in growth[:limit]
     )
 
 

@@ -1,0 +1,119 @@
+"""The peak-catching run: the return hook and its snapshots, for the tests whose peak it missed.
+
+The first run of every test traces with tracemalloc at 1 frame and catches each phase's peak
+with a check at function returns (peakhook.py). That check costs 2x and more on iterator-heavy
+code (every generator step is a return), so the probe weighs it (memory.py, `_weigh_hook`): once
+its cost in phases that did not need it (their peak stayed under the floor) passes a fifth of
+the loop's time and another run's start-up, it is turned off, and the rest of the run records
+only each phase's peak (`reset_peak` at each phase's start). This run then repeats, under the hook, only the tests
+with an unhooked phase whose peak rose the floor or more above its start, largest first
+(CATCH_MAX_TESTS at most): the other tests can hold no group at the floor. The hook runs only in
+those phases, its first high-water mark at 80% of the rise the first run measured (the
+snapshots below it would be replaced by the last). On Python 3.8 (no `reset_peak`) the unhooked
+peaks are not per phase, so every unhooked test runs again.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from perfscan.passes import PassContext
+from perfscan.passes.memory.records import MemoryRun, Phase
+from perfscan.passes.memory.runs import probe_options, run_memory_probe
+from perfscan.passes.memory.units import MIB
+
+CATCH_MAX_TESTS = 40  # tests repeated under the hook, largest peak first
+CATCH_MIN_SECONDS = 10.0  # the catching run may always take this long
+CATCH_CAP_RATIO = 2.0  # and this many times the first run
+
+
+@dataclass(frozen=True)
+class Caught:
+    """The first run's phases with the catching run's in place of the same tests' phases."""
+
+    phases: Tuple[Phase, ...]
+    run: Optional[MemoryRun]  # the catching run's record; None when it did not run or wrote nothing
+    tests: int  # tests asked of the catching run
+    seconds: float
+    timed_out: bool
+    notes: Tuple[str, ...]
+
+    def overhead(self) -> Dict[str, object]:
+        out: Dict[str, object] = {"tests": self.tests, "seconds": round(self.seconds, 2), "stopped": self.timed_out}
+        if self.run is not None:
+            out.update({"hook": self.run.hook, "snapshots": self.run.overhead.get("snapshots", 0)})
+        return out
+
+
+def catch_candidates(phases: Sequence[Phase], floor_mib: float, limit: int = CATCH_MAX_TESTS) -> List[Phase]:
+    """The phases whose peak rose the floor or more above their start, of the tests with the
+    largest rise (`limit` tests at most)."""
+    picked = [p for p in phases if not p.hooked and p.peak - p.start >= floor_mib * MIB]
+    rise: Dict[str, int] = {}
+    for p in picked:
+        rise[p.test] = max(rise.get(p.test, 0), p.peak - p.start)
+    tests = set(sorted(rise, key=lambda t: rise[t], reverse=True)[:limit])
+    return [p for p in picked if p.test in tests]
+
+
+def merge_caught(first: Sequence[Phase], caught: Sequence[Phase]) -> Tuple[Phase, ...]:
+    """The first run's phases, each replaced by the catching run's phase of the same test and phase."""
+    by_key = {p.key: p for p in caught}
+    out = [by_key.pop(p.key, p) for p in first]
+    return tuple(out) + tuple(by_key.values())
+
+
+def catch_peaks(ctx: PassContext, first: MemoryRun, first_seconds: float, left: float) -> Caught:
+    """Run the tests whose peak matters under the hook, and put their snapshots in place."""
+    if first.peaks_ok:
+        phases = catch_candidates(first.phases, ctx.settings.thresholds.floor("memory"))
+        why = ""
+    else:  # the peaks are not per phase: every unhooked phase, its first mark at the floor
+        phases = [replace(p, peak=p.start) for p in first.phases if not p.hooked]
+        why = "; this Python has no tracemalloc.reset_peak (3.9+), so every test it missed ran again"
+    tests = list(dict.fromkeys(p.test for p in phases))
+    options = probe_options(ctx)
+    spec = ctx.workdir / "runs" / "memory-catch-phases.json"
+    spec.parent.mkdir(parents=True, exist_ok=True)
+    spec.write_text(json.dumps({"phases": [[p.test, p.phase, p.peak - p.start] for p in phases]}), encoding="utf-8")
+    options["catch"] = str(spec)
+    if not tests:
+        return Caught(first.phases, None, 0, 0.0, False, ())
+    why = (
+        f"the peak hook cost more than a fifth of the measured run's time and was turned off after "
+        f"{first.hook_off or 'the start'}: {len(tests)} test(s) whose peak rose the floor ran again under it" + why
+    )
+    # the hook costs 1.5-4x a test's time, and the tests that peak are often the heaviest: the
+    # run may take CATCH_CAP_RATIO times the first run; what it reached is kept
+    cap = min(left, max(CATCH_MIN_SECONDS, CATCH_CAP_RATIO * first_seconds))
+    if cap <= 0:
+        return Caught(
+            first.phases, None, len(tests), 0.0, True, (f"no time left to catch the peaks of {len(tests)} test(s)",)
+        )
+    ordered = [t for t in dict.fromkeys(p.test for p in first.phases) if t in set(tests)]
+    args = list(ctx.target.argv_with(tuple(ordered)))
+    run = run_memory_probe(ctx, "memory-catch", args, cap, options)
+    raw = run.read("memory.json")
+    notes = [why]
+    if raw is None:
+        notes.append(
+            f"the run catching the peaks of {len(tests)} test(s) {run.child.describe_exit()}; "
+            "their peaks are known, not what was alive at them"
+        )
+        return Caught(first.phases, None, len(tests), run.child.seconds, run.child.timed_out, tuple(notes))
+    caught = MemoryRun.from_json(raw)
+    if run.child.timed_out:
+        notes.append(
+            f"the run catching the peaks of {len(tests)} test(s) stopped at its cap of {cap:.0f} s "
+            f"({CATCH_CAP_RATIO:g}x the first run): {len({p.test for p in caught.phases})} reached"
+        )
+    return Caught(
+        merge_caught(first.phases, caught.phases),
+        caught,
+        len(tests),
+        run.child.seconds,
+        run.child.timed_out,
+        tuple(notes),
+    )

@@ -1,0 +1,74 @@
+"""The memory pass's two steps: the peak hook turned off where it costs too much, the peaks it
+missed caught in a run of those tests alone; and the census's estimate of a value too big to walk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import write_project
+from test_memory_pass import by_symbol, run_pass
+
+from perfscan.passes.memory.catch import catch_candidates, merge_caught
+from perfscan.passes.memory.records import Phase
+from perfscan.passes.memory.units import MIB
+from perfscan.probe import census
+
+CALL_HEAVY = {
+    "pyproject.toml": "[project]\nname='calls'\nversion='1'\n[tool.pytest.ini_options]\ntestpaths=['tests']\n",
+    "calls/__init__.py": "",
+    "calls/work.py": (
+        "def step(x):\n"
+        "    return x + 1\n\n"
+        "def count(n):\n"
+        "    total = 0\n"
+        "    for i in range(n):\n"
+        "        total = step(total)\n"
+        "    return total\n\n"
+        "def build(n):\n"
+        "    return [bytes(1000) for _ in range(n)]\n"
+    ),
+    # the first test makes millions of returns (the hook's cost), the second holds 20 MiB at its peak
+    "tests/test_a_calls.py": "from calls.work import count\n\ndef test_count():\n    assert count(3_000_000) == 3_000_000\n",
+    "tests/test_b_build.py": "from calls.work import build\n\ndef test_build():\n    assert len(build(20000)) == 20000\n",
+}
+
+
+def test_a_costly_hook_is_turned_off_and_the_missed_peak_caught_again(tmp_path):
+    root = write_project(tmp_path / "calls", CALL_HEAVY)
+    _ctx, result = run_pass(Path(root))
+    assert result.status == "ok", result.error
+    [f] = by_symbol(result, "build")
+    assert 15 <= f.metric.value <= 25 and f.line == 11, f.metric  # 20,000 x 1 KB, caught by the second run
+    assert f.details["test"] == "tests/test_b_build.py::test_build"
+    assert any("the peak hook cost more than" in n and "1 test(s) whose peak rose" in n for n in result.notes), (
+        result.notes
+    )
+    catch = result.data.to_json()["overhead"]["catch_run"]
+    assert catch["tests"] == 1 and catch["snapshots"] >= 1
+
+
+def test_catch_candidates_and_merge():
+    phases = [
+        Phase("t::small", "call", start=0, peak=MIB // 2, hooked=False),
+        Phase("t::big", "call", start=10 * MIB, peak=30 * MIB, hooked=False),
+        Phase("t::big", "setup", start=0, peak=2 * MIB, hooked=False),
+        Phase("t::hooked", "call", start=0, peak=50 * MIB, snapshot=50 * MIB, snapshots=1),
+    ]
+    picked = catch_candidates(phases, 1.0)
+    assert [(p.test, p.phase) for p in picked] == [("t::big", "call"), ("t::big", "setup")]
+    caught = [Phase("t::big", "call", start=10 * MIB, peak=30 * MIB, snapshot=29 * MIB, snapshots=1)]
+    merged = merge_caught(phases, caught)
+    assert [p.snapshot for p in merged] == [0, 29 * MIB, 0, 50 * MIB]
+
+
+def test_a_value_too_big_to_walk_is_estimated_from_a_sample():
+    value = {i: [{"row": j, "name": f"n{i}-{j}"} for j in range(200)] for i in range(50)}
+    exact, nodes, truncated = census.deep_size(value)
+    assert not truncated and nodes > 20000
+    size, _nodes, trunc, estimated = census.value_size(value, cap=5000)
+    assert estimated and not trunc
+    assert 0.8 * exact <= size <= 1.25 * exact, (size, exact)
+    assert census.entries(value) == 50
+    # a capped walk alone sees the same size however the value grows: the estimate grows with it
+    value.update({50 + i: [{"row": j, "name": f"m{i}-{j}"} for j in range(200)] for i in range(50)})
+    assert census.value_size(value, cap=5000)[0] > 1.5 * size
