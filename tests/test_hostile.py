@@ -173,8 +173,9 @@ def test_a_hanging_test_that_ignores_sigterm_and_a_crash_after_it(tmp_path):
 
 def test_a_slow_suite_is_cut_not_restarted(tmp_path):
     # no single test cut the run: every test is short, there are just too many for the slice
-    root = make(tmp_path, {"tests/test_core.py": _many_tests(60, {i: "time.sleep(0.4)" for i in range(60)})})
-    # a 10 s slice: room to collect on a loaded machine, and far from the 24 s the suite takes
+    # (and for the cores: 60 s of tests fit no two xdist workers in the time left, so no spread run)
+    root = make(tmp_path, {"tests/test_core.py": _many_tests(150, {i: "time.sleep(0.4)" for i in range(150)})})
+    # a 10 s slice: room to collect on a loaded machine, and far from the 60 s the suite takes
     proc, _ = scan(root, "--budget", "50", "--passes", "cpu", timeout=120)
     assert proc.returncode == 0, proc.stderr
     target = load_report(root)["target"]
