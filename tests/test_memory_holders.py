@@ -36,6 +36,11 @@ GEN = textwrap.dedent("""\
         tags, labels = ["a"], ["b"]
         _CACHE[i] = [0] * 100
         return {"id": i, "name": name, "tags": tags}
+
+
+    def evens(n):
+        for i in range(n):
+            yield i * 2 + 1000
     """)
 LOAD = textwrap.dedent("""\
     from .gen import numbers, record
@@ -65,6 +70,11 @@ LOAD = textwrap.dedent("""\
         a = list(numbers(n))
         b = tuple(numbers(n))
         return a, b
+
+
+    def count(iterable):
+        items = list(iterable)
+        return len(items)
     """)
 
 
@@ -103,6 +113,29 @@ def test_a_comprehension_and_append_hold_what_a_function_returns_but_not_what_it
         assert held.bytes == (1 + 2 + 3 + 9) * MIB, holder  # the name, the tag lists, the returned dict
         # what record keeps in its own cache stays its own
         assert out[("pkg/gen.py", "record")].bytes == 80 * MIB and set(out[("pkg/gen.py", "record")].lines) == {12}
+
+
+def test_a_list_of_a_passed_iterable_holds_the_one_generator_alive(tree):
+    root, locator = tree
+    out = groups_of(root, locator, [("gen.py", 6, 50 * MIB, 1_800_000), ("load.py", 31, 14 * MIB, 3)])
+    assert ("pkg/gen.py", "numbers") not in out
+    (held,) = out[("pkg/load.py", "count")].held
+    assert (held.qualname, held.line, held.holder_line) == ("pkg.gen:numbers", 6, 31)
+
+
+def test_a_passed_iterable_with_no_generator_or_what_a_function_returns_is_not_credited(tree):
+    root, locator = tree
+    # record() returns its objects but is no generator: a passed iterable cannot be told to hold them
+    out = groups_of(root, locator, [("gen.py", 13, 9 * MIB, 20_000), ("load.py", 31, 1 * MIB, 4)])
+    assert out[("pkg/gen.py", "record")].bytes == 9 * MIB and not out[("pkg/load.py", "count")].held
+
+
+def test_a_passed_iterable_with_two_generators_alive_is_not_credited(tree):
+    root, locator = tree
+    made = [("gen.py", 6, 50 * MIB, 1_800_000), ("gen.py", 18, 20 * MIB, 700_000)]
+    out = groups_of(root, locator, made + [("load.py", 31, 14 * MIB, 3)])
+    assert out[("pkg/gen.py", "numbers")].bytes == 50 * MIB and out[("pkg/gen.py", "evens")].bytes == 20 * MIB
+    assert not out[("pkg/load.py", "count")].held
 
 
 def test_no_container_no_holder(tree):

@@ -12,7 +12,9 @@ Rules, on one test phase's groups (docs/design.md "The passes", Memory):
 - the holder's line is alive at that peak and its statement builds a container from a direct call
   to the allocator (a call, a comprehension over it or over calls to it, `map(f, ...)`, an
   `.append`/`.extend`/`.add` or an item assignment of its result), resolved through the
-  module's imports, `self.method` in the same class;
+  module's imports, `self.method` in the same class; or from an iterable the holder was passed
+  (`list(iterable)` of a parameter), when exactly one project generator's escaping lines are
+  alive at that peak (the maker is not in the source: with two, which one is held is a guess);
 - only the allocator's escaping lines move: its `return` and `yield` statements and the
   assignments to (or `.append`s into) names they return or yield; what it keeps itself (a cache,
   an attribute) stays its own;
@@ -43,9 +45,20 @@ def credit_holders(groups: Mapping[GroupKey, Group]) -> Dict[GroupKey, Group]:
         if holder.location.function is None:
             continue
         for line, (own_bytes, _count) in holder.lines.items():
+            if own_bytes <= 0:
+                continue
             for callee in _fed_by(holder, line):
+                if callee[0] == "param":
+                    # built from an iterable the caller passed (`list(iterable)`): its maker is
+                    # not in the source, so only the one project generator whose yields are alive
+                    # at this peak is (a generator that only delegates, `yield from f(data)`, yields
+                    # what another one made)
+                    akeys = [k for k, g in groups.items() if k != hkey and _yielded_bytes(g) > 0]
+                    if len(akeys) == 1:
+                        candidates.setdefault(akeys[0], []).append((hkey, line))
+                    continue
                 for akey, alloc in groups.items():
-                    if akey != hkey and _is(alloc, callee, holder) and own_bytes > 0:
+                    if akey != hkey and _is(alloc, callee, holder):
                         candidates.setdefault(akey, []).append((hkey, line))
     out = dict(groups)
     for akey, holders in candidates.items():
@@ -112,7 +125,29 @@ def _fed_by(holder: Group, line: int) -> Set[Tuple[str, str]]:
             fed.append(node.value)
         for expr in fed:
             out |= _calls_in(expr)
+            if isinstance(expr, ast.Name) and fn is not None and expr.id in _parameters(fn.node):
+                out.add(("param", expr.id))
     return out
+
+
+def _parameters(func: ast.AST) -> Set[str]:
+    args = getattr(func, "args", None)
+    if args is None:
+        return set()
+    every = args.posonlyargs + args.args + args.kwonlyargs + [a for a in (args.vararg, args.kwarg) if a is not None]
+    return {a.arg for a in every}
+
+
+def _yielded_bytes(group: Group) -> int:
+    """Bytes alive from the lines of a project generator's own `yield` expressions."""
+    fn = group.location.function
+    if fn is None or group.qualname == MODULE_LEVEL:
+        return 0
+    lines: Set[int] = set()
+    for node in _own(fn.node):
+        if isinstance(node, ast.Yield) and node.value is not None:
+            lines |= _span(node)
+    return sum(b for ln, (b, _c) in group.lines.items() if ln in lines)
 
 
 def _calls_in(expr: ast.AST) -> Set[Tuple[str, str]]:
