@@ -11,6 +11,7 @@ one more slice of time; what they cannot reach is reported like a suite that did
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from dataclasses import dataclass
@@ -105,7 +106,8 @@ def time_suite(
     and the test process crashed inside a test, the sampler's signals may be the cause: the
     timing run is the plain reference, so it runs again without sampling, and the CPU pass
     meets the crash in its own run (and falls back to cProfile there)."""
-    kwargs = dict(
+    run = functools.partial(
+        _time_suite,
         project=project,
         workdir=workdir,
         probe_path=probe_path,
@@ -115,10 +117,10 @@ def time_suite(
         driver=driver,
         cores=cores,
     )
-    timing = _time_suite(options=options, **kwargs)  # type: ignore[arg-type]
+    timing = run(options=options)
     if (options or {}).get("sample") == "1" and any(r.child.signal_name in CRASH_SIGNALS for r in timing.runs):
         plain = {k: v for k, v in (options or {}).items() if k not in ("sample", "engine")}
-        return _time_suite(options=plain, name_prefix="time-plain", **kwargs)  # type: ignore[arg-type]
+        return run(options=plain, name_prefix="time-plain")
     return timing
 
 

@@ -49,7 +49,8 @@ from .edits import increment as _increment
 from .edits import item as _item
 from .edits import locate as _locate
 from .loops import LoopCounter
-from .paths import is_skipped_dir, is_test_file
+from .paths import is_test_file
+from .projectcode import PROBE_DIR, is_project_file
 from .projectmap import current as project_map
 from .projectmap import to_project
 from .queries import QueryRecorder
@@ -61,7 +62,6 @@ CALLS = (
 REC = "__perfscan_probe_rec__"  # per phase: recursive calls (made while the same def was running)
 DEPTH = "__perfscan_probe_depth__"  # how many frames of each depth-counted def are running
 PHASES = ("setup", "call", "teardown")
-_PROBE_DIR = os.path.dirname(os.path.realpath(__file__))
 
 
 class CallCounter:
@@ -95,28 +95,12 @@ class CallCounter:
         """A module of one of the project's packages, wherever it was imported from (an installed
         copy, another checkout: the host maps its file to the scanned source), or a project file."""
         if project_map().is_project_module(name) and filename.endswith(".py"):
-            return not is_test_file(os.path.basename(filename)) and not filename.startswith(_PROBE_DIR + os.sep)
+            return not is_test_file(os.path.basename(filename)) and not filename.startswith(PROBE_DIR)
         return self.is_project(filename)
 
     def _classify(self, filename):
-        # Called by the import hook, maybe inside a running event loop: no file system calls for
-        # an absolute path (a blocking-call checker such as anyio's flagged os.path.abspath here).
-        if not filename or not filename.endswith(".py"):
-            return False
-        path = os.path.normpath(filename) if os.path.isabs(filename) else os.path.realpath(filename)
-        if path.startswith(_PROBE_DIR + os.sep):
-            return False
-        rel = None
-        for root in self._roots:
-            if path.startswith(root + os.sep):
-                rel = path[len(root) + 1 :]
-                break
-        if rel is None:
-            return False
-        parts = rel.split(os.sep)
-        if any(is_skipped_dir(p) for p in parts[:-1]):
-            return False
-        return not is_test_file(parts[-1])
+        # called by the import hook, maybe inside a running event loop (projectcode.py)
+        return is_project_file(filename, self._roots)
 
     # -- lifetime
     def install(self):

@@ -18,6 +18,29 @@ PROBE_DIR = tuple(
 )
 
 
+def is_project_file(filename, roots):
+    """A .py file under one of `roots` (the project root as given and as resolved), outside the
+    probe, virtual environments, site-packages, test folders and test files. An absolute path
+    costs no file system call (callers run in import hooks, signal handlers' neighbours and
+    running event loops)."""
+    if not filename or not filename.endswith(".py"):
+        return False
+    path = os.path.normpath(filename) if os.path.isabs(filename) else os.path.realpath(filename)
+    if path.startswith(PROBE_DIR):
+        return False
+    rel = None
+    for root in roots:
+        if path.startswith(root + os.sep):
+            rel = path[len(root) + 1 :]
+            break
+    if rel is None:
+        return False
+    parts = rel.split(os.sep)
+    if any(is_skipped_dir(p) for p in parts[:-1]):
+        return False
+    return not is_test_file(parts[-1])
+
+
 class ProjectFiles:
     def __init__(self, root):
         real = os.path.realpath(root)
@@ -53,22 +76,7 @@ class ProjectFiles:
     def _classify(self, filename):
         # no file system calls for an absolute path: this may run inside a signal handler's
         # neighbour thread or an event loop that flags blocking calls
-        if not filename or not filename.endswith(".py"):
-            return False
-        path = os.path.normpath(filename) if os.path.isabs(filename) else os.path.realpath(filename)
-        if path.startswith(PROBE_DIR):
-            return False
-        rel = None
-        for root in self._roots:
-            if path.startswith(root + os.sep):
-                rel = path[len(root) + 1 :]
-                break
-        if rel is None:
-            return False
-        parts = rel.split(os.sep)
-        if any(is_skipped_dir(p) for p in parts[:-1]):
-            return False
-        return not is_test_file(parts[-1])
+        return is_project_file(filename, self._roots)
 
     def innermost(self, frame, limit=200):
         """The innermost project frame at or above `frame`, or None."""

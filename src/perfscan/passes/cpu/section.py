@@ -11,7 +11,7 @@ and for the GIL), and the call sites where the profiled tests waited.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, FrozenSet, Mapping, Optional, Tuple, Union
 
 from perfscan.passes.cpu.flame import FlameNode
@@ -34,18 +34,7 @@ class TopRow:
     wait_pct: float = 0.0  # waiting, in calls and for the GIL
 
     def to_json(self) -> Dict[str, Any]:
-        return {
-            "function": self.function,
-            "file": self.file,
-            "line": self.line,
-            "attributable_pct": self.attributable_pct,
-            "own_pct": self.own_pct,
-            "cumulative_pct": self.cumulative_pct,
-            "calls": self.calls,
-            "primitive_calls": self.primitive_calls,
-            "wall_pct": self.wall_pct,
-            "wait_pct": self.wait_pct,
-        }
+        return asdict(self)
 
     @classmethod
     def from_json(cls, raw: Any) -> Optional[TopRow]:
@@ -79,16 +68,7 @@ class WaitRow:
     count: Optional[int]  # calls at the site, where counted
 
     def to_json(self) -> Dict[str, Any]:
-        return {
-            "function": self.function,
-            "file": self.file,
-            "line": self.line,
-            "call": self.call,
-            "kind": self.kind,
-            "seconds": self.seconds,
-            "pct": self.pct,
-            "count": self.count,
-        }
+        return asdict(self)
 
     @classmethod
     def from_json(cls, raw: Any) -> Optional[WaitRow]:
