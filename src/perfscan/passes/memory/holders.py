@@ -41,6 +41,7 @@ PER_ELEMENT = 16  # allocations one element of a container may stand for (a dict
 def credit_holders(groups: Mapping[GroupKey, Group]) -> Dict[GroupKey, Group]:
     """One phase's groups with each allocator's escaping bytes moved to the one holder line that keeps them."""
     candidates: Dict[GroupKey, List[Tuple[GroupKey, int]]] = {}
+    generators: Optional[List[GroupKey]] = None  # groups whose own yields hold memory, read once per phase
     for hkey, holder in groups.items():
         if holder.location.function is None:
             continue
@@ -53,7 +54,9 @@ def credit_holders(groups: Mapping[GroupKey, Group]) -> Dict[GroupKey, Group]:
                     # not in the source, so only the one project generator whose yields are alive
                     # at this peak is (a generator that only delegates, `yield from f(data)`, yields
                     # what another one made)
-                    akeys = [k for k, g in groups.items() if k != hkey and _yielded_bytes(g) > 0]
+                    if generators is None:
+                        generators = [k for k, g in groups.items() if _yielded_bytes(g) > 0]
+                    akeys = [k for k in generators if k != hkey]
                     if len(akeys) == 1:
                         candidates.setdefault(akeys[0], []).append((hkey, line))
                     continue
