@@ -16,7 +16,8 @@ from conftest import REPO
 sys.path.insert(0, str(REPO / "src"))
 
 from perfscan.passes.cpu.patterns.waitcalls import call_at  # noqa: E402
-from perfscan.passes.cpu.records import Frame  # noqa: E402
+from perfscan.passes.cpu.profile import _without_probe  # noqa: E402
+from perfscan.passes.cpu.records import Frame, Samples, Stack  # noqa: E402
 from perfscan.passes.cpu.waited import aggregate_waits, counted_by_test, place  # noqa: E402
 from perfscan.passes.cpu.waitrecords import WaitStack  # noqa: E402
 from perfscan.probe import queries as probe_queries  # noqa: E402
@@ -79,6 +80,35 @@ def test_statements_are_counted_by_project_line_and_put_back(tmp_path):
     assert rows[(7, "SELECT ... FROM t WHERE id = ?")] == 50
     assert rows[(6, "INSERT INTO t VALUES (...)")] == 50
     assert all(r[0] == "call" for r in rec.export()["statements"])
+    spent = rec.export()["spent"]
+    assert set(spent) == {"call"} and 0 < spent["call"] < 1.0, spent
+
+
+def test_samples_in_the_statement_callback_are_the_probes_only_up_to_its_measured_time():
+    # sqlite calls the callback as a statement starts: a signal from sqlite's own work is handled
+    # at the callback's first instruction, so 40 ms sampled there with 10 ms measured inside it
+    # are 30 ms of the statement (the project line's) and 10 ms of the probe's
+    frames = (
+        Frame("tests/test_rows.py", 1, "test_rows"),
+        Frame("pkg/rows.py", 3, "per_row"),
+        Frame("/tmp/x/perfscan_probe/queries.py", 160, "_trace"),
+        Frame("/tmp/x/perfscan_probe/calls.py", 10, "count"),
+    )
+    stacks = (
+        Stack("call", 0, ((0, 5), (1, 7), (2, 170)), 0.04),
+        Stack("call", 0, ((0, 5), (1, 7)), 0.02),
+        Stack("call", 0, ((0, 5), (1, 7), (3, 12)), 0.005),  # other probe code: all the probe's
+    )
+    samples = Samples(tests=("t",), frames=frames, stacks=stacks, walls=(("call", 0, 0.1),))
+    kept, taken = _without_probe(samples, {"call": 0.01})
+    assert taken == {"call": pytest.approx(0.015)}
+    assert all(st.frames[-1][0] == 1 for st in kept.stacks)
+    assert sum(st.seconds for st in kept.stacks) == pytest.approx(0.05)
+    assert kept.walls == (("call", 0, pytest.approx(0.085)),)
+    # measured longer than sampled: every sample in it is the probe's
+    kept, taken = _without_probe(samples, {"call": 0.5})
+    assert taken == {"call": pytest.approx(0.045)}
+    assert sum(st.seconds for st in kept.stacks) == pytest.approx(0.02)
 
 
 def test_site_counters_count_waiting_calls_and_keep_the_code_as_written():

@@ -24,7 +24,7 @@ import os
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Tuple, cast
+from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple, cast
 
 from perfscan.locate import Locator
 from perfscan.passes.cpu.records import PHASES, CountedLoop, CpuRun, Samples, Stack, StatsEntry
@@ -232,7 +232,8 @@ def _from_samples(run: CpuRun, samples: Samples, locator: Locator) -> Profile:
     """The sampling engine: shares from the stacks (samples.py), call counts from the compiled counters."""
     functions: Dict[FuncKey, FunctionProfile] = {}
     wall: Dict[str, float] = {phase: data.wall for phase, data in run.phases.items()}
-    samples, probe_time = _without_probe(samples)
+    statements = run.statements
+    samples, probe_time = _without_probe(samples, statements.spent if statements is not None else {})
     for phase, seconds in probe_time.items():
         if phase in wall:
             wall[phase] = max(wall[phase] - seconds, 0.0)
@@ -362,23 +363,43 @@ def _from_samples(run: CpuRun, samples: Samples, locator: Locator) -> Profile:
     )
 
 
-def _without_probe(samples: Samples) -> Tuple[Samples, Dict[str, float]]:
-    """The samples without those the probe's own code took (counting a database statement),
-    and that time by phase: it comes out of the wall time, as the counters' cost does."""
+def _without_probe(samples: Samples, traced: Mapping[str, float]) -> Tuple[Samples, Dict[str, float]]:
+    """The samples without those the probe's own code took, and that time by phase: it comes out
+    of the wall time, as the counters' cost does.
+
+    The statement counter's callback (probe/queries.py) is the exception: sqlite calls it as a
+    statement starts, so a signal that arrived during sqlite's own work is handled at the
+    callback's first instruction. Its samples are the probe's only up to the time the callback
+    measured itself (`traced`, per phase); the rest is the statement's and goes to the caller."""
     probe = {i for i, f in enumerate(samples.frames) if PROBE_PATH in f.file.replace("\\", "/")}
     if not probe:
         return samples, {}
-    kept: List[Stack] = []
-    taken: List[Stack] = []
+    trace = {i for i in probe if samples.frames[i].file.replace("\\", "/").endswith("/queries.py")}
+    in_trace: Dict[str, float] = defaultdict(float)
     for st in samples.stacks:
-        (taken if st.frames and st.frames[-1][0] in probe else kept).append(st)
-    if not taken:
-        return samples, {}
+        if st.frames and st.frames[-1][0] in trace:
+            in_trace[st.phase] += st.seconds
+    keep = {phase: max(secs - traced.get(phase, 0.0), 0.0) / secs for phase, secs in in_trace.items() if secs > 0}
+    kept: List[Stack] = []
     by_phase: Dict[str, float] = defaultdict(float)
     by_test: Dict[Tuple[str, int], float] = defaultdict(float)
-    for st in taken:
-        by_phase[st.phase] += st.seconds
-        by_test[(st.phase, st.test)] += st.seconds
+    for st in samples.stacks:
+        if not st.frames or st.frames[-1][0] not in probe:
+            kept.append(st)
+            continue
+        share = keep.get(st.phase, 0.0) if st.frames[-1][0] in trace else 0.0
+        caller = st.frames
+        while caller and caller[-1][0] in probe:
+            caller = caller[:-1]
+        if not caller:
+            share = 0.0
+        if share > 0:
+            kept.append(replace(st, frames=caller, seconds=st.seconds * share))
+        taken = st.seconds * (1.0 - share)
+        by_phase[st.phase] += taken
+        by_test[(st.phase, st.test)] += taken
+    if not by_phase and len(kept) == len(samples.stacks):
+        return samples, {}
     walls = tuple((p, t, max(w - by_test.get((p, t), 0.0), 0.0)) for p, t, w in samples.walls)
     return replace(samples, stacks=tuple(kept), walls=walls), dict(by_phase)
 

@@ -14,7 +14,7 @@ What does not fit is left out, as in records.py.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 PHASES = ("setup", "call", "teardown")
@@ -33,6 +33,10 @@ def _int(value: Any) -> Optional[int]:
 
 def _list(value: Any) -> List[Any]:
     return list(value) if isinstance(value, (list, tuple)) else []
+
+
+def _dict(value: Any) -> Dict[Any, Any]:
+    return dict(value) if isinstance(value, dict) else {}
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,7 @@ class Queries:
     statements: Tuple[Statement, ...] = ()
     connections: int = 0
     errors: Tuple[str, ...] = ()
+    spent: Mapping[str, float] = field(default_factory=dict)  # phase -> seconds in the probe's trace callback
 
     @classmethod
     def from_json(cls, raw: Any) -> Optional[Queries]:
@@ -143,6 +148,7 @@ class Queries:
             statements=tuple(rows),
             connections=_int(raw.get("connections")) or 0,
             errors=tuple(str(e) for e in _list(raw.get("errors"))),
+            spent={str(k): _float(v) for k, v in _dict(raw.get("spent")).items() if str(k) in PHASES},
         )
 
 
