@@ -311,13 +311,19 @@ ASYNC_SUITE = {
 }
 
 
+def named(found: set) -> set:
+    return {f for f in found if f[2] != "none"}
+
+
 @pytest.mark.slow
 def test_isolated_asyncio_suite_is_profiled_and_confirmed_as_under_pytest(tmp_path, bare_python):
     by_unittest, by_pytest = scan_both(tmp_path, ASYNC_SUITE, bare_python, "--passes", "cpu,async")
     found = findings_of(by_unittest)
     assert ("cpu", "feeds.fetch:tags", "quadratic-membership", "critical") in found
     assert ("async", "feeds.fetch:fetch", "blocking-call-in-async", "high") in found
-    assert found == findings_of(by_pytest)
+    # the same named findings; a `none` finding at the 2% line (fetch_all's few ms of creating
+    # tasks, on a loaded machine) may come and go with the machine's load
+    assert named(found) == named(findings_of(by_pytest))
     blocking = next(f for f in by_unittest["findings"] if f["pattern"] == "blocking-call-in-async")
     assert blocking["runtime_confirmed"], blocking  # asyncio debug mode saw it in the plain run
 
