@@ -243,7 +243,10 @@ LEDGER = {
         "    @classmethod\n    def setUpClass(cls):\n        cls.rows = [i % 1500 for i in range(15000)]\n\n"
         "    def test_distinct(self):\n        self.assertEqual(len(distinct_accounts(self.rows)), 1500)\n\n"
         "    def test_block(self):\n        self.assertEqual(len(read_block(24 << 20)), 24 << 20)\n\n"
-        "    def test_journal(self):\n        self.assertGreater(journal.record(3 << 20), 0)\n"
+        "    def test_journal(self):\n        self.assertGreater(journal.record(3 << 20), 0)\n\n\n"
+        # changes no module-level container, so the growth repetitions leave it out: run twice, it fails
+        "class OnceTests(unittest.TestCase):\n    runs = 0\n\n"
+        "    def test_runs_once(self):\n        type(self).runs += 1\n        self.assertEqual(type(self).runs, 1)\n"
     ),
 }
 
@@ -273,7 +276,7 @@ def test_unittest_project_without_pytest_is_profiled_as_pytest_would_be(tmp_path
     assert by_unittest["target"]["test_runner"]["name"] == "unittest"
     assert "no pytest" in by_unittest["target"]["test_runner"]["why"]
     assert by_pytest["target"]["test_runner"]["name"] == "pytest"
-    assert by_unittest["target"]["mode"] == "all" and len(by_unittest["target"]["tests"]) == 3
+    assert by_unittest["target"]["mode"] == "all" and len(by_unittest["target"]["tests"]) == 4
     found = findings_of(by_unittest)
     assert ("cpu", "ledger.report:distinct_accounts", "quadratic-membership", "critical") in found
     assert ("memory", "ledger.report:read_block", "large-allocation", "high") in found
@@ -283,6 +286,11 @@ def test_unittest_project_without_pytest_is_profiled_as_pytest_would_be(tmp_path
     assert cpu["phase"] == "call" and cpu["details"]["calls"] == 1
     md = (tmp_path / "with-unittest" / ".codeflash" / "scan-report.md").read_text()
     assert "- Test runner: unittest (the runner's python has no pytest" in md
+    # only the test that grew the journal ran again, under either runner
+    for name in ("with-unittest", "with-pytest"):
+        md = (tmp_path / name / ".codeflash" / "scan-report.md").read_text()
+        assert "the 1 test(s) that changed a module-level container ran 2 more times" in md, name
+        assert "failed during the repetitions" not in md, name
 
 
 ASYNC_SUITE = {

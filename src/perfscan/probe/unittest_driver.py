@@ -134,15 +134,18 @@ class Driver:
                 self.session.end_loop()
                 result.stopTestRun()
             if tests and not result.shouldStop:
-                # the whole suite again: a unittest suite is run as built, so `keep` is not applied
-                self.session.repeat(lambda keep=None: self._run_unlogged(phased))
+                self.session.repeat(lambda keep=None: self._run_unlogged(phased, tests, ids, keep))
         if not tests:
             self.exitstatus = 5
         else:
             self.exitstatus = 0 if result.wasSuccessful() and not errors else 1
         return result
 
-    def _run_unlogged(self, phased):
+    def _run_unlogged(self, phased, tests, ids, keep=None):
+        """The tests once more, unlogged: only those in `keep` (node ids) when given, in the
+        suite's order; their class and module fixtures run again around them, as in the suite."""
+        if keep is not None:
+            phased = PhasedSuite([t for t, n in zip(tests, ids) if n in keep], self)
         self.log = False
         try:
             again = unittest.TestResult()
