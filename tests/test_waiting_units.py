@@ -91,8 +91,8 @@ def test_samples_in_the_statement_callback_are_the_probes_only_up_to_its_measure
     frames = (
         Frame("tests/test_rows.py", 1, "test_rows"),
         Frame("pkg/rows.py", 3, "per_row"),
-        Frame("/tmp/x/perfscan_probe/queries.py", 160, "_trace"),
-        Frame("/tmp/x/perfscan_probe/calls.py", 10, "count"),
+        Frame("scan-temp/perfscan_probe/queries.py", 160, "_trace"),
+        Frame("scan-temp/perfscan_probe/calls.py", 10, "count"),
     )
     stacks = (
         Stack("call", 0, ((0, 5), (1, 7), (2, 170)), 0.04),
