@@ -51,7 +51,7 @@ def _scanned_text(result: ScanResult) -> str:
     if t.mode == "none":
         return "no tests"
     n = len(t.tests)
-    how = {"all": "the whole suite", "selected": f"selected from {t.collected}", "user": "named by the user"}.get(
+    how = {"all": "the whole suite", "selected": f"selected from {t.collected}", "user": "named by the user", "merged": "merged from shards"}.get(
         t.mode, t.mode
     )
     if n <= 3:
