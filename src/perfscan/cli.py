@@ -1,5 +1,5 @@
 """Command line: `perfscan [PATH] [options] [-- PYTEST_ARGS...]` and the subcommands listed in
-`perfscan.commands.COMMANDS` (exec, diff, explain).
+`perfscan.commands.COMMANDS` (exec, diff, merge, explain).
 
 Nothing but the dispatch happens at import, so `perfscan --version` starts fast: a command's
 module (and argparse, and the scan's stages) is imported only when that command runs.

@@ -84,7 +84,7 @@ def run_scan(settings: Settings, progress: Progress) -> Tuple[ScanResult, Path]:
             failed_tests=len(timing.failed_tests()) if timing is not None else 0,
             environment=environment_changes(),
         )
-        _write_reports(result, out_dir)
+        write_reports(result, out_dir)
         written = True
         return result, out_dir
     finally:
@@ -364,7 +364,7 @@ def _warnings(
     return warnings
 
 
-def _write_reports(result: ScanResult, out_dir: Path) -> None:
+def write_reports(result: ScanResult, out_dir: Path) -> None:
     # both twins rendered before either is written: the router never finds one twin without the other
     twins = [(f.file_name, f.render(result)) for f in REPORT_TWINS]
     for name, text in twins:

@@ -15,5 +15,6 @@ COMMANDS = {
     SCAN: "perfscan.commands.scan",  # `perfscan [PATH] [options] [-- PYTEST_ARGS...]`
     "exec": "perfscan.commands.exec_cmd",  # `perfscan exec [PATH] [options] -- CMD [ARGS...]`
     "diff": "perfscan.commands.diff",  # `perfscan diff BASE.json HEAD.json`
+    "merge": "perfscan.commands.merge",  # `perfscan merge REPORT.json... [--out DIR]`
     "explain": "perfscan.commands.explain",  # `perfscan explain [PATTERN]`
 }

@@ -51,9 +51,12 @@ def _scanned_text(result: ScanResult) -> str:
     if t.mode == "none":
         return "no tests"
     n = len(t.tests)
-    how = {"all": "the whole suite", "selected": f"selected from {t.collected}", "user": "named by the user"}.get(
-        t.mode, t.mode
-    )
+    how = {
+        "all": "the whole suite",
+        "selected": f"selected from {t.collected}",
+        "user": "named by the user",
+        "merged": "merged from shards",
+    }.get(t.mode, t.mode)
     if n <= 3:
         return ", ".join(inline(x) for x in t.tests) + f" ({how})"
     return f"{n} tests ({how})"

@@ -240,18 +240,25 @@ def _section(
         counting_seconds=round(profile.counting_seconds, 6),
         functions_seen=len(profile.functions),
         top=top_table(profile),
-        functions={f"{f.module}:{f.qualname}": round(f.attributable() / runs, 6) for f in ranked[:2000]},
+        # every function, no cut: a merge of sharded scans re-derives each share from these
+        functions={f"{f.module}:{f.qualname}": round(f.attributable() / runs, 6) for f in ranked},
         flame=flame,
         ran=profile.ran,
         waiting=waiting,
         wait_seconds=round(sum(f.waited() for f in profile.functions.values()) / runs, 6),
         harness_wait_seconds=round(profile.harness_wait / runs, 6),
-        waits={f"{f.module}:{f.qualname}": round(f.waited() / runs, 6) for f in ranked[:2000] if f.waited() > 0},
+        waits={f"{f.module}:{f.qualname}": round(f.waited() / runs, 6) for f in ranked if f.waited() > 0},
         wait_sites=tuple(wait_rows(profile, runs, harness)),
         flame_wall=flame_wall,
         waited_lines={
             f"{f.module}:{f.qualname}": {line: secs / runs for line, secs in f.wait_lines.items()}
             for f in profile.functions.values()
             if f.wait_lines
+        },
+        calls={f"{f.module}:{f.qualname}": f.calls_total for f in ranked if f.counted},
+        primitive_calls={
+            f"{f.module}:{f.qualname}": f.calls_primitive
+            for f in ranked
+            if f.counted and f.calls_primitive != f.calls_total
         },
     )

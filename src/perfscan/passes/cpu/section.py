@@ -97,8 +97,8 @@ class CpuSection:
     counting_seconds: float  # the call counters' cost, taken out of the shares
     functions_seen: int
     top: Tuple[TopRow, ...]
-    # every project function's attributable seconds: `perfscan diff` compares absolute time, since
-    # shares shift when another function gets faster
+    # every project function's attributable seconds, none cut: `perfscan diff` compares absolute
+    # time, since shares shift when another function gets faster; `perfscan merge` re-derives shares
     functions: Mapping[str, float]
     flame: Optional[FlameNode] = None  # the icicle chart's tree
     ran: FrozenSet[str] = field(default=frozenset(), compare=False)  # for the async pass; not in the report
@@ -112,9 +112,14 @@ class CpuSection:
     flame_wall: Optional[FlameNode] = None  # the chart of wall time: CPU and waiting
     # "module:qualname" -> {line: waiting seconds per run}, for the async pass; not in the report
     waited_lines: Mapping[str, Mapping[int, float]] = field(default_factory=dict, compare=False)
+    # every counted project function's exact calls (per run of the tests), and its primitive calls
+    # where they differ (recursion): `perfscan merge` adds them across shards. Written only when
+    # counted, so a report made before the field reads and writes back unchanged
+    calls: Mapping[str, int] = field(default_factory=dict)
+    primitive_calls: Mapping[str, int] = field(default_factory=dict)
 
     def to_json(self) -> Dict[str, Any]:
-        return {
+        out: Dict[str, Any] = {
             "engine": self.engine,
             "engine_id": self.engine_id,
             "engine_asked": self.engine_asked,
@@ -133,6 +138,11 @@ class CpuSection:
             "wait_sites": [r.to_json() for r in self.wait_sites],
             "flame_wall": self.flame_wall.to_json() if self.flame_wall is not None else None,
         }
+        if self.calls:
+            out["calls"] = dict(self.calls)
+        if self.primitive_calls:
+            out["primitive_calls"] = dict(self.primitive_calls)
+        return out
 
     @classmethod
     def from_json(cls, raw: Any) -> CpuSection:
@@ -164,6 +174,8 @@ class CpuSection:
             waits={str(k): _number(v) for k, v in waits.items()},
             wait_sites=tuple(r for r in sites if r is not None),
             flame_wall=FlameNode.from_json(raw.get("flame_wall")),
+            calls=_counts(raw.get("calls")),
+            primitive_calls=_counts(raw.get("primitive_calls")),
         )
 
 
@@ -191,6 +203,12 @@ def _number(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return 0.0
     return float(value)
+
+
+def _counts(raw: Any) -> Dict[str, int]:
+    if not isinstance(raw, dict):
+        return {}
+    return {str(k): v for k, v in raw.items() if isinstance(v, int) and not isinstance(v, bool)}
 
 
 def _int(value: Any) -> Optional[int]:
