@@ -229,3 +229,60 @@ def test_a_findings_label_agrees_with_its_stored_value(ms):
     metric = _ms(ms, "self")
     assert metric.value == round(ms, 1)
     assert metric.label == f"{metric.value:.0f} ms self"
+
+
+# ---- the wait for a core, taken out of a measured run (measure.py)
+
+
+def test_a_runs_share_is_the_part_of_its_import_it_ran():
+    from perfscan.passes.imports.measure import MIN_RUN_SHARE, RUNQUEUE_MARK, run_share
+
+    # 300 ms of a 600 ms import waiting for a core: the import ran half of it
+    text = f"import time: 10 | 600000 | mod\n{RUNQUEUE_MARK} 1000000 301000000\n"
+    assert run_share(text, 600_000) == pytest.approx(0.5)
+    assert run_share("import time: 10 | 600000 | mod\n", 600_000) == 1.0  # no line: nothing to take out
+    assert run_share(f"{RUNQUEUE_MARK} x y\n", 600_000) == 1.0
+    assert run_share(f"{RUNQUEUE_MARK} 5 5\n", 600_000) == 1.0
+    # a wait longer than the import (a clock gone wrong) never makes the import look free
+    assert run_share(f"{RUNQUEUE_MARK} 0 900000000\n", 600_000) == MIN_RUN_SHARE
+
+
+def test_each_run_is_scaled_before_the_minimum_is_taken():
+    from perfscan.passes.imports.measure import TargetRuns
+
+    def run(cumulative_us: int) -> ImportNode:
+        root = ImportNode("pkg", 100, cumulative_us, 0)
+        root.children.append(ImportNode("pkg.table", cumulative_us - 100, cumulative_us - 100, 1))
+        return root
+
+    target = TargetRuns("pkg")
+    target.add_run(run(800_000), 0.5)  # 800 ms on a busy machine, half of it waiting for a core
+    target.add_run(run(500_000), 1.0)  # 500 ms on a quiet one
+    assert target.min_cumulative["pkg"] == 400_000
+    assert target.min_self["pkg.table"] == 399_950
+
+
+@pytest.mark.skipif(not Path("/proc/self/schedstat").exists(), reason="the scheduler's statistics are Linux's")
+def test_the_measured_script_reports_the_wait_and_keeps_the_import_error_last(tmp_path):
+    import subprocess
+    import sys
+
+    from perfscan.passes.imports.measure import MEASURED_SCRIPT, RUNQUEUE_MARK, exception_line, run_share
+
+    (tmp_path / "fine.py").write_text("TABLE = [i * i for i in range(1000)]\n", encoding="utf-8")
+    (tmp_path / "broken.py").write_text("raise ValueError('no table')\n", encoding="utf-8")
+    runs = {}
+    for name in ("fine", "broken"):
+        script = MEASURED_SCRIPT.format(module=name, mark=RUNQUEUE_MARK)
+        runs[name] = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60
+        )
+    fine = runs["fine"].stderr
+    root = find_root(parse_importtime(fine), "fine")
+    assert root is not None and root.children == []  # the reads of the clock imported nothing
+    mark = [ln for ln in fine.splitlines() if ln.startswith(RUNQUEUE_MARK)]
+    assert len(mark) == 1 and all(f.isdigit() for f in mark[0].split()[1:]), fine
+    assert 0 < run_share(fine, root.cumulative_us) <= 1.0
+    broken = runs["broken"]
+    assert broken.returncode == 1 and RUNQUEUE_MARK in broken.stderr
+    assert exception_line(broken.stderr) == "ValueError: no table"

@@ -18,7 +18,7 @@ from perfscan.report.saved import load_report
 
 PROJECT = {
     "pyproject.toml": "[project]\nname = 'saved'\nversion = '1'\n[tool.perfscan.thresholds]\nimport = { low = 10 }\n",
-    "saved/__init__.py": "import time as _t\n_s = _t.perf_counter()\nwhile _t.perf_counter() - _s < 0.03:\n    pass\n",
+    "saved/__init__.py": "import time as _t\n_s = _t.process_time()\nwhile _t.process_time() - _s < 0.03:\n    pass\n",
     "saved/core.py": SLOW_UNIQUE + "\n\nasync def fetch(path):\n    return open(path).read()\n",
     "tests/test_core.py": (
         "from saved.core import slow_unique\n\n"

@@ -76,14 +76,20 @@ def _bytecode_note(measurement: Measurement, classifier: Classifier, prefix: Pat
     )
 
 
-def _load_note() -> str:
-    """Import times are wall-clock: on a machine busier than its CPUs they are inflated."""
+def _load_note(waited_share: float) -> str:
+    """Import times are wall-clock: on a machine busier than its CPUs they are inflated. Where the
+    runs measured their wait for a core (measure.run_share), that wait is already taken out."""
+    if waited_share >= 0.05:
+        return (
+            f"the import runs waited for a core (up to {waited_share:.0%} of a run's import time, a busy "
+            f"machine): each run's times are scaled to the time it ran"
+        )
     try:
         load = os.getloadavg()[0]
     except (AttributeError, OSError):
         return ""
     cpus = os.cpu_count() or 1
-    if load <= cpus:
+    if load <= cpus or waited_share > 0:
         return ""
     return (
         f"the machine was busy (load average {load:.1f} on {cpus} CPUs): import times are wall-clock "
@@ -137,7 +143,12 @@ def run_import_pass(ctx: PassContext) -> PassResult:
             notes.append(f"only {runs} measured run(s) fit in the time budget: the figures are less stable")
     if trees:
         notes += [
-            n for n in (_load_note(), _bytecode_note(measurement, classifier, Path(env["PYTHONPYCACHEPREFIX"]))) if n
+            n
+            for n in (
+                _load_note(measurement.waited_share),
+                _bytecode_note(measurement, classifier, Path(env["PYTHONPYCACHEPREFIX"])),
+            )
+            if n
         ]
     written = sorted(_pycache_dirs(watched) - before)
     if written:

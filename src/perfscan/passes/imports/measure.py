@@ -3,6 +3,14 @@
 One warm-up run per module fills the private bytecode cache (and reports, after the import,
 where every loaded module lives, for classification); then every module is measured in rounds,
 one run of each per round, so a time-out still leaves each module measured about equally.
+
+On a busy machine a process waits for a core, and `-X importtime` counts that wait as import
+time: a 200 ms import measured 600 ms beside two other busy processes on two cores. Where Linux
+tells it (`/proc/self/schedstat`: the time the thread was runnable but waiting for a core), each
+measured run reads it before and after the import, and the run's times are scaled by the share
+of the import's wall time it really ran (`run_share`); the minimum is then taken over the scaled
+runs. The wait is spread over the run's modules in proportion to their times: it is a queue, not
+a property of any one module.
 """
 
 from __future__ import annotations
@@ -23,6 +31,30 @@ MAX_RUNS = 8
 # minimum by this much: on a busy machine the minimum needs more tries to find a quiet moment.
 CONVERGED = 0.05
 CHILD_CAP_SECONDS = 120.0  # one import that hangs must not eat the whole scan budget
+RUNQUEUE_MARK = "perfscan-runqueue:"
+# Never scale a run below this share of its measured time: a clock that went wrong must not make
+# a slow import look free.
+MIN_RUN_SHARE = 0.2
+
+# The measured run: the import alone, between two reads of the thread's scheduler statistics
+# (open and str.split import nothing, so importtime's lines are the module's own). A failing import
+# still writes the line before its traceback, so the traceback's last line stays the error.
+MEASURED_SCRIPT = """\
+import sys
+def _q():
+    try:
+        with open('/proc/self/schedstat') as f:
+            return f.read().split()[1]
+    except Exception:
+        return ''
+_a = _q()
+try:
+    import {module}
+finally:
+    _b = _q()
+    if _a and _b:
+        sys.stderr.write('%s %s %s\\n' % ({mark!r}, _a, _b))
+"""
 
 # Runs in the project's interpreter (3.9+, stdlib only). It imports the module first, so what it
 # imports afterwards to write its answer is not part of the import; a failing import still
@@ -88,7 +120,12 @@ class TargetRuns:
     min_cumulative: Dict[str, int] = field(default_factory=dict)
     gains: List[float] = field(default_factory=list)  # how much each run lowered the minimum (a fraction)
 
-    def add_run(self, root: ImportNode) -> None:
+    def add_run(self, root: ImportNode, share: float = 1.0) -> None:
+        """One run's tree; `share` scales its times (run_share: the part the import really ran)."""
+        if share < 1.0:
+            for node in root.walk():
+                node.self_us = round(node.self_us * share)
+                node.cumulative_us = round(node.cumulative_us * share)
         before = self.min_cumulative.get(root.name)
         self.gains.append(max(0.0, (before - root.cumulative_us) / before) if before else 1.0)
         for node in root.walk():
@@ -121,6 +158,7 @@ class Measurement:
     timed_out: bool = False
     start_error: str = ""
     notes: List[str] = field(default_factory=list)
+    waited_share: float = 0.0  # the most of a measured import's time spent waiting for a core
 
     @property
     def runs(self) -> int:
@@ -130,8 +168,28 @@ class Measurement:
 
 def exception_line(stderr_text: str) -> str:
     """The last line of a traceback on stderr ("ValueError: boom"), ignoring importtime lines."""
-    lines = [ln.strip() for ln in stderr_text.splitlines() if ln.strip() and "import time:" not in ln]
+    lines = [
+        ln.strip()
+        for ln in stderr_text.splitlines()
+        if ln.strip() and "import time:" not in ln and not ln.startswith(RUNQUEUE_MARK)
+    ]
     return lines[-1][:300] if lines else ""
+
+
+def run_share(stderr_text: str, import_us: int) -> float:
+    """The share of an import's `import_us` the thread ran, not waited for a core: 1 - (runqueue
+    wait during the import) / import_us, from the measured script's line; 1.0 without one."""
+    for line in reversed(stderr_text.splitlines()):
+        if line.startswith(RUNQUEUE_MARK):
+            fields = line[len(RUNQUEUE_MARK) :].split()
+            try:
+                waited_us = (int(fields[1]) - int(fields[0])) / 1000.0
+            except (IndexError, ValueError):
+                return 1.0
+            if import_us <= 0 or waited_us <= 0:
+                return 1.0
+            return max(1.0 - waited_us / import_us, MIN_RUN_SHARE)
+    return 1.0
 
 
 def _read(path: Path) -> str:
@@ -215,7 +273,8 @@ def _measure_once(
     project: Project, target: TargetRuns, env: Dict[str, str], clock: _Clock, logs: Path, name: str, result: Measurement
 ) -> bool:
     """One measured run; False when the pass must stop (cannot start, or out of time)."""
-    argv = list(project.runner) + ["-X", "importtime", "-c", f"import {target.module}"]
+    script = MEASURED_SCRIPT.format(module=target.module, mark=RUNQUEUE_MARK)
+    argv = list(project.runner) + ["-X", "importtime", "-c", script]
     child = children.run(argv, cwd=project.root, env=env, timeout=clock.child_timeout(), log_dir=logs, name=name)
     if child.start_error:
         result.start_error = child.start_error
@@ -227,7 +286,9 @@ def _measure_once(
     stderr = _read(child.stderr_path)
     root = find_root(parse_importtime(stderr), target.module)
     if root is not None:
-        target.add_run(root)
+        share = run_share(stderr, root.cumulative_us)
+        target.add_run(root, share)
+        result.waited_share = max(result.waited_share, 1.0 - share)
     if child.returncode != 0 and not target.error:
         target.error = exception_line(stderr) or child.describe_exit()
     return True
