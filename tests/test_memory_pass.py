@@ -431,7 +431,37 @@ def test_library_allocations_attributed_by_the_deep_run(tmp_path):
     _ctx, result = run_pass(root)
     [f] = by_symbol(result, "clone")
     assert f.metric.value >= 1.5 and f.line == 7
-    assert any("25-frame run" in n for n in result.notes)
+    # deepcopy of rows allocates a few frames below clone: 10 frames reach it, no 25-frame run
+    assert any("10-frame run of 1 test phase(s) attributed" in n for n in result.notes), result.notes
+    assert not any("25-frame run" in n for n in result.notes), result.notes
+
+
+def test_a_library_deeper_than_ten_frames_gets_the_25_frame_run(tmp_path):
+    # the leaves of a nest 9 lists deep: deepcopy recurses two frames a level, so a leaf's copy
+    # is made about 20 frames below clone, out of a 10-frame traceback's reach
+    nest = (
+        "def nest():\n    x = [[i] * 8 for i in range(12000)]\n    for _ in range(9):\n        x = [x]\n    return x\n"
+    )
+    root = write_project(
+        tmp_path / "p",
+        dict(
+            BIG,
+            **{
+                "big/nest.py": nest,
+                "tests/test_big.py": (
+                    "from big.nest import nest\nfrom big.work import clone\n\n"
+                    "def test_clone():\n"
+                    "    copies = clone(nest())\n"
+                    "    assert len(copies) == 1\n"
+                ),
+            },
+        ),
+    )
+    _ctx, result = run_pass(root)
+    [f] = by_symbol(result, "clone")
+    assert f.metric.value >= 1.0 and f.line == 7
+    notes = " ".join(result.notes)
+    assert "10-frame run of 1 test phase(s)" in notes and "25-frame run of 1 test phase(s)" in notes, notes
 
 
 def test_heap_too_big_to_snapshot_is_skipped(tmp_path):
