@@ -140,6 +140,16 @@ def test_merged_markdown_reads_as_a_scan_report_naming_both_shards(shards):
 
 
 @pytest.mark.slow
+def test_fail_on_gates_ci_on_the_merged_severities(shards, tmp_path):
+    (a, b), _, _ = shards
+    # busy_b is critical in the merged report: a CI gate at critical fails, one at nothing passes
+    gate = run_perfscan("merge", str(a), str(b), "--out", str(tmp_path / "gate"), "--quiet", "--fail-on", "critical")
+    assert gate.returncode == 1, gate.stderr
+    assert gate.stdout.startswith("[scan] CPU: ")
+    assert (tmp_path / "gate" / "scan-report.json").is_file()
+
+
+@pytest.mark.slow
 def test_diff_reads_the_merged_report(shards):
     (a, _), merged, _ = shards
     proc = run_perfscan("diff", str(a), str(merged / "scan-report.json"), "--json")
