@@ -15,17 +15,12 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from perfscan.merge.inputs import Shard
 from perfscan.models import Finding, Metric
-from perfscan.passes.cpu.findings import amdahl
+from perfscan.passes.cpu.findings import amdahl, share_text
 from perfscan.passes.cpu.flame import FlameNode
 from perfscan.passes.cpu.section import CpuSection, TopRow, WaitRow
 
 TOP_ROWS = 12  # the CPU table's rows, as a scan writes them
 WAIT_ROWS = 12
-
-
-def _pct(share: float) -> str:
-    # as the CPU pass words a share (passes/cpu/findings.py)
-    return f"{round(share, 1):.0f}%" if share >= 10 else f"{share:.1f}%"
 
 
 def _sections(shards: Sequence[Shard]) -> List[Tuple[Shard, CpuSection]]:
@@ -181,10 +176,16 @@ def _finding(
     if len(found) > 1 or len([w for w in weights if w[0] > 0]) > 1:
         evidence += f"; pattern evidence from {top_shard.name}, where it weighs most ({top_seconds:.3f} s of {cpu + wait:.3f} s)"
     waiting = 100.0 * wait / wall
-    split = "" if waiting < max(0.5, 0.05 * share) else f" ({_pct(waiting)} waiting, {_pct(100.0 * cpu / wall)} CPU)"
+    split = (
+        ""
+        if waiting < max(0.5, 0.05 * share)
+        else f" ({share_text(waiting)} waiting, {share_text(100.0 * cpu / wall)} CPU)"
+    )
     return replace(
         base,
-        metric=Metric(share, "%", f"{_pct(share)} of profiled {what[:-1] if what == 'tests' else what} time{split}"),
+        metric=Metric(
+            share, "%", f"{share_text(share)} of profiled {what[:-1] if what == 'tests' else what} time{split}"
+        ),
         evidence=evidence,
         estimated_impact=f"up to {amdahl(share):.2f}x on the profiled {what} (Amdahl: {share:.1f}% removed)",
         details=details,

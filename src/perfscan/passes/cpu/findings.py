@@ -156,7 +156,7 @@ def findings_of(
                 metric=Metric(
                     round(share, 1),
                     "%",
-                    f"{_pct(share)} of profiled {what[:-1] if what == 'tests' else what} time"
+                    f"{share_text(share)} of profiled {what[:-1] if what == 'tests' else what} time"
                     + _split_text(fp, sites, wall),
                 ),
                 pattern=pattern,
@@ -295,7 +295,7 @@ def _callers_text(fp: FunctionProfile) -> str:
     return ", ".join(f"{c} ({100 * t / total:.0f}% of its samples)" for c, t in shares)
 
 
-def _pct(share: float) -> str:
+def share_text(share: float) -> str:
     return f"{round(share, 1):.0f}%" if share >= 10 else f"{share:.1f}%"
 
 
@@ -313,10 +313,10 @@ def _split_text(fp: FunctionProfile, sites: Tuple[WaitSite, ...], wall: float) -
         top = calls[0] if calls else None
         dominant = top is not None and top.seconds >= 0.8 * sum(s.seconds for s in calls)
         where = f" in `{top.text}`" if top is not None and dominant else (f", most in `{top.text}`" if top else "")
-        parts.append(f"{_pct(waiting)} waiting{where}")
+        parts.append(f"{share_text(waiting)} waiting{where}")
     if round(gil, 1) > 0:
-        parts.append(f"{_pct(gil)} waiting for the GIL")
-    parts.append(f"{_pct(100.0 * fp.attributable() / wall)} CPU")
+        parts.append(f"{share_text(gil)} waiting for the GIL")
+    parts.append(f"{share_text(100.0 * fp.attributable() / wall)} CPU")
     return " (" + ", ".join(parts) + ")"
 
 
