@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from perfscan.commands import EXIT_FAIL_ON, EXIT_OK, EXIT_USAGE
+from perfscan.commands import EXIT_USAGE
 from perfscan.errors import UsageError
 from perfscan.models import SEVERITIES
 
@@ -30,9 +30,9 @@ def main(argv: Sequence[str]) -> int:
     p.add_argument("--quiet", action="store_true", help="print only the summary line")
     ns = p.parse_args(list(argv))
     try:
+        from perfscan.commands.scan import outcome
         from perfscan.merge import merge_reports
-        from perfscan.ranking import at_or_above
-        from perfscan.report.summary import summary_line, top_table
+        from perfscan.report.summary import top_table
         from perfscan.safetext import clean_text
         from perfscan.scan import write_reports
 
@@ -49,13 +49,7 @@ def main(argv: Sequence[str]) -> int:
             if result.findings:
                 print(top_table(result), file=sys.stderr)
             print(f"report: {out_dir / 'scan-report.md'} (and scan-report.json)", file=sys.stderr)
-        print(clean_text(summary_line(result)))
-        if result.unmeasured:
-            print(f"perfscan: error: no shard measured the project ({clean_text(result.unmeasured)})", file=sys.stderr)
-            return EXIT_USAGE
-        if ns.fail_on and any(at_or_above(r.severity, ns.fail_on) for r in result.findings):
-            return EXIT_FAIL_ON
-        return EXIT_OK
+        return outcome(result, ns.fail_on, f"no shard measured the project ({clean_text(result.unmeasured)})")
     except UsageError as exc:
         print(f"perfscan: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -9,18 +9,38 @@ import argparse
 import signal
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 from perfscan import children
 from perfscan.commands import EXIT_FAIL_ON, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from perfscan.commands.options import cli_values, scan_parser, split_dashdash
 from perfscan.errors import UsageError
 
+if TYPE_CHECKING:
+    from perfscan.models import ScanResult
+
 
 def main(argv: Sequence[str]) -> int:
     before, extra = split_dashdash(argv)
     ns = scan_parser().parse_args(before)
     return run_scan_command(ns, extra)
+
+
+def outcome(result: ScanResult, fail_on: Optional[str], unmeasured_error: str) -> int:
+    """Print the summary line; the exit code a CI job reads: 2 when nothing was measured (and
+    `unmeasured_error` on stderr), 1 when a finding is at or above `fail_on`, else 0. A scan that
+    profiled nothing never goes green, --fail-on or not. `perfscan merge` ends the same way."""
+    from perfscan.ranking import at_or_above
+    from perfscan.report.summary import summary_line
+    from perfscan.safetext import clean_text
+
+    print(clean_text(summary_line(result)))
+    if result.unmeasured:
+        print(f"perfscan: error: {unmeasured_error}", file=sys.stderr)
+        return EXIT_USAGE
+    if fail_on and any(at_or_above(r.severity, fail_on) for r in result.findings):
+        return EXIT_FAIL_ON
+    return EXIT_OK
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
@@ -33,8 +53,7 @@ def run_scan_command(ns: argparse.Namespace, extra: Sequence[str], exec_command:
         # inside the handlers: Ctrl-C while the stages load is still an interrupt (exit 130)
         from perfscan.fidelity import advice
         from perfscan.progress import Progress
-        from perfscan.ranking import at_or_above
-        from perfscan.report.summary import summary_line, top_table
+        from perfscan.report.summary import top_table
         from perfscan.safetext import clean_text
         from perfscan.scan import run_scan
         from perfscan.settings import load_settings
@@ -58,14 +77,7 @@ def run_scan_command(ns: argparse.Namespace, extra: Sequence[str], exec_command:
                     print(f"artifact: {a.path}" + (f"  (open: {a.open_with})" if a.open_with else ""), file=sys.stderr)
             twins = ", ".join(["scan-report.json"] + [f"scan-report.{fmt}" for fmt in settings.formats])
             print(f"report: {out_dir / 'scan-report.md'} (and {twins})", file=sys.stderr)
-        print(clean_text(summary_line(result)))
-        if result.unmeasured:
-            # a CI job must not go green on a scan that profiled nothing, --fail-on or not
-            print(f"perfscan: error: {clean_text(result.unmeasured)}; {advice(result.unmeasured)}", file=sys.stderr)
-            return EXIT_USAGE
-        if settings.fail_on and any(at_or_above(r.severity, settings.fail_on) for r in result.findings):
-            return EXIT_FAIL_ON
-        return EXIT_OK
+        return outcome(result, settings.fail_on, f"{clean_text(result.unmeasured)}; {advice(result.unmeasured)}")
     except UsageError as exc:
         print(f"perfscan: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
