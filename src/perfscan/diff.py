@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, 
 from perfscan.models import SEVERITIES, RankedFinding
 from perfscan.report.json_report import finding_dict
 from perfscan.report.markdown import table_row
-from perfscan.report.saved import ranked_findings
+from perfscan.report.saved import ranked_findings, read_report_json
 
 # domain -> (absolute band, relative band): a delta must exceed both to count. CPU compares each
 # function's wall seconds, its attributable CPU plus its waiting (a share moves when another
@@ -246,15 +246,4 @@ def to_json(changes: Sequence[Change]) -> str:
 
 
 def _load(path: str) -> Dict[str, Any]:
-    from perfscan.errors import UsageError
-
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except OSError as exc:
-        raise UsageError(f"cannot read {path} ({exc.strerror}); pass two scan-report.json files") from None
-    except ValueError:
-        raise UsageError(f"{path} is not JSON; pass two scan-report.json files") from None
-    if not isinstance(data, dict) or "findings" not in data:
-        raise UsageError(f"{path} is not a perfscan scan report (no findings); pass two scan-report.json files")
-    return data
+    return read_report_json(path, "pass two scan-report.json files")

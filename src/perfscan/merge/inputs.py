@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List, Mapping, Sequence, Tuple
 from perfscan.errors import UsageError
 from perfscan.models import ScanResult
 from perfscan.report.json_report import REPORT_SCHEMA_VERSION
-from perfscan.report.saved import load_report
+from perfscan.report.saved import load_report, read_report_json
 
 ADVICE = "pass the scan-report.json of each shard's scan"
 
@@ -28,18 +28,10 @@ class Shard:
 
 
 def _read(path: str) -> Dict[str, Any]:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except OSError as exc:
-        raise UsageError(f"cannot read {path} ({exc.strerror or exc}); {ADVICE}") from None
-    except ValueError:
-        raise UsageError(f"{path} is not JSON; {ADVICE}") from None
-    tool = data.get("tool") if isinstance(data, dict) else None
-    if not isinstance(data, dict) or not isinstance(tool, dict) or tool.get("name") != "perfscan":
-        raise UsageError(f"{path} is not a perfscan scan report; {ADVICE}")
-    if not isinstance(data.get("findings"), list) or not isinstance(data.get("passes"), dict):
-        raise UsageError(f"{path} is not a perfscan scan report (no findings or passes); {ADVICE}")
+    data = read_report_json(path, ADVICE)
+    tool = data.get("tool")
+    if not isinstance(tool, dict) or tool.get("name") != "perfscan" or not isinstance(data.get("passes"), dict):
+        raise UsageError(f"{path} is not a perfscan scan report (no tool or passes); {ADVICE}")
     if data.get("schema_version") != REPORT_SCHEMA_VERSION:
         raise UsageError(
             f"{path} has report schema version {data.get('schema_version')!r}, this perfscan reads "

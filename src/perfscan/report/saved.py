@@ -11,6 +11,7 @@ any other domain keeps the JSON object as it is.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
@@ -154,6 +155,23 @@ def _driver(value: Any) -> Driver:
     if not isinstance(value, Mapping):
         return Driver("", "")
     return Driver(str(value.get("name") or ""), str(value.get("why") or ""), str(value.get("django_settings") or ""))
+
+
+def read_report_json(path: str, advice: str) -> Dict[str, Any]:
+    """A saved scan-report.json as written; a UsageError ending in `advice` when the file cannot be
+    read, is not JSON, or has no findings (`perfscan diff` and `perfscan merge` read them so)."""
+    from perfscan.errors import UsageError
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except OSError as exc:
+        raise UsageError(f"cannot read {path} ({exc.strerror or exc}); {advice}") from None
+    except ValueError:
+        raise UsageError(f"{path} is not JSON; {advice}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("findings"), list):
+        raise UsageError(f"{path} is not a perfscan scan report (no findings); {advice}")
+    return data
 
 
 def load_report(report: Mapping[str, Any]) -> ScanResult:
