@@ -174,71 +174,63 @@ def census(classifier):
     """Every module-level value of the project's modules, with the bytes it holds."""
     out: List[Dict[str, Any]] = []
     budget = CENSUS_TOTAL_CAP
+    for modname, rel, label, held in _module_values(classifier):
+        if not _measurable(held):
+            continue
+        if budget <= 0:
+            return out
+        size, nodes, trunc, estimated = value_size(held, min(CENSUS_NODE_CAP, budget))
+        budget -= nodes
+        out.append(
+            {
+                "module": modname,
+                "name": label,
+                "file": rel,
+                "bytes": size,
+                "truncated": trunc,
+                "estimated": estimated,
+                "entries": entries(held),
+                "type": type(held).__name__,
+            }
+        )
+    return out
+
+
+def _module_values(classifier):
+    """(module, file, name, value) of each value at the top of the project's modules, and of each
+    attribute of a class a module defines (`Class.attr`), dunders left out; modules by name."""
     for modname, mod in sorted(list(sys.modules.items()), key=lambda kv: kv[0]):
         filename = getattr(mod, "__file__", None)
         if not filename or classifier.kind(filename) != "p":
             continue
-        rel = classifier.rel(filename)
         try:
             namespace = list(vars(mod).items())
         except TypeError:
             continue
+        rel = classifier.rel(filename)
         for name, value in namespace:
             if name.startswith("__"):
                 continue
-            targets = []
             if isinstance(value, type) and getattr(value, "__module__", None) == modname:
                 for attr, held in list(vars(value).items()):
-                    if not attr.startswith("__") and _measurable(held):
-                        targets.append(("%s.%s" % (name, attr), held))
-            elif _measurable(value):
-                targets.append((name, value))
-            for label, held in targets:
-                if budget <= 0:
-                    return out
-                size, nodes, trunc, estimated = value_size(held, min(CENSUS_NODE_CAP, budget))
-                budget -= nodes
-                out.append(
-                    {
-                        "module": modname,
-                        "name": label,
-                        "file": rel,
-                        "bytes": size,
-                        "truncated": trunc,
-                        "estimated": estimated,
-                        "entries": entries(held),
-                        "type": type(held).__name__,
-                    }
-                )
-    return out
+                    if not attr.startswith("__"):
+                        yield modname, rel, "%s.%s" % (name, attr), held
+            else:
+                yield modname, rel, name, value
 
 
 def watch_list(classifier):
     """The project's module-level containers (and class attributes, an object's containers, a
     small dict's container values), whose entry counts tell which tests add to module-level state."""
     out = []
-    for modname, mod in list(sys.modules.items()):
-        filename = getattr(mod, "__file__", None)
-        if not filename or classifier.kind(filename) != "p":
+    for _module, _rel, _label, v in _module_values(classifier):
+        if isinstance(v, _SKIP_TYPES) and not _is_lru_cache(v):
             continue
-        try:
-            namespace = list(vars(mod).items())
-        except TypeError:
+        if entries(v) is None:
             continue
-        for name, value in namespace:
-            if name.startswith("__"):
-                continue
-            held = [value]
-            if isinstance(value, type) and getattr(value, "__module__", None) == modname:
-                held = [v for a, v in list(vars(value).items()) if not a.startswith("__")]
-            for v in held:
-                if isinstance(v, _SKIP_TYPES) and not _is_lru_cache(v):
-                    continue
-                if entries(v) is None:
-                    continue
-                out.append(v)
-                if isinstance(v, dict) and len(v) <= 64:
-                    out += [inner for inner in list(v.values()) if isinstance(inner, _CONTAINERS)]
+        out.append(v)
+        if isinstance(v, dict) and len(v) <= 64:
+            out += [inner for inner in list(v.values()) if isinstance(inner, _CONTAINERS)]
     return out
 
 
