@@ -139,7 +139,8 @@ def refine_library_peaks(
         notes.append(note)
         if info.stopped:
             break
-        candidates = deep_candidates([p for p in phases if p.key in {c.key for c in candidates}], floor)
+        ran = {c.key for c in candidates}
+        candidates = deep_candidates([p for p in phases if p.key in ran], floor)
     if not runs:
         return Refined(phases, None, tuple(notes))
     run = DeepRun(
