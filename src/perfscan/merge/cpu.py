@@ -77,13 +77,9 @@ def _calls_text(calls: Optional[int], primitive: Optional[int]) -> str:
 
 
 def _summed(items: Sequence[Mapping[str, Any]], key: str) -> Dict[str, float]:
-    out: Dict[str, float] = {}
-    for d in items:
-        value = d.get(key)
-        if isinstance(value, Mapping):
-            for k, v in value.items():
-                out[str(k)] = round(out.get(str(k), 0.0) + (_number(v) or 0.0), 6)
-    return out
+    """The `key` maps of several JSON objects added up (_sum_maps), values that are not numbers as 0."""
+    maps = [d.get(key) for d in items]
+    return _sum_maps([{str(k): _number(v) or 0.0 for k, v in m.items()} for m in maps if isinstance(m, Mapping)])
 
 
 def _merged_sites(lists: Sequence[Any], key_fields: Tuple[str, ...], add: Tuple[str, ...]) -> List[Dict[str, Any]]:
