@@ -12,8 +12,8 @@ from typing import Dict, List, Optional, Tuple
 import pytest
 
 from perfscan.passes.cpu import patterns
-from perfscan.passes.cpu.patterns import astkit, nested_loop, sort_in_loop
-from perfscan.passes.cpu.patterns.base import FunctionFacts, Match, QuerySite
+from perfscan.passes.cpu.patterns import astkit, n_plus_one_query, nested_loop, sort_in_loop
+from perfscan.passes.cpu.patterns.base import FunctionFacts, Match, QuerySite, WaitSite
 from perfscan.passes.cpu.patterns.loop_invariant_call import is_pure
 from perfscan.passes.cpu.waitfacts import statement_loop, wait_sites
 
@@ -505,3 +505,22 @@ def test_callee_tests_match_exactly_what_they_name():
     both = either(pop, dumps)
     assert both("~", "<method 'pop' of 'list' objects>") and both("/x/json/__init__.py", "dumps")
     assert both("/x/json/__init__.py", "dumps") is True and both("~", "sorted") is False
+
+
+JOINED = """
+def price_list_joined(request):
+    rows = [{'name': i.name, 'price': i.price.amount} for i in Item.objects.select_related('price')]
+    return rows
+"""
+
+
+def test_waiting_at_a_line_whose_statements_were_counted_is_judged_by_the_count():
+    # a thread preempted on a loaded machine reads as waiting; the ORM's `__iter__` names no call
+    # on the line, so the site has no node and the comprehension on the line looks like its loop
+    site = WaitSite(3, None, "django.db.models.query.__iter__", "django.db.models.query.__iter__", "query", 0.01)
+    one = QuerySite(3, 'SELECT ... FROM "shop_item" INNER JOIN "shop_price" ...', 1, 0.01, None)
+    counted = _facts_from_source(JOINED, wait_sites=(site,), queries=(one,))
+    assert n_plus_one_query.match(counted) is None
+    # a driver the probe does not count: the waiting in the loop is all there is to go by
+    uncounted = _facts_from_source(JOINED, wait_sites=(site,))
+    assert n_plus_one_query.match(uncounted).line == 3

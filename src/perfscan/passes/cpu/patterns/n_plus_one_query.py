@@ -7,7 +7,8 @@ Backing: the time measured at the statement's line: waiting (a database server) 
 (sqlite runs in the process), library code under the line included. Statements counted by the
 probe (sqlite3, and the ORMs on it) give the shape and count; another driver's `execute` in a
 loop is found by the waiting measured there. Not flagged: fewer than 10 statements of a shape
-per run, statements outside any loop (in the function or in the project function that calls it).
+per run, statements outside any loop (in the function or in the project function that calls it),
+and waiting at a line whose statements the probe counted (the count decides there).
 """
 
 from __future__ import annotations
@@ -40,8 +41,13 @@ def match(facts: FunctionFacts) -> Optional[Match]:
         )
     if best is not None:
         return best
+    # a line whose statements the probe counted is judged by that count alone: waiting there (a
+    # preempted thread on a loaded machine reads as waiting) must not make one query a loop's
+    counted = {q.line for q in facts.queries}
     for site in facts.wait_sites:  # a driver the probe does not count: its waiting in a loop
-        if site.kind != "query" or site.seconds <= 0 or (best is not None and site.seconds <= best.backing):
+        if site.kind != "query" or site.seconds <= 0 or site.line in counted:
+            continue
+        if best is not None and site.seconds <= best.backing:
             continue
         loop = loop_around(facts.node, site.line, site.node)
         if loop is None:
