@@ -49,7 +49,7 @@ memory.json:
       "test": nodeid, "phase": "setup"|"call"|"teardown",
       "start": bytes traced at the phase's start, "peak": tracemalloc's peak during the phase,
       "end": bytes at its end, "snapshot": bytes traced when the kept snapshot was taken (0: none),
-      "snapshots": number taken, "caught": "return" | "end" | "",
+      "snapshots": number taken, "caught": "return" | "end" | "", "seconds": the phase's time,
       "lines": [[file, line, bytes, count], ...]   (innermost project frame; top 300 by bytes)
       "rest": bytes of project lines beyond the top 300,
       "tests": bytes whose innermost frame is test code, "libs": bytes whose innermost frame is
@@ -89,6 +89,11 @@ HOOK_SHARE = 0.2  # past this share of the loop's time in the hook, the rest of 
 _IMPORTED = perf_counter()  # the probe imports this module at its start: the loop's start minus this is start-up
 HOOK_MIN_SECONDS = 1.0  # of the loop, before the hook's share is judged
 WEIGH_EVERY = 50000  # returns between two weighings of the hook's cost, inside a phase too
+
+
+def _line_tables(frame, event, arg):
+    """A profile function that does nothing: its events give code objects their line tables (begin_run)."""
+    return None
 
 
 def _available_memory():
@@ -146,6 +151,7 @@ class MemoryRecorder:
         self._event_cost = 0.0  # seconds per hooked return, measured at the start of the loop
         self.hook_off = ""  # the test after which the hook was turned off for costing too much
         self._phase_events = 0  # returns seen when the phase under way began
+        self._phase_t0 = 0.0  # when the phase under way began
         self._wasted_events = 0  # returns seen in phases whose peak stayed under the threshold
         self._startup = 0.0  # seconds from the probe's start to the loop's: what another run pays first
         self.mode = "deep" if options.get("deep") else "peaks" if options.get("peaks") == "1" else "measure"
@@ -248,6 +254,7 @@ class MemoryRecorder:
             "hooked": self.mode != "peaks",
         }
         self.current = rec
+        self._phase_t0 = perf_counter()
         self._calls.clear()
         if self.peaks_ok:
             tracemalloc.reset_peak()
@@ -289,6 +296,7 @@ class MemoryRecorder:
                 self._snapshot(cur, "end")
         self._next[0] = float("inf")
         self.current = None
+        rec["seconds"] = round(perf_counter() - self._phase_t0, 6)
         self.phases.append(rec)
         if rec["peak"] - rec["start"] < self.threshold:
             self._wasted_events += self._events[0] - self._phase_events
@@ -334,10 +342,12 @@ class MemoryRecorder:
 
     def _calibrate_hook(self):
         """Seconds the hook adds to one return: timed on a function's returns, with and without it,
-        and doubled (a project function's return costs a check of the traced size too)."""
+        and doubled (a project function's return costs a check of the traced size too). Timed with
+        tracemalloc tracing, as in the loop (the hook's own allocations are traced too), on a
+        function that makes one C call: under setprofile a C call is two more events."""
 
         def nop():
-            return None
+            return len(())
 
         n = 20000
         t0 = perf_counter()
@@ -389,17 +399,27 @@ class MemoryRecorder:
             if self.repeat:
                 self._watch_modules()
             self.overhead["census_seconds"] += perf_counter() - t0
-            if self.mode == "measure" and self.catch is None:
-                self._calibrate_hook()
             tracemalloc.start(self.frames)
             if self.mode == "measure" and self.catch is None:
+                self._calibrate_hook()
                 install(self)
+        elif self.mode == "deep" and sys.version_info[:2] == (3, 11) and sys.getprofile() is None:
+            # On 3.11 a code object gets its table of line numbers by offset the first time a
+            # profile function sees one of its frames; without it tracemalloc finds each frame's
+            # line by scanning the code's line table at every allocation. At 10 frames the frames
+            # around a test (the runner's, the framework's) are read at every allocation too, and
+            # the hook, put in place at a phase's start, never sees them: a Markdown test took
+            # 11.5 s at 10 frames, 4.3 s with this no-op hook from the loop's start.
+            sys.setprofile(_line_tables)
         self._measuring = True
         self._loop_t0 = perf_counter()
         self._startup = self._loop_t0 - _IMPORTED
+        self.overhead["startup_seconds"] = round(self._startup, 3)
 
     def end_run(self):
         self._measuring = False
+        if sys.getprofile() is _line_tables:
+            sys.setprofile(None)
         self.overhead["hook_returns"] = self._events[0]
         self.overhead["loop_seconds"] = perf_counter() - self._loop_t0
         self._loop_t0 = None

@@ -76,7 +76,8 @@ def run_memory_pass(ctx: PassContext) -> PassResult:
         if caught.run is not None:
             notes += note.probe_notes(caught.run)
     if status == "ok":
-        refined = refine_library_peaks(ctx, phases, run.child.seconds, deadline)
+        startup = float(measured.overhead.get("startup_seconds") or 0.0)
+        refined = refine_library_peaks(ctx, phases, run.child.seconds, deadline, startup)
         phases, deep = refined.phases, refined.run
         notes += refined.notes
 

@@ -25,6 +25,12 @@ DEEP_SECOND_MIN_SECONDS = 5.0  # time left in the cap below which the 25-frame r
 DEEP_MAX_PHASES = 8
 DEEP_MIN_SECONDS = 10.0  # time left below which the deep run is not started
 DEEP_CAP_MIN_SECONDS = 20.0  # the deep run may always take this long, and as long as the measured run
+# A step's phases take at least this share of their time in the run before it. tracemalloc's
+# cost grows with the frames it reads at every allocation (cli_logstats' test: 5.0 s at 10
+# frames, 13.6 s at 25), but the run before the 10-frame step had the peak hook's snapshots in
+# it too (that test: 6.2 s at 1 frame with 5 snapshots, 4.2 s at 10 with one): lower bounds, so
+# that only a step that cannot finish is skipped
+FRAME_COST = {FIRST_FRAMES: 0.5, DEEP_FRAMES: 2.0}
 
 
 @dataclass(frozen=True)
@@ -94,14 +100,16 @@ def merge_deep(phases: Sequence[Phase], deep: Sequence[Phase]) -> Tuple[Tuple[Ph
 
 
 def refine_library_peaks(
-    ctx: PassContext, phases: Tuple[Phase, ...], measured_seconds: float, deadline: float
+    ctx: PassContext, phases: Tuple[Phase, ...], measured_seconds: float, deadline: float, startup: float = 0.0
 ) -> Refined:
     """Run the deep run where it is needed and there is time, and merge what it attributes.
 
     In two steps: FIRST_FRAMES first, then DEEP_FRAMES for the phases that still hold the floor
     in library frames. tracemalloc's cost grows with the frames it captures, and under pytest a
     test's stack is deep, so 25 frames capture 25 at every allocation: one cli_logstats test took
-    13.6 s at 25 frames, 5.0 s at 10, which attributed the same 5.4 MiB."""
+    13.6 s at 25 frames, 5.0 s at 10, which attributed the same 5.4 MiB. A step whose phases
+    cannot finish in what is left of the cap (their time in the run before, times FRAME_COST,
+    plus the run's start-up) is not started."""
     floor = ctx.settings.thresholds.floor("memory")
     candidates = deep_candidates(phases, floor)
     if not candidates:
@@ -119,6 +127,7 @@ def refine_library_peaks(
     ends = time.monotonic() + cap
     runs: List[DeepRun] = []
     notes: List[str] = []
+    seconds = {p.key: p.seconds for p in phases}  # each phase's time in the run before the step
     for frames in (FIRST_FRAMES, DEEP_FRAMES):
         budget = ends - time.monotonic()
         if runs and (not candidates or budget < DEEP_SECOND_MIN_SECONDS):
@@ -128,13 +137,17 @@ def refine_library_peaks(
                     f"{FIRST_FRAMES}-frame run; no time left for a {DEEP_FRAMES}-frame run"
                 )
             break
+        too_long = cannot_finish(frames, candidates, seconds, startup, budget, bool(runs))
+        if too_long:
+            notes.append(too_long)
+            break
         step = _deep_run(ctx, phases, candidates, frames, budget, cap)
         if step is None:
             notes.append(
                 f"the {frames}-frame run for library allocations did not finish; those bytes stay unattributed"
             )
             break
-        phases, info, note = step
+        phases, info, note, seconds = step
         runs.append(info)
         notes.append(note)
         if info.stopped:
@@ -153,11 +166,32 @@ def refine_library_peaks(
     return Refined(phases, run, tuple(notes))
 
 
+def cannot_finish(
+    frames: int,
+    candidates: Sequence[Phase],
+    seconds: Dict[Tuple[str, str], float],
+    startup: float,
+    budget: float,
+    after_first: bool,
+) -> str:
+    """Why a step at `frames` is not started (its phases' time in the run before, times
+    FRAME_COST, and the run's start-up pass the budget), or "" when it may finish."""
+    expected = startup + FRAME_COST[frames] * sum(seconds.get(c.key, 0.0) for c in candidates)
+    if expected <= budget:
+        return ""
+    after = f" after the {FIRST_FRAMES}-frame run" if after_first else ""
+    return (
+        f"{len(candidates)} test peak(s) hold 1 MiB or more in library frames{after}; a {frames}-frame run "
+        f"of them would take {expected:.1f} s or more, past the {budget:.1f} s left of its cap (as long "
+        "as the measured run): those bytes stay unattributed"
+    )
+
+
 def _deep_run(
     ctx: PassContext, phases: Tuple[Phase, ...], candidates: Sequence[Phase], frames: int, budget: float, cap: float
-) -> Optional[Tuple[Tuple[Phase, ...], DeepRun, str]]:
+) -> Optional[Tuple[Tuple[Phase, ...], DeepRun, str, Dict[Tuple[str, str], float]]]:
     """One deep run at `frames` over the candidates' phases: the phases with its attributions,
-    what it did, and its note; None when it wrote nothing."""
+    what it did, its note, and each phase's time in it; None when it wrote nothing."""
     spec = ctx.workdir / "runs" / f"memory-deep-{frames}-phases.json"
     spec.parent.mkdir(parents=True, exist_ok=True)
     # the target is the level of the kept snapshot: the deep run's hook checks at the same returns
@@ -185,4 +219,4 @@ def _deep_run(
             else ""
         )
     )
-    return merged, info, note
+    return merged, info, note, {p.key: p.seconds for p in deep.phases}

@@ -98,6 +98,7 @@ class Phase:
     note: str = ""  # why no snapshot was taken
     dropped: int = 0  # line rows that could not be read
     hooked: bool = True  # False: its peak only was recorded (the peak hook was off)
+    seconds: float = 0.0  # the phase's time in the run that measured it
 
     @classmethod
     def from_json(cls, raw: Any) -> Phase:
@@ -116,6 +117,7 @@ class Phase:
             note=as_str(d.get("note")) if d.get("note") else "",
             dropped=dropped,
             hooked=d.get("hooked") is not False,
+            seconds=as_float(d.get("seconds")),
         )
 
     @property

@@ -1,0 +1,50 @@
+"""The deep run's cost (docs/design.md "The passes", Memory, the deep run): a step that cannot
+finish in its cap is not started, and on 3.11 the deep run gives code objects their line tables
+before it traces 10 frames per allocation."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from perfscan.passes.memory.deep import DEEP_FRAMES, FIRST_FRAMES, cannot_finish
+from perfscan.passes.memory.records import Phase
+from perfscan.probe import memory
+
+
+def _phases(*seconds: float):
+    phases = [Phase(test=f"tests/test_a.py::test_{i}", libs=2 << 20, seconds=s) for i, s in enumerate(seconds)]
+    return phases, {p.key: p.seconds for p in phases}
+
+
+def test_a_first_step_runs_when_half_its_phases_time_and_the_start_up_fit():
+    phases, seconds = _phases(6.0, 4.0)  # 10 s at 1 frame: at least 5 s at 10 frames
+    assert cannot_finish(FIRST_FRAMES, phases, seconds, 1.0, 6.5, False) == ""
+    note = cannot_finish(FIRST_FRAMES, phases, seconds, 1.0, 5.5, False)
+    assert note.startswith("2 test peak(s) hold 1 MiB or more in library frames; a 10-frame run of them")
+    assert "would take 6.0 s or more, past the 5.5 s left of its cap" in note
+
+
+def test_a_25_frame_step_needs_at_least_twice_the_time_its_phases_took_at_10():
+    phases, seconds = _phases(3.0)
+    assert cannot_finish(DEEP_FRAMES, phases, seconds, 0.5, 6.6, True) == ""
+    note = cannot_finish(DEEP_FRAMES, phases, seconds, 0.5, 6.4, True)
+    assert "library frames after the 10-frame run; a 25-frame run" in note
+
+
+@pytest.mark.skipif(sys.version_info[:2] != (3, 11), reason="line tables by offset are 3.11's")
+def test_the_deep_run_traces_with_line_tables_on_3_11_and_leaves_no_profile_function(tmp_path):
+    spec = tmp_path / "deep.json"
+    spec.write_text(json.dumps({"phases": [["tests/test_a.py::test_a", "call", 1 << 20]]}), encoding="utf-8")
+    recorder = memory.MemoryRecorder(str(tmp_path), {"root": str(tmp_path), "deep": str(spec), "frames": "10"})
+    before = sys.getprofile()
+    sys.setprofile(None)
+    try:
+        recorder.begin_run()
+        assert sys.getprofile() is memory._line_tables
+        recorder.end_run()
+        assert sys.getprofile() is None
+    finally:
+        sys.setprofile(before)
