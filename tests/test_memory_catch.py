@@ -27,8 +27,13 @@ CALL_HEAVY = {
         "def build(n):\n"
         "    return [bytes(1000) for _ in range(n)]\n"
     ),
-    # the first test makes millions of returns (the hook's cost), the second holds 20 MiB at its peak
-    "tests/test_a_calls.py": "from calls.work import count\n\ndef test_count():\n    assert count(3_000_000) == 3_000_000\n",
+    # the first tests make millions of returns (the hook's cost; two of them, so the cost is no
+    # one test's burst), the last holds 20 MiB at its peak
+    "tests/test_a_calls.py": (
+        "from calls.work import count\n\n"
+        "def test_count():\n    assert count(1_500_000) == 1_500_000\n\n"
+        "def test_count_again():\n    assert count(1_500_000) == 1_500_000\n"
+    ),
     "tests/test_b_build.py": "from calls.work import build\n\ndef test_build():\n    assert len(build(20000)) == 20000\n",
 }
 
@@ -45,6 +50,21 @@ def test_a_costly_hook_is_turned_off_and_the_missed_peak_caught_again(tmp_path):
     )
     catch = result.data.to_json()["overhead"]["catch_run"]
     assert catch["tests"] == 1 and catch["snapshots"] >= 1
+
+
+def test_one_tests_burst_of_returns_leaves_the_hook_on_and_the_pass_in_one_run(tmp_path):
+    # once one test's burst is over, turning the hook off would save little against a catching run
+    project = dict(CALL_HEAVY)
+    project["tests/test_a_calls.py"] = (
+        "from calls.work import count\n\ndef test_count():\n    assert count(3_000_000) == 3_000_000\n"
+    )
+    root = write_project(tmp_path / "calls", project)
+    _ctx, result = run_pass(Path(root))
+    assert result.status == "ok", result.error
+    [f] = by_symbol(result, "build")
+    assert 15 <= f.metric.value <= 25 and f.line == 11, f.metric
+    assert not any("the peak hook cost more than" in n for n in result.notes), result.notes
+    assert result.data.to_json()["overhead"]["catch_run"]["tests"] == 0
 
 
 def test_catch_candidates_and_merge():

@@ -76,6 +76,10 @@ def main(argv):
         print(USAGE, file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, _terminate)
+    if state.mode == "memory" and state.options.get("deep"):
+        from .memory import give_line_tables
+
+        give_line_tables()
     if state.options.get("asyncio_debug") == "1":
         from . import asyncdebug
 
