@@ -21,8 +21,9 @@ section (what the reports lay out).
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from perfscan.locate import Locator
 from perfscan.models import Artifact, PassResult
@@ -87,18 +88,28 @@ def run_cpu_pass(ctx: PassContext) -> PassResult:
         engine, options = "cprofile", {"engine": "cprofile"}
         run = run_target("cpu", ctx, options=options, name="cpu-cprofile")
         data = _read(run)
+
     # A short run gives few samples (one per ~4 ms of CPU): sample it again, within the pass's
     # time, until the pooled phases cover MIN_SAMPLED_SECONDS, so a share near a threshold is not
-    # decided by a handful of ticks.
-    while (
-        data is not None
-        and data.engine == "sample"
-        and counts is not None
-        and data.runs < MAX_SAMPLED_RUNS
-        and data.wall < MIN_SAMPLED_SECONDS
-        and run.child.returncode in (0, 1)
-        and time.monotonic() - start + run.child.seconds * 1.5 < ctx.timeout * 0.8
-    ):
+    # decided by a handful of ticks. The runs wanted come from one process whose test loop is
+    # forked after collection (probe/forkpool.py: one start-up and collection for them all);
+    # where it could not fork, or gave fewer, one process a run.
+    def more_wanted() -> bool:
+        return (
+            data is not None
+            and data.engine == "sample"
+            and counts is not None
+            and data.runs < MAX_SAMPLED_RUNS
+            and data.wall < MIN_SAMPLED_SECONDS
+            and run.child.returncode in (0, 1)
+            and time.monotonic() - start + run.child.seconds * 1.5 < ctx.timeout * 0.8
+        )
+
+    pool_note = ""
+    if more_wanted() and data is not None:
+        data, pool_note = _pooled(ctx, options, data)
+    while more_wanted():
+        assert data is not None
         more = _read(run_target("cpu", ctx, options=options, name=f"cpu-{data.runs + 1}"))
         if more is None or more.engine != "sample":
             break
@@ -111,6 +122,8 @@ def run_cpu_pass(ctx: PassContext) -> PassResult:
         notes.append(
             SAME_RUN_NOTE + (f"; {data.runs - 1} more sampled run(s) pooled" if data and data.runs > 1 else "")
         )
+    if pool_note:
+        notes.append(pool_note)
     if data is None:
         status = "timed-out" if run.child.timed_out else "failed"
         error = f"the profiled test run {run.child.describe_exit()} and wrote no profile"
@@ -196,6 +209,28 @@ def _timing_run_sampled(ctx: PassContext, engine: str) -> Optional[Tuple[ProbeRu
     if data is None or data.engine != "sample" or data.samples is None:
         return None
     return run, data
+
+
+def _pooled(ctx: PassContext, options: Dict[str, str], data: CpuRun) -> Tuple[CpuRun, str]:
+    """`data` with the runs still wanted, made by one probe process that forks its test loop, and
+    what the probe said of its forks."""
+    per_run = max(data.wall / max(data.runs, 1), 1e-3)
+    wanted = min(MAX_SAMPLED_RUNS - data.runs, max(1, math.ceil((MIN_SAMPLED_SECONDS - data.wall) / per_run)))
+    pool = run_target("cpu", ctx, options=dict(options, pool=str(wanted - 1)), name="cpu-pool")
+    before = data.runs
+    for folder in [pool.out_dir / f"pool-{i}" for i in range(1, wanted)] + [pool.out_dir]:
+        more = _read(ProbeRun(pool.child, folder))
+        if more is not None and more.engine == "sample":
+            data = combine(data, more)
+    said = pool.read("pool.json") or {}
+    if said.get("refused"):
+        return data, f"pooled runs not forked ({said['refused']}): one process a run"
+    if int(said.get("forked") or 0) > 0:
+        return (
+            data,
+            f"{data.runs - before} pooled run(s) from one process, its test loop forked after collection (one start-up and collection for them all)",
+        )
+    return data, ""
 
 
 def _read(run: ProbeRun) -> Optional[CpuRun]:
