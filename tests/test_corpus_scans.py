@@ -72,7 +72,10 @@ def hard_failures(result: subprocess.CompletedProcess, report: dict) -> List[str
 # between runs by up to a point (TRUTH.md's min-max ranges near a threshold, measured with no
 # profiler); a sampled share is also off by its sampling error, three standard errors of a share p
 # from n samples (100 * sqrt(p(1-p)/n)): few samples, wide; many, narrow. Import times are
-# wall-clock minimums on a shared machine; memory is counted, not sampled.
+# wall-clock minimums on a shared machine: the import pass takes out the time a run waited for
+# a core, but not a neighbour on the same physical core (SMT), which no scheduler statistic
+# shows: lib_mesh's 380 ms import read above 625 ms on CI with a second scan beside it. Memory is
+# counted, not sampled.
 # domain -> {(upper level, lower level): the threshold between them}
 BOUNDARIES = {
     "cpu": {("critical", "high"): 20.0, ("high", "medium"): 5.0, ("medium", "low"): 2.0},
@@ -98,7 +101,7 @@ def cpu_samples(report: dict) -> Optional[float]:
 
 def tolerance(domain: str, threshold: float, report: dict) -> float:
     if domain == "import":
-        return 0.25 * threshold
+        return 0.5 * threshold
     if domain == "memory":
         return 0.05 * threshold
     n = cpu_samples(report)

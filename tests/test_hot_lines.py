@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from dataclasses import replace
 from html import escape
@@ -121,6 +122,15 @@ def test_markdown_code_spans_hold_any_backticks():
     text = hot_line_text(HotLine(7, 0.5, 80.4, 0.1, 0.4, "time.sleep(`n`)"))
     assert text == "L7 80% (64% waiting) ``time.sleep(`n`)``"
     assert hot_line_text(HotLine(7, 0.5, 80.4, 0.5, None, "")) == "L7 80%"
+
+
+def test_a_line_says_it_waited_only_where_the_waiting_is_a_twentieth_of_it_or_more():
+    # HotLine(line, seconds, share_pct, cpu_seconds, wait_seconds, text)
+    assert hot_line_text(HotLine(11, 1.0, 100.0, 0.99, 0.01, "")) == "L11 100%"  # a CPU line on a loaded machine
+    assert hot_line_text(HotLine(11, 1.0, 100.0, 0.96, 0.04, "")) == "L11 100%"
+    assert hot_line_text(HotLine(11, 1.0, 100.0, 0.95, 0.05, "")) == "L11 100% (5% waiting)"
+    assert hot_line_text(HotLine(11, 1.0, 10.0, 0.5, 0.05, "")) == "L11 10%"  # 0.5 points of the function
+    assert hot_line_text(HotLine(11, 1.0, 20.0, 0.5, 0.05, "")) == "L11 20% (1% waiting)"
 
 
 # -- saved reports, with and without the field -------------------------------------------------------
@@ -251,7 +261,10 @@ def test_the_hottest_line_of_a_function_with_no_pattern_is_named_in_every_format
     md = (out / "scan-report.md").read_text(encoding="utf-8")
     block = md[md.index("ledger.books:weigh —") :]
     hot_md = next(line for line in block.splitlines() if line.startswith("- Hot lines: "))
-    assert hot_md.startswith(f"- Hot lines: L11 {top['share_pct']:.0f}% `{HOT_TEXT}`")
+    # the line's waiting is named only where it is a real part of it (not on a loaded machine's CPU line)
+    assert re.match(rf"- Hot lines: L11 {top['share_pct']:.0f}%( \(\d+% waiting\))? `{re.escape(HOT_TEXT)}`", hot_md), (
+        hot_md
+    )
     page = (out / "scan-report.html").read_text(encoding="utf-8")
     assert '<td class="ln">11</td>' in page and f"<code>{escape(HOT_TEXT)}</code>" in page
     sarif = json.loads((out / "scan-report.sarif").read_text(encoding="utf-8"))

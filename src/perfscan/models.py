@@ -245,6 +245,12 @@ class HotLine:
     # test, arithmetic) is sampled at the loop's back edge, filed under the header
     end_line: Optional[int] = None
 
+    def shows_waiting(self) -> bool:
+        """Whether the report says how much of the line was waiting: a point or more of the
+        function's time, and a twentieth of the line's (a CPU line on a loaded machine reads a
+        tick or two of waiting: not worth a word)."""
+        return round(self.waiting_pct()) >= 1 and (self.wait_seconds or 0.0) >= 0.05 * self.seconds
+
     def waiting_pct(self) -> float:
         """The part of the function's time this line spent waiting (0 where waiting was not measured)."""
         if not self.wait_seconds or self.seconds <= 0:

@@ -108,7 +108,7 @@ def hot_line_text(h: HotLine) -> str:
     part of it spent waiting (when there was any), the source text. A loop reads `L11-13`: its
     header's line holds the work in its body that makes no call."""
     text = f"L{h.line}" + (f"-{h.end_line}" if h.end_line else "") + f" {h.share_pct:.0f}%"
-    if round(h.waiting_pct()) >= 1:  # a tick of waiting on a CPU line is not worth a word
+    if h.shows_waiting():
         text += f" ({h.waiting_pct():.0f}% waiting)"
     return text + (f" {code_span(h.text)}" if h.text else "")
 

@@ -31,7 +31,7 @@ def hot_lines_html(hot: Sequence[HotLine]) -> str:
         if previous is not None and h.line > previous + 1:
             rows.append('<tr class="gap"><td class="ln" aria-label="lines skipped">⋮</td><td></td><td></td></tr>')
         previous = h.line
-        waiting = f'<span class="wt"> ({h.waiting_pct():.0f}% waiting)</span>' if round(h.waiting_pct()) >= 1 else ""
+        waiting = f'<span class="wt"> ({h.waiting_pct():.0f}% waiting)</span>' if h.shows_waiting() else ""
         share = min(max(h.share_pct, 0.0), 100.0)
         code = f"<code>{e(h.text)}</code>" if h.text else '<span class="muted">(source not read)</span>'
         rows.append(
