@@ -153,3 +153,20 @@ def write_project(root: Path, files: Dict[str, str]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     return root
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_hypothesis_plugin_in_scanned_runs():
+    """The projects these tests scan run under this checkout's venv, whose pytest would load the
+    hypothesis plugin (a dependency of perfscan's own property tests) at every start: about 1 s
+    for each run of a scanned project's tests, and a scan makes several. No scanned project uses
+    it. Set for the children only: this process's pytest read its options already. A test that
+    gives a child its own PYTEST_ADDOPTS keeps it."""
+    if "PYTEST_ADDOPTS" in os.environ:
+        yield
+        return
+    os.environ["PYTEST_ADDOPTS"] = "-p no:hypothesispytest"
+    try:
+        yield
+    finally:
+        os.environ.pop("PYTEST_ADDOPTS", None)
