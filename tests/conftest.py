@@ -155,6 +155,26 @@ def write_project(root: Path, files: Dict[str, str]) -> Path:
     return root
 
 
+def probe_on(root: Path, mode: str, options: Dict[str, str], timeout: float = 120):
+    """The probe in `mode` over a project's tests under this python and pytest, in a private work
+    folder beside the project (as a pass runs it, without the rest of the scan)."""
+    from perfscan.models import Driver
+    from perfscan.probe_host import install_probe, run_probe
+
+    workdir = Path(tempfile.mkdtemp(prefix="perfscan-work-", dir=root.parent))
+    return run_probe(
+        mode,
+        runner=[sys.executable],
+        driver=Driver(),
+        root=root,
+        workdir=workdir,
+        probe_path=install_probe(workdir),
+        pytest_args=[],
+        timeout=timeout,
+        options=options,
+    )
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _no_hypothesis_plugin_in_scanned_runs():
     """The projects these tests scan run under this checkout's venv, whose pytest would load the

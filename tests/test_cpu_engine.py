@@ -23,7 +23,7 @@ import traceback
 from pathlib import Path
 
 import pytest
-from conftest import REPO, write_project
+from conftest import REPO, probe_on, write_project
 
 sys.path.insert(0, str(REPO / "src"))
 from test_probe_pythons import VERSIONS, venv_with_pytest  # noqa: E402
@@ -531,18 +531,7 @@ def test_threads_finishing_while_the_main_thread_joins_do_not_crash_the_sampler(
             ),
         },
     )
-    workdir = Path(tempfile.mkdtemp(dir=tmp_path))
-    run = run_probe(
-        "cpu",
-        runner=[sys.executable],
-        driver=Driver(),
-        root=root,
-        workdir=workdir,
-        probe_path=install_probe(workdir),
-        pytest_args=[],
-        timeout=120,
-        options={"engine": "sample", "count": "0"},
-    )
+    run = probe_on(root, "cpu", {"engine": "sample", "count": "0"})
     assert run.child.returncode == 0, run.child.describe_exit() + ": " + run.child.tail(20)
     samples = run.read("cpu.json")["samples"]
     in_workers = sum(st[3] for st in samples["stacks"] if any(samples["frames"][fi][2] == "worker" for fi, _ in st[2]))
@@ -574,18 +563,7 @@ PATCHING_TESTS = {
 )
 def test_tests_that_patch_the_clock_or_frames_do_not_fool_the_probe(tmp_path, mode, options):
     root = write_project(tmp_path / "patchy", PATCHING_TESTS)
-    workdir = Path(tempfile.mkdtemp(dir=tmp_path))
-    run = run_probe(
-        mode,
-        runner=[sys.executable],
-        driver=Driver(),
-        root=root,
-        workdir=workdir,
-        probe_path=install_probe(workdir),
-        pytest_args=[],
-        timeout=120,
-        options=options,
-    )
+    run = probe_on(root, mode, options)
     assert run.child.returncode == 0, run.child.tail(20)
     assert run.failed_tests() == (), run.failed_summary()
     data = run.read("cpu.json" if mode == "cpu" else "time.json")

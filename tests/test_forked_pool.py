@@ -7,13 +7,10 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 from pathlib import Path
+from typing import List, Tuple
 
-from conftest import assert_unchanged, load_report, run_perfscan, tree_state, write_project
-
-from perfscan.models import Driver
-from perfscan.probe_host import install_probe, run_probe
+from conftest import assert_unchanged, load_report, probe_on, run_perfscan, tree_state, write_project
 
 PROJECT = {
     "pyproject.toml": "[project]\nname = 'tally'\nversion = '1'\n[tool.pytest.ini_options]\ntestpaths = ['tests']\n",
@@ -42,18 +39,7 @@ PROJECT = {
 
 def test_the_probe_forks_each_pooled_loop_from_the_state_after_collection(tmp_path):
     root = write_project(tmp_path / "tally", PROJECT)
-    workdir = Path(tempfile.mkdtemp(prefix="perfscan-work-", dir=tmp_path))
-    run = run_probe(
-        "cpu",
-        runner=[sys.executable],
-        driver=Driver(),
-        root=root,
-        workdir=workdir,
-        probe_path=install_probe(workdir),
-        pytest_args=[],
-        timeout=120,
-        options={"root": str(root), "engine": "sample", "pool": "2"},
-    )
+    run = probe_on(root, "cpu", {"root": str(root), "engine": "sample", "pool": "2"})
     assert run.child.returncode == 0, run.child.tail(20)
     said = run.read("pool.json")
     assert said is not None and (said["asked"], said["forked"], said["refused"]) == (2, 2, "")
@@ -67,18 +53,25 @@ def test_the_probe_forks_each_pooled_loop_from_the_state_after_collection(tmp_pa
         assert cpu["engine"] == "sample" and cpu["phases"]["call"]["wall"] > 0, folder
 
 
-def test_a_short_suite_is_pooled_from_one_forked_process(tmp_path):
-    root = write_project(tmp_path / "tally", PROJECT)
+def _scan_cpu(root: Path) -> Tuple[dict, List[str]]:
+    """The CPU pass's scan of the project (the tree left as it was): its report and the pass's notes."""
     before = tree_state(root)
     proc = run_perfscan(str(root), "--runner", sys.executable, "--passes", "cpu")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert_unchanged(before, root)
     report = load_report(root)
-    notes = report["passes"]["cpu"]["notes"]
+    return report, report["passes"]["cpu"]["notes"]
+
+
+def _top_cpu_symbol(report: dict) -> str:
+    return [f for f in report["findings"] if f["domain"] == "cpu"][0]["symbol"]
+
+
+def test_a_short_suite_is_pooled_from_one_forked_process(tmp_path):
+    report, notes = _scan_cpu(write_project(tmp_path / "tally", PROJECT))
     assert any("more sampled run(s) pooled" in n for n in notes), notes
     assert any("from one process, its test loop forked after collection" in n for n in notes), notes
-    top = [f for f in report["findings"] if f["domain"] == "cpu"][0]
-    assert top["symbol"] == "slow_sum"
+    assert _top_cpu_symbol(report) == "slow_sum"
 
 
 def test_a_thread_alive_after_collection_gets_a_process_per_pooled_run(tmp_path):
@@ -86,16 +79,9 @@ def test_a_thread_alive_after_collection_gets_a_process_per_pooled_run(tmp_path)
     project["tests/conftest.py"] = (
         "import threading\nimport time\n\nthreading.Thread(target=time.sleep, args=(600,), daemon=True).start()\n"
     )
-    root = write_project(tmp_path / "tally", project)
-    before = tree_state(root)
-    proc = run_perfscan(str(root), "--runner", sys.executable, "--passes", "cpu")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert_unchanged(before, root)
-    report = load_report(root)
-    notes = report["passes"]["cpu"]["notes"]
+    report, notes = _scan_cpu(write_project(tmp_path / "tally", project))
     assert any("pooled runs not forked (2 threads alive after collection): one process a run" in n for n in notes), (
         notes
     )
     assert any("3 more sampled run(s) pooled" in n for n in notes), notes
-    top = [f for f in report["findings"] if f["domain"] == "cpu"][0]
-    assert top["symbol"] == "slow_sum"
+    assert _top_cpu_symbol(report) == "slow_sum"
