@@ -96,6 +96,8 @@ def test_django_project_runs_under_manage_py_test_and_its_view_hotspot_is_found(
     ]
     cpu = [f for f in report["findings"] if f["domain"] == "cpu"]
     assert cpu and cpu[0]["qualname"] == "orders.views:distinct_customers", cpu
+    # its test databases exist before the loop: pooled runs are never forked from it
+    assert not any("forked" in n for n in report["passes"]["cpu"]["notes"]), report["passes"]["cpu"]["notes"]
     assert (cpu[0]["pattern"], cpu[0]["severity"], cpu[0]["phase"]) == ("quadratic-membership", "critical", "call")
     md = (root / ".codeflash" / "scan-report.md").read_text()
     assert "- Test runner: django (manage.py, and Django without pytest-django" in md

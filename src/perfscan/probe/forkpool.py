@@ -3,10 +3,10 @@
 A short suite is sampled more than once so that its shares rest on enough samples (the CPU
 pass's pooled runs). Each run in a process of its own pays the interpreter's start-up, the
 imports and the collection again: for a suite of 1 s of tests, most of a run. With `--opt
-pool=N` the pytest driver forks N children one after another at the start of the test loop,
-after collection and before any test ran: each runs the loop once, writing into
-OUT/pool-<i>, as a fresh process would (nothing a test did is in it), and the parent, last,
-runs the loop into OUT. Not forked where a thread other than the main one is alive (a fork
+pool=N` the session forks N children one after another as the test loop begins
+(session.begin_loop, under every driver), after collection and before any test ran: each runs
+the loop once, writing into OUT/pool-<i>, as a fresh process would (nothing a test did is in
+it), and the parent, last, runs the loop into OUT. Not forked where a thread other than the main one is alive (a fork
 copies only the calling thread: what the others hold would be lost), where a socket is open (a
 database or service connection made at import would be shared, and a child's goodbye at its
 exit would close it for the parent) or where there is no os.fork: then only the parent's run is
@@ -27,14 +27,8 @@ def pooled_loops():
     asked = int(state.options.get("pool") or 0)
     if asked <= 0:
         return
-    why = ""
-    if not hasattr(os, "fork"):
-        why = "no os.fork on this platform"
-    elif threading.active_count() > 1:
-        why = "%d threads alive after collection" % threading.active_count()
-    elif _sockets():
-        why = "%d socket(s) open after collection" % _sockets()
-    done = []
+    why = _refusal()
+    forked = 0
     if not why:
         for i in range(1, asked + 1):
             sys.stdout.flush()
@@ -43,9 +37,21 @@ def pooled_loops():
             if pid == 0:
                 _move_outputs(os.path.join(state.out_dir, "pool-%d" % i))
                 return
-            _, status = os.waitpid(pid, 0)
-            done.append(os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else status)
-    write_json(os.path.join(state.out_dir, "pool.json"), {"asked": asked, "forked": len(done), "refused": why})
+            os.waitpid(pid, 0)  # one loop at a time: the runs must not share the cores
+            forked += 1
+    write_json(os.path.join(state.out_dir, "pool.json"), {"asked": asked, "forked": forked, "refused": why})
+
+
+def _refusal():
+    """Why the loop cannot be forked here, or ""."""
+    if not hasattr(os, "fork"):
+        return "no os.fork on this platform"
+    if threading.active_count() > 1:
+        return "%d threads alive after collection" % threading.active_count()
+    sockets = _sockets()
+    if sockets:
+        return "%d socket(s) open after collection" % sockets
+    return ""
 
 
 def _sockets():

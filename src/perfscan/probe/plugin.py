@@ -9,7 +9,6 @@ import pytest
 
 from . import state
 from .contract import WORKER_STATE, WORKERS_DIR
-from .forkpool import pooled_loops
 from .session import Session, left_out_ids
 
 
@@ -68,7 +67,6 @@ class PytestHooks:
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtestloop(self, session):
-        pooled_loops()  # `--opt pool=N`: N more runs of the loop, forked from here (forkpool.py)
         self.session.begin_loop()
         outcome = yield
         self.session.end_loop()

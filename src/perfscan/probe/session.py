@@ -5,7 +5,8 @@ Every driver calls the same functions, so every pass works the same under each r
   the mode's recorder (the timing run's clock and call counter, the CPU engine, tracemalloc);
 - `outcomes` records what happened to each test (`add_seconds`, `outcome`, and `finished` when
   its teardown is over, which in `time` mode appends its progress line);
-- `begin_loop` and `end_loop` bracket the measured test loop, `repeat` runs the memory pass's
+- `begin_loop` and `end_loop` bracket the measured test loop (`begin_loop` first forks the loop
+  for pooled runs where they are asked: forkpool.py), `repeat` runs the memory pass's
   repetitions (the driver says how to run its tests once more, unlogged);
 - `finish` writes every file.
 The drivers differ only in how they find, order and run the tests.
@@ -17,6 +18,7 @@ import os
 from . import projectmap, state
 from .clocks import getframe, perf_counter
 from .contract import PROGRESS, write_json
+from .forkpool import pooled_loops
 
 # an outcome replaces another of a lower rank (a failure beats a skip, a skip beats a pass)
 _RANK = {"passed": 0, "skipped": 1, "xfailed": 1, "failed": 2, "error": 2}
@@ -152,6 +154,7 @@ class Session:
             self.recorder.stop(nodeid, phase)
 
     def begin_loop(self):
+        pooled_loops()  # `--opt pool=N`: N more runs of the loop, forked from here (forkpool.py)
         begin = getattr(self.recorder, "begin_run", None)
         if begin is not None:
             begin()

@@ -38,7 +38,6 @@ import warnings
 
 from . import state
 from .clocks import getframe, perf_counter
-from .forkpool import pooled_loops
 from .session import Session, left_out_ids
 from .unittest_suite import flatten, node_id, one_line
 
@@ -125,7 +124,6 @@ class Driver:
             self.exitstatus = 0 if tests else 5
             return result
         phased = PhasedSuite(tests, self)
-        pooled_loops()  # `--opt pool=N`: N more runs of the loop, forked from here (forkpool.py)
         unittest.registerResult(result)
         with _warnings_as_unittest(warnings):
             result.startTestRun()

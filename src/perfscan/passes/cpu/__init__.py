@@ -93,7 +93,9 @@ def run_cpu_pass(ctx: PassContext) -> PassResult:
     # time, until the pooled phases cover MIN_SAMPLED_SECONDS, so a share near a threshold is not
     # decided by a handful of ticks. The runs wanted come from one process whose test loop is
     # forked after collection (probe/forkpool.py: one start-up and collection for them all);
-    # where it could not fork, or gave fewer, one process a run.
+    # where it could not fork, or gave fewer, one process a run. Not under Django's runner: it
+    # creates its test databases before the loop, and a child's teardown would destroy a
+    # database file the other runs still use.
     def more_wanted() -> bool:
         return (
             data is not None
@@ -106,7 +108,7 @@ def run_cpu_pass(ctx: PassContext) -> PassResult:
         )
 
     pool_note = ""
-    if more_wanted() and data is not None:
+    if more_wanted() and data is not None and ctx.target.driver.name != "django":
         data, pool_note = _pooled(ctx, options, data)
     while more_wanted():
         assert data is not None
