@@ -8,6 +8,7 @@ import json
 import sys
 
 import pytest
+from conftest import probe_on, write_project
 
 from perfscan.passes.memory.deep import DEEP_FRAMES, FIRST_FRAMES, cannot_finish
 from perfscan.passes.memory.records import Phase
@@ -42,9 +43,29 @@ def test_the_deep_run_traces_with_line_tables_on_3_11_and_leaves_no_profile_func
     before = sys.getprofile()
     sys.setprofile(None)
     try:
+        memory.give_line_tables()  # as the probe's entry point does for a deep run
         recorder.begin_run()
         assert sys.getprofile() is memory._line_tables
         recorder.end_run()
         assert sys.getprofile() is None
     finally:
         sys.setprofile(before)
+
+
+@pytest.mark.skipif(sys.version_info[:2] != (3, 11), reason="line tables by offset are 3.11's")
+def test_a_deep_run_has_the_line_tables_profile_function_before_the_test_runner_imports_the_tests(tmp_path):
+    seen = tmp_path / "seen.txt"
+    root = write_project(
+        tmp_path / "p",
+        {
+            "pyproject.toml": "[project]\nname = 'p'\nversion = '1'\n",
+            # imported by pytest during collection, long after the probe's entry point ran
+            "tests/conftest.py": f"import sys\nopen({str(seen)!r}, 'w').write(getattr(sys.getprofile(), '__name__', ''))\n",
+            "tests/test_a.py": "def test_a():\n    assert True\n",
+        },
+    )
+    spec = tmp_path / "deep.json"
+    spec.write_text(json.dumps({"phases": [["tests/test_a.py::test_a", "call", 1 << 20]]}), encoding="utf-8")
+    run = probe_on(root, "memory", {"root": str(root), "deep": str(spec), "frames": "10"})
+    assert run.child.returncode == 0, run.child.tail(20)
+    assert seen.read_text(encoding="utf-8") == "_line_tables"
