@@ -110,9 +110,9 @@ def test_click_colour_tests_pass_under_every_pass_as_plainly(tmp_path):
     # what perfscan still changes is listed, each with its reason
     changed = report["environment"]
     assert any(c.startswith("PYTHONPATH: perfscan's probe folder put first") for c in changed), changed
-    assert any(c.startswith("PYTHONPYCACHEPREFIX") for c in changed)
+    assert any(c.startswith("PYTHONDONTWRITEBYTECODE=1: no bytecode is written") for c in changed)
     md = (root / ".codeflash" / "scan-report.md").read_text()
-    assert "- Changed for profiling: PYTHONPYCACHEPREFIX: perfscan's temp folder" in md
+    assert "- Changed for profiling: PYTHONDONTWRITEBYTECODE=1: no bytecode is written" in md
     assert_unchanged(before, root)
 
 

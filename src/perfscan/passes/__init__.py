@@ -65,14 +65,19 @@ PYTEST_OPTIONS_ADDED = (
 def child_env(workdir: Path, probe_path: Path) -> Dict[str, str]:
     """Environment for a child running project code: the user's, plus only what the probe needs.
 
-    The probe's folder goes first on PYTHONPATH, before the user's entries; bytecode goes to a
-    private prefix (the project gets no __pycache__); coverage and hypothesis data, if the tests
-    write any, go to the temp folder. Everything else (PYTEST_ADDOPTS, PYTEST_PLUGINS, colour,
-    encoding, hash seed) is the user's, as plain pytest would see it.
+    The probe's folder goes first on PYTHONPATH, before the user's entries. No bytecode is
+    written (PYTHONDONTWRITEBYTECODE), so the project gets no __pycache__, and bytecode already
+    cached where plain Python looks for it (beside the sources, in site-packages, under the
+    user's own PYTHONPYCACHEPREFIX) is read as a plain run reads it. A private prefix would hide
+    all of it: every child then compiled pytest, its plugins and the libraries from source (1.6 s
+    a child on a small project where the user's environment forbids writing bytecode, as many CI
+    images do). Coverage and hypothesis data, if the tests write any, go to the temp folder.
+    Everything else (PYTEST_ADDOPTS, PYTEST_PLUGINS, colour, encoding, hash seed) is the user's,
+    as plain pytest would see it.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PERFSCAN_",) + _PYTEST_RUNTIME)}
     env["PYTHONPATH"] = os.pathsep.join([str(probe_path)] + _user_pythonpath())
-    env["PYTHONPYCACHEPREFIX"] = str(workdir / "pycache")
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
     env["COVERAGE_FILE"] = str(workdir / ".coverage")
     env["HYPOTHESIS_STORAGE_DIRECTORY"] = str(workdir / "hypothesis")
     return env
@@ -85,12 +90,12 @@ def _user_pythonpath() -> List[str]:
 def environment_changes() -> Tuple[str, ...]:
     """What perfscan changes for the children that run the project's tests, each with its reason."""
     user_path = os.environ.get("PYTHONPATH")
-    cache = os.environ.get("PYTHONPYCACHEPREFIX")
     changes = [
         "PYTHONPATH: perfscan's probe folder put first (the probe runs inside the project's python), "
         + ("the user's entries follow" if user_path else "no PYTHONPATH was set"),
-        "PYTHONPYCACHEPREFIX: perfscan's temp folder (bytecode is not written into the project)"
-        + (f"; the user's {cache} is not used" if cache else ""),
+        "PYTHONDONTWRITEBYTECODE=1: no bytecode is written (the project gets no __pycache__); bytecode "
+        "already cached is read, as a plain run reads it"
+        + ("" if not os.environ.get("PYTHONDONTWRITEBYTECODE") else " (the user's setting too)"),
         "COVERAGE_FILE and HYPOTHESIS_STORAGE_DIRECTORY: perfscan's temp folder (coverage and hypothesis "
         "data are not written into the project)",
     ]
@@ -105,5 +110,6 @@ def import_env(workdir: Path, project: Project) -> Dict[str, str]:
     PYTHONPATH), no probe; bytecode always cached (in the private prefix), so the warm runs are warm."""
     env = child_env(workdir, Path(workdir))
     env["PYTHONPATH"] = os.pathsep.join([str(p) for p in project.source_roots] + _user_pythonpath())
+    env["PYTHONPYCACHEPREFIX"] = str(workdir / "pycache")
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
