@@ -137,6 +137,9 @@ def test_one_hanging_test_of_17_leaves_the_other_16_to_profile(tmp_path):
     assert "the timing run restarted without it; profiling the other 16 of 17 tests" in target["note"]
     assert f"- Target: left out {hang}" in markdown(root)
     assert report["passes"]["cpu"]["status"] == "ok" and report["passes"]["memory"]["status"] == "ok"
+    # the memory pass started beside the timing run met the hang too: called off, it ran on the 16
+    assert "memory pass: called off (the timing run did not run the whole suite)" in proc.stderr
+    assert not any("beside the timing run" in n for n in report["passes"]["memory"]["notes"])
     assert any(f["symbol"] == "slow_unique" for f in report["findings"])
     # the last test, after the hang, was profiled
     assert "host.core:late_work" in report["passes"]["cpu"]["data"]["functions"]

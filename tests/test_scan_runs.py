@@ -13,6 +13,7 @@ from conftest import SLOW_UNIQUE, assert_unchanged, load_report, run_perfscan, t
 
 from perfscan.passes.cpu import SAME_RUN_NOTE
 from perfscan.passes.registry import PASSES
+from perfscan.scan import BESIDE_NOTE
 from perfscan.schedule import stages, usable_cores
 from perfscan.workers import merge_counts
 
@@ -88,6 +89,12 @@ def test_a_scan_with_every_pass_side_by_side_finishes_every_pass_and_reports_the
     assert {d: p["status"] for d, p in report["passes"].items()} == {p.domain: "ok" for p in PASSES}
     assert cpu_finding(report, "slow_unique")["details"]["calls"] == 21
     assert [f for f in report["findings"] if f["domain"] == "cpu"][0]["symbol"] == "slow_unique"
+    # import timing alone and first, before the timing run; the memory pass beside the timing run
+    assert stderr.index("import pass: ok") < stderr.index("collecting and timing the tests")
+    two = usable_cores() > 1  # on one core the memory pass waits for its turn
+    assert ("memory pass: started beside the timing run, on the whole suite" in stderr) == two
+    assert (report["passes"]["memory"]["notes"][0] == BESIDE_NOTE) == two
+    assert len(report["passes"]["memory"]["data"]["peak_mib_by_test"]) == 7  # it measured every test
 
 
 def names(stages_):

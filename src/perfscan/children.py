@@ -1,7 +1,10 @@
 """Running child processes: no shell, own process group, a timeout, output to files.
 
 A child's output never goes to a pipe (a test printing 100 MB must not deadlock the scan).
-Live children are tracked so an interrupt can kill their whole groups.
+Live children are tracked so an interrupt can kill their whole groups. A thread may run its
+children as a named crew (`crew`), which another thread can call off (`call_off`): its live
+children are killed and the ones it starts after that never start (the memory pass started
+beside the timing run, when the timing run says the guess of the tests was wrong).
 """
 
 from __future__ import annotations
@@ -9,12 +12,19 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Optional, Sequence, Set, Tuple
+from typing import Dict, Iterator, Mapping, Optional, Sequence, Set, Tuple
 
 _LIVE: Set[subprocess.Popen[bytes]] = set()
+_CREWS: Dict[str, Set[subprocess.Popen[bytes]]] = {}  # crew name -> its live children
+_CALLED_OFF: Set[str] = set()
+_LOCK = threading.Lock()
+_THREAD = threading.local()  # .crew: the crew of the children this thread starts
+CALLED_OFF = "called off before it started"
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,30 @@ def kill_all() -> None:
         _kill_group(proc)
 
 
+@contextmanager
+def crew(name: str) -> Iterator[None]:
+    """The children this thread starts inside the block belong to the crew `name`."""
+    before = getattr(_THREAD, "crew", None)
+    _THREAD.crew = name
+    try:
+        yield
+    finally:
+        _THREAD.crew = before
+
+
+def call_off(name: str) -> None:
+    """Kill the crew's live children; its later children do not start (their result says so)."""
+    with _LOCK:
+        _CALLED_OFF.add(name)
+        procs = list(_CREWS.get(name, ()))
+    for proc in procs:
+        _kill_group(proc)
+
+
+def called_off(name: str) -> bool:
+    return name in _CALLED_OFF
+
+
 def run(
     argv: Sequence[str],
     *,
@@ -93,7 +127,10 @@ def run(
     out_path = log_dir / f"{name}.stdout"
     err_path = log_dir / f"{name}.stderr"
     start = time.monotonic()
-    with open(out_path, "wb") as out, open(err_path, "wb") as err:
+    team = getattr(_THREAD, "crew", None)
+    with open(out_path, "wb") as out, open(err_path, "wb") as err, _LOCK:
+        if team in _CALLED_OFF:
+            return ChildResult(tuple(argv), None, False, 0.0, out_path, err_path, start_error=CALLED_OFF)
         try:
             proc = subprocess.Popen(
                 list(argv),
@@ -115,21 +152,24 @@ def run(
                 start_error=f"cannot start {argv[0]}: {exc.strerror or exc}",
             )
         _LIVE.add(proc)
-        timed_out = False
+        if team is not None:
+            _CREWS.setdefault(team, set()).add(proc)
+    timed_out = False
+    try:
+        proc.wait(timeout=max(timeout, 0.1))
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        # SIGTERM first: the probe saves what it measured so far, then SIGKILL for the rest
         try:
-            proc.wait(timeout=max(timeout, 0.1))
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            # SIGTERM first: the probe saves what it measured so far, then SIGKILL for the rest
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=grace)
-            except (ProcessLookupError, PermissionError, OSError, subprocess.TimeoutExpired):
-                pass
-            _kill_group(proc)
-            proc.wait()
-        finally:
-            # grandchildren left behind in the group go too
-            _kill_group(proc)
-            _LIVE.discard(proc)
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=grace)
+        except (ProcessLookupError, PermissionError, OSError, subprocess.TimeoutExpired):
+            pass
+        _kill_group(proc)
+        proc.wait()
+    finally:
+        # grandchildren left behind in the group go too
+        _kill_group(proc)
+        _LIVE.discard(proc)
+        _CREWS.get(team or "", set()).discard(proc)
     return ChildResult(tuple(argv), proc.returncode, timed_out, time.monotonic() - start, out_path, err_path)

@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
 from perfscan import __version__, children, fidelity, schedule, treewatch
+from perfscan.beside import Beside
 from perfscan.deployment import detect_deployment
 from perfscan.errors import UsageError
 from perfscan.models import Driver, PassResult, Project, ScanResult, Settings, Target
 from perfscan.passes import PassContext, PassInputs, child_env, environment_changes
 from perfscan.passes.registry import PASSES, Pass, selected
-from perfscan.probe_host import COMMAND_FAILED, install_probe
+from perfscan.probe_host import COMMAND_FAILED, ProbeRun, install_probe
 from perfscan.progress import Progress
 from perfscan.project import discover_project
 from perfscan.ranking import rank
@@ -37,6 +38,8 @@ from perfscan.workers import merge_counts
 if TYPE_CHECKING:  # the passes load only when they run
     from perfscan.passes.async_pass.records import AsyncioDebugRun
 
+_NO_TARGET = Target((), (), "none", 0, "no target yet", driver=Driver("", ""))  # the passes before the timing run
+BESIDE_NOTE = "ran beside the timing run, on the whole suite, which the timing run then ran whole too"
 TIMING_SLICE = 0.2  # share of the budget the timing run of the whole suite may take (and its restarts as much again)
 RESERVE = 3.0  # seconds kept for ranking and reports
 
@@ -61,9 +64,28 @@ def run_scan(settings: Settings, progress: Progress) -> Tuple[ScanResult, Path]:
         deployment = detect_deployment(project)
         progress.say(f"deployment: {deployment.model} ({'; '.join(deployment.evidence[:2])})")
         passes = selected(settings.passes)
-        target, timing = _choose_target(settings, project, passes, workdir, probe_path, budget, progress)
-        base = PassContext(settings, project, deployment, target, workdir, probe_path, out_dir, 0.0)
-        results = _run_passes(passes, base, timing, budget, progress)
+        results: Dict[str, PassResult] = {}
+        # import timing first and alone, before the timing run: it needs no target, and nothing may run beside it
+        early = PassContext(settings, project, deployment, _NO_TARGET, workdir, probe_path, out_dir, 0.0)
+        _run_passes([p for p in passes if p.quiet], passes, early, None, budget, progress, results)
+        beside: List[Beside] = []
+
+        def start_beside(driver: Driver) -> Optional[Beside]:
+            started = _start_beside(passes, early, driver, budget, progress)
+            beside.extend([started] if started is not None else [])
+            return started
+
+        try:
+            target, timing = _choose_target(
+                settings, project, passes, workdir, probe_path, budget, progress, start_beside
+            )
+            kept = _keep_beside(beside[0], target, timing, progress) if beside else None
+            base = PassContext(settings, project, deployment, target, workdir, probe_path, out_dir, 0.0)
+            _run_passes([p for p in passes if not p.quiet], passes, base, timing, budget, progress, results, kept)
+        finally:
+            for pass_beside in beside:  # after an error or an interrupt, no child of it may start
+                pass_beside.call_off()
+        results = {spec.domain: results[spec.domain] for spec in passes}
         ranked = rank(
             [f for r in results.values() for f in r.findings], deployment.model, settings.startup, settings.thresholds
         )
@@ -149,8 +171,11 @@ def _choose_target(
     probe_path: Path,
     budget: _Budget,
     progress: Progress,
+    start_beside: Callable[[Driver], Optional[Beside]] = lambda driver: None,
 ) -> Tuple[Target, Optional[TimingRun]]:
-    """The tests (or command) the test passes profile, and the plain timing run; none without a test pass."""
+    """The tests (or command) the test passes profile, and the plain timing run; none without a
+    test pass. `start_beside` may start a pass beside the timing run (`_start_beside`); a first
+    timing run that did not run the whole suite calls it off at once."""
     if not any(p.needs_tests for p in passes):
         target = Target((), tuple(settings.pytest_args), "none", 0, "no test pass selected", driver=Driver("", ""))
         progress.say(f"target: {target.note or target.mode}")
@@ -166,6 +191,12 @@ def _choose_target(
     driver = choose_driver(settings, project) if not settings.exec_command else Driver("", "")
     if driver.name:
         progress.say(f"test runner: {driver.name} ({driver.why})")
+    beside = start_beside(driver) if not settings.exec_command and not settings.tests else None
+
+    def settle(first: ProbeRun) -> None:
+        if beside is not None and not _ran_whole_suite(first):
+            beside.call_off()
+
     share = budget.remaining() * TIMING_SLICE
     # a test that cuts the timing run short costs at most one more slice: the run restarts without it
     target, timing = select_target(
@@ -178,6 +209,7 @@ def _choose_target(
         share,
         driver=driver,
         cores=schedule.usable_cores(),
+        after_first=settle,
     )
     target = with_hint(dataclasses.replace(target, driver=driver), project)
     progress.end(f"target: {target.note or target.mode}")
@@ -185,17 +217,29 @@ def _choose_target(
 
 
 def _run_passes(
-    passes: Sequence[Pass], base: PassContext, timing: Optional[TimingRun], budget: _Budget, progress: Progress
-) -> Dict[str, PassResult]:
-    """The passes stage by stage (schedule.py: side by side where cores allow), reported in the registry's order."""
-    results: Dict[str, PassResult] = {}
+    now: Sequence[Pass],
+    passes: Sequence[Pass],
+    base: PassContext,
+    timing: Optional[TimingRun],
+    budget: _Budget,
+    progress: Progress,
+    results: Dict[str, PassResult],
+    beside: Optional[Beside] = None,
+) -> None:
+    """The passes `now` of the selected `passes`, stage by stage (schedule.py: side by side where
+    cores allow), into `results`. A pass already started beside the timing run (`beside`) takes
+    its place in its stage: the stage waits for it."""
     plain_counts = _plain_run_counts(timing, base.target)
     sampled_run = _sampled_run(timing, base.target) if plain_counts is not None else None
     asyncio_debug = _asyncio_debug(timing, base.project.root)
-    started: List[Pass] = []
+    started: List[Pass] = [p for p in passes if p.domain in results]
 
     def run_one(spec: Pass, timeout: Optional[float]) -> None:
         """One pass, with what the passes before it found; `timeout` None: its share at its start."""
+        if beside is not None and spec is beside.spec:
+            res = beside.result()
+            results[spec.domain] = dataclasses.replace(res, notes=(BESIDE_NOTE,) + res.notes)
+            return
         if budget.remaining() <= RESERVE:
             results[spec.domain] = PassResult(
                 spec.domain, "timed-out", 0.0, "the scan's budget was spent before this pass could start"
@@ -212,7 +256,7 @@ def _run_passes(
         )
         results[spec.domain] = _run_pass(spec, dataclasses.replace(base, timeout=timeout, inputs=inputs))
 
-    for stage in schedule.stages(passes, schedule.usable_cores()):
+    for stage in schedule.stages(now, schedule.usable_cores()):
         left = [p for p in passes if p not in started]
         firsts = [chain[0] for chain in stage]
         started += [spec for chain in stage for spec in chain]
@@ -225,7 +269,49 @@ def _run_passes(
         for line in lines[:-1]:
             progress.say(line)
         progress.end(lines[-1])
-    return {spec.domain: results[spec.domain] for spec in passes}
+
+
+def _start_beside(
+    passes: Sequence[Pass], ctx: PassContext, driver: Driver, budget: _Budget, progress: Progress
+) -> Optional[Beside]:
+    """The memory pass started with the timing run, on the guess that the whole suite will be its
+    target (docs/design.md "Side by side"): where a core is free for it, with its share of the
+    budget in the stage it would have run in, and a folder of its own."""
+    spec = next((p for p in passes if p.domain == "memory" and p.side_by_side), None)
+    cores = schedule.usable_cores()
+    if spec is None or cores < 2:
+        return None
+    later = [p for p in passes if not p.quiet]
+    stage = next(st for st in schedule.stages(later, cores) if any(spec in chain for chain in st))
+    timeout = budget.share([chain[0] for chain in stage], later)
+    workdir = ctx.workdir / "beside"
+    workdir.mkdir()
+    guess = Target((), tuple(ctx.settings.pytest_args), "all", 0, "the whole suite (a guess)", driver=driver)
+    progress.say(f"{spec.domain} pass: started beside the timing run, on the whole suite (up to {timeout:.0f} s)")
+    return Beside(spec, dataclasses.replace(ctx, target=guess, workdir=workdir, timeout=timeout), _run_pass)
+
+
+def _ran_whole_suite(first: ProbeRun) -> bool:
+    """Whether the first timing run ran the suite to its end: not cut by its slice, not killed,
+    with tests collected (pytest's 0 and 1, unittest's and Django's too)."""
+    child = first.child
+    return not child.timed_out and child.returncode in (0, 1) and first.read("collected.json") is not None
+
+
+def _keep_beside(beside: Beside, target: Target, timing: Optional[TimingRun], progress: Progress) -> Optional[Beside]:
+    """The pass beside, when it ran what the target is: the whole suite, in one process, as configured."""
+    whole = target.mode == "all" and timing is not None and len(timing.runs) == 1 and not timing.workers
+    if whole and not beside.called_off:
+        return beside
+    beside.call_off()
+    try:
+        beside.result()  # its thread ends at once: no child of it starts any more
+    except Exception:  # what a pass called off ran into is not the scan's error
+        pass
+    progress.say(
+        f"{beside.spec.domain} pass: called off (the timing run did not run the whole suite); it runs in its turn"
+    )
+    return None
 
 
 def _chain(

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from perfscan.models import Driver, Project, Settings, Target
+from perfscan.probe_host import ProbeRun
 from perfscan.timing import TimingRun, time_suite
 
 TRIVIAL_SECONDS = 0.002  # a test this fast profiles nothing but pytest
@@ -31,6 +32,7 @@ def select_target(
     *,
     driver: Driver,
     cores: int = 1,
+    after_first: Optional[Callable[[ProbeRun], None]] = None,
 ) -> Tuple[Target, Optional[TimingRun]]:
     """The target, and the timing run (a plain run: the baseline of the profilers' overhead), run
     by `driver`, the test runner (testdriver.py); a test that cuts the timing run short is left out
@@ -52,6 +54,7 @@ def select_target(
         restart_seconds=restart_seconds,
         driver=driver,
         cores=cores,
+        after_first=after_first,
     )
     first = timing.runs[0]
     collected = first.read("collected.json")

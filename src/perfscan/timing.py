@@ -16,7 +16,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from perfscan.children import ChildResult
 from perfscan.models import Driver, ImportedCopy, Project, RunFacts
@@ -101,8 +101,10 @@ def time_suite(
     restart_seconds: float,
     driver: Driver,
     cores: int = 1,
+    after_first: Optional[Callable[[ProbeRun], None]] = None,
 ) -> TimingRun:
-    """The timing run (`_time_suite`). Where it also sampled (docs/design.md "One run, two jobs")
+    """The timing run (`_time_suite`). `after_first` is told of the first run as soon as it ends
+    (before any restart or run across workers). Where it also sampled (docs/design.md "One run, two jobs")
     and the test process crashed inside a test, the sampler's signals may be the cause: the
     timing run is the plain reference, so it runs again without sampling, and the CPU pass
     meets the crash in its own run (and falls back to cProfile there)."""
@@ -116,6 +118,7 @@ def time_suite(
         restart_seconds=restart_seconds,
         driver=driver,
         cores=cores,
+        after_first=after_first,
     )
     timing = run(options=options)
     if (options or {}).get("sample") == "1" and any(r.child.signal_name in CRASH_SIGNALS for r in timing.runs):
@@ -136,6 +139,7 @@ def _time_suite(
     driver: Driver,
     cores: int = 1,
     name_prefix: str = "time",
+    after_first: Optional[Callable[[ProbeRun], None]] = None,
 ) -> TimingRun:
     """Time the suite within `slice_seconds`; restart past a test that cut it, within `restart_seconds` more.
     A suite too slow for one core runs again across `cores` pytest-xdist workers in that time, where
@@ -163,6 +167,8 @@ def _time_suite(
         )
 
     run = start(name_prefix, slice_seconds, None)
+    if after_first is not None:
+        after_first(run)
     runs = [run]
     collected = run.read("collected.json")
     if collected is None:
