@@ -164,6 +164,39 @@ def test_a_suite_too_slow_for_one_core_is_profiled_whole_across_xdist_workers(tm
     assert top["metric"]["value"] >= 80, top["metric"]
 
 
+INDEX = WAITS + "\n\ndef build_index(n):\n    return {i: 'row-%d' % i for i in range(n)}\n"
+
+INDEX_TESTS = WAIT_TESTS.replace("import fetch, total", "import build_index, fetch, total") + (
+    "\n\ndef test_zz_index():\n    assert len(build_index(200_000)) == 200_000\n"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(usable_cores() < 2, reason="needs two cores")
+@pytest.mark.skipif(importlib.util.find_spec("xdist") is None, reason="needs pytest-xdist in the project's python")
+def test_the_memory_pass_of_a_suite_profiled_across_xdist_workers_runs_across_them_too(tmp_path):
+    root = write_project(
+        tmp_path / "upstream",
+        {
+            "pyproject.toml": PYPROJECT.format(name="upstream"),
+            "upstream/__init__.py": "",
+            "upstream/core.py": INDEX,
+            "tests/test_core.py": INDEX_TESTS,
+        },
+    )
+    # 18 s of tests, a 14 s timing slice: the target is the whole suite across two workers, and
+    # in one process the memory pass would not get through it in its share
+    report, _ = scan(root, "--passes", "memory", "--budget", "70")
+    assert report["target"]["mode"] == "all" and "pytest-xdist workers" in report["target"]["note"]
+    memory = report["passes"]["memory"]
+    assert memory["status"] == "ok", memory
+    assert any(n.startswith("measured across 2 pytest-xdist workers") for n in memory["notes"]), memory["notes"]
+    # every test's phases, whichever worker ran it
+    assert len(memory["data"]["peak_mib_by_test"]) == 31
+    [found] = [f for f in report["findings"] if f["domain"] == "memory"]
+    assert (found["symbol"], found["pattern"]) == ("build_index", "large-allocation")
+
+
 def test_workers_counts_merge_by_function_whatever_order_each_worker_compiled_them():
     a = {
         "functions": [["pkg/a.py", 1, "f", 0], ["pkg/a.py", 9, "g", 0]],

@@ -253,6 +253,7 @@ def _run_passes(
             ran=_cpu_ran(results),
             waits=_cpu_waits(results),
             sampled_run=sampled_run,
+            workers=timing.workers if timing is not None and base.target.mode == "all" else 0,
         )
         results[spec.domain] = _run_pass(spec, dataclasses.replace(base, timeout=timeout, inputs=inputs))
 

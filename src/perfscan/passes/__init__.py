@@ -34,6 +34,9 @@ class PassInputs:
     # the plain timing run (its process and output folder), when it ran the whole target in one
     # piece and sampled it too: the CPU pass's first sampled run (docs/design.md "One run, two jobs")
     sampled_run: Optional[Tuple[ChildResult, Path]] = None
+    # the timing run ran the whole target only across this many pytest-xdist workers (0: in one
+    # process): the memory pass's measured run goes across them too (docs/design.md "Every core")
+    workers: int = 0
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from perfscan.passes.memory.records import MemoryRun, Phase
 from perfscan.passes.memory.runs import probe_options, run_memory_probe
 from perfscan.passes.memory.section import MemorySection, MemraySummary
 from perfscan.passes.memory.units import MIB
+from perfscan.passes.memory.workers import merge_workers
 from perfscan.probe_host import ProbeRun
 
 __all__ = [
@@ -61,7 +62,8 @@ def run_memory_pass(ctx: PassContext) -> PassResult:
     run = _measure(ctx, pytest_args, repeat)
     failure = run.failure_note(bool(ctx.target.exec_command), "measured", "the memory used until then is still counted")
     notes: List[str] = [failure] if failure else []
-    raw = run.read("memory.json")
+    raw, worker_notes = _measured_json(run, ctx.inputs.workers)
+    notes += worker_notes
     if raw is None:
         return _no_data(run, start, notes)
     measured = MemoryRun.from_json(raw)
@@ -149,7 +151,29 @@ def _measure(ctx: PassContext, pytest_args: List[str], repeat: int) -> ProbeRun:
     options = probe_options(ctx)
     if repeat:
         options["repeat"] = str(repeat)
+    if ctx.inputs.workers > 1:
+        options["workers"] = str(ctx.inputs.workers)  # the target ran whole only across them
     return run_memory_probe(ctx, "memory", pytest_args, ctx.timeout, options)
+
+
+def _measured_json(run: ProbeRun, workers: int) -> Tuple[Optional[Dict[str, Any]], List[str]]:
+    """The measured run's memory.json; across xdist workers, theirs merged (workers.py)."""
+    pieces = run.worker_runs() if workers > 1 else []
+    if not pieces:
+        return run.read("memory.json"), []
+    raws = [piece.read("memory.json") for piece in pieces]
+    found = [raw for raw in raws if isinstance(raw, dict)]
+    if not found:
+        return None, []
+    notes = [
+        f"measured across {len(pieces)} pytest-xdist workers (the probe in every worker, each tracing its own "
+        "tests; their phases merged)"
+    ]
+    if len(found) < len(pieces):
+        notes.append(
+            f"{len(pieces) - len(found)} of {len(pieces)} xdist workers wrote no memory data: their tests are missing"
+        )
+    return merge_workers(found), notes
 
 
 def _no_data(run: ProbeRun, start: float, notes: List[str]) -> PassResult:

@@ -1,0 +1,56 @@
+"""The memory pass's measured run across pytest-xdist workers, merged (passes/memory/workers.py).
+The end-to-end scan across real workers is in test_scan_runs.py."""
+
+from __future__ import annotations
+
+from perfscan.passes.memory.records import MemoryRun
+from perfscan.passes.memory.workers import merge_workers
+
+
+def phase(test: str, peak: int) -> dict:
+    return {"test": test, "phase": "call", "start": 0, "peak": peak, "end": 0, "lines": []}
+
+
+def worker(tests, growth=(), imported=(), repeat=None, loop=1.0) -> dict:
+    return {
+        "python": "3.11.7",
+        "mode": "measure",
+        "phases": [phase(t, p) for t, p in tests],
+        "import": list(imported),
+        "growth": list(growth),
+        "repeat": repeat or {"done": 2, "failures": 0, "seconds": 0.5, "tests": 1},
+        "overhead": {"loop_seconds": loop},
+        "errors": [],
+    }
+
+
+def grows(sizes, entries) -> dict:
+    return {"module": "shop.cache", "name": "SEEN", "file": "shop/cache.py", "sizes": sizes, "entries": entries}
+
+
+def test_every_workers_phases_and_the_census_once():
+    value = {"module": "shop.data", "name": "TABLE", "file": "shop/data.py", "bytes": 3 << 20}
+    a = worker([("t::a", 1 << 20), ("t::c", 5 << 20)], imported=[value], loop=2.0)
+    b = worker([("t::b", 2 << 20)], imported=[value], loop=3.0)
+    run = MemoryRun.from_json(merge_workers([a, b]))
+    assert [p.test for p in run.phases] == ["t::a", "t::c", "t::b"]
+    assert len(run.import_values) == 1  # the same modules in every worker: not counted twice
+    assert run.overhead["loop_seconds"] == 3.0 and run.overhead["workers"] == 2
+    assert run.dropped == 0
+
+
+def test_a_value_growing_in_two_workers_grows_by_what_both_added():
+    # each worker's repetitions ran its own share of the tests that add to SEEN
+    a = worker([("t::a", 1)], growth=[grows([1000, 1600, 2200], [10, 16, 22])])
+    b = worker([("t::b", 1)], growth=[grows([1200, 1500, 1800], [12, 15, 18])])
+    [merged] = MemoryRun.from_json(merge_workers([a, b])).growth
+    # from the larger start, both workers' growth per repetition added: 600 + 300 bytes, 6 + 3 entries
+    assert merged.sizes == (1200, 2100, 3000)
+    assert merged.entries == (12, 21, 30)
+
+
+def test_repetitions_count_as_far_as_every_worker_got():
+    a = worker([("t::a", 1)], repeat={"done": 2, "failures": 1, "seconds": 0.4, "tests": 2})
+    b = worker([("t::b", 1)], repeat={"done": 1, "failures": 0, "seconds": 0.9, "tests": 1})
+    repeat = MemoryRun.from_json(merge_workers([a, b])).repeat
+    assert (repeat.done, repeat.failures, repeat.seconds, repeat.tests) == (1, 1, 0.9, 3)
