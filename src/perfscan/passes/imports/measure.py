@@ -30,9 +30,6 @@ MAX_RUNS = 8
 # After MIN_RUNS, another round runs while one of the last two still lowered some import's
 # minimum by this much: on a busy machine the minimum needs more tries to find a quiet moment.
 CONVERGED = 0.05
-# ... and by this many microseconds: a 0.2 ms package whose minimum moves by 10 us is converged
-# (it never is by the share alone), and each round costs every target a python start-up.
-CONVERGED_US = 1000
 CHILD_CAP_SECONDS = 120.0  # one import that hangs must not eat the whole scan budget
 RUNQUEUE_MARK = "perfscan-runqueue:"
 # Never scale a run below this share of its measured time: a clock that went wrong must not make
@@ -130,8 +127,7 @@ class TargetRuns:
                 node.self_us = round(node.self_us * share)
                 node.cumulative_us = round(node.cumulative_us * share)
         before = self.min_cumulative.get(root.name)
-        lowered = before - root.cumulative_us if before else 0
-        self.gains.append(1.0 if not before else lowered / before if lowered >= CONVERGED_US else 0.0)
+        self.gains.append(max(0.0, (before - root.cumulative_us) / before) if before else 1.0)
         for node in root.walk():
             if node.cached:
                 continue
