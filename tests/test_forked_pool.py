@@ -12,6 +12,8 @@ from typing import List, Tuple
 
 from conftest import assert_unchanged, load_report, probe_on, run_perfscan, tree_state, write_project
 
+from perfscan.passes.cpu import SAME_RUN_NOTE
+
 PROJECT = {
     "pyproject.toml": "[project]\nname = 'tally'\nversion = '1'\n[tool.pytest.ini_options]\ntestpaths = ['tests']\n",
     "tally/__init__.py": "",
@@ -53,10 +55,35 @@ def test_the_probe_forks_each_pooled_loop_from_the_state_after_collection(tmp_pa
         assert cpu["engine"] == "sample" and cpu["phases"]["call"]["wall"] > 0, folder
 
 
-def _scan_cpu(root: Path) -> Tuple[dict, List[str]]:
+def test_a_fork_ends_with_its_run_written_and_leaves_the_session_end_and_exit_handlers_to_the_parent(tmp_path):
+    # what the project arranged for its process's end happens once, in the process that started it
+    ends = tmp_path / "ends.txt"
+    files = dict(PROJECT)
+    files["tests/conftest.py"] = (
+        "import atexit, os\n\n"
+        f"ENDS = {str(ends)!r}\n\n\n"
+        "def _note(what):\n"
+        "    with open(ENDS, 'a') as fh:\n"
+        "        fh.write('%s %d\\n' % (what, os.getpid()))\n\n\n"
+        "atexit.register(_note, 'exit')\n\n\n"
+        "def pytest_sessionfinish(session, exitstatus):\n"
+        "    _note('sessionfinish')\n"
+    )
+    root = write_project(tmp_path / "tally", files)
+    run = probe_on(root, "cpu", {"root": str(root), "engine": "sample", "pool": "2"})
+    assert run.child.returncode == 0, run.child.tail(20)
+    assert (run.read("pool.json") or {}).get("forked") == 2
+    for folder in (run.out_dir / "pool-1", run.out_dir / "pool-2"):  # each fork's run is whole
+        outcomes = json.loads((folder / "outcomes.json").read_text(encoding="utf-8"))["tests"]
+        assert [v["outcome"] for v in outcomes.values()] == ["passed", "passed"], folder
+    lines = ends.read_text(encoding="utf-8").split()
+    assert lines[0::2] == ["sessionfinish", "exit"] and lines[1] == lines[3], lines  # the parent's, once
+
+
+def _scan_cpu(root: Path, passes: str = "cpu") -> Tuple[dict, List[str]]:
     """The CPU pass's scan of the project (the tree left as it was): its report and the pass's notes."""
     before = tree_state(root)
-    proc = run_perfscan(str(root), "--runner", sys.executable, "--passes", "cpu")
+    proc = run_perfscan(str(root), "--runner", sys.executable, "--passes", passes)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert_unchanged(before, root)
     report = load_report(root)
@@ -84,4 +111,15 @@ def test_a_thread_alive_after_collection_gets_a_process_per_pooled_run(tmp_path)
         notes
     )
     assert any("3 more sampled run(s) pooled" in n for n in notes), notes
+    assert _top_cpu_symbol(report) == "slow_sum"
+
+
+def test_a_short_suite_profiled_apart_from_the_timing_run_forks_its_runs_from_its_first(tmp_path):
+    # with async code the timing run runs in asyncio debug mode and does not sample: the CPU pass
+    # runs the tests itself, and the timing run's test time says at once how many runs it needs
+    project = dict(PROJECT)
+    project["tally/aio.py"] = "import asyncio\n\n\nasync def pause():\n    await asyncio.sleep(0)\n"
+    report, notes = _scan_cpu(write_project(tmp_path / "tally", project), "cpu,async")
+    assert not any(n.startswith(SAME_RUN_NOTE) for n in notes), notes
+    assert any(n.startswith("4 pooled run(s) from one process, its test loop forked") for n in notes), notes
     assert _top_cpu_symbol(report) == "slow_sum"

@@ -254,6 +254,7 @@ def _run_passes(
             waits=_cpu_waits(results),
             sampled_run=sampled_run,
             workers=timing.workers if timing is not None and base.target.mode == "all" else 0,
+            plain_test_seconds=_plain_test_seconds(timing, base.target),
         )
         results[spec.domain] = _run_pass(spec, dataclasses.replace(base, timeout=timeout, inputs=inputs))
 
@@ -368,6 +369,17 @@ def _plain_run_counts(timing: Optional[TimingRun], target: Target) -> Optional[D
     pieces = timing.runs[0].worker_runs() or [timing.runs[0]]
     calls = merge_counts([(p.read("time.json") or {}).get("calls") for p in pieces])
     return calls if calls is not None and calls.get("functions") is not None else None
+
+
+def _plain_test_seconds(timing: Optional[TimingRun], target: Target) -> Optional[float]:
+    """The target's tests' time in the plain timing run, when it finished every one of them."""
+    if timing is None or target.mode not in ("all", "selected") or not target.tests:
+        return None
+    outcomes = timing.outcomes()
+    done = [outcomes.get(n) or {} for n in target.tests]
+    if not all(t.get("done") for t in done):
+        return None
+    return sum(float(t.get("seconds") or 0.0) for t in done)
 
 
 def _sampled_run(timing: Optional[TimingRun], target: Target) -> Optional[Tuple[children.ChildResult, Path]]:

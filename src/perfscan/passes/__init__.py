@@ -37,6 +37,8 @@ class PassInputs:
     # the timing run ran the whole target only across this many pytest-xdist workers (0: in one
     # process): the memory pass's measured run goes across them too (docs/design.md "Every core")
     workers: int = 0
+    # the target's test time in the plain timing run (its tests' phases), when it ran them all
+    plain_test_seconds: Optional[float] = None
 
 
 @dataclass(frozen=True)

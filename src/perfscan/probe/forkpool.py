@@ -6,7 +6,11 @@ imports and the collection again: for a suite of 1 s of tests, most of a run. Wi
 pool=N` the session forks N children one after another as the test loop begins
 (session.begin_loop, under every driver), after collection and before any test ran: each runs
 the loop once, writing into OUT/pool-<i>, as a fresh process would (nothing a test did is in
-it), and the parent, last, runs the loop into OUT. Not forked where a thread other than the main one is alive (a fork
+it), and the parent, last, runs the loop into OUT. A child ends as soon as its outputs are
+written (`Session.finish`): the rest of the runner's session end (its terminal summary, other
+plugins' hooks: the hypothesis plugin imports hypothesis there, a second each) and the exit
+handlers the parent registered (a temporary folder the project removes at exit is the parent's
+too) are the parent's alone. Not forked where a thread other than the main one is alive (a fork
 copies only the calling thread: what the others hold would be lost), where a socket is open (a
 database or service connection made at import would be shared, and a child's goodbye at its
 exit would close it for the parent) or where there is no os.fork: then only the parent's run is
@@ -35,6 +39,7 @@ def pooled_loops():
             sys.stderr.flush()
             pid = os.fork()
             if pid == 0:
+                state.forked = True
                 _move_outputs(os.path.join(state.out_dir, "pool-%d" % i))
                 return
             os.waitpid(pid, 0)  # one loop at a time: the runs must not share the cores

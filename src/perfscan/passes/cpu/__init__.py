@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from perfscan.locate import Locator
 from perfscan.models import Artifact, PassResult
@@ -66,8 +66,14 @@ def run_cpu_pass(ctx: PassContext) -> PassResult:
     sampled = _timing_run_sampled(ctx, engine)
     same_run = sampled is not None  # the counts were taken in this very run: their cost is in its samples
     data: Optional[CpuRun]
+    forks = 0 if sampled is not None else _forks_at_once(ctx, engine, counts)
+    pool_note = ""
     if sampled is not None:
         run, data = sampled
+    elif forks:
+        # a short target: the runs it needs forked from this first run at once (one start-up)
+        run = run_target("cpu", ctx, options=dict(options, pool=str(forks)))
+        data, pool_note = _forked(run, _read(run), forks, 0)
     else:
         run = run_target("cpu", ctx, options=options)
         data = _read(run)
@@ -107,9 +113,9 @@ def run_cpu_pass(ctx: PassContext) -> PassResult:
             and time.monotonic() - start + run.child.seconds * 1.5 < ctx.timeout * 0.8
         )
 
-    pool_note = ""
     if more_wanted() and data is not None and ctx.target.driver.name != "django":
-        data, pool_note = _pooled(ctx, options, data)
+        data, more_note = _pooled(ctx, options, data)
+        pool_note = "; ".join(n for n in (pool_note, more_note) if n)
     while more_wanted():
         assert data is not None
         more = _read(run_target("cpu", ctx, options=options, name=f"cpu-{data.runs + 1}"))
@@ -213,17 +219,41 @@ def _timing_run_sampled(ctx: PassContext, engine: str) -> Optional[Tuple[ProbeRu
     return run, data
 
 
+def _forks_at_once(ctx: PassContext, engine: str, counts: Optional[Dict[str, Any]]) -> int:
+    """Forked runs the pass's own first run asks for at once, where the plain timing run's test
+    time says the target is short (the CPU pass runs its own when the timing run did not sample:
+    asyncio debug mode, cProfile, a cut suite): one start-up and collection for them all, where
+    the first run and then a pool of the rest paid two. Flask's CPU pass: 9.5 s."""
+    seconds = ctx.inputs.plain_test_seconds
+    if engine == "cprofile" or counts is None or not seconds or ctx.target.driver.name == "django":
+        return 0
+    wanted = min(MAX_SAMPLED_RUNS, max(1, math.ceil(MIN_SAMPLED_SECONDS / max(seconds, 1e-3))))
+    if wanted * seconds * 1.5 > ctx.timeout * 0.8:
+        return 0
+    return wanted - 1
+
+
 def _pooled(ctx: PassContext, options: Dict[str, str], data: CpuRun) -> Tuple[CpuRun, str]:
     """`data` with the runs still wanted, made by one probe process that forks its test loop, and
     what the probe said of its forks."""
     per_run = max(data.wall / max(data.runs, 1), 1e-3)
     wanted = min(MAX_SAMPLED_RUNS - data.runs, max(1, math.ceil((MIN_SAMPLED_SECONDS - data.wall) / per_run)))
     pool = run_target("cpu", ctx, options=dict(options, pool=str(wanted - 1)), name="cpu-pool")
-    before = data.runs
-    for folder in [pool.out_dir / f"pool-{i}" for i in range(1, wanted)] + [pool.out_dir]:
+    more = _read(pool)
+    pooled = combine(data, more) if more is not None and more.engine == "sample" else data
+    merged, note = _forked(pool, pooled, wanted - 1, data.runs)
+    return merged or pooled, note
+
+
+def _forked(pool: ProbeRun, data: Optional[CpuRun], forks: int, before: int) -> Tuple[Optional[CpuRun], str]:
+    """`data` with the sampled runs of the pool's forks, and what the probe said of them (the
+    runs from the pool's process: those past `before`)."""
+    for folder in [pool.out_dir / f"pool-{i}" for i in range(1, forks + 1)]:
         more = _read(ProbeRun(pool.child, folder))
-        if more is not None and more.engine == "sample":
+        if data is not None and data.engine == "sample" and more is not None and more.engine == "sample":
             data = combine(data, more)
+    if data is None:
+        return None, ""
     said = pool.read("pool.json") or {}
     if said.get("refused"):
         return data, f"pooled runs not forked ({said['refused']}): one process a run"
