@@ -12,6 +12,7 @@ from conftest import probe_on, write_project
 
 from perfscan.passes.memory.deep import DEEP_FRAMES, FIRST_FRAMES, cannot_finish
 from perfscan.passes.memory.records import Phase
+from perfscan.passes.memory.units import MIB
 from perfscan.probe import memory
 
 
@@ -72,3 +73,11 @@ def test_a_25_frame_run_has_the_line_tables_profile_function_before_the_test_run
     run = probe_on(root, "memory", {"root": str(root), "deep": str(spec), "frames": frames})
     assert run.child.returncode == 0, run.child.tail(20)
     assert seen.read_text(encoding="utf-8") == at_collection
+
+
+def test_the_next_mark_steps_wider_once_a_phases_snapshots_took_as_long_as_its_work():
+    grown = 40 * MIB
+    assert memory.snapshot_step(grown, 0.05, 3, 0.2, 1.0) == 2 * MIB  # cheap snapshots: 5% of the growth
+    assert memory.snapshot_step(grown, 0.2, 3, 0.4, 1.0) == 4 * MIB  # a costlier one: 10%
+    assert memory.snapshot_step(grown, 0.05, 3, 1.1, 1.0) == 10 * MIB  # snapshots past the phase's own work
+    assert memory.snapshot_step(2 * MIB, 0.05, 3, 1.1, 1.0) == MIB  # never below a mebibyte
