@@ -150,12 +150,18 @@ class FunctionInfo:
     is_async: bool
 
 
+# the nodes a def can stand in: statements, and the except clauses and match cases holding them
+_HOLDS_DEFS = (ast.stmt, ast.excepthandler) + ((ast.match_case,) if hasattr(ast, "match_case") else ())
+
+
 def functions_in(tree: ast.Module) -> List[FunctionInfo]:
     """Every function and method in a module, with its qualified name and line range."""
     out: List[FunctionInfo] = []
 
     def visit(node: ast.AST, prefix: str) -> None:
         for child in ast.iter_child_nodes(node):
+            if not isinstance(child, _HOLDS_DEFS):
+                continue  # an expression holds no def (a lambda is no function here): not walked
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 qual = prefix + child.name
                 first = min([child.lineno] + [d.lineno for d in child.decorator_list])
