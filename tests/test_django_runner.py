@@ -98,6 +98,8 @@ def test_django_project_runs_under_manage_py_test_and_its_view_hotspot_is_found(
     assert cpu and cpu[0]["qualname"] == "orders.views:distinct_customers", cpu
     # its test databases exist before the loop: pooled runs are never forked from it
     assert not any("forked" in n for n in report["passes"]["cpu"]["notes"]), report["passes"]["cpu"]["notes"]
+    # nor does the memory pass run beside the timing run: a database server's test database would be both runs'
+    assert "started beside the timing run" not in proc.stderr
     assert (cpu[0]["pattern"], cpu[0]["severity"], cpu[0]["phase"]) == ("quadratic-membership", "critical", "call")
     md = (root / ".codeflash" / "scan-report.md").read_text()
     assert "- Test runner: django (manage.py, and Django without pytest-django" in md

@@ -69,6 +69,11 @@ def test_a_fork_ends_with_its_run_written_and_leaves_the_session_end_and_exit_ha
         "def pytest_sessionfinish(session, exitstatus):\n"
         "    _note('sessionfinish')\n"
     )
+    # and a test's own exit handler (a temporary folder it removes at exit) runs in every run
+    files["tests/test_count.py"] = PROJECT["tests/test_count.py"].replace(
+        "def test_second():\n",
+        "def test_second():\n    import atexit\n    from conftest import _note\n    atexit.register(_note, 'test-exit')\n",
+    )
     root = write_project(tmp_path / "tally", files)
     run = probe_on(root, "cpu", {"root": str(root), "engine": "sample", "pool": "2"})
     assert run.child.returncode == 0, run.child.tail(20)
@@ -76,8 +81,11 @@ def test_a_fork_ends_with_its_run_written_and_leaves_the_session_end_and_exit_ha
     for folder in (run.out_dir / "pool-1", run.out_dir / "pool-2"):  # each fork's run is whole
         outcomes = json.loads((folder / "outcomes.json").read_text(encoding="utf-8"))["tests"]
         assert [v["outcome"] for v in outcomes.values()] == ["passed", "passed"], folder
-    lines = ends.read_text(encoding="utf-8").split()
-    assert lines[0::2] == ["sessionfinish", "exit"] and lines[1] == lines[3], lines  # the parent's, once
+    pairs = ends.read_text(encoding="utf-8").split()
+    seen = list(zip(pairs[0::2], pairs[1::2]))
+    parent = [pid for what, pid in seen if what == "sessionfinish"]
+    assert len(parent) == 1 and [pid for what, pid in seen if what == "exit"] == parent, seen  # the parent's, once
+    assert len({pid for what, pid in seen if what == "test-exit"}) == 3, seen  # every run's own
 
 
 def _scan_cpu(root: Path, passes: str = "cpu") -> Tuple[dict, List[str]]:

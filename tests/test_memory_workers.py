@@ -54,3 +54,20 @@ def test_repetitions_count_as_far_as_every_worker_got():
     b = worker([("t::b", 1)], repeat={"done": 1, "failures": 0, "seconds": 0.9, "tests": 1})
     repeat = MemoryRun.from_json(merge_workers([a, b])).repeat
     assert (repeat.done, repeat.failures, repeat.seconds, repeat.tests) == (1, 1, 0.9, 3)
+
+
+def test_a_worker_whose_tests_changed_no_container_repeats_nothing_and_counts_for_nothing():
+    skipped = {"done": 0, "failures": 0, "seconds": 0.0, "tests": 0, "skipped": "no test changed a container"}
+    a = worker([("t::a", 1)], repeat=skipped)
+    b = worker([("t::b", 1)], growth=[grows([1000, 1600, 2200], [10, 16, 22])])
+    repeat = MemoryRun.from_json(merge_workers([a, b])).repeat
+    assert (repeat.done, repeat.skipped, repeat.tests) == (2, "", 1)
+    both = MemoryRun.from_json(merge_workers([a, worker([("t::b", 1)], repeat=skipped)])).repeat
+    assert both.done == 0 and both.skipped == "no test changed a container"
+
+
+def test_the_merged_growth_is_most_first():
+    small = dict(grows([1000, 1100, 1200], [1, 2, 3]), name="SMALL")
+    a = worker([("t::a", 1)], growth=[small])
+    b = worker([("t::b", 1)], growth=[grows([1000, 5000, 9000], [1, 5, 9])])
+    assert [g.name for g in MemoryRun.from_json(merge_workers([a, b])).growth] == ["SEEN", "SMALL"]

@@ -281,7 +281,7 @@ def _start_beside(
     budget in the stage it would have run in, and a folder of its own."""
     spec = next((p for p in passes if p.domain == "memory" and p.side_by_side), None)
     cores = schedule.usable_cores()
-    if spec is None or cores < 2:
+    if spec is None or cores < 2 or _uses_django(ctx.project, driver):
         return None
     later = [p for p in passes if not p.quiet]
     stage = next(st for st in schedule.stages(later, cores) if any(spec in chain for chain in st))
@@ -291,6 +291,12 @@ def _start_beside(
     guess = Target((), tuple(ctx.settings.pytest_args), "all", 0, "the whole suite (a guess)", driver=driver)
     progress.say(f"{spec.domain} pass: started beside the timing run, on the whole suite (up to {timeout:.0f} s)")
     return Beside(spec, dataclasses.replace(ctx, target=guess, workdir=workdir, timeout=timeout), _run_pass)
+
+
+def _uses_django(project: Project, driver: Driver) -> bool:
+    """A Django suite's test database (test_<name> on a database server) would be the timing
+    run's and a run beside it at once, and one run's teardown drops it under the other."""
+    return driver.name == "django" or "django" in project.dependencies or (Path(project.root) / "manage.py").is_file()
 
 
 def _ran_whole_suite(first: ProbeRun) -> bool:
@@ -373,7 +379,7 @@ def _plain_run_counts(timing: Optional[TimingRun], target: Target) -> Optional[D
 
 def _plain_test_seconds(timing: Optional[TimingRun], target: Target) -> Optional[float]:
     """The target's tests' time in the plain timing run, when it finished every one of them."""
-    if timing is None or target.mode not in ("all", "selected") or not target.tests:
+    if timing is None or target.mode != "all" or not target.tests:
         return None
     outcomes = timing.outcomes()
     done = [outcomes.get(n) or {} for n in target.tests]

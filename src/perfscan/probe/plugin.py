@@ -78,6 +78,13 @@ class PytestHooks:
             self.session.repeat(lambda keep=None: _run_unlogged([i for i in items if keep is None or i.nodeid in keep]))
 
     def pytest_sessionfinish(self, session, exitstatus):
+        if state.forked:
+            # a fork ends in finish (forkpool.py): fixtures left set up (-x, --maxfail, an
+            # interrupt) are torn down first, as pytest's own hook would after this one
+            try:
+                session._setupstate.teardown_exact(None)
+            except Exception:
+                pass
         self.session.finish(int(exitstatus))
 
 

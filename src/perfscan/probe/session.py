@@ -12,6 +12,7 @@ Every driver calls the same functions, so every pass works the same under each r
 The drivers differ only in how they find, order and run the tests.
 """
 
+import atexit
 import json
 import os
 import sys
@@ -178,6 +179,10 @@ class Session:
         self.outcomes.close()
         self.outcomes.dump(exitstatus)
         if state.forked:  # a pooled loop's fork: its run is written, the rest is the parent's (forkpool.py)
+            try:
+                getattr(atexit, "_run_exitfuncs", lambda: None)()  # only those registered since the fork
+            except Exception:
+                pass
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(exitstatus if 0 <= exitstatus < 256 else 1)

@@ -45,6 +45,7 @@ SAME_RUN_NOTE = (
 )
 MIN_SAMPLED_SECONDS = 4.0  # pooled phase time a sampled profile should cover
 MAX_SAMPLED_RUNS = 4
+REFUSED = "pooled runs not forked"
 
 
 def cpu_engine(ctx: PassContext) -> Tuple[str, str]:
@@ -113,7 +114,8 @@ def run_cpu_pass(ctx: PassContext) -> PassResult:
             and time.monotonic() - start + run.child.seconds * 1.5 < ctx.timeout * 0.8
         )
 
-    if more_wanted() and data is not None and ctx.target.driver.name != "django":
+    refused = pool_note.startswith(REFUSED)  # the first run's forks were refused: a pool would be too
+    if more_wanted() and data is not None and ctx.target.driver.name != "django" and not refused:
         data, more_note = _pooled(ctx, options, data)
         pool_note = "; ".join(n for n in (pool_note, more_note) if n)
     while more_wanted():
@@ -220,12 +222,14 @@ def _timing_run_sampled(ctx: PassContext, engine: str) -> Optional[Tuple[ProbeRu
 
 
 def _forks_at_once(ctx: PassContext, engine: str, counts: Optional[Dict[str, Any]]) -> int:
-    """Forked runs the pass's own first run asks for at once, where the plain timing run's test
-    time says the target is short (the CPU pass runs its own when the timing run did not sample:
-    asyncio debug mode, cProfile, a cut suite): one start-up and collection for them all, where
-    the first run and then a pool of the rest paid two. Flask's CPU pass: 9.5 s."""
+    """Forked runs the pass's own first run asks for at once, where the plain timing run ran the
+    whole target in asyncio debug mode (so it did not sample) and its test time says the target
+    is short: one start-up and collection for them all, where the first run and then a pool of
+    the rest paid two. Not where the timing run could not sample: the sampler would fail in
+    every fork too."""
     seconds = ctx.inputs.plain_test_seconds
-    if engine == "cprofile" or counts is None or not seconds or ctx.target.driver.name == "django":
+    deliberate = ctx.inputs.asyncio_debug is not None  # not a sampler that failed there: it would fail here
+    if not deliberate or engine == "cprofile" or counts is None or not seconds or ctx.target.driver.name == "django":
         return 0
     wanted = min(MAX_SAMPLED_RUNS, max(1, math.ceil(MIN_SAMPLED_SECONDS / max(seconds, 1e-3))))
     if wanted * seconds * 1.5 > ctx.timeout * 0.8:
@@ -256,7 +260,7 @@ def _forked(pool: ProbeRun, data: Optional[CpuRun], forks: int, before: int) -> 
         return None, ""
     said = pool.read("pool.json") or {}
     if said.get("refused"):
-        return data, f"pooled runs not forked ({said['refused']}): one process a run"
+        return data, f"{REFUSED} ({said['refused']}): one process a run"
     if int(said.get("forked") or 0) > 0:
         return (
             data,

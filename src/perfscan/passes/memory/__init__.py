@@ -173,7 +173,14 @@ def _measured_json(run: ProbeRun, workers: int) -> Tuple[Optional[Dict[str, Any]
         notes.append(
             f"{len(pieces) - len(found)} of {len(pieces)} xdist workers wrote no memory data: their tests are missing"
         )
-    return merge_workers(found), notes
+    merged = merge_workers(found)
+    # in collection order, as one process runs them: the catching and deep runs take their tests
+    # in this order, and a module's tests kept together set its fixtures up once
+    order = {str(n): i for i, n in enumerate((run.read("collected.json") or {}).get("nodeids") or ())}
+    merged["phases"] = sorted(
+        merged["phases"], key=lambda p: order.get(str(p.get("test")), len(order)) if isinstance(p, dict) else len(order)
+    )
+    return merged, notes
 
 
 def _no_data(run: ProbeRun, start: float, notes: List[str]) -> PassResult:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Sequence, Tuple
 
+GROWTH_ROWS = 50  # the probe's own cap on the values it reports growing
+
 
 def merge_workers(raws: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
     """One memory.json from the workers' (each a dict as the probe wrote it)."""
@@ -33,12 +35,21 @@ def merge_workers(raws: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
 
 
 def _merged_growth(raws: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Every worker's growing values, summed by value: most growth first, 50 at most (as the
+    probe writes them: the report's growth table takes the first)."""
     by_value: Dict[Tuple[str, str], List[Dict[str, Any]]] = {}
     for raw in raws:
         for row in _list(raw.get("growth")):
             if isinstance(row, dict):
                 by_value.setdefault((str(row.get("module")), str(row.get("name"))), []).append(row)
-    return [_add_growth(rows) for rows in by_value.values()]
+    merged = [_add_growth(rows) for rows in by_value.values()]
+    merged.sort(key=_grown, reverse=True)
+    return merged[:GROWTH_ROWS]
+
+
+def _grown(row: Dict[str, Any]) -> int:
+    sizes = _ints(row.get("sizes"))
+    return sizes[-1] - sizes[0] if sizes else 0
 
 
 def _add_growth(rows: List[Dict[str, Any]]) -> Dict[str, Any]:
@@ -60,15 +71,18 @@ def _add_growth(rows: List[Dict[str, Any]]) -> Dict[str, Any]:
 
 
 def _merged_repeat(repeats: Sequence[Any]) -> Dict[str, Any]:
-    """Repetitions: as many as every worker finished; failures and repeated tests add up."""
+    """Repetitions: as many as every worker that repeated finished; failures and repeated tests
+    add up. A worker none of whose tests changed a module-level container repeats nothing: it is
+    left out, and the repetitions are skipped only when every worker skipped them."""
     found = [r for r in repeats if isinstance(r, dict)]
-    if not found:
-        return {}
-    out = dict(found[0])
-    out["done"] = min(int(r.get("done") or 0) for r in found)
-    out["failures"] = sum(int(r.get("failures") or 0) for r in found)
-    out["seconds"] = max(float(r.get("seconds") or 0.0) for r in found)
-    tests = [r.get("tests") for r in found]
+    ran = [r for r in found if not r.get("skipped")]
+    if not ran:
+        return dict(found[0]) if found else {}
+    out = {k: v for k, v in ran[0].items() if k != "skipped"}
+    out["done"] = min(int(r.get("done") or 0) for r in ran)
+    out["failures"] = sum(int(r.get("failures") or 0) for r in ran)
+    out["seconds"] = max(float(r.get("seconds") or 0.0) for r in ran)
+    tests = [r.get("tests") for r in ran]
     out["tests"] = sum(int(t) for t in tests if t is not None) if all(t is not None for t in tests) else None
     return out
 
