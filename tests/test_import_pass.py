@@ -282,7 +282,9 @@ def test_heavy_eager_third_party_import(tmp_path):
     assert result.status == "ok", result.error
     f = only(result, "heavy-eager-import", "heavylib")
     assert (f.file, f.line, f.third_party, f.symbol) == (None, None, True, "heavylib")
-    assert 100 <= f.metric.value <= 240 and f.metric.label.endswith("ms cumulative")  # a 120 ms busy wait
+    # a 120 ms busy wait; under load a run's wait for a core is spread over its modules in
+    # proportion to their times (measure.run_share), so this one can read somewhat below its CPU time
+    assert 60 <= f.metric.value <= 240 and f.metric.label.endswith("ms cumulative")
     assert f.evidence.startswith("imported at the top of app/core.py:2 (import heavylib); used only in report")
     assert f.details["imported_by"] == "app/core.py:2" and f.details["used_in"] == ["report"]
     # needed when app.model is imported (a base class): a local import would not help
