@@ -3,8 +3,15 @@ The end-to-end scan across real workers is in test_scan_runs.py."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+from perfscan.children import ChildResult
+from perfscan.passes.memory import _measured_json
 from perfscan.passes.memory.records import MemoryRun
 from perfscan.passes.memory.workers import merge_workers
+from perfscan.probe.contract import SCHEMA_VERSION
+from perfscan.probe_host import ProbeRun
 
 
 def phase(test: str, peak: int) -> dict:
@@ -71,3 +78,18 @@ def test_the_merged_growth_is_most_first():
     a = worker([("t::a", 1)], growth=[small])
     b = worker([("t::b", 1)], growth=[grows([1000, 5000, 9000], [1, 5, 9])])
     assert [g.name for g in MemoryRun.from_json(merge_workers([a, b])).growth] == ["SEEN", "SMALL"]
+
+
+def test_the_merged_phases_are_in_collection_order_as_one_process_runs_them(tmp_path: Path):
+    # the catching and deep runs take their tests in this order: a module's tests stay together
+    def put(folder: Path, name: str, data: dict) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(json.dumps(dict(data, schema_version=SCHEMA_VERSION)), encoding="utf-8")
+
+    put(tmp_path, "collected.json", {"nodeids": ["a.py::t1", "a.py::t2", "b.py::t1", "b.py::t2"]})
+    put(tmp_path / "workers" / "gw0", "memory.json", worker([("a.py::t1", 1), ("b.py::t1", 1)]))
+    put(tmp_path / "workers" / "gw1", "memory.json", worker([("a.py::t2", 1), ("b.py::t2", 1)]))
+    child = ChildResult((), 0, False, 1.0, tmp_path / "child.stdout", tmp_path / "child.stderr")
+    raw, notes = _measured_json(ProbeRun(child, tmp_path), 2)
+    assert raw is not None and notes[0].startswith("measured across 2 pytest-xdist workers")
+    assert [p.test for p in MemoryRun.from_json(raw).phases] == ["a.py::t1", "a.py::t2", "b.py::t1", "b.py::t2"]
