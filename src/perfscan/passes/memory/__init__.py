@@ -62,11 +62,10 @@ def run_memory_pass(ctx: PassContext) -> PassResult:
     run = _measure(ctx, pytest_args, repeat)
     failure = run.failure_note(bool(ctx.target.exec_command), "measured", "the memory used until then is still counted")
     notes: List[str] = [failure] if failure else []
-    raw, worker_notes = _measured_json(run, ctx.inputs.workers)
+    measured, worker_notes = _measured(run, ctx.inputs.workers)
     notes += worker_notes
-    if raw is None:
+    if measured is None:
         return _no_data(run, start, notes)
-    measured = MemoryRun.from_json(raw)
     notes += note.probe_notes(measured)
     status, error = _status(run, failure, bool(measured.phases))
 
@@ -156,13 +155,14 @@ def _measure(ctx: PassContext, pytest_args: List[str], repeat: int) -> ProbeRun:
     return run_memory_probe(ctx, "memory", pytest_args, ctx.timeout, options)
 
 
-def _measured_json(run: ProbeRun, workers: int) -> Tuple[Optional[Dict[str, Any]], List[str]]:
-    """The measured run's memory.json; across xdist workers, theirs merged (workers.py)."""
+def _measured(run: ProbeRun, workers: int) -> Tuple[Optional[MemoryRun], List[str]]:
+    """The measured run's records; across xdist workers, theirs merged (workers.py)."""
     pieces = run.worker_runs() if workers > 1 else []
     if not pieces:
-        return run.read("memory.json"), []
+        raw = run.read("memory.json")
+        return (MemoryRun.from_json(raw) if raw is not None else None), []
     raws = [piece.read("memory.json") for piece in pieces]
-    found = [raw for raw in raws if isinstance(raw, dict)]
+    found = [MemoryRun.from_json(raw) for raw in raws if raw is not None]
     if not found:
         return None, []
     notes = [
@@ -173,14 +173,8 @@ def _measured_json(run: ProbeRun, workers: int) -> Tuple[Optional[Dict[str, Any]
         notes.append(
             f"{len(pieces) - len(found)} of {len(pieces)} xdist workers wrote no memory data: their tests are missing"
         )
-    merged = merge_workers(found)
-    # in collection order, as one process runs them: the catching and deep runs take their tests
-    # in this order, and a module's tests kept together set its fixtures up once
     order = {str(n): i for i, n in enumerate((run.read("collected.json") or {}).get("nodeids") or ())}
-    merged["phases"] = sorted(
-        merged["phases"], key=lambda p: order.get(str(p.get("test")), len(order)) if isinstance(p, dict) else len(order)
-    )
-    return merged, notes
+    return merge_workers(found, order), notes
 
 
 def _no_data(run: ProbeRun, start: float, notes: List[str]) -> PassResult:
