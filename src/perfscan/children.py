@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, Mapping, Optional, Sequence, Set, Tuple
 
-_LIVE: Set[subprocess.Popen[bytes]] = set()
-_CREWS: Dict[str, Set[subprocess.Popen[bytes]]] = {}  # crew name -> its live children
+_LIVE: Dict[subprocess.Popen[bytes], Optional[str]] = {}  # live child -> its crew (None: none)
 _CALLED_OFF: Set[str] = set()
 _LOCK = threading.Lock()
 _THREAD = threading.local()  # .crew: the crew of the children this thread starts
@@ -103,7 +102,7 @@ def call_off(name: str) -> None:
     """Kill the crew's live children; its later children do not start (their result says so)."""
     with _LOCK:
         _CALLED_OFF.add(name)
-        procs = list(_CREWS.get(name, ()))
+        procs = [proc for proc, team in list(_LIVE.items()) if team == name]  # a copy: others pop theirs
     for proc in procs:
         _kill_group(proc)
 
@@ -151,9 +150,7 @@ def run(
                 err_path,
                 start_error=f"cannot start {argv[0]}: {exc.strerror or exc}",
             )
-        _LIVE.add(proc)
-        if team is not None:
-            _CREWS.setdefault(team, set()).add(proc)
+        _LIVE[proc] = team
     timed_out = False
     try:
         proc.wait(timeout=max(timeout, 0.1))
@@ -170,6 +167,5 @@ def run(
     finally:
         # grandchildren left behind in the group go too
         _kill_group(proc)
-        _LIVE.discard(proc)
-        _CREWS.get(team or "", set()).discard(proc)
+        _LIVE.pop(proc, None)
     return ChildResult(tuple(argv), proc.returncode, timed_out, time.monotonic() - start, out_path, err_path)
