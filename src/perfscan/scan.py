@@ -232,6 +232,8 @@ def _run_passes(
     plain_counts = _plain_run_counts(timing, base.target)
     sampled_run = _sampled_run(timing, base.target) if plain_counts is not None else None
     asyncio_debug = _asyncio_debug(timing, base.project.root)
+    plain_test_seconds = _plain_test_seconds(timing, base.target)
+    workers = timing.workers if timing is not None and base.target.mode == "all" else 0
     started: List[Pass] = [p for p in passes if p.domain in results]
 
     def run_one(spec: Pass, timeout: Optional[float]) -> None:
@@ -253,8 +255,8 @@ def _run_passes(
             ran=_cpu_ran(results),
             waits=_cpu_waits(results),
             sampled_run=sampled_run,
-            workers=timing.workers if timing is not None and base.target.mode == "all" else 0,
-            plain_test_seconds=_plain_test_seconds(timing, base.target),
+            workers=workers,
+            plain_test_seconds=plain_test_seconds,
         )
         results[spec.domain] = _run_pass(spec, dataclasses.replace(base, timeout=timeout, inputs=inputs))
 

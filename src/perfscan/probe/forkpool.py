@@ -11,11 +11,13 @@ written (`Session.finish`): the rest of the runner's session end (its terminal s
 plugins' hooks: the hypothesis plugin imports hypothesis there, a second each) and the exit
 handlers the parent registered (a temporary folder the project removes at exit is the parent's
 too) are the parent's alone. The fork first tears down the fixtures still set up (after -x or an
-interrupt) and runs the exit handlers registered since the fork (a test's temporary folder). Not forked where a thread other than the main one is alive (a fork
-copies only the calling thread: what the others hold would be lost), where a socket is open (a
-database or service connection made at import would be shared, and a child's goodbye at its
-exit would close it for the parent) or where there is no os.fork: then only the parent's run is
-made, and `pool.json` says why, for the host.
+interrupt) and runs the exit handlers registered since the fork (a test's temporary folder).
+
+Not forked where a thread other than the main one is alive (a fork copies only the calling
+thread: what the others hold would be lost), where a socket is open (a database or service
+connection made at import would be shared, and a child's goodbye at its exit would close it for
+the parent) or where there is no os.fork: then only the parent's run is made, and `pool.json`
+says why, for the host.
 """
 
 import atexit

@@ -67,17 +67,14 @@ def run_cpu_pass(ctx: PassContext) -> PassResult:
     sampled = _timing_run_sampled(ctx, engine)
     same_run = sampled is not None  # the counts were taken in this very run: their cost is in its samples
     data: Optional[CpuRun]
-    forks = 0 if sampled is not None else _forks_at_once(ctx, engine, counts)
     pool_note = ""
     if sampled is not None:
         run, data = sampled
-    elif forks:
-        # a short target: the runs it needs forked from this first run at once (one start-up)
-        run = run_target("cpu", ctx, options=dict(options, pool=str(forks)))
-        data, pool_note = _forked(run, _read(run), forks, 0)
     else:
-        run = run_target("cpu", ctx, options=options)
-        data = _read(run)
+        # a short target: the runs it needs forked from this first run at once (one start-up)
+        forks = _forks_at_once(ctx, engine, counts)
+        run = run_target("cpu", ctx, options=dict(options, pool=str(forks)) if forks else options)
+        data, pool_note = _forked(run, _read(run), forks, 0)
     fallback_note = ""
     if (
         not same_run
@@ -100,9 +97,7 @@ def run_cpu_pass(ctx: PassContext) -> PassResult:
     # time, until the pooled phases cover MIN_SAMPLED_SECONDS, so a share near a threshold is not
     # decided by a handful of ticks. The runs wanted come from one process whose test loop is
     # forked after collection (probe/forkpool.py: one start-up and collection for them all);
-    # where it could not fork, or gave fewer, one process a run. Not under Django's runner: it
-    # creates its test databases before the loop, and a child's teardown would destroy a
-    # database file the other runs still use.
+    # where it could not fork, or gave fewer, or is never asked to (`_forkable`), one process a run.
     def more_wanted() -> bool:
         return (
             data is not None
@@ -115,7 +110,7 @@ def run_cpu_pass(ctx: PassContext) -> PassResult:
         )
 
     refused = pool_note.startswith(REFUSED)  # the first run's forks were refused: a pool would be too
-    if more_wanted() and data is not None and ctx.target.driver.name != "django" and not refused:
+    if more_wanted() and data is not None and _forkable(ctx) and not refused:
         data, more_note = _pooled(ctx, options, data)
         pool_note = "; ".join(n for n in (pool_note, more_note) if n)
     while more_wanted():
@@ -221,6 +216,12 @@ def _timing_run_sampled(ctx: PassContext, engine: str) -> Optional[Tuple[ProbeRu
     return run, data
 
 
+def _forkable(ctx: PassContext) -> bool:
+    """Whether the host asks for forked runs: not under Django's runner, which creates its test
+    databases before the loop (a fork's teardown would destroy a database file the others use)."""
+    return ctx.target.driver.name != "django"
+
+
 def _forks_at_once(ctx: PassContext, engine: str, counts: Optional[Dict[str, Any]]) -> int:
     """Forked runs the pass's own first run asks for at once, where the plain timing run ran the
     whole target in asyncio debug mode (so it did not sample) and its test time says the target
@@ -229,7 +230,7 @@ def _forks_at_once(ctx: PassContext, engine: str, counts: Optional[Dict[str, Any
     every fork too."""
     seconds = ctx.inputs.plain_test_seconds
     deliberate = ctx.inputs.asyncio_debug is not None  # not a sampler that failed there: it would fail here
-    if not deliberate or engine == "cprofile" or counts is None or not seconds or ctx.target.driver.name == "django":
+    if not deliberate or engine == "cprofile" or counts is None or not seconds or not _forkable(ctx):
         return 0
     wanted = min(MAX_SAMPLED_RUNS, max(1, math.ceil(MIN_SAMPLED_SECONDS / max(seconds, 1e-3))))
     if wanted * seconds * 1.5 > ctx.timeout * 0.8:
