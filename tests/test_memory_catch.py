@@ -19,23 +19,26 @@ CALL_HEAVY = {
     "calls/work.py": (
         "def step(x):\n"
         "    return x + 1\n\n"
-        "def count(n):\n"
+        "def count(n, hold):\n"
+        "    kept = [[] for _ in range(hold)]\n"
         "    total = 0\n"
         "    for i in range(n):\n"
         "        total = step(total)\n"
-        "    return total\n\n"
+        "    return total\n"
         "def build(n):\n"
         "    return [bytes(1000) for _ in range(n)]\n"
     ),
-    # the first tests make millions of returns (the hook's cost; two of them, so the cost is no
-    # one test's burst), the last holds 20 MiB at its peak
+    # the first tests hold 0.6 MiB of lists (the collector's runs see them: the hook arms) while
+    # they make millions of returns (the hook's cost; two of them, so the cost is no one test's
+    # burst); the last holds 20 MiB of bytes at its peak
     "tests/test_a_calls.py": (
         "from calls.work import count\n\n"
-        "def test_count():\n    assert count(1_500_000) == 1_500_000\n\n"
-        "def test_count_again():\n    assert count(1_500_000) == 1_500_000\n"
+        "def test_count():\n    assert count(1_500_000, 10_000) == 1_500_000\n\n"
+        "def test_count_again():\n    assert count(1_500_000, 10_000) == 1_500_000\n"
     ),
     "tests/test_b_build.py": "from calls.work import build\n\ndef test_build():\n    assert len(build(20000)) == 20000\n",
 }
+BUILD_LISTS = "def build(n):\n    return [[0] * 120 for _ in range(n)]\n"  # the same line, objects the collector tracks
 
 
 def test_a_costly_hook_is_turned_off_and_the_missed_peak_caught_again(tmp_path):
@@ -56,8 +59,9 @@ def test_one_tests_burst_of_returns_leaves_the_hook_on_and_the_pass_in_one_run(t
     # once one test's burst is over, turning the hook off would save little against a catching run
     project = dict(CALL_HEAVY)
     project["tests/test_a_calls.py"] = (
-        "from calls.work import count\n\ndef test_count():\n    assert count(3_000_000) == 3_000_000\n"
+        "from calls.work import count\n\ndef test_count():\n    assert count(3_000_000, 10_000) == 3_000_000\n"
     )
+    project["calls/work.py"] = CALL_HEAVY["calls/work.py"].split("def build")[0] + BUILD_LISTS
     root = write_project(tmp_path / "calls", project)
     _ctx, result = run_pass(Path(root))
     assert result.status == "ok", result.error
@@ -65,6 +69,26 @@ def test_one_tests_burst_of_returns_leaves_the_hook_on_and_the_pass_in_one_run(t
     assert 15 <= f.metric.value <= 25 and f.line == 11, f.metric
     assert not any("the peak hook cost more than" in n for n in result.notes), result.notes
     assert result.data.to_json()["overhead"]["catch_run"]["tests"] == 0
+
+
+def test_once_the_hook_costs_too_much_it_arms_only_where_memory_rises(tmp_path):
+    # after the two costly tests the hook runs only once a collection sees a phase's traced
+    # memory halfway to its next mark: a test of millions of returns holding 0.1 MiB pays none,
+    # and a test that builds 20 MiB of lists arms it and is caught in the same run
+    project = dict(CALL_HEAVY)
+    project["tests/test_a_flat.py"] = (
+        "from calls.work import count\n\ndef test_flat():\n    assert count(3_000_000, 2_000) == 3_000_000\n"
+    )
+    project["calls/work.py"] = CALL_HEAVY["calls/work.py"].split("def build")[0] + BUILD_LISTS
+    root = write_project(tmp_path / "calls", project)
+    _ctx, result = run_pass(Path(root))
+    assert result.status == "ok", result.error
+    [f] = by_symbol(result, "build")
+    assert 15 <= f.metric.value <= 25 and f.line == 11, f.metric
+    assert f.details["test"] == "tests/test_b_build.py::test_build"
+    overhead = result.data.to_json()["overhead"]
+    assert overhead["hook_returns"] < 4_000_000, overhead  # the costly tests' 3 million, not test_flat's
+    assert overhead["catch_run"]["tests"] == 0
 
 
 def test_catch_candidates_and_merge():

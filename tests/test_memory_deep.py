@@ -10,8 +10,8 @@ import sys
 import pytest
 from conftest import probe_on, write_project
 
-from perfscan.passes.memory.deep import DEEP_FRAMES, FIRST_FRAMES, cannot_finish
-from perfscan.passes.memory.records import Phase
+from perfscan.passes.memory.deep import DEEP_FRAMES, FIRST_FRAMES, cannot_finish, deep_candidates, merge_deep
+from perfscan.passes.memory.records import LineRow, Phase
 from perfscan.passes.memory.units import MIB
 from perfscan.probe import memory
 
@@ -19,6 +19,19 @@ from perfscan.probe import memory
 def _phases(*seconds: float):
     phases = [Phase(test=f"tests/test_a.py::test_{i}", libs=2 << 20, seconds=s) for i, s in enumerate(seconds)]
     return phases, {p.key: p.seconds for p in phases}
+
+
+def test_only_library_bytes_a_phase_made_itself_ask_for_a_deep_run():
+    # modules an earlier test imported stay alive at every later peak; a run of this test alone
+    # would not make them, so they are no reason to run it again
+    old = Phase("t::old", libs=3 * MIB, libs_new=MIB // 4, snapshots=1)
+    fresh = Phase("t::fresh", libs=2 * MIB, libs_new=2 * MIB, snapshots=1)
+    unknown = Phase("t::unknown", libs=2 * MIB, snapshots=1)  # a record from before libs_new
+    assert [p.test for p in deep_candidates([old, fresh, unknown], 1.0)] == ["t::fresh", "t::unknown"]
+    row = LineRow("pkg/a.py", 3, int(1.5 * MIB), 10)
+    merged, moved = merge_deep([fresh], [Phase("t::fresh", lines=(row,))])
+    assert moved == int(1.5 * MIB)
+    assert merged[0].libs_new == MIB // 2 and deep_candidates(merged, 1.0) == []
 
 
 def test_a_first_step_runs_when_half_its_phases_time_and_the_start_up_fit():

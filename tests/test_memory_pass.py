@@ -110,6 +110,25 @@ def test_summarize_attributes_to_innermost_project_frame(tmp_path):
     assert deep["lines"] == [[mod, 12, 300, 1]]  # only what a 1-frame run saw in library frames
 
 
+def test_imports_are_not_library_bytes_and_the_probes_own_bytes_are_left_out(tmp_path):
+    root = write_project(tmp_path, {"pkg/mod.py": "x = 1\n"})
+    cl = probe_memory.Classifier(str(root))
+    lib = "/usr/lib/python3/json/decoder.py"
+    probe_file = os.path.join(os.path.dirname(probe_memory.__file__), "session.py")
+    traces = [
+        (0, 700, (("<frozen importlib._bootstrap_external>", 729), (lib, 3)), 2),
+        (0, 50, (("/usr/lib/python3.11/importlib/_bootstrap.py", 241),), 1),
+        (0, 90, ((probe_file, 88),), 1),
+        (0, 7, ((lib, 7),), 1),
+    ]
+    s = probe_memory.summarize(traces, cl)
+    assert (s["imports"], s["libs"], s["tests"]) == (750, 7, 0)
+    assert s["lib_files"] == [[lib, 7]]
+    assert s["by_lib_file"] == {lib: 7}
+    # a deeper trace is asked for library bytes only: an import leads to an import statement
+    assert probe_memory.summarize(traces, cl, deep=True)["lines"] == []
+
+
 def test_classifier_kinds(tmp_path):
     cl = probe_memory.Classifier(str(tmp_path), ["pkg/gen/*"])
     assert cl.kind(str(tmp_path / "pkg" / "a.py")) == "p"

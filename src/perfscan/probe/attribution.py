@@ -12,6 +12,14 @@ from .paths import SKIP_DIRS, is_test_file
 from .projectmap import to_project
 
 KEEP_LINES = 300
+# The import system's frames: bytes allocated there belong to a module imported during the test
+# (its code objects, read from its cached bytecode), which the import pass accounts for; a deeper
+# trace would only lead to an import statement
+IMPORT_SYSTEM = frozenset(
+    {"<frozen importlib._bootstrap>", "<frozen importlib._bootstrap_external>", "<frozen zipimport>"}
+)
+IMPORT_SYSTEM_FILES = ("/importlib/_bootstrap.py", "/importlib/_bootstrap_external.py", "/zipimport.py")
+PROBE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep  # the probe's own allocations are left out
 
 LIB_DIRS = frozenset(
     {
@@ -77,12 +85,23 @@ class Classifier:
         return "p"
 
 
+def origin(filename):
+    """Where an allocation made with no project or test frame comes from: "import" (the import
+    system), "probe" (this probe's own bookkeeping) or "lib" (a library or the stdlib)."""
+    if filename in IMPORT_SYSTEM or filename.replace("\\", "/").endswith(IMPORT_SYSTEM_FILES):
+        return "import"
+    if filename.startswith(PROBE_DIR):
+        return "probe"
+    return "lib"
+
+
 def summarize(traces, classifier, deep=False):
     """Reduce raw traces to per-line totals of their innermost project frame.
 
     traces: tracemalloc._get_traces() items (domain, size, traceback innermost first, ...).
     deep: keep only traces whose innermost frame is library code (what a 1-frame run could not
-    attribute).
+    attribute). Bytes made by the import system ("imports") and by the probe itself (left out)
+    are not library bytes: no deeper trace is asked for them.
     tracemalloc is still tracing while this runs, so the per-trace loop allocates nothing (no
     int arithmetic): sizes are collected per traceback and summed by the C `sum`.
     """
@@ -93,13 +112,19 @@ def summarize(traces, classifier, deep=False):
             sizes = by_tb[tr[2]] = []
         sizes.append(tr[1])
     lines: Dict[Tuple[str, int], List[int]] = {}  # (file, line) -> [bytes, traces]
-    tests = libs = 0
+    tests = libs = imports = 0
     lib_files: Dict[str, int] = {}
     kind = classifier.kind
+    origins: Dict[str, str] = {}
     for tb, sizes in by_tb.items():
         size = sum(sizes)
         first = kind(tb[0][0]) if tb else "l"
-        if deep and first != "l":
+        where = "lib"
+        if first == "l" and tb:
+            where = origins.get(tb[0][0]) or origins.setdefault(tb[0][0], origin(tb[0][0]))
+            if where == "probe":
+                continue
+        if deep and (first != "l" or where != "lib"):
             continue
         key = None
         for frame in tb:
@@ -115,6 +140,8 @@ def summarize(traces, classifier, deep=False):
                 cur[1] += len(sizes)
         elif first == "t":
             tests += size
+        elif where == "import":
+            imports += size
         else:
             libs += size
             name = tb[0][0] if tb else "?"
@@ -123,4 +150,12 @@ def summarize(traces, classifier, deep=False):
     top = [[to_project(k[0]), k[1], v[0], v[1]] for k, v in ordered[:KEEP_LINES]]
     rest = sum(v[0] for _, v in ordered[KEEP_LINES:])
     files = sorted(lib_files.items(), key=lambda kv: kv[1], reverse=True)[:5]
-    return {"lines": top, "rest": rest, "tests": tests, "libs": libs, "lib_files": [[f, b] for f, b in files]}
+    return {
+        "lines": top,
+        "rest": rest,
+        "tests": tests,
+        "libs": libs,
+        "imports": imports,
+        "lib_files": [[f, b] for f, b in files],
+        "by_lib_file": lib_files,  # every library file's bytes: the recorder's baseline, not written
+    }

@@ -53,7 +53,9 @@ memory.json:
       "lines": [[file, line, bytes, count], ...]   (innermost project frame; top 300 by bytes)
       "rest": bytes of project lines beyond the top 300,
       "tests": bytes whose innermost frame is test code, "libs": bytes whose innermost frame is
-      a library or the stdlib (no project frame seen), "lib_files": [[file, bytes], ...] (top 5),
+      a library or the stdlib (no project frame seen), "libs_new": those of them that were not
+      alive at the last snapshot of an earlier phase, "imports": bytes whose innermost frame is
+      the import system (modules loaded since the test loop began), "lib_files": [[file, bytes], ...] (top 5),
       "note": why no snapshot was taken, if so}],
   "import": [{"module", "name", "file", "bytes", "truncated", "estimated", "entries", "type"}]   (module-level values
       of 1 MiB or more at the start of the test loop: made at import or collection time)
@@ -72,6 +74,7 @@ to the innermost project frame within 25 frames; "libs" what still has none.
 import json
 import os
 import sys
+import threading
 import tracemalloc
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -81,7 +84,7 @@ from .census import census, entries, growth_records, watch_list
 from .census import deep_size as deep_size
 from .clocks import perf_counter
 from .contract import write_json
-from .peakhook import MONITORING, install, uninstall
+from .peakhook import INF, MONITORING, arm_on_collections, install, stop_arming, uninstall
 
 MIB = 1 << 20
 MAX_SNAPSHOTS = 50  # per phase; past it the steps widen to 25%
@@ -156,11 +159,16 @@ class MemoryRecorder:
         self.classifier = Classifier(options.get("root") or os.getcwd(), exclude)
         self.deep = {}
         self.errors = []
+        # deep-run phases whose hook runs from their start: the run before caught their peak with
+        # the hook on from the start (peakhook.arm_on_collections did not arm it); a 4th item of 1
+        self.full = set()
         if options.get("deep"):
             try:
                 with open(options["deep"], encoding="utf-8") as fh:
-                    for nodeid, phase, target in json.load(fh).get("phases", []):
-                        self.deep[(nodeid, phase)] = int(target)
+                    for entry in json.load(fh).get("phases", []):
+                        self.deep[(entry[0], entry[1])] = int(entry[2])
+                        if len(entry) > 3 and entry[3]:
+                            self.full.add((entry[0], entry[1]))
             except (OSError, ValueError, TypeError) as exc:
                 self.errors.append("deep run: cannot read %s: %s" % (options["deep"], exc))
         # the peak-catching run (`--opt catch=FILE`, {"phases": [[nodeid, phase, rise], ...]}): the
@@ -174,7 +182,14 @@ class MemoryRecorder:
                         self.catch[(nodeid, phase)] = int(rise)
             except (OSError, ValueError, TypeError) as exc:
                 self.errors.append("catching run: cannot read %s: %s" % (options["catch"], exc))
-        self._hooked = False
+        self._hooked = False  # the hook is in place for the phase under way
+        self._arm = [INF]  # traced size at which the collector's runs arm the hook in this phase
+        self._live = [False]  # the hook checks returns (a thread it was armed in disarms itself when False)
+        self._armed_threads = set()  # before 3.12 the hook is per thread: the threads armed in this phase
+        self._on_collection = None
+        self._lazy = False  # the phase under way is armed by the collector's runs, not from its start
+        self._lib_base: Dict[str, int] = {}  # library file -> bytes at the last snapshot of an earlier phase
+        self._lib_latest: Dict[str, int] = {}  # the same at the phase's latest snapshot
         # [returns the hook saw, the count at which its cost is weighed next] (peakhook.py counts them)
         self._events = [0, WEIGH_EVERY]
         self._event_cost = 0.0  # seconds per hooked return, measured at the start of the loop
@@ -241,6 +256,13 @@ class MemoryRecorder:
             spent = perf_counter() - t0
             self.overhead["snapshot_seconds"] += spent
         self.overhead["snapshots"] += 1
+        # library bytes alive at this snapshot that were not at the last one of an earlier phase:
+        # modules imported by earlier tests stay alive, and a deeper trace of this test alone
+        # would not see them made
+        by_file = summary.pop("by_lib_file")
+        base = self._lib_base
+        summary["libs_new"] = sum(max(0, n - base.get(f, 0)) for f, n in by_file.items())
+        self._lib_latest = by_file
         rec.update(summary)
         rec["snapshot"] = cur
         rec["snapshots"] += 1
@@ -250,6 +272,11 @@ class MemoryRecorder:
         nxt[0] = cur + snapshot_step(
             max(0, cur - rec["start"]), spent, rec["snapshots"], self._phase_snapshot_seconds, worked
         )
+        if self._lazy:
+            # off until the collector's runs see the traced size halfway to the next mark: a phase
+            # that stays high after its peak (or falls) no longer pays a check at every return
+            self._disarm()
+            self._arm[0] = cur + (nxt[0] - cur) // 2
 
     # -- phases (called through session.Session by every test driver)
     def start(self, nodeid, phase, base=None):
@@ -277,6 +304,7 @@ class MemoryRecorder:
             "rest": 0,
             "tests": 0,
             "libs": 0,
+            "imports": 0,
             "lib_files": [],
             "hooked": self.mode != "peaks",
         }
@@ -288,30 +316,60 @@ class MemoryRecorder:
             tracemalloc.reset_peak()
         rec["start"] = tracemalloc.get_traced_memory()[0]
         self._phase_events = self._events[0]
-        if self.mode == "peaks" or (self.hook_off and self.mode == "measure" and self.catch is None):
+        measuring = self.mode == "measure" and self.catch is None
+        if self.mode == "peaks" or (measuring and self.hook_off and not self.peaks_ok):
             rec["hooked"] = False
             return
         if self.mode == "deep":
             self._next[0] = rec["start"] + max(MIB, int(self.deep[(nodeid, phase)] * 0.95))
-            install(self)
         elif self.catch is not None:
             rise = self.catch.get((nodeid, phase))
             if rise is None:
                 return  # not a phase whose peak matters: its peak only, as in the first run
             # the snapshots before the last are replaced by it: start near the peak already seen
             self._next[0] = rec["start"] + max(self.threshold, int(rise * 0.8))
-            install(self)
-            self._hooked = True
         else:
             self._next[0] = rec["start"] + self.threshold
+        if measuring and not self.hook_off:
+            # the hook is in place for the whole loop until it costs too much (_weigh_hook)
+            rec["full"] = True
             if not MONITORING and sys.getprofile() is not getattr(self, "_profile_fn", None):
                 install(self)  # a test replaced our hook: put it back for this phase
+        elif measuring or (self.mode == "deep" and (nodeid, phase) not in self.full):
+            # after the hook cost too much, and in a deep run of a phase whose peak was caught so
+            # the first time: armed by the collector's runs (peakhook.arm_on_collections)
+            self._lazy = True
+            self._arm[0] = rec["start"] + (self._next[0] - rec["start"]) // 2
+        else:
+            # the catching run, and a deep run of a phase caught with the hook from its start
+            rec["full"] = True
+            self._live[0] = True
+            install(self)
+            self._hooked = True
+
+    def _arm_hook(self):
+        """Put the hook in place for the rest of the phase (peakhook.arm_on_collections calls it)."""
+        if self.current is None or not self._measuring:
+            return
+        if MONITORING:
+            self._arm[0] = INF  # in place for every thread at once
+        else:
+            thread = threading.get_ident()
+            if thread in self._armed_threads:
+                return
+            self._armed_threads.add(thread)
+        self._live[0] = True
+        install(self)
+        self._hooked = True
 
     def stop(self, nodeid, phase):
         rec = self.current
         if rec is None or not self._measuring:
             return
+        pending = self._next[0]  # the mark no snapshot was taken at yet
         self._next[0] = float("inf")
+        self._arm[0] = INF
+        lazy, self._lazy = self._lazy, False
         if tracemalloc.is_tracing():
             cur, peak = tracemalloc.get_traced_memory()
             rec["end"] = cur
@@ -322,6 +380,12 @@ class MemoryRecorder:
             wanted = (self.catch is None or (nodeid, phase) in self.catch) and rec.get("hooked", True)
             if self.mode == "measure" and wanted and cur - rec["start"] >= self.threshold and cur > rec["snapshot"]:
                 self._snapshot(cur, "end")
+                pending = self._next[0]
+            if lazy and self.mode == "measure" and self.catch is None and rec["hooked"] and peak >= pending:
+                # the peak passed a mark while the hook was not armed (no collection ran above
+                # halfway to it): the host runs the phase again with the hook on from its start
+                rec["hooked"] = False
+                rec["full"] = True
         self._next[0] = float("inf")
         self.current = None
         rec["seconds"] = round(perf_counter() - self._phase_t0, 6)
@@ -333,12 +397,21 @@ class MemoryRecorder:
             self._weigh_hook()
         if self._watch is not None:
             self._check_watch(nodeid)
+        if self._hooked:  # put in place for this phase (the measured run's stays for the loop)
+            self._disarm()
+        if rec["snapshots"]:
+            self._lib_base = self._lib_latest
+        if self.mode == "deep":
+            tracemalloc.stop()
+
+    def _disarm(self):
+        self._live[0] = False
+        self._armed_threads.clear()
         if self._hooked:
             uninstall(self)
             self._hooked = False
-        if self.mode == "deep":
-            uninstall(self)
-            tracemalloc.stop()
+            if self.mode == "deep" and self._measuring:
+                give_line_tables()  # the hook replaced it: the next phases' new code gets its line tables too
 
     def _weigh_hook(self):
         """Turn the hook off for the rest of the run when its returns cost more than HOOK_SHARE of
@@ -366,10 +439,12 @@ class MemoryRecorder:
             last = self.phases[-1]["test"] if self.phases else "the first test"
             self.hook_off = rec["test"] if rec is not None else last
             self._next[0] = float("inf")
+            self._arm[0] = INF
             if rec is not None:
                 rec["hooked"] = False  # what it caught before is partial: the catching run redoes it
             try:
-                uninstall(self)
+                self._disarm()
+                uninstall(self)  # in place since the loop began
             except Exception as exc:
                 self.errors.append("turning the peak hook off: %s" % exc)
 
@@ -387,12 +462,14 @@ class MemoryRecorder:
         for _ in range(n):
             nop()
         bare = perf_counter() - t0
+        self._live[0] = True
         install(self)
         t0 = perf_counter()
         for _ in range(n):
             nop()
         hooked = perf_counter() - t0
         uninstall(self)
+        self._live[0] = False
         self._events[:] = [0, WEIGH_EVERY]
         self._event_cost = 2 * max(0.0, hooked - bare) / n
         self.overhead["hook_us_per_return"] = round(self._event_cost * 1e6, 3)
@@ -435,9 +512,12 @@ class MemoryRecorder:
             tracemalloc.start(self.frames)
             if self.mode == "measure" and self.catch is None:
                 self._calibrate_hook()
+                self._live[0] = True
                 install(self)
         elif self.mode == "deep":
             give_line_tables()  # for 25 frames the probe's entry point has set it already
+        if self.mode != "peaks":
+            self._on_collection = arm_on_collections(self)
         self._measuring = True
         self._loop_t0 = perf_counter()
         self._startup = self._loop_t0 - _IMPORTED
@@ -450,6 +530,10 @@ class MemoryRecorder:
         self.overhead["hook_returns"] = self._events[0]
         self.overhead["loop_seconds"] = perf_counter() - self._loop_t0
         self._loop_t0 = None
+        if self._on_collection is not None:
+            stop_arming(self._on_collection)
+            self._on_collection = None
+        self._disarm()
         if self.mode in ("measure", "peaks"):
             if self.mode == "measure":
                 uninstall(self)

@@ -16,6 +16,7 @@ check allocates and its allocations are traced too. tracemalloc's own peak for t
 recorded beside the snapshot, so a missed peak shows.
 """
 
+import gc
 import sys
 import threading
 import tracemalloc
@@ -24,6 +25,7 @@ from typing import Dict
 LIB_SAMPLE = 16  # one library return in this many is checked
 HOT_RETURNS = 200  # checked returns per function and phase before it is sampled too (below 256: small ints)
 MONITORING = sys.version_info >= (3, 12)
+INF = float("inf")
 
 
 def install(recorder):
@@ -37,6 +39,7 @@ def install(recorder):
     events = recorder._events  # [returns seen, next count at which the recorder weighs the hook's cost]
     weigh = recorder._weigh_hook
     calls = recorder._calls  # co_name -> checked returns in this phase (cleared at each phase start)
+    live = recorder._live  # [False] once the phase that armed the hook is over
 
     # Each check allocates (get_traced_memory's tuple and ints) and those allocations are
     # traced, so checks are what the hook costs. Returns of project and test code are checked
@@ -90,6 +93,9 @@ def install(recorder):
     else:
 
         def on_event(frame, event, arg):
+            if not live[0]:  # a thread the hook was armed in, after its phase: it disarms itself
+                sys.setprofile(None)
+                return
             # 'return' also fires at every yield: a generator's yields are sampled like library code
             if event == "return":
                 events[0] += 1
@@ -112,6 +118,35 @@ def install(recorder):
         sys.setprofile(on_event)
         threading.setprofile(on_event)
         recorder.hook = "setprofile"
+
+
+def arm_on_collections(recorder):
+    """Arm the hook from the garbage collector's runs: at the start of a collection the traced size
+    is compared with the phase's arming level (halfway from its start to its first mark, set by the
+    recorder), and the hook is armed in the collecting thread once it is reached. A phase that
+    stays below it, as most do, never pays the hook's check at every return. Objects the
+    collector tracks (lists, dicts, instances) start a collection every few hundred allocations,
+    so the level is seen soon after it is passed; a rise made only of bytes and strings, or with
+    the collector disabled, may never arm it: the recorder marks such a phase, and the host runs
+    it again with the hook on from its start (catch.py)."""
+    get = tracemalloc.get_traced_memory
+    level = recorder._arm
+    arm = recorder._arm_hook
+
+    def on_collection(phase, info):
+        if phase == "start" and level[0] != INF and get()[0] >= level[0]:
+            arm()
+
+    gc.callbacks.append(on_collection)
+    return on_collection
+
+
+def stop_arming(callback):
+    """Remove the collector callback arm_on_collections() added."""
+    try:
+        gc.callbacks.remove(callback)
+    except ValueError:
+        pass
 
 
 def uninstall(recorder):

@@ -58,6 +58,16 @@ def catch_candidates(phases: Sequence[Phase], floor_mib: float, limit: int = CAT
     return [p for p in picked if p.test in tests]
 
 
+def catch_reason(hook_off: str, phases: Sequence[Phase]) -> str:
+    """Why the tests of these phases ran again."""
+    tests = len(dict.fromkeys(p.test for p in phases))
+    return (
+        f"the peak hook cost more than a fifth of the measured run's time: after {hook_off or 'the start'} it ran "
+        "only where a garbage collection saw a phase's traced memory halfway to its next mark; "
+        f"{tests} test(s) whose peak rose the floor unseen ran again under it"
+    )
+
+
 def merge_caught(first: Sequence[Phase], caught: Sequence[Phase]) -> Tuple[Phase, ...]:
     """The first run's phases, each replaced by the catching run's phase of the same test and phase."""
     by_key = {p.key: p for p in caught}
@@ -81,10 +91,7 @@ def catch_peaks(ctx: PassContext, first: MemoryRun, first_seconds: float, left: 
     options["catch"] = str(spec)
     if not tests:
         return Caught(first.phases, None, 0, 0.0, False, ())
-    why = (
-        f"the peak hook cost more than a fifth of the measured run's time and was turned off after "
-        f"{first.hook_off or 'the start'}: {len(tests)} test(s) whose peak rose the floor ran again under it" + why
-    )
+    why = catch_reason(first.hook_off, phases) + why
     # the hook costs 1.5-4x a test's time, and the tests that peak are often the heaviest: the
     # run may take CATCH_CAP_RATIO times the first run; what it reached is kept
     cap = min(left, max(CATCH_MIN_SECONDS, CATCH_CAP_RATIO * first_seconds))

@@ -1,7 +1,9 @@
 """The deep run: more frames per allocation, only where libraries hold a megabyte at a test's peak.
 
 The measured run traces 1 frame per allocation (cheap), so bytes allocated inside a library have
-no project frame. When a phase's peak holds the floor or more in library frames, another run
+no project frame. When a phase's peak holds the floor or more in library frames that it made
+itself (not alive at an earlier phase's last snapshot: modules an earlier test imported stay
+alive, and a run of this test alone would not make them), another run
 traces 10 frames during those phases only, and attributes those bytes to the project function
 that called the library; the phases that still hold the floor in library frames (a library
 deeper than 10 frames) run once more at 25 frames, in what is left of the same time cap.
@@ -62,8 +64,8 @@ class Refined:
 
 
 def deep_candidates(phases: Sequence[Phase], floor_mib: float) -> List[Phase]:
-    picked = [p for p in phases if p.libs >= floor_mib * MIB]
-    picked.sort(key=lambda p: p.libs, reverse=True)
+    picked = [p for p in phases if p.fresh_libs >= floor_mib * MIB]
+    picked.sort(key=lambda p: p.fresh_libs, reverse=True)
     return picked[:DEEP_MAX_PHASES]
 
 
@@ -95,7 +97,8 @@ def merge_deep(phases: Sequence[Phase], deep: Sequence[Phase]) -> Tuple[Tuple[Ph
             scale = room / attributed
             rows = tuple(replace(r, bytes=int(r.bytes * scale)) for r in rows)
             attributed = room
-        out[i] = replace(target, lines=target.lines + rows, libs=max(0, room - attributed))
+        fresh = None if target.libs_new is None else max(0, target.libs_new - attributed)
+        out[i] = replace(target, lines=target.lines + rows, libs=max(0, room - attributed), libs_new=fresh)
         moved += attributed
     return tuple(out), moved
 
@@ -197,7 +200,8 @@ def _deep_run(
     spec.parent.mkdir(parents=True, exist_ok=True)
     # the target is the level of the kept snapshot: the deep run's hook checks at the same returns
     spec.write_text(
-        json.dumps({"phases": [[p.test, p.phase, max(0, p.snapshot - p.start)] for p in candidates]}), encoding="utf-8"
+        json.dumps({"phases": [[p.test, p.phase, max(0, p.snapshot - p.start), int(p.full)] for p in candidates]}),
+        encoding="utf-8",
     )
     options = probe_options(ctx, frames=frames)
     options["deep"] = str(spec)

@@ -22,7 +22,13 @@ def unattributed_note(phases: Sequence[Phase]) -> List[str]:
     return [
         f"allocations with no project frame (made by test code or by libraries called from tests) are not findings: "
         f"up to {mib(worst.unattributed):.1f} MiB at one test's peak ({worst.test}: "
-        f"{mib(worst.tests):.1f} MiB by test code, {mib(worst.libs):.1f} MiB in libraries)"
+        f"{mib(worst.tests):.1f} MiB by test code, {mib(worst.libs):.1f} MiB in libraries"
+        + (
+            f", {mib(worst.imports):.1f} MiB by the import system: modules loaded since the tests began"
+            if worst.imports
+            else ""
+        )
+        + ")"
     ]
 
 

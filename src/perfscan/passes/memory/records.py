@@ -95,9 +95,12 @@ class Phase:
     lines: Tuple[LineRow, ...] = ()
     tests: int = 0  # bytes with test code as innermost frame
     libs: int = 0  # bytes in library frames with no project frame seen
+    imports: int = 0  # bytes made by the import system: modules loaded since the test loop began
+    libs_new: Optional[int] = None  # of `libs`, those not alive at an earlier phase's last snapshot (None: unknown)
     note: str = ""  # why no snapshot was taken
     dropped: int = 0  # line rows that could not be read
     hooked: bool = True  # False: its peak only was recorded (the peak hook was off)
+    full: bool = False  # its peak needs the hook from the phase's start (the collector's runs never armed it)
     seconds: float = 0.0  # the phase's time in the run that measured it
 
     @classmethod
@@ -114,9 +117,12 @@ class Phase:
             lines=lines,
             tests=as_int(d.get("tests")),
             libs=as_int(d.get("libs")),
+            imports=as_int(d.get("imports")),
+            libs_new=as_int(d.get("libs_new")) if d.get("libs_new") is not None else None,
             note=as_str(d.get("note")) if d.get("note") else "",
             dropped=dropped,
             hooked=d.get("hooked") is not False,
+            full=d.get("full") is True,
             seconds=as_float(d.get("seconds")),
         )
 
@@ -125,9 +131,16 @@ class Phase:
         return self.test, self.phase
 
     @property
+    def fresh_libs(self) -> int:
+        """Library bytes at the snapshot that this phase made, as far as the run could tell: a
+        deeper trace of its test can attribute these, not those an earlier test left alive."""
+        return self.libs if self.libs_new is None else min(self.libs, self.libs_new)
+
+    @property
     def unattributed(self) -> int:
-        """Bytes at the snapshot with no project frame: made by test code or inside libraries."""
-        return self.tests + self.libs
+        """Bytes at the snapshot with no project frame: made by test code, inside libraries, or by
+        the import system."""
+        return self.tests + self.libs + self.imports
 
 
 def worst_unattributed(phases: Sequence[Phase]) -> Optional[Phase]:
