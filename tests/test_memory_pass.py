@@ -127,6 +127,17 @@ def test_imports_are_not_library_bytes_and_the_probes_own_bytes_are_left_out(tmp
     assert s["by_lib_file"] == {lib: 7}
     # a deeper trace is asked for library bytes only: an import leads to an import statement
     assert probe_memory.summarize(traces, cl, deep=True)["lines"] == []
+    # at more frames: a library called by test code is the test's, library code run by an import
+    # (a module's top level) the import's, even with a project frame further out
+    mod, test = str(root / "pkg" / "mod.py"), str(root / "tests" / "test_x.py")
+    deeper = [
+        (0, 300, ((lib, 1), (test, 9), (mod, 4)), 1),
+        (0, 200, (("/usr/lib/python3/email/errors.py", 12), ("<frozen importlib._bootstrap>", 241), (mod, 2)), 1),
+        (0, 100, ((lib, 2), (mod, 6), (test, 3)), 1),
+    ]
+    s = probe_memory.summarize(deeper, cl, deep=True)
+    assert (s["tests"], s["imports"], s["libs"]) == (300, 200, 0)
+    assert s["lines"] == [[mod, 6, 100, 1]]
 
 
 def test_classifier_kinds(tmp_path):

@@ -101,7 +101,9 @@ def summarize(traces, classifier, deep=False):
     traces: tracemalloc._get_traces() items (domain, size, traceback innermost first, ...).
     deep: keep only traces whose innermost frame is library code (what a 1-frame run could not
     attribute). Bytes made by the import system ("imports") and by the probe itself (left out)
-    are not library bytes: no deeper trace is asked for them.
+    are not library bytes: no deeper trace is asked for them. Below the innermost project frame,
+    a library called by test code counts as test code's, and library code run by an import (the
+    import system's frames seen first) as the import's.
     tracemalloc is still tracing while this runs, so the per-trace loop allocates nothing (no
     int arithmetic): sizes are collected per traceback and summed by the C `sum`.
     """
@@ -128,17 +130,25 @@ def summarize(traces, classifier, deep=False):
             continue
         key = None
         for frame in tb:
-            if kind(frame[0]) == "p":
+            k = kind(frame[0])
+            if k == "p":
                 key = (frame[0], frame[1])
                 break
-        if key is not None:
+            if first != "l":
+                continue
+            if k == "t":  # a library called by test code: the test made it, whatever called the test
+                where = "test"
+                break
+            if where == "lib" and (origins.get(frame[0]) or origins.setdefault(frame[0], origin(frame[0]))) == "import":
+                where = "import"  # a module's code run by an import: the import pass's, not a call's
+        if key is not None and where != "import":
             cur = lines.get(key)
             if cur is None:
                 lines[key] = [size, len(sizes)]
             else:
                 cur[0] += size
                 cur[1] += len(sizes)
-        elif first == "t":
+        elif first == "t" or where == "test":
             tests += size
         elif where == "import":
             imports += size

@@ -21,10 +21,12 @@ and 3.13; 3.2-10.6x on 3.9, whose profile hook is slowest (wsgi_orders' 4.5 mill
 steps in one fixture). These are the figures the method was chosen by; `bench/run.py` measures
 the current ones ("memory pass / plain", README "Performance"), which move with the machine's load.
 
-Two steps (the host's catch.py): `--opt peaks=1` traces every test at 1 frame with no hook and
-records each phase's peak only (reset_peak, 3.9+; "peaks_ok" false before); `--opt catch=FILE`
-({"phases": [[nodeid, phase, rise], ...]}) runs the hook only in those phases, its first mark at
-80% of the rise the first run saw.
+Two steps (the host's catch.py): once the hook costs too much (`_weigh_hook`) the garbage
+collector's runs arm it only where a phase's memory gets halfway to its next mark (a phase that
+passed a mark unseen is marked "full"); `--opt catch=FILE` ({"phases": [[nodeid, phase, rise],
+...]}) runs the hook from the start of those phases only, its first mark at 80% of the rise the
+first run saw. `--opt peaks=1` traces every test at 1 frame with no hook and records each
+phase's peak only (reset_peak, 3.9+; "peaks_ok" false before).
 
 Per-request growth (`--opt repeat=N`): after the measured loop the tests that changed the entry
 count of a module-level container of the project (read after each phase: census.watch_list)
@@ -35,7 +37,7 @@ repetition.
 
 Options (all strings): root (project root, absolute), exclude (JSON list of globs, root-relative),
 frames (1), min_mib (1), repeat (0), peaks ("1": peaks only), catch (path of a JSON file), deep (path of a JSON file {"phases": [[nodeid, phase,
-target_bytes], ...]}), max_snapshot_seconds (60), max_trace_mib (128). A snapshot's Python copy
+target_bytes, full], ...]}: full 1 runs the hook from the phase's start, 0 arms it as above), max_snapshot_seconds (60), max_trace_mib (128). A snapshot's Python copy
 takes about 3 times tracemalloc's own memory (about 50 bytes per live allocation): above
 max_trace_mib and above an eighth of the machine's available memory no snapshot is taken, so a
 test holding GiBs of small objects cannot make the probe copy them all; the phase's peak is
@@ -56,6 +58,8 @@ memory.json:
       a library or the stdlib (no project frame seen), "libs_new": those of them that were not
       alive at the last snapshot of an earlier phase, "imports": bytes whose innermost frame is
       the import system (modules loaded since the test loop began), "lib_files": [[file, bytes], ...] (top 5),
+      "hooked": false when the hook was off (its peak only), "full": true when its peak needs the
+      hook from the phase's start (it ran so, or the collector's runs did not arm it in time),
       "note": why no snapshot was taken, if so}],
   "import": [{"module", "name", "file", "bytes", "truncated", "estimated", "entries", "type"}]   (module-level values
       of 1 MiB or more at the start of the test loop: made at import or collection time)

@@ -13,7 +13,8 @@ poller misses it (the GIL switch interval is longer than such a temporary lives)
 of project and test code is checked until a function gets hot (HOT_RETURNS in a phase); hot
 functions, generators' yields and library code are sampled (one in LIB_SAMPLE), because each
 check allocates and its allocations are traced too. tracemalloc's own peak for the phase is
-recorded beside the snapshot, so a missed peak shows.
+recorded beside the snapshot, so a missed peak shows. Once the hook costs too much, it is put in
+place only where a phase's memory rises (arm_on_collections).
 """
 
 import gc

@@ -4,13 +4,16 @@ The first run of every test traces with tracemalloc at 1 frame and catches each 
 with a check at function returns (peakhook.py). That check costs 2x and more on iterator-heavy
 code (every generator step is a return), so the probe weighs it (memory.py, `_weigh_hook`): once
 its cost in phases that did not need it (their peak stayed under the floor) passes a fifth of
-the loop's time and another run's start-up, it is turned off, and the rest of the run records
-only each phase's peak (`reset_peak` at each phase's start). This run then repeats, under the hook, only the tests
-with an unhooked phase whose peak rose the floor or more above its start, largest first
+the loop's time and another run's start-up, it no longer runs from every phase's start: the
+garbage collector's runs arm it where a phase's traced memory gets halfway to its next mark
+(peakhook.arm_on_collections). A rise of bytes or strings alone starts no collection and can pass
+a mark unseen; `reset_peak` at each phase's start shows it. This run then repeats, under the hook
+from their start, only the tests with such a phase (or the one under way when the hook was turned
+off) whose peak rose the floor or more above its start, largest first
 (CATCH_MAX_TESTS at most): the other tests can hold no group at the floor. The hook runs only in
 those phases, its first high-water mark at 80% of the rise the first run measured (the
-snapshots below it would be replaced by the last). On Python 3.8 (no `reset_peak`) the unhooked
-peaks are not per phase, so every unhooked test runs again.
+snapshots below it would be replaced by the last). On Python 3.8 (no `reset_peak`) the hook is
+turned off instead, the unhooked peaks are not per phase, and every unhooked test runs again.
 """
 
 from __future__ import annotations
