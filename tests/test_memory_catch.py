@@ -3,10 +3,13 @@ missed caught in a run of those tests alone; and the census's estimate of a valu
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
+import pytest
 from conftest import write_project
 from test_memory_pass import by_symbol, run_pass
+from test_probe_pythons import venv_with_pytest
 
 from perfscan.passes.memory.catch import catch_candidates, merge_caught
 from perfscan.passes.memory.records import Phase
@@ -71,17 +74,20 @@ def test_one_tests_burst_of_returns_leaves_the_hook_on_and_the_pass_in_one_run(t
     assert result.data.to_json()["overhead"]["catch_run"]["tests"] == 0
 
 
-def test_once_the_hook_costs_too_much_it_arms_only_where_memory_rises(tmp_path):
+@pytest.mark.parametrize("version", ["this", "3.12"])
+def test_once_the_hook_costs_too_much_it_arms_only_where_memory_rises(version, tmp_path):
     # after the two costly tests the hook runs only once a collection sees a phase's traced
     # memory halfway to its next mark: a test of millions of returns holding 0.1 MiB pays none,
-    # and a test that builds 20 MiB of lists arms it and is caught in the same run
+    # and a test that builds 20 MiB of lists arms it and is caught in the same run (from 3.12 the
+    # hook is sys.monitoring's, armed for every thread at once)
+    runner = sys.executable if version == "this" else str(venv_with_pytest(version))
     project = dict(CALL_HEAVY)
     project["tests/test_a_flat.py"] = (
         "from calls.work import count\n\ndef test_flat():\n    assert count(3_000_000, 2_000) == 3_000_000\n"
     )
     project["calls/work.py"] = CALL_HEAVY["calls/work.py"].split("def build")[0] + BUILD_LISTS
     root = write_project(tmp_path / "calls", project)
-    _ctx, result = run_pass(Path(root))
+    _ctx, result = run_pass(Path(root), runner=runner)
     assert result.status == "ok", result.error
     [f] = by_symbol(result, "build")
     assert 15 <= f.metric.value <= 25 and f.line == 11, f.metric
@@ -89,6 +95,23 @@ def test_once_the_hook_costs_too_much_it_arms_only_where_memory_rises(tmp_path):
     overhead = result.data.to_json()["overhead"]
     assert overhead["hook_returns"] < 4_000_000, overhead  # the costly tests' 3 million, not test_flat's
     assert overhead["catch_run"]["tests"] == 0
+
+
+def test_a_list_built_in_one_comprehension_is_snapshotted_once(tmp_path):
+    # while the hook runs from every phase's start no collector callback is in place: its return
+    # would be a check inside the comprehension, and each 5% mark of the 40 MiB list a snapshot
+    project = {
+        "pyproject.toml": CALL_HEAVY["pyproject.toml"],
+        "rows/__init__.py": "",
+        "rows/make.py": "def rows(n):\n    return [('acct%d' % (i % 4000), i % 97) for i in range(n)]\n",
+        "tests/test_rows.py": "from rows.make import rows\n\ndef test_rows():\n    assert len(rows(300_000)) == 300_000\n",
+    }
+    root = write_project(tmp_path / "rows", project)
+    _ctx, result = run_pass(Path(root))
+    assert result.status == "ok", result.error
+    [f] = by_symbol(result, "rows")
+    assert f.metric.value >= 20, f.metric
+    assert result.data.to_json()["overhead"]["snapshots"] <= 2, result.data.to_json()["overhead"]
 
 
 def test_catch_candidates_and_merge():

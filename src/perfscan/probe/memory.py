@@ -344,6 +344,10 @@ class MemoryRecorder:
             # the first time: armed by the collector's runs (peakhook.arm_on_collections)
             self._lazy = True
             self._arm[0] = rec["start"] + (self._next[0] - rec["start"]) // 2
+            if self._on_collection is None:
+                # only from here: under the hook the callback's own return is a check, and in a
+                # comprehension that builds a large list it would take a snapshot at each mark
+                self._on_collection = arm_on_collections(self)
         else:
             # the catching run, and a deep run of a phase caught with the hook from its start
             rec["full"] = True
@@ -520,8 +524,6 @@ class MemoryRecorder:
                 install(self)
         elif self.mode == "deep":
             give_line_tables()  # for 25 frames the probe's entry point has set it already
-        if self.mode != "peaks":
-            self._on_collection = arm_on_collections(self)
         self._measuring = True
         self._loop_t0 = perf_counter()
         self._startup = self._loop_t0 - _IMPORTED
