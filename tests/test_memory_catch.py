@@ -3,14 +3,16 @@ missed caught in a run of those tests alone; and the census's estimate of a valu
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import write_project
+from conftest import run_perfscan, write_project
 from test_memory_pass import by_symbol, run_pass
 from test_probe_pythons import venv_with_pytest
 
+from perfscan.models import Target, other_rootdir
 from perfscan.passes.memory.catch import catch_candidates, merge_caught
 from perfscan.passes.memory.records import Phase
 from perfscan.passes.memory.units import MIB
@@ -112,6 +114,32 @@ def test_a_list_built_in_one_comprehension_is_snapshotted_once(tmp_path):
     [f] = by_symbol(result, "rows")
     assert f.metric.value >= 20, f.metric
     assert result.data.to_json()["overhead"]["snapshots"] <= 2, result.data.to_json()["overhead"]
+
+
+def test_a_project_under_a_folder_with_a_pytest_configuration_has_its_peaks_caught_again(tmp_path):
+    # pytest's rootdir is the folder above (its node ids start with the project's folder), and
+    # each run starts in the project: the catching run names its tests from there
+    (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    root = write_project(tmp_path / "calls", {**CALL_HEAVY, "pyproject.toml": "[project]\nname='calls'\nversion='1'\n"})
+    proc = run_perfscan(str(root), "--out", str(tmp_path / "out"), "--quiet")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads((tmp_path / "out" / "scan-report.json").read_text(encoding="utf-8"))
+    memory = report["passes"]["memory"]
+    assert memory["data"]["overhead"]["catch_run"]["snapshots"] >= 1, memory["notes"]
+    [build] = [f for f in report["findings"] if f["domain"] == "memory" and f["symbol"] == "build"]
+    assert build["details"]["test"] == "calls/tests/test_b_build.py::test_build"
+    assert 15 <= build["metric"]["value"] <= 25 and build["line"] == 11
+
+
+def test_node_ids_relative_to_a_rootdir_above_the_project_are_named_from_it():
+    target = Target(("calls/tests/test_a.py::test_x",), ("-q", "tests"), "selected", 3, rootdir="/work/outer")
+    assert target.pytest_argv() == ("-q", "/work/outer/calls/tests/test_a.py::test_x")
+    assert Target(("tests/test_a.py::test_x",), ("-q",), "selected", 3).pytest_argv() == (
+        "-q",
+        "tests/test_a.py::test_x",
+    )
+    assert other_rootdir("/work/outer", Path("/work/outer/calls")) == "/work/outer"
+    assert other_rootdir("/work/outer/calls", Path("/work/outer/calls")) == ""
 
 
 def test_catch_candidates_and_merge():

@@ -6,6 +6,7 @@ Passes return `PassResult`s holding unranked `Finding`s; ranking turns them into
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple
@@ -202,6 +203,9 @@ class Target:
     neutralized: Tuple[str, ...] = ()  # what perfscan changed in the project's test set-up, and why
     left_out: Tuple[Tuple[str, str], ...] = ()  # (node id, why): tests that cut the timing run short
     driver: Driver = Driver()
+    # pytest's rootdir when it is not the project root (a pytest configuration in a folder above
+    # it): the node ids are relative to it, and a child runs in the project root
+    rootdir: str = ""
 
     def pytest_argv(self) -> Tuple[str, ...]:
         """Arguments for a profiled run of the test runner: the whole suite runs as configured,
@@ -218,7 +222,25 @@ class Target:
         arguments stay (they say how to load the suite) and the probe keeps only the ids."""
         if self.driver.name != "pytest":
             return self.pytest_args + tuple(tests)
-        return pytest_options_only(self.pytest_args) + tuple(tests)
+        return pytest_options_only(self.pytest_args) + tuple(self._as_argument(t) for t in tests)
+
+    def _as_argument(self, nodeid: str) -> str:
+        if not self.rootdir:
+            return nodeid
+        path, sep, rest = nodeid.partition("::")
+        return os.path.join(self.rootdir, path) + sep + rest
+
+
+def other_rootdir(rootdir: Any, root: Path) -> str:
+    """pytest's rootdir (collected.json's) when it is not the project root, else "": the node ids
+    are relative to it."""
+    if not rootdir or not isinstance(rootdir, str):
+        return ""
+    try:
+        same = Path(rootdir).resolve() == Path(root).resolve()
+    except OSError:
+        return ""
+    return "" if same else rootdir
 
 
 @dataclass(frozen=True)

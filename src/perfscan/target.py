@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from perfscan.models import Driver, Project, Settings, Target
+from perfscan.models import Driver, Project, Settings, Target, other_rootdir
 from perfscan.probe_host import ProbeRun
 from perfscan.timing import TimingRun, time_suite
 
@@ -68,6 +68,7 @@ def select_target(
         note = "no tests collected" + (f"; collection errors: {'; '.join(errors[:3])}" if errors else "")
         return Target((), pytest_args, "none", 0, note), timing
     neutralized = timing.neutralized()
+    rootdir = other_rootdir(collected.get("rootdir"), project.root)
     err_note = f"; {len(errors)} collection error(s), the other tests ran: {'; '.join(errors[:2])}" if errors else ""
     left = tuple((x.nodeid, x.reason) for x in timing.left_out)
     left_note = "".join(f"left out {nid} ({why}); " for nid, why in left)
@@ -85,6 +86,7 @@ def select_target(
             + (f" across {timing.workers} pytest-xdist workers" if timing.workers else "")
             + err_note,
             neutralized=neutralized,
+            rootdir=rootdir,
         ), timing
     if timing.complete:
         # every other test finished: all of them are candidates, the ones left out are not
@@ -92,7 +94,12 @@ def select_target(
         rest = tuple(n for n in nodeids if n not in gone)
         note = left_note + f"profiling the other {len(rest)} of {len(nodeids)} tests" + err_note
         mode = "selected" if rest else "none"
-        return Target(rest, pytest_args, mode, len(nodeids), note, neutralized=neutralized, left_out=left), timing
+        return (
+            Target(
+                rest, pytest_args, mode, len(nodeids), note, neutralized=neutralized, left_out=left, rootdir=rootdir
+            ),
+            timing,
+        )
     outcomes = timing.outcomes()
     gone = {nid for nid, _ in left}
     # pytest runs in collection order: the first test not done is the one the slice's end cut
@@ -109,7 +116,19 @@ def select_target(
         "(the fastest non-trivial ones, integration tests first)" + err_note
     )
     mode = "selected" if chosen else "none"
-    return Target(tuple(chosen), pytest_args, mode, len(nodeids), note, neutralized=neutralized, left_out=left), timing
+    return (
+        Target(
+            tuple(chosen),
+            pytest_args,
+            mode,
+            len(nodeids),
+            note,
+            neutralized=neutralized,
+            left_out=left,
+            rootdir=rootdir,
+        ),
+        timing,
+    )
 
 
 def pick_fast_tests(outcomes: Dict[str, Dict[str, Any]], seconds: float) -> List[str]:

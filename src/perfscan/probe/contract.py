@@ -1,7 +1,7 @@
 """The probe's side of the JSON contract with the host. Bump SCHEMA_VERSION on any change of shape.
 
 Files written into --out (each atomically, each with "schema_version"):
-- collected.json  {"nodeids": [str], "errors": [str]}            (every pass, at collection)
+- collected.json  {"nodeids": [str], "errors": [str], "rootdir"}  (every pass, at collection; rootdir: pytest's)
 - outcomes.json   {"tests": {nodeid: {"outcome", "seconds", "message", "done"}}, "exitstatus", "neutralized": [str],
                    "running": {"nodeid", "seconds"} (the test a SIGTERM interrupted; absent when none)}
                   (at the session's end, or on the host's SIGTERM with "exitstatus": null);

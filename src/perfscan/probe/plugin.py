@@ -25,7 +25,11 @@ class PytestHooks:
             self.collect_errors.append("%s: %s" % (report.nodeid or "<root>", _last_line(report)))
 
     def pytest_collection_finish(self, session):
-        self.session.outcomes.collected([item.nodeid for item in session.items], self.collect_errors)
+        config = session.config
+        rootdir = getattr(config, "rootpath", None) or getattr(config, "rootdir", None)  # rootpath: pytest 6.1+
+        self.session.outcomes.collected(
+            [item.nodeid for item in session.items], self.collect_errors, str(rootdir) if rootdir else None
+        )
 
     def pytest_runtest_logreport(self, report):
         outcomes = self.session.outcomes

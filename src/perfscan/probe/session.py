@@ -81,8 +81,11 @@ class Outcomes:
     def begin(self, nodeid):
         self.running = (nodeid, perf_counter())
 
-    def collected(self, nodeids, errors):
-        write_json(os.path.join(self.out_dir, "collected.json"), {"nodeids": list(nodeids), "errors": list(errors)})
+    def collected(self, nodeids, errors, rootdir=None):
+        data = {"nodeids": list(nodeids), "errors": list(errors)}
+        if rootdir:
+            data["rootdir"] = rootdir  # pytest's: its node ids are relative to it
+        write_json(os.path.join(self.out_dir, "collected.json"), data)
 
     def _entry(self, nodeid):
         return self.tests.setdefault(nodeid, {"outcome": "passed", "seconds": 0.0, "message": ""})

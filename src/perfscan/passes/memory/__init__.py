@@ -17,11 +17,12 @@ measures the whole run's heap beside (memray.py).
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from perfscan.locate import Locator
-from perfscan.models import Finding, PassResult
+from perfscan.models import Finding, PassResult, other_rootdir
 from perfscan.passes import PassContext
 from perfscan.passes.memory import notes as note
 from perfscan.passes.memory import tables
@@ -60,6 +61,11 @@ def run_memory_pass(ctx: PassContext) -> PassResult:
     pytest_args = list(ctx.target.pytest_argv())
     two_steps = not ctx.target.exec_command  # a command runs once: its peaks are caught in that run
     run = _measure(ctx, pytest_args, repeat)
+    # the catching and deep runs name their tests; beside the timing run the target was a guess
+    # made before collection, so the rootdir the node ids are relative to is this run's
+    rootdir = other_rootdir((run.read("collected.json") or {}).get("rootdir"), Path(ctx.project.root))
+    if rootdir != ctx.target.rootdir:
+        ctx = replace(ctx, target=replace(ctx.target, rootdir=rootdir))
     failure = run.failure_note(bool(ctx.target.exec_command), "measured", "the memory used until then is still counted")
     notes: List[str] = [failure] if failure else []
     measured, worker_notes = _measured(run, ctx.inputs.workers)

@@ -114,6 +114,13 @@ def catch_peaks(ctx: PassContext, first: MemoryRun, first_seconds: float, left: 
         )
         return Caught(first.phases, None, len(tests), run.child.seconds, run.child.timed_out, tuple(notes))
     caught = MemoryRun.from_json(raw)
+    if not caught.phases:
+        tail = run.child.tail(2).replace("\n", " | ")
+        notes.append(
+            f"the run catching the peaks of {len(tests)} test(s) ran none of them"
+            + (f" ({tail})" if tail else "")
+            + ": their peaks are known, not what was alive at them"
+        )
     if run.child.timed_out:
         notes.append(
             f"the run catching the peaks of {len(tests)} test(s) stopped at its cap of {cap:.0f} s "
