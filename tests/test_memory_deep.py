@@ -34,6 +34,17 @@ def test_only_library_bytes_a_phase_made_itself_ask_for_a_deep_run():
     assert merged[0].libs_new == MIB // 2 and deep_candidates(merged, 1.0) == []
 
 
+def test_library_bytes_made_by_a_modules_top_level_ask_for_no_deep_run(tmp_path):
+    # a module imported during the test runs its top level (a table, a class body): a deeper
+    # trace leads to an import statement; bytes made inside a library function are a call's
+    lib = tmp_path / "lib.py"
+    lib.write_text("TABLE = [0] * 100000\n\nclass K:\n    ROWS = list(range(9))\n\ndef build(n):\n    return [0] * n\n")
+    top = Phase("t::top", libs=2 * MIB, lib_lines=((str(lib), 1, int(1.5 * MIB)), (str(lib), 4, MIB // 4)))
+    call = Phase("t::call", libs=2 * MIB, lib_lines=((str(lib), 7, int(1.5 * MIB)),))
+    frozen = Phase("t::frozen", libs=2 * MIB, lib_lines=(("<frozen abc>", 106, int(1.5 * MIB)),))
+    assert [p.test for p in deep_candidates([top, call, frozen], 1.0)] == ["t::call", "t::frozen"]
+
+
 def test_a_first_step_runs_when_half_its_phases_time_and_the_start_up_fit():
     phases, seconds = _phases(6.0, 4.0)  # 10 s at 1 frame: at least 5 s at 10 frames
     assert cannot_finish(FIRST_FRAMES, phases, seconds, 1.0, 6.5, False) == ""

@@ -12,6 +12,7 @@ from .paths import SKIP_DIRS, is_test_file
 from .projectmap import to_project
 
 KEEP_LINES = 300
+KEEP_LIB_LINES = 50  # library lines by bytes: the host tells a module's top level (import work) from its functions
 # The import system's frames: bytes allocated there belong to a module imported during the test
 # (its code objects, read from its cached bytecode), which the import pass accounts for; a deeper
 # trace would only lead to an import statement
@@ -116,6 +117,7 @@ def summarize(traces, classifier, deep=False):
     lines: Dict[Tuple[str, int], List[int]] = {}  # (file, line) -> [bytes, traces]
     tests = libs = imports = 0
     lib_files: Dict[str, int] = {}
+    lib_lines: Dict[Tuple[str, int], int] = {}
     kind = classifier.kind
     origins: Dict[str, str] = {}
     for tb, sizes in by_tb.items():
@@ -156,6 +158,8 @@ def summarize(traces, classifier, deep=False):
             libs += size
             name = tb[0][0] if tb else "?"
             lib_files[name] = lib_files.get(name, 0) + size
+            if tb:
+                lib_lines[tb[0]] = lib_lines.get(tb[0], 0) + size
     ordered = sorted(lines.items(), key=lambda kv: kv[1][0], reverse=True)
     top = [[to_project(k[0]), k[1], v[0], v[1]] for k, v in ordered[:KEEP_LINES]]
     rest = sum(v[0] for _, v in ordered[KEEP_LINES:])
@@ -167,5 +171,8 @@ def summarize(traces, classifier, deep=False):
         "libs": libs,
         "imports": imports,
         "lib_files": [[f, b] for f, b in files],
+        "lib_lines": [
+            [k[0], k[1], b] for k, b in sorted(lib_lines.items(), key=lambda kv: kv[1], reverse=True)[:KEEP_LIB_LINES]
+        ],
         "by_lib_file": lib_files,  # every library file's bytes: the recorder's baseline, not written
     }

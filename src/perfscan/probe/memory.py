@@ -58,6 +58,7 @@ memory.json:
       a library or the stdlib (no project frame seen), "libs_new": those of them that were not
       alive at the last snapshot of an earlier phase, "imports": bytes whose innermost frame is
       the import system (modules loaded since the test loop began), "lib_files": [[file, bytes], ...] (top 5),
+      "lib_lines": [[file, line, bytes], ...] (the innermost library lines of "libs", top 50),
       "hooked": false when the hook was off (its peak only), "full": true when its peak needs the
       hook from the phase's start (it ran so, or the collector's runs did not arm it in time),
       "note": why no snapshot was taken, if so}],
@@ -310,6 +311,7 @@ class MemoryRecorder:
             "libs": 0,
             "imports": 0,
             "lib_files": [],
+            "lib_lines": [],
             "hooked": self.mode != "peaks",
         }
         self.current = rec

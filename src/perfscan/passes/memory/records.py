@@ -96,6 +96,7 @@ class Phase:
     tests: int = 0  # bytes with test code as innermost frame
     libs: int = 0  # bytes in library frames with no project frame seen
     imports: int = 0  # bytes made by the import system: modules loaded since the test loop began
+    lib_lines: Tuple[Tuple[str, int, int], ...] = ()  # (file, line, bytes) of `libs`' innermost frames, most first
     libs_new: Optional[int] = None  # of `libs`, those not alive at an earlier phase's last snapshot (None: unknown)
     note: str = ""  # why no snapshot was taken
     dropped: int = 0  # line rows that could not be read
@@ -119,6 +120,7 @@ class Phase:
             libs=as_int(d.get("libs")),
             imports=as_int(d.get("imports")),
             libs_new=as_int(d.get("libs_new")) if d.get("libs_new") is not None else None,
+            lib_lines=_lib_lines(d.get("lib_lines")),
             note=as_str(d.get("note")) if d.get("note") else "",
             dropped=dropped,
             hooked=d.get("hooked") is not False,
@@ -141,6 +143,14 @@ class Phase:
         """Bytes at the snapshot with no project frame: made by test code, inside libraries, or by
         the import system."""
         return self.tests + self.libs + self.imports
+
+
+def _lib_lines(raw: Any) -> Tuple[Tuple[str, int, int], ...]:
+    out = []
+    for row in raw if isinstance(raw, list) else ():
+        if isinstance(row, list) and len(row) == 3 and isinstance(row[0], str):
+            out.append((row[0], as_int(row[1]), as_int(row[2])))
+    return tuple(out)
 
 
 def worst_unattributed(phases: Sequence[Phase]) -> Optional[Phase]:
