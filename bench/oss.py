@@ -1,7 +1,8 @@
 """bench: open-source projects with their own test suites, pinned, set up from PyPI sdists.
 
 `python bench/oss.py [NAME ...]` downloads each project's sdist (pinned version), unpacks it into
-`bench/.oss/<name>/` and makes a venv beside it with pytest, the project's test requirements and
+`~/.cache/perfscan-bench/oss/<name>/` (`--root`; outside this checkout, whose pytest
+configuration a project without one of its own would pick up) and makes a venv beside it with pytest, the project's test requirements and
 the project itself (editable), then times one plain run of its tests. Later calls reuse what is
 there. Other bench scripts import `setup(name)`. It needs PyPI once per project; nothing here is
 committed but this list.
@@ -26,7 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_ROOT = HERE / ".oss"
+# Outside this checkout: pytest looks for its configuration in the folders above a project that
+# has none of its own, and would find perfscan's (its rootdir, its options), which the project's
+# own CI never sees
+DEFAULT_ROOT = Path.home() / ".cache" / "perfscan-bench" / "oss"
 
 
 @dataclass(frozen=True)

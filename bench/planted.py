@@ -4,10 +4,10 @@
     python bench/planted.py [--plants a,b] [--rounds N] [--runner-timeout S] [--keep]
 
 Each file in bench/planted/ is one regression: a project of bench/oss.py (set up from its pinned
-PyPI sdist into bench/.oss/), a file, the exact old texts and the new ones (a small patch), and
+PyPI sdist into its root, ~/.cache/perfscan-bench/oss/), a file, the exact old texts and the new ones (a small patch), and
 what a scan should report: the domain, the function (or module-level name, or module), the
 pattern, the least severity and the worst rank. For each, on a private copy of the project
-(bench/.oss is never changed):
+(the set-up project is never changed):
 
 1. truth, with no profiler: for a time regression, the wall time of the project's test phases
    (pytest with bench/truth_plugin.py, nothing timed) on the patched copy against an unpatched
@@ -127,7 +127,7 @@ def source_root(copy: Path) -> Path:
 
 def env_for(copy: Path, work: Path, extra: Optional[List[Path]] = None) -> Dict[str, str]:
     """The caller's environment with the copy's sources first on the path (the venv's editable
-    install points at bench/.oss, not at the copy) and bytecode in a private folder."""
+    install points at oss.py's copy, not at this one) and bytecode in a private folder."""
     env = {
         k: v
         for k, v in os.environ.items()

@@ -132,14 +132,14 @@ def test_a_project_under_a_folder_with_a_pytest_configuration_has_its_peaks_caug
 
 
 def test_node_ids_relative_to_a_rootdir_above_the_project_are_named_from_it():
-    target = Target(("calls/tests/test_a.py::test_x",), ("-q", "tests"), "selected", 3, rootdir="/work/outer")
-    assert target.pytest_argv() == ("-q", "/work/outer/calls/tests/test_a.py::test_x")
+    target = Target(("calls/tests/test_a.py::test_x",), ("-q", "tests"), "selected", 3, rootdir="/srv/outer")
+    assert target.pytest_argv() == ("-q", "/srv/outer/calls/tests/test_a.py::test_x")
     assert Target(("tests/test_a.py::test_x",), ("-q",), "selected", 3).pytest_argv() == (
         "-q",
         "tests/test_a.py::test_x",
     )
-    assert other_rootdir("/work/outer", Path("/work/outer/calls")) == "/work/outer"
-    assert other_rootdir("/work/outer/calls", Path("/work/outer/calls")) == ""
+    assert other_rootdir("/srv/outer", Path("/srv/outer/calls")) == "/srv/outer"
+    assert other_rootdir("/srv/outer/calls", Path("/srv/outer/calls")) == ""
 
 
 def test_catch_candidates_and_merge():
