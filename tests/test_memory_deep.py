@@ -43,6 +43,14 @@ def test_library_bytes_made_by_a_modules_top_level_ask_for_no_deep_run(tmp_path)
     call = Phase("t::call", libs=2 * MIB, lib_lines=((str(lib), 7, int(1.5 * MIB)),))
     frozen = Phase("t::frozen", libs=2 * MIB, lib_lines=(("<frozen abc>", 106, int(1.5 * MIB)),))
     assert [p.test for p in deep_candidates([top, call, frozen], 1.0)] == ["t::call", "t::frozen"]
+    # a module an earlier test imported is left out once: by libs_new, not again from the phase's own share
+    later = Phase(
+        "t::later",
+        libs=int(3.5 * MIB),
+        libs_new=int(1.5 * MIB),
+        lib_lines=((str(lib), 1, 2 * MIB), (str(lib), 7, int(1.5 * MIB))),
+    )
+    assert [p.test for p in deep_candidates([later], 1.0)] == ["t::later"]
 
 
 def test_a_first_step_runs_when_half_its_phases_time_and_the_start_up_fit():

@@ -134,9 +134,10 @@ def test_imports_are_not_library_bytes_and_the_probes_own_bytes_are_left_out(tmp
         (0, 300, ((lib, 1), (test, 9), (mod, 4)), 1),
         (0, 200, (("/usr/lib/python3/email/errors.py", 12), ("<frozen importlib._bootstrap>", 241), (mod, 2)), 1),
         (0, 100, ((lib, 2), (mod, 6), (test, 3)), 1),
+        (0, 50, ((lib, 3), ("<frozen importlib._bootstrap>", 241), (test, 5)), 1),  # a test's import
     ]
     s = probe_memory.summarize(deeper, cl, deep=True)
-    assert (s["tests"], s["imports"], s["libs"]) == (300, 200, 0)
+    assert (s["tests"], s["imports"], s["libs"]) == (300, 250, 0)
     assert s["lines"] == [[mod, 6, 100, 1]]
 
 

@@ -204,7 +204,8 @@ class Target:
     left_out: Tuple[Tuple[str, str], ...] = ()  # (node id, why): tests that cut the timing run short
     driver: Driver = Driver()
     # pytest's rootdir when it is not the project root (a pytest configuration in a folder above
-    # it): the node ids are relative to it, and a child runs in the project root
+    # it, or below it: tests/pytest.ini): the node ids are relative to it, and a child runs in the
+    # project root
     rootdir: str = ""
 
     def pytest_argv(self) -> Tuple[str, ...]:

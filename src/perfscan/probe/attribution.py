@@ -139,7 +139,8 @@ def summarize(traces, classifier, deep=False):
             if first != "l":
                 continue
             if k == "t":  # a library called by test code: the test made it, whatever called the test
-                where = "test"
+                if where == "lib":
+                    where = "test"
                 break
             if where == "lib" and (origins.get(frame[0]) or origins.setdefault(frame[0], origin(frame[0]))) == "import":
                 where = "import"  # a module's code run by an import: the import pass's, not a call's

@@ -59,8 +59,9 @@ memory.json:
       alive at the last snapshot of an earlier phase, "imports": bytes whose innermost frame is
       the import system (modules loaded since the test loop began), "lib_files": [[file, bytes], ...] (top 5),
       "lib_lines": [[file, line, bytes], ...] (the innermost library lines of "libs", top 50),
-      "hooked": false when the hook was off (its peak only), "full": true when its peak needs the
-      hook from the phase's start (it ran so, or the collector's runs did not arm it in time),
+      "hooked": false when its peak is to be caught again (the hook was off, or a mark passed while
+      it was not armed), "full": true when the hook ran, or must run, from the phase's start (the
+      whole-loop hook, a catching run, or the collector's runs did not arm it in time),
       "note": why no snapshot was taken, if so}],
   "import": [{"module", "name", "file", "bytes", "truncated", "estimated", "entries", "type"}]   (module-level values
       of 1 MiB or more at the start of the test loop: made at import or collection time)
@@ -93,7 +94,7 @@ from .peakhook import INF, MONITORING, arm_on_collections, install, stop_arming,
 
 MIB = 1 << 20
 MAX_SNAPSHOTS = 50  # per phase; past it the steps widen to 25%
-HOOK_SHARE = 0.2  # past this share of the loop's time in the hook, the rest of the run records peaks only
+HOOK_SHARE = 0.2  # past this share of the loop's time in the hook, it runs only where the collector arms it
 _IMPORTED = perf_counter()  # the probe imports this module at its start: the loop's start minus this is start-up
 HOOK_MIN_SECONDS = 1.0  # of the loop, before the hook's share is judged
 WEIGH_EVERY = 50000  # returns between two weighings of the hook's cost, inside a phase too
@@ -233,6 +234,13 @@ class MemoryRecorder:
         self._loop_t0 = None
 
     def _snapshot(self, cur, how):
+        try:
+            self._take_snapshot(cur, how)
+        finally:
+            if self._lazy and self._next[0] == INF:
+                self._disarm()  # no snapshot, so no next mark: an armed hook would check every return for nothing
+
+    def _take_snapshot(self, cur, how):
         rec = self.current
         nxt = self._next
         nxt[0] = float("inf")  # no re-entry while we work
@@ -353,6 +361,9 @@ class MemoryRecorder:
         else:
             # the catching run, and a deep run of a phase caught with the hook from its start
             rec["full"] = True
+            if self._on_collection is not None:  # its return would be a check (see below)
+                stop_arming(self._on_collection)
+                self._on_collection = None
             self._live[0] = True
             install(self)
             self._hooked = True
@@ -390,7 +401,10 @@ class MemoryRecorder:
             wanted = (self.catch is None or (nodeid, phase) in self.catch) and rec.get("hooked", True)
             if self.mode == "measure" and wanted and cur - rec["start"] >= self.threshold and cur > rec["snapshot"]:
                 self._snapshot(cur, "end")
-                pending = self._next[0]
+                # the end holds what the phase kept: a peak within a step of it is caught
+                pending = max(pending, self._next[0])
+                if lazy:
+                    rec["full"] = True  # no return saw it: a deep run of the phase hooks it from its start
             if lazy and self.mode == "measure" and self.catch is None and rec["hooked"] and peak >= pending:
                 # the peak passed a mark while the hook was not armed (no collection ran above
                 # halfway to it): the host runs the phase again with the hook on from its start
@@ -424,10 +438,11 @@ class MemoryRecorder:
                 give_line_tables()  # the hook replaced it: the next phases' new code gets its line tables too
 
     def _weigh_hook(self):
-        """Turn the hook off for the rest of the run when its returns cost more than HOOK_SHARE of
-        the loop's time (iterator-heavy code: every generator step is a return); the host then
-        catches the peaks of the phases that rose the floor in a run of their tests alone.
-        Called by the hook every WEIGH_EVERY returns (a long test is weighed while it runs)."""
+        """Take the whole-loop hook away when its returns cost more than HOOK_SHARE of the loop's
+        time (iterator-heavy code: every generator step is a return): from the next phase on the
+        collector's runs arm it where memory rises (on 3.8, no hook: peaks only); the host catches
+        the peaks it missed, and the phase under way, in a run of their tests alone. Called by the
+        hook every WEIGH_EVERY returns (a long test is weighed while it runs)."""
         self._events[1] = self._events[0] + WEIGH_EVERY
         if self._loop_t0 is None or self.mode != "measure" or self.catch is not None or self.hook_off:
             return

@@ -74,7 +74,9 @@ def install(recorder):
                 recorder._tool_id = tid
                 break
             if recorder._tool_id is None:
-                recorder.errors.append("sys.monitoring: no free tool id; peaks are taken at phase ends")
+                why = "sys.monitoring: no free tool id; peaks are taken at phase ends"
+                if why not in recorder.errors:  # armed again at every mark
+                    recorder.errors.append(why)
                 return
 
             def on_return(code, offset, retval):

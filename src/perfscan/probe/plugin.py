@@ -189,4 +189,6 @@ class XdistController:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node, ids):
-        self.session.outcomes.collected(list(ids), [])
+        config = node.config
+        rootdir = getattr(config, "rootpath", None) or getattr(config, "rootdir", None)
+        self.session.outcomes.collected(list(ids), [], str(rootdir) if rootdir else None)

@@ -63,8 +63,9 @@ def run_memory_pass(ctx: PassContext) -> PassResult:
     run = _measure(ctx, pytest_args, repeat)
     # the catching and deep runs name their tests; beside the timing run the target was a guess
     # made before collection, so the rootdir the node ids are relative to is this run's
-    rootdir = other_rootdir((run.read("collected.json") or {}).get("rootdir"), Path(ctx.project.root))
-    if rootdir != ctx.target.rootdir:
+    collected = run.read("collected.json") or {}
+    rootdir = other_rootdir(collected.get("rootdir"), Path(ctx.project.root))
+    if "rootdir" in collected and rootdir != ctx.target.rootdir:
         ctx = replace(ctx, target=replace(ctx.target, rootdir=rootdir))
     failure = run.failure_note(bool(ctx.target.exec_command), "measured", "the memory used until then is still counted")
     notes: List[str] = [failure] if failure else []

@@ -61,9 +61,14 @@ def catch_candidates(phases: Sequence[Phase], floor_mib: float, limit: int = CAT
     return [p for p in picked if p.test in tests]
 
 
-def catch_reason(hook_off: str, phases: Sequence[Phase]) -> str:
+def catch_reason(hook_off: str, phases: Sequence[Phase], peaks_ok: bool = True) -> str:
     """Why the tests of these phases ran again."""
     tests = len(dict.fromkeys(p.test for p in phases))
+    if not peaks_ok:
+        return (
+            f"the peak hook cost more than a fifth of the measured run's time and was turned off after "
+            f"{hook_off or 'the start'}: {tests} test(s) ran again under it"
+        )
     return (
         f"the peak hook cost more than a fifth of the measured run's time: after {hook_off or 'the start'} it ran "
         "only where a garbage collection saw a phase's traced memory halfway to its next mark; "
@@ -94,7 +99,7 @@ def catch_peaks(ctx: PassContext, first: MemoryRun, first_seconds: float, left: 
     options["catch"] = str(spec)
     if not tests:
         return Caught(first.phases, None, 0, 0.0, False, ())
-    why = catch_reason(first.hook_off, phases) + why
+    why = catch_reason(first.hook_off, phases, first.peaks_ok) + why
     # the hook costs 1.5-4x a test's time, and the tests that peak are often the heaviest: the
     # run may take CATCH_CAP_RATIO times the first run; what it reached is kept
     cap = min(left, max(CATCH_MIN_SECONDS, CATCH_CAP_RATIO * first_seconds))

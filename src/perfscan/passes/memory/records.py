@@ -100,8 +100,8 @@ class Phase:
     libs_new: Optional[int] = None  # of `libs`, those not alive at an earlier phase's last snapshot (None: unknown)
     note: str = ""  # why no snapshot was taken
     dropped: int = 0  # line rows that could not be read
-    hooked: bool = True  # False: its peak only was recorded (the peak hook was off)
-    full: bool = False  # its peak needs the hook from the phase's start (the collector's runs never armed it)
+    hooked: bool = True  # False: its peak is to be caught again (the hook was off, or a mark passed unarmed)
+    full: bool = False  # the hook ran, or must run, from the phase's start (a deep run of it does the same)
     seconds: float = 0.0  # the phase's time in the run that measured it
 
     @classmethod
