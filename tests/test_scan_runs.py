@@ -133,15 +133,20 @@ WAIT_TESTS = (
 )
 
 
+def across_workers(test):
+    """A scan across pytest-xdist workers: slow, and only with two cores and pytest-xdist here."""
+    test = pytest.mark.skipif(importlib.util.find_spec("xdist") is None, reason="needs pytest-xdist here")(test)
+    test = pytest.mark.skipif(usable_cores() < 2, reason="needs two cores")(test)
+    return pytest.mark.slow(test)
+
+
 def upstream(tmp_path, core: str, tests: str):
     """A package whose tests wait on an upstream service: 30 of them, 18 s in all."""
     files = {"upstream/__init__.py": "", "upstream/core.py": core, "tests/test_core.py": tests}
     return write_project(tmp_path / "upstream", dict(files, **{"pyproject.toml": PYPROJECT.format(name="upstream")}))
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(usable_cores() < 2, reason="needs two cores")
-@pytest.mark.skipif(importlib.util.find_spec("xdist") is None, reason="needs pytest-xdist in the project's python")
+@across_workers
 def test_a_suite_too_slow_for_one_core_is_profiled_whole_across_xdist_workers(tmp_path):
     root = upstream(tmp_path, WAITS, WAIT_TESTS)
     # 18 s of tests; the timing slice is a fifth of the budget, 10 s: one core cannot, two can
@@ -169,9 +174,7 @@ INDEX_TESTS = WAIT_TESTS.replace("import fetch, total", "import build_index, fet
 )
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(usable_cores() < 2, reason="needs two cores")
-@pytest.mark.skipif(importlib.util.find_spec("xdist") is None, reason="needs pytest-xdist in the project's python")
+@across_workers
 def test_the_memory_pass_of_a_suite_profiled_across_xdist_workers_runs_across_them_too(tmp_path):
     root = upstream(tmp_path, INDEX, INDEX_TESTS)
     # 18 s of tests, a 14 s timing slice: the target is the whole suite across two workers, and

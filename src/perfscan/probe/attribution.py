@@ -120,12 +120,19 @@ def summarize(traces, classifier, deep=False):
     lib_lines: Dict[Tuple[str, int], int] = {}
     kind = classifier.kind
     origins: Dict[str, str] = {}
+
+    def origin_of(filename):
+        found = origins.get(filename)
+        if found is None:
+            found = origins[filename] = origin(filename)
+        return found
+
     for tb, sizes in by_tb.items():
         size = sum(sizes)
         first = kind(tb[0][0]) if tb else "l"
         where = "lib"
         if first == "l" and tb:
-            where = origins.get(tb[0][0]) or origins.setdefault(tb[0][0], origin(tb[0][0]))
+            where = origin_of(tb[0][0])
             if where == "probe":
                 continue
         if deep and (first != "l" or where != "lib"):
@@ -142,7 +149,7 @@ def summarize(traces, classifier, deep=False):
                 if where == "lib":
                     where = "test"
                 break
-            if where == "lib" and (origins.get(frame[0]) or origins.setdefault(frame[0], origin(frame[0]))) == "import":
+            if where == "lib" and origin_of(frame[0]) == "import":
                 where = "import"  # a module's code run by an import: the import pass's, not a call's
         if key is not None and where != "import":
             cur = lines.get(key)

@@ -226,7 +226,7 @@ class MemoryRecorder:
             "skipped": 0,
         }
         self.hook = "none"
-        self._next = [float("inf")]  # next high-water mark, read by the hook
+        self._next = [INF]  # next high-water mark, read by the hook
         self._calls = {}
         self._measuring = False
         self._tool_id = None
@@ -243,7 +243,7 @@ class MemoryRecorder:
     def _take_snapshot(self, cur, how):
         rec = self.current
         nxt = self._next
-        nxt[0] = float("inf")  # no re-entry while we work
+        nxt[0] = INF  # no re-entry while we work
         if rec is None or not tracemalloc.is_tracing():
             return
         if self.overhead["snapshot_seconds"] > self.max_snapshot_seconds:
@@ -388,7 +388,7 @@ class MemoryRecorder:
         if rec is None or not self._measuring:
             return
         pending = self._next[0]  # the mark no snapshot was taken at yet
-        self._next[0] = float("inf")
+        self._next[0] = INF
         self._arm[0] = INF
         lazy, self._lazy = self._lazy, False
         if tracemalloc.is_tracing():
@@ -410,7 +410,7 @@ class MemoryRecorder:
                 # halfway to it): the host runs the phase again with the hook on from its start
                 rec["hooked"] = False
                 rec["full"] = True
-        self._next[0] = float("inf")
+        self._next[0] = INF
         self.current = None
         rec["seconds"] = round(perf_counter() - self._phase_t0, 6)
         self.phases.append(rec)
@@ -463,7 +463,7 @@ class MemoryRecorder:
         if elapsed >= HOOK_MIN_SECONDS and wasted > max(HOOK_SHARE * elapsed, self._startup):
             last = self.phases[-1]["test"] if self.phases else "the first test"
             self.hook_off = rec["test"] if rec is not None else last
-            self._next[0] = float("inf")
+            self._next[0] = INF
             self._arm[0] = INF
             if rec is not None:
                 rec["hooked"] = False  # what it caught before is partial: the catching run redoes it
@@ -613,7 +613,7 @@ class MemoryRecorder:
         if self._dumped:
             return
         self._dumped = True
-        self._next[0] = float("inf")
+        self._next[0] = INF
         if self._loop_t0 is not None:
             self.overhead["loop_seconds"] = perf_counter() - self._loop_t0
         phases = list(self.phases)

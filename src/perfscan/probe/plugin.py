@@ -25,10 +25,8 @@ class PytestHooks:
             self.collect_errors.append("%s: %s" % (report.nodeid or "<root>", _last_line(report)))
 
     def pytest_collection_finish(self, session):
-        config = session.config
-        rootdir = getattr(config, "rootpath", None) or getattr(config, "rootdir", None)  # rootpath: pytest 6.1+
         self.session.outcomes.collected(
-            [item.nodeid for item in session.items], self.collect_errors, str(rootdir) if rootdir else None
+            [item.nodeid for item in session.items], self.collect_errors, _rootdir(session.config)
         )
 
     def pytest_runtest_logreport(self, report):
@@ -128,6 +126,12 @@ class Deselect:
 _NOT_THE_FAILURE = ("(Use -v", "Use -v to get", "(+ where", "+ where", "+  where", "(pytest-", "...Full output")
 
 
+def _rootdir(config):
+    """pytest's rootdir, which its node ids are relative to (`rootpath` from pytest 6.1)."""
+    rootdir = getattr(config, "rootpath", None) or getattr(config, "rootdir", None)
+    return str(rootdir) if rootdir else None
+
+
 def _last_line(report):
     """The line that says why a test failed: the first line of the exception (pytest's crash
     message), else the first `E` line of the report, never a hint such as "Use -v to get more diff"
@@ -189,6 +193,4 @@ class XdistController:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node, ids):
-        config = node.config
-        rootdir = getattr(config, "rootpath", None) or getattr(config, "rootdir", None)
-        self.session.outcomes.collected(list(ids), [], str(rootdir) if rootdir else None)
+        self.session.outcomes.collected(list(ids), [], _rootdir(node.config))

@@ -63,7 +63,7 @@ def run_memory_pass(ctx: PassContext) -> PassResult:
     run = _measure(ctx, pytest_args, repeat)
     # the catching and deep runs name their tests; beside the timing run the target was a guess
     # made before collection, so the rootdir the node ids are relative to is this run's
-    collected = run.read("collected.json") or {}
+    collected = run.read("collected.json") or {}  # the controller's, across xdist workers
     rootdir = other_rootdir(collected.get("rootdir"), Path(ctx.project.root))
     if "rootdir" in collected and rootdir != ctx.target.rootdir:
         ctx = replace(ctx, target=replace(ctx.target, rootdir=rootdir))
