@@ -4,6 +4,7 @@ missed caught in a run of those tests alone; and the census's estimate of a valu
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from perfscan.passes.memory.catch import catch_candidates, merge_caught
 from perfscan.passes.memory.records import Phase
 from perfscan.passes.memory.units import MIB
 from perfscan.probe import census
+from perfscan.probe.peakhook import arm_where_memory_rises, stop_arming
 
 CALL_HEAVY = {
     "pyproject.toml": "[project]\nname='calls'\nversion='1'\n[tool.pytest.ini_options]\ntestpaths=['tests']\n",
@@ -31,11 +33,12 @@ CALL_HEAVY = {
         "        total = step(total)\n"
         "    return total\n"
         "def build(n):\n"
-        "    return [bytes(1000) for _ in range(n)]\n"
+        "    return bytes(n * 1000)\n"
     ),
     # the first tests hold 0.6 MiB of lists (the collector's runs see them: the hook arms) while
     # they make millions of returns (the hook's cost; two of them, so the cost is no one test's
-    # burst); the last holds 20 MiB of bytes at its peak
+    # burst); the last makes 20 MB of bytes in one call, which no collection or timer tick sees
+    # before the test lets it go
     "tests/test_a_calls.py": (
         "from calls.work import count\n\n"
         "def test_count():\n    assert count(1_500_000, 10_000) == 1_500_000\n\n"
@@ -44,6 +47,7 @@ CALL_HEAVY = {
     "tests/test_b_build.py": "from calls.work import build\n\ndef test_build():\n    assert len(build(20000)) == 20000\n",
 }
 BUILD_LISTS = "def build(n):\n    return [[0] * 120 for _ in range(n)]\n"  # the same line, objects the collector tracks
+BUILD_BYTES = "def build(n):\n    return [bytes(1000) for _ in range(n)]\n"  # the same line, a step at a time
 
 
 def test_a_costly_hook_is_turned_off_and_the_missed_peak_caught_again(tmp_path):
@@ -97,6 +101,51 @@ def test_once_the_hook_costs_too_much_it_arms_only_where_memory_rises(version, t
     overhead = result.data.to_json()["overhead"]
     assert overhead["hook_returns"] < 4_000_000, overhead  # the costly tests' 3 million, not test_flat's
     assert overhead["catch_run"]["tests"] == 0
+
+
+@pytest.mark.parametrize("version", ["this", "3.12"])
+def test_a_rise_of_bytes_no_collection_sees_arms_the_hook_from_the_cpu_timer(version, tmp_path):
+    # 20,000 bytes objects start no collection: the timer's tick sees the traced size halfway to
+    # the mark, arms the hook, and the peak is caught in the same run
+    runner = sys.executable if version == "this" else str(venv_with_pytest(version))
+    project = dict(CALL_HEAVY)
+    project["tests/test_a_flat.py"] = (
+        "from calls.work import count\n\ndef test_flat():\n    assert count(3_000_000, 2_000) == 3_000_000\n"
+    )
+    project["calls/work.py"] = CALL_HEAVY["calls/work.py"].split("def build")[0] + BUILD_BYTES
+    root = write_project(tmp_path / "calls", project)
+    _ctx, result = run_pass(Path(root), runner=runner)
+    assert result.status == "ok", result.error
+    [f] = by_symbol(result, "build")
+    assert 15 <= f.metric.value <= 25 and f.line == 11, f.metric
+    assert any("the peak hook cost more than" in n for n in result.notes), result.notes
+    overhead = result.data.to_json()["overhead"]
+    assert overhead["catch_run"]["tests"] == 0, overhead
+    assert overhead["hook_returns"] < 4_000_000, overhead
+
+
+def test_a_peak_passed_between_two_checks_of_the_armed_hook_runs_no_test_again(tmp_path):
+    # the test holds 0.6 MiB (a tick arms the hook), then makes and frees 20 MB inside one call:
+    # the armed hook's checks miss it, and so would a run with the hook on from the start
+    project = dict(CALL_HEAVY)
+    project["calls/work.py"] = CALL_HEAVY["calls/work.py"].split("def build")[0] + (
+        "def hold(n):\n    return [bytes(1000) for _ in range(n)]\n\ndef spike(n):\n    return len(bytes(n))\n"
+    )
+    project["tests/test_b_build.py"] = (
+        "from calls.work import hold, spike\n\n"
+        "def test_spike():\n"
+        "    kept = hold(600)\n"
+        "    for _ in range(1_000_000):\n"
+        "        pass\n"
+        "    assert spike(20_000_000) == 20_000_000\n"
+        "    assert len(kept) == 600\n"
+    )
+    root = write_project(tmp_path / "calls", project)
+    _ctx, result = run_pass(Path(root))
+    assert result.status == "ok", result.error
+    data = result.data.to_json()
+    assert data["peak_mib_by_test"]["tests/test_b_build.py::test_spike"] >= 15, data["peak_mib_by_test"]
+    assert data["overhead"]["catch_run"]["tests"] == 0, (data["overhead"], result.notes)
 
 
 def test_a_list_built_in_one_comprehension_is_snapshotted_once(tmp_path):
@@ -167,3 +216,45 @@ def test_a_value_too_big_to_walk_is_estimated_from_a_sample():
     # a capped walk alone sees the same size however the value grows: the estimate grows with it
     value.update({50 + i: [{"row": j, "name": f"m{i}-{j}"} for j in range(200)] for i in range(50)})
     assert census.value_size(value, cap=5000)[0] > 1.5 * size
+
+
+class _Recorder:
+    """What arm_where_memory_rises() reads of the memory recorder: the arming level, the arming
+    call, the errors it reports."""
+
+    def __init__(self):
+        self._arm = [float("inf")]
+        self._arm_hook = lambda: None
+        self.errors = []
+
+
+def test_the_arming_timer_is_taken_away_and_the_default_handler_put_back():
+    recorder = _Recorder()
+    arming = arm_where_memory_rises(recorder)
+    try:
+        assert signal.getitimer(signal.ITIMER_PROF)[0] > 0 and recorder.errors == []
+        stop_arming(arming)
+        left = signal.getitimer(signal.ITIMER_PROF), signal.getsignal(signal.SIGPROF)
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)  # a timer left running would end the test process
+        signal.signal(signal.SIGPROF, signal.SIG_DFL)
+    assert left == ((0.0, 0.0), signal.SIG_DFL)
+
+
+def test_a_projects_own_sigprof_handler_is_left_in_place():
+    def projects_handler(signum, frame):
+        pass
+
+    before = signal.signal(signal.SIGPROF, projects_handler)
+    try:
+        recorder = _Recorder()
+        arming = arm_where_memory_rises(recorder)
+        armed = signal.getsignal(signal.SIGPROF), signal.getitimer(signal.ITIMER_PROF)
+        stop_arming(arming)
+        left = signal.getsignal(signal.SIGPROF)
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, before)
+    assert armed == (projects_handler, (0.0, 0.0))
+    assert ["garbage collections alone" in e for e in recorder.errors] == [True], recorder.errors
+    assert left is projects_handler

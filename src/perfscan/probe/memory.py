@@ -22,8 +22,8 @@ steps in one fixture). These are the figures the method was chosen by; `bench/ru
 the current ones ("memory pass / plain", README "Performance"), which move with the machine's load.
 
 Two steps (the host's catch.py): once the hook costs too much (`_weigh_hook`) the garbage
-collector's runs arm it only where a phase's memory gets halfway to its next mark (a phase that
-passed a mark unseen is marked "full"); `--opt catch=FILE` ({"phases": [[nodeid, phase, rise],
+collector's runs and a CPU-time tick arm it only where a phase's memory gets halfway to its next
+mark (a phase that passed a mark before the hook was armed is marked "full"); `--opt catch=FILE` ({"phases": [[nodeid, phase, rise],
 ...]}) runs the hook from the start of those phases only, its first mark at 80% of the rise the
 first run saw. `--opt peaks=1` traces every test at 1 frame with no hook and records each
 phase's peak only (reset_peak, 3.9+; "peaks_ok" false before).
@@ -61,7 +61,7 @@ memory.json:
       "lib_lines": [[file, line, bytes], ...] (the innermost library lines of "libs", top 50),
       "hooked": false when its peak is to be caught again (the hook was off, or a mark passed while
       it was not armed), "full": true when the hook ran, or must run, from the phase's start (the
-      whole-loop hook, a catching run, or the collector's runs did not arm it in time),
+      whole-loop hook, a catching run, or the hook was not armed in time where memory rose),
       "note": why no snapshot was taken, if so}],
   "import": [{"module", "name", "file", "bytes", "truncated", "estimated", "entries", "type"}]   (module-level values
       of 1 MiB or more at the start of the test loop: made at import or collection time)
@@ -90,11 +90,11 @@ from .census import census, entries, growth_records, watch_list
 from .census import deep_size as deep_size
 from .clocks import perf_counter
 from .contract import write_json
-from .peakhook import INF, MONITORING, arm_on_collections, install, stop_arming, uninstall
+from .peakhook import INF, MONITORING, arm_where_memory_rises, install, stop_arming, uninstall
 
 MIB = 1 << 20
 MAX_SNAPSHOTS = 50  # per phase; past it the steps widen to 25%
-HOOK_SHARE = 0.2  # past this share of the loop's time in the hook, it runs only where the collector arms it
+HOOK_SHARE = 0.2  # past this share of the loop's time in the hook, it runs only where memory rises
 _IMPORTED = perf_counter()  # the probe imports this module at its start: the loop's start minus this is start-up
 HOOK_MIN_SECONDS = 1.0  # of the loop, before the hook's share is judged
 WEIGH_EVERY = 50000  # returns between two weighings of the hook's cost, inside a phase too
@@ -166,7 +166,7 @@ class MemoryRecorder:
         self.deep = {}
         self.errors = []
         # deep-run phases whose hook runs from their start: the run before caught their peak with
-        # the hook on from the start (peakhook.arm_on_collections did not arm it); a 4th item of 1
+        # the hook on from the start (peakhook.arm_where_memory_rises did not arm it); a 4th item of 1
         self.full = set()
         if options.get("deep"):
             try:
@@ -189,11 +189,13 @@ class MemoryRecorder:
             except (OSError, ValueError, TypeError) as exc:
                 self.errors.append("catching run: cannot read %s: %s" % (options["catch"], exc))
         self._hooked = False  # the hook is in place for the phase under way
-        self._arm = [INF]  # traced size at which the collector's runs arm the hook in this phase
+        self._phase_peak = 0  # a lazily armed phase's peak before tracemalloc's was last reset
+        self._missed = False  # the phase's peak passed a mark while the hook was not armed
+        self._arm = [INF]  # traced size at which a collection or a tick arms the hook in this phase
         self._live = [False]  # the hook checks returns (a thread it was armed in disarms itself when False)
         self._armed_threads = set()  # before 3.12 the hook is per thread: the threads armed in this phase
-        self._on_collection = None
-        self._lazy = False  # the phase under way is armed by the collector's runs, not from its start
+        self._arming = None
+        self._lazy = False  # the phase under way is armed where its memory rises, not from its start
         self._lib_base: Dict[str, int] = {}  # library file -> bytes at the last snapshot of an earlier phase
         self._lib_latest: Dict[str, int] = {}  # the same at the phase's latest snapshot
         # [returns the hook saw, the count at which its cost is weighed next] (peakhook.py counts them)
@@ -244,6 +246,7 @@ class MemoryRecorder:
         rec = self.current
         nxt = self._next
         nxt[0] = INF  # no re-entry while we work
+        self._arm[0] = INF  # nor arming from the collector or the timer, set again below
         if rec is None or not tracemalloc.is_tracing():
             return
         if self.overhead["snapshot_seconds"] > self.max_snapshot_seconds:
@@ -256,6 +259,7 @@ class MemoryRecorder:
             rec["note"] = "too many live allocations to snapshot (tracemalloc uses %d MiB)" % (used // MIB)
             self.overhead["skipped"] += 1
             return
+        segment_peak = tracemalloc.get_traced_memory()[1]
         t0 = perf_counter()
         spent = 0.0
         try:
@@ -286,10 +290,15 @@ class MemoryRecorder:
             max(0, cur - rec["start"]), spent, rec["snapshots"], self._phase_snapshot_seconds, worked
         )
         if self._lazy:
-            # off until the collector's runs see the traced size halfway to the next mark: a phase
-            # that stays high after its peak (or falls) no longer pays a check at every return
+            # off until the traced size is seen halfway to the next mark: a phase that stays high
+            # after its peak (or falls) no longer pays a check at every return
             self._disarm()
             self._arm[0] = cur + (nxt[0] - cur) // 2
+            # tracemalloc's peak from here on is the unarmed stretch's (with the phase's so far
+            # kept aside): whether the next mark was passed before the hook was armed again
+            if self.peaks_ok:
+                self._phase_peak = max(self._phase_peak, segment_peak)
+                tracemalloc.reset_peak()
 
     # -- phases (called through session.Session by every test driver)
     def start(self, nodeid, phase, base=None):
@@ -323,6 +332,8 @@ class MemoryRecorder:
             "hooked": self.mode != "peaks",
         }
         self.current = rec
+        self._phase_peak = 0
+        self._missed = False
         self._phase_t0 = perf_counter()
         self._phase_snapshot_seconds = 0.0
         self._calls.clear()
@@ -351,27 +362,29 @@ class MemoryRecorder:
                 install(self)  # a test replaced our hook: put it back for this phase
         elif measuring or (self.mode == "deep" and (nodeid, phase) not in self.full):
             # after the hook cost too much, and in a deep run of a phase whose peak was caught so
-            # the first time: armed by the collector's runs (peakhook.arm_on_collections)
+            # the first time: armed where memory rises (peakhook.arm_where_memory_rises)
             self._lazy = True
             self._arm[0] = rec["start"] + (self._next[0] - rec["start"]) // 2
-            if self._on_collection is None:
+            if self._arming is None:
                 # only from here: under the hook the callback's own return is a check, and in a
                 # comprehension that builds a large list it would take a snapshot at each mark
-                self._on_collection = arm_on_collections(self)
+                self._arming = arm_where_memory_rises(self)
         else:
             # the catching run, and a deep run of a phase caught with the hook from its start
             rec["full"] = True
-            if self._on_collection is not None:  # its return would be a check (see below)
-                stop_arming(self._on_collection)
-                self._on_collection = None
+            if self._arming is not None:  # its return would be a check (see below)
+                stop_arming(self._arming)
+                self._arming = None
             self._live[0] = True
             install(self)
             self._hooked = True
 
     def _arm_hook(self):
-        """Put the hook in place for the rest of the phase (peakhook.arm_on_collections calls it)."""
+        """Put the hook in place for the rest of the phase (peakhook.arm_where_memory_rises calls it)."""
         if self.current is None or not self._measuring:
             return
+        if self._lazy and self.peaks_ok and tracemalloc.get_traced_memory()[1] >= self._next[0]:
+            self._missed = True  # the peak since the last snapshot passed the mark before now
         if MONITORING:
             self._arm[0] = INF  # in place for every thread at once
         else:
@@ -393,6 +406,9 @@ class MemoryRecorder:
         lazy, self._lazy = self._lazy, False
         if tracemalloc.is_tracing():
             cur, peak = tracemalloc.get_traced_memory()
+            # passed unarmed: before an arming (_arm_hook), or since the last snapshot with none
+            missed = self._missed or (not self._hooked and peak >= pending)
+            peak = max(peak, self._phase_peak)
             rec["end"] = cur
             rec["peak"] = peak
             # Memory kept past the phase (a fixture's data) is complete only at its end; and when
@@ -405,9 +421,11 @@ class MemoryRecorder:
                 pending = max(pending, self._next[0])
                 if lazy:
                     rec["full"] = True  # no return saw it: a deep run of the phase hooks it from its start
-            if lazy and self.mode == "measure" and self.catch is None and rec["hooked"] and peak >= pending:
-                # the peak passed a mark while the hook was not armed (no collection ran above
-                # halfway to it): the host runs the phase again with the hook on from its start
+            if lazy and self.mode == "measure" and self.catch is None and rec["hooked"] and missed and peak >= pending:
+                # the peak passed a mark while the hook was not armed (no collection or tick saw
+                # the traced size halfway to it): the host runs the phase again with the hook on
+                # from its start. Passed while armed, between two checked returns, it would be
+                # passed the same way there.
                 rec["hooked"] = False
                 rec["full"] = True
         self._next[0] = INF
@@ -440,7 +458,7 @@ class MemoryRecorder:
     def _weigh_hook(self):
         """Take the whole-loop hook away when its returns cost more than HOOK_SHARE of the loop's
         time (iterator-heavy code: every generator step is a return): from the next phase on the
-        collector's runs arm it where memory rises (on 3.8, no hook: peaks only); the host catches
+        collector's runs and a CPU-time tick arm it where memory rises (on 3.8, no hook: peaks only); the host catches
         the peaks it missed, and the phase under way, in a run of their tests alone. Called by the
         hook every WEIGH_EVERY returns (a long test is weighed while it runs)."""
         self._events[1] = self._events[0] + WEIGH_EVERY
@@ -553,9 +571,9 @@ class MemoryRecorder:
         self.overhead["hook_returns"] = self._events[0]
         self.overhead["loop_seconds"] = perf_counter() - self._loop_t0
         self._loop_t0 = None
-        if self._on_collection is not None:
-            stop_arming(self._on_collection)
-            self._on_collection = None
+        if self._arming is not None:
+            stop_arming(self._arming)
+            self._arming = None
         self._disarm()
         if self.mode in ("measure", "peaks"):
             if self.mode == "measure":

@@ -14,14 +14,17 @@ of project and test code is checked until a function gets hot (HOT_RETURNS in a 
 functions, generators' yields and library code are sampled (one in LIB_SAMPLE), because each
 check allocates and its allocations are traced too. tracemalloc's own peak for the phase is
 recorded beside the snapshot, so a missed peak shows. Once the hook costs too much, it is put in
-place only where a phase's memory rises (arm_on_collections).
+place only where a phase's memory rises (arm_where_memory_rises).
 """
 
 import gc
+import signal
 import sys
 import threading
 import tracemalloc
 from typing import Dict
+
+from .sampler import available as sampler_available
 
 LIB_SAMPLE = 16  # one library return in this many is checked
 HOT_RETURNS = 200  # checked returns per function and phase before it is sampled too (below 256: small ints)
@@ -123,15 +126,32 @@ def install(recorder):
         recorder.hook = "setprofile"
 
 
-def arm_on_collections(recorder):
-    """Arm the hook from the garbage collector's runs: at the start of a collection the traced size
-    is compared with the phase's arming level (halfway from its start to its first mark, set by the
-    recorder), and the hook is armed in the collecting thread once it is reached. A phase that
-    stays below it, as most do, never pays the hook's check at every return. Objects the
-    collector tracks (lists, dicts, instances) start a collection every few hundred allocations,
-    so the level is seen soon after it is passed; a rise made only of bytes and strings, or with
-    the collector disabled, may never arm it: the recorder marks such a phase, and the host runs
-    it again with the hook on from its start (catch.py)."""
+ARM_TICK = 0.001  # seconds of the process's CPU time between two checks of the arming level
+
+
+class Arming:
+    """What arm_where_memory_rises() put in place: the collector callback, and the CPU-time timer's
+    handler (None when the timer could not be used) with the handler it replaced."""
+
+    def __init__(self, on_collection, on_tick, previous):
+        self.on_collection = on_collection
+        self.on_tick = on_tick
+        self.previous = previous
+
+
+def arm_where_memory_rises(recorder):
+    """Arm the hook where a phase's memory rises: the traced size is compared with the phase's
+    arming level (halfway from its start to its next mark, set by the recorder) at the start of
+    each garbage collection and at every millisecond of the process's CPU time (ITIMER_PROF), and
+    the hook is armed once it is reached. A phase that stays below it, as most do, never pays the
+    hook's check at every return.
+
+    Objects the collector tracks (lists, dicts, instances) start a collection every few hundred
+    allocations, in the thread that allocates. Bytes and strings start none: a serializer that
+    builds megabytes of text would pass its mark unarmed; the timer sees it within a millisecond
+    of work (its handler runs in the main thread, where tests run). A rise made in one C call (a
+    single large buffer) may still pass the mark between two checks: the recorder marks such a
+    phase, and the host runs it again with the hook on from its start (catch.py)."""
     get = tracemalloc.get_traced_memory
     level = recorder._arm
     arm = recorder._arm_hook
@@ -141,15 +161,40 @@ def arm_on_collections(recorder):
             arm()
 
     gc.callbacks.append(on_collection)
-    return on_collection
+
+    def on_tick(signum, frame):
+        if level[0] != INF and get()[0] >= level[0]:
+            arm()
+
+    previous, ticking = None, False
+    why = sampler_available()  # the project's own SIGPROF use comes first: the collector alone
+    if not why:
+        try:
+            previous = signal.signal(signal.SIGPROF, on_tick)
+            ticking = True
+            signal.siginterrupt(signal.SIGPROF, False)  # a tick restarts the test's system calls, no EINTR
+            signal.setitimer(signal.ITIMER_PROF, ARM_TICK, ARM_TICK)
+        except (ValueError, OSError) as exc:
+            if ticking:
+                signal.signal(signal.SIGPROF, previous if previous is not None else signal.SIG_DFL)
+            ticking, why = False, str(exc)
+    said = "the peak hook is armed by garbage collections alone, not by a CPU-time timer: " + why
+    if why and said not in recorder.errors:  # arming starts again after a phase hooked from its start
+        recorder.errors.append(said)
+    return Arming(on_collection, on_tick if ticking else None, previous)
 
 
-def stop_arming(callback):
-    """Remove the collector callback arm_on_collections() added."""
+def stop_arming(arming):
+    """Take away what arm_where_memory_rises() put in place."""
     try:
-        gc.callbacks.remove(callback)
+        gc.callbacks.remove(arming.on_collection)
     except ValueError:
         pass
+    if arming.on_tick is not None and signal.getsignal(signal.SIGPROF) is arming.on_tick:
+        # a test that put its own handler in place owns the timer too
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, arming.previous if arming.previous is not None else signal.SIG_DFL)
+    arming.on_tick = None
 
 
 def uninstall(recorder):

@@ -5,9 +5,9 @@ with a check at function returns (peakhook.py). That check costs 2x and more on 
 code (every generator step is a return), so the probe weighs it (memory.py, `_weigh_hook`): once
 its cost in phases that did not need it (their peak stayed under the floor) passes a fifth of
 the loop's time and another run's start-up, it no longer runs from every phase's start: the
-garbage collector's runs arm it where a phase's traced memory gets halfway to its next mark
-(peakhook.arm_on_collections). A rise of bytes or strings alone starts no collection and can pass
-a mark unseen; `reset_peak` at each phase's start shows it. This run then repeats, under the hook
+garbage collector's runs and a tick of CPU time arm it where a phase's traced memory gets
+halfway to its next mark (peakhook.arm_where_memory_rises). A rise made in one C call can pass a
+mark before the hook is armed; `reset_peak` at each phase's start (and each snapshot) shows it. This run then repeats, under the hook
 from their start, only the tests with such a phase (or the one under way when the hook was turned
 off) whose peak rose the floor or more above its start, largest first
 (CATCH_MAX_TESTS at most): the other tests can hold no group at the floor. The hook runs only in
@@ -69,10 +69,15 @@ def catch_reason(hook_off: str, phases: Sequence[Phase], peaks_ok: bool = True) 
             f"the peak hook cost more than a fifth of the measured run's time and was turned off after "
             f"{hook_off or 'the start'}: {tests} test(s) ran again under it"
         )
+    again = (
+        f"{tests} test(s) whose peak rose the floor unseen ran again under it"
+        if tests
+        else "every peak that rose the floor was seen in that run"
+    )
     return (
         f"the peak hook cost more than a fifth of the measured run's time: after {hook_off or 'the start'} it ran "
-        "only where a garbage collection saw a phase's traced memory halfway to its next mark; "
-        f"{tests} test(s) whose peak rose the floor unseen ran again under it"
+        "only where a garbage collection or a tick of CPU time (every millisecond) saw a phase's traced memory "
+        f"halfway to its next mark; {again}"
     )
 
 
@@ -98,7 +103,8 @@ def catch_peaks(ctx: PassContext, first: MemoryRun, first_seconds: float, left: 
     spec.write_text(json.dumps({"phases": [[p.test, p.phase, p.peak - p.start] for p in phases]}), encoding="utf-8")
     options["catch"] = str(spec)
     if not tests:
-        return Caught(first.phases, None, 0, 0.0, False, ())
+        said = (catch_reason(first.hook_off, ()),) if first.hook_off and first.peaks_ok else ()
+        return Caught(first.phases, None, 0, 0.0, False, said)
     why = catch_reason(first.hook_off, phases, first.peaks_ok) + why
     # the hook costs 1.5-4x a test's time, and the tests that peak are often the heaviest: the
     # run may take CATCH_CAP_RATIO times the first run; what it reached is kept
