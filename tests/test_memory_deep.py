@@ -34,6 +34,19 @@ def test_only_library_bytes_a_phase_made_itself_ask_for_a_deep_run():
     assert merged[0].libs_new == MIB // 2 and deep_candidates(merged, 1.0) == []
 
 
+def test_library_bytes_the_test_run_alone_did_not_make_ask_for_no_25_frame_run():
+    # the measured run's last snapshot before this phase was many tests earlier: 3 MiB of library
+    # caches they left count as the phase's; run alone at 10 frames the test left 13 KB there
+    phase = Phase("t::totient", libs=3 * MIB, libs_new=3 * MIB, snapshots=1)
+    assert [p.test for p in deep_candidates([phase], 1.0)] == ["t::totient"]
+    merged, moved = merge_deep([phase], [Phase("t::totient", libs=13_000, snapshots=1)])
+    assert moved == 0 and merged[0].libs == 3 * MIB  # what was alive at the peak is still said
+    assert merged[0].libs_new == 13_000 and deep_candidates(merged, 1.0) == []
+    # a deep run that took no snapshot of the phase tells nothing of it
+    kept, _ = merge_deep([phase], [Phase("t::totient", libs=0, snapshots=0)])
+    assert deep_candidates(kept, 1.0) == [phase]
+
+
 def test_library_bytes_made_by_a_modules_top_level_ask_for_no_deep_run(tmp_path):
     # a module imported during the test runs its top level (a table, a class body): a deeper
     # trace leads to an import statement; bytes made inside a library function are a call's

@@ -127,9 +127,9 @@ def merge_deep(phases: Sequence[Phase], deep: Sequence[Phase]) -> Tuple[Tuple[Ph
     moved = 0
     for dp in deep:
         i = index.get(dp.key)
-        rows = dp.lines
-        if i is None or not rows:
+        if i is None:
             continue
+        rows = dp.lines
         target = out[i]
         attributed = sum(r.bytes for r in rows)
         # never move more than the measured run saw in libraries at that peak
@@ -139,6 +139,13 @@ def merge_deep(phases: Sequence[Phase], deep: Sequence[Phase]) -> Tuple[Tuple[Ph
             rows = tuple(replace(r, bytes=int(r.bytes * scale)) for r in rows)
             attributed = room
         fresh = None if target.libs_new is None else max(0, target.libs_new - attributed)
+        if dp.snapshots:
+            # the test run alone made no more than this in libraries beyond these frames: the rest
+            # of the measured run's were earlier tests' (with no snapshot between to tell them
+            # apart), and a deeper run would attribute nothing of them
+            fresh = dp.libs if fresh is None else min(fresh, dp.libs)
+        if not rows and fresh == target.libs_new:
+            continue
         out[i] = replace(target, lines=target.lines + rows, libs=max(0, room - attributed), libs_new=fresh)
         moved += attributed
     return tuple(out), moved
