@@ -125,6 +125,17 @@ def test_imports_are_not_library_bytes_and_the_probes_own_bytes_are_left_out(tmp
     assert (s["imports"], s["libs"], s["tests"]) == (750, 7, 0)
     assert s["lib_files"] == [[lib, 7]]
     assert s["by_lib_file"] == {lib: 7}
+    # the test runner's reports and bookkeeping are the runner's: no deeper trace leads to the project
+    site = "/venv/lib/python3.11/site-packages"
+    runner = [
+        (0, 400, ((site + "/_pytest/reports.py", 345),), 1),
+        (0, 30, ((site + "/pluggy/_callers.py", 77),), 1),
+        (0, 20, (("/usr/lib/python3.11/unittest/case.py", 678),), 1),
+        (0, 5, (("/usr/lib/python3.11/unittest/mock.py", 1100),), 1),  # a test's mock: a library's
+    ]
+    s = probe_memory.summarize(traces + runner, cl)
+    assert (s["runner"], s["libs"], s["imports"]) == (450, 12, 750)
+    assert probe_memory.summarize(runner, cl, deep=True)["lines"] == []
     # a deeper trace is asked for library bytes only: an import leads to an import statement
     assert probe_memory.summarize(traces, cl, deep=True)["lines"] == []
     # at more frames: a library called by test code is the test's, library code run by an import

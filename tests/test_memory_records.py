@@ -13,7 +13,7 @@ from conftest import REPO
 
 sys.path.insert(0, str(REPO / "src"))
 from perfscan.models import PassResult  # noqa: E402
-from perfscan.passes.memory.notes import probe_notes  # noqa: E402
+from perfscan.passes.memory.notes import probe_notes, unattributed_note  # noqa: E402
 from perfscan.passes.memory.records import Growth, LineRow, MemoryRun, MemrayCapture, ModuleValue, Phase, Repeat  # noqa: E402
 from perfscan.passes.memory.section import MemorySection  # noqa: E402
 from perfscan.report.markdown import _domain_tables, _memory_table  # noqa: E402
@@ -293,3 +293,12 @@ def test_memray_summary_sums_stacks_by_their_innermost_project_function(tmp_path
     assert [(r.function, r.file, r.line, r.mib) for r in summary.top] == [("pkg.work:build", "pkg/work.py", 2, 4.0)]
     assert memray_note(summary).startswith("memray --native measured the whole run's heap")
     assert "project code held pkg.work:build 4.0 MiB" in memray_note(summary)
+
+
+def test_the_unattributed_note_names_the_test_runners_bytes_apart():
+    phase = Phase("t::many", snapshots=1, tests=MIB // 2, libs=MIB, imports=0, runner=2 * MIB, libs_new=MIB)
+    runner = Phase.from_json({"test": "t::many", "snapshots": 1, "runner": 2 * MIB})
+    assert runner.runner == 2 * MIB and runner.unattributed == 2 * MIB
+    [note] = unattributed_note([phase])
+    assert "up to 3.5 MiB at one test's peak (t::many: 0.5 MiB by test code, 1.0 MiB in libraries" in note
+    assert note.endswith(", 2.0 MiB by the test runner: its reports of the tests so far)")

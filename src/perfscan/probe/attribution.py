@@ -21,6 +21,13 @@ IMPORT_SYSTEM = frozenset(
 )
 IMPORT_SYSTEM_FILES = ("/importlib/_bootstrap.py", "/importlib/_bootstrap_external.py", "/zipimport.py")
 PROBE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep  # the probe's own allocations are left out
+# The test runner's own frames: its reports of every test so far (pytest keeps them to the end of
+# the session), its fixtures' and its terminal's bookkeeping grow from test to test; no deeper
+# trace of them leads to the project
+RUNNER_PACKAGES = frozenset({"_pytest", "pluggy", "xdist"})
+RUNNER_FILES = tuple(
+    "/unittest/%s.py" % name for name in ("case", "result", "runner", "suite", "loader", "main", "async_case")
+)
 
 LIB_DIRS = frozenset(
     {
@@ -88,11 +95,15 @@ class Classifier:
 
 def origin(filename):
     """Where an allocation made with no project or test frame comes from: "import" (the import
-    system), "probe" (this probe's own bookkeeping) or "lib" (a library or the stdlib)."""
-    if filename in IMPORT_SYSTEM or filename.replace("\\", "/").endswith(IMPORT_SYSTEM_FILES):
+    system), "probe" (this probe's own bookkeeping), "runner" (the test runner's: pytest, its
+    plugin manager and xdist, unittest's runner) or "lib" (a library or the stdlib)."""
+    path = filename.replace("\\", "/")
+    if filename in IMPORT_SYSTEM or path.endswith(IMPORT_SYSTEM_FILES):
         return "import"
     if filename.startswith(PROBE_DIR):
         return "probe"
+    if path.endswith(RUNNER_FILES) or not RUNNER_PACKAGES.isdisjoint(path.split("/")[:-1]):
+        return "runner"
     return "lib"
 
 
@@ -101,8 +112,8 @@ def summarize(traces, classifier, deep=False):
 
     traces: tracemalloc._get_traces() items (domain, size, traceback innermost first, ...).
     deep: keep only traces whose innermost frame is library code (what a 1-frame run could not
-    attribute). Bytes made by the import system ("imports") and by the probe itself (left out)
-    are not library bytes: no deeper trace is asked for them. Below the innermost project frame,
+    attribute). Bytes made by the import system ("imports"), by the test runner ("runner") and by
+    the probe itself (left out) are not library bytes: no deeper trace is asked for them. Below the innermost project frame,
     a library called by test code counts as test code's, and library code run by an import (the
     import system's frames seen first) as the import's.
     tracemalloc is still tracing while this runs, so the per-trace loop allocates nothing (no
@@ -115,7 +126,7 @@ def summarize(traces, classifier, deep=False):
             sizes = by_tb[tr[2]] = []
         sizes.append(tr[1])
     lines: Dict[Tuple[str, int], List[int]] = {}  # (file, line) -> [bytes, traces]
-    tests = libs = imports = 0
+    tests = libs = imports = runner = 0
     lib_files: Dict[str, int] = {}
     lib_lines: Dict[Tuple[str, int], int] = {}
     kind = classifier.kind
@@ -146,7 +157,7 @@ def summarize(traces, classifier, deep=False):
             if first != "l":
                 continue
             if k == "t":  # a library called by test code: the test made it, whatever called the test
-                if where == "lib":
+                if where in ("lib", "runner"):
                     where = "test"
                 break
             if where == "lib" and origin_of(frame[0]) == "import":
@@ -162,6 +173,8 @@ def summarize(traces, classifier, deep=False):
             tests += size
         elif where == "import":
             imports += size
+        elif where == "runner":
+            runner += size
         else:
             libs += size
             name = tb[0][0] if tb else "?"
@@ -178,6 +191,7 @@ def summarize(traces, classifier, deep=False):
         "tests": tests,
         "libs": libs,
         "imports": imports,
+        "runner": runner,
         "lib_files": [[f, b] for f, b in files],
         "lib_lines": [
             [k[0], k[1], b] for k, b in sorted(lib_lines.items(), key=lambda kv: kv[1], reverse=True)[:KEEP_LIB_LINES]

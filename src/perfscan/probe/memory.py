@@ -57,7 +57,8 @@ memory.json:
       "tests": bytes whose innermost frame is test code, "libs": bytes whose innermost frame is
       a library or the stdlib (no project frame seen), "libs_new": those of them that were not
       alive at the last snapshot of an earlier phase, "imports": bytes whose innermost frame is
-      the import system (modules loaded since the test loop began), "lib_files": [[file, bytes], ...] (top 5),
+      the import system (modules loaded since the test loop began), "runner": those of the test
+      runner (pytest's reports of the tests so far), "lib_files": [[file, bytes], ...] (top 5),
       "lib_lines": [[file, line, bytes], ...] (the innermost library lines of "libs", top 50),
       "hooked": false when its peak is to be caught again (the hook was off, or a mark passed while
       it was not armed), "full": true when the hook ran, or must run, from the phase's start (the
@@ -327,6 +328,7 @@ class MemoryRecorder:
             "tests": 0,
             "libs": 0,
             "imports": 0,
+            "runner": 0,
             "lib_files": [],
             "lib_lines": [],
             "hooked": self.mode != "peaks",

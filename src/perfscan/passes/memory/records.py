@@ -96,6 +96,7 @@ class Phase:
     tests: int = 0  # bytes with test code as innermost frame
     libs: int = 0  # bytes in library frames with no project frame seen
     imports: int = 0  # bytes made by the import system: modules loaded since the test loop began
+    runner: int = 0  # bytes made by the test runner: its reports of the tests so far, its bookkeeping
     lib_lines: Tuple[Tuple[str, int, int], ...] = ()  # (file, line, bytes) of `libs`' innermost frames, most first
     libs_new: Optional[int] = None  # of `libs`, those not alive at an earlier phase's last snapshot (None: unknown)
     note: str = ""  # why no snapshot was taken
@@ -119,6 +120,7 @@ class Phase:
             tests=as_int(d.get("tests")),
             libs=as_int(d.get("libs")),
             imports=as_int(d.get("imports")),
+            runner=as_int(d.get("runner")),
             libs_new=as_int(d.get("libs_new")) if d.get("libs_new") is not None else None,
             lib_lines=_lib_lines(d.get("lib_lines")),
             note=as_str(d.get("note")) if d.get("note") else "",
@@ -140,9 +142,9 @@ class Phase:
 
     @property
     def unattributed(self) -> int:
-        """Bytes at the snapshot with no project frame: made by test code, inside libraries, or by
-        the import system."""
-        return self.tests + self.libs + self.imports
+        """Bytes at the snapshot with no project frame: made by test code, inside libraries, by
+        the import system, or by the test runner."""
+        return self.tests + self.libs + self.imports + self.runner
 
 
 def _lib_lines(raw: Any) -> Tuple[Tuple[str, int, int], ...]:
