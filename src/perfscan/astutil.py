@@ -10,6 +10,7 @@ function-level `import time` is common).
 from __future__ import annotations
 
 import ast
+import functools
 from dataclasses import dataclass
 from typing import Dict, FrozenSet, Iterator, List, Optional, Set, Tuple
 
@@ -97,9 +98,12 @@ class ImportBindings:
         return {name: ts[-1] for name, ts in self.targets.items()}
 
 
+@functools.lru_cache(maxsize=256)
 def import_bindings(tree: ast.AST, package: Optional[str]) -> ImportBindings:
     """The one import-alias resolver; `package` is the module's package (see package_of), None
-    when unknown (relative imports then bind nothing)."""
+    when unknown (relative imports then bind nothing). Cached by tree (trees are never changed
+    once parsed): the memory pass asks it of the same module for every pair of groups it
+    weighs, 1,617 times on more-itertools' suite (4 s of walking before the cache)."""
     targets: Dict[str, List[str]] = {}
     modules: Set[str] = set()
     for node in statements(tree):
