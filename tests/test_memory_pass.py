@@ -478,6 +478,37 @@ def test_library_allocations_attributed_by_the_deep_run(tmp_path):
     assert not any("25-frame run" in n for n in result.notes), result.notes
 
 
+def test_a_deep_run_arms_its_hook_where_the_phase_memory_rises(tmp_path):
+    # 300,000 returns before the rows are built: the measured run's hook, in place for the whole
+    # loop, checks them all; the deep run's is armed once the traced size is halfway to the peak
+    root = write_project(
+        tmp_path / "p",
+        dict(
+            BIG,
+            **{
+                "tests/test_big.py": (
+                    "from big.work import clone\n\n"
+                    "def step(x):\n    return x + 1\n\n"
+                    "def test_clone():\n"
+                    "    total = 0\n"
+                    "    for _ in range(300_000):\n"
+                    "        total = step(total)\n"
+                    "    rows = [[i, i + 1] for i in range(30000)]\n"
+                    "    copies = clone(rows)\n"
+                    "    assert len(copies) == len(rows)\n"
+                )
+            },
+        ),
+    )
+    _ctx, result = run_pass(root)
+    [f] = by_symbol(result, "clone")
+    assert f.metric.value >= 1.5 and f.line == 7
+    overhead = result.data.to_json()["overhead"]
+    assert overhead["hook_returns"] >= 300_000, overhead
+    assert overhead["deep_run"]["attributed_mib"] >= 1.5, overhead
+    assert overhead["deep_run"]["overhead"]["hook_returns"] < 300_000, overhead
+
+
 def test_a_library_deeper_than_ten_frames_gets_the_25_frame_run(tmp_path):
     # the leaves of a nest 9 lists deep: deepcopy recurses two frames a level, so a leaf's copy
     # is made about 20 frames below clone, out of a 10-frame traceback's reach

@@ -61,8 +61,8 @@ memory.json:
       runner (pytest's reports of the tests so far), "lib_files": [[file, bytes], ...] (top 5),
       "lib_lines": [[file, line, bytes], ...] (the innermost library lines of "libs", top 50),
       "hooked": false when its peak is to be caught again (the hook was off, or a mark passed while
-      it was not armed), "full": true when the hook ran, or must run, from the phase's start (the
-      whole-loop hook, a catching run, or the hook was not armed in time where memory rose),
+      it was not armed), "full": true when a deep run of the phase runs the hook from its start
+      (a catching run caught its peak, or the hook was not armed in time where memory rose),
       "note": why no snapshot was taken, if so}],
   "import": [{"module", "name", "file", "bytes", "truncated", "estimated", "entries", "type"}]   (module-level values
       of 1 MiB or more at the start of the test loop: made at import or collection time)
@@ -358,13 +358,14 @@ class MemoryRecorder:
         else:
             self._next[0] = rec["start"] + self.threshold
         if measuring and not self.hook_off:
-            # the hook is in place for the whole loop until it costs too much (_weigh_hook)
-            rec["full"] = True
+            # the hook is in place for the whole loop until it costs too much (_weigh_hook); a
+            # deep run of the phase arms it where memory rises (a collection or a tick sees a
+            # rise long before the peak's return)
             if not MONITORING and sys.getprofile() is not getattr(self, "_profile_fn", None):
                 install(self)  # a test replaced our hook: put it back for this phase
         elif measuring or (self.mode == "deep" and (nodeid, phase) not in self.full):
-            # after the hook cost too much, and in a deep run of a phase whose peak was caught so
-            # the first time: armed where memory rises (peakhook.arm_where_memory_rises)
+            # after the hook cost too much, and in a deep run of a phase whose peak a return saw
+            # in the measured run: armed where memory rises (peakhook.arm_where_memory_rises)
             self._lazy = True
             self._arm[0] = rec["start"] + (self._next[0] - rec["start"]) // 2
             if self._arming is None:
@@ -372,7 +373,8 @@ class MemoryRecorder:
                 # comprehension that builds a large list it would take a snapshot at each mark
                 self._arming = arm_where_memory_rises(self)
         else:
-            # the catching run, and a deep run of a phase caught with the hook from its start
+            # the catching run, and a deep run of a phase whose peak passed a mark before the
+            # hook was armed (caught in the catching run) or was seen only at its end
             rec["full"] = True
             if self._arming is not None:  # its return would be a check (see below)
                 stop_arming(self._arming)
