@@ -165,6 +165,29 @@ def test_a_list_built_in_one_comprehension_is_snapshotted_once(tmp_path):
     assert result.data.to_json()["overhead"]["snapshots"] <= 2, result.data.to_json()["overhead"]
 
 
+def test_a_list_built_in_one_comprehension_is_snapshotted_once_where_the_hook_is_armed(tmp_path):
+    # after the costly tests the hook is armed where memory rises: a collection or a tick arms it
+    # inside the comprehension, whose only returns are then the arming callbacks'; those are the
+    # probe's own and never a check (each 5% mark of the list was a snapshot: 16 where 1 holds it)
+    project = {
+        "pyproject.toml": CALL_HEAVY["pyproject.toml"],
+        "calls/__init__.py": "",
+        "calls/work.py": CALL_HEAVY["calls/work.py"],
+        "tests/test_a_calls.py": CALL_HEAVY["tests/test_a_calls.py"],
+        "rows/__init__.py": "",
+        "rows/make.py": "def rows(n):\n    return [('acct%d' % (i % 4000), i % 97) for i in range(n)]\n",
+        "tests/test_b_rows.py": "from rows.make import rows\n\ndef test_rows():\n    assert len(rows(300_000)) == 300_000\n",
+    }
+    root = write_project(tmp_path / "rows", project)
+    _ctx, result = run_pass(Path(root))
+    assert result.status == "ok", result.error
+    [f] = by_symbol(result, "rows")
+    assert f.metric.value >= 20, f.metric
+    assert any("the peak hook cost more than" in n for n in result.notes), result.notes
+    overhead = result.data.to_json()["overhead"]
+    assert overhead["snapshots"] <= 2 and overhead["catch_run"]["tests"] == 0, overhead
+
+
 def test_a_project_under_a_folder_with_a_pytest_configuration_has_its_peaks_caught_again(tmp_path):
     # pytest's rootdir is the folder above (its node ids start with the project's folder), and
     # each run starts in the project: the catching run names its tests from there

@@ -24,6 +24,7 @@ import threading
 import tracemalloc
 from typing import Dict
 
+from .attribution import PROBE_DIR
 from .sampler import available as sampler_available
 
 LIB_SAMPLE = 16  # one library return in this many is checked
@@ -37,7 +38,11 @@ def install(recorder):
     nxt = recorder._next
     get = tracemalloc.get_traced_memory
     snap = recorder._snapshot
-    kinds: Dict[str, bool] = {}  # co_filename -> whether returns there are checked before they get hot
+    # co_filename -> 1: every return checked until the function gets hot (project and test code),
+    # 0: sampled (libraries), -1: never (the probe's own: the arming callbacks' returns hold nothing
+    # of the test's, and inside a comprehension that builds a large list they would be its only
+    # checks, a snapshot at each mark)
+    kinds: Dict[str, int] = {}
     kind = recorder.classifier.kind
     count = [0]
     events = recorder._events  # [returns seen, next count at which the recorder weighs the hook's cost]
@@ -53,12 +58,15 @@ def install(recorder):
     def wanted(code):
         every = kinds.get(code.co_filename)
         if every is None:
-            every = kinds[code.co_filename] = kind(code.co_filename) != "l"
-        if every:
+            name = code.co_filename
+            every = kinds[name] = -1 if name.startswith(PROBE_DIR) else 1 if kind(name) != "l" else 0
+        if every > 0:
             n = calls.get(code.co_name, 0)
             if n < HOT_RETURNS:
                 calls[code.co_name] = n + 1
                 return True
+        elif every < 0:
+            return False
         c = count[0] + 1
         if c < LIB_SAMPLE:
             count[0] = c
