@@ -81,47 +81,29 @@ def test_one_tests_burst_of_returns_leaves_the_hook_on_and_the_pass_in_one_run(t
 
 
 @pytest.mark.parametrize("version", ["this", "3.12"])
-def test_once_the_hook_costs_too_much_it_arms_only_where_memory_rises(version, tmp_path):
-    # after the two costly tests the hook runs only once a collection sees a phase's traced
-    # memory halfway to its next mark: a test of millions of returns holding 0.1 MiB pays none,
-    # and a test that builds 20 MiB of lists arms it and is caught in the same run (from 3.12 the
-    # hook is sys.monitoring's, armed for every thread at once)
+@pytest.mark.parametrize("build", [BUILD_LISTS, BUILD_BYTES], ids=["lists", "bytes"])
+def test_once_the_hook_costs_too_much_it_arms_only_where_memory_rises(version, build, tmp_path):
+    # after the two costly tests the hook runs only once a collection or a tick of CPU time sees
+    # a phase's traced memory halfway to its next mark: a test of millions of returns holding
+    # 0.1 MiB pays none, and a test that builds 20 MiB arms it and is caught in the same run:
+    # lists start collections, 20,000 bytes objects none (the tick arms it). From 3.12 the hook
+    # is sys.monitoring's, armed for every thread at once.
     runner = sys.executable if version == "this" else str(venv_with_pytest(version))
     project = dict(CALL_HEAVY)
     project["tests/test_a_flat.py"] = (
         "from calls.work import count\n\ndef test_flat():\n    assert count(3_000_000, 2_000) == 3_000_000\n"
     )
-    project["calls/work.py"] = CALL_HEAVY["calls/work.py"].split("def build")[0] + BUILD_LISTS
+    project["calls/work.py"] = CALL_HEAVY["calls/work.py"].split("def build")[0] + build
     root = write_project(tmp_path / "calls", project)
     _ctx, result = run_pass(Path(root), runner=runner)
     assert result.status == "ok", result.error
     [f] = by_symbol(result, "build")
     assert 15 <= f.metric.value <= 25 and f.line == 11, f.metric
     assert f.details["test"] == "tests/test_b_build.py::test_build"
-    overhead = result.data.to_json()["overhead"]
-    assert overhead["hook_returns"] < 4_000_000, overhead  # the costly tests' 3 million, not test_flat's
-    assert overhead["catch_run"]["tests"] == 0
-
-
-@pytest.mark.parametrize("version", ["this", "3.12"])
-def test_a_rise_of_bytes_no_collection_sees_arms_the_hook_from_the_cpu_timer(version, tmp_path):
-    # 20,000 bytes objects start no collection: the timer's tick sees the traced size halfway to
-    # the mark, arms the hook, and the peak is caught in the same run
-    runner = sys.executable if version == "this" else str(venv_with_pytest(version))
-    project = dict(CALL_HEAVY)
-    project["tests/test_a_flat.py"] = (
-        "from calls.work import count\n\ndef test_flat():\n    assert count(3_000_000, 2_000) == 3_000_000\n"
-    )
-    project["calls/work.py"] = CALL_HEAVY["calls/work.py"].split("def build")[0] + BUILD_BYTES
-    root = write_project(tmp_path / "calls", project)
-    _ctx, result = run_pass(Path(root), runner=runner)
-    assert result.status == "ok", result.error
-    [f] = by_symbol(result, "build")
-    assert 15 <= f.metric.value <= 25 and f.line == 11, f.metric
     assert any("the peak hook cost more than" in n for n in result.notes), result.notes
     overhead = result.data.to_json()["overhead"]
+    assert overhead["hook_returns"] < 4_000_000, overhead  # the costly tests' 3 million, not test_flat's
     assert overhead["catch_run"]["tests"] == 0, overhead
-    assert overhead["hook_returns"] < 4_000_000, overhead
 
 
 def test_a_peak_passed_between_two_checks_of_the_armed_hook_runs_no_test_again(tmp_path):
@@ -148,42 +130,26 @@ def test_a_peak_passed_between_two_checks_of_the_armed_hook_runs_no_test_again(t
     assert data["overhead"]["catch_run"]["tests"] == 0, (data["overhead"], result.notes)
 
 
-def test_a_list_built_in_one_comprehension_is_snapshotted_once(tmp_path):
-    # while the hook runs from every phase's start no collector callback is in place: its return
-    # would be a check inside the comprehension, and each 5% mark of the 40 MiB list a snapshot
+@pytest.mark.parametrize("after_costly_tests", [False, True], ids=["hook-from-the-start", "hook-armed"])
+def test_a_list_built_in_one_comprehension_is_snapshotted_once(after_costly_tests, tmp_path):
+    # the comprehension's only returns would be the probe's own: while the hook runs from every
+    # phase's start no arming callback is in place; after the costly tests a collection or a
+    # tick arms it inside the comprehension, and the callbacks' returns are never checks. Each
+    # 5% mark of the 40 MiB list had been a snapshot (16 where 1 holds it).
     project = {
         "pyproject.toml": CALL_HEAVY["pyproject.toml"],
-        "rows/__init__.py": "",
-        "rows/make.py": "def rows(n):\n    return [('acct%d' % (i % 4000), i % 97) for i in range(n)]\n",
-        "tests/test_rows.py": "from rows.make import rows\n\ndef test_rows():\n    assert len(rows(300_000)) == 300_000\n",
-    }
-    root = write_project(tmp_path / "rows", project)
-    _ctx, result = run_pass(Path(root))
-    assert result.status == "ok", result.error
-    [f] = by_symbol(result, "rows")
-    assert f.metric.value >= 20, f.metric
-    assert result.data.to_json()["overhead"]["snapshots"] <= 2, result.data.to_json()["overhead"]
-
-
-def test_a_list_built_in_one_comprehension_is_snapshotted_once_where_the_hook_is_armed(tmp_path):
-    # after the costly tests the hook is armed where memory rises: a collection or a tick arms it
-    # inside the comprehension, whose only returns are then the arming callbacks'; those are the
-    # probe's own and never a check (each 5% mark of the list was a snapshot: 16 where 1 holds it)
-    project = {
-        "pyproject.toml": CALL_HEAVY["pyproject.toml"],
-        "calls/__init__.py": "",
-        "calls/work.py": CALL_HEAVY["calls/work.py"],
-        "tests/test_a_calls.py": CALL_HEAVY["tests/test_a_calls.py"],
         "rows/__init__.py": "",
         "rows/make.py": "def rows(n):\n    return [('acct%d' % (i % 4000), i % 97) for i in range(n)]\n",
         "tests/test_b_rows.py": "from rows.make import rows\n\ndef test_rows():\n    assert len(rows(300_000)) == 300_000\n",
     }
+    costly = ("calls/__init__.py", "calls/work.py", "tests/test_a_calls.py")
+    project.update({name: CALL_HEAVY.get(name, "") for name in costly if after_costly_tests})
     root = write_project(tmp_path / "rows", project)
     _ctx, result = run_pass(Path(root))
     assert result.status == "ok", result.error
     [f] = by_symbol(result, "rows")
     assert f.metric.value >= 20, f.metric
-    assert any("the peak hook cost more than" in n for n in result.notes), result.notes
+    assert any("the peak hook cost more than" in n for n in result.notes) == after_costly_tests, result.notes
     overhead = result.data.to_json()["overhead"]
     assert overhead["snapshots"] <= 2 and overhead["catch_run"]["tests"] == 0, overhead
 

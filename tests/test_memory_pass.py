@@ -454,25 +454,23 @@ def test_timeout_reports_what_was_measured(tmp_path):
     assert by_symbol(result, "build")  # measured before the timeout
 
 
-def test_library_allocations_attributed_by_the_deep_run(tmp_path):
-    root = write_project(
-        tmp_path / "p",
-        dict(
-            BIG,
-            **{
-                "tests/test_big.py": (
-                    "from big.work import clone\n\n"
-                    "def test_clone():\n"
-                    "    rows = [[i, i + 1] for i in range(30000)]\n"
-                    "    copies = clone(rows)\n"
-                    "    assert len(copies) == len(rows)\n"
-                )
-            },
-        ),
+def _clone_scan(tmp_path, before=""):
+    """The memory pass over a test that deep-copies 30,000 rows, after `before` (test code)."""
+    test = (
+        "from big.work import clone\n\n"
+        "def step(x):\n    return x + 1\n\n"
+        "def test_clone():\n" + before + "    rows = [[i, i + 1] for i in range(30000)]\n"
+        "    copies = clone(rows)\n"
+        "    assert len(copies) == len(rows)\n"
     )
-    _ctx, result = run_pass(root)
+    _ctx, result = run_pass(write_project(tmp_path / "p", dict(BIG, **{"tests/test_big.py": test})))
     [f] = by_symbol(result, "clone")
     assert f.metric.value >= 1.5 and f.line == 7
+    return result
+
+
+def test_library_allocations_attributed_by_the_deep_run(tmp_path):
+    result = _clone_scan(tmp_path)
     # deepcopy of rows allocates a few frames below clone: 10 frames reach it, no 25-frame run
     assert any("10-frame run of 1 test phase(s) attributed" in n for n in result.notes), result.notes
     assert not any("25-frame run" in n for n in result.notes), result.notes
@@ -481,28 +479,7 @@ def test_library_allocations_attributed_by_the_deep_run(tmp_path):
 def test_a_deep_run_arms_its_hook_where_the_phase_memory_rises(tmp_path):
     # 300,000 returns before the rows are built: the measured run's hook, in place for the whole
     # loop, checks them all; the deep run's is armed once the traced size is halfway to the peak
-    root = write_project(
-        tmp_path / "p",
-        dict(
-            BIG,
-            **{
-                "tests/test_big.py": (
-                    "from big.work import clone\n\n"
-                    "def step(x):\n    return x + 1\n\n"
-                    "def test_clone():\n"
-                    "    total = 0\n"
-                    "    for _ in range(300_000):\n"
-                    "        total = step(total)\n"
-                    "    rows = [[i, i + 1] for i in range(30000)]\n"
-                    "    copies = clone(rows)\n"
-                    "    assert len(copies) == len(rows)\n"
-                )
-            },
-        ),
-    )
-    _ctx, result = run_pass(root)
-    [f] = by_symbol(result, "clone")
-    assert f.metric.value >= 1.5 and f.line == 7
+    result = _clone_scan(tmp_path, "    total = 0\n    for _ in range(300_000):\n        total = step(total)\n")
     overhead = result.data.to_json()["overhead"]
     assert overhead["hook_returns"] >= 300_000, overhead
     assert overhead["deep_run"]["attributed_mib"] >= 1.5, overhead
