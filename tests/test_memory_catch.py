@@ -108,7 +108,8 @@ def test_once_the_hook_costs_too_much_it_arms_only_where_memory_rises(version, b
 
 def test_a_peak_passed_between_two_checks_of_the_armed_hook_runs_no_test_again(tmp_path):
     # the test holds 0.6 MiB (a tick arms the hook), then makes and frees 20 MB inside one call:
-    # the armed hook's checks miss it, and so would a run with the hook on from the start
+    # the armed hook's checks miss it, and so would a run with the hook on from the start; the
+    # ticks after it (before 3.12 they call the armed hook's arming again) change nothing
     project = dict(CALL_HEAVY)
     project["calls/work.py"] = CALL_HEAVY["calls/work.py"].split("def build")[0] + (
         "def hold(n):\n    return [bytes(1000) for _ in range(n)]\n\ndef spike(n):\n    return len(bytes(n))\n"
@@ -120,6 +121,8 @@ def test_a_peak_passed_between_two_checks_of_the_armed_hook_runs_no_test_again(t
         "    for _ in range(1_000_000):\n"
         "        pass\n"
         "    assert spike(20_000_000) == 20_000_000\n"
+        "    for _ in range(1_000_000):\n"
+        "        pass\n"
         "    assert len(kept) == 600\n"
     )
     root = write_project(tmp_path / "calls", project)
@@ -228,6 +231,21 @@ def test_the_arming_timer_is_taken_away_and_the_default_handler_put_back():
         signal.setitimer(signal.ITIMER_PROF, 0)  # a timer left running would end the test process
         signal.signal(signal.SIGPROF, signal.SIG_DFL)
     assert left == ((0.0, 0.0), signal.SIG_DFL)
+
+
+def test_the_arming_timer_stops_under_a_handler_a_test_left_in_place():
+    def tests_handler(signum, frame):
+        pass
+
+    arming = arm_where_memory_rises(_Recorder())
+    try:
+        signal.signal(signal.SIGPROF, tests_handler)  # a test's, never put back
+        stop_arming(arming)
+        left = signal.getitimer(signal.ITIMER_PROF), signal.getsignal(signal.SIGPROF)
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, signal.SIG_DFL)
+    assert left == ((0.0, 0.0), tests_handler)
 
 
 def test_a_projects_own_sigprof_handler_is_left_in_place():

@@ -301,4 +301,4 @@ def test_the_unattributed_note_names_the_test_runners_bytes_apart():
     assert runner.runner == 2 * MIB and runner.unattributed == 2 * MIB
     [note] = unattributed_note([phase])
     assert "up to 3.5 MiB at one test's peak (t::many: 0.5 MiB by test code, 1.0 MiB in libraries" in note
-    assert note.endswith(", 2.0 MiB by the test runner: its reports of the tests so far)")
+    assert note.endswith(", 2.0 MiB by the test runner: its reports of the tests so far and its bookkeeping)")

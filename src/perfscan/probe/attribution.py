@@ -24,7 +24,8 @@ PROBE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep  # the probe's o
 # The test runner's own frames: its reports of every test so far (pytest keeps them to the end of
 # the session), its fixtures' and its terminal's bookkeeping grow from test to test; no deeper
 # trace of them leads to the project
-RUNNER_PACKAGES = frozenset({"_pytest", "pluggy", "xdist"})
+RUNNER_PACKAGES = frozenset({"_pytest", "pluggy", "xdist"})  # installed: right below site-packages
+INSTALL_DIRS = ("site-packages", "dist-packages")
 RUNNER_FILES = tuple(
     "/unittest/%s.py" % name for name in ("case", "result", "runner", "suite", "loader", "main", "async_case")
 )
@@ -102,9 +103,19 @@ def origin(filename):
         return "import"
     if filename.startswith(PROBE_DIR):
         return "probe"
-    if path.endswith(RUNNER_FILES) or not RUNNER_PACKAGES.isdisjoint(path.split("/")[:-1]):
+    if path.endswith(RUNNER_FILES) or _installed_package(path) in RUNNER_PACKAGES:
         return "runner"
     return "lib"
+
+
+def _installed_package(path):
+    """The top-level package an installed file belongs to (the folder right below the last
+    site-packages or dist-packages of its path), or "" (a checkout named like one is not it)."""
+    parts = path.split("/")
+    for i in range(len(parts) - 2, -1, -1):
+        if parts[i] in INSTALL_DIRS:
+            return parts[i + 1]
+    return ""
 
 
 def summarize(traces, classifier, deep=False):

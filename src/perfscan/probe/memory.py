@@ -61,8 +61,8 @@ memory.json:
       runner (pytest's reports of the tests so far), "lib_files": [[file, bytes], ...] (top 5),
       "lib_lines": [[file, line, bytes], ...] (the innermost library lines of "libs", top 50),
       "hooked": false when its peak is to be caught again (the hook was off, or a mark passed while
-      it was not armed), "full": true when a deep run of the phase runs the hook from its start
-      (a catching run caught its peak, or the hook was not armed in time where memory rose),
+      it was not armed), "full": true when the hook ran, or must run, from the phase's start (the
+      whole-loop hook, a catching run, or the hook was not armed in time where memory rose),
       "note": why no snapshot was taken, if so}],
   "import": [{"module", "name", "file", "bytes", "truncated", "estimated", "entries", "type"}]   (module-level values
       of 1 MiB or more at the start of the test loop: made at import or collection time)
@@ -359,13 +359,14 @@ class MemoryRecorder:
             self._next[0] = rec["start"] + self.threshold
         if measuring and not self.hook_off:
             # the hook is in place for the whole loop until it costs too much (_weigh_hook); a
-            # deep run of the phase arms it where memory rises (a collection or a tick sees a
-            # rise long before the peak's return)
+            # deep run of the phase runs it from its start too: armed where memory rises, it
+            # would miss a large buffer a library makes in one call and the project returns at once
+            rec["full"] = True
             if not MONITORING and sys.getprofile() is not getattr(self, "_profile_fn", None):
                 install(self)  # a test replaced our hook: put it back for this phase
         elif measuring or (self.mode == "deep" and (nodeid, phase) not in self.full):
-            # after the hook cost too much, and in a deep run of a phase whose peak a return saw
-            # in the measured run: armed where memory rises (peakhook.arm_where_memory_rises)
+            # after the hook cost too much, and in a deep run of a phase whose peak was caught so
+            # the first time: armed where memory rises (peakhook.arm_where_memory_rises)
             self._lazy = True
             self._arm[0] = rec["start"] + (self._next[0] - rec["start"]) // 2
             if self._arming is None:
@@ -373,8 +374,8 @@ class MemoryRecorder:
                 # comprehension that builds a large list it would take a snapshot at each mark
                 self._arming = arm_where_memory_rises(self)
         else:
-            # the catching run, and a deep run of a phase whose peak passed a mark before the
-            # hook was armed (caught in the catching run) or was seen only at its end
+            # the catching run, and a deep run of a phase caught with the hook from its start, or
+            # seen only at its end
             rec["full"] = True
             if self._arming is not None:  # its return would be a check (see below)
                 stop_arming(self._arming)
@@ -387,15 +388,15 @@ class MemoryRecorder:
         """Put the hook in place for the rest of the phase (peakhook.arm_where_memory_rises calls it)."""
         if self.current is None or not self._measuring:
             return
-        if self._lazy and self.peaks_ok and tracemalloc.get_traced_memory()[1] >= self._next[0]:
-            self._missed = True  # the peak since the last snapshot passed the mark before now
         if MONITORING:
             self._arm[0] = INF  # in place for every thread at once
         else:
             thread = threading.get_ident()
             if thread in self._armed_threads:
-                return
+                return  # before 3.12 the level stays: later ticks and collections call again
             self._armed_threads.add(thread)
+        if not self._hooked and self._lazy and self.peaks_ok and tracemalloc.get_traced_memory()[1] >= self._next[0]:
+            self._missed = True  # the peak since the last snapshot passed the mark before now
         self._live[0] = True
         install(self)
         self._hooked = True
@@ -643,7 +644,7 @@ class MemoryRecorder:
         if rec is not None:
             if tracemalloc.is_tracing():
                 cur, peak = tracemalloc.get_traced_memory()
-                rec["end"], rec["peak"] = cur, peak
+                rec["end"], rec["peak"] = cur, max(peak, self._phase_peak)
             rec["note"] = (rec.get("note", "") + " interrupted").strip()
             phases.append(rec)
         partial = getattr(self, "_write_partial_growth", None)

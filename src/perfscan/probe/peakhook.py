@@ -156,8 +156,9 @@ def arm_where_memory_rises(recorder):
 
     Objects the collector tracks (lists, dicts, instances) start a collection every few hundred
     allocations, in the thread that allocates. Bytes and strings start none: a serializer that
-    builds megabytes of text would pass its mark unarmed; the timer sees it within a millisecond
-    of work (its handler runs in the main thread, where tests run). A rise made in one C call (a
+    builds megabytes of text would pass its mark unarmed; the timer sees it within a few
+    milliseconds of work (the kernel's timer granularity; its handler runs in the main thread,
+    where tests run, at its next bytecode boundary). A rise made in one C call (a
     single large buffer) may still pass the mark between two checks: the recorder marks such a
     phase, and the host runs it again with the hook on from its start (catch.py)."""
     get = tracemalloc.get_traced_memory
@@ -180,7 +181,7 @@ def arm_where_memory_rises(recorder):
         try:
             previous = signal.signal(signal.SIGPROF, on_tick)
             ticking = True
-            signal.siginterrupt(signal.SIGPROF, False)  # a tick restarts the test's system calls, no EINTR
+            signal.siginterrupt(signal.SIGPROF, False)  # SA_RESTART: a tick restarts what can be restarted
             signal.setitimer(signal.ITIMER_PROF, ARM_TICK, ARM_TICK)
         except (ValueError, OSError) as exc:
             if ticking:
@@ -198,10 +199,17 @@ def stop_arming(arming):
         gc.callbacks.remove(arming.on_collection)
     except ValueError:
         pass
-    if arming.on_tick is not None and signal.getsignal(signal.SIGPROF) is arming.on_tick:
-        # a test that put its own handler in place owns the timer too
-        signal.setitimer(signal.ITIMER_PROF, 0)
-        signal.signal(signal.SIGPROF, arming.previous if arming.previous is not None else signal.SIG_DFL)
+    if arming.on_tick is not None:
+        try:
+            ours = signal.getsignal(signal.SIGPROF) is arming.on_tick
+            # our timer stops even under a handler a test put in place and left: ticking into it,
+            # it would end the process at exit, when Python puts SIGPROF's default action back
+            if ours or abs(signal.getitimer(signal.ITIMER_PROF)[1] - ARM_TICK) < 1e-6:
+                signal.setitimer(signal.ITIMER_PROF, 0)
+            if ours:
+                signal.signal(signal.SIGPROF, arming.previous if arming.previous is not None else signal.SIG_DFL)
+        except (ValueError, OSError):
+            pass
     arming.on_tick = None
 
 

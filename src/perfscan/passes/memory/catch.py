@@ -76,7 +76,7 @@ def catch_reason(hook_off: str, phases: Sequence[Phase], peaks_ok: bool = True) 
     )
     return (
         f"the peak hook cost more than a fifth of the measured run's time: after {hook_off or 'the start'} it ran "
-        "only where a garbage collection or a tick of CPU time (every millisecond) saw a phase's traced memory "
+        "only where memory rose: where a garbage collection or a tick of CPU time saw a phase's traced memory "
         f"halfway to its next mark; {again}"
     )
 

@@ -28,7 +28,11 @@ def unattributed_note(phases: Sequence[Phase]) -> List[str]:
             if worst.imports
             else ""
         )
-        + (f", {mib(worst.runner):.1f} MiB by the test runner: its reports of the tests so far" if worst.runner else "")
+        + (
+            f", {mib(worst.runner):.1f} MiB by the test runner: its reports of the tests so far and its bookkeeping"
+            if worst.runner
+            else ""
+        )
         + ")"
     ]
 

@@ -102,7 +102,7 @@ class Phase:
     note: str = ""  # why no snapshot was taken
     dropped: int = 0  # line rows that could not be read
     hooked: bool = True  # False: its peak is to be caught again (the hook was off, or a mark passed unarmed)
-    full: bool = False  # a deep run of the phase runs the hook from its start (not armed where memory rises)
+    full: bool = False  # the hook ran, or must run, from the phase's start (a deep run of it does the same)
     seconds: float = 0.0  # the phase's time in the run that measured it
 
     @classmethod
