@@ -124,9 +124,9 @@ def summarize(traces, classifier, deep=False):
     traces: tracemalloc._get_traces() items (domain, size, traceback innermost first, ...).
     deep: keep only traces whose innermost frame is library code (what a 1-frame run could not
     attribute). Bytes made by the import system ("imports"), by the test runner ("runner") and by
-    the probe itself (left out) are not library bytes: no deeper trace is asked for them. Below the innermost project frame,
-    a library called by test code counts as test code's, and library code run by an import (the
-    import system's frames seen first) as the import's.
+    the probe itself (left out) are not library bytes: no deeper trace is asked for them. Below
+    the innermost project frame, a library called by test code counts as test code's, and library
+    code run by an import (the import system's frames seen first) as the import's.
     tracemalloc is still tracing while this runs, so the per-trace loop allocates nothing (no
     int arithmetic): sizes are collected per traceback and summed by the C `sum`.
     """

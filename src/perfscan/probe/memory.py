@@ -23,9 +23,9 @@ the current ones ("memory pass / plain", README "Performance"), which move with 
 
 Two steps (the host's catch.py): once the hook costs too much (`_weigh_hook`) the garbage
 collector's runs and a CPU-time tick arm it only where a phase's memory gets halfway to its next
-mark (a phase that passed a mark before the hook was armed is marked "full"); `--opt catch=FILE` ({"phases": [[nodeid, phase, rise],
-...]}) runs the hook from the start of those phases only, its first mark at 80% of the rise the
-first run saw. `--opt peaks=1` traces every test at 1 frame with no hook and records each
+mark (a phase that passed a mark before the hook was armed is marked "full"); `--opt
+catch=FILE` ({"phases": [[nodeid, phase, rise], ...]}) runs the hook from the start of those
+phases only, its first mark at 80% of the rise the first run saw. `--opt peaks=1` traces every test at 1 frame with no hook and records each
 phase's peak only (reset_peak, 3.9+; "peaks_ok" false before).
 
 Per-request growth (`--opt repeat=N`): after the measured loop the tests that changed the entry
@@ -463,9 +463,10 @@ class MemoryRecorder:
     def _weigh_hook(self):
         """Take the whole-loop hook away when its returns cost more than HOOK_SHARE of the loop's
         time (iterator-heavy code: every generator step is a return): from the next phase on the
-        collector's runs and a CPU-time tick arm it where memory rises (on 3.8, no hook: peaks only); the host catches
-        the peaks it missed, and the phase under way, in a run of their tests alone. Called by the
-        hook every WEIGH_EVERY returns (a long test is weighed while it runs)."""
+        collector's runs and a CPU-time tick arm it where memory rises (on 3.8, no hook: peaks
+        only); the host catches the peaks it missed, and the phase under way, in a run of their
+        tests alone. Called by the hook every WEIGH_EVERY returns (a long test is weighed while it
+        runs)."""
         self._events[1] = self._events[0] + WEIGH_EVERY
         if self._loop_t0 is None or self.mode != "measure" or self.catch is not None or self.hook_off:
             return

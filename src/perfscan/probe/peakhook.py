@@ -22,7 +22,7 @@ import signal
 import sys
 import threading
 import tracemalloc
-from typing import Dict
+from typing import Any, Dict
 
 from .attribution import PROBE_DIR
 from .sampler import available as sampler_available
@@ -165,27 +165,31 @@ def arm_where_memory_rises(recorder):
     level = recorder._arm
     arm = recorder._arm_hook
 
-    def on_collection(phase, info):
-        if phase == "start" and level[0] != INF and get()[0] >= level[0]:
-            arm()
-
-    gc.callbacks.append(on_collection)
-
-    def on_tick(signum, frame):
+    def check():
         if level[0] != INF and get()[0] >= level[0]:
             arm()
 
-    previous, ticking = None, False
+    def on_collection(phase, info):
+        if phase == "start":
+            check()
+
+    def on_tick(signum, frame):
+        check()
+
+    gc.callbacks.append(on_collection)
+    previous: Any = signal.SIG_DFL  # the handler the tick replaces, put back at the end
+    ticking = False
     why = sampler_available()  # the project's own SIGPROF use comes first: the collector alone
     if not why:
         try:
-            previous = signal.signal(signal.SIGPROF, on_tick)
+            # None: a handler not set from Python, put back as the default
+            previous = signal.signal(signal.SIGPROF, on_tick) or signal.SIG_DFL
             ticking = True
             signal.siginterrupt(signal.SIGPROF, False)  # SA_RESTART: a tick restarts what can be restarted
             signal.setitimer(signal.ITIMER_PROF, ARM_TICK, ARM_TICK)
         except (ValueError, OSError) as exc:
             if ticking:
-                signal.signal(signal.SIGPROF, previous if previous is not None else signal.SIG_DFL)
+                signal.signal(signal.SIGPROF, previous)
             ticking, why = False, str(exc)
     said = "the peak hook is armed by garbage collections alone, not by a CPU-time timer: " + why
     if why and said not in recorder.errors:  # arming starts again after a phase hooked from its start
@@ -207,7 +211,7 @@ def stop_arming(arming):
             if ours or abs(signal.getitimer(signal.ITIMER_PROF)[1] - ARM_TICK) < 1e-6:
                 signal.setitimer(signal.ITIMER_PROF, 0)
             if ours:
-                signal.signal(signal.SIGPROF, arming.previous if arming.previous is not None else signal.SIG_DFL)
+                signal.signal(signal.SIGPROF, arming.previous)
         except (ValueError, OSError):
             pass
     arming.on_tick = None
