@@ -210,6 +210,34 @@ def test_srv_inventory_barcodes(tmp_path):
     assert f.evidence.startswith("imported by inventory/stock.py:2;")
 
 
+def test_a_package_is_measured_in_the_runs_of_its_submodule(tmp_path):
+    # `import app.server` imports `app` first in the same fresh interpreter: the package's figures
+    # come from those runs, with no interpreter started for `import app` alone
+    root = write(
+        tmp_path / "proj",
+        {
+            "pyproject.toml": '[project]\nname = "app"\n',
+            "app/__init__.py": BUSY.format(seconds=0.08),
+            "app/heavy.py": BUSY.format(seconds=0.12),
+            "app/server.py": "from app import heavy\n",
+        },
+    )
+    result = scan(root, tmp_path, packages=("app",), deployment=Deployment("cli", (), ("app.server",)))
+    assert result.status == "ok", result.error
+    assert "app: measured in the runs of app.server, which import it first" in result.notes
+    logs = list(tmp_path.glob("work-*/imports/import-logs"))
+    assert len(logs) == 1
+    assert sorted(p.name for p in logs[0].glob("run-0-*.stderr")) == []  # app: no run of its own
+    assert len(list(logs[0].glob("run-1-*.stderr"))) >= 3
+    package = only(result, "import-time-computation", "app")
+    assert 60 <= package.metric.value <= 200 and package.file == "app/__init__.py"  # an 80 ms busy wait
+    heavy = only(result, "import-time-computation", "app.heavy")
+    assert heavy.evidence.startswith("imported by app/server.py:1;")
+    rows = {r.module: r for r in result.data.roots}
+    assert rows["app"].runs == rows["app.server"].runs >= 3
+    assert rows["app"].cumulative_ms is not None and rows["app"].cumulative_ms < rows["app.server"].cumulative_ms
+
+
 def test_failing_package_is_recorded_and_others_go_on(tmp_path):
     root = write(
         tmp_path / "proj",

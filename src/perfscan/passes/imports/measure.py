@@ -11,10 +11,16 @@ measured run reads it before and after the import, and the run's times are scale
 of the import's wall time it really ran (`run_share`); the minimum is then taken over the scaled
 runs. The wait is spread over the run's modules in proportion to their times: it is a queue, not
 a property of any one module.
+
+Importing a submodule imports its package first, in the same fresh interpreter, and `-X
+importtime` nests the package's tree inside the submodule's. A target that is the package of
+another target (`inventory` beside `inventory.wsgi`) is therefore measured in that target's runs
+(`TargetRuns.carrier`), not in runs of its own: the same figures for one interpreter start fewer.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from dataclasses import dataclass, field
@@ -119,6 +125,7 @@ class TargetRuns:
     min_self: Dict[str, int] = field(default_factory=dict)
     min_cumulative: Dict[str, int] = field(default_factory=dict)
     gains: List[float] = field(default_factory=list)  # how much each run lowered the minimum (a fraction)
+    carrier: str = ""  # the target whose runs measure this one (its submodule), else its own runs
 
     def add_run(self, root: ImportNode, share: float = 1.0) -> None:
         """One run's tree; `share` scales its times (run_share: the part the import really ran)."""
@@ -218,6 +225,7 @@ def measure_imports(
     logs = workdir / "import-logs"
     result = Measurement([TargetRuns(m) for m in modules], {}, {})
     warm_seconds = 0.0
+    warm_trees: Dict[str, ImportNode] = {}
     for i, target in enumerate(result.targets):
         if clock.remaining() <= 0:
             result.timed_out = True
@@ -238,7 +246,10 @@ def measure_imports(
         stderr = _read(child.stderr_path)
         # A module that raises still gets its line; one that is missing (or was already loaded
         # at start-up) gets none and has nothing to measure.
-        target.found = find_root(parse_importtime(stderr), target.module) is not None
+        warm_tree = find_root(parse_importtime(stderr), target.module)
+        target.found = warm_tree is not None
+        if warm_tree is not None:
+            warm_trees[target.module] = warm_tree
         info = _load_json(info_path)
         if info is None:
             target.error = exception_line(stderr) or f"warm-up {child.describe_exit()}"
@@ -253,10 +264,15 @@ def measure_imports(
             result.interpreter = {k: v for k, v in info.items() if k not in ("modules", "error", "missing")}
         if not target.found and not target.error:
             target.error = "no importtime line for it (already loaded when the interpreter started?)"
-    todo = [t for t in result.targets if t.found]
+    found = [t for t in result.targets if t.found]
+    _assign_carriers(found, warm_trees)
+    result.notes += [
+        f"{t.module}: measured in the runs of {t.carrier}, which import it first" for t in found if t.carrier
+    ]
+    todo = [t for t in result.targets if t.found and not t.carrier]
     round_cost = warm_seconds  # a warm-up compiles too, so this overestimates a measured round
     for r in range(MAX_RUNS):
-        if r >= MIN_RUNS and (not _still_improving(todo) or round_cost > clock.remaining() / 2):
+        if r >= MIN_RUNS and (not _still_improving(found) or round_cost > clock.remaining() / 2):
             break
         started = time.monotonic()
         for target in todo:
@@ -289,9 +305,34 @@ def _measure_once(
         share = run_share(stderr, root.cumulative_us)
         target.add_run(root, share)
         result.waited_share = max(result.waited_share, 1.0 - share)
+        for carried in result.targets:
+            node = _package_node(root, carried.module) if carried.carrier == target.module else None
+            if node is not None:
+                carried.add_run(copy.deepcopy(node))  # its times were scaled with the carrier's
     if child.returncode != 0 and not target.error:
         target.error = exception_line(stderr) or child.describe_exit()
     return True
+
+
+def _assign_carriers(found: Sequence[TargetRuns], warm_trees: Dict[str, ImportNode]) -> None:
+    """Each target whose import another target's warm-up already held (its package, imported first
+    in the same fresh interpreter) is measured in that target's runs; the deepest such target
+    carries it, so a chain `a`, `a.b`, `a.b.c` runs only `a.b.c`."""
+    for target in found:
+        below = [
+            other
+            for other in found
+            if other.module.startswith(target.module + ".")
+            and _package_node(warm_trees[other.module], target.module) is not None
+        ]
+        deepest = [o for o in below if not any(p.module.startswith(o.module + ".") for p in below)]
+        if deepest:
+            target.carrier = deepest[0].module
+
+
+def _package_node(root: ImportNode, package: str) -> Optional[ImportNode]:
+    """The package's own import inside a submodule's tree (its first, timed)."""
+    return next((n for n in root.walk() if n.name == package and not n.cached), None)
 
 
 def _still_improving(targets: Sequence[TargetRuns]) -> bool:
