@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from perfscan import children
-from perfscan.models import Driver, ImportedCopy, Project, RunFacts
+from perfscan.models import Driver, ImportedCopy, Project, RunFacts, with_runner_env
 from perfscan.passes import PassContext, child_env
 from perfscan.probe.contract import PROGRESS, SCHEMA_VERSION
 from perfscan.workers import worker_dirs
@@ -191,9 +191,11 @@ def run_probe(
     source_roots: Sequence[Path] = (),
     driver: Driver,
     packages: Optional[Mapping[str, str]] = None,
+    runner_env: Tuple[Tuple[str, Optional[str]], ...] = (),
 ) -> ProbeRun:
     """Run the probe in `mode` over pytest_args (the arguments of `driver`, the test runner), or
-    over exec_command (a script, module or console script)."""
+    over exec_command (a script, module or console script). `runner_env`: what the runner would
+    change in its python's environment, where `runner` is that python (Project.launch_env)."""
     name = name or mode
     out_dir = workdir / "runs" / name
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -207,7 +209,7 @@ def run_probe(
         argv += ["--exec", "--"] + list(exec_command)
     else:
         argv += driver_args(driver) + ["--"] + list(pytest_args)
-    env = child_env(workdir, probe_path)
+    env = with_runner_env(child_env(workdir, probe_path), runner_env)
     if exec_command and source_roots:
         # `python -m pkg.cli` finds the project's code on the same path its tests use (src/ layout)
         env["PYTHONPATH"] = os.pathsep.join(
@@ -223,7 +225,8 @@ def run_target(
     """Run the probe over the scan's target: the chosen tests, or the command of `perfscan exec`."""
     return run_probe(
         mode,
-        runner=ctx.project.runner,
+        runner=ctx.project.command(),
+        runner_env=ctx.project.launch_env,
         root=ctx.project.root,
         workdir=ctx.workdir,
         probe_path=ctx.probe_path,

@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 from perfscan.declared import Declared, read_declared, top_level
 from perfscan.errors import UsageError
 from perfscan.models import Project, Settings
-from perfscan.runner import detect_runner, inspect_interpreter
+from perfscan.runner import detect_runner, direct_launch, inspect_interpreter
 from perfscan.settings import read_pyproject
 from perfscan.sources import is_skipped_dir, relative_posix
 
@@ -116,6 +116,7 @@ def discover_project(settings: Settings, env: Dict[str, str]) -> Project:
 
     runner, origin = detect_runner(root, settings.runner, settings.origins.get("runner", "--runner"))
     interp = inspect_interpreter(runner, origin, root, env)
+    launch, launch_env = direct_launch(runner, origin, root, env, interp)
     return Project(
         root=root,
         name=declared.name or root.name,
@@ -133,6 +134,8 @@ def discover_project(settings: Settings, env: Dict[str, str]) -> Project:
         has_memray=interp.has_memray,
         has_django=interp.has_django,
         has_pytest_django=interp.has_pytest_django,
+        launch=launch,
+        launch_env=launch_env,
         pytest_plugins=tuple(dict.fromkeys(p.split(":", 1)[0].strip() for p in plugins if p.strip())),
         subprojects=tuple(s.rel for s in subs),
     )

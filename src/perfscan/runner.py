@@ -9,24 +9,34 @@ import shlex
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Optional, Tuple
+from typing import Dict, Mapping, Optional, Tuple
 
 from perfscan import children
 from perfscan.errors import UsageError
+from perfscan.models import with_runner_env
 
 _PYTHON = re.compile(r"^python(\d+(\.\d+)?)?(\.exe)?$")
+
+# what a runner changes in the environment of the python it starts: variable -> its value there
+# (None: the runner removes it)
+RunnerEnv = Tuple[Tuple[str, Optional[str]], ...]
+
+
+def _python_at(argv: Tuple[str, ...]) -> int:
+    """Where the python stands in a runner (only its options may follow), or -1."""
+    for i in range(len(argv) - 1, -1, -1):
+        if _PYTHON.match(os.path.basename(argv[i])):
+            return i
+        if not argv[i].startswith("-"):
+            return -1
+    return -1
 
 
 def ends_in_python(argv: Tuple[str, ...]) -> bool:
     """True for `python3`, `.venv/bin/python`, and a python followed only by its options (`python -X dev`)."""
-    for i in range(len(argv) - 1, -1, -1):
-        if _PYTHON.match(os.path.basename(argv[i])):
-            return True
-        if not argv[i].startswith("-"):
-            return False
-    return False
+    return _python_at(argv) >= 0
 
 
 def as_runner(command: str, origin: str = "--runner") -> Tuple[str, ...]:
@@ -57,6 +67,7 @@ def detect_runner(root: Path, given: Optional[str], given_origin: str) -> Tuple[
             check_uv_environment(root, f"the runner {shlex.join(argv)} (from {given_origin})")
         elif tool == "poetry" and "run" in argv:
             check_poetry_environment(root, f"the runner {shlex.join(argv)} (from {given_origin})")
+            argv = poetry_run(argv)
         return argv, given_origin
     if (root / "uv.lock").is_file() and not (root / "venv").is_dir():
         check_uv_environment(root, "this uv project (uv.lock)")
@@ -64,7 +75,7 @@ def detect_runner(root: Path, given: Optional[str], given_origin: str) -> Tuple[
             return ("uv", "run", "--no-sync", "python"), "uv.lock and uv on PATH"
     if (root / "poetry.lock").is_file() and shutil.which("poetry"):
         check_poetry_environment(root, "this poetry project (poetry.lock)")
-        return ("poetry", "run", "python"), "poetry.lock and poetry on PATH"
+        return poetry_run(("poetry", "run", "python")), "poetry.lock and poetry on PATH"
     for venv in (".venv", "venv"):
         for rel in ("bin/python", "Scripts/python.exe"):
             cand = root / venv / rel
@@ -74,6 +85,14 @@ def detect_runner(root: Path, given: Optional[str], given_origin: str) -> Tuple[
     if found:
         return (found,), "the python on PATH"
     return (sys.executable,), "perfscan's own python (no python on PATH)"
+
+
+def poetry_run(argv: Tuple[str, ...]) -> Tuple[str, ...]:
+    """`poetry run` with `--` after `run`: poetry 2 reads every option of the command line as its
+    own where a `--` comes later (`poetry run python -m pytest ... -- -p no:cacheprovider` stops
+    with 'The option "-m" does not exist'), and every run of the tests has one."""
+    at = argv.index("run")
+    return argv if argv[at + 1 : at + 2] == ("--",) else argv[: at + 1] + ("--",) + argv[at + 1 :]
 
 
 def _has_python(venv: Path) -> bool:
@@ -127,13 +146,21 @@ class Interpreter:
     has_memray: bool
     has_django: bool = False
     has_pytest_django: bool = False
+    # what tells one start of it from another: the environment it saw, its prefix, sys.path and
+    # the options it was started with (-X, -W, -O, -I ...)
+    environ: Mapping[str, str] = field(default_factory=dict)
+    prefix: str = ""
+    path: Tuple[str, ...] = ()
+    options: str = ""
 
 
 _CHECK = (
-    "import json, sys, importlib.util as u\n"
+    "import json, os, sys, importlib.util as u\n"
     "print(json.dumps({'version': '%d.%d.%d' % sys.version_info[:3], 'executable': sys.executable,"
     " 'pytest': u.find_spec('pytest') is not None, 'memray': u.find_spec('memray') is not None,"
-    " 'django': u.find_spec('django') is not None, 'pytest_django': u.find_spec('pytest_django') is not None}))"
+    " 'django': u.find_spec('django') is not None, 'pytest_django': u.find_spec('pytest_django') is not None,"
+    " 'environ': dict(os.environ), 'prefix': sys.prefix, 'path': sys.path,"
+    " 'options': repr((sys.flags, sys._xoptions, sys.warnoptions))}))"
 )
 
 
@@ -164,6 +191,10 @@ def inspect_interpreter(runner: Tuple[str, ...], origin: str, root: Path, env: D
             bool(info.get("memray")),
             bool(info.get("django")),
             bool(info.get("pytest_django")),
+            {str(k): str(v) for k, v in (info.get("environ") or {}).items()},
+            str(info.get("prefix", "")),
+            tuple(str(p) for p in info.get("path") or ()),
+            str(info.get("options", "")),
         )
     except (ValueError, OSError) as exc:
         raise UsageError(
@@ -171,3 +202,33 @@ def inspect_interpreter(runner: Tuple[str, ...], origin: str, root: Path, env: D
         ) from None
     finally:
         shutil.rmtree(log_dir, ignore_errors=True)
+
+
+def direct_launch(
+    runner: Tuple[str, ...], origin: str, root: Path, env: Dict[str, str], interp: Interpreter
+) -> Tuple[Tuple[str, ...], RunnerEnv]:
+    """How a scan's children start the runner's python: the python itself, with the environment
+    the runner hands it, where that starts the very same interpreter; else the runner as it is
+    ((), ()). A runner that wraps the python (a pyenv shim, `uv run`, `poetry run`) pays its own
+    start-up at every child (a pyenv shim 0.2 s, poetry more), for the same interpreter each time.
+
+    Checked by starting it that way once: the same executable, version, prefix, sys.path and
+    environment, or the runner stays. A runner that sets a PYTHON* variable stays too: perfscan
+    composes those for each child itself."""
+    at = _python_at(runner)
+    exe = interp.executable
+    if at < 0 or not os.path.isabs(exe) or not os.access(exe, os.X_OK) or not interp.environ:
+        return (), ()
+    if at == 0 and os.path.realpath(shutil.which(runner[0]) or runner[0]) == os.path.realpath(exe):
+        return (), ()  # the runner is the python already
+    changed = [(k, v) for k, v in sorted(interp.environ.items()) if env.get(k) != v]
+    removed = [(k, None) for k in sorted(env) if k not in interp.environ]
+    runner_env: RunnerEnv = tuple(changed) + tuple(removed)
+    if any(k.startswith("PYTHON") for k, _ in runner_env):
+        return (), ()
+    launch = (exe,) + runner[at + 1 :]  # the python's own options stay
+    try:
+        again = inspect_interpreter(launch, origin, root, with_runner_env(env, runner_env))
+    except UsageError:
+        return (), ()
+    return (launch, runner_env) if again == interp else ((), ())

@@ -60,6 +60,7 @@ def run_scan(settings: Settings, progress: Progress) -> Tuple[ScanResult, Path]:
             + (f" (sub-projects {', '.join(project.subprojects)})" if project.subprojects else "")
             + "; "
             f"python {project.python_version} via {' '.join(project.runner)} ({project.runner_origin})"
+            + (f", started as {' '.join(project.launch)}" if project.launch else "")
         )
         deployment = detect_deployment(project)
         progress.say(f"deployment: {deployment.model} ({'; '.join(deployment.evidence[:2])})")
@@ -104,7 +105,7 @@ def run_scan(settings: Settings, progress: Progress) -> Tuple[ScanResult, Path]:
             warnings=tuple(warnings + faithful),
             unmeasured=_unmeasured(passes, target) or unmeasured,
             failed_tests=len(timing.failed_tests()) if timing is not None else 0,
-            environment=environment_changes(),
+            environment=environment_changes(project),
         )
         write_reports(result, out_dir)
         written = True

@@ -154,7 +154,8 @@ def _time_suite(
             opts["workers"] = str(workers)
         return run_probe(
             "time",
-            runner=project.runner,
+            runner=project.command(),
+            runner_env=project.launch_env,
             root=project.root,
             workdir=workdir,
             probe_path=probe_path,

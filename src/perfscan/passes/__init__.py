@@ -9,6 +9,7 @@ wants the functions the CPU pass saw run) comes from the orchestrator (scan.py) 
 from __future__ import annotations
 
 import os
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Mapping, Optional, Tuple
@@ -88,14 +89,32 @@ def child_env(workdir: Path, probe_path: Path) -> Dict[str, str]:
     return env
 
 
+def launch_change(project: Project) -> str:
+    """The runner started once, its python directly for every run (runner.direct_launch)."""
+    changed = [k for k, v in project.launch_env if v is not None]
+    removed = [k for k, v in project.launch_env if v is None]
+    env = ", ".join(
+        part
+        for part in (f"{', '.join(changed)} set" if changed else "", f"{', '.join(removed)} removed" if removed else "")
+        if part
+    )
+    return (
+        f"runner: {shlex.join(project.runner)} started once; every run starts its python, "
+        f"{shlex.join(project.launch)}, directly, with the environment the runner gives it"
+        + (f" ({env})" if env else "")
+        + ": the same interpreter, sys.path and environment, without the runner's own start-up at every run"
+    )
+
+
 def _user_pythonpath() -> List[str]:
     return [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
 
 
-def environment_changes() -> Tuple[str, ...]:
+def environment_changes(project: Optional[Project] = None) -> Tuple[str, ...]:
     """What perfscan changes for the children that run the project's tests, each with its reason."""
     user_path = os.environ.get("PYTHONPATH")
-    changes = [
+    changes = [launch_change(project)] if project is not None and project.launch else []
+    changes += [
         "PYTHONPATH: perfscan's probe folder put first (the probe runs inside the project's python), "
         + ("the user's entries follow" if user_path else "no PYTHONPATH was set"),
         "PYTHONDONTWRITEBYTECODE=1: no bytecode is written (the project gets no __pycache__); bytecode "
@@ -113,7 +132,7 @@ def environment_changes() -> Tuple[str, ...]:
 def import_env(workdir: Path, project: Project) -> Dict[str, str]:
     """Environment for `-X importtime` runs: the tests' sys.path (source roots, then the user's
     PYTHONPATH), no probe; bytecode always cached (in the private prefix), so the warm runs are warm."""
-    env = child_env(workdir, Path(workdir))
+    env = project.child_environment(child_env(workdir, Path(workdir)))
     env["PYTHONPATH"] = os.pathsep.join([str(p) for p in project.source_roots] + _user_pythonpath())
     env["PYTHONPYCACHEPREFIX"] = str(workdir / "pycache")
     env.pop("PYTHONDONTWRITEBYTECODE", None)

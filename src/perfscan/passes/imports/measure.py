@@ -231,7 +231,7 @@ def measure_imports(
             result.timed_out = True
             return result
         info_path = logs / f"warmup-{i}.json"
-        argv = list(project.runner) + ["-X", "importtime", "-c", WARMUP_SCRIPT, str(info_path), target.module]
+        argv = list(project.command()) + ["-X", "importtime", "-c", WARMUP_SCRIPT, str(info_path), target.module]
         child = children.run(
             argv, cwd=project.root, env=env, timeout=clock.child_timeout(), log_dir=logs, name=f"warmup-{i}"
         )
@@ -290,7 +290,7 @@ def _measure_once(
 ) -> bool:
     """One measured run; False when the pass must stop (cannot start, or out of time)."""
     script = MEASURED_SCRIPT.format(module=target.module, mark=RUNQUEUE_MARK)
-    argv = list(project.runner) + ["-X", "importtime", "-c", script]
+    argv = list(project.command()) + ["-X", "importtime", "-c", script]
     child = children.run(argv, cwd=project.root, env=env, timeout=clock.child_timeout(), log_dir=logs, name=name)
     if child.start_error:
         result.start_error = child.start_error

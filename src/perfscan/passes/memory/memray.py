@@ -50,11 +50,11 @@ def run_memray(
     out_dir.mkdir(parents=True, exist_ok=True)
     capture = out_dir / "capture.bin"
     result = out_dir / "memray.json"
-    env = child_env(ctx.workdir, ctx.probe_path)
+    env = ctx.project.child_environment(child_env(ctx.workdir, ctx.probe_path))
     # the probe in its plain `time` mode: the same test runner and set-up as the other runs (pytest:
     # no cache folder, workers and coverage off, benchmark storage in the temp folder)
     argv = (
-        list(ctx.project.runner)
+        list(ctx.project.command())
         + [
             "-m",
             "memray",
@@ -81,7 +81,7 @@ def run_memray(
         return None, 0.0, f"memray: the run {run.describe_exit()} and wrote no capture; figures are tracemalloc's"
     left = max(5.0, timeout - (time.monotonic() - t0))
     read = children.run(
-        list(ctx.project.runner) + ["-c", MEMRAY_READER, str(capture), str(result)],
+        list(ctx.project.command()) + ["-c", MEMRAY_READER, str(capture), str(result)],
         cwd=out_dir,
         env=env,
         timeout=left,

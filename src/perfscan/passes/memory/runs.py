@@ -26,7 +26,8 @@ def run_memory_probe(
     """One run of the memory probe over the target (its tests, or the command of `perfscan exec`)."""
     return run_probe(
         "memory",
-        runner=ctx.project.runner,
+        runner=ctx.project.command(),
+        runner_env=ctx.project.launch_env,
         root=Path(ctx.project.root),
         workdir=ctx.workdir,
         probe_path=ctx.probe_path,
