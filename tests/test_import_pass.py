@@ -238,6 +238,25 @@ def test_a_package_is_measured_in_the_runs_of_its_submodule(tmp_path):
     assert rows["app"].cumulative_ms is not None and rows["app"].cumulative_ms < rows["app.server"].cumulative_ms
 
 
+def test_a_package_whose_carrier_ends_early_keeps_its_figures(tmp_path):
+    # the submodule's measured runs end before its own importtime line (os._exit): the package's
+    # line is still there, a root of its own, and the package keeps every figure
+    root = write(
+        tmp_path / "proj",
+        {
+            "pyproject.toml": '[project]\nname = "app"\n',
+            "app/__init__.py": BUSY.format(seconds=0.08),
+            "app/server.py": "import os\nimport sys\n\nif hasattr(sys.modules['__main__'], '_q'):\n    os._exit(3)\n",
+        },
+    )
+    result = scan(root, tmp_path, packages=("app",), deployment=Deployment("cli", (), ("app.server",)))
+    package = only(result, "import-time-computation", "app")
+    assert 60 <= package.metric.value <= 200
+    rows = {r.module: r for r in result.data.roots}
+    assert rows["app"].runs >= 3
+    assert "app: measured in the runs of app.server, which import it first" in result.notes
+
+
 def test_failing_package_is_recorded_and_others_go_on(tmp_path):
     root = write(
         tmp_path / "proj",

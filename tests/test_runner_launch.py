@@ -51,10 +51,10 @@ def test_a_wrapping_runner_starts_once_and_its_environment_reaches_the_tests(tmp
             "            out.append(x)\n    return out\n",
             "tests/test_work.py": "import os\n\nfrom app.work import unique\n\n\n"
             "def test_unique():\n    assert len(unique([i % 900 for i in range(9000)])) == 900\n\n\n"
-            "def test_the_runner_environment():\n    assert os.environ.get('WRAPPED_BY') == 'shim'\n",
+            "def test_the_runner_environment():\n    assert os.environ.get('PYENV_VERSION') == 'shim-test'\n",
         },
     )
-    script = wrapper(tmp_path / "shim", "export WRAPPED_BY=shim")
+    script = wrapper(tmp_path / "shims", "export PYENV_VERSION=shim-test")
     before = tree_state(root)
     proc = run_perfscan(str(root), "--runner", str(script), "--quiet")
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -64,7 +64,7 @@ def test_a_wrapping_runner_starts_once_and_its_environment_reaches_the_tests(tmp
     assert starts(script) == 1
     change = report["environment"][0]
     assert change.startswith(f"runner: {script} started once; every run starts its python, {sys.executable},")
-    assert "WRAPPED_BY" in change
+    assert "PYENV_VERSION" in change
     # the variable the runner sets reached the tests in every run: none failed
     notes = [n for p in report["passes"].values() for n in p["notes"]] + list(report["warnings"])
     assert not [n for n in notes if "failed" in n or "differ from the plain run" in n]
@@ -73,24 +73,44 @@ def test_a_wrapping_runner_starts_once_and_its_environment_reaches_the_tests(tmp
 
 def test_a_wrapper_that_sets_a_python_variable_stays_the_runner(tmp_path):
     # PYTHONWARNINGS is the runner's: perfscan composes PYTHON* variables for each child itself
-    script = wrapper(tmp_path / "shim", "export PYTHONWARNINGS=ignore")
+    script = wrapper(tmp_path / "shims", "export PYTHONWARNINGS=ignore")
     assert launch_of(script, tmp_path) == ((), ())
 
 
 def test_a_wrapper_that_adds_interpreter_options_stays_the_runner(tmp_path):
-    script = tmp_path / "shim" / "python3"
-    wrapper(tmp_path / "shim", "")
+    script = tmp_path / "shims" / "python3"
+    wrapper(tmp_path / "shims", "")
     text = script.read_text().replace('"$@"', '-X dev "$@"')
     script.write_text(text)
     assert launch_of(script, tmp_path) == ((), ())
 
 
-def test_a_wrapper_is_resolved_to_its_python_with_what_it_sets(tmp_path):
-    script = wrapper(tmp_path / "shim", "export WRAPPED_BY=shim\nunset HOME")
+def test_a_shim_is_resolved_to_its_python_with_what_it_sets(tmp_path):
+    script = wrapper(tmp_path / "shims", "export PYENV_VERSION=x\nexport VIRTUAL_ENV=/srv/venv")
     launch, env = launch_of(script, tmp_path)
     assert launch == (sys.executable,)
-    assert ("WRAPPED_BY", "shim") in env
-    assert ("HOME", None) in env or "HOME" not in os.environ
+    assert ("PYENV_VERSION", "x") in env and ("VIRTUAL_ENV", "/srv/venv") in env
+    assert not [k for k, _ in env if k in ("PWD", "OLDPWD", "_", "SHLVL")]  # the script's own shell's
+
+
+@pytest.mark.parametrize(
+    "folder, body",
+    [
+        ("shims", "export RUN_TOKEN=$$"),  # drawn at each start: one start's value would be every child's
+        ("shims", "export DBUS_SESSION_BUS_ADDRESS=unix:path=/srv/bus"),  # a session the runner keeps
+        ("bin", "export PYENV_VERSION=x"),  # not a shim: a script may do what no variable shows
+    ],
+)
+def test_a_runner_that_does_more_than_choose_the_python_stays_the_runner(tmp_path, folder, body):
+    assert launch_of(wrapper(tmp_path / folder, body), tmp_path) == ((), ())
+
+
+def test_a_command_in_front_of_the_python_stays_the_runner(tmp_path):
+    # nice, taskset, timeout, unshare: what they do is no variable of the environment
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    runner = ("nice", "-n", "5", sys.executable)
+    interp = inspect_interpreter(runner, "test", tmp_path, env)
+    assert direct_launch(runner, "test", tmp_path, env, interp) == ((), ())
 
 
 def test_a_plain_python_runner_is_left_as_it_is(tmp_path):
@@ -106,3 +126,6 @@ def test_poetry_run_ends_its_own_options_before_the_python(tmp_path):
     assert given == ("poetry", "run", "--", "python")
     assert poetry_run(given) == given
     assert poetry_run(("poetry", "run", "python3", "-X", "dev")) == ("poetry", "run", "--", "python3", "-X", "dev")
+    # poetry's own options stay its own
+    assert poetry_run(("poetry", "run", "-q", "python")) == ("poetry", "run", "-q", "--", "python")
+    assert poetry_run(("poetry", "run", "-q", "--", "python")) == ("poetry", "run", "-q", "--", "python")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -24,14 +25,22 @@ _PYTHON = re.compile(r"^python(\d+(\.\d+)?)?(\.exe)?$")
 RunnerEnv = Tuple[Tuple[str, Optional[str]], ...]
 
 
+_VALUE_OPTIONS = ("-X", "-W")  # python options whose value is the next argument (`-X dev`)
+
+
 def _python_at(argv: Tuple[str, ...]) -> int:
     """Where the python stands in a runner (only its options may follow), or -1."""
     for i in range(len(argv) - 1, -1, -1):
         if _PYTHON.match(os.path.basename(argv[i])):
             return i
-        if not argv[i].startswith("-"):
+        if not argv[i].startswith("-") and not (i > 0 and argv[i - 1] in _VALUE_OPTIONS):
             return -1
     return -1
+
+
+def _tool(argv: Tuple[str, ...]) -> str:
+    """The program a runner starts, by name (`poetry` for `/usr/bin/poetry` and `poetry.exe`)."""
+    return os.path.splitext(os.path.basename(argv[0]))[0].lower() if argv else ""
 
 
 def ends_in_python(argv: Tuple[str, ...]) -> bool:
@@ -62,7 +71,7 @@ def detect_runner(root: Path, given: Optional[str], given_origin: str) -> Tuple[
     usage error, checked before anything runs (docs/design.md "Runner")."""
     if given:
         argv = as_runner(given, given_origin)
-        tool = os.path.basename(argv[0])
+        tool = _tool(argv)
         if tool == "uv" and "run" in argv:
             check_uv_environment(root, f"the runner {shlex.join(argv)} (from {given_origin})")
         elif tool == "poetry" and "run" in argv:
@@ -88,11 +97,14 @@ def detect_runner(root: Path, given: Optional[str], given_origin: str) -> Tuple[
 
 
 def poetry_run(argv: Tuple[str, ...]) -> Tuple[str, ...]:
-    """`poetry run` with `--` after `run`: poetry 2 reads every option of the command line as its
-    own where a `--` comes later (`poetry run python -m pytest ... -- -p no:cacheprovider` stops
-    with 'The option "-m" does not exist'), and every run of the tests has one."""
-    at = argv.index("run")
-    return argv if argv[at + 1 : at + 2] == ("--",) else argv[: at + 1] + ("--",) + argv[at + 1 :]
+    """`poetry run` with `--` right before the python: poetry 2 reads every option of the command
+    line as its own where a `--` comes later (`poetry run python -m pytest ... -- -p
+    no:cacheprovider` stops with 'The option "-m" does not exist'), and every run of the tests
+    has one. poetry's own options (`-q`, `--directory D`) stay before it."""
+    at = _python_at(argv)
+    if at < 0 or "--" in argv[:at]:
+        return argv
+    return argv[:at] + ("--",) + argv[at:]
 
 
 def _has_python(venv: Path) -> bool:
@@ -196,7 +208,7 @@ def inspect_interpreter(runner: Tuple[str, ...], origin: str, root: Path, env: D
             tuple(str(p) for p in info.get("path") or ()),
             str(info.get("options", "")),
         )
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, TypeError, AttributeError) as exc:
         raise UsageError(
             f"the runner {shlex.join(runner)} (from {origin}) gave no answer ({exc}); pass --runner"
         ) from None
@@ -204,31 +216,67 @@ def inspect_interpreter(runner: Tuple[str, ...], origin: str, root: Path, env: D
         shutil.rmtree(log_dir, ignore_errors=True)
 
 
+# Runners that only choose the python and set its environment: a project tool's `run`, or a
+# version manager's shim (a file in a `shims` folder: pyenv, asdf). Anything else (nice, taskset,
+# timeout, unshare, sudo, a sandbox) does what no start of the python alone would.
+WRAPPERS = frozenset({"uv", "poetry", "pdm", "hatch", "pipenv", "rye", "pyenv", "conda", "mamba", "micromamba"})
+# what such a runner sets: where the python is found, which environment is active
+_RUNNER_VARIABLES = frozenset({"PATH", "VIRTUAL_ENV", "UV"})
+_RUNNER_PREFIXES = (
+    "PYENV_",
+    "_PYENV_",
+    "ASDF_",
+    "UV_",
+    "POETRY_",
+    "PDM_",
+    "HATCH_",
+    "PIPENV_",
+    "RYE_",
+    "CONDA_",
+    "MAMBA_",
+)
+# what a shell script sets for itself, not for the python (a shim is one)
+_SHELL_VARIABLES = frozenset({"PWD", "OLDPWD", "_", "SHLVL"})
+
+
+def _wraps_python(runner: Tuple[str, ...], at: int) -> bool:
+    if at == 0:
+        return os.path.basename(os.path.dirname(shutil.which(runner[0]) or runner[0])) == "shims"
+    return _tool(runner) in WRAPPERS
+
+
 def direct_launch(
     runner: Tuple[str, ...], origin: str, root: Path, env: Dict[str, str], interp: Interpreter
 ) -> Tuple[Tuple[str, ...], RunnerEnv]:
-    """How a scan's children start the runner's python: the python itself, with the environment
-    the runner hands it, where that starts the very same interpreter; else the runner as it is
-    ((), ()). A runner that wraps the python (a pyenv shim, `uv run`, `poetry run`) pays its own
-    start-up at every child (a pyenv shim 0.2 s, poetry more), for the same interpreter each time.
+    """How a scan's children start the runner's python: the python itself, with the variables the
+    runner sets for it, where the runner only chooses the python and its environment; else the
+    runner as it is ((), ()). A runner that wraps the python (a pyenv shim, `uv run`, `poetry
+    run`) pays its own start-up at every child (a pyenv shim 0.2 s, poetry 0.7 s), for the same
+    interpreter each time.
 
-    Checked by starting it that way once: the same executable, version, prefix, sys.path and
-    environment, or the runner stays. A runner that sets a PYTHON* variable stays too: perfscan
-    composes those for each child itself."""
+    Only a known wrapper (WRAPPERS, a version manager's shim) whose changes to the environment are
+    all its kind's (PATH, VIRTUAL_ENV, PYENV_*, UV_*...; a PYTHON* variable, which perfscan composes
+    for each child itself, or any other keeps the runner: a socket of a session the runner keeps
+    alive, a value it draws at each start). Then the python started that way once more must see the same executable,
+    version, prefix, sys.path, flags and environment."""
     at = _python_at(runner)
     exe = interp.executable
     if at < 0 or not os.path.isabs(exe) or not os.access(exe, os.X_OK) or not interp.environ:
         return (), ()
     if at == 0 and os.path.realpath(shutil.which(runner[0]) or runner[0]) == os.path.realpath(exe):
         return (), ()  # the runner is the python already
-    changed = [(k, v) for k, v in sorted(interp.environ.items()) if env.get(k) != v]
-    removed = [(k, None) for k in sorted(env) if k not in interp.environ]
+    if not _wraps_python(runner, at):
+        return (), ()
+    changed = [(k, v) for k, v in sorted(interp.environ.items()) if env.get(k) != v and k not in _SHELL_VARIABLES]
+    removed = [(k, None) for k in sorted(env) if k not in interp.environ and k not in _SHELL_VARIABLES]
     runner_env: RunnerEnv = tuple(changed) + tuple(removed)
-    if any(k.startswith("PYTHON") for k, _ in runner_env):
+    if not all(k in _RUNNER_VARIABLES or k.startswith(_RUNNER_PREFIXES) for k, _ in runner_env):
         return (), ()
     launch = (exe,) + runner[at + 1 :]  # the python's own options stay
     try:
         again = inspect_interpreter(launch, origin, root, with_runner_env(env, runner_env))
     except UsageError:
         return (), ()
-    return (launch, runner_env) if again == interp else ((), ())
+    same = dataclasses.replace(again, environ={k: v for k, v in again.environ.items() if k not in _SHELL_VARIABLES})
+    first = dataclasses.replace(interp, environ={k: v for k, v in interp.environ.items() if k not in _SHELL_VARIABLES})
+    return (launch, runner_env) if same == first else ((), ())

@@ -2,7 +2,8 @@
 
 Runs `<runner> -X importtime -c "import <module>"` for the project's top-level packages and the
 deployment's entry modules (importing a package does not import its submodules), a warm-up run
-and then at least 3 measured runs each, with bytecode cached in a private PYTHONPYCACHEPREFIX;
+and then at least 3 measured runs each (a package another target imports first: in that
+target's runs), with bytecode cached in a private PYTHONPYCACHEPREFIX;
 keeps each module's minimum; blames slow modules on the project statement that imported them.
 """
 

@@ -266,9 +266,6 @@ def measure_imports(
             target.error = "no importtime line for it (already loaded when the interpreter started?)"
     found = [t for t in result.targets if t.found]
     _assign_carriers(found, warm_trees)
-    result.notes += [
-        f"{t.module}: measured in the runs of {t.carrier}, which import it first" for t in found if t.carrier
-    ]
     todo = [t for t in result.targets if t.found and not t.carrier]
     round_cost = warm_seconds  # a warm-up compiles too, so this overestimates a measured round
     for r in range(MAX_RUNS):
@@ -282,6 +279,19 @@ def measure_imports(
             if not _measure_once(project, target, env, clock, logs, f"run-{result.targets.index(target)}-{r}", result):
                 return result
         round_cost = time.monotonic() - started
+    for target in [t for t in found if t.carrier and t.runs < MIN_RUNS]:
+        # its carrier's runs did not hold it (they ended before their own line): runs of its own
+        target.carrier = ""
+        for r in range(target.runs, MIN_RUNS):
+            if clock.remaining() <= 0:
+                result.timed_out = True
+                return result
+            name = f"run-{result.targets.index(target)}-alone-{r}"
+            if not _measure_once(project, target, env, clock, logs, name, result):
+                return result
+    result.notes += [
+        f"{t.module}: measured in the runs of {t.carrier}, which import it first" for t in found if t.carrier
+    ]
     return result
 
 
@@ -300,15 +310,20 @@ def _measure_once(
         result.notes.append(f"{target.module}: a measured run {child.describe_exit()}")
         return False
     stderr = _read(child.stderr_path)
-    root = find_root(parse_importtime(stderr), target.module)
+    forest = parse_importtime(stderr)
+    root = find_root(forest, target.module)
     if root is not None:
         share = run_share(stderr, root.cumulative_us)
         target.add_run(root, share)
         result.waited_share = max(result.waited_share, 1.0 - share)
-        for carried in result.targets:
-            node = _package_node(root, carried.module) if carried.carrier == target.module else None
-            if node is not None:
-                carried.add_run(copy.deepcopy(node))  # its times were scaled with the carrier's
+    for carried in [t for t in result.targets if t.carrier == target.module]:
+        node = _package_node(root, carried.module) if root is not None else None
+        if node is not None:
+            carried.add_run(copy.deepcopy(node))  # its times were scaled with the carrier's
+            continue
+        alone = find_root(forest, carried.module)  # the run ended before the carrier's own line
+        if alone is not None:
+            carried.add_run(copy.deepcopy(alone), run_share(stderr, alone.cumulative_us))
     if child.returncode != 0 and not target.error:
         target.error = exception_line(stderr) or child.describe_exit()
     return True
@@ -336,7 +351,9 @@ def _package_node(root: ImportNode, package: str) -> Optional[ImportNode]:
 
 
 def _still_improving(targets: Sequence[TargetRuns]) -> bool:
-    return any(max(t.gains[-2:], default=1.0) > CONVERGED for t in targets)
+    """A target with no run yet (a carried package its carrier's runs did not hold) does not keep
+    the rounds going: it gets runs of its own after them."""
+    return any(max(t.gains[-2:]) > CONVERGED for t in targets if t.gains)
 
 
 def _load_json(path: Path) -> Optional[Dict[str, Any]]:
