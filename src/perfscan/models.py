@@ -81,9 +81,13 @@ class Settings:
     notes: Tuple[str, ...] = ()  # configuration problems perfscan worked around (shown in the report)
 
 
-def with_runner_env(env: Mapping[str, str], runner_env: Tuple[Tuple[str, Optional[str]], ...]) -> Dict[str, str]:
-    """`env` as a runner hands it to its python: `runner_env` holds what the runner changes
-    (variable -> its value there; None: removed)."""
+# what a runner changes in the environment of the python it starts: variable -> its value there
+# (None: the runner removes it)
+RunnerEnv = Tuple[Tuple[str, Optional[str]], ...]
+
+
+def with_runner_env(env: Mapping[str, str], runner_env: RunnerEnv) -> Dict[str, str]:
+    """`env` as a runner hands it to its python."""
     out = dict(env)
     for key, value in runner_env:
         if value is None:
@@ -118,15 +122,11 @@ class Project:
     # how children start the runner's python where that is not the runner itself (a pyenv shim,
     # `uv run`): the python, and what the runner changes in its environment (runner.direct_launch)
     launch: Tuple[str, ...] = ()
-    launch_env: Tuple[Tuple[str, Optional[str]], ...] = ()
+    launch_env: RunnerEnv = ()
 
     def command(self) -> Tuple[str, ...]:
         """The argv prefix a child starts the project's python with."""
         return self.launch or self.runner
-
-    def child_environment(self, env: Mapping[str, str]) -> Dict[str, str]:
-        """A child's environment as the runner would hand it to its python."""
-        return with_runner_env(env, self.launch_env)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from perfscan import children
-from perfscan.models import Driver, ImportedCopy, Project, RunFacts, with_runner_env
+from perfscan.models import Driver, ImportedCopy, Project, RunFacts, RunnerEnv
 from perfscan.passes import PassContext, child_env
 from perfscan.probe.contract import PROGRESS, SCHEMA_VERSION
 from perfscan.workers import worker_dirs
@@ -191,7 +191,7 @@ def run_probe(
     source_roots: Sequence[Path] = (),
     driver: Driver,
     packages: Optional[Mapping[str, str]] = None,
-    runner_env: Tuple[Tuple[str, Optional[str]], ...] = (),
+    runner_env: RunnerEnv = (),
 ) -> ProbeRun:
     """Run the probe in `mode` over pytest_args (the arguments of `driver`, the test runner), or
     over exec_command (a script, module or console script). `runner_env`: what the runner would
@@ -209,7 +209,7 @@ def run_probe(
         argv += ["--exec", "--"] + list(exec_command)
     else:
         argv += driver_args(driver) + ["--"] + list(pytest_args)
-    env = with_runner_env(child_env(workdir, probe_path), runner_env)
+    env = child_env(workdir, probe_path, runner_env)
     if exec_command and source_roots:
         # `python -m pkg.cli` finds the project's code on the same path its tests use (src/ layout)
         env["PYTHONPATH"] = os.pathsep.join(

@@ -16,14 +16,9 @@ from typing import Dict, Mapping, Optional, Tuple
 
 from perfscan import children
 from perfscan.errors import UsageError
-from perfscan.models import with_runner_env
+from perfscan.models import RunnerEnv, with_runner_env
 
 _PYTHON = re.compile(r"^python(\d+(\.\d+)?)?(\.exe)?$")
-
-# what a runner changes in the environment of the python it starts: variable -> its value there
-# (None: the runner removes it)
-RunnerEnv = Tuple[Tuple[str, Optional[str]], ...]
-
 
 _VALUE_OPTIONS = ("-X", "-W")  # python options whose value is the next argument (`-X dev`)
 
@@ -249,26 +244,25 @@ def direct_launch(
     runner: Tuple[str, ...], origin: str, root: Path, env: Dict[str, str], interp: Interpreter
 ) -> Tuple[Tuple[str, ...], RunnerEnv]:
     """How a scan's children start the runner's python: the python itself, with the variables the
-    runner sets for it, where the runner only chooses the python and its environment; else the
-    runner as it is ((), ()). A runner that wraps the python (a pyenv shim, `uv run`, `poetry
+    runner sets for it, where the runner only chooses the python and sets its environment; else
+    the runner as it is ((), ()). A runner that wraps the python (a pyenv shim, `uv run`, `poetry
     run`) pays its own start-up at every child (a pyenv shim 0.2 s, poetry 0.7 s), for the same
     interpreter each time.
 
     Only a known wrapper (WRAPPERS, a version manager's shim) whose changes to the environment are
-    all its kind's (PATH, VIRTUAL_ENV, PYENV_*, UV_*...; a PYTHON* variable, which perfscan composes
-    for each child itself, or any other keeps the runner: a socket of a session the runner keeps
-    alive, a value it draws at each start). Then the python started that way once more must see the same executable,
-    version, prefix, sys.path, flags and environment."""
+    all its kind's (PATH, VIRTUAL_ENV, PYENV_*, UV_*...). A PYTHON* variable, which perfscan
+    composes for each child itself, or any other keeps the runner: a socket of a session the
+    runner keeps alive, a value it draws at each start. Then the python started that way once more
+    must see the same executable, version, prefix, sys.path, flags and environment."""
     at = _python_at(runner)
     exe = interp.executable
     if at < 0 or not os.path.isabs(exe) or not os.access(exe, os.X_OK) or not interp.environ:
         return (), ()
-    if at == 0 and os.path.realpath(shutil.which(runner[0]) or runner[0]) == os.path.realpath(exe):
-        return (), ()  # the runner is the python already
     if not _wraps_python(runner, at):
-        return (), ()
-    changed = [(k, v) for k, v in sorted(interp.environ.items()) if env.get(k) != v and k not in _SHELL_VARIABLES]
-    removed = [(k, None) for k in sorted(env) if k not in interp.environ and k not in _SHELL_VARIABLES]
+        return (), ()  # a python itself, or a command that does more than choose one
+    seen, sent = _without_shell(interp.environ), _without_shell(env)
+    changed = [(k, v) for k, v in sorted(seen.items()) if sent.get(k) != v]
+    removed = [(k, None) for k in sorted(sent) if k not in seen]
     runner_env: RunnerEnv = tuple(changed) + tuple(removed)
     if not all(k in _RUNNER_VARIABLES or k.startswith(_RUNNER_PREFIXES) for k, _ in runner_env):
         return (), ()
@@ -277,6 +271,11 @@ def direct_launch(
         again = inspect_interpreter(launch, origin, root, with_runner_env(env, runner_env))
     except UsageError:
         return (), ()
-    same = dataclasses.replace(again, environ={k: v for k, v in again.environ.items() if k not in _SHELL_VARIABLES})
-    first = dataclasses.replace(interp, environ={k: v for k, v in interp.environ.items() if k not in _SHELL_VARIABLES})
-    return (launch, runner_env) if same == first else ((), ())
+    first = dataclasses.replace(interp, environ=seen)
+    return (
+        (launch, runner_env) if dataclasses.replace(again, environ=_without_shell(again.environ)) == first else ((), ())
+    )
+
+
+def _without_shell(environ: Mapping[str, str]) -> Dict[str, str]:
+    return {k: v for k, v in environ.items() if k not in _SHELL_VARIABLES}

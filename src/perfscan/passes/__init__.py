@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 from perfscan.children import ChildResult
-from perfscan.models import Deployment, Project, Settings, Target
+from perfscan.models import Deployment, Project, RunnerEnv, Settings, Target, with_runner_env
 
 if TYPE_CHECKING:
     from perfscan.passes.async_pass.records import AsyncioDebugRun
@@ -68,7 +68,7 @@ PYTEST_OPTIONS_ADDED = (
 )
 
 
-def child_env(workdir: Path, probe_path: Path) -> Dict[str, str]:
+def child_env(workdir: Path, probe_path: Path, runner_env: RunnerEnv = ()) -> Dict[str, str]:
     """Environment for a child running project code: the user's, plus only what the probe needs.
 
     The probe's folder goes first on PYTHONPATH, before the user's entries. No bytecode is
@@ -79,14 +79,15 @@ def child_env(workdir: Path, probe_path: Path) -> Dict[str, str]:
     a child on a small project where the user's environment forbids writing bytecode, as many CI
     images do). Coverage and hypothesis data, if the tests write any, go to the temp folder.
     Everything else (PYTEST_ADDOPTS, PYTEST_PLUGINS, colour, encoding, hash seed) is the user's,
-    as plain pytest would see it.
+    as plain pytest would see it; `runner_env`: what the runner sets for its python, where the
+    child starts that python directly (Project.launch_env).
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PERFSCAN_",) + _PYTEST_RUNTIME)}
     env["PYTHONPATH"] = os.pathsep.join([str(probe_path)] + _user_pythonpath())
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env["COVERAGE_FILE"] = str(workdir / ".coverage")
     env["HYPOTHESIS_STORAGE_DIRECTORY"] = str(workdir / "hypothesis")
-    return env
+    return with_runner_env(env, runner_env)
 
 
 def launch_change(project: Project) -> str:
@@ -110,10 +111,10 @@ def _user_pythonpath() -> List[str]:
     return [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
 
 
-def environment_changes(project: Optional[Project] = None) -> Tuple[str, ...]:
+def environment_changes(project: Project) -> Tuple[str, ...]:
     """What perfscan changes for the children that run the project's tests, each with its reason."""
     user_path = os.environ.get("PYTHONPATH")
-    changes = [launch_change(project)] if project is not None and project.launch else []
+    changes = [launch_change(project)] if project.launch else []
     changes += [
         "PYTHONPATH: perfscan's probe folder put first (the probe runs inside the project's python), "
         + ("the user's entries follow" if user_path else "no PYTHONPATH was set"),
@@ -132,7 +133,7 @@ def environment_changes(project: Optional[Project] = None) -> Tuple[str, ...]:
 def import_env(workdir: Path, project: Project) -> Dict[str, str]:
     """Environment for `-X importtime` runs: the tests' sys.path (source roots, then the user's
     PYTHONPATH), no probe; bytecode always cached (in the private prefix), so the warm runs are warm."""
-    env = project.child_environment(child_env(workdir, Path(workdir)))
+    env = child_env(workdir, Path(workdir), project.launch_env)
     env["PYTHONPATH"] = os.pathsep.join([str(p) for p in project.source_roots] + _user_pythonpath())
     env["PYTHONPYCACHEPREFIX"] = str(workdir / "pycache")
     env.pop("PYTHONDONTWRITEBYTECODE", None)

@@ -25,8 +25,9 @@ Two steps (the host's catch.py): once the hook costs too much (`_weigh_hook`) th
 collector's runs and a CPU-time tick arm it only where a phase's memory gets halfway to its next
 mark (a phase that passed a mark before the hook was armed is marked "full"); `--opt
 catch=FILE` ({"phases": [[nodeid, phase, rise], ...]}) runs the hook from the start of those
-phases only, its first mark at 80% of the rise the first run saw. `--opt peaks=1` traces every test at 1 frame with no hook and records each
-phase's peak only (reset_peak, 3.9+; "peaks_ok" false before).
+phases only, its first mark at 80% of the rise the first run saw. `--opt peaks=1` traces every
+test at 1 frame with no hook and records each phase's peak only (reset_peak, 3.9+; "peaks_ok"
+false before).
 
 Per-request growth (`--opt repeat=N`): after the measured loop the tests that changed the entry
 count of a module-level container of the project (read after each phase: census.watch_list)

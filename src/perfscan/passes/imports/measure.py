@@ -266,28 +266,21 @@ def measure_imports(
             target.error = "no importtime line for it (already loaded when the interpreter started?)"
     found = [t for t in result.targets if t.found]
     _assign_carriers(found, warm_trees)
-    todo = [t for t in result.targets if t.found and not t.carrier]
+    todo = [t for t in found if not t.carrier]
     round_cost = warm_seconds  # a warm-up compiles too, so this overestimates a measured round
     for r in range(MAX_RUNS):
         if r >= MIN_RUNS and (not _still_improving(found) or round_cost > clock.remaining() / 2):
             break
         started = time.monotonic()
         for target in todo:
-            if clock.remaining() <= 0:
-                result.timed_out = True
-                return result
             if not _measure_once(project, target, env, clock, logs, f"run-{result.targets.index(target)}-{r}", result):
                 return result
         round_cost = time.monotonic() - started
     for target in [t for t in found if t.carrier and t.runs < MIN_RUNS]:
-        # its carrier's runs did not hold it (they ended before their own line): runs of its own
+        # its carrier's runs did not hold it (no line of it in them): runs of its own
         target.carrier = ""
         for r in range(target.runs, MIN_RUNS):
-            if clock.remaining() <= 0:
-                result.timed_out = True
-                return result
-            name = f"run-{result.targets.index(target)}-alone-{r}"
-            if not _measure_once(project, target, env, clock, logs, name, result):
+            if not _measure_once(project, target, env, clock, logs, f"run-{result.targets.index(target)}-{r}", result):
                 return result
     result.notes += [
         f"{t.module}: measured in the runs of {t.carrier}, which import it first" for t in found if t.carrier
@@ -299,6 +292,9 @@ def _measure_once(
     project: Project, target: TargetRuns, env: Dict[str, str], clock: _Clock, logs: Path, name: str, result: Measurement
 ) -> bool:
     """One measured run; False when the pass must stop (cannot start, or out of time)."""
+    if clock.remaining() <= 0:
+        result.timed_out = True
+        return False
     script = MEASURED_SCRIPT.format(module=target.module, mark=RUNQUEUE_MARK)
     argv = list(project.command()) + ["-X", "importtime", "-c", script]
     child = children.run(argv, cwd=project.root, env=env, timeout=clock.child_timeout(), log_dir=logs, name=name)
@@ -312,18 +308,16 @@ def _measure_once(
     stderr = _read(child.stderr_path)
     forest = parse_importtime(stderr)
     root = find_root(forest, target.module)
+    for carried in [t for t in result.targets if t.carrier == target.module]:
+        # inside the carrier's tree, or a root of its own where the run ended before the
+        # carrier's line; copied before the carrier's times are scaled, and scaled alike
+        node = _package_node(forest, carried.module)
+        if node is not None:
+            carried.add_run(copy.deepcopy(node), run_share(stderr, (root or node).cumulative_us))
     if root is not None:
         share = run_share(stderr, root.cumulative_us)
         target.add_run(root, share)
         result.waited_share = max(result.waited_share, 1.0 - share)
-    for carried in [t for t in result.targets if t.carrier == target.module]:
-        node = _package_node(root, carried.module) if root is not None else None
-        if node is not None:
-            carried.add_run(copy.deepcopy(node))  # its times were scaled with the carrier's
-            continue
-        alone = find_root(forest, carried.module)  # the run ended before the carrier's own line
-        if alone is not None:
-            carried.add_run(copy.deepcopy(alone), run_share(stderr, alone.cumulative_us))
     if child.returncode != 0 and not target.error:
         target.error = exception_line(stderr) or child.describe_exit()
     return True
@@ -338,16 +332,16 @@ def _assign_carriers(found: Sequence[TargetRuns], warm_trees: Dict[str, ImportNo
             other
             for other in found
             if other.module.startswith(target.module + ".")
-            and _package_node(warm_trees[other.module], target.module) is not None
+            and _package_node([warm_trees[other.module]], target.module) is not None
         ]
         deepest = [o for o in below if not any(p.module.startswith(o.module + ".") for p in below)]
         if deepest:
             target.carrier = deepest[0].module
 
 
-def _package_node(root: ImportNode, package: str) -> Optional[ImportNode]:
-    """The package's own import inside a submodule's tree (its first, timed)."""
-    return next((n for n in root.walk() if n.name == package and not n.cached), None)
+def _package_node(trees: Sequence[ImportNode], package: str) -> Optional[ImportNode]:
+    """The package's own import in a run's trees (its first timed line)."""
+    return next((n for tree in trees for n in tree.walk() if n.name == package and not n.cached), None)
 
 
 def _still_improving(targets: Sequence[TargetRuns]) -> bool:

@@ -10,9 +10,9 @@ halfway to its next mark (peakhook.arm_where_memory_rises). A rise made in one C
 mark before the hook is armed; `reset_peak` at each phase's start (and each snapshot) shows it.
 This run then repeats, under the hook from their start, only the tests with such a phase (or
 the one under way when the hook was turned off) whose peak rose the floor or more above its
-start, largest first (CATCH_MAX_TESTS at most): the other tests can hold no group at the floor. The hook runs only in
-those phases, its first high-water mark at 80% of the rise the first run measured (the
-snapshots below it would be replaced by the last). On Python 3.8 (no `reset_peak`) the hook is
+start, largest first (CATCH_MAX_TESTS at most): the other tests can hold no group at the
+floor. The hook runs only in those phases, its first high-water mark at 80% of the rise the
+first run measured (the snapshots below it would be replaced by the last). On Python 3.8 (no `reset_peak`) the hook is
 turned off instead, the unhooked peaks are not per phase, and every unhooked test runs again.
 """
 

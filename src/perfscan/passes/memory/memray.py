@@ -50,7 +50,7 @@ def run_memray(
     out_dir.mkdir(parents=True, exist_ok=True)
     capture = out_dir / "capture.bin"
     result = out_dir / "memray.json"
-    env = ctx.project.child_environment(child_env(ctx.workdir, ctx.probe_path))
+    env = child_env(ctx.workdir, ctx.probe_path, ctx.project.launch_env)
     # the probe in its plain `time` mode: the same test runner and set-up as the other runs (pytest:
     # no cache folder, workers and coverage off, benchmark storage in the temp folder)
     argv = (
