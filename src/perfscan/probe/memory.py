@@ -25,9 +25,13 @@ Two steps (the host's catch.py): once the hook costs too much (`_weigh_hook`) th
 collector's runs and a CPU-time tick arm it only where a phase's memory gets halfway to its next
 mark (a phase that passed a mark before the hook was armed is marked "full"); `--opt
 catch=FILE` ({"phases": [[nodeid, phase, rise], ...]}) runs the hook from the start of those
-phases only, its first mark at 80% of the rise the first run saw. `--opt peaks=1` traces every
-test at 1 frame with no hook and records each phase's peak only (reset_peak, 3.9+; "peaks_ok"
-false before).
+phases only, its first mark at 80% of the rise the first run saw.
+
+The screen (`--opt screen=1`, screen.py): the first run of the tests traces nothing; each
+phase's rise is estimated from the resident memory's high-water mark and the count of live
+small objects ("peak", with "start" 0), and the host traces only the tests of the phases that
+rose half the floor or more, in a run of their own (`--opt census=0`: the screen took the census
+and ran the repetitions). Where the screen cannot run, that run measures as above and says why.
 
 Per-request growth (`--opt repeat=N`): after the measured loop the tests that changed the entry
 count of a module-level container of the project (read after each phase: census.watch_list)
@@ -37,7 +41,8 @@ node cap, estimated from a sample of entries past it) is measured before and aft
 repetition.
 
 Options (all strings): root (project root, absolute), exclude (JSON list of globs, root-relative),
-frames (1), min_mib (1), repeat (0), peaks ("1": peaks only), catch (path of a JSON file), deep (path of a JSON file {"phases": [[nodeid, phase,
+frames (1), min_mib (1), repeat (0), screen ("1": screen first), census ("0": none), rises ("1": the
+hook armed where memory rises from the first phase on), catch (path of a JSON file), deep (path of a JSON file {"phases": [[nodeid, phase,
 target_bytes, full], ...]}: full 1 runs the hook from the phase's start, 0 arms it as above), max_snapshot_seconds (60), max_trace_mib (128). A snapshot's Python copy
 takes about 3 times tracemalloc's own memory (about 50 bytes per live allocation): above
 max_trace_mib and above an eighth of the machine's available memory no snapshot is taken, so a
@@ -47,7 +52,7 @@ still recorded.
 memory.json:
 {
   "python": "3.11.7", "frames": 1, "hook": "sys.monitoring" | "setprofile" | "none",
-  "mode": "peaks" | "measure" | "deep", "peaks_ok": per-phase peaks (reset_peak),
+  "mode": "screen" | "measure" | "deep", "peaks_ok": per-phase peaks (reset_peak),
   "phases": [{
       "test": nodeid, "phase": "setup"|"call"|"teardown",
       "start": bytes traced at the phase's start, "peak": tracemalloc's peak during the phase,
@@ -64,7 +69,8 @@ memory.json:
       "hooked": false when its peak is to be caught again (the hook was off, or a mark passed while
       it was not armed), "full": true when the hook ran, or must run, from the phase's start (the
       whole-loop hook, a catching run, or the hook was not armed in time where memory rose),
-      "note": why no snapshot was taken, if so}],
+      "note": why no snapshot was taken, if so,
+      "screened": true in a screen ("peak" the estimated rise, "resident" and "blocks" its two figures)}],
   "import": [{"module", "name", "file", "bytes", "truncated", "estimated", "entries", "type"}]   (module-level values
       of 1 MiB or more at the start of the test loop: made at import or collection time)
   "growth": [{"module", "name", "file", "type", "sizes": [before, after1, after2, ...],
@@ -92,7 +98,8 @@ from .census import census, entries, growth_records, watch_list
 from .census import deep_size as deep_size
 from .clocks import perf_counter
 from .contract import write_json
-from .peakhook import INF, MONITORING, arm_where_memory_rises, install, stop_arming, uninstall
+from .peakhook import INF, MONITORING, arm_where_memory_rises, install, stop_arming, uninstall, watch_memory
+from .screen import Screen
 
 MIB = 1 << 20
 MAX_SNAPSHOTS = 50  # per phase; past it the steps widen to 25%
@@ -210,9 +217,22 @@ class MemoryRecorder:
         self._wasted_events = 0  # returns seen in phases whose peak stayed under the threshold
         self._most_wasted = 0  # the most of them in one phase
         self._startup = 0.0  # seconds from the probe's start to the loop's: what another run pays first
-        self.mode = "deep" if options.get("deep") else "peaks" if options.get("peaks") == "1" else "measure"
-        # peaks mode: each phase's peak from tracemalloc alone (no hook, no snapshot); needs reset_peak (3.9+)
+        self.mode = "deep" if options.get("deep") else "measure"
+        # screen mode: each phase's rise estimated untraced (screen.py); where it cannot run, measure
+        self.screen: Optional[Screen] = None
+        if options.get("screen") == "1" and self.mode == "measure":
+            screen = Screen()
+            why = screen.unavailable()
+            if why:
+                self.errors.append("no untraced screen: %s; every test was traced" % why)
+            else:
+                self.screen, self.mode = screen, "screen"
+        self.census_wanted = options.get("census") != "0"  # a run of some tests after the screen: taken there
         self.peaks_ok = hasattr(tracemalloc, "reset_peak")
+        # the hook armed where memory rises from the first phase on (the traced run after the
+        # screen: its tests all rise, and under a hook from their start one of Markdown's took 5 s
+        # for 0.4 s); a phase that passed a mark unarmed is caught again. Needs reset_peak (3.9+).
+        self.rises = options.get("rises") == "1" and self.peaks_ok
         # the tests after whose phases a module-level container's entry count changed: only they are repeated
         self.touched = set()
         # (modules seen, containers, their entry counts) while repetitions are asked
@@ -311,7 +331,7 @@ class MemoryRecorder:
             if target is None:
                 return
             tracemalloc.start(max(self.frames, 2))
-        elif not tracemalloc.is_tracing():
+        elif self.mode == "measure" and not tracemalloc.is_tracing():
             # a test stopped tracemalloc (its own measurement): what it held before is lost
             self.errors.append("%s: tracemalloc was stopped by an earlier test; restarted here" % nodeid)
             tracemalloc.start(self.frames)
@@ -332,9 +352,14 @@ class MemoryRecorder:
             "runner": 0,
             "lib_files": [],
             "lib_lines": [],
-            "hooked": self.mode != "peaks",
+            "hooked": True,
         }
         self.current = rec
+        if self.screen is not None:
+            rec["screened"] = True
+            self._phase_t0 = perf_counter()
+            self.screen.start()
+            return
         self._phase_peak = 0
         self._missed = False
         self._phase_t0 = perf_counter()
@@ -345,7 +370,7 @@ class MemoryRecorder:
         rec["start"] = tracemalloc.get_traced_memory()[0]
         self._phase_events = self._events[0]
         measuring = self.mode == "measure" and self.catch is None
-        if self.mode == "peaks" or (measuring and self.hook_off and not self.peaks_ok):
+        if measuring and self.hook_off and not self.peaks_ok:
             rec["hooked"] = False
             return
         if self.mode == "deep":
@@ -358,7 +383,7 @@ class MemoryRecorder:
             self._next[0] = rec["start"] + max(self.threshold, int(rise * 0.8))
         else:
             self._next[0] = rec["start"] + self.threshold
-        if measuring and not self.hook_off:
+        if measuring and not (self.hook_off or self.rises):
             # the hook is in place for the whole loop until it costs too much (_weigh_hook); a
             # deep run of the phase runs it from its start too: armed where memory rises, it
             # would miss a large buffer a library makes in one call and the project returns at once
@@ -405,6 +430,15 @@ class MemoryRecorder:
     def stop(self, nodeid, phase):
         rec = self.current
         if rec is None or not self._measuring:
+            return
+        if self.screen is not None:
+            # start 0 and peak the estimated rise: the host traces the phases that rose the most
+            rec["peak"], rec["resident"], rec["blocks"] = self.screen.stop()
+            self.current = None
+            rec["seconds"] = round(perf_counter() - self._phase_t0, 6)
+            self.phases.append(rec)
+            if self._watch is not None:
+                self._check_watch(nodeid)
             return
         pending = self._next[0]  # the mark no snapshot was taken at yet
         self._next[0] = INF
@@ -469,7 +503,7 @@ class MemoryRecorder:
         tests alone. Called by the hook every WEIGH_EVERY returns (a long test is weighed while it
         runs)."""
         self._events[1] = self._events[0] + WEIGH_EVERY
-        if self._loop_t0 is None or self.mode != "measure" or self.catch is not None or self.hook_off:
+        if self._loop_t0 is None or self.mode != "measure" or self.catch is not None or self.hook_off or self.rises:
             return
         elapsed = perf_counter() - self._loop_t0
         rec = self.current
@@ -550,17 +584,23 @@ class MemoryRecorder:
 
     def begin_run(self):
         """Start measuring: called around the test loop, or around the command of `perfscan exec`."""
-        if self.mode in ("measure", "peaks"):
+        if self.mode in ("measure", "screen"):
             t0 = perf_counter()
             try:
-                self.import_values = [v for v in census(self.classifier) if v["bytes"] >= self.threshold]
+                if self.census_wanted:
+                    self.import_values = [v for v in census(self.classifier) if v["bytes"] >= self.threshold]
             except Exception as exc:
                 self.errors.append("census at start: %s" % exc)
             if self.repeat:
                 self._watch_modules()
             self.overhead["census_seconds"] += perf_counter() - t0
-            tracemalloc.start(self.frames)
-            if self.mode == "measure" and self.catch is None:
+            if self.screen is not None:
+                self._arming = watch_memory(
+                    self.screen.check, self.errors, "the screen counts live objects at garbage collections alone: "
+                )
+            else:
+                tracemalloc.start(self.frames)
+            if self.mode == "measure" and self.catch is None and not self.rises:
                 self._calibrate_hook()
                 self._live[0] = True
                 install(self)
@@ -582,9 +622,8 @@ class MemoryRecorder:
             stop_arming(self._arming)
             self._arming = None
         self._disarm()
-        if self.mode in ("measure", "peaks"):
-            if self.mode == "measure":
-                uninstall(self)
+        if self.mode == "measure":
+            uninstall(self)
             tracemalloc.stop()
 
     def repetitions(self, run_once):
@@ -644,7 +683,9 @@ class MemoryRecorder:
         phases = list(self.phases)
         rec = self.current
         if rec is not None:
-            if tracemalloc.is_tracing():
+            if self.screen is not None:
+                rec["peak"] = self.screen.stop()[0]
+            elif tracemalloc.is_tracing():
                 cur, peak = tracemalloc.get_traced_memory()
                 rec["end"], rec["peak"] = cur, max(peak, self._phase_peak)
             rec["note"] = (rec.get("note", "") + " interrupted").strip()
@@ -665,6 +706,7 @@ class MemoryRecorder:
                 "mode": self.mode,
                 "peaks_ok": self.peaks_ok,
                 "hook_off": self.hook_off,
+                "rises": self.rises,
                 "threshold": self.threshold,
                 "phases": phases,
                 "import": self.import_values,

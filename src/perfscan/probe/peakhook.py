@@ -138,7 +138,7 @@ ARM_TICK = 0.001  # seconds of the process's CPU time between two checks of the 
 
 
 class Arming:
-    """What arm_where_memory_rises() put in place: the collector callback, and the CPU-time timer's
+    """What watch_memory() put in place: the collector callback, and the CPU-time timer's
     handler (None when the timer could not be used) with the handler it replaced."""
 
     def __init__(self, on_collection, on_tick, previous):
@@ -169,6 +169,16 @@ def arm_where_memory_rises(recorder):
         if level[0] != INF and get()[0] >= level[0]:
             arm()
 
+    return watch_memory(
+        check, recorder.errors, "the peak hook is armed by garbage collections alone, not by a CPU-time timer: "
+    )
+
+
+def watch_memory(check, errors, said):
+    """Call `check()` at the start of every garbage collection and at every millisecond of the
+    process's CPU time (ITIMER_PROF), as arm_where_memory_rises explains; without the timer (the
+    project's own SIGPROF use comes first) `said` and why go to `errors`, once."""
+
     def on_collection(phase, info):
         if phase == "start":
             check()
@@ -179,7 +189,7 @@ def arm_where_memory_rises(recorder):
     gc.callbacks.append(on_collection)
     previous: Any = signal.SIG_DFL  # the handler the tick replaces, put back at the end
     ticking = False
-    why = sampler_available()  # the project's own SIGPROF use comes first: the collector alone
+    why = sampler_available()
     if not why:
         try:
             # None: a handler not set from Python, put back as the default
@@ -191,14 +201,13 @@ def arm_where_memory_rises(recorder):
             if ticking:
                 signal.signal(signal.SIGPROF, previous)
             ticking, why = False, str(exc)
-    said = "the peak hook is armed by garbage collections alone, not by a CPU-time timer: " + why
-    if why and said not in recorder.errors:  # arming starts again after a phase hooked from its start
-        recorder.errors.append(said)
+    if why and said + why not in errors:  # arming starts again after a phase hooked from its start
+        errors.append(said + why)
     return Arming(on_collection, on_tick if ticking else None, previous)
 
 
 def stop_arming(arming):
-    """Take away what arm_where_memory_rises() put in place."""
+    """Take away what watch_memory() put in place."""
     try:
         gc.callbacks.remove(arming.on_collection)
     except ValueError:

@@ -1,6 +1,8 @@
 """Memory pass: what is alive at each test's peak, attributed to project functions; per-request growth.
 
-The probe (perfscan/probe/memory.py) runs the target tests with tracemalloc and a return hook
+The first run screens every test untraced and the tests whose memory rose run again traced
+(screen.py); where the screen cannot run, the first run traces every test. The probe
+(perfscan/probe/memory.py) runs the target tests with tracemalloc and a return hook
 that snapshots at each phase's high-water marks, and reduces every snapshot to bytes per line of
 the innermost project frame. Where the hook costs too much the probe turns it off and records
 peaks only; the tests whose peak it missed run again under it (catch.py). Here those lines are grouped by their enclosing project function
@@ -34,6 +36,7 @@ from perfscan.passes.memory.groups import Group, GroupKey, group_phase_lines, me
 from perfscan.passes.memory.memray import memray_note, memray_summary, run_memray
 from perfscan.passes.memory.records import MemoryRun, Phase
 from perfscan.passes.memory.runs import probe_options, run_memory_probe
+from perfscan.passes.memory.screen import SCREEN_TIME_SHARE, screen_possible, trace_screened
 from perfscan.passes.memory.section import MemorySection, MemraySummary
 from perfscan.passes.memory.units import MIB
 from perfscan.passes.memory.workers import merge_workers
@@ -76,16 +79,23 @@ def run_memory_pass(ctx: PassContext) -> PassResult:
     notes += note.probe_notes(measured)
     status, error = _status(run, failure, bool(measured.phases))
 
+    first_seconds = run.child.seconds
+    if measured.mode == "screen":  # after a timeout too: the tests screened before it are traced
+        traced = trace_screened(ctx, measured, deadline - time.monotonic())
+        notes += list(traced.notes)
+        if traced.measured is not measured:
+            measured, first_seconds = traced.measured, traced.seconds
+            notes += note.probe_notes(measured)
     phases, deep, caught = measured.phases, None, None
-    if status == "ok" and two_steps:
-        caught = catch_peaks(ctx, measured, run.child.seconds, deadline - time.monotonic())
+    if status == "ok" and two_steps and measured.mode == "measure":
+        caught = catch_peaks(ctx, measured, first_seconds, deadline - time.monotonic())
         phases = caught.phases
         notes += list(caught.notes)
         if caught.run is not None:
             notes += note.probe_notes(caught.run)
     if status == "ok":
         startup = float(measured.overhead.get("startup_seconds") or 0.0)
-        refined = refine_library_peaks(ctx, phases, run.child.seconds, deadline, startup)
+        refined = refine_library_peaks(ctx, phases, first_seconds, deadline, startup)
         phases, deep = refined.phases, refined.run
         notes += refined.notes
 
@@ -103,7 +113,7 @@ def run_memory_pass(ctx: PassContext) -> PassResult:
         peak_mib_by_test=tables.peaks_by_test(phases),
         unattributed_mib=tables.unattributed_mib(phases),
         growth=tables.growth_rows(measured.growth),
-        overhead=_overhead(measured, run.child.seconds, deep, caught),
+        overhead=_overhead(measured, first_seconds, deep, caught),
         memray=memray,
     )
     facts = run.facts()
@@ -155,11 +165,15 @@ def _repetitions(ctx: PassContext) -> int:
 
 def _measure(ctx: PassContext, pytest_args: List[str], repeat: int) -> ProbeRun:
     options = probe_options(ctx)
+    timeout = ctx.timeout
+    if not ctx.target.exec_command and screen_possible():
+        options["screen"] = "1"  # a command runs once: its peaks are caught in that run
+        timeout *= SCREEN_TIME_SHARE  # the rest is the traced run's, after a test that hangs too
     if repeat:
         options["repeat"] = str(repeat)
     if ctx.inputs.workers > 1:
         options["workers"] = str(ctx.inputs.workers)  # the target ran whole only across them
-    return run_memory_probe(ctx, "memory", pytest_args, ctx.timeout, options)
+    return run_memory_probe(ctx, "memory", pytest_args, timeout, options)
 
 
 def _measured(run: ProbeRun, workers: int) -> Tuple[Optional[MemoryRun], List[str]]:

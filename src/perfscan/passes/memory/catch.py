@@ -61,9 +61,15 @@ def catch_candidates(phases: Sequence[Phase], floor_mib: float, limit: int = CAT
     return [p for p in picked if p.test in tests]
 
 
-def catch_reason(hook_off: str, phases: Sequence[Phase], peaks_ok: bool = True) -> str:
+def catch_reason(hook_off: str, phases: Sequence[Phase], peaks_ok: bool = True, rises: bool = False) -> str:
     """Why the tests of these phases ran again."""
     tests = len(dict.fromkeys(p.test for p in phases))
+    if rises:
+        return (
+            "the traced run armed the peak hook only where memory rose (where a garbage collection or a tick "
+            f"of CPU time saw a phase's traced memory halfway to its next mark): {tests} test(s) whose peak "
+            "rose the floor unseen ran again under it"
+        )
     if not peaks_ok:
         return (
             f"the peak hook cost more than a fifth of the measured run's time and was turned off after "
@@ -105,7 +111,7 @@ def catch_peaks(ctx: PassContext, first: MemoryRun, first_seconds: float, left: 
     if not tests:
         said = (catch_reason(first.hook_off, ()),) if first.hook_off and first.peaks_ok else ()
         return Caught(first.phases, None, 0, 0.0, False, said)
-    why = catch_reason(first.hook_off, phases, first.peaks_ok) + why
+    why = catch_reason(first.hook_off, phases, first.peaks_ok, first.rises) + why
     # the hook costs 1.5-4x a test's time, and the tests that peak are often the heaviest: the
     # run may take CATCH_CAP_RATIO times the first run; what it reached is kept
     cap = min(left, max(CATCH_MIN_SECONDS, CATCH_CAP_RATIO * first_seconds))

@@ -269,6 +269,7 @@ class MemoryRun:
     mode: str = "measure"  # "peaks": each phase's peak only (no lines); "measure": peaks caught; "deep"
     peaks_ok: bool = True  # per-phase peaks (tracemalloc.reset_peak, 3.9+)
     hook_off: str = ""  # the test after which the probe turned the peak hook off (it cost too much)
+    rises: bool = False  # the hook was armed where memory rose from the first phase on (the traced run)
 
     @classmethod
     def from_json(cls, raw: Any) -> MemoryRun:
@@ -292,6 +293,7 @@ class MemoryRun:
             mode=as_str(d.get("mode"), "measure"),
             peaks_ok=d.get("peaks_ok") is not False,
             hook_off=as_str(d.get("hook_off")),
+            rises=d.get("rises") is True,
         )
 
 

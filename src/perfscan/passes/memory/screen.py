@@ -1,0 +1,110 @@
+"""Memory in two steps: an untraced screen of every test, then a traced run of those that rose.
+
+tracemalloc costs on every allocation, 3-9x a test's time on allocation-heavy code (more-itertools'
+`DiscreteFourierTransformTests::test_roundtrip`: 1.2 s plain, 6.9 s under tracemalloc alone),
+and that is the floor of a run that traces every test. Only a phase whose memory rose the floor
+can hold a finding. So the first run traces nothing (probe/screen.py): each phase's rise is
+estimated from the resident memory's high-water mark and the count of live small objects, and
+the census and the growth repetitions are taken there. The tests with a phase that rose half
+the floor or more then run traced, with the peak hook (`--opt census=0`), alone and in the
+order they ran; their phases replace the screened ones. The others keep their estimate as
+their peak and hold no lines, so no finding.
+
+A traced run of a test alone does not have what earlier tests left behind (the catching and deep
+runs are the same); where more than TRACE_MAX_IDS tests rose, the whole target runs traced, as
+it did before the screen.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, replace
+from typing import Dict, Tuple
+
+from perfscan.passes import PassContext
+from perfscan.passes.memory.catch import merge_caught
+from perfscan.passes.memory.records import MemoryRun
+from perfscan.passes.memory.runs import probe_options, run_memory_probe
+from perfscan.passes.memory.units import MIB, mib
+
+SCREEN_SHARE = 0.5  # of the floor: a phase whose estimated rise reaches it is traced
+SCREEN_TIME_SHARE = 0.6  # of the pass's time: the screen's cap (it runs at the plain run's pace)
+TRACE_MAX_IDS = 300  # tests named on the traced run's command line; past it the whole target runs
+
+
+def screen_possible() -> bool:
+    """Whether the probe can screen on this machine: it resets the resident memory's high-water
+    mark through /proc/self/clear_refs (Linux). Where it cannot, its first run traces every test
+    and has the pass's whole time."""
+    return sys.platform.startswith("linux") and os.access("/proc/self/clear_refs", os.W_OK)
+
+
+@dataclass(frozen=True)
+class Traced:
+    """The screen's run with the traced run's phases in place of the same tests' phases."""
+
+    measured: MemoryRun  # the traced run's hook and timings, the screen's census and growth
+    seconds: float  # the traced run's time (0: none ran)
+    tests: int  # tests traced
+    notes: Tuple[str, ...]
+
+
+def trace_screened(ctx: PassContext, screened: MemoryRun, left: float) -> Traced:
+    """Trace the tests whose phases rose half the floor or more in the screen."""
+    floor = ctx.settings.thresholds.floor("memory") * MIB
+    rose = [p for p in screened.phases if p.peak >= SCREEN_SHARE * floor]
+    tests = list(dict.fromkeys(p.test for p in screened.phases if p in rose))
+    total = len(dict.fromkeys(p.test for p in screened.phases))
+    said = (
+        f"screened first, untraced: each test phase's rise estimated from the resident memory's high-water mark "
+        f"and the count of live small objects; {len(rose)} phase(s) of {len(tests)} of {total} test(s) rose "
+        f"{mib(SCREEN_SHARE * floor):.1f} MiB or more"
+    )
+    if not tests:
+        return Traced(screened, 0.0, 0, (said + ": nothing else was traced, no test can hold a group at the floor",))
+    options = probe_options(ctx)
+    options["census"] = "0"
+    options["rises"] = "1"
+    whole = len(tests) > TRACE_MAX_IDS
+    args = ctx.target.pytest_argv() if whole else ctx.target.argv_with(tuple(tests))
+    if ctx.inputs.workers > 1 and whole:
+        options["workers"] = str(ctx.inputs.workers)
+    run = run_memory_probe(ctx, "memory-traced", list(args), max(left, 1.0), options)
+    which = "the whole target" if whole else f"{len(tests)} test(s) alone"
+    raw = run.read("memory.json")
+    traced = MemoryRun.from_json(raw) if raw is not None else None
+    if traced is None or not traced.phases:
+        tail = run.child.tail(2).replace("\n", " | ")
+        return Traced(
+            screened,
+            run.child.seconds,
+            len(tests),
+            (
+                said
+                + f"; the traced run of {which} {run.child.describe_exit()} and measured nothing"
+                + (f" ({tail})" if tail else "")
+                + ": their peaks are estimates, not what was alive at them",
+            ),
+        )
+    reached = len({p.test for p in traced.phases})
+    notes = [said + f"; they ran again traced ({which}, {run.child.seconds:.1f} s)"]
+    if run.child.timed_out:
+        notes.append(f"the traced run stopped at the pass's time limit: {reached} of {len(tests)} test(s) reached")
+    overhead: Dict[str, object] = dict(traced.overhead)
+    overhead["screen"] = {
+        "seconds": round(float(screened.overhead.get("loop_seconds") or 0.0), 2),
+        "phases": len(screened.phases),
+        "traced_tests": len(tests),
+        "traced_seconds": round(run.child.seconds, 2),
+    }
+    overhead["census_seconds"] = screened.overhead.get("census_seconds", 0.0)
+    merged = replace(
+        traced,
+        phases=merge_caught(screened.phases, traced.phases),
+        import_values=screened.import_values,
+        growth=screened.growth,
+        repeat=screened.repeat,
+        overhead=overhead,
+    )
+    return Traced(merged, run.child.seconds, len(tests), tuple(notes))
