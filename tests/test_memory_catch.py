@@ -21,7 +21,11 @@ from perfscan.probe import census
 from perfscan.probe.peakhook import arm_where_memory_rises, stop_arming
 
 CALL_HEAVY = {
-    "pyproject.toml": "[project]\nname='calls'\nversion='1'\n[tool.pytest.ini_options]\ntestpaths=['tests']\n",
+    # these tests are of the run that traces every test: the screen would trace only some
+    "pyproject.toml": (
+        "[project]\nname='calls'\nversion='1'\n[tool.pytest.ini_options]\ntestpaths=['tests']\n"
+        "[tool.perfscan]\nmemory-screen = false\n"
+    ),
     "calls/__init__.py": "",
     "calls/work.py": (
         "def step(x):\n"
@@ -157,16 +161,25 @@ def test_a_list_built_in_one_comprehension_is_snapshotted_once(after_costly_test
     assert overhead["snapshots"] <= 2 and overhead["catch_run"]["tests"] == 0, overhead
 
 
-def test_a_project_under_a_folder_with_a_pytest_configuration_has_its_peaks_caught_again(tmp_path):
+@pytest.mark.parametrize("screen", [True, False], ids=["screened", "every-test-traced"])
+def test_a_project_under_a_folder_with_a_pytest_configuration_has_its_peaks_caught_again(screen, tmp_path):
     # pytest's rootdir is the folder above (its node ids start with the project's folder), and
-    # each run starts in the project: the catching run names its tests from there
+    # each run starts in the project: the traced run after the screen, and the catching run,
+    # name their tests from there. Screened, the buffer is made a kilobyte at a time (the
+    # screen does not see one zeroed buffer that is never written: it takes no page)
     (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
-    root = write_project(tmp_path / "calls", {**CALL_HEAVY, "pyproject.toml": "[project]\nname='calls'\nversion='1'\n"})
+    files = {**CALL_HEAVY, "pyproject.toml": "[project]\nname='calls'\nversion='1'\n"}
+    if screen:
+        files["calls/work.py"] = CALL_HEAVY["calls/work.py"].split("def build")[0] + BUILD_BYTES
+    else:
+        files["pyproject.toml"] += "[tool.perfscan]\nmemory-screen = false\n"
+    root = write_project(tmp_path / "calls", files)
     proc = run_perfscan(str(root), "--out", str(tmp_path / "out"), "--quiet")
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads((tmp_path / "out" / "scan-report.json").read_text(encoding="utf-8"))
     memory = report["passes"]["memory"]
-    assert memory["data"]["overhead"]["catch_run"]["snapshots"] >= 1, memory["notes"]
+    assert screen == any(n.startswith("screened first") and "alone" in n for n in memory["notes"]), memory["notes"]
+    assert screen or memory["data"]["overhead"]["catch_run"]["snapshots"] >= 1, memory["notes"]
     [build] = [f for f in report["findings"] if f["domain"] == "memory" and f["symbol"] == "build"]
     assert build["details"]["test"] == "calls/tests/test_b_build.py::test_build"
     assert 15 <= build["metric"]["value"] <= 25 and build["line"] == 11

@@ -74,6 +74,7 @@ class Settings:
     exec_command: Tuple[str, ...] = ()
     test_command: Optional[str] = None
     memory_repeat: int = 0  # per-request growth check for a project that is not a server (2 is the design's count)
+    memory_screen: bool = True  # the memory pass screens every test untraced first; False: every test traced
     cpu_engine: Optional[str] = None  # auto | sample | cprofile; None: $PERFSCAN_CPU_ENGINE, else auto
     test_runner: Optional[str] = None  # pytest | unittest | django; None: chosen from the environment
     thresholds: Thresholds = DEFAULT_THRESHOLDS

@@ -36,6 +36,7 @@ TOOL_KEYS: Mapping[str, Tuple[str, str]] = {
     "exclude": ("exclude", "list"),
     "cpu-engine": ("cpu_engine", "engine"),
     "memory-repeat": ("memory_repeat", "count"),
+    "memory-screen": ("memory_screen", "bool"),
     "test-runner": ("test_runner", "test-runner"),
     "thresholds": ("thresholds", "thresholds"),
 }

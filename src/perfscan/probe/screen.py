@@ -3,7 +3,7 @@
 tracemalloc costs on every allocation: 3-9x a test's time on allocation-heavy code, and its
 cost is the floor of a traced run. Most tests hold far less than the memory floor at their
 peak, and only the tests that reach it can hold a finding. The screen runs every test untraced
-and estimates each phase's rise from two figures the process keeps anyway:
+and estimates each phase's rise from three figures the process keeps anyway:
 
 - the resident set's high-water mark (the kernel's VmHWM, reset at each phase's start by
   writing 5 to /proc/self/clear_refs, Linux 4.0+), less the resident size at the start: every
@@ -15,9 +15,13 @@ and estimates each phase's rise from two figures the process keeps anyway:
   millisecond of CPU time (peakhook.watch_memory): small objects reuse the free room of the
   allocator's arenas without a new page, and the count sees them. A block is counted as
   BLOCK_BYTES, which is at least what a block holds on average in the suites measured (64-140
-  bytes), so a phase that made a megabyte of small objects reads at least half of it.
+  bytes), so a phase that made a megabyte of small objects reads at least half of it;
+- the process's mapped size, where the phase set a new peak of it (VmPeak, which cannot be
+  reset, against VmSize at the start): a zeroed buffer never written (`bytes(n)`,
+  `bytearray(n)`, `numpy.zeros`) takes no page, but its mapping counts there while it is the
+  largest the process made.
 
-The estimate is the larger of the two. On more-itertools' suite (664 phases) the phases whose
+The estimate is the largest of the three. On more-itertools' suite (664 phases) the phases whose
 traced peak rose 1 MiB or more were 5, and every one read above half a MiB here, with 8 phases
 selected in all; the screen's run took the plain run's time.
 """
@@ -42,23 +46,24 @@ def _trimmer():
     return trim
 
 
-def _resident():
-    """(VmRSS, VmHWM) in bytes."""
-    rss = hwm = -1
+FIELDS = (b"VmRSS:", b"VmHWM:", b"VmSize:", b"VmPeak:")
+
+
+def _status():
+    """(VmRSS, VmHWM, VmSize, VmPeak) in bytes, -1 where missing."""
+    out = [-1, -1, -1, -1]
     with open(STATUS, "rb") as fh:
         for line in fh:
-            if line.startswith(b"VmRSS:"):
-                rss = int(line.split()[1]) * 1024
-            elif line.startswith(b"VmHWM:"):
-                hwm = int(line.split()[1]) * 1024
-    return rss, hwm
+            if line.startswith(FIELDS):
+                out[FIELDS.index(line.split()[0])] = int(line.split()[1]) * 1024
+    return out
 
 
 class Screen:
     def __init__(self):
         self.trim = _trimmer()
         self.high = [0]  # the most live small objects seen in the phase under way
-        self._rss = 0
+        self._start = None  # _status() at the phase's start
         self._blocks = 0
 
     def unavailable(self):
@@ -66,7 +71,7 @@ class Screen:
         if not hasattr(sys, "getallocatedblocks"):
             return "this Python does not count its live objects"
         try:
-            rss, hwm = _resident()
+            rss, hwm, _size, _peak = _status()
             with open(CLEAR_REFS, "w") as fh:
                 fh.write("5")
         except (OSError, ValueError, IndexError):
@@ -84,15 +89,26 @@ class Screen:
     def start(self):
         if self.trim is not None:
             self.trim(0)
-        with open(CLEAR_REFS, "w") as fh:
-            fh.write("5")
-        self._rss = _resident()[0]
+        try:
+            with open(CLEAR_REFS, "w") as fh:
+                fh.write("5")
+            self._start = _status()
+        except (OSError, ValueError, IndexError):
+            self._start = None  # never a test's error: this phase has the count of live objects alone
         self._blocks = self.high[0] = sys.getallocatedblocks()
 
     def stop(self):
         """(estimated rise, resident rise, rise in live small objects) of the phase that ends."""
         self.check()
-        hwm = _resident()[1]
-        resident = max(0, hwm - self._rss)
+        resident = mapped = 0
+        if self._start is not None:
+            try:
+                end = _status()
+            except (OSError, ValueError, IndexError):
+                end = None
+            if end is not None and min(self._start + end) >= 0:
+                resident = max(0, end[1] - self._start[0])
+                if end[3] > self._start[3]:  # a new peak of the mapped size: reached in this phase
+                    mapped = end[3] - self._start[2]
         blocks = max(0, self.high[0] - self._blocks)
-        return max(resident, blocks * BLOCK_BYTES), resident, blocks
+        return max(resident, mapped, blocks * BLOCK_BYTES), resident, blocks

@@ -80,9 +80,11 @@ def run_memory_pass(ctx: PassContext) -> PassResult:
     status, error = _status(run, failure, bool(measured.phases))
 
     first_seconds = run.child.seconds
+    facts = run.facts()
     if measured.mode == "screen":  # after a timeout too: the tests screened before it are traced
         traced = trace_screened(ctx, measured, deadline - time.monotonic())
         notes += list(traced.notes)
+        facts = replace(facts, outcomes={**facts.outcomes, **traced.outcomes})
         if traced.measured is not measured:
             measured, first_seconds = traced.measured, traced.seconds
             notes += note.probe_notes(measured)
@@ -116,7 +118,6 @@ def run_memory_pass(ctx: PassContext) -> PassResult:
         overhead=_overhead(measured, first_seconds, deep, caught),
         memray=memray,
     )
-    facts = run.facts()
     return PassResult(
         "memory", status, time.monotonic() - start, error, tuple(findings), (), tuple(notes), section, facts
     )
@@ -166,7 +167,7 @@ def _repetitions(ctx: PassContext) -> int:
 def _measure(ctx: PassContext, pytest_args: List[str], repeat: int) -> ProbeRun:
     options = probe_options(ctx)
     timeout = ctx.timeout
-    if not ctx.target.exec_command and screen_possible():
+    if not ctx.target.exec_command and ctx.settings.memory_screen and screen_possible():
         options["screen"] = "1"  # a command runs once: its peaks are caught in that run
         timeout *= SCREEN_TIME_SHARE  # the rest is the traced run's, after a test that hangs too
     if repeat:

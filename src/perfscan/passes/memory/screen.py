@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, replace
-from typing import Dict, Tuple
+from dataclasses import dataclass, field, replace
+from typing import Dict, Mapping, Tuple
 
 from perfscan.passes import PassContext
 from perfscan.passes.memory.catch import merge_caught
@@ -48,6 +48,8 @@ class Traced:
     seconds: float  # the traced run's time (0: none ran)
     tests: int  # tests traced
     notes: Tuple[str, ...]
+    # the traced run's outcomes: a test that fails only under tracemalloc is named as in a run of all
+    outcomes: Mapping[str, Tuple[str, str]] = field(default_factory=dict)
 
 
 def trace_screened(ctx: PassContext, screened: MemoryRun, left: float) -> Traced:
@@ -74,6 +76,7 @@ def trace_screened(ctx: PassContext, screened: MemoryRun, left: float) -> Traced
     which = "the whole target" if whole else f"{len(tests)} test(s) alone"
     raw = run.read("memory.json")
     traced = MemoryRun.from_json(raw) if raw is not None else None
+    outcomes = run.facts().outcomes
     if traced is None or not traced.phases:
         tail = run.child.tail(2).replace("\n", " | ")
         return Traced(
@@ -86,6 +89,7 @@ def trace_screened(ctx: PassContext, screened: MemoryRun, left: float) -> Traced
                 + (f" ({tail})" if tail else "")
                 + ": their peaks are estimates, not what was alive at them",
             ),
+            outcomes,
         )
     reached = len({p.test for p in traced.phases})
     notes = [said + f"; they ran again traced ({which}, {run.child.seconds:.1f} s)"]
@@ -107,4 +111,4 @@ def trace_screened(ctx: PassContext, screened: MemoryRun, left: float) -> Traced
         repeat=screened.repeat,
         overhead=overhead,
     )
-    return Traced(merged, run.child.seconds, len(tests), tuple(notes))
+    return Traced(merged, run.child.seconds, len(tests), tuple(notes), outcomes)
