@@ -107,8 +107,10 @@ def test_only_the_tests_that_rose_run_traced(tmp_path):
                 "        yield {'i': i}\n\n"
                 "def walk(n):\n"
                 "    return sum(row['i'] for row in steps(n))\n\n"
+                "def row(i):\n"
+                "    return [float(i)] * 8\n\n"
                 "def table(n):\n"
-                "    return [[float(i)] * 8 for i in range(n)]\n"
+                "    return [row(i) for i in range(n)]\n"
             ),
             "tests/test_busy.py": (
                 "from busy.work import table, walk\n\n"
@@ -126,5 +128,44 @@ def test_only_the_tests_that_rose_run_traced(tmp_path):
     assert "of 1 of 40 test(s)" in said and "(1 test(s) alone" in said, said
     overhead = result.data.to_json()["overhead"]
     assert overhead["screen"]["traced_tests"] == 1 and overhead["screen"]["phases"] == 120, overhead
+    # the first mark at 60% of the screened rise: 4 snapshots here, 12 with the first at 1 MiB
+    assert 1 <= overhead["snapshots"] <= 7 and overhead["catch_run"]["tests"] == 0, overhead
     peaks = result.data.to_json()["peak_mib_by_test"]
     assert peaks["tests/test_busy.py::test_walk_0"] < 0.5 and peaks["tests/test_busy.py::test_table"] >= 15
+
+
+@pytest.mark.skipif(not LINUX, reason="the screen reads /proc/self")
+def test_a_first_mark_above_the_traced_peak_has_the_phase_caught_again(tmp_path):
+    # 40 MB of anonymous mapped memory, written (resident, never traced), beside 100,000 small
+    # strings (traced, about 6 MiB, let go before the test ends): the screen's lesser figure
+    # (the count of live objects, 256 bytes each) puts the first mark above the traced peak, and
+    # the phase runs again with its traced peak known
+    root = write_project(
+        tmp_path / "p",
+        {
+            "pyproject.toml": "[project]\nname='mapped'\nversion='1'\n[tool.pytest.ini_options]\ntestpaths=['tests']\n",
+            "mapped/__init__.py": "",
+            "mapped/work.py": (
+                "import mmap\n\n"
+                "def names(n):\n"
+                "    return [str(i) * 3 for i in range(n)]\n\n"
+                "def mapped_and_names(n):\n"
+                "    area = mmap.mmap(-1, 40 << 20)\n"
+                "    for _ in range(40):\n"
+                "        area.write(b'x' * (1 << 20))\n"
+                "    found = len(names(n))\n"
+                "    area.close()\n"
+                "    return found\n"
+            ),
+            "tests/test_mapped.py": (
+                "from mapped.work import mapped_and_names\n\n"
+                "def test_both():\n    assert mapped_and_names(100000) == 100000\n"
+            ),
+        },
+    )
+    _ctx, result = run_pass(root)
+    assert result.status == "ok", result.error
+    [f] = by_symbol(result, "names")
+    assert 4 <= f.metric.value <= 10, f.metric
+    overhead = result.data.to_json()["overhead"]
+    assert overhead["catch_run"]["tests"] == 1, (overhead, result.notes)

@@ -42,7 +42,8 @@ repetition.
 
 Options (all strings): root (project root, absolute), exclude (JSON list of globs, root-relative),
 frames (1), min_mib (1), repeat (0), screen ("1": screen first), census ("0": none), rises ("1": the
-hook armed where memory rises from the first phase on), catch (path of a JSON file), deep (path of a JSON file {"phases": [[nodeid, phase,
+hook armed where memory rises from the first phase on), marks (path of a JSON file, as catch: each
+phase's first mark), catch (path of a JSON file), deep (path of a JSON file {"phases": [[nodeid, phase,
 target_bytes, full], ...]}: full 1 runs the hook from the phase's start, 0 arms it as above), max_snapshot_seconds (60), max_trace_mib (128). A snapshot's Python copy
 takes about 3 times tracemalloc's own memory (about 50 bytes per live allocation): above
 max_trace_mib and above an eighth of the machine's available memory no snapshot is taken, so a
@@ -190,13 +191,11 @@ class MemoryRecorder:
         # hook runs only in those phases, its first mark near the rise the first run measured
         self.catch: Optional[Dict[Tuple[str, str], int]] = None
         if options.get("catch"):
-            self.catch = {}
-            try:
-                with open(options["catch"], encoding="utf-8") as fh:
-                    for nodeid, phase, rise in json.load(fh).get("phases", []):
-                        self.catch[(nodeid, phase)] = int(rise)
-            except (OSError, ValueError, TypeError) as exc:
-                self.errors.append("catching run: cannot read %s: %s" % (options["catch"], exc))
+            self.catch = self._read_phases(options["catch"], "catching run")
+        # the traced run after the screen (`--opt marks=FILE`, the same form): a phase's first mark
+        # that many bytes above its start, below what the screen saw it rise (the snapshots below
+        # it would be replaced by the last; on lib_mesh they were 23, 4.4 s)
+        self.marks = self._read_phases(options["marks"], "traced run") if options.get("marks") else {}
         self._hooked = False  # the hook is in place for the phase under way
         self._phase_peak = 0  # a lazily armed phase's peak before tracemalloc's was last reset
         self._missed = False  # the phase's peak passed a mark while the hook was not armed
@@ -256,6 +255,17 @@ class MemoryRecorder:
         self._tool_id = None
         self._dumped = False
         self._loop_t0 = None
+
+    def _read_phases(self, path, run):
+        """{(nodeid, phase): bytes} from a file {"phases": [[nodeid, phase, bytes], ...]}."""
+        out = {}
+        try:
+            with open(path, encoding="utf-8") as fh:
+                for nodeid, phase, size in json.load(fh).get("phases", []):
+                    out[(nodeid, phase)] = int(size)
+        except (OSError, ValueError, TypeError) as exc:
+            self.errors.append("%s: cannot read %s: %s" % (run, path, exc))
+        return out
 
     def _snapshot(self, cur, how):
         try:
@@ -382,7 +392,7 @@ class MemoryRecorder:
             # the snapshots before the last are replaced by it: start near the peak already seen
             self._next[0] = rec["start"] + max(self.threshold, int(rise * 0.8))
         else:
-            self._next[0] = rec["start"] + self.threshold
+            self._next[0] = rec["start"] + max(self.threshold, self.marks.get((nodeid, phase), 0))
         if measuring and not (self.hook_off or self.rises):
             # the hook is in place for the whole loop until it costs too much (_weigh_hook); a
             # deep run of the phase runs it from its start too: armed where memory rises, it
@@ -468,6 +478,13 @@ class MemoryRecorder:
                 # passed the same way there.
                 rec["hooked"] = False
                 rec["full"] = True
+            mark = self.marks.get((nodeid, phase), 0)
+            if mark > self.threshold and self.catch is None and peak - rec["start"] >= self.threshold:
+                if peak < rec["start"] + mark:
+                    # the screen's figure put the first mark above the traced peak (memory made
+                    # outside tracemalloc's sight): the host catches it with the peak now known
+                    rec["hooked"] = False
+                    rec["full"] = True
         self._next[0] = INF
         self.current = None
         rec["seconds"] = round(perf_counter() - self._phase_t0, 6)

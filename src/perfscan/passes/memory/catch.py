@@ -67,8 +67,9 @@ def catch_reason(hook_off: str, phases: Sequence[Phase], peaks_ok: bool = True, 
     if rises:
         return (
             "the traced run armed the peak hook only where memory rose (where a garbage collection or a tick "
-            f"of CPU time saw a phase's traced memory halfway to its next mark): {tests} test(s) whose peak "
-            "rose the floor unseen ran again under it"
+            "of CPU time saw a phase's traced memory halfway to its next mark), its first mark below the rise "
+            f"the screen saw: {tests} test(s) whose peak rose the floor unseen (a mark passed before the hook "
+            "was armed, or a peak below that first mark) ran again under it"
         )
     if not peaks_ok:
         return (

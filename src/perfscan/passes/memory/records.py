@@ -104,6 +104,8 @@ class Phase:
     hooked: bool = True  # False: its peak is to be caught again (the hook was off, or a mark passed unarmed)
     full: bool = False  # the hook ran, or must run, from the phase's start (a deep run of it does the same)
     seconds: float = 0.0  # the phase's time in the run that measured it
+    resident: int = 0  # screened: the resident memory's rise (probe/screen.py)
+    blocks: int = 0  # screened: the rise in live small objects
 
     @classmethod
     def from_json(cls, raw: Any) -> Phase:
@@ -128,6 +130,8 @@ class Phase:
             hooked=d.get("hooked") is not False,
             full=d.get("full") is True,
             seconds=as_float(d.get("seconds")),
+            resident=as_int(d.get("resident")),
+            blocks=as_int(d.get("blocks")),
         )
 
     @property

@@ -17,20 +17,39 @@ it did before the screen.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from dataclasses import dataclass, field, replace
-from typing import Dict, Mapping, Tuple
+from pathlib import Path
+from typing import Dict, Mapping, Sequence, Tuple
 
 from perfscan.passes import PassContext
 from perfscan.passes.memory.catch import merge_caught
-from perfscan.passes.memory.records import MemoryRun
+from perfscan.passes.memory.records import MemoryRun, Phase
 from perfscan.passes.memory.runs import probe_options, run_memory_probe
 from perfscan.passes.memory.units import MIB, mib
+from perfscan.probe.screen import BLOCK_BYTES
 
 SCREEN_SHARE = 0.5  # of the floor: a phase whose estimated rise reaches it is traced
 SCREEN_TIME_SHARE = 0.6  # of the pass's time: the screen's cap (it runs at the plain run's pace)
+FIRST_MARK = 0.6  # of a phase's screened rise: its first mark in the traced run
 TRACE_MAX_IDS = 300  # tests named on the traced run's command line; past it the whole target runs
+
+
+def first_mark(phase: Phase) -> int:
+    """Bytes above a screened phase's start for its first mark in the traced run: FIRST_MARK of
+    the lesser of its two rises (the resident memory's rise holds what C code made too, and the
+    count of live objects counts each as BLOCK_BYTES; traced peaks read 0.85-1.0 of the resident
+    rise on the corpus). A mark above the traced peak has the phase caught again (catch.py)."""
+    return int(FIRST_MARK * min(phase.resident, phase.blocks * BLOCK_BYTES))
+
+
+def _first_marks(ctx: PassContext, phases: Sequence[Phase]) -> Path:
+    spec = ctx.workdir / "runs" / "memory-traced-marks.json"
+    spec.parent.mkdir(parents=True, exist_ok=True)
+    spec.write_text(json.dumps({"phases": [[p.test, p.phase, first_mark(p)] for p in phases]}), encoding="utf-8")
+    return spec
 
 
 def screen_possible() -> bool:
@@ -68,6 +87,7 @@ def trace_screened(ctx: PassContext, screened: MemoryRun, left: float) -> Traced
     options = probe_options(ctx)
     options["census"] = "0"
     options["rises"] = "1"
+    options["marks"] = str(_first_marks(ctx, rose))
     whole = len(tests) > TRACE_MAX_IDS
     args = ctx.target.pytest_argv() if whole else ctx.target.argv_with(tuple(tests))
     if ctx.inputs.workers > 1 and whole:
