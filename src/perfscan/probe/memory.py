@@ -28,8 +28,8 @@ catch=FILE` ({"phases": [[nodeid, phase, rise], ...]}) runs the hook from the st
 phases only, its first mark at 80% of the rise the first run saw.
 
 The screen (`--opt screen=1`, screen.py): the first run of the tests traces nothing; each
-phase's rise is estimated from the resident memory's high-water mark and the count of live
-small objects ("peak", with "start" 0), and the host traces only the tests of the phases that
+phase's rise is estimated from the resident memory's high-water mark, the count of live small
+objects and a new peak of the mapped size ("peak", with "start" 0), and the host traces only the tests of the phases that
 rose half the floor or more, in a run of their own (`--opt census=0`: the screen took the census
 and ran the repetitions). Where the screen cannot run, that run measures as above and says why.
 
@@ -192,10 +192,6 @@ class MemoryRecorder:
         self.catch: Optional[Dict[Tuple[str, str], int]] = None
         if options.get("catch"):
             self.catch = self._read_phases(options["catch"], "catching run")
-        # the traced run after the screen (`--opt marks=FILE`, the same form): a phase's first mark
-        # that many bytes above its start, below what the screen saw it rise (the snapshots below
-        # it would be replaced by the last; on lib_mesh they were 23, 4.4 s)
-        self.marks = self._read_phases(options["marks"], "traced run") if options.get("marks") else {}
         self._hooked = False  # the hook is in place for the phase under way
         self._phase_peak = 0  # a lazily armed phase's peak before tracemalloc's was last reset
         self._missed = False  # the phase's peak passed a mark while the hook was not armed
@@ -232,6 +228,11 @@ class MemoryRecorder:
         # screen: its tests all rise, and under a hook from their start one of Markdown's took 5 s
         # for 0.4 s); a phase that passed a mark unarmed is caught again. Needs reset_peak (3.9+).
         self.rises = options.get("rises") == "1" and self.peaks_ok
+        # the traced run after the screen (`--opt marks=FILE`, as catch): a phase's first mark that
+        # many bytes above its start, below what the screen saw it rise (the snapshots below it would
+        # be replaced by the last; on lib_mesh they were 23, 4.4 s). Not on 3.8: with no reset_peak a
+        # peak below the mark could not be told from the run's
+        self.marks = self._read_phases(options["marks"], "traced run") if options.get("marks") and self.peaks_ok else {}
         # the tests after whose phases a module-level container's entry count changed: only they are repeated
         self.touched = set()
         # (modules seen, containers, their entry counts) while repetitions are asked

@@ -28,7 +28,11 @@ selected in all; the screen's run took the plain run's time.
 
 import sys
 
+from .clocks import perf_counter
+
 BLOCK_BYTES = 256  # bytes a live small object is counted as
+READ_EVERY = 0.001  # seconds between two readings of the count of live objects, at least
+INF = float("inf")
 CLEAR_REFS = "/proc/self/clear_refs"
 STATUS = "/proc/self/status"
 
@@ -64,6 +68,7 @@ class Screen:
         self.trim = _trimmer()
         self.high = [0]  # the most live small objects seen in the phase under way
         self._start = None  # _status() at the phase's start
+        self._next_read = 0.0  # perf_counter() before which check() reads nothing
         self._blocks = 0
 
     def unavailable(self):
@@ -80,9 +85,16 @@ class Screen:
             return "the resident memory's high-water mark cannot be read here (VmHWM)"
         return ""
 
-    def check(self):
-        """Called at each collection and tick: keep the high point of live small objects."""
+    def check(self, now=None):
+        """Called at each collection and tick: keep the high point of live small objects. The
+        count walks every pool of the allocator's arenas (45 µs with 56 MiB of small objects, and
+        a collection starts every 700 allocations), so it is read at most every READ_EVERY
+        seconds, and no more often than its last reading's cost allows (a twentieth)."""
+        now = perf_counter() if now is None else now
+        if now < self._next_read:
+            return
         blocks = sys.getallocatedblocks()
+        self._next_read = now + max(READ_EVERY, 20 * (perf_counter() - now))
         if blocks > self.high[0]:
             self.high[0] = blocks
 
@@ -96,10 +108,11 @@ class Screen:
         except (OSError, ValueError, IndexError):
             self._start = None  # never a test's error: this phase has the count of live objects alone
         self._blocks = self.high[0] = sys.getallocatedblocks()
+        self._next_read = perf_counter() + READ_EVERY
 
     def stop(self):
         """(estimated rise, resident rise, rise in live small objects) of the phase that ends."""
-        self.check()
+        self.check(now=INF)
         resident = mapped = 0
         if self._start is not None:
             try:

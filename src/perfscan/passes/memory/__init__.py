@@ -39,7 +39,7 @@ from perfscan.passes.memory.runs import probe_options, run_memory_probe
 from perfscan.passes.memory.screen import SCREEN_TIME_SHARE, screen_possible, trace_screened
 from perfscan.passes.memory.section import MemorySection, MemraySummary
 from perfscan.passes.memory.units import MIB
-from perfscan.passes.memory.workers import merge_workers
+from perfscan.passes.memory.workers import read_measured
 from perfscan.probe_host import ProbeRun
 
 __all__ = [
@@ -72,7 +72,7 @@ def run_memory_pass(ctx: PassContext) -> PassResult:
         ctx = replace(ctx, target=replace(ctx.target, rootdir=rootdir))
     failure = run.failure_note(bool(ctx.target.exec_command), "measured", "the memory used until then is still counted")
     notes: List[str] = [failure] if failure else []
-    measured, worker_notes = _measured(run, ctx.inputs.workers)
+    measured, worker_notes = read_measured(run, ctx.inputs.workers)
     notes += worker_notes
     if measured is None:
         return _no_data(run, start, notes)
@@ -84,7 +84,8 @@ def run_memory_pass(ctx: PassContext) -> PassResult:
     if measured.mode == "screen":  # after a timeout too: the tests screened before it are traced
         traced = trace_screened(ctx, measured, deadline - time.monotonic())
         notes += list(traced.notes)
-        facts = replace(facts, outcomes={**facts.outcomes, **traced.outcomes})
+        over = {k: v for k, v in traced.outcomes.items() if facts.outcomes.get(k, ("passed",))[0] == "passed"}
+        facts = replace(facts, outcomes={**facts.outcomes, **over})
         if traced.measured is not measured:
             measured, first_seconds = traced.measured, traced.seconds
             notes += note.probe_notes(measured)
@@ -175,28 +176,6 @@ def _measure(ctx: PassContext, pytest_args: List[str], repeat: int) -> ProbeRun:
     if ctx.inputs.workers > 1:
         options["workers"] = str(ctx.inputs.workers)  # the target ran whole only across them
     return run_memory_probe(ctx, "memory", pytest_args, timeout, options)
-
-
-def _measured(run: ProbeRun, workers: int) -> Tuple[Optional[MemoryRun], List[str]]:
-    """The measured run's records; across xdist workers, theirs merged (workers.py)."""
-    pieces = run.worker_runs() if workers > 1 else []
-    if not pieces:
-        raw = run.read("memory.json")
-        return (MemoryRun.from_json(raw) if raw is not None else None), []
-    raws = [piece.read("memory.json") for piece in pieces]
-    found = [MemoryRun.from_json(raw) for raw in raws if raw is not None]
-    if not found:
-        return None, []
-    notes = [
-        f"measured across {len(pieces)} pytest-xdist workers (the probe in every worker, each tracing its own "
-        "tests; their phases merged)"
-    ]
-    if len(found) < len(pieces):
-        notes.append(
-            f"{len(pieces) - len(found)} of {len(pieces)} xdist workers wrote no memory data: their tests are missing"
-        )
-    order = {str(n): i for i, n in enumerate((run.read("collected.json") or {}).get("nodeids") or ())}
-    return merge_workers(found, order), notes
 
 
 def _no_data(run: ProbeRun, start: float, notes: List[str]) -> PassResult:

@@ -270,7 +270,7 @@ class MemoryRun:
     overhead: Dict[str, Any] = field(default_factory=dict)
     errors: Tuple[str, ...] = ()
     dropped: int = 0  # records that could not be read, over the whole file
-    mode: str = "measure"  # "peaks": each phase's peak only (no lines); "measure": peaks caught; "deep"
+    mode: str = "measure"  # "screen": each phase's rise estimated untraced (no lines); "measure": peaks caught; "deep"
     peaks_ok: bool = True  # per-phase peaks (tracemalloc.reset_peak, 3.9+)
     hook_off: str = ""  # the test after which the probe turned the peak hook off (it cost too much)
     rises: bool = False  # the hook was armed where memory rose from the first phase on (the traced run)

@@ -4,10 +4,11 @@ tracemalloc costs on every allocation, 3-9x a test's time on allocation-heavy co
 `DiscreteFourierTransformTests::test_roundtrip`: 1.2 s plain, 6.9 s under tracemalloc alone),
 and that is the floor of a run that traces every test. Only a phase whose memory rose the floor
 can hold a finding. So the first run traces nothing (probe/screen.py): each phase's rise is
-estimated from the resident memory's high-water mark and the count of live small objects, and
-the census and the growth repetitions are taken there. The tests with a phase that rose half
-the floor or more then run traced, with the peak hook (`--opt census=0`), alone and in the
-order they ran; their phases replace the screened ones. The others keep their estimate as
+estimated from the resident memory's high-water mark, the count of live small objects and a
+new peak of the mapped size, and the census and the growth repetitions are taken there. The
+tests with a phase that rose half the floor or more then run traced (`--opt census=0`), alone
+and in the order they ran, the peak hook armed where memory rises (`rises=1`) and each phase's
+first mark below its screened rise (`marks=FILE`); their phases replace the screened ones. The others keep their estimate as
 their peak and hold no lines, so no finding.
 
 A traced run of a test alone does not have what earlier tests left behind (the catching and deep
@@ -29,6 +30,7 @@ from perfscan.passes.memory.catch import merge_caught
 from perfscan.passes.memory.records import MemoryRun, Phase
 from perfscan.passes.memory.runs import probe_options, run_memory_probe
 from perfscan.passes.memory.units import MIB, mib
+from perfscan.passes.memory.workers import read_measured
 from perfscan.probe.screen import BLOCK_BYTES
 
 SCREEN_SHARE = 0.5  # of the floor: a phase whose estimated rise reaches it is traced
@@ -67,19 +69,21 @@ class Traced:
     seconds: float  # the traced run's time (0: none ran)
     tests: int  # tests traced
     notes: Tuple[str, ...]
-    # the traced run's outcomes: a test that fails only under tracemalloc is named as in a run of all
+    # the traced run's outcomes: a test that fails only under tracemalloc is named (a failure the
+    # screen saw stays: the traced run ran it alone)
     outcomes: Mapping[str, Tuple[str, str]] = field(default_factory=dict)
 
 
 def trace_screened(ctx: PassContext, screened: MemoryRun, left: float) -> Traced:
     """Trace the tests whose phases rose half the floor or more in the screen."""
     floor = ctx.settings.thresholds.floor("memory") * MIB
-    rose = [p for p in screened.phases if p.peak >= SCREEN_SHARE * floor]
+    # not a phase the screen's run was stopped in (a test that hangs would take the rest of the time)
+    rose = [p for p in screened.phases if p.peak >= SCREEN_SHARE * floor and "interrupted" not in p.note]
     tests = list(dict.fromkeys(p.test for p in screened.phases if p in rose))
     total = len(dict.fromkeys(p.test for p in screened.phases))
     said = (
-        f"screened first, untraced: each test phase's rise estimated from the resident memory's high-water mark "
-        f"and the count of live small objects; {len(rose)} phase(s) of {len(tests)} of {total} test(s) rose "
+        "screened first, untraced: each test phase's rise estimated from the resident memory's high-water mark, "
+        f"the count of live small objects and a new peak of the mapped size; {len(rose)} phase(s) of {len(tests)} of {total} test(s) rose "
         f"{mib(SCREEN_SHARE * floor):.1f} MiB or more"
     )
     if not tests:
@@ -94,8 +98,7 @@ def trace_screened(ctx: PassContext, screened: MemoryRun, left: float) -> Traced
         options["workers"] = str(ctx.inputs.workers)
     run = run_memory_probe(ctx, "memory-traced", list(args), max(left, 1.0), options)
     which = "the whole target" if whole else f"{len(tests)} test(s) alone"
-    raw = run.read("memory.json")
-    traced = MemoryRun.from_json(raw) if raw is not None else None
+    traced, _notes = read_measured(run, ctx.inputs.workers if whole else 1)
     outcomes = run.facts().outcomes
     if traced is None or not traced.phases:
         tail = run.child.tail(2).replace("\n", " | ")
@@ -111,10 +114,13 @@ def trace_screened(ctx: PassContext, screened: MemoryRun, left: float) -> Traced
             ),
             outcomes,
         )
-    reached = len({p.test for p in traced.phases})
+    reached = len({p.test for p in traced.phases} & set(tests))
     notes = [said + f"; they ran again traced ({which}, {run.child.seconds:.1f} s)"]
-    if run.child.timed_out:
-        notes.append(f"the traced run stopped at the pass's time limit: {reached} of {len(tests)} test(s) reached")
+    if reached < len(tests):
+        why = "it stopped at the pass's time limit" if run.child.timed_out else run.child.describe_exit()
+        notes.append(
+            f"the traced run reached {reached} of {len(tests)} test(s) ({why}); the others' peaks are estimates"
+        )
     overhead: Dict[str, object] = dict(traced.overhead)
     overhead["screen"] = {
         "seconds": round(float(screened.overhead.get("loop_seconds") or 0.0), 2),

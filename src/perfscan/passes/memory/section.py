@@ -151,7 +151,8 @@ class MemorySection:
     measured: bool = True  # False: the run wrote no data, and the section holds the tool alone
     python: Optional[str] = None  # the version the probe ran under
     top: Tuple[TopRow, ...] = ()
-    peak_mib_by_test: Tuple[Tuple[str, float], ...] = ()  # (node id, MiB), in the order the tests ran
+    # (node id, MiB its phases rose at most: traced, or the screen's estimate), in the order the tests ran
+    peak_mib_by_test: Tuple[Tuple[str, float], ...] = ()
     unattributed_mib: float = 0.0  # the most at one test's peak with no project frame
     growth: Tuple[GrowthRow, ...] = ()
     # the probe's own timings with the pass's run times: reported as they are, for whoever tunes the probe

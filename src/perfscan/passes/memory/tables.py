@@ -36,10 +36,11 @@ def top_rows(groups: Mapping[GroupKey, Group], limit: int = 15) -> Tuple[TopRow,
 
 
 def peaks_by_test(phases: Sequence[Phase]) -> Tuple[Tuple[str, float], ...]:
-    """Each test's highest phase peak, in the order the tests ran."""
+    """How far each test's memory rose above its phase's start at most, in the order the tests
+    ran: traced, or the screen's estimate for a test that was not traced."""
     out: Dict[str, float] = {}
     for p in phases:
-        peak = mib(p.peak)
+        peak = mib(max(0, p.peak - p.start))
         if peak > out.get(p.test, -1.0):
             out[p.test] = round(peak, 1)
     return tuple(out.items())

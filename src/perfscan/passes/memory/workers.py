@@ -14,9 +14,10 @@ running all the tests would have gained.
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, List, Mapping, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from perfscan.passes.memory.records import Growth, MemoryRun, Repeat
+from perfscan.probe_host import ProbeRun
 
 GROWTH_ROWS = 50  # the probe's own cap on the values it reports growing
 
@@ -91,3 +92,25 @@ def _merged_repeat(repeats: Sequence[Repeat]) -> Repeat:
         seconds=max(r.seconds for r in ran),
         tests=None if None in tests else sum(t for t in tests if t is not None),
     )
+
+
+def read_measured(run: ProbeRun, workers: int) -> Tuple[Optional[MemoryRun], List[str]]:
+    """A memory run's records; across xdist workers, theirs merged."""
+    pieces = run.worker_runs() if workers > 1 else []
+    if not pieces:
+        raw = run.read("memory.json")
+        return (MemoryRun.from_json(raw) if raw is not None else None), []
+    raws = [piece.read("memory.json") for piece in pieces]
+    found = [MemoryRun.from_json(raw) for raw in raws if raw is not None]
+    if not found:
+        return None, []
+    notes = [
+        f"measured across {len(pieces)} pytest-xdist workers (the probe in every worker, each measuring its own "
+        "tests; their phases merged)"
+    ]
+    if len(found) < len(pieces):
+        notes.append(
+            f"{len(pieces) - len(found)} of {len(pieces)} xdist workers wrote no memory data: their tests are missing"
+        )
+    order = {str(n): i for i, n in enumerate((run.read("collected.json") or {}).get("nodeids") or ())}
+    return merge_workers(found, order), notes
