@@ -2,8 +2,7 @@
 
 - The probe's screen in a real interpreter: a phase that makes nothing reads under half a MiB; a
   temporary of small objects freed before the phase ends, made in the free room of the
-  allocator's arenas (no new page), is seen by the count of live objects; a zeroed buffer never
-  written (no page at all) by the process's new peak of mapped memory;
+  allocator's arenas (no new page), is seen by the count of live objects;
   a buffer freed and made again in each of three phases reads its size in every one (memory the
   C library kept would be reused unseen without `malloc_trim`).
 - End to end: a suite of 40 tests where one holds 20 MiB at its peak and 39 run a
@@ -72,8 +71,6 @@ def test_the_screen_sees_temporaries_and_reused_memory(tmp_path):
         """
         with phase("nothing"):
             x = sum(range(1000))
-        with phase("zeroed"):
-            assert len(bytes(64 << 20)) == 64 << 20  # never written: no page, a new mapped peak
         # every 20th string kept: the allocator's arenas stay, their free room resident
         kept = [str(i) * 3 for i in range(200000)][::20]
         with phase("small objects"):
@@ -86,7 +83,6 @@ def test_the_screen_sees_temporaries_and_reused_memory(tmp_path):
         """,
     )
     assert out["nothing"][0] < MIB // 2, out
-    assert out["zeroed"][0] >= 60 * MIB and out["zeroed"][1] < MIB, out
     estimate, resident, blocks = out["small objects"]
     assert blocks >= 100000 and estimate >= 8 * MIB and resident < estimate // 2, out
     for i in range(3):
@@ -128,7 +124,7 @@ def test_only_the_tests_that_rose_run_traced(tmp_path):
     assert "of 1 of 40 test(s)" in said and "(1 test(s) alone" in said, said
     overhead = result.data.to_json()["overhead"]
     assert overhead["screen"]["traced_tests"] == 1 and overhead["screen"]["phases"] == 120, overhead
-    # the first mark at 60% of the screened rise: 4 snapshots here, 12 with the first at 1 MiB
+    # the first mark at half the screened rise: a few snapshots here, 12 with the first at 1 MiB
     assert 1 <= overhead["snapshots"] <= 7 and overhead["catch_run"]["tests"] == 0, overhead
     peaks = result.data.to_json()["peak_mib_by_test"]
     assert peaks["tests/test_busy.py::test_walk_0"] < 0.5 and peaks["tests/test_busy.py::test_table"] >= 15

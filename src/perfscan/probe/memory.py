@@ -28,8 +28,8 @@ catch=FILE` ({"phases": [[nodeid, phase, rise], ...]}) runs the hook from the st
 phases only, its first mark at 80% of the rise the first run saw.
 
 The screen (`--opt screen=1`, screen.py): the first run of the tests traces nothing; each
-phase's rise is estimated from the resident memory's high-water mark, the count of live small
-objects and a new peak of the mapped size ("peak", with "start" 0), and the host traces only the tests of the phases that
+phase's rise is estimated from the resident memory's high-water mark and the count of live
+small objects ("peak", with "start" 0), and the host traces only the tests of the phases that
 rose half the floor or more, in a run of their own (`--opt census=0`: the screen took the census
 and ran the repetitions). Where the screen cannot run, that run measures as above and says why.
 

@@ -3,7 +3,7 @@
 tracemalloc costs on every allocation: 3-9x a test's time on allocation-heavy code, and its
 cost is the floor of a traced run. Most tests hold far less than the memory floor at their
 peak, and only the tests that reach it can hold a finding. The screen runs every test untraced
-and estimates each phase's rise from three figures the process keeps anyway:
+and estimates each phase's rise from two figures the process keeps anyway:
 
 - the resident set's high-water mark (the kernel's VmHWM, reset at each phase's start by
   writing 5 to /proc/self/clear_refs, Linux 4.0+), less the resident size at the start: every
@@ -15,13 +15,13 @@ and estimates each phase's rise from three figures the process keeps anyway:
   millisecond of CPU time (peakhook.watch_memory): small objects reuse the free room of the
   allocator's arenas without a new page, and the count sees them. A block is counted as
   BLOCK_BYTES, which is at least what a block holds on average in the suites measured (64-140
-  bytes), so a phase that made a megabyte of small objects reads at least half of it;
-- the process's mapped size, where the phase set a new peak of it (VmPeak, which cannot be
-  reset, against VmSize at the start): a zeroed buffer never written (`bytes(n)`,
-  `bytearray(n)`, `numpy.zeros`) takes no page, but its mapping counts there while it is the
-  largest the process made.
+  bytes), so a phase that made a megabyte of small objects reads at least half of it.
 
-The estimate is the largest of the three. On more-itertools' suite (664 phases) the phases whose
+The estimate is the larger of the two: what the process holds. A zeroed buffer never written
+(`bytes(n)`, `bytearray(n)`, `numpy.zeros`) takes no page and reads nothing here, where
+tracemalloc counts its size. A new peak of the mapped size (VmPeak) would see such a buffer,
+but every new thread maps its stack and the C library a heap for it (on svc_waits' suite 128
+to 208 MiB, and three tests traced for nothing), so it is not counted. On more-itertools' suite (664 phases) the phases whose
 traced peak rose 1 MiB or more were 5, and every one read above half a MiB here, with 8 phases
 selected in all; the screen's run took the plain run's time.
 """
@@ -50,12 +50,12 @@ def _trimmer():
     return trim
 
 
-FIELDS = (b"VmRSS:", b"VmHWM:", b"VmSize:", b"VmPeak:")
+FIELDS = (b"VmRSS:", b"VmHWM:")
 
 
 def _status():
-    """(VmRSS, VmHWM, VmSize, VmPeak) in bytes, -1 where missing."""
-    out = [-1, -1, -1, -1]
+    """(VmRSS, VmHWM) in bytes, -1 where missing."""
+    out = [-1, -1]
     with open(STATUS, "rb") as fh:
         for line in fh:
             if line.startswith(FIELDS):
@@ -76,7 +76,7 @@ class Screen:
         if not hasattr(sys, "getallocatedblocks"):
             return "this Python does not count its live objects"
         try:
-            rss, hwm, _size, _peak = _status()
+            rss, hwm = _status()
             with open(CLEAR_REFS, "w") as fh:
                 fh.write("5")
         except (OSError, ValueError, IndexError):
@@ -113,7 +113,7 @@ class Screen:
     def stop(self):
         """(estimated rise, resident rise, rise in live small objects) of the phase that ends."""
         self.check(now=INF)
-        resident = mapped = 0
+        resident = 0
         if self._start is not None:
             try:
                 end = _status()
@@ -121,7 +121,5 @@ class Screen:
                 end = None
             if end is not None and min(self._start + end) >= 0:
                 resident = max(0, end[1] - self._start[0])
-                if end[3] > self._start[3]:  # a new peak of the mapped size: reached in this phase
-                    mapped = end[3] - self._start[2]
         blocks = max(0, self.high[0] - self._blocks)
-        return max(resident, mapped, blocks * BLOCK_BYTES), resident, blocks
+        return max(resident, blocks * BLOCK_BYTES), resident, blocks

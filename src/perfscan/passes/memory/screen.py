@@ -4,8 +4,8 @@ tracemalloc costs on every allocation, 3-9x a test's time on allocation-heavy co
 `DiscreteFourierTransformTests::test_roundtrip`: 1.2 s plain, 6.9 s under tracemalloc alone),
 and that is the floor of a run that traces every test. Only a phase whose memory rose the floor
 can hold a finding. So the first run traces nothing (probe/screen.py): each phase's rise is
-estimated from the resident memory's high-water mark, the count of live small objects and a
-new peak of the mapped size, and the census and the growth repetitions are taken there. The
+estimated from the resident memory's high-water mark and the count of live small objects, and
+the census and the growth repetitions are taken there. The
 tests with a phase that rose half the floor or more then run traced (`--opt census=0`), alone
 and in the order they ran, the peak hook armed where memory rises (`rises=1`) and each phase's
 first mark below its screened rise (`marks=FILE`); their phases replace the screened ones. The others keep their estimate as
@@ -35,7 +35,7 @@ from perfscan.probe.screen import BLOCK_BYTES
 
 SCREEN_SHARE = 0.5  # of the floor: a phase whose estimated rise reaches it is traced
 SCREEN_TIME_SHARE = 0.6  # of the pass's time: the screen's cap (it runs at the plain run's pace)
-FIRST_MARK = 0.6  # of a phase's screened rise: its first mark in the traced run
+FIRST_MARK = 0.5  # of a phase's screened rise: its first mark in the traced run
 TRACE_MAX_IDS = 300  # tests named on the traced run's command line; past it the whole target runs
 
 
@@ -43,7 +43,8 @@ def first_mark(phase: Phase) -> int:
     """Bytes above a screened phase's start for its first mark in the traced run: FIRST_MARK of
     the lesser of its two rises (the resident memory's rise holds what C code made too, and the
     count of live objects counts each as BLOCK_BYTES; traced peaks read 0.85-1.0 of the resident
-    rise on the corpus). A mark above the traced peak has the phase caught again (catch.py)."""
+    rise on the corpus, 0.54 where sqlite's own memory rose beside). A mark above the traced peak
+    has the phase caught again (catch.py)."""
     return int(FIRST_MARK * min(phase.resident, phase.blocks * BLOCK_BYTES))
 
 
@@ -82,8 +83,8 @@ def trace_screened(ctx: PassContext, screened: MemoryRun, left: float) -> Traced
     tests = list(dict.fromkeys(p.test for p in screened.phases if p in rose))
     total = len(dict.fromkeys(p.test for p in screened.phases))
     said = (
-        "screened first, untraced: each test phase's rise estimated from the resident memory's high-water mark, "
-        f"the count of live small objects and a new peak of the mapped size; {len(rose)} phase(s) of {len(tests)} of {total} test(s) rose "
+        "screened first, untraced: each test phase's rise estimated from the resident memory's high-water mark "
+        f"and the count of live small objects; {len(rose)} phase(s) of {len(tests)} of {total} test(s) rose "
         f"{mib(SCREEN_SHARE * floor):.1f} MiB or more"
     )
     if not tests:
