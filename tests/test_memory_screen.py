@@ -7,7 +7,10 @@
   C library kept would be reused unseen without `malloc_trim`).
 - End to end: a suite of 40 tests where one holds 20 MiB at its peak and 39 run a
   generator-heavy loop that holds nothing: the screen's note says 1 of 40 tests rose, only that
-  test ran traced, and the finding is the same as a traced run of every test gave.
+  test ran traced, its first mark at half its screened rise (4 snapshots where the first mark
+  at 1 MiB took 12), and the finding is the same as a traced run of every test gave.
+- A first mark above the traced peak (40 MB of written anonymous map beside 6 MiB of strings):
+  the phase is caught again with its traced peak known, and its strings are the finding.
 """
 
 from __future__ import annotations
