@@ -7,9 +7,8 @@ import json
 from pathlib import Path
 
 from perfscan.children import ChildResult
-from perfscan.passes.memory import _measured
 from perfscan.passes.memory.records import MemoryRun
-from perfscan.passes.memory.workers import merge_workers
+from perfscan.passes.memory.workers import merge_workers, read_measured
 from perfscan.probe.contract import SCHEMA_VERSION
 from perfscan.probe_host import ProbeRun
 
@@ -95,6 +94,6 @@ def test_the_merged_phases_are_in_collection_order_as_one_process_runs_them(tmp_
     put(tmp_path / "workers" / "gw0", "memory.json", worker([("a.py::t1", 1), ("b.py::t1", 1)]))
     put(tmp_path / "workers" / "gw1", "memory.json", worker([("a.py::t2", 1), ("b.py::t2", 1)]))
     child = ChildResult((), 0, False, 1.0, tmp_path / "child.stdout", tmp_path / "child.stderr")
-    run, notes = _measured(ProbeRun(child, tmp_path), 2)
+    run, notes = read_measured(ProbeRun(child, tmp_path), 2)
     assert run is not None and notes[0].startswith("measured across 2 pytest-xdist workers")
     assert [p.test for p in run.phases] == ["a.py::t1", "a.py::t2", "b.py::t1", "b.py::t2"]
