@@ -229,9 +229,9 @@ class MemoryRecorder:
         # for 0.4 s); a phase that passed a mark unarmed is caught again. Needs reset_peak (3.9+).
         self.rises = options.get("rises") == "1" and self.peaks_ok
         # the traced run after the screen (`--opt marks=FILE`, as catch): a phase's first mark that
-        # many bytes above its start, below what the screen saw it rise (the snapshots below it would
-        # be replaced by the last; on lib_mesh 23 snapshots, 4.4 s, became 9, 2.1 s). Not on 3.8: with no reset_peak a
-        # peak below the mark could not be told from the run's
+        # many bytes above its start, below what the screen saw it rise (the snapshots below it
+        # would be replaced by the last; on lib_mesh 23 snapshots, 4.4 s, became 9, 2.1 s). Not on
+        # 3.8: with no reset_peak a peak below the mark could not be told from the run's
         self.marks = self._read_phases(options["marks"], "traced run") if options.get("marks") and self.peaks_ok else {}
         # the tests after whose phases a module-level container's entry count changed: only they are repeated
         self.touched = set()

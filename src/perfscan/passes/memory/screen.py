@@ -5,11 +5,11 @@ tracemalloc costs on every allocation, 3-9x a test's time on allocation-heavy co
 and that is the floor of a run that traces every test. Only a phase whose memory rose the floor
 can hold a finding. So the first run traces nothing (probe/screen.py): each phase's rise is
 estimated from the resident memory's high-water mark and the count of live small objects, and
-the census and the growth repetitions are taken there. The
-tests with a phase that rose half the floor or more then run traced (`--opt census=0`), alone
-and in the order they ran, the peak hook armed where memory rises (`rises=1`) and each phase's
-first mark below its screened rise (`marks=FILE`); their phases replace the screened ones. The others keep their estimate as
-their peak and hold no lines, so no finding.
+the census and the growth repetitions are taken there. The tests with a phase that rose half
+the floor or more then run traced (`--opt census=0`), alone and in the order they ran, the peak
+hook armed where memory rises (`rises=1`) and each phase's first mark below its screened rise
+(`marks=FILE`); their phases replace the screened ones. The others keep their estimate as their
+peak and hold no lines, so no finding.
 
 A traced run of a test alone does not have what earlier tests left behind (the catching and deep
 runs are the same); where more than TRACE_MAX_IDS tests rose, the whole target runs traced, as
@@ -80,7 +80,7 @@ def trace_screened(ctx: PassContext, screened: MemoryRun, left: float) -> Traced
     floor = ctx.settings.thresholds.floor("memory") * MIB
     # not a phase the screen's run was stopped in (a test that hangs would take the rest of the time)
     rose = [p for p in screened.phases if p.peak >= SCREEN_SHARE * floor and "interrupted" not in p.note]
-    tests = list(dict.fromkeys(p.test for p in screened.phases if p in rose))
+    tests = list(dict.fromkeys(p.test for p in rose))
     total = len(dict.fromkeys(p.test for p in screened.phases))
     said = (
         "screened first, untraced: each test phase's rise estimated from the resident memory's high-water mark "
