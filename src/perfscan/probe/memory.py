@@ -442,20 +442,14 @@ class MemoryRecorder:
         rec = self.current
         if rec is None or not self._measuring:
             return
-        if self.screen is not None:
-            # start 0 and peak the estimated rise: the host traces the phases that rose the most
-            rec["peak"], rec["resident"], rec["blocks"] = self.screen.stop()
-            self.current = None
-            rec["seconds"] = round(perf_counter() - self._phase_t0, 6)
-            self.phases.append(rec)
-            if self._watch is not None:
-                self._check_watch(nodeid)
-            return
         pending = self._next[0]  # the mark no snapshot was taken at yet
         self._next[0] = INF
         self._arm[0] = INF
         lazy, self._lazy = self._lazy, False
-        if tracemalloc.is_tracing():
+        if self.screen is not None:
+            # start 0 and peak the estimated rise: the host traces the phases that rose the most
+            rec["peak"], rec["resident"], rec["blocks"] = self.screen.stop()
+        elif tracemalloc.is_tracing():
             cur, peak = tracemalloc.get_traced_memory()
             # passed unarmed: before an arming (_arm_hook), or since the last snapshot with none
             missed = self._missed or (not self._hooked and peak >= pending)

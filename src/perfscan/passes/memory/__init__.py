@@ -84,8 +84,7 @@ def run_memory_pass(ctx: PassContext) -> PassResult:
     if measured.mode == "screen":  # after a timeout too: the tests screened before it are traced
         traced = trace_screened(ctx, measured, deadline - time.monotonic())
         notes += list(traced.notes)
-        over = {k: v for k, v in traced.outcomes.items() if facts.outcomes.get(k, ("passed",))[0] == "passed"}
-        facts = replace(facts, outcomes={**facts.outcomes, **over})
+        facts = traced.facts(facts)
         if traced.measured is not measured:
             measured, first_seconds = traced.measured, traced.seconds
             notes += note.probe_notes(measured)

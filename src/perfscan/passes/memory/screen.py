@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Dict, Mapping, Sequence, Tuple
 
+from perfscan.models import RunFacts
 from perfscan.passes import PassContext
 from perfscan.passes.memory.catch import merge_caught
 from perfscan.passes.memory.records import MemoryRun, Phase
@@ -70,9 +71,13 @@ class Traced:
     seconds: float  # the traced run's time (0: none ran)
     tests: int  # tests traced
     notes: Tuple[str, ...]
-    # the traced run's outcomes: a test that fails only under tracemalloc is named (a failure the
-    # screen saw stays: the traced run ran it alone)
-    outcomes: Mapping[str, Tuple[str, str]] = field(default_factory=dict)
+    outcomes: Mapping[str, Tuple[str, str]] = field(default_factory=dict)  # the traced run's
+
+    def facts(self, screen: RunFacts) -> RunFacts:
+        """The screen run's facts with the traced run's outcomes: a test that fails only under
+        tracemalloc is named; a failure the screen saw stays (the traced run ran it alone)."""
+        over = {k: v for k, v in self.outcomes.items() if screen.outcomes.get(k, ("passed",))[0] == "passed"}
+        return replace(screen, outcomes={**screen.outcomes, **over})
 
 
 def trace_screened(ctx: PassContext, screened: MemoryRun, left: float) -> Traced:
@@ -99,7 +104,7 @@ def trace_screened(ctx: PassContext, screened: MemoryRun, left: float) -> Traced
         options["workers"] = str(ctx.inputs.workers)
     run = run_memory_probe(ctx, "memory-traced", list(args), max(left, 1.0), options)
     which = "the whole target" if whole else f"{len(tests)} test(s) alone"
-    traced, _notes = read_measured(run, ctx.inputs.workers if whole else 1)
+    traced, worker_notes = read_measured(run, ctx.inputs.workers if whole else 1)
     outcomes = run.facts().outcomes
     if traced is None or not traced.phases:
         tail = run.child.tail(2).replace("\n", " | ")
@@ -116,7 +121,7 @@ def trace_screened(ctx: PassContext, screened: MemoryRun, left: float) -> Traced
             outcomes,
         )
     reached = len({p.test for p in traced.phases} & set(tests))
-    notes = [said + f"; they ran again traced ({which}, {run.child.seconds:.1f} s)"]
+    notes = [said + f"; they ran again traced ({which}, {run.child.seconds:.1f} s)", *worker_notes]
     if reached < len(tests):
         why = "it stopped at the pass's time limit" if run.child.timed_out else run.child.describe_exit()
         notes.append(
