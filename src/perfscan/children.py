@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Dict, Iterator, Mapping, Optional, Sequence, Set, Tuple
 
 _LIVE: Dict[subprocess.Popen[bytes], Optional[str]] = {}  # live child -> its crew (None: none)
+_ADOPTED: Dict[int, Optional[str]] = {}  # a child's fork in a group of its own (its leader's pid) -> its crew
 _CALLED_OFF: Set[str] = set()
 _LOCK = threading.Lock()
 _THREAD = threading.local()  # .crew: the crew of the children this thread starts
@@ -85,6 +86,26 @@ def kill_all() -> None:
     """Kill every live child's process group (on interrupt)."""
     for proc in list(_LIVE):
         _kill_group(proc)
+    for pid in list(_ADOPTED):
+        kill_adopted(pid)
+
+
+def adopt(pid: int) -> None:
+    """Track a process group a child left behind on purpose (its leader's pid; the memory
+    screen's spare, probe/spare.py): killed with the crew of the thread that adopts it, or at the end."""
+    with _LOCK:
+        _ADOPTED[pid] = getattr(_THREAD, "crew", None)
+        team = _ADOPTED[pid]
+    if team in _CALLED_OFF:
+        kill_adopted(pid)
+
+
+def kill_adopted(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError, OSError):
+        pass
+    _ADOPTED.pop(pid, None)
 
 
 @contextmanager
@@ -103,8 +124,11 @@ def call_off(name: str) -> None:
     with _LOCK:
         _CALLED_OFF.add(name)
         procs = [proc for proc, team in list(_LIVE.items()) if team == name]  # a copy: others pop theirs
+        adopted = [pid for pid, team in list(_ADOPTED.items()) if team == name]
     for proc in procs:
         _kill_group(proc)
+    for pid in adopted:
+        kill_adopted(pid)
 
 
 def called_off(name: str) -> bool:

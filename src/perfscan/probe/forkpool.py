@@ -35,7 +35,7 @@ def pooled_loops():
     asked = int(state.options.get("pool") or 0)
     if asked <= 0:
         return
-    why = _refusal()
+    why = refusal()
     forked = 0
     if not why:
         for i in range(1, asked + 1):
@@ -53,7 +53,7 @@ def pooled_loops():
     write_json(os.path.join(state.out_dir, "pool.json"), {"asked": asked, "forked": forked, "refused": why})
 
 
-def _refusal():
+def refusal():
     """Why the loop cannot be forked here, or ""."""
     if not hasattr(os, "fork"):
         return "no os.fork on this platform"

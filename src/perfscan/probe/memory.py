@@ -93,6 +93,7 @@ import threading
 import tracemalloc
 from typing import Any, Dict, List, Optional, Tuple
 
+from . import state
 from .attribution import Classifier as Classifier
 from .attribution import summarize as summarize
 from .census import census, entries, growth_records, watch_list
@@ -212,6 +213,8 @@ class MemoryRecorder:
         self._wasted_events = 0  # returns seen in phases whose peak stayed under the threshold
         self._most_wasted = 0  # the most of them in one phase
         self._startup = 0.0  # seconds from the probe's start to the loop's: what another run pays first
+        # a spare's worker (spare.py) starts when it is made: it pays no start-up
+        self._origin = perf_counter() if state.forked else _IMPORTED
         self.mode = "deep" if options.get("deep") else "measure"
         # screen mode: each phase's rise estimated untraced (screen.py); where it cannot run, measure
         self.screen: Optional[Screen] = None
@@ -620,7 +623,7 @@ class MemoryRecorder:
             give_line_tables()  # for 25 frames the probe's entry point has set it already
         self._measuring = True
         self._loop_t0 = perf_counter()
-        self._startup = self._loop_t0 - _IMPORTED
+        self._startup = self._loop_t0 - self._origin
         self.overhead["startup_seconds"] = round(self._startup, 3)
 
     def end_run(self):

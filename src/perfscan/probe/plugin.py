@@ -69,7 +69,9 @@ class PytestHooks:
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtestloop(self, session):
-        self.session.begin_loop()
+        wanted = self.session.begin_loop()
+        if wanted is not None:  # a spare's worker (spare.py): only these, in the loop's order
+            session.items[:] = [item for item in session.items if item.nodeid in wanted]
         outcome = yield
         self.session.end_loop()
         interrupted = outcome.excinfo is not None

@@ -21,6 +21,7 @@ from . import projectmap, state
 from .clocks import getframe, perf_counter
 from .contract import PROGRESS, write_json
 from .forkpool import pooled_loops
+from .spare import serve
 
 # an outcome replaces another of a lower rank (a failure beats a skip, a skip beats a pass)
 _RANK = {"passed": 0, "skipped": 1, "xfailed": 1, "failed": 2, "error": 2}
@@ -159,10 +160,23 @@ class Session:
             self.recorder.stop(nodeid, phase)
 
     def begin_loop(self):
+        """Returns None, or in a spare's worker the node ids it runs (the driver runs only those)."""
+        wanted = serve(self)  # `--opt spare=DIR`: the host's later runs forked from here (spare.py)
         pooled_loops()  # `--opt pool=N`: N more runs of the loop, forked from here (forkpool.py)
         begin = getattr(self.recorder, "begin_run", None)
         if begin is not None:
             begin()
+        return wanted
+
+    def rerun_as(self, out_dir, options):
+        """A spare's worker (spare.py): a run of its own, written into out_dir, with these options."""
+        if self.recorder is not None:
+            state.recorders.remove(self.recorder)
+        self.outcomes.out_dir = out_dir
+        self.outcomes.tests = {}
+        self.recorder = make_recorder(state.mode, out_dir, options)
+        if self.recorder is not None:
+            state.recorders.insert(0, self.recorder)
 
     def end_loop(self):
         end = getattr(self.recorder, "end_run", None)

@@ -127,7 +127,10 @@ class Driver:
         unittest.registerResult(result)
         with _warnings_as_unittest(warnings):
             result.startTestRun()
-            self.session.begin_loop()
+            wanted = self.session.begin_loop()
+            if wanted is not None:  # a spare's worker (spare.py): only these, in the suite's order
+                tests, ids = _only(tests, ids, wanted)
+                phased = PhasedSuite(tests, self)
             try:
                 phased(result)
             finally:
@@ -269,6 +272,11 @@ class Driver:
             self.session.outcomes.outcome(nodeid, "failed", one_line(err))
         else:
             self.session.outcomes.outcome(nodeid, "error", "%s: %s" % (phase, one_line(err)))
+
+
+def _only(tests, ids, wanted):
+    kept = [(t, n) for t, n in zip(tests, ids) if n in wanted]
+    return [t for t, _ in kept], [n for _, n in kept]
 
 
 def _case(test):

@@ -38,6 +38,7 @@ from perfscan.passes.memory.records import MemoryRun, Phase
 from perfscan.passes.memory.runs import probe_options, run_memory_probe
 from perfscan.passes.memory.screen import SCREEN_TIME_SHARE, screen_possible, trace_screened
 from perfscan.passes.memory.section import MemorySection, MemraySummary
+from perfscan.passes.memory.spare import open_spare, spare_options
 from perfscan.passes.memory.units import MIB
 from perfscan.passes.memory.workers import read_measured
 from perfscan.probe_host import ProbeRun
@@ -81,8 +82,12 @@ def run_memory_pass(ctx: PassContext) -> PassResult:
 
     first_seconds = run.child.seconds
     facts = run.facts()
+    # the later runs are forked from the first one's spare where it left one (an exception
+    # before close: the scan's end kills it with the other children)
+    passed = [nodeid for nodeid, (outcome, _) in facts.outcomes.items() if outcome == "passed"]
+    spare = open_spare(ctx, passed) if two_steps else None
     if measured.mode == "screen":  # after a timeout too: the tests screened before it are traced
-        traced = trace_screened(ctx, measured, deadline - time.monotonic())
+        traced = trace_screened(ctx, measured, deadline - time.monotonic(), spare)
         notes += list(traced.notes)
         facts = traced.facts(facts)
         if traced.measured is not measured:
@@ -90,16 +95,18 @@ def run_memory_pass(ctx: PassContext) -> PassResult:
             notes += note.probe_notes(measured)
     phases, deep, caught = measured.phases, None, None
     if status == "ok" and two_steps and measured.mode == "measure":
-        caught = catch_peaks(ctx, measured, first_seconds, deadline - time.monotonic())
+        caught = catch_peaks(ctx, measured, first_seconds, deadline - time.monotonic(), spare)
         phases = caught.phases
         notes += list(caught.notes)
         if caught.run is not None:
             notes += note.probe_notes(caught.run)
     if status == "ok":
         startup = float(measured.overhead.get("startup_seconds") or 0.0)
-        refined = refine_library_peaks(ctx, phases, first_seconds, deadline, startup)
+        refined = refine_library_peaks(ctx, phases, first_seconds, deadline, startup, spare)
         phases, deep = refined.phases, refined.run
         notes += refined.notes
+    if spare is not None:
+        spare.close()
 
     locator = Locator(Path(ctx.project.root), ctx.project.source_roots, ctx.settings.exclude)
     groups = merge_peaks(phases, locator)
@@ -174,6 +181,8 @@ def _measure(ctx: PassContext, pytest_args: List[str], repeat: int) -> ProbeRun:
         options["repeat"] = str(repeat)
     if ctx.inputs.workers > 1:
         options["workers"] = str(ctx.inputs.workers)  # the target ran whole only across them
+    elif not ctx.target.exec_command:
+        options.update(spare_options(ctx, ctx.timeout))  # the later runs forked from it (spare.py)
     return run_memory_probe(ctx, "memory", pytest_args, timeout, options)
 
 

@@ -24,7 +24,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from perfscan.passes import PassContext
 from perfscan.passes.memory.records import MemoryRun, Phase
-from perfscan.passes.memory.runs import probe_options, run_memory_probe
+from perfscan.passes.memory.runs import probe_options, run_tests
+from perfscan.passes.memory.spare import Spare
 from perfscan.passes.memory.units import MIB
 
 CATCH_MAX_TESTS = 40  # tests repeated under the hook, largest peak first
@@ -95,8 +96,11 @@ def merge_caught(first: Sequence[Phase], caught: Sequence[Phase]) -> Tuple[Phase
     return tuple(out) + tuple(by_key.values())
 
 
-def catch_peaks(ctx: PassContext, first: MemoryRun, first_seconds: float, left: float) -> Caught:
-    """Run the tests whose peak matters under the hook, and put their snapshots in place."""
+def catch_peaks(
+    ctx: PassContext, first: MemoryRun, first_seconds: float, left: float, spare: Optional[Spare] = None
+) -> Caught:
+    """Run the tests whose peak matters under the hook (by the screen's spare where it left one),
+    and put their snapshots in place."""
     if first.peaks_ok:
         phases = catch_candidates(first.phases, ctx.settings.thresholds.floor("memory"))
         why = ""
@@ -121,8 +125,7 @@ def catch_peaks(ctx: PassContext, first: MemoryRun, first_seconds: float, left: 
             first.phases, None, len(tests), 0.0, True, (f"no time left to catch the peaks of {len(tests)} test(s)",)
         )
     ordered = [t for t in dict.fromkeys(p.test for p in first.phases) if t in set(tests)]
-    args = list(ctx.target.argv_with(tuple(ordered)))
-    run = run_memory_probe(ctx, "memory-catch", args, cap, options)
+    run = run_tests(ctx, "memory-catch", ordered, cap, options, spare)
     raw = run.read("memory.json")
     notes = [why]
     if raw is None:

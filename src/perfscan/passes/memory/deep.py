@@ -22,7 +22,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from perfscan.passes import PassContext
 from perfscan.passes.memory.records import MemoryRun, Phase
-from perfscan.passes.memory.runs import probe_options, run_memory_probe
+from perfscan.passes.memory.runs import probe_options, run_memory_probe, run_tests
+from perfscan.passes.memory.spare import Spare
 from perfscan.passes.memory.units import MIB, mib
 from perfscan.sources import functions_in, parse_source
 
@@ -110,14 +111,11 @@ def _function_spans(file: str) -> Optional[Tuple[Tuple[int, int], ...]]:
     return tuple(spans)
 
 
-def deep_args(ctx: PassContext, phases: Sequence[Phase], candidates: Sequence[Phase]) -> List[str]:
-    """The deep run's pytest arguments: only the tests of the candidate phases, in the order they
-    ran (the other tests of a suite of thousands cost minutes and are not traced anyway)."""
-    if ctx.target.exec_command:
-        return []
+def deep_tests(phases: Sequence[Phase], candidates: Sequence[Phase]) -> List[str]:
+    """The deep run's tests: only those of the candidate phases, in the order they ran (the other
+    tests of a suite of thousands cost minutes and are not traced anyway)."""
     wanted = {p.test for p in candidates}
-    ordered = list(dict.fromkeys(p.test for p in phases if p.test in wanted))
-    return list(ctx.target.argv_with(tuple(ordered)))
+    return list(dict.fromkeys(p.test for p in phases if p.test in wanted))
 
 
 def merge_deep(phases: Sequence[Phase], deep: Sequence[Phase]) -> Tuple[Tuple[Phase, ...], int]:
@@ -152,7 +150,12 @@ def merge_deep(phases: Sequence[Phase], deep: Sequence[Phase]) -> Tuple[Tuple[Ph
 
 
 def refine_library_peaks(
-    ctx: PassContext, phases: Tuple[Phase, ...], measured_seconds: float, deadline: float, startup: float = 0.0
+    ctx: PassContext,
+    phases: Tuple[Phase, ...],
+    measured_seconds: float,
+    deadline: float,
+    startup: float = 0.0,
+    spare: Optional[Spare] = None,
 ) -> Refined:
     """Run the deep run where it is needed and there is time, and merge what it attributes.
 
@@ -193,7 +196,9 @@ def refine_library_peaks(
         if too_long:
             notes.append(too_long)
             break
-        step = _deep_run(ctx, phases, candidates, frames, budget, cap)
+        # 25 frames reach the runner's frames below the loop, whose line tables only a process
+        # started with the profile function in place has (give_line_tables): not by the spare
+        step = _deep_run(ctx, phases, candidates, frames, budget, cap, spare if frames == FIRST_FRAMES else None)
         if step is None:
             notes.append(
                 f"the {frames}-frame run for library allocations did not finish; those bytes stay unattributed"
@@ -240,7 +245,13 @@ def cannot_finish(
 
 
 def _deep_run(
-    ctx: PassContext, phases: Tuple[Phase, ...], candidates: Sequence[Phase], frames: int, budget: float, cap: float
+    ctx: PassContext,
+    phases: Tuple[Phase, ...],
+    candidates: Sequence[Phase],
+    frames: int,
+    budget: float,
+    cap: float,
+    spare: Optional[Spare],
 ) -> Optional[Tuple[Tuple[Phase, ...], DeepRun, str, Dict[Tuple[str, str], float]]]:
     """One deep run at `frames` over the candidates' phases: the phases with its attributions,
     what it did, its note, and each phase's time in it; None when it wrote nothing."""
@@ -253,7 +264,11 @@ def _deep_run(
     )
     options = probe_options(ctx, frames=frames)
     options["deep"] = str(spec)
-    run = run_memory_probe(ctx, f"memory-deep-{frames}", deep_args(ctx, phases, candidates), budget, options)
+    name = f"memory-deep-{frames}"
+    if ctx.target.exec_command:
+        run = run_memory_probe(ctx, name, [], budget, options)
+    else:
+        run = run_tests(ctx, name, deep_tests(phases, candidates), budget, options, spare)
     raw = run.read("memory.json")
     if raw is None:
         return None

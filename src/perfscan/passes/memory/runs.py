@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import shutil
+import time
 from pathlib import Path
-from typing import Dict, Sequence
+from typing import TYPE_CHECKING, Dict, Optional, Sequence
 
 from perfscan.passes import PassContext
 from perfscan.probe_host import ProbeRun, package_paths, run_probe
+
+if TYPE_CHECKING:
+    from perfscan.passes.memory.spare import Spare
 
 
 def probe_options(ctx: PassContext, frames: int = 1) -> Dict[str, str]:
@@ -40,3 +45,27 @@ def run_memory_probe(
         driver=ctx.target.driver,
         packages=package_paths(ctx.project),
     )
+
+
+def run_tests(
+    ctx: PassContext,
+    name: str,
+    tests: Sequence[str],
+    timeout: float,
+    options: Dict[str, str],
+    spare: Optional[Spare] = None,
+) -> ProbeRun:
+    """A memory run of these tests alone (node ids, in the order they ran): made by the screen's
+    spare where there is one (spare.py), else, or where the spare's run cannot be trusted (a test
+    that passed in the screen failed in it: the screen's exit undid something the tests need), by
+    a process of its own."""
+    start = time.monotonic()
+    if spare is not None:
+        run = spare.run(name, tests, options, timeout)
+        if run is not None and (run.child.timed_out or spare.trusted(run)):
+            return run
+        if run is not None:
+            spare.close()
+            shutil.rmtree(run.out_dir, ignore_errors=True)
+        timeout -= time.monotonic() - start
+    return run_memory_probe(ctx, name, list(ctx.target.argv_with(tuple(tests))), timeout, options)

@@ -23,13 +23,14 @@ import os
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Dict, Mapping, Sequence, Tuple
+from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 from perfscan.models import RunFacts
 from perfscan.passes import PassContext
 from perfscan.passes.memory.catch import merge_caught
 from perfscan.passes.memory.records import MemoryRun, Phase
-from perfscan.passes.memory.runs import probe_options, run_memory_probe
+from perfscan.passes.memory.runs import probe_options, run_memory_probe, run_tests
+from perfscan.passes.memory.spare import Spare
 from perfscan.passes.memory.units import MIB, mib
 from perfscan.passes.memory.workers import read_measured
 from perfscan.probe.screen import BLOCK_BYTES
@@ -80,8 +81,9 @@ class Traced:
         return replace(screen, outcomes={**screen.outcomes, **over})
 
 
-def trace_screened(ctx: PassContext, screened: MemoryRun, left: float) -> Traced:
-    """Trace the tests whose phases rose half the floor or more in the screen."""
+def trace_screened(ctx: PassContext, screened: MemoryRun, left: float, spare: Optional[Spare] = None) -> Traced:
+    """Trace the tests whose phases rose half the floor or more in the screen (by the screen's
+    spare where it left one, spare.py)."""
     floor = ctx.settings.thresholds.floor("memory") * MIB
     # not a phase the screen's run was stopped in (a test that hangs would take the rest of the time)
     rose = [p for p in screened.phases if p.peak >= SCREEN_SHARE * floor and "interrupted" not in p.note]
@@ -99,10 +101,12 @@ def trace_screened(ctx: PassContext, screened: MemoryRun, left: float) -> Traced
     options["rises"] = "1"
     options["marks"] = str(_first_marks(ctx, rose))
     whole = len(tests) > TRACE_MAX_IDS
-    args = ctx.target.pytest_argv() if whole else ctx.target.argv_with(tuple(tests))
-    if ctx.inputs.workers > 1 and whole:
-        options["workers"] = str(ctx.inputs.workers)
-    run = run_memory_probe(ctx, "memory-traced", list(args), max(left, 1.0), options)
+    if whole:
+        if ctx.inputs.workers > 1:
+            options["workers"] = str(ctx.inputs.workers)
+        run = run_memory_probe(ctx, "memory-traced", list(ctx.target.pytest_argv()), max(left, 1.0), options)
+    else:
+        run = run_tests(ctx, "memory-traced", tests, max(left, 1.0), options, spare)
     which = "the whole target" if whole else f"{len(tests)} test(s) alone"
     traced, worker_notes = read_measured(run, ctx.inputs.workers if whole else 1)
     outcomes = run.facts().outcomes

@@ -1,0 +1,148 @@
+"""The screen's spare, host side: the memory pass's later runs made by a fork of the screen's
+process, taken after collection (probe/spare.py), instead of a process of their own each.
+
+The screen's run is asked for a spare (`spare_options`); once it has ended, `open_spare` finds it
+(or None: it was refused, and the later runs start processes as before). `Spare.run` hands it one
+run (its folder, options and node ids) and waits for it, with the same timeout a process would
+have: at the timeout the worker gets SIGTERM (the probe writes what it measured), then the spare's
+group is killed and later runs start processes. `Spare.close` ends it; a scan that is
+interrupted, or a memory pass called off, kills it with the other children.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Collection, Dict, FrozenSet, Optional, Sequence
+
+from perfscan import children
+from perfscan.passes import PassContext
+from perfscan.probe_host import ProbeRun, package_paths
+
+POLL_SECONDS = 0.01
+GRACE_SECONDS = 3.0  # after SIGTERM, for the worker to write what it measured
+
+
+def spare_folder(ctx: PassContext) -> Path:
+    return ctx.workdir / "runs" / "memory-spare"
+
+
+def spare_options(ctx: PassContext, seconds: float) -> Dict[str, str]:
+    """The screen's options that ask for a spare, which waits at most `seconds` for its runs."""
+    folder = spare_folder(ctx)
+    folder.mkdir(parents=True, exist_ok=True)
+    return {"spare": str(folder), "spare_host": str(os.getpid()), "spare_until": str(time.time() + seconds)}
+
+
+def open_spare(ctx: PassContext, passed: Collection[str]) -> Optional[Spare]:
+    """The spare the screen left, or None (refused, or the screen died before its loop).
+    `passed`: the tests that passed in the screen."""
+    folder = spare_folder(ctx)
+    try:
+        said = json.loads((folder / "spare.json").read_text(encoding="utf-8"))
+        pid = int(said["pid"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    children.adopt(pid)
+    return Spare(ctx, folder, pid, frozenset(passed))
+
+
+class Spare:
+    """A live spare: it makes one run at a time."""
+
+    def __init__(self, ctx: PassContext, folder: Path, pid: int, passed: FrozenSet[str]) -> None:
+        self.ctx = ctx
+        self.folder = folder
+        self.pid = pid
+        self.passed = passed
+        self.requests = 0
+        self.alive = True
+
+    def run(self, name: str, tests: Sequence[str], options: Dict[str, str], timeout: float) -> Optional[ProbeRun]:
+        """A run of these tests, in the order they were collected, into runs/NAME; None when the
+        spare is gone (the caller starts a process)."""
+        if not self.alive or not self._running():
+            self.close()
+            return None
+        self.requests += 1
+        n = self.requests
+        out = self.ctx.workdir / "runs" / name
+        out.mkdir(parents=True, exist_ok=True)
+        options = dict(options)
+        packages = package_paths(self.ctx.project)
+        if packages:
+            options["packages"] = json.dumps(dict(packages))
+        self._write(f"request-{n}.json", {"out": str(out), "options": options, "tests": list(tests)})
+        start = time.monotonic()
+        done = self._wait(n, start + max(timeout, 0.1))
+        timed_out = done is None
+        if timed_out:
+            self._terminate(n)
+            done = self._wait(n, time.monotonic() + GRACE_SECONDS)
+            if done is None:
+                self.close()
+        code = done.get("returncode") if done else -int(signal.SIGKILL)
+        child = children.ChildResult(
+            ("perfscan spare", name),
+            code if isinstance(code, int) else None,
+            timed_out,
+            time.monotonic() - start,
+            out / "child.stdout",
+            out / "child.stderr",
+        )
+        return ProbeRun(child, out)
+
+    def trusted(self, run: ProbeRun) -> bool:
+        """Whether a run of the spare stands for a fresh process's: it measured, and no test that
+        passed in the screen failed in it."""
+        if run.read("memory.json") is None:
+            return False
+        return not any(nodeid in self.passed for nodeid, _ in run.failed_tests())
+
+    def close(self) -> None:
+        if self.alive:
+            self.alive = False
+            children.kill_adopted(self.pid)
+
+    def _write(self, name: str, data: object) -> None:
+        tmp = self.folder / f".{name}.tmp"
+        tmp.write_text(json.dumps(data), encoding="utf-8")
+        os.replace(tmp, self.folder / name)
+
+    def _wait(self, n: int, until: float) -> Optional[Dict[str, object]]:
+        path = self.folder / f"done-{n}.json"
+        while time.monotonic() < until:
+            try:
+                return dict(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError):
+                pass
+            if not self._running():
+                return None
+            time.sleep(POLL_SECONDS)
+        return None
+
+    def _running(self) -> bool:
+        """Whether the spare is alive: not gone, and not a zombie (its parent, the screen, is gone,
+        and where no init reaps orphans it stays one)."""
+        try:
+            with open(f"/proc/{self.pid}/stat", encoding="ascii", errors="replace") as fh:
+                return fh.read().rpartition(")")[2].split()[:1] not in (["Z"], ["X"])
+        except OSError:
+            pass
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except OSError:
+            pass
+        return True
+
+    def _terminate(self, n: int) -> None:
+        try:
+            pid = int(json.loads((self.folder / f"worker-{n}.json").read_text(encoding="utf-8"))["pid"])
+            os.kill(pid, signal.SIGTERM)
+        except (OSError, ValueError, TypeError, KeyError):
+            pass
