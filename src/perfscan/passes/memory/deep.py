@@ -23,7 +23,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from perfscan.passes import PassContext
 from perfscan.passes.memory.records import MemoryRun, Phase
 from perfscan.passes.memory.runs import probe_options, run_memory_probe, run_tests
-from perfscan.passes.memory.spare import Spare
+from perfscan.passes.memory.spare import FORKED, Spare, by_spare
 from perfscan.passes.memory.units import MIB, mib
 from perfscan.sources import functions_in, parse_source
 
@@ -278,7 +278,7 @@ def _deep_run(
         len(candidates), round(mib(moved), 1), round(run.child.seconds, 2), deep.overhead, run.child.timed_out
     )
     note = (
-        f"a {frames}-frame run of {len(candidates)} test phase(s) attributed "
+        f"a {frames}-frame run{f' ({FORKED})' if by_spare(run) else ''} of {len(candidates)} test phase(s) attributed "
         f"{mib(moved):.1f} MiB allocated inside libraries to the project functions that called them"
         + (
             f" (stopped at its cap of {cap:.0f} s, as long as the measured run: the phases it did "

@@ -30,7 +30,7 @@ from perfscan.passes import PassContext
 from perfscan.passes.memory.catch import merge_caught
 from perfscan.passes.memory.records import MemoryRun, Phase
 from perfscan.passes.memory.runs import probe_options, run_memory_probe, run_tests
-from perfscan.passes.memory.spare import Spare
+from perfscan.passes.memory.spare import FORKED, Spare, by_spare
 from perfscan.passes.memory.units import MIB, mib
 from perfscan.passes.memory.workers import read_measured
 from perfscan.probe.screen import BLOCK_BYTES
@@ -107,7 +107,7 @@ def trace_screened(ctx: PassContext, screened: MemoryRun, left: float, spare: Op
         run = run_memory_probe(ctx, "memory-traced", list(ctx.target.pytest_argv()), max(left, 1.0), options)
     else:
         run = run_tests(ctx, "memory-traced", tests, max(left, 1.0), options, spare)
-    which = "the whole target" if whole else f"{len(tests)} test(s) alone"
+    which = "the whole target" if whole else f"{len(tests)} test(s) alone" + (f", {FORKED}" if by_spare(run) else "")
     traced, worker_notes = read_measured(run, ctx.inputs.workers if whole else 1)
     outcomes = run.facts().outcomes
     if traced is None or not traced.phases:

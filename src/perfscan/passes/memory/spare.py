@@ -22,8 +22,15 @@ from perfscan import children
 from perfscan.passes import PassContext
 from perfscan.probe_host import ProbeRun, package_paths
 
+SPARE_ARGV0 = "perfscan spare"  # a spare's run's stand-in command line
+FORKED = "forked from the screen's process after collection"  # said of a run the spare made
 POLL_SECONDS = 0.01
 GRACE_SECONDS = 3.0  # after SIGTERM, for the worker to write what it measured
+
+
+def by_spare(run: ProbeRun) -> bool:
+    """Whether the spare made this run."""
+    return run.child.argv[:1] == (SPARE_ARGV0,)
 
 
 def spare_folder(ctx: PassContext) -> Path:
@@ -86,7 +93,7 @@ class Spare:
                 self.close()
         code = done.get("returncode") if done else -int(signal.SIGKILL)
         child = children.ChildResult(
-            ("perfscan spare", name),
+            (SPARE_ARGV0, name),
             code if isinstance(code, int) else None,
             timed_out,
             time.monotonic() - start,
