@@ -65,6 +65,9 @@ def run_memory_pass(ctx: PassContext) -> PassResult:
     pytest_args = list(ctx.target.pytest_argv())
     two_steps = not ctx.target.exec_command  # a command runs once: its peaks are caught in that run
     run = _measure(ctx, pytest_args, repeat)
+    # the later runs are forked from the first run's spare where it left one (closed below; an
+    # exception before: the scan's end kills it with the other children)
+    spare = open_spare(ctx, run) if two_steps else None
     # the catching and deep runs name their tests; beside the timing run the target was a guess
     # made before collection, so the rootdir the node ids are relative to is this run's
     collected = run.read("collected.json") or {}  # the controller's, across xdist workers
@@ -76,16 +79,14 @@ def run_memory_pass(ctx: PassContext) -> PassResult:
     measured, worker_notes = read_measured(run, ctx.inputs.workers)
     notes += worker_notes
     if measured is None:
+        if spare is not None:
+            spare.close()
         return _no_data(run, start, notes)
     notes += note.probe_notes(measured)
     status, error = _status(run, failure, bool(measured.phases))
 
     first_seconds = run.child.seconds
     facts = run.facts()
-    # the later runs are forked from the first one's spare where it left one (an exception
-    # before close: the scan's end kills it with the other children)
-    passed = [nodeid for nodeid, (outcome, _) in facts.outcomes.items() if outcome == "passed"]
-    spare = open_spare(ctx, passed) if two_steps else None
     if measured.mode == "screen":  # after a timeout too: the tests screened before it are traced
         traced = trace_screened(ctx, measured, deadline - time.monotonic(), spare)
         notes += list(traced.notes)

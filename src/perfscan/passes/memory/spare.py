@@ -16,7 +16,7 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import Collection, Dict, FrozenSet, Optional, Sequence
+from typing import Dict, FrozenSet, Optional, Sequence
 
 from perfscan import children
 from perfscan.passes import PassContext
@@ -44,9 +44,8 @@ def spare_options(ctx: PassContext, seconds: float) -> Dict[str, str]:
     return {"spare": str(folder), "spare_host": str(os.getpid()), "spare_until": str(time.time() + seconds)}
 
 
-def open_spare(ctx: PassContext, passed: Collection[str]) -> Optional[Spare]:
-    """The spare the screen left, or None (refused, or the screen died before its loop).
-    `passed`: the tests that passed in the screen."""
+def open_spare(ctx: PassContext, first: ProbeRun) -> Optional[Spare]:
+    """The spare the first run left, or None (refused, or the run died before its loop)."""
     folder = spare_folder(ctx)
     try:
         said = json.loads((folder / "spare.json").read_text(encoding="utf-8"))
@@ -54,7 +53,8 @@ def open_spare(ctx: PassContext, passed: Collection[str]) -> Optional[Spare]:
     except (OSError, ValueError, TypeError, KeyError):
         return None
     children.adopt(pid)
-    return Spare(ctx, folder, pid, frozenset(passed))
+    passed = frozenset(nodeid for nodeid, (outcome, _) in first.facts().outcomes.items() if outcome == "passed")
+    return Spare(ctx, folder, pid, passed)
 
 
 class Spare:
