@@ -75,7 +75,6 @@ def main(argv):
     if driver not in DRIVERS:
         print(USAGE, file=sys.stderr)
         return 2
-    state.driver = driver
     signal.signal(signal.SIGTERM, _terminate)
     if state.mode == "memory" and state.options.get("deep") and int(state.options.get("frames") or 1) > 10:
         # 25 frames reach the runner's frames below the test loop; a 10-frame run sets it at the loop

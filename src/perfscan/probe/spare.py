@@ -13,9 +13,10 @@ the named tests, in the loop's order, as a fresh process would run them (nothing
 it); the spare writes DIR/worker-<n>.json (the worker's pid, for the host's timeout) and, when the
 worker ended, DIR/done-<n>.json. DIR/quit, the host's end or the deadline ends the spare.
 
-Not forked where forkpool refuses (threads, sockets, no os.fork), under Django's runner (its test
-databases are set up before the loop and torn down at the screen's end) or across xdist workers:
-DIR/spare.json then says why, and the host starts a process for each run as before.
+Not forked where forkpool refuses (threads, sockets, no os.fork): DIR/spare.json then says why,
+and the host starts a process for each run as before. The host does not ask under Django's runner
+(its test databases are set up before the loop and torn down at the screen's end) nor across
+xdist workers.
 """
 
 import atexit
@@ -40,10 +41,6 @@ def serve(session):
     if not folder:
         return None
     why = refusal()
-    if not why and state.driver == "django":
-        why = "Django's test databases are set up before the loop"
-    if not why and int(state.options.get("workers") or 0) > 1:
-        why = "the tests ran across xdist workers"
     if why:
         write_json(os.path.join(folder, "spare.json"), {"refused": why})
         return None

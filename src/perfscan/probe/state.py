@@ -3,7 +3,6 @@
 from typing import Any, Dict, List
 
 mode = "collect"  # collect | time | cpu | memory
-driver = "pytest"  # pytest | unittest | django: what runs the tests
 out_dir = "."
 options: Dict[str, str] = {}  # extra per-mode options (e.g. memory repetitions)
 recorders: List[Any] = []  # objects with an `emergency_dump()` method, called on SIGTERM

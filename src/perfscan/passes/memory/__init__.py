@@ -182,8 +182,10 @@ def _measure(ctx: PassContext, pytest_args: List[str], repeat: int) -> ProbeRun:
         options["repeat"] = str(repeat)
     if ctx.inputs.workers > 1:
         options["workers"] = str(ctx.inputs.workers)  # the target ran whole only across them
-    elif not ctx.target.exec_command:
-        options.update(spare_options(ctx, ctx.timeout))  # the later runs forked from it (spare.py)
+    elif not ctx.target.exec_command and ctx.target.driver.name != "django":
+        # the later runs forked from it (spare.py); not under Django's runner: it sets up its test
+        # databases before the loop, and the first run's end destroys them
+        options.update(spare_options(ctx, ctx.timeout))
     return run_memory_probe(ctx, "memory", pytest_args, timeout, options)
 
 
