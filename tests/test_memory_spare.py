@@ -92,7 +92,7 @@ def test_the_traced_and_deep_runs_are_the_spares(tmp_path):
     [said] = [n for n in result.notes if n.startswith("screened first")]
     assert f"(2 test(s) alone, {FORKED}" in said, said
     [deep] = [n for n in result.notes if "10-frame run" in n]
-    assert f"10-frame run ({FORKED}) of 1 test phase(s)" in deep, deep
+    assert "10-frame run of 1 test phase(s)" in deep and f"that called them ({FORKED})" in deep, deep
     [f] = by_symbol(result, "table")
     assert f.file == "rows/work.py" and 15 <= f.metric.value <= 40, f.metric
     [c] = by_symbol(result, "clone")  # bytes made inside copy.py, given to the project's caller

@@ -476,6 +476,11 @@ class MemoryRecorder:
                 # passed the same way there.
                 rec["hooked"] = False
                 rec["full"] = True
+            if lazy and self.mode == "deep" and missed and peak >= pending and not rec["snapshots"]:
+                # armed where memory rises, the hook missed its target (a buffer a library made in
+                # one call, returned at once, with no collection or tick between): the host runs
+                # the phase again with the hook from its start
+                rec["hooked"] = False
             mark = self.marks.get((nodeid, phase), 0)
             if mark > self.threshold and self.catch is None and peak - rec["start"] >= self.threshold:
                 if peak < rec["start"] + mark:

@@ -25,6 +25,7 @@ from perfscan.passes.memory.records import MemoryRun, Phase
 from perfscan.passes.memory.runs import probe_options, run_memory_probe, run_tests
 from perfscan.passes.memory.spare import FORKED, Spare, by_spare
 from perfscan.passes.memory.units import MIB, mib
+from perfscan.probe_host import ProbeRun
 from perfscan.sources import functions_in, parse_source
 
 FIRST_FRAMES = 10  # enough for most libraries below a project call, at a fraction of 25's cost
@@ -254,32 +255,32 @@ def _deep_run(
     spare: Optional[Spare],
 ) -> Optional[Tuple[Tuple[Phase, ...], DeepRun, str, Dict[Tuple[str, str], float]]]:
     """One deep run at `frames` over the candidates' phases: the phases with its attributions,
-    what it did, its note, and each phase's time in it; None when it wrote nothing."""
-    spec = ctx.workdir / "runs" / f"memory-deep-{frames}-phases.json"
-    spec.parent.mkdir(parents=True, exist_ok=True)
-    # the target is the level of the kept snapshot: the deep run's hook checks at the same returns
-    spec.write_text(
-        json.dumps({"phases": [[p.test, p.phase, max(0, p.snapshot - p.start), int(p.full)] for p in candidates]}),
-        encoding="utf-8",
-    )
-    options = probe_options(ctx, frames=frames)
-    options["deep"] = str(spec)
-    name = f"memory-deep-{frames}"
-    if ctx.target.exec_command:
-        run = run_memory_probe(ctx, name, [], budget, options)
-    else:
-        run = run_tests(ctx, name, deep_tests(phases, candidates), budget, options, spare)
-    raw = run.read("memory.json")
-    if raw is None:
+    what it did, its note, and each phase's time in it; None when it wrote nothing.
+
+    A phase the run's hook missed, armed where memory rises (a library's buffer made in one call
+    and returned at once, with no collection or tick between), runs once more with the hook from
+    its start, in what is left of the budget."""
+    start = time.monotonic()
+    found = _one_deep_run(ctx, phases, candidates, frames, budget, spare, "")
+    if found is None:
         return None
-    deep = MemoryRun.from_json(raw)
+    run, deep = found
+    missed = {p.key for p in deep.phases if not p.hooked}
+    left = budget - (time.monotonic() - start)
+    if missed and not run.child.timed_out and left > 1.0:
+        again = [replace(c, full=True) for c in candidates if c.key in missed]
+        more = _one_deep_run(ctx, phases, again, frames, left, spare, "-again")
+        if more is not None:
+            caught = {p.key: p for p in more[1].phases if p.hooked}
+            deep = replace(deep, phases=tuple(caught.get(p.key, p) for p in deep.phases))
     merged, moved = merge_deep(phases, deep.phases)
     info = DeepRun(
-        len(candidates), round(mib(moved), 1), round(run.child.seconds, 2), deep.overhead, run.child.timed_out
+        len(candidates), round(mib(moved), 1), round(time.monotonic() - start, 2), deep.overhead, run.child.timed_out
     )
     note = (
-        f"a {frames}-frame run{f' ({FORKED})' if by_spare(run) else ''} of {len(candidates)} test phase(s) attributed "
+        f"a {frames}-frame run of {len(candidates)} test phase(s) attributed "
         f"{mib(moved):.1f} MiB allocated inside libraries to the project functions that called them"
+        + (f" ({FORKED})" if by_spare(run) else "")
         + (
             f" (stopped at its cap of {cap:.0f} s, as long as the measured run: the phases it did "
             "not reach stay unattributed)"
@@ -288,3 +289,32 @@ def _deep_run(
         )
     )
     return merged, info, note, {p.key: p.seconds for p in deep.phases}
+
+
+def _one_deep_run(
+    ctx: PassContext,
+    phases: Tuple[Phase, ...],
+    candidates: Sequence[Phase],
+    frames: int,
+    budget: float,
+    spare: Optional[Spare],
+    suffix: str,
+) -> Optional[Tuple[ProbeRun, MemoryRun]]:
+    spec = ctx.workdir / "runs" / f"memory-deep-{frames}{suffix}-phases.json"
+    spec.parent.mkdir(parents=True, exist_ok=True)
+    # the target is the level of the kept snapshot: the deep run's hook checks at the same returns
+    spec.write_text(
+        json.dumps({"phases": [[p.test, p.phase, max(0, p.snapshot - p.start), int(p.full)] for p in candidates]}),
+        encoding="utf-8",
+    )
+    options = probe_options(ctx, frames=frames)
+    options["deep"] = str(spec)
+    name = f"memory-deep-{frames}{suffix}"
+    if ctx.target.exec_command:
+        run = run_memory_probe(ctx, name, [], budget, options)
+    else:
+        run = run_tests(ctx, name, deep_tests(phases, candidates), budget, options, spare)
+    raw = run.read("memory.json")
+    if raw is None:
+        return None
+    return run, MemoryRun.from_json(raw)
