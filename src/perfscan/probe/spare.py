@@ -11,7 +11,8 @@ DIR/request-<n>.json ({"out", "options", "tests"}); the spare forks a worker for
 becomes a probe run of its own (its own folder, output files, options and recorder) and runs only
 the named tests, in the loop's order, as a fresh process would run them (nothing a test did is in
 it); the spare writes DIR/worker-<n>.json (the worker's pid, for the host's timeout) and, when the
-worker ended, DIR/done-<n>.json. DIR/quit, the host's end or the deadline ends the spare.
+worker ended, DIR/done-<n>.json. The host kills it when its runs are done; the host's end or
+the deadline (`spare_until`) ends it too.
 
 Not forked where forkpool refuses (threads, sockets, no os.fork): DIR/spare.json then says why,
 and the host starts a process for each run as before. The host does not ask under Django's runner
@@ -92,7 +93,7 @@ def _wait(folder, n, host, until):
             with open(path, encoding="utf-8") as fh:
                 return json.load(fh)
         now = time.time()
-        if now > until or os.path.exists(os.path.join(folder, "quit")):
+        if now > until:
             return None
         if host and now - checked > HOST_CHECK_SECONDS:
             checked = now
