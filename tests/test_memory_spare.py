@@ -218,3 +218,92 @@ def test_a_traced_test_that_hangs_in_the_spare_is_stopped_at_the_time_limit(tmp_
     [f] = by_symbol(result, "table")
     assert f.metric.value >= 15, f.metric
     assert none_left_in(root) == []
+
+
+def test_each_run_of_the_spare_writes_its_own_output(tmp_path):
+    root = write_project(
+        tmp_path / "p",
+        {
+            "pyproject.toml": PYPROJECT.format(name="rows"),
+            "rows/__init__.py": "",
+            "rows/work.py": WORK,
+            "tests/test_rows.py": (
+                "from rows.work import table\n\n"
+                + QUIET
+                + "def test_table():\n    assert len(table(200000)) == 200000\n"
+            ),
+        },
+    )
+    ctx = make_ctx(root)
+    result = run_memory_pass(ctx)
+    assert result.status == "ok", result.error
+    runs = ctx.workdir / "runs"
+    # pytest's capture keeps copies of the first run's stdout and puts them back after each phase
+    screen = (runs / "memory" / "child.stdout").read_text()
+    traced = (runs / "memory-traced" / "child.stdout").read_text()
+    assert screen.count("test_rows.py") == 1 and "test_rows.py" in traced, (screen, traced)
+
+
+def test_a_spare_that_dies_during_a_run_has_a_process_make_it(tmp_path):
+    # the traced test kills its parent where that is the spare: the run is made by a process
+    root = write_project(
+        tmp_path / "p",
+        {
+            "pyproject.toml": PYPROJECT.format(name="rows"),
+            "rows/__init__.py": "",
+            "rows/work.py": WORK,
+            "tests/test_rows.py": (
+                "import os, signal, tracemalloc\n\n"
+                "from rows.work import table\n\n" + QUIET + "def test_table():\n"
+                "    rows = table(200000)\n"
+                "    if tracemalloc.is_tracing():\n"
+                "        with open('/proc/%d/cmdline' % os.getppid(), 'rb') as fh:\n"
+                "            if b'perfscan_probe' in fh.read():\n"
+                "                os.kill(os.getppid(), signal.SIGKILL)\n"
+                "    assert len(rows) == 200000\n"
+            ),
+        },
+    )
+    result = run_memory_pass(make_ctx(root))
+    assert result.status == "ok", result.error
+    [said] = [n for n in result.notes if n.startswith("screened first")]
+    assert "(1 test(s) alone, " in said and FORKED not in said, said
+    [f] = by_symbol(result, "table")
+    assert f.metric.value >= 15, f.metric
+    assert none_left_in(root) == []
+
+
+def test_what_a_run_of_the_spare_started_ends_with_it(tmp_path):
+    # each run of test_clone starts a process and leaves it; the next run fails if it is still
+    # there: the deep run, the spare's second, is trusted only if the traced run's is gone
+    pids = tmp_path / "pids"
+    root = write_project(
+        tmp_path / "p",
+        {
+            "pyproject.toml": PYPROJECT.format(name="rows"),
+            "rows/__init__.py": "",
+            "rows/work.py": WORK,
+            "tests/test_rows.py": (
+                "import os, subprocess, sys\n\n"
+                "from rows.work import clone\n\n"
+                f"PIDS = {str(pids)!r}\n\n" + QUIET + "def alive(pid):\n"
+                "    try:\n"
+                "        with open('/proc/%s/stat' % pid) as fh:\n"
+                "            return fh.read().rpartition(')')[2].split()[0] not in ('Z', 'X')\n"
+                "    except OSError:\n"
+                "        return False\n\n"
+                "def test_clone():\n"
+                "    left = [p for p in open(PIDS).read().split() if alive(p)] if os.path.exists(PIDS) else []\n"
+                "    assert not left, left\n"
+                "    child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+                "    with open(PIDS, 'a') as fh:\n"
+                "        fh.write('%d ' % child.pid)\n"
+                "    assert len(clone([[i] * 4 for i in range(40000)])) == 40000\n"
+            ),
+        },
+    )
+    result = run_memory_pass(make_ctx(root))
+    assert result.status == "ok", result.error
+    [deep] = [n for n in result.notes if "10-frame run" in n]
+    assert f"that called them ({FORKED})" in deep, deep
+    assert none_left_in(root) == []

@@ -100,6 +100,11 @@ def adopt(pid: int) -> None:
         kill_adopted(pid)
 
 
+def release(pid: int) -> None:
+    """Forget an adopted group that is gone."""
+    _ADOPTED.pop(pid, None)
+
+
 def kill_adopted(pid: int) -> None:
     try:
         os.killpg(pid, signal.SIGKILL)

@@ -31,7 +31,8 @@ from . import state
 from .contract import write_json
 from .forkpool import refusal
 
-POLL_SECONDS = 0.005
+POLL_SECONDS = 0.005  # between two looks for a request
+WORKER_POLL_SECONDS = 0.02  # between two looks at a running worker
 HOST_CHECK_SECONDS = 1.0
 
 
@@ -47,18 +48,24 @@ def serve(session):
         return None
     sys.stdout.flush()
     sys.stderr.flush()
+    # the host's timeout (SIGTERM to the first run's group) must not reach the fork before it
+    # leaves that group: its handler would write the first run's files
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     pid = os.fork()
     if pid:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
         write_json(os.path.join(folder, "spare.json"), {"pid": pid})
         return None
     try:
-        os.setsid()
         terminate = signal.getsignal(signal.SIGTERM)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.setsid()
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
         getattr(atexit, "_clear", lambda: None)()  # the screen's exit handlers are the screen's
         request = _serve(folder)
-        signal.signal(signal.SIGTERM, terminate)
-        return _become(session, request)
+        wanted = _become(session, request)
+        signal.signal(signal.SIGTERM, terminate)  # now it writes this run's files
+        return wanted
     except BaseException:  # never back into the screen's loop from here
         os._exit(1)
 
@@ -77,11 +84,48 @@ def _serve(folder):
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:
+            os.setpgid(0, 0)  # what its tests start is ended with it
             return request
         write_json(os.path.join(folder, "worker-%d.json" % n), {"pid": pid})
-        _, status = os.waitpid(pid, 0)
-        code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -os.WTERMSIG(status)
+        code = _reap(pid, host, until)
+        _kill_group(pid)  # processes its tests left behind, as after a run in a process of its own
         write_json(os.path.join(folder, "done-%d.json" % n), {"returncode": code})
+
+
+def _reap(pid, host, until):
+    """Wait for the worker; its exit code (minus the signal that killed it). The host's end or
+    the deadline ends the worker and the spare."""
+    checked = time.time()
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.WEXITSTATUS(status) if os.WIFEXITED(status) else -os.WTERMSIG(status)
+        now = time.time()
+        if now - checked > HOST_CHECK_SECONDS:
+            checked = now
+            if now > until or _gone(host):
+                _kill_group(pid)
+                os._exit(0)
+        time.sleep(WORKER_POLL_SECONDS)
+
+
+def _kill_group(pid):
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def _gone(host):
+    if not host:
+        return False
+    try:
+        os.kill(host, 0)
+    except ProcessLookupError:
+        return True  # the scan is gone
+    except OSError:
+        pass
+    return False
 
 
 def _wait(folder, n, host, until):
@@ -95,14 +139,10 @@ def _wait(folder, n, host, until):
         now = time.time()
         if now > until:
             return None
-        if host and now - checked > HOST_CHECK_SECONDS:
+        if now - checked > HOST_CHECK_SECONDS:
             checked = now
-            try:
-                os.kill(host, 0)
-            except ProcessLookupError:
-                return None  # the scan is gone
-            except OSError:
-                pass
+            if _gone(host):
+                return None
         time.sleep(POLL_SECONDS)
 
 
@@ -110,10 +150,7 @@ def _become(session, request):
     """Make this worker the probe run the request asks for; the node ids it runs."""
     out = request["out"]
     os.makedirs(out, exist_ok=True)
-    for fd, name in ((1, "child.stdout"), (2, "child.stderr")):
-        target = os.open(os.path.join(out, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.dup2(target, fd)
-        os.close(target)
+    _redirect_output(out)
     options = {k: v for k, v in state.options.items() if k == "packages"}  # the host's, as it gave the screen
     options.update(request.get("options") or {})
     state.options = options
@@ -121,6 +158,35 @@ def _become(session, request):
     state.forked = True  # it ends as soon as its outputs are written (Session.finish)
     session.rerun_as(out, options)
     tests = request.get("tests")
-    if tests is not None:
-        session.outcomes.collected(tests, [])
     return frozenset(tests) if tests is not None else None
+
+
+def _redirect_output(out):
+    """The worker's output into its own folder: fd 1 and 2, and every copy of them (pytest's
+    capture keeps one of each and puts it back after each phase; its crash handler writes to one)."""
+    targets = {}
+    for fd, name in ((1, "child.stdout"), (2, "child.stderr")):
+        try:
+            st = os.fstat(fd)
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) not in targets:  # both to one file: the first name
+            path = os.path.join(out, name)
+            targets[(st.st_dev, st.st_ino)] = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        fds = [int(f) for f in os.listdir("/proc/self/fd")]
+    except OSError:
+        fds = [1, 2]
+    opened = set(targets.values())
+    for fd in fds:
+        if fd in opened:
+            continue
+        try:
+            st = os.fstat(fd)
+        except OSError:
+            continue
+        target = targets.get((st.st_dev, st.st_ino))
+        if target is not None:
+            os.dup2(target, fd)
+    for target in opened:
+        os.close(target)

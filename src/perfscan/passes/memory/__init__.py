@@ -65,49 +65,51 @@ def run_memory_pass(ctx: PassContext) -> PassResult:
     pytest_args = list(ctx.target.pytest_argv())
     two_steps = not ctx.target.exec_command  # a command runs once: its peaks are caught in that run
     run = _measure(ctx, pytest_args, repeat)
-    # the later runs are forked from the first run's spare where it left one (closed below; an
-    # exception before: the scan's end kills it with the other children)
+    # the later runs are forked from the first run's spare where it left one
     spare = open_spare(ctx, run) if two_steps else None
-    # the catching and deep runs name their tests; beside the timing run the target was a guess
-    # made before collection, so the rootdir the node ids are relative to is this run's
-    collected = run.read("collected.json") or {}  # the controller's, across xdist workers
-    rootdir = other_rootdir(collected.get("rootdir"), Path(ctx.project.root))
-    if "rootdir" in collected and rootdir != ctx.target.rootdir:
-        ctx = replace(ctx, target=replace(ctx.target, rootdir=rootdir))
-    failure = run.failure_note(bool(ctx.target.exec_command), "measured", "the memory used until then is still counted")
-    notes: List[str] = [failure] if failure else []
-    measured, worker_notes = read_measured(run, ctx.inputs.workers)
-    notes += worker_notes
-    if measured is None:
+    try:
+        # the catching and deep runs name their tests; beside the timing run the target was a guess
+        # made before collection, so the rootdir the node ids are relative to is this run's
+        collected = run.read("collected.json") or {}  # the controller's, across xdist workers
+        rootdir = other_rootdir(collected.get("rootdir"), Path(ctx.project.root))
+        if "rootdir" in collected and rootdir != ctx.target.rootdir:
+            ctx = replace(ctx, target=replace(ctx.target, rootdir=rootdir))
+        failure = run.failure_note(
+            bool(ctx.target.exec_command), "measured", "the memory used until then is still counted"
+        )
+        notes: List[str] = [failure] if failure else []
+        measured, worker_notes = read_measured(run, ctx.inputs.workers)
+        notes += worker_notes
+        if measured is None:
+            return _no_data(run, start, notes)
+        notes += note.probe_notes(measured)
+        status, error = _status(run, failure, bool(measured.phases))
+
+        first_seconds = run.child.seconds
+        first_startup = float(measured.overhead.get("startup_seconds") or 0.0)
+        facts = run.facts()
+        if measured.mode == "screen":  # after a timeout too: the tests screened before it are traced
+            traced = trace_screened(ctx, measured, deadline - time.monotonic(), spare)
+            notes += list(traced.notes)
+            facts = traced.facts(facts)
+            if traced.measured is not measured:
+                measured, first_seconds = traced.measured, traced.seconds
+                notes += note.probe_notes(measured)
+        phases, deep, caught = measured.phases, None, None
+        if status == "ok" and two_steps and measured.mode == "measure":
+            caught = catch_peaks(ctx, measured, first_seconds, deadline - time.monotonic(), spare)
+            phases = caught.phases
+            notes += list(caught.notes)
+            if caught.run is not None:
+                notes += note.probe_notes(caught.run)
+        if status == "ok":
+            # the first run's start-up: a 25-frame deep run is a process of its own, never the spare's
+            refined = refine_library_peaks(ctx, phases, first_seconds, deadline, first_startup, spare)
+            phases, deep = refined.phases, refined.run
+            notes += refined.notes
+    finally:
         if spare is not None:
             spare.close()
-        return _no_data(run, start, notes)
-    notes += note.probe_notes(measured)
-    status, error = _status(run, failure, bool(measured.phases))
-
-    first_seconds = run.child.seconds
-    facts = run.facts()
-    if measured.mode == "screen":  # after a timeout too: the tests screened before it are traced
-        traced = trace_screened(ctx, measured, deadline - time.monotonic(), spare)
-        notes += list(traced.notes)
-        facts = traced.facts(facts)
-        if traced.measured is not measured:
-            measured, first_seconds = traced.measured, traced.seconds
-            notes += note.probe_notes(measured)
-    phases, deep, caught = measured.phases, None, None
-    if status == "ok" and two_steps and measured.mode == "measure":
-        caught = catch_peaks(ctx, measured, first_seconds, deadline - time.monotonic(), spare)
-        phases = caught.phases
-        notes += list(caught.notes)
-        if caught.run is not None:
-            notes += note.probe_notes(caught.run)
-    if status == "ok":
-        startup = float(measured.overhead.get("startup_seconds") or 0.0)
-        refined = refine_library_peaks(ctx, phases, first_seconds, deadline, startup, spare)
-        phases, deep = refined.phases, refined.run
-        notes += refined.notes
-    if spare is not None:
-        spare.close()
 
     locator = Locator(Path(ctx.project.root), ctx.project.source_roots, ctx.settings.exclude)
     groups = merge_peaks(phases, locator)

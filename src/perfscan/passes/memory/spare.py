@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import time
 from pathlib import Path
-from typing import Dict, FrozenSet, Optional, Sequence
+from typing import Dict, FrozenSet, Optional, Sequence, Tuple
 
 from perfscan import children
 from perfscan.passes import PassContext
@@ -52,31 +53,60 @@ def open_spare(ctx: PassContext, first: ProbeRun) -> Optional[Spare]:
         pid = int(said["pid"])
     except (OSError, ValueError, TypeError, KeyError):
         return None
+    began = _start_time(pid)
+    if began is None:
+        return None  # gone already
     children.adopt(pid)
     passed = frozenset(nodeid for nodeid, (outcome, _) in first.facts().outcomes.items() if outcome == "passed")
-    return Spare(ctx, folder, pid, passed)
+    return Spare(ctx, folder, pid, began, passed)
+
+
+def _start_time(pid: int) -> Optional[str]:
+    """When the process started (clock ticks since boot, /proc/PID/stat's 22nd field), which
+    tells it from a later process given the same pid; "" where /proc cannot say; None when the
+    process is gone or a zombie (its parent, the first run, is gone, and where no init reaps
+    orphans it stays one)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            fields = fh.read().rpartition(")")[2].split()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        fields = []
+    if len(fields) > 19:
+        return None if fields[0] in ("Z", "X") else fields[19]
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except OSError:
+        pass
+    return ""
 
 
 class Spare:
     """A live spare: it makes one run at a time."""
 
-    def __init__(self, ctx: PassContext, folder: Path, pid: int, passed: FrozenSet[str]) -> None:
+    def __init__(self, ctx: PassContext, folder: Path, pid: int, began: str, passed: FrozenSet[str]) -> None:
         self.ctx = ctx
         self.folder = folder
         self.pid = pid
+        self.began = began
         self.passed = passed
         self.requests = 0
         self.alive = True
+        self.worker: Optional[Tuple[int, str]] = None  # the running worker's pid and start time
 
     def run(self, name: str, tests: Sequence[str], options: Dict[str, str], timeout: float) -> Optional[ProbeRun]:
         """A run of these tests, in the order they were collected, into runs/NAME; None when the
-        spare is gone (the caller starts a process)."""
+        spare is gone or dies during the run (the caller starts a process with the time left)."""
         if not self.alive or not self._running():
             self.close()
             return None
         self.requests += 1
         n = self.requests
         out = self.ctx.workdir / "runs" / name
+        shutil.rmtree(out, ignore_errors=True)
         out.mkdir(parents=True, exist_ok=True)
         options = dict(options)
         packages = package_paths(self.ctx.project)
@@ -85,12 +115,16 @@ class Spare:
         self._write(f"request-{n}.json", {"out": str(out), "options": options, "tests": list(tests)})
         start = time.monotonic()
         done = self._wait(n, start + max(timeout, 0.1))
-        timed_out = done is None
+        timed_out = done is None and self._running()
+        if done is None and not timed_out:
+            self.close()  # it died (the system's OOM killer, its deadline): a process makes the run
+            return None
         if timed_out:
-            self._terminate(n)
+            self._signal_worker(signal.SIGTERM)  # the probe writes what it measured
             done = self._wait(n, time.monotonic() + GRACE_SECONDS)
             if done is None:
                 self.close()
+        self._end_worker()
         code = done.get("returncode") if done else -int(signal.SIGKILL)
         child = children.ChildResult(
             (SPARE_ARGV0, name),
@@ -102,17 +136,22 @@ class Spare:
         )
         return ProbeRun(child, out)
 
-    def trusted(self, run: ProbeRun) -> bool:
-        """Whether a run of the spare stands for a fresh process's: it measured, and no test that
-        passed in the screen failed in it."""
+    def trusted(self, run: ProbeRun, tests: Sequence[str]) -> bool:
+        """Whether a run of the spare stands for a fresh process's: it measured, it ran every test
+        asked, and no test that passed in the screen failed in it."""
         if run.read("memory.json") is None:
+            return False
+        outcomes = run.outcomes()
+        if any(t not in outcomes for t in tests):
             return False
         return not any(nodeid in self.passed for nodeid, _ in run.failed_tests())
 
     def close(self) -> None:
         if self.alive:
             self.alive = False
-            children.kill_adopted(self.pid)
+            if _start_time(self.pid) == self.began:
+                children.kill_adopted(self.pid)
+        self._end_worker()
 
     def _write(self, name: str, data: object) -> None:
         tmp = self.folder / f".{name}.tmp"
@@ -120,36 +159,47 @@ class Spare:
         os.replace(tmp, self.folder / name)
 
     def _wait(self, n: int, until: float) -> Optional[Dict[str, object]]:
+        """done-N, or None at `until` or when the spare is gone. The worker's group is adopted
+        as soon as the spare names it (an interrupted scan kills it with the other children)."""
         path = self.folder / f"done-{n}.json"
         while time.monotonic() < until:
             try:
                 return dict(json.loads(path.read_text(encoding="utf-8")))
             except (OSError, ValueError):
                 pass
+            if self.worker is None:
+                self._adopt_worker(n)
             if not self._running():
                 return None
             time.sleep(POLL_SECONDS)
         return None
 
-    def _running(self) -> bool:
-        """Whether the spare is alive: not gone, and not a zombie (its parent, the screen, is gone,
-        and where no init reaps orphans it stays one)."""
-        try:
-            with open(f"/proc/{self.pid}/stat", encoding="ascii", errors="replace") as fh:
-                return fh.read().rpartition(")")[2].split()[:1] not in (["Z"], ["X"])
-        except OSError:
-            pass
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return False
-        except OSError:
-            pass
-        return True
-
-    def _terminate(self, n: int) -> None:
+    def _adopt_worker(self, n: int) -> None:
         try:
             pid = int(json.loads((self.folder / f"worker-{n}.json").read_text(encoding="utf-8"))["pid"])
-            os.kill(pid, signal.SIGTERM)
         except (OSError, ValueError, TypeError, KeyError):
-            pass
+            return
+        began = _start_time(pid)
+        if began is not None:
+            self.worker = (pid, began)
+            children.adopt(pid)
+
+    def _signal_worker(self, signum: int) -> None:
+        if self.worker is not None and _start_time(self.worker[0]) == self.worker[1]:
+            try:
+                os.kill(self.worker[0], signum)
+            except OSError:
+                pass
+
+    def _end_worker(self) -> None:
+        """A worker still there (the spare was killed under it) goes, with what its tests started."""
+        if self.worker is not None:
+            pid, began = self.worker
+            self.worker = None
+            if _start_time(pid) == began:
+                children.kill_adopted(pid)
+            else:  # reaped by the spare, which killed what it left (probe/spare.py)
+                children.release(pid)
+
+    def _running(self) -> bool:
+        return self.alive and _start_time(self.pid) == self.began
