@@ -12,6 +12,10 @@ collection, instead of processes of their own.
 - A traced test that hangs in the spare's run: the worker is stopped at the pass's time limit,
   what it measured (the snapshot at its peak, before the hang) is kept, and nothing is left
   running.
+- Each run of the spare writes its own output (pytest keeps copies of the first run's stdout).
+- A spare that dies during a run (its worker's test kills it): a process makes the run.
+- A process a worker's test starts and leaves ends with the worker's run: the next run of the
+  spare (the deep run) would fail were it still there.
 """
 
 from __future__ import annotations
@@ -241,7 +245,9 @@ def test_each_run_of_the_spare_writes_its_own_output(tmp_path):
     # pytest's capture keeps copies of the first run's stdout and puts them back after each phase
     screen = (runs / "memory" / "child.stdout").read_text()
     traced = (runs / "memory-traced" / "child.stdout").read_text()
-    assert screen.count("test_rows.py") == 1 and "test_rows.py" in traced, (screen, traced)
+    # the worker's progress (its one test of six: 16%) in its own file, none in the first run's
+    assert "test_rows.py ." in traced and "[ 16%]" in traced, traced
+    assert screen.count("test_rows.py") == 1 and "[ 16%]" not in screen, screen
 
 
 def test_a_spare_that_dies_during_a_run_has_a_process_make_it(tmp_path):

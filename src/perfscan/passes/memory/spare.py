@@ -4,9 +4,11 @@ process, taken after collection (probe/spare.py), instead of a process of their 
 The screen's run is asked for a spare (`spare_options`); once it has ended, `open_spare` finds it
 (or None: it was refused, and the later runs start processes as before). `Spare.run` hands it one
 run (its folder, options and node ids) and waits for it, with the same timeout a process would
-have: at the timeout the worker gets SIGTERM (the probe writes what it measured), then the spare's
-group is killed and later runs start processes. `Spare.close` ends it; a scan that is
-interrupted, or a memory pass called off, kills it with the other children.
+have: at the timeout the worker gets SIGTERM (the probe writes what it measured); a worker still
+there after GRACE_SECONDS is killed with the spare, and later runs start processes. A spare that
+dies during a run gives None (the caller starts a process). `Spare.close` ends it, and the
+worker if one is left; a scan that is interrupted, or a memory pass called off, kills both with
+the other children.
 """
 
 from __future__ import annotations
