@@ -25,7 +25,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import List
+from typing import Dict, List, Optional
 
 import pytest
 from conftest import REPO, write_project
@@ -52,6 +52,33 @@ WORK = (
 QUIET = "".join(f"def test_quiet_{i}():\n    assert sum(range(100)) == 4950\n\n" for i in range(5))
 
 
+def rows_project(tmp_path: Path, tests: str, extra: Optional[Dict[str, str]] = None) -> Path:
+    """A pytest project with the package `rows` (WORK) and tests/test_rows.py holding `tests`."""
+    files = {
+        "pyproject.toml": PYPROJECT.format(name="rows"),
+        "rows/__init__.py": "",
+        "rows/work.py": WORK,
+        "tests/test_rows.py": tests,
+        **(extra or {}),
+    }
+    return write_project(tmp_path / "p", files)
+
+
+def screened_note(result) -> str:
+    [said] = [n for n in result.notes if n.startswith("screened first")]
+    return said
+
+
+def traced_by_a_process(result, root: Path) -> None:
+    """The traced run was a process of its own, found `table`, and nothing is left running."""
+    assert result.status == "ok", result.error
+    said = screened_note(result)
+    assert "(1 test(s) alone, " in said and FORKED not in said, said
+    [f] = by_symbol(result, "table")
+    assert f.metric.value >= 15, f.metric
+    assert none_left_in(root) == []
+
+
 def processes_in(root: Path) -> List[int]:
     """The live processes whose working folder is the project (every probe run's is)."""
     pids = []
@@ -76,24 +103,19 @@ def none_left_in(root: Path) -> List[int]:
 
 
 def test_the_traced_and_deep_runs_are_the_spares(tmp_path):
-    root = write_project(
-        tmp_path / "p",
-        {
-            "pyproject.toml": PYPROJECT.format(name="rows"),
-            "rows/__init__.py": "",
-            "rows/work.py": WORK,
-            "tests/test_rows.py": (
-                "from rows.work import clone, table\n\n"
-                + QUIET
-                + "def test_table():\n    assert len(table(200000)) == 200000\n\n"
-                "def test_clone():\n    assert len(clone([[i] * 4 for i in range(40000)])) == 40000\n"
-            ),
-        },
+    root = rows_project(
+        tmp_path,
+        (
+            "from rows.work import clone, table\n\n"
+            + QUIET
+            + "def test_table():\n    assert len(table(200000)) == 200000\n\n"
+            "def test_clone():\n    assert len(clone([[i] * 4 for i in range(40000)])) == 40000\n"
+        ),
     )
     ctx = make_ctx(root)
     result = run_memory_pass(ctx)
     assert result.status == "ok", result.error
-    [said] = [n for n in result.notes if n.startswith("screened first")]
+    said = screened_note(result)
     assert f"(2 test(s) alone, {FORKED}" in said, said
     [deep] = [n for n in result.notes if "10-frame run" in n]
     assert "10-frame run of 1 test phase(s)" in deep and f"that called them ({FORKED})" in deep, deep
@@ -126,7 +148,7 @@ def test_a_unittest_suite_is_traced_by_the_spare(tmp_path):
     ctx = replace(ctx, target=Target((), ("discover", "-s", "tests", "-t", "."), "all", 0, driver=Driver("unittest")))
     result = run_memory_pass(ctx)
     assert result.status == "ok", result.error
-    [said] = [n for n in result.notes if n.startswith("screened first")]
+    said = screened_note(result)
     assert f"(1 test(s) alone, {FORKED}" in said, said
     [f] = by_symbol(result, "table")
     assert f.details["test"] == "tests/test_rows.py::Rows::test_table" and f.metric.value >= 15, f
@@ -136,12 +158,16 @@ def test_a_unittest_suite_is_traced_by_the_spare(tmp_path):
 def test_a_run_the_screens_exit_broke_is_made_again_by_a_process(tmp_path):
     # the suite makes a folder at import and removes it at exit: the screen's exit removes it
     # before the spare's worker runs, where a fresh process makes its own
-    root = write_project(
-        tmp_path / "p",
+    root = rows_project(
+        tmp_path,
+        (
+            "import os\n\n"
+            "from rows.work import table\n\n" + QUIET + "def test_table(home):\n"
+            "    with open(os.path.join(home, 'seen'), 'w') as fh:\n"
+            "        fh.write('x')\n"
+            "    assert len(table(200000)) == 200000\n"
+        ),
         {
-            "pyproject.toml": PYPROJECT.format(name="rows"),
-            "rows/__init__.py": "",
-            "rows/work.py": WORK,
             "tests/conftest.py": (
                 "import atexit, shutil, tempfile\n\n"
                 "import pytest\n\n"
@@ -151,72 +177,43 @@ def test_a_run_the_screens_exit_broke_is_made_again_by_a_process(tmp_path):
                 "def home():\n"
                 "    return HOME\n"
             ),
-            "tests/test_rows.py": (
-                "import os\n\n"
-                "from rows.work import table\n\n" + QUIET + "def test_table(home):\n"
-                "    with open(os.path.join(home, 'seen'), 'w') as fh:\n"
-                "        fh.write('x')\n"
-                "    assert len(table(200000)) == 200000\n"
-            ),
         },
     )
     ctx = make_ctx(root)
     result = run_memory_pass(ctx)
-    assert result.status == "ok", result.error
-    [said] = [n for n in result.notes if n.startswith("screened first")]
-    assert "(1 test(s) alone, " in said and FORKED not in said, said
-    [f] = by_symbol(result, "table")
-    assert f.metric.value >= 15, f.metric
+    traced_by_a_process(result, root)
     assert result.facts.outcomes["tests/test_rows.py::test_table"][0] == "passed", result.facts.outcomes
-    assert none_left_in(root) == []
 
 
 def test_no_spare_where_a_socket_is_open_after_collection(tmp_path):
-    root = write_project(
-        tmp_path / "p",
+    root = rows_project(
+        tmp_path,
+        ("from rows.work import table\n\n" + QUIET + "def test_table():\n    assert len(table(200000)) == 200000\n"),
         {
-            "pyproject.toml": PYPROJECT.format(name="rows"),
-            "rows/__init__.py": "",
-            "rows/work.py": WORK,
             "tests/conftest.py": "import socket\n\nLISTENER = socket.socket()\n",
-            "tests/test_rows.py": (
-                "from rows.work import table\n\n"
-                + QUIET
-                + "def test_table():\n    assert len(table(200000)) == 200000\n"
-            ),
         },
     )
     result = run_memory_pass(make_ctx(root))
-    assert result.status == "ok", result.error
-    [said] = [n for n in result.notes if n.startswith("screened first")]
-    assert "(1 test(s) alone, " in said and FORKED not in said, said
-    [f] = by_symbol(result, "table")
-    assert f.metric.value >= 15, f.metric
-    assert none_left_in(root) == []
+    traced_by_a_process(result, root)
 
 
 def test_a_traced_test_that_hangs_in_the_spare_is_stopped_at_the_time_limit(tmp_path):
     # it hangs only where tracemalloc traces it: in the traced run, not in the screen
-    root = write_project(
-        tmp_path / "p",
-        {
-            "pyproject.toml": PYPROJECT.format(name="rows"),
-            "rows/__init__.py": "",
-            "rows/work.py": WORK,
-            "tests/test_rows.py": (
-                "import time, tracemalloc\n\n"
-                "from rows.work import table\n\n" + QUIET + "def test_table():\n"
-                "    rows = table(200000)\n"
-                "    while tracemalloc.is_tracing():\n"
-                "        time.sleep(0.05)\n"
-                "    assert len(rows) == 200000\n"
-            ),
-        },
+    root = rows_project(
+        tmp_path,
+        (
+            "import time, tracemalloc\n\n"
+            "from rows.work import table\n\n" + QUIET + "def test_table():\n"
+            "    rows = table(200000)\n"
+            "    while tracemalloc.is_tracing():\n"
+            "        time.sleep(0.05)\n"
+            "    assert len(rows) == 200000\n"
+        ),
     )
     ctx = make_ctx(root, timeout=20.0)
     result = run_memory_pass(ctx)
     assert result.status == "ok", result.error
-    [said] = [n for n in result.notes if n.startswith("screened first")]
+    said = screened_note(result)
     assert f"(1 test(s) alone, {FORKED}" in said, said
     # the worker wrote what it had measured when it was stopped: the peak's snapshot, taken before the hang
     [f] = by_symbol(result, "table")
@@ -225,18 +222,9 @@ def test_a_traced_test_that_hangs_in_the_spare_is_stopped_at_the_time_limit(tmp_
 
 
 def test_each_run_of_the_spare_writes_its_own_output(tmp_path):
-    root = write_project(
-        tmp_path / "p",
-        {
-            "pyproject.toml": PYPROJECT.format(name="rows"),
-            "rows/__init__.py": "",
-            "rows/work.py": WORK,
-            "tests/test_rows.py": (
-                "from rows.work import table\n\n"
-                + QUIET
-                + "def test_table():\n    assert len(table(200000)) == 200000\n"
-            ),
-        },
+    root = rows_project(
+        tmp_path,
+        ("from rows.work import table\n\n" + QUIET + "def test_table():\n    assert len(table(200000)) == 200000\n"),
     )
     ctx = make_ctx(root)
     result = run_memory_pass(ctx)
@@ -252,61 +240,46 @@ def test_each_run_of_the_spare_writes_its_own_output(tmp_path):
 
 def test_a_spare_that_dies_during_a_run_has_a_process_make_it(tmp_path):
     # the traced test kills its parent where that is the spare: the run is made by a process
-    root = write_project(
-        tmp_path / "p",
-        {
-            "pyproject.toml": PYPROJECT.format(name="rows"),
-            "rows/__init__.py": "",
-            "rows/work.py": WORK,
-            "tests/test_rows.py": (
-                "import os, signal, tracemalloc\n\n"
-                "from rows.work import table\n\n" + QUIET + "def test_table():\n"
-                "    rows = table(200000)\n"
-                "    if tracemalloc.is_tracing():\n"
-                "        with open('/proc/%d/cmdline' % os.getppid(), 'rb') as fh:\n"
-                "            if b'perfscan_probe' in fh.read():\n"
-                "                os.kill(os.getppid(), signal.SIGKILL)\n"
-                "    assert len(rows) == 200000\n"
-            ),
-        },
+    root = rows_project(
+        tmp_path,
+        (
+            "import os, signal, tracemalloc\n\n"
+            "from rows.work import table\n\n" + QUIET + "def test_table():\n"
+            "    rows = table(200000)\n"
+            "    if tracemalloc.is_tracing():\n"
+            "        with open('/proc/%d/cmdline' % os.getppid(), 'rb') as fh:\n"
+            "            if b'perfscan_probe' in fh.read():\n"
+            "                os.kill(os.getppid(), signal.SIGKILL)\n"
+            "    assert len(rows) == 200000\n"
+        ),
     )
     result = run_memory_pass(make_ctx(root))
-    assert result.status == "ok", result.error
-    [said] = [n for n in result.notes if n.startswith("screened first")]
-    assert "(1 test(s) alone, " in said and FORKED not in said, said
-    [f] = by_symbol(result, "table")
-    assert f.metric.value >= 15, f.metric
-    assert none_left_in(root) == []
+    traced_by_a_process(result, root)
 
 
 def test_what_a_run_of_the_spare_started_ends_with_it(tmp_path):
     # each run of test_clone starts a process and leaves it; the next run fails if it is still
     # there: the deep run, the spare's second, is trusted only if the traced run's is gone
     pids = tmp_path / "pids"
-    root = write_project(
-        tmp_path / "p",
-        {
-            "pyproject.toml": PYPROJECT.format(name="rows"),
-            "rows/__init__.py": "",
-            "rows/work.py": WORK,
-            "tests/test_rows.py": (
-                "import os, subprocess, sys\n\n"
-                "from rows.work import clone\n\n"
-                f"PIDS = {str(pids)!r}\n\n" + QUIET + "def alive(pid):\n"
-                "    try:\n"
-                "        with open('/proc/%s/stat' % pid) as fh:\n"
-                "            return fh.read().rpartition(')')[2].split()[0] not in ('Z', 'X')\n"
-                "    except OSError:\n"
-                "        return False\n\n"
-                "def test_clone():\n"
-                "    left = [p for p in open(PIDS).read().split() if alive(p)] if os.path.exists(PIDS) else []\n"
-                "    assert not left, left\n"
-                "    child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
-                "    with open(PIDS, 'a') as fh:\n"
-                "        fh.write('%d ' % child.pid)\n"
-                "    assert len(clone([[i] * 4 for i in range(40000)])) == 40000\n"
-            ),
-        },
+    root = rows_project(
+        tmp_path,
+        (
+            "import os, subprocess, sys\n\n"
+            "from rows.work import clone\n\n"
+            f"PIDS = {str(pids)!r}\n\n" + QUIET + "def alive(pid):\n"
+            "    try:\n"
+            "        with open('/proc/%s/stat' % pid) as fh:\n"
+            "            return fh.read().rpartition(')')[2].split()[0] not in ('Z', 'X')\n"
+            "    except OSError:\n"
+            "        return False\n\n"
+            "def test_clone():\n"
+            "    left = [p for p in open(PIDS).read().split() if alive(p)] if os.path.exists(PIDS) else []\n"
+            "    assert not left, left\n"
+            "    child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+            "    with open(PIDS, 'a') as fh:\n"
+            "        fh.write('%d ' % child.pid)\n"
+            "    assert len(clone([[i] * 4 for i in range(40000)])) == 40000\n"
+        ),
     )
     result = run_memory_pass(make_ctx(root))
     assert result.status == "ok", result.error
