@@ -20,6 +20,7 @@ Files written into --out (each atomically, each with "schema_version"):
 
 import json
 import os
+from typing import Any, Mapping
 
 SCHEMA_VERSION = 2  # 2: waiting samples, per-test walls, call-site counts, statements
 
@@ -29,7 +30,7 @@ WORKERS_DIR = "workers"  # an xdist worker's files: <run folder>/workers/<worker
 WORKER_STATE = "PERFSCAN_PROBE_WORKER_STATE"  # the probe's state, for the workers pytest-xdist starts
 
 
-def write_json(path, data):
+def write_json(path: str, data: Mapping[str, Any]) -> None:
     data = dict(data)
     data["schema_version"] = SCHEMA_VERSION
     tmp = "%s.%d.tmp" % (path, os.getpid())

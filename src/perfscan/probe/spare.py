@@ -95,17 +95,14 @@ def _serve(folder):
 def _reap(pid, host, until):
     """Wait for the worker; its exit code (minus the signal that killed it). The host's end or
     the deadline ends the worker and the spare."""
-    checked = time.time()
+    ending = _Ending(host, until)
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
             return os.WEXITSTATUS(status) if os.WIFEXITED(status) else -os.WTERMSIG(status)
-        now = time.time()
-        if now - checked > HOST_CHECK_SECONDS:
-            checked = now
-            if now > until or _gone(host):
-                _kill_group(pid)
-                os._exit(0)
+        if ending():
+            _kill_group(pid)
+            os._exit(0)
         time.sleep(WORKER_POLL_SECONDS)
 
 
@@ -116,33 +113,41 @@ def _kill_group(pid):
         pass
 
 
-def _gone(host):
-    if not host:
+class _Ending:
+    """Whether the spare is to end: past its deadline, or the host (the scan) is gone; looked at
+    every HOST_CHECK_SECONDS."""
+
+    def __init__(self, host, until):
+        self.host, self.until = host, until
+        self.checked = time.time()
+
+    def __call__(self):
+        now = time.time()
+        if now - self.checked < HOST_CHECK_SECONDS:
+            return False
+        self.checked = now
+        if now > self.until:
+            return True
+        if self.host:
+            try:
+                os.kill(self.host, 0)
+            except ProcessLookupError:
+                return True
+            except OSError:
+                pass
         return False
-    try:
-        os.kill(host, 0)
-    except ProcessLookupError:
-        return True  # the scan is gone
-    except OSError:
-        pass
-    return False
 
 
 def _wait(folder, n, host, until):
     """Request n, or None when the spare is to end."""
     path = os.path.join(folder, "request-%d.json" % n)
-    checked = time.time()
+    ending = _Ending(host, until)
     while True:
         if os.path.exists(path):
             with open(path, encoding="utf-8") as fh:
                 return json.load(fh)
-        now = time.time()
-        if now > until:
+        if ending():
             return None
-        if now - checked > HOST_CHECK_SECONDS:
-            checked = now
-            if _gone(host):
-                return None
         time.sleep(POLL_SECONDS)
 
 
@@ -157,8 +162,7 @@ def _become(session, request):
     state.out_dir = out
     state.forked = True  # it ends as soon as its outputs are written (Session.finish)
     session.rerun_as(out, options)
-    tests = request.get("tests")
-    return frozenset(tests) if tests is not None else None
+    return frozenset(request["tests"])
 
 
 def _redirect_output(out):

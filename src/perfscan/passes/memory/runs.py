@@ -56,9 +56,8 @@ def run_tests(
     spare: Optional[Spare] = None,
 ) -> ProbeRun:
     """A memory run of these tests alone (node ids, in the order they ran): made by the screen's
-    spare where there is one (spare.py), else, or where the spare's run cannot be trusted (a test
-    that passed in the screen failed in it: the screen's exit undid something the tests need), by
-    a process of its own."""
+    spare where there is one (spare.py), else, or where the spare's run cannot be trusted
+    (`Spare.trusted`), by a process of its own."""
     start = time.monotonic()
     if spare is not None:
         run = spare.run(name, tests, options, timeout)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import time
 from pathlib import Path
@@ -23,7 +22,8 @@ from typing import Dict, FrozenSet, Optional, Sequence, Tuple
 
 from perfscan import children
 from perfscan.passes import PassContext
-from perfscan.probe_host import ProbeRun, package_paths
+from perfscan.probe.contract import write_json
+from perfscan.probe_host import ProbeRun
 
 SPARE_ARGV0 = "perfscan spare"  # a spare's run's stand-in command line
 FORKED = "forked from the screen's process after collection"  # said of a run the spare made
@@ -41,10 +41,13 @@ def spare_folder(ctx: PassContext) -> Path:
 
 
 def spare_options(ctx: PassContext, seconds: float) -> Dict[str, str]:
-    """The screen's options that ask for a spare, which waits at most `seconds` for its runs."""
+    """The screen's options that ask for a spare, which lives at most `seconds` (the pass's time)
+    and then some: the host times out a run first, with SIGTERM and its grace, so that the worker
+    writes what it measured; a spare ending at the same moment would SIGKILL it first."""
     folder = spare_folder(ctx)
     folder.mkdir(parents=True, exist_ok=True)
-    return {"spare": str(folder), "spare_host": str(os.getpid()), "spare_until": str(time.time() + seconds)}
+    until = time.time() + seconds + 2 * GRACE_SECONDS
+    return {"spare": str(folder), "spare_host": str(os.getpid()), "spare_until": str(until)}
 
 
 def open_spare(ctx: PassContext, first: ProbeRun) -> Optional[Spare]:
@@ -102,19 +105,15 @@ class Spare:
     def run(self, name: str, tests: Sequence[str], options: Dict[str, str], timeout: float) -> Optional[ProbeRun]:
         """A run of these tests, in the order they were collected, into runs/NAME; None when the
         spare is gone or dies during the run (the caller starts a process with the time left)."""
-        if not self.alive or not self._running():
+        if not self._running():
             self.close()
             return None
         self.requests += 1
         n = self.requests
         out = self.ctx.workdir / "runs" / name
-        shutil.rmtree(out, ignore_errors=True)
         out.mkdir(parents=True, exist_ok=True)
-        options = dict(options)
-        packages = package_paths(self.ctx.project)
-        if packages:
-            options["packages"] = json.dumps(dict(packages))
-        self._write(f"request-{n}.json", {"out": str(out), "options": options, "tests": list(tests)})
+        # the worker keeps the first run's `packages` option (probe/spare.py)
+        write_json(str(self.folder / f"request-{n}.json"), {"out": str(out), "options": options, "tests": list(tests)})
         start = time.monotonic()
         done = self._wait(n, start + max(timeout, 0.1))
         timed_out = done is None and self._running()
@@ -154,11 +153,6 @@ class Spare:
             if _start_time(self.pid) == self.began:
                 children.kill_adopted(self.pid)
         self._end_worker()
-
-    def _write(self, name: str, data: object) -> None:
-        tmp = self.folder / f".{name}.tmp"
-        tmp.write_text(json.dumps(data), encoding="utf-8")
-        os.replace(tmp, self.folder / name)
 
     def _wait(self, n: int, until: float) -> Optional[Dict[str, object]]:
         """done-N, or None at `until` or when the spare is gone. The worker's group is adopted
